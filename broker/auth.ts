@@ -1,0 +1,187 @@
+import type { Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Device, Registry } from '../devices/registry.ts'
+import type { BrokerLimits } from './limits.ts'
+import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
+
+/**
+ * Who may connect and what they may do, as aedes hooks (callback style):
+ *  - a device logs in with username = client id = its device id and password = its secret; it
+ *    may publish to devices/{id}/telemetry and devices/{id}/status only (the status topic is
+ *    also its only allowed will), never retained, and subscribe only under devices/{id}/;
+ *  - a service account (configured user name and password) may subscribe under devices/ and
+ *    publish nothing;
+ *  - nobody else gets in.
+ */
+
+export interface ServiceAccount {
+  username: string
+  password: string
+}
+
+export type Principal = { kind: 'device'; device: Device } | { kind: 'service'; username: string }
+
+export interface AuthDeps {
+  registry: Pick<Registry, 'checkCredentials'>
+  serviceAccounts: readonly ServiceAccount[]
+  limits: Pick<BrokerLimits, 'maxClientIdLength' | 'maxTopicLength'>
+  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
+  onStatus?(device: Device, status: string): void
+  /** Counts and logs a refusal once, and returns the error to hand to aedes. */
+  refuse(reason: RefusalReason, client: Client | null, details?: Record<string, unknown>, returnCode?: number): Refusal
+  /** Called when a login succeeds, before the CONNACK. */
+  onAuthenticated(client: Client, principal: Principal): void
+  /** Whether a live device connection holds this client id (a service account must not take it over). */
+  isDeviceConnected(clientId: string): boolean
+  /**
+   * Whether the connection was cut off by the packet-size guard. The guard closes the connection
+   * while aedes reads a chunk, but aedes still parses that chunk, so packets in it (the oversized
+   * one included, when it fits in the chunk) reach the hooks and must be turned away.
+   */
+  wasCutOff(client: Client): boolean
+}
+
+/** Secrets are a few dozen bytes; anything much longer is not one and is not worth hashing. */
+const MAX_PASSWORD_BYTES = 1024
+
+type Will = ConnectPacket['will']
+type AuthenticateCallback = (error: Refusal | null, success: boolean | null) => void
+
+const sha256 = (value: string | Buffer) => createHash('sha256').update(value).digest()
+
+export function createAuth(deps: AuthDeps) {
+  const { registry, limits, refuse } = deps
+  // Hashing both sides gives equal-length buffers, so timingSafeEqual also hides the length.
+  const services = new Map(deps.serviceAccounts.map((a) => [a.username, sha256(a.password)]))
+  const principals = new WeakMap<Client, Principal>()
+  // aedes hands authenticate() only the user name and password; the will comes from preConnect.
+  const wills = new WeakMap<Client, Will>()
+
+  const statusTopic = (id: string) => `devices/${id}/status`
+
+  function allow(client: Client, principal: Principal, callback: AuthenticateCallback) {
+    principals.set(client, principal)
+    deps.onAuthenticated(client, principal)
+    callback(null, true)
+  }
+
+  function authenticateService(client: Client, username: string, password: Buffer, expected: Buffer, callback: AuthenticateCallback) {
+    if (!timingSafeEqual(sha256(password), expected)) {
+      return callback(refuse('bad-secret', client, { username }, CONNACK.badUsernameOrPassword), null)
+    }
+    if (wills.get(client)) return callback(refuse('will-not-allowed', client, { username }, CONNACK.notAuthorized), null)
+    if (deps.isDeviceConnected(client.id)) {
+      return callback(refuse('client-id-taken', client, { username }, CONNACK.identifierRejected), null)
+    }
+    allow(client, { kind: 'service', username }, callback)
+  }
+
+  function authenticateDevice(client: Client, id: string, secret: string, callback: AuthenticateCallback) {
+    registry.checkCredentials(id, secret).then(
+      (check) => {
+        if (!check.ok) {
+          // Unknown device and wrong secret look the same from outside: no probing for ids.
+          const code = check.reason === 'unknown-device' || check.reason === 'bad-secret' ? CONNACK.badUsernameOrPassword : CONNACK.notAuthorized
+          return callback(refuse(check.reason, client, { username: id }, code), null)
+        }
+        if (client.id !== id) return callback(refuse('client-id-mismatch', client, { username: id }, CONNACK.identifierRejected), null)
+        const will = wills.get(client)
+        if (will && (will.topic !== statusTopic(id) || will.retain)) {
+          return callback(refuse('will-not-allowed', client, { username: id, willTopic: will.topic.slice(0, 128) }, CONNACK.notAuthorized), null)
+        }
+        allow(client, { kind: 'device', device: check.device }, callback)
+      },
+      (err: unknown) => {
+        callback(refuse('auth-unavailable', client, { username: id, err: String(err) }, CONNACK.serverUnavailable), null)
+      },
+    )
+  }
+
+  function publishTelemetry(client: Client, device: Device, payload: Buffer, callback: (error?: Error | null) => void) {
+    let called = false
+    const done = (err?: Error) => {
+      if (called) return
+      called = true
+      if (err) return callback(refuse('ingest-failed', client, { err: err.message }))
+      callback(null)
+    }
+    try {
+      deps.onTelemetry(device, payload, Date.now(), done)
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  return {
+    principalOf(client: Client): Principal | undefined {
+      return principals.get(client)
+    },
+
+    preConnect(client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void): void {
+      // Sessions are always clean: with in-memory persistence a persistent session would queue
+      // QoS 1 messages for a subscriber that went away, without bound. The CONNACK then says
+      // sessionPresent = false, as it should.
+      packet.clean = true
+      if (packet.will) wills.set(client, packet.will)
+      callback(null, true)
+    },
+
+    authenticate(client: Client, username: string | undefined, password: Buffer | undefined, callback: AuthenticateCallback): void {
+      if (client.id.length > limits.maxClientIdLength) {
+        return callback(refuse('client-id-too-long', client, { username: username?.slice(0, 128) }, CONNACK.identifierRejected), null)
+      }
+      if (!username || !password || password.length === 0) {
+        return callback(refuse('no-credentials', client, { username: username?.slice(0, 128) }, CONNACK.notAuthorized), null)
+      }
+      if (password.length > MAX_PASSWORD_BYTES) {
+        return callback(refuse('bad-secret', client, { username: username.slice(0, 128) }, CONNACK.badUsernameOrPassword), null)
+      }
+      const service = services.get(username)
+      if (service) return authenticateService(client, username, password, service, callback)
+      authenticateDevice(client, username, password.toString('utf8'), callback)
+    },
+
+    /**
+     * Called for every PUBLISH and for the will when a connection drops. For telemetry the
+     * callback waits for onTelemetry's done: aedes sends the PUBACK only after it, and reads
+     * nothing more from the socket meanwhile, which is how backpressure reaches publishers.
+     * An error closes the connection (MQTT 3.1.1 has no negative PUBACK).
+     */
+    authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+      // client is null only for a will aedes finds left over by another broker instance.
+      if (client && deps.wasCutOff(client)) return callback(new Error('connection closed'))
+      const principal = client && principals.get(client)
+      if (!client || !principal) return callback(refuse('not-authenticated', client, { topic: packet.topic.slice(0, 128) }))
+      const topic = packet.topic
+      if (topic.startsWith('$')) return callback(refuse('sys-topic', client, { topic: topic.slice(0, 128) }))
+      if (principal.kind === 'service') return callback(refuse('service-publish', client, { topic: topic.slice(0, 128) }))
+      const { device } = principal
+      const isTelemetry = topic === `devices/${device.id}/telemetry`
+      if (!isTelemetry && topic !== statusTopic(device.id)) return callback(refuse('topic-not-allowed', client, { topic: topic.slice(0, 128) }))
+      if (packet.retain) return callback(refuse('retain-not-allowed', client, { topic }))
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+      if (isTelemetry) return publishTelemetry(client, device, payload, callback)
+      deps.onStatus?.(device, payload.toString('utf8'))
+      callback(null)
+    },
+
+    /** A refused filter gets return code 128 in the SUBACK; the connection stays up. */
+    authorizeSubscribe(client: Client, subscription: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void): void {
+      if (deps.wasCutOff(client)) return callback(null, null)
+      const principal = principals.get(client)
+      const topic = subscription.topic
+      if (topic.length > limits.maxTopicLength) {
+        refuse('topic-too-long', client, { length: topic.length })
+        return callback(null, null)
+      }
+      const prefix = principal?.kind === 'device' ? `devices/${principal.device.id}/` : principal?.kind === 'service' ? 'devices/' : undefined
+      if (prefix === undefined || !topic.startsWith(prefix)) {
+        refuse('subscribe-not-allowed', client, { topic })
+        return callback(null, null)
+      }
+      callback(null, subscription)
+    },
+  }
+}
+
+export type Auth = ReturnType<typeof createAuth>

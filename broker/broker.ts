@@ -1,0 +1,204 @@
+import { Aedes, type Client } from 'aedes'
+import type { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { DEVICE_ID_PATTERN, type Device, type Registry } from '../devices/registry.ts'
+import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
+import { createAddressCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits } from './limits.ts'
+import { Refusal, type RefusalReason } from './refusals.ts'
+
+export { DEFAULT_BROKER_LIMITS, type BrokerLimits } from './limits.ts'
+export type { ServiceAccount } from './auth.ts'
+
+/**
+ * The MQTT broker: aedes (MQTT 3.1.1) with Piazza's login rules, limits and hooks. It binds no
+ * port; listen.ts hands it TCP sockets and WebSocket streams.
+ */
+
+export interface BrokerDeps {
+  registry: Pick<Registry, 'checkCredentials' | 'onChange'>
+  serviceAccounts: readonly ServiceAccount[]
+  /** Merged over DEFAULT_BROKER_LIMITS. */
+  limits?: Partial<BrokerLimits>
+  logger: Logger
+  /**
+   * A telemetry message from an authenticated device. Call done once it is durably recorded
+   * (or with an error if it cannot be): only then is a QoS 1 PUBACK sent, and nothing more is
+   * read from that connection meanwhile.
+   */
+  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
+  /** A message on devices/{id}/status, including the device's will when it drops off. */
+  onStatus?(device: Device, status: string): void
+  /** Fires true when a device logs in (again on a takeover by a new connection) and false when its connection ends. */
+  onConnectionChange?(deviceId: string, connected: boolean): void
+}
+
+export interface BrokerStats {
+  /** Open transport connections, logged in or not. */
+  connections: number
+  /** Devices logged in. */
+  devices: number
+  refused: Partial<Record<RefusalReason, number>>
+}
+
+export interface Broker {
+  aedes: Aedes
+  readonly limits: Readonly<BrokerLimits>
+  readonly logger: Logger
+  /** Serves one connection: a TCP socket or a WebSocket stream. */
+  handleConnection(stream: Duplex, meta: { remoteAddress?: string }): void
+  connectedDevices(): number
+  isConnected(deviceId: string): boolean
+  disconnect(deviceId: string, reason: string): void
+  /** Server-side publish to devices/{id}/{subtopic}, QoS 0, e.g. subtopic 'errors'. */
+  publishToDevice(deviceId: string, subtopic: string, payload: string): void
+  stats(): BrokerStats
+  close(): Promise<void>
+}
+
+const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN)
+const SUBTOPIC = /^[A-Za-z0-9_-]{1,64}$/
+
+/** Errors that are ordinary network life (resets, timeouts) rather than misbehaviour. */
+function isRoutine(err: Error & { code?: string }): boolean {
+  return (
+    err.code !== undefined ||
+    ['keep alive timeout', 'connect did not arrive in time', 'connection closed'].includes(err.message)
+  )
+}
+
+export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  const limits: Readonly<BrokerLimits> = Object.freeze({ ...DEFAULT_BROKER_LIMITS, ...deps.limits })
+  const logger = deps.logger
+  for (const account of deps.serviceAccounts) {
+    if (!account.username || !account.password) throw new Error('every MQTT service account needs a user name and a password')
+  }
+
+  const refused: Partial<Record<RefusalReason, number>> = {}
+  const streams = new Set<Duplex>()
+  const addressOf = new WeakMap<object, string>() // connection stream → remote address
+  const cutOff = new WeakSet<object>() // connection streams closed for an oversized packet
+  const perAddress = createAddressCounter(limits.maxConnectionsPerAddress)
+  // Devices logged in, by id, with the connection that holds the id (the newest on a takeover).
+  const devices = new Map<string, Client>()
+
+  function refuse(reason: RefusalReason, client: Client | null, details?: Record<string, unknown>, returnCode?: number): Refusal {
+    refused[reason] = (refused[reason] ?? 0) + 1
+    logger.warn({ reason, clientId: client?.id?.slice(0, 128), address: client ? addressOf.get(client.conn) : undefined, ...details }, 'mqtt refused')
+    return new Refusal(reason, returnCode)
+  }
+
+  const auth = createAuth({
+    registry: deps.registry,
+    serviceAccounts: deps.serviceAccounts,
+    limits,
+    onTelemetry: deps.onTelemetry,
+    onStatus: deps.onStatus,
+    refuse,
+    isDeviceConnected: (clientId) => devices.has(clientId),
+    wasCutOff: (client) => cutOff.has(client.conn),
+    onAuthenticated(client: Client, principal: Principal) {
+      // The connection may have dropped while the secret was being checked.
+      if (principal.kind !== 'device' || client.closed) return
+      devices.set(principal.device.id, client)
+      deps.onConnectionChange?.(principal.device.id, true)
+    },
+  })
+
+  const aedes = await Aedes.createBroker({
+    concurrency: limits.concurrency,
+    connectTimeout: limits.connectTimeoutMs,
+    drainTimeout: limits.drainTimeoutMs,
+    keepaliveLimit: limits.keepaliveLimitSeconds,
+    queueLimit: limits.queueLimit,
+    // aedes applies this to MQTT 3.1 only; authenticate checks it for 3.1.1.
+    maxClientsIdLength: limits.maxClientIdLength,
+    maxTopicLevels: limits.maxTopicLevels,
+    preConnect: auth.preConnect,
+    authenticate: auth.authenticate as NonNullable<Parameters<typeof Aedes.createBroker>[0]>['authenticate'],
+    authorizePublish: auth.authorizePublish,
+    authorizeSubscribe: auth.authorizeSubscribe,
+  })
+
+  // aedes reports a client's failure here and then closes that client; nothing escapes to the
+  // process. Refusals were logged where they were decided.
+  function onClientError(client: Client | null, err: Error & { errorCode?: number }) {
+    if (err instanceof Refusal) return
+    // CONNACK refusals aedes decides itself, before authenticate.
+    if (err.errorCode === 1) return void refuse('bad-protocol-version', client)
+    if (err.errorCode === 6) return void refuse('keepalive-not-allowed', client)
+    const context = { clientId: client?.id?.slice(0, 128), address: client ? addressOf.get(client.conn) : undefined, err: err.message }
+    if (isRoutine(err)) logger.debug(context, 'mqtt connection error')
+    else logger.warn(context, 'mqtt connection error')
+  }
+  aedes.on('clientError', onClientError)
+  aedes.on('connectionError', onClientError)
+  // aedes emits 'error' for persistence failures; without a listener EventEmitter would throw.
+  ;(aedes as EventEmitter).on('error', (err: Error) => logger.error({ err }, 'mqtt broker error'))
+
+  // A revoked, decommissioned or re-keyed device loses its live connection at once.
+  const stopWatching = deps.registry.onChange((change) => {
+    if (change.kind === 'rotated') disconnect(change.device.id, 'secret rotated')
+    else if (change.kind === 'status' && change.device.status !== 'active') disconnect(change.device.id, change.device.status)
+  })
+
+  function disconnect(deviceId: string, reason: string) {
+    const client = devices.get(deviceId)
+    if (!client) return
+    logger.info({ device: deviceId, reason }, 'disconnecting device')
+    client.close()
+  }
+
+  function handleConnection(stream: Duplex, meta: { remoteAddress?: string }) {
+    const address = meta.remoteAddress ?? 'unknown'
+    stream.on('error', () => {}) // aedes logs the connection's errors; this covers the refused ones
+    if (aedes.closed) return void stream.destroy()
+    if (!perAddress.acquire(address)) {
+      refuse('too-many-connections', null, { address, limit: limits.maxConnectionsPerAddress })
+      return void stream.destroy()
+    }
+    streams.add(stream)
+    addressOf.set(stream, address)
+    const client = aedes.handle(stream)
+    stream.once('close', () => {
+      streams.delete(stream)
+      perAddress.release(address)
+      const principal = auth.principalOf(client)
+      if (principal?.kind === 'device' && devices.get(principal.device.id) === client) {
+        devices.delete(principal.device.id)
+        deps.onConnectionChange?.(principal.device.id, false)
+      }
+    })
+    guardPacketSize(stream, limits.maxPacketSize, (size) => {
+      cutOff.add(stream)
+      stream.destroy(refuse('packet-too-large', client, { address, size, limit: limits.maxPacketSize }))
+    })
+  }
+
+  return {
+    aedes,
+    limits,
+    logger,
+    handleConnection,
+    connectedDevices: () => devices.size,
+    isConnected: (deviceId) => devices.has(deviceId),
+    disconnect,
+    publishToDevice(deviceId, subtopic, payload) {
+      // Both end up in a topic: no wildcards or extra levels may slip in.
+      if (!DEVICE_ID.test(deviceId)) throw new Error(`invalid device id '${deviceId}'`)
+      if (!SUBTOPIC.test(subtopic)) throw new Error(`invalid device subtopic '${subtopic}'`)
+      const topic = `devices/${deviceId}/${subtopic}`
+      // QoS 0: sessions are clean, so QoS 1 would promise nothing more to an offline device.
+      aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => {
+        if (err) logger.warn({ topic, err: err.message }, 'mqtt publish to device failed')
+      })
+    },
+    stats: () => ({ connections: streams.size, devices: devices.size, refused: { ...refused } }),
+    async close() {
+      stopWatching()
+      await new Promise<void>((resolve) => aedes.close(() => resolve()))
+      // aedes closes the logged-in clients; sockets that never logged in are ours to end.
+      for (const stream of streams) stream.destroy()
+    },
+  }
+}

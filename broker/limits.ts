@@ -1,0 +1,127 @@
+import type { Readable } from 'node:stream'
+
+/**
+ * What one connection may cost the broker. Every value is overridable; the defaults are meant for
+ * a public deployment on one machine, with room for simulators and benchmarks that open
+ * thousands of device connections from 127.0.0.1.
+ */
+export interface BrokerLimits {
+  /** Largest MQTT packet accepted, in bytes, fixed header included. */
+  maxPacketSize: number
+  /** Longest topic or topic filter, in characters. */
+  maxTopicLength: number
+  /** Most `/`-separated levels in a topic or filter (aedes clamps this to 1–100). */
+  maxTopicLevels: number
+  /** Longest client id. Device ids are at most 63 characters. */
+  maxClientIdLength: number
+  /** Open connections from one source address, loopback included. */
+  maxConnectionsPerAddress: number
+  /** A socket that has not sent CONNECT by then is closed. */
+  connectTimeoutMs: number
+  /** Largest keepalive a client may ask for, seconds. Keepalive 0 (never) is refused too, so half-open connections always end. */
+  keepaliveLimitSeconds: number
+  /** A subscriber whose socket stays full this long is disconnected instead of stalling everyone. */
+  drainTimeoutMs: number
+  /** Messages aedes routes at once (mqemitter concurrency). See DEFAULT_BROKER_LIMITS. */
+  concurrency: number
+  /** Packets a client may send after CONNECT before its CONNACK; more closes the connection. */
+  queueLimit: number
+}
+
+export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
+  maxPacketSize: 256 * 1024,
+  maxTopicLength: 256,
+  // devices/{id}/telemetry is three levels; leave a little room, refuse anything deep.
+  maxTopicLevels: 8,
+  maxClientIdLength: 128,
+  maxConnectionsPerAddress: 2000,
+  connectTimeoutMs: 10_000,
+  keepaliveLimitSeconds: 1200,
+  drainTimeoutMs: 10_000,
+  // Messages beyond this wait in mqemitter's overflow queue, and that queue drains recursively
+  // once their subscriber is gone: the "Maximum call stack size exceeded" crash of the
+  // performance anchors. The number of messages in flight is already bounded by TCP
+  // backpressure (each connection has at most one read chunk being handled), so the slots are
+  // set high enough that the overflow queue practically never forms.
+  concurrency: 10_000,
+  // The packets pipelined behind CONNECT in the same read chunk; aedes stops reading until the
+  // CONNACK, so this only has to cover one chunk of an eager client.
+  queueLimit: 100,
+})
+
+/**
+ * Closes a connection as soon as it announces a packet larger than `maxPacketSize`, before the
+ * MQTT parser buffers it: mqtt-packet's parser has no size limit and would otherwise keep up to
+ * 256 MiB per packet in memory.
+ *
+ * It reads the MQTT fixed headers (one type byte, then the remaining length as a variable byte
+ * integer of up to four bytes) and skips packet bodies without copying. It watches 'data'
+ * events: aedes consumes the stream with 'readable' + read(), and while a 'readable' listener
+ * exists, Node emits 'data' for each chunk read() returns without changing the flow, so the
+ * guard sees every chunk just before the parser does and adds no buffering or write-path cost.
+ * Must be attached after aedes has attached its 'readable' listener.
+ */
+export function guardPacketSize(stream: Readable, maxPacketSize: number, onTooLarge: (size: number) => void): void {
+  let inLength = false // reading the remaining-length bytes of a fixed header
+  let length = 0
+  let multiplier = 1
+  let lengthBytes = 0
+  let toSkip = 0 // body bytes of the current packet still to come
+
+  const onData = (chunk: Buffer) => {
+    let i = 0
+    while (i < chunk.length) {
+      if (toSkip > 0) {
+        const n = Math.min(toSkip, chunk.length - i)
+        i += n
+        toSkip -= n
+        continue
+      }
+      if (!inLength) {
+        i += 1 // packet type and flags
+        inLength = true
+        length = 0
+        multiplier = 1
+        lengthBytes = 0
+        continue
+      }
+      const byte = chunk[i++]!
+      length += (byte & 0x7f) * multiplier
+      multiplier *= 128
+      lengthBytes += 1
+      if (byte & 0x80) {
+        // A fifth length byte is malformed; it would announce more than 256 MiB anyway.
+        if (lengthBytes < 4) continue
+        length = Infinity
+      }
+      inLength = false
+      const size = 1 + lengthBytes + length
+      if (size > maxPacketSize) {
+        stream.off('data', onData)
+        onTooLarge(size)
+        return
+      }
+      toSkip = length
+    }
+  }
+  stream.on('data', onData)
+}
+
+/** Counts open connections per source address. */
+export function createAddressCounter(maxPerAddress: number) {
+  const counts = new Map<string, number>()
+  return {
+    /** Takes a slot for the address; false when it already has the maximum. */
+    acquire(address: string): boolean {
+      const n = counts.get(address) ?? 0
+      if (n >= maxPerAddress) return false
+      counts.set(address, n + 1)
+      return true
+    },
+    release(address: string): void {
+      const n = counts.get(address) ?? 0
+      if (n <= 1) counts.delete(address)
+      else counts.set(address, n - 1)
+    },
+  }
+}

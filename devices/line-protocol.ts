@@ -1,0 +1,112 @@
+import type { Kind } from './kinds.ts'
+import type { ValidReading } from './readings.ts'
+
+/**
+ * InfluxDB line protocol: the one serialisation of an accepted reading, from the write-ahead log
+ * to either store. Built directly as a string (no Point objects) because it runs per reading on
+ * the ingest hot path.
+ *
+ * measurement = device type; tags = city, device and the kind's own tags (lane, route), sorted by
+ * key as InfluxDB prefers; fields = numbers, always written as floats so a field never changes
+ * type; time = milliseconds.
+ */
+
+export interface SeriesIdentity {
+  type: string
+  city: string
+  deviceId: string
+}
+
+/** The constant start of every line a device writes: measurement and the city and device tags. */
+export function seriesPrefix(id: SeriesIdentity): string {
+  return `${escapeKey(id.type)},city=${escapeKey(id.city)},device=${escapeKey(id.deviceId)}`
+}
+
+export function encodeReading(kind: Kind, prefix: string, reading: ValidReading): string {
+  let line = prefix
+  for (const tag of kind.tagNames) line += `,${tag}=${escapeKey(String(reading.values[tag]))}`
+  let sep = ' '
+  for (const name of kind.fieldNames) {
+    const v = reading.values[name]
+    if (v !== undefined) {
+      line += `${sep}${name}=${v as number}`
+      sep = ','
+    }
+  }
+  return `${line} ${reading.time}`
+}
+
+const NEEDS_ESCAPE = /[,= \\\n]/
+function escapeKey(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(/\\/g, '\\\\').replace(/([,= ])/g, '\\$1').replace(/\n/g, '\\n') : s
+}
+
+export interface DecodedLine {
+  measurement: string
+  tags: Record<string, string>
+  fields: Record<string, number | string | boolean>
+  /** Epoch milliseconds. */
+  time: number
+}
+
+/**
+ * Parses one line as written by encodeReading (escaped keys, float, integer, boolean or quoted
+ * string fields, millisecond time). Throws with the reason on anything else.
+ */
+export function decodeLine(line: string): DecodedLine {
+  let i = 0
+  const readKey = (stops: string): string => {
+    let out = ''
+    while (i < line.length && !stops.includes(line[i]!)) {
+      if (line[i] === '\\' && i + 1 < line.length) {
+        const next = line[i + 1]!
+        out += next === 'n' ? '\n' : next
+        i += 2
+      } else out += line[i++]
+    }
+    return out
+  }
+  const measurement = readKey(', ')
+  if (!measurement) throw new Error('line protocol: missing measurement')
+  const tags: Record<string, string> = {}
+  while (line[i] === ',') {
+    i++
+    const key = readKey('=')
+    if (line[i++] !== '=') throw new Error(`line protocol: tag ${key} has no value`)
+    tags[key] = readKey(', ')
+  }
+  if (line[i++] !== ' ') throw new Error('line protocol: missing fields')
+  const fields: Record<string, number | string | boolean> = {}
+  for (;;) {
+    const key = readKey('=')
+    if (line[i++] !== '=') throw new Error(`line protocol: field ${key} has no value`)
+    if (line[i] === '"') {
+      let s = ''
+      i++
+      while (i < line.length && line[i] !== '"') {
+        if (line[i] === '\\' && i + 1 < line.length) i++
+        s += line[i++]
+      }
+      if (line[i++] !== '"') throw new Error(`line protocol: unterminated string in field ${key}`)
+      fields[key] = s
+    } else {
+      const raw = readKey(', ')
+      if (raw === 't' || raw === 'true' || raw === 'T') fields[key] = true
+      else if (raw === 'f' || raw === 'false' || raw === 'F') fields[key] = false
+      else {
+        const n = Number(raw.endsWith('i') ? raw.slice(0, -1) : raw)
+        if (raw === '' || !Number.isFinite(n)) throw new Error(`line protocol: field ${key} has an invalid value '${raw}'`)
+        fields[key] = n
+      }
+    }
+    if (line[i] === ',') {
+      i++
+      continue
+    }
+    break
+  }
+  if (line[i++] !== ' ') throw new Error('line protocol: missing timestamp')
+  const time = Number(line.slice(i))
+  if (!Number.isSafeInteger(time)) throw new Error(`line protocol: invalid timestamp '${line.slice(i)}'`)
+  return { measurement, tags, fields, time }
+}

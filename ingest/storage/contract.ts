@@ -1,0 +1,120 @@
+import Type, { type Static } from 'typebox'
+
+/**
+ * The storage interface behind ingest and the API. Two implementations: InfluxDB over its v1
+ * HTTP API (influx.ts) and the embedded SQLite store (embedded.ts), both held to the same
+ * contract suite in test/storage.contract.test.ts.
+ *
+ * Readings arrive as line protocol exactly as devices/line-protocol.ts encodes them:
+ * measurement = device type, tags city + device (+ laneId / route), float fields, ms time.
+ */
+
+export const DeadLetterSchema = Type.Object({
+  deviceId: Type.String(),
+  /** When ingest received the payload, epoch ms. */
+  receivedAt: Type.Integer(),
+  topic: Type.String(),
+  /** A reject code from devices/readings.ts (or 'storage-rejected' for a line the store refused). */
+  code: Type.String(),
+  reason: Type.String(),
+  /** The raw payload, truncated to a few KiB. */
+  payload: Type.String(),
+})
+export type DeadLetter = Static<typeof DeadLetterSchema>
+
+export const SeriesPointSchema = Type.Object({ time: Type.Integer(), value: Type.Union([Type.Number(), Type.Null()]) })
+export type SeriesPoint = Static<typeof SeriesPointSchema>
+
+export const LatestSchema = Type.Object({
+  /** Time of the newest reading, epoch ms. */
+  time: Type.Integer(),
+  /** Newest value of each field (each field's own newest, so fields may come from different readings). */
+  values: Type.Record(Type.String(), Type.Number()),
+})
+export type Latest = Static<typeof LatestSchema>
+
+export const AGGREGATES = ['mean', 'min', 'max', 'count', 'last'] as const
+export type Aggregate = (typeof AGGREGATES)[number]
+
+export interface SeriesQuery {
+  deviceId: string
+  type: string
+  field: string
+  /** Epoch ms, inclusive. */
+  from: number
+  /** Epoch ms, exclusive. */
+  to: number
+  /** Window in ms; when set, one point per window (windows aligned to epoch), empty windows omitted. */
+  every?: number
+  /** Default 'mean'; only used with every. */
+  aggregate?: Aggregate
+  /** At most this many points, the newest kept. */
+  limit: number
+}
+
+export const CityAggregateSchema = Type.Object({
+  city: Type.String(),
+  mean: Type.Number(),
+  min: Type.Number(),
+  max: Type.Number(),
+  count: Type.Integer(),
+})
+export type CityAggregate = Static<typeof CityAggregateSchema>
+
+export interface CityAggregateQuery {
+  type: string
+  field: string
+  from: number
+  to: number
+}
+
+export interface DeadLetterQuery {
+  deviceId?: string
+  from?: number
+  to?: number
+  /** Newest first, at most this many. */
+  limit: number
+}
+
+export interface WriteResult {
+  /** Lines the store refused as malformed or conflicting (HTTP 4xx); the rest were written. */
+  rejected: { line: string; reason: string }[]
+}
+
+export interface StorageHealth {
+  ok: boolean
+  /** One sentence an operator can act on, e.g. "InfluxDB at http://… refused the credentials (401)". */
+  detail: string
+}
+
+/** A failure worth retrying (store down, 5xx, 429, timeout): nothing in the batch was refused. */
+export class StorageUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** Server's Retry-After, converted to ms, when it gave one. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message)
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+export interface Storage {
+  /** Which implementation, for health and logs: 'influxdb' or 'embedded'. */
+  readonly kind: string
+  /** Creates the database and retention policy when missing. Throws StorageUnavailableError when unreachable. */
+  init(): Promise<void>
+  /**
+   * Writes a batch. Resolves with the lines refused as bad (the rest are stored); rejects with
+   * StorageUnavailableError when nothing could be decided. Rewriting a line with the same series
+   * and time overwrites it (duplicates are harmless).
+   */
+  write(lines: readonly string[]): Promise<WriteResult>
+  writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>
+  latest(device: { deviceId: string; type: string }): Promise<Latest | null>
+  series(query: SeriesQuery): Promise<SeriesPoint[]>
+  cityAggregates(query: CityAggregateQuery): Promise<CityAggregate[]>
+  deadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>
+  health(): Promise<StorageHealth>
+  close(): Promise<void>
+}

@@ -1,0 +1,426 @@
+import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
+import type { Logger } from 'pino'
+import { KINDS, isDeviceType, type Kind } from '../../devices/kinds.ts'
+import {
+  StorageUnavailableError,
+  type Aggregate,
+  type CityAggregate,
+  type DeadLetter,
+  type Storage,
+  type StorageHealth,
+  type WriteResult,
+} from './contract.ts'
+
+/**
+ * InfluxDB over its v1 HTTP API only (/write, /query, /ping), which 1.x serves natively and
+ * 2.x/3.x serve for compatibility. The client library does the HTTP; batching, retries and
+ * error classification are ours:
+ * - its WriteApi is used as a plain sender: one batch per flush, no timer, no gzip (it costs
+ *   more than it saves on loopback), no retries (its retry buffer lives in memory and close()
+ *   drops it; the caller retries from its write-ahead log);
+ * - a 4xx is bisected down to the lines InfluxDB refuses, so the good lines get written;
+ * - 401/403 is a configuration problem, never a bad line.
+ */
+
+export interface InfluxStorageOptions {
+  url: string
+  database: string
+  username?: string
+  password?: string
+  /** Default 'piazza_raw'. */
+  retentionPolicy?: string
+  /** Duration of the retention policy; rounded to whole hours, at least one. */
+  retentionMs: number
+  logger?: Logger
+  /** Socket timeout per request, default 10 s. */
+  timeoutMs?: number
+}
+
+const DEAD_LETTERS = 'piazza_dead_letters'
+/** Lines per request; the client's buffer must never fill up, or it sends on its own and loses the error. */
+const CHUNK_LINES = 50_000
+const HOUR_MS = 3_600_000
+/** InfluxDB's largest timestamp (int64 ns) in ms. */
+const MAX_TIME_MS = 9_223_372_036_854
+const AGGREGATE_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', count: 'count', last: 'last' }
+
+interface QueryResult {
+  statement_id?: number
+  error?: string
+  series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]
+}
+
+export function createInfluxStorage(options: InfluxStorageOptions): Storage {
+  const { url, database, retentionMs, logger } = options
+  const rp = options.retentionPolicy ?? 'piazza_raw'
+  const headers: Record<string, string> = {}
+  if (options.username !== undefined) {
+    // InfluxDB 1.x takes Basic auth; the client's `token` would send "Token …", which 1.x ignores.
+    const credentials = `${options.username}:${options.password ?? ''}`
+    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+  }
+  const influx = new InfluxDB({ url, timeout: options.timeoutMs ?? 10_000, headers })
+  const policy = `${ident(database)}.${ident(rp)}`
+
+  function writeApi(precision: 'ms' | 'ns'): WriteApi {
+    const api = influx.getWriteApi('', '', precision, {
+      batchSize: CHUNK_LINES + 1,
+      maxBatchBytes: Number.MAX_SAFE_INTEGER,
+      flushInterval: 0,
+      maxRetries: 0,
+      gzipThreshold: Number.MAX_SAFE_INTEGER,
+      // Returning the rejection hands the error to flush() without the library logging it.
+      writeFailed: (error) => Promise.reject(error),
+    })
+    const params = new URLSearchParams({ db: database, rp })
+    // ns is the v1 default precision; 'ms' is spelled the same in v1 and v2.
+    if (precision === 'ms') params.set('precision', 'ms')
+    api.path = `/write?${params}`
+    return api
+  }
+  const readingsApi = writeApi('ms')
+  // Dead letters carry a per-process counter in the sub-millisecond digits, so two from one
+  // device with one code in the same millisecond are two points, not one overwriting the other.
+  const deadLettersApi = writeApi('ns')
+  let deadLetterCounter = 0
+  let closed = false
+
+  // InfluxDB 1.6 answers 500 "engine: error syncing wal" under many concurrent writes.
+  let writing: Promise<unknown> = Promise.resolve()
+  function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = writing.then(fn, fn)
+    writing = run.catch(() => undefined)
+    return run
+  }
+
+  async function send(api: WriteApi, lines: string[]): Promise<void> {
+    api.writeRecords(lines)
+    await api.flush()
+  }
+
+  /** Writes lines, bisecting on a 4xx until each refused line stands alone in `rejected`. */
+  async function writeIsolating(api: WriteApi, lines: string[], rejected: WriteResult['rejected']): Promise<void> {
+    try {
+      await send(api, lines)
+    } catch (err) {
+      const reason = refusal(err)
+      if (lines.length === 1) {
+        rejected.push({ line: lines[0]!, reason })
+        return
+      }
+      const half = lines.length >> 1
+      await writeIsolating(api, lines.slice(0, half), rejected)
+      await writeIsolating(api, lines.slice(half), rejected)
+    }
+  }
+
+  async function writeAll(api: WriteApi, lines: readonly string[]): Promise<WriteResult> {
+    const rejected: WriteResult['rejected'] = []
+    for (let i = 0; i < lines.length; i += CHUNK_LINES) {
+      await writeIsolating(api, lines.slice(i, i + CHUNK_LINES), rejected)
+    }
+    return { rejected }
+  }
+
+  /** The server's reason for refusing lines (a 4xx); throws StorageUnavailableError for anything else. */
+  function refusal(err: unknown): string {
+    if (err instanceof HttpError) {
+      const message = serverMessage(err)
+      if (err.statusCode === 401 || err.statusCode === 403) throw credentialsRefused(err.statusCode)
+      // A missing database or retention policy refuses every line: that is configuration, not data.
+      const misconfigured = err.statusCode === 404 || /(database|retention policy) not found/.test(message)
+      if (err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429 && !misconfigured) return message
+      throw new StorageUnavailableError(`InfluxDB at ${url} answered ${err.statusCode}: ${message}`, retryAfterMs(err))
+    }
+    throw unreachable(err)
+  }
+
+  function credentialsRefused(status: number): StorageUnavailableError {
+    return new StorageUnavailableError(`InfluxDB at ${url} refused the credentials (${status})`)
+  }
+
+  function unreachable(err: unknown): StorageUnavailableError {
+    const e = err as Error & { code?: string }
+    return new StorageUnavailableError(`InfluxDB at ${url} is unreachable: ${e.code ?? e.message ?? String(err)}`)
+  }
+
+  async function request(path: string, body: string, method: string, onHeaders?: (h: Record<string, unknown>) => void): Promise<unknown> {
+    return influx.transport.request(
+      path,
+      body,
+      { method, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } },
+      onHeaders,
+    )
+  }
+
+  /** Runs InfluxQL statements; 401/403, 5xx and network failures throw StorageUnavailableError. */
+  async function query(q: string, withDatabase = true): Promise<QueryResult[]> {
+    const params = new URLSearchParams({ epoch: 'ms' })
+    if (withDatabase) params.set('db', database)
+    let response: { results?: QueryResult[]; error?: string }
+    try {
+      response = (await request(`/query?${params}`, new URLSearchParams({ q }).toString(), 'POST')) as typeof response
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (err.statusCode === 401 || err.statusCode === 403) throw credentialsRefused(err.statusCode)
+        if (err.statusCode >= 500 || err.statusCode === 429) {
+          throw new StorageUnavailableError(`InfluxDB at ${url} answered ${err.statusCode}: ${serverMessage(err)}`, retryAfterMs(err))
+        }
+        throw new Error(`InfluxDB refused the query: ${serverMessage(err)}`)
+      }
+      throw unreachable(err)
+    }
+    const results = response?.results ?? []
+    const failed = response?.error ?? results.find((r) => r.error)?.error
+    if (failed) throw new Error(`InfluxDB query failed: ${failed}`)
+    return results
+  }
+
+  function rows(result: QueryResult | undefined): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = []
+    for (const s of result?.series ?? []) {
+      for (const values of s.values) {
+        const row: Record<string, unknown> = { ...s.tags }
+        s.columns.forEach((c, i) => (row[c] = values[i]))
+        out.push(row)
+      }
+    }
+    return out
+  }
+
+  return {
+    kind: 'influxdb',
+
+    async init() {
+      // CREATE DATABASE is idempotent in 1.x.
+      await query(`CREATE DATABASE ${ident(database)}`, false)
+      const policies = rows((await query(`SHOW RETENTION POLICIES ON ${ident(database)}`, false))[0])
+      const hours = Math.max(1, Math.round(retentionMs / HOUR_MS))
+      const spec = `DURATION ${hours}h REPLICATION 1 SHARD DURATION ${shardGroupHours(hours)}h DEFAULT`
+      const current = policies.find((p) => p.name === rp)
+      if (!current) {
+        await query(`CREATE RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
+        logger?.info({ database, retentionPolicy: rp, hours }, 'influx: created the retention policy')
+      } else if (goDurationMs(String(current.duration)) !== hours * HOUR_MS || current.default !== true) {
+        await query(`ALTER RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
+        logger?.info({ database, retentionPolicy: rp, hours, was: current.duration }, 'influx: altered the retention policy')
+      }
+    },
+
+    write(lines) {
+      if (closed) return Promise.reject(new Error('influx storage: write after close()'))
+      return oneAtATime(() => writeAll(readingsApi, lines))
+    },
+
+    writeDeadLetters(letters) {
+      if (closed) return Promise.reject(new Error('influx storage: write after close()'))
+      const lines = letters.map((l) => {
+        let line = DEAD_LETTERS
+        if (l.deviceId) line += `,device=${escapeTag(l.deviceId)}`
+        if (l.code) line += `,code=${escapeTag(l.code)}`
+        deadLetterCounter = (deadLetterCounter + 1) % 1_000_000
+        const ns = BigInt(Math.trunc(l.receivedAt)) * 1_000_000n + BigInt(deadLetterCounter)
+        return `${line} topic=${quote(l.topic)},reason=${quote(l.reason)},payload=${quote(l.payload)} ${ns}`
+      })
+      return oneAtATime(async () => {
+        const { rejected } = await writeAll(deadLettersApi, lines)
+        // Nowhere left to put a dead letter InfluxDB refuses (e.g. older than the retention policy).
+        for (const r of rejected) logger?.warn({ reason: r.reason, line: r.line.slice(0, 500) }, 'influx: dead letter refused, dropped')
+      })
+    },
+
+    async latest({ deviceId, type }) {
+      const kind = kindOf(type)
+      // One last() per field: last(*) reports time 0 when it selects several fields.
+      const statements = kind.fieldNames.map(
+        (f) => `SELECT last(${ident(f)}) FROM ${policy}.${ident(type)} WHERE "device" = ${str(deviceId)}`,
+      )
+      const results = await query(statements.join('; '))
+      let time = -Infinity
+      const values: Record<string, number> = {}
+      kind.fieldNames.forEach((field, i) => {
+        const row = rows(results.find((r) => r.statement_id === i))[0]
+        if (!row || typeof row.last !== 'number') return
+        values[field] = row.last
+        time = Math.max(time, row.time as number)
+      })
+      return time === -Infinity ? null : { time, values }
+    },
+
+    async series(q) {
+      checkField(kindOf(q.type), q.field)
+      const range = clampRange(q.from, q.to)
+      if (!range || checkLimit(q.limit) === 0) return []
+      const where = `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms`
+      const sql =
+        q.every === undefined
+          ? `SELECT ${ident(q.field)} AS value FROM ${policy}.${ident(q.type)} ${where}`
+          : `SELECT ${AGGREGATE_FN[q.aggregate ?? 'mean']}(${ident(q.field)}) AS value FROM ${policy}.${ident(q.type)} ${where} ` +
+            `GROUP BY time(${checkEvery(q.every)}ms) fill(none)`
+      const result = await query(`${sql} ORDER BY time DESC LIMIT ${q.limit}`)
+      return rows(result[0])
+        .map((r) => ({ time: r.time as number, value: r.value as number | null }))
+        .reverse()
+    },
+
+    async cityAggregates(q) {
+      checkField(kindOf(q.type), q.field)
+      const range = clampRange(q.from, q.to)
+      if (!range) return []
+      const f = ident(q.field)
+      const result = await query(
+        `SELECT mean(${f}) AS mean, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count FROM ${policy}.${ident(q.type)} ` +
+          `WHERE time >= ${range.from}ms AND time < ${range.to}ms GROUP BY "city"`,
+      )
+      return rows(result[0])
+        .map((r): CityAggregate => ({
+          city: String(r.city ?? ''),
+          mean: r.mean as number,
+          min: r.min as number,
+          max: r.max as number,
+          count: r.count as number,
+        }))
+        .sort((a, b) => (a.city < b.city ? -1 : a.city > b.city ? 1 : 0))
+    },
+
+    async deadLetters(q) {
+      if (checkLimit(q.limit) === 0) return []
+      const where: string[] = []
+      if (q.deviceId !== undefined) where.push(`"device" = ${str(q.deviceId)}`)
+      if (q.from !== undefined) where.push(`time >= ${timeLiteral(q.from)}`)
+      if (q.to !== undefined) where.push(`time < ${timeLiteral(q.to)}`)
+      const result = await query(
+        `SELECT "topic", "reason", "payload", "device", "code" FROM ${policy}.${ident(DEAD_LETTERS)} ` +
+          `${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY time DESC LIMIT ${q.limit}`,
+      )
+      return rows(result[0]).map(
+        (r): DeadLetter => ({
+          deviceId: String(r.device ?? ''),
+          receivedAt: r.time as number,
+          topic: String(r.topic ?? ''),
+          code: String(r.code ?? ''),
+          reason: String(r.reason ?? ''),
+          payload: String(r.payload ?? ''),
+        }),
+      )
+    },
+
+    async health(): Promise<StorageHealth> {
+      let version = ''
+      try {
+        // /ping answers without credentials on 1.x, so the credentials are checked by a query below.
+        await request('/ping', '', 'GET', (h) => (version = String(h['x-influxdb-version'] ?? '')))
+      } catch (err) {
+        const detail = err instanceof HttpError ? `InfluxDB at ${url} answered ${err.statusCode} to /ping` : unreachable(err).message
+        return { ok: false, detail }
+      }
+      try {
+        const policies = rows((await query(`SHOW RETENTION POLICIES ON ${ident(database)}`, false))[0])
+        if (!policies.some((p) => p.name === rp)) {
+          return { ok: false, detail: `InfluxDB at ${url} has no retention policy "${rp}" on database "${database}" (init has not run)` }
+        }
+      } catch (err) {
+        const message = (err as Error).message
+        if (/database not found/.test(message)) {
+          return { ok: false, detail: `InfluxDB at ${url} has no database "${database}" (init has not run)` }
+        }
+        return { ok: false, detail: err instanceof StorageUnavailableError ? message : `InfluxDB at ${url}: ${message}` }
+      }
+      return { ok: true, detail: `InfluxDB${version ? ` ${version}` : ''} at ${url} is up, database "${database}" ready` }
+    },
+
+    async close() {
+      closed = true
+      await writing
+      await Promise.all([readingsApi.close(), deadLettersApi.close()])
+    },
+  }
+}
+
+/** The server's own words: InfluxDB 1.x puts them in {"error": …} and the X-Influxdb-Error header. */
+function serverMessage(err: HttpError): string {
+  if (typeof err.json?.error === 'string') return err.json.error
+  const header = err.headers?.['x-influxdb-error']
+  if (typeof header === 'string' && header) return header
+  return err.body || err.message
+}
+
+/** Retry-After is seconds (or an HTTP date) per RFC 9110; the client library reads it as ms. */
+function retryAfterMs(err: HttpError): number | undefined {
+  const raw = err.headers?.['retry-after']
+  const value = Array.isArray(raw) ? raw[0] : raw
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+/** Shard group duration InfluxDB would choose itself for a policy of this many hours. */
+function shardGroupHours(hours: number): number {
+  if (hours < 48) return 1
+  if (hours <= 24 * 183) return 24
+  return 24 * 7
+}
+
+/** Parses the Go durations SHOW RETENTION POLICIES prints, e.g. "720h0m0s"; "0s" is infinite. */
+function goDurationMs(d: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d)
+  if (!m) return NaN
+  return (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000
+}
+
+/** InfluxQL identifier: always double-quoted, backslash and quote escaped. */
+function ident(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
+}
+
+/** InfluxQL string literal; a raw newline is a syntax error there, so it is escaped too. */
+function str(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`
+}
+
+function timeLiteral(ms: number): string {
+  if (!Number.isSafeInteger(ms)) throw new RangeError(`time must be whole epoch milliseconds, got ${ms}`)
+  return `${Math.min(MAX_TIME_MS, Math.max(0, ms))}ms`
+}
+
+/**
+ * Line protocol string field (1.x): backslash and double quote escaped. Newlines stay raw: the
+ * 1.x parser accepts them inside quotes and stores them as they are, while a `\n` escape would
+ * be stored as two characters.
+ */
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+}
+
+/** Line protocol tag value: comma, equals and space escaped; tags cannot hold a newline. */
+function escapeTag(value: string): string {
+  return value.replace(/[\r\n]/g, ' ').replace(/([,= \\])/g, '\\$1')
+}
+
+function kindOf(type: string): Kind {
+  if (!isDeviceType(type)) throw new RangeError(`unknown device type '${type}'`)
+  return KINDS[type]
+}
+
+function checkField(kind: Kind, field: string): void {
+  if (!kind.fieldNames.includes(field)) throw new RangeError(`unknown field '${field}' for ${kind.type}`)
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${limit}`)
+  return limit
+}
+
+function checkEvery(every: number): number {
+  if (!Number.isSafeInteger(every) || every <= 0) throw new RangeError(`every must be a whole number of ms > 0, got ${every}`)
+  return every
+}
+
+/** Clamped to InfluxDB's representable range (both stores do the same); null when empty. */
+function clampRange(from: number, to: number): { from: number; to: number } | null {
+  if (!Number.isFinite(from) || !Number.isFinite(to)) throw new RangeError('from and to must be epoch milliseconds')
+  const f = Math.max(0, Math.ceil(from))
+  const t = Math.min(MAX_TIME_MS, Math.ceil(to))
+  return f < t ? { from: f, to: t } : null
+}

@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+/** Runs `piazza start` as a real child process, so tests can SIGTERM or kill -9 it. */
+
+const CLI = fileURLToPath(new URL('../../cli/piazza.mjs', import.meta.url))
+
+export interface PiazzaProcess {
+  child: ChildProcess
+  mqttUrl: string
+  /** Everything the process wrote to stderr (its logs), for assertions and for debugging failures. */
+  logs(): string
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>
+}
+
+export async function startPiazza(env: Record<string, string>, args: string[] = ['start']): Promise<PiazzaProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string)
+  const mqttUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`piazza did not start within 60 s.\nstdout: ${stdout}\nstderr: ${stderr}`)), 60_000)
+    const check = () => {
+      const match = /mqtt:\/\/[\d.]+:(\d+)/.exec(stdout)
+      if (match) {
+        clearTimeout(timer)
+        child.stdout!.off('data', check)
+        resolve(`mqtt://127.0.0.1:${match[1]}`)
+      }
+    }
+    child.stdout!.on('data', check)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`piazza exited (${code}) before it was ready.\nstdout: ${stdout}\nstderr: ${stderr}`))
+    })
+  })
+  return { child, mqttUrl, logs: () => stderr, exited }
+}
+
+/** Polls `condition` until it returns a truthy value or the time runs out (then throws with `what`). */
+export async function waitFor<T>(what: string, condition: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await condition()
+      if (value) return value as NonNullable<T>
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}

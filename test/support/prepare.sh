@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
+# the storage tests talk to), chromium (dashboard tests) and mosquitto_pub (broker tests).
+# Starts nothing; fast and silent when everything is already there.
+set -euo pipefail
+
+missing=()
+command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "prepare.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+echo "prepare.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# policy-rc.d answering 101 keeps the package's own influxdb service from starting: tests run
+# their own. An existing policy (as in container images) is left as it is.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  "${sudo[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
