@@ -57,6 +57,9 @@ export function createAuth(deps: AuthDeps) {
   // aedes hands authenticate() only the user name and password; the will comes from preConnect.
   const wills = new WeakMap<Client, Will>()
 
+  // Bumped when a device is revoked or re-keyed, so a login checked against the old row retries.
+  const changes = new Map<string, number>()
+
   const statusTopic = (id: string) => `devices/${id}/status`
 
   function allow(client: Client, principal: Principal, callback: AuthenticateCallback) {
@@ -77,8 +80,12 @@ export function createAuth(deps: AuthDeps) {
   }
 
   function authenticateDevice(client: Client, id: string, secret: string, callback: AuthenticateCallback) {
+    const version = changes.get(id)
     registry.checkCredentials(id, secret).then(
       (check) => {
+        // Revoked or re-keyed while the secret was being checked (scrypt takes a while): the row
+        // read is stale, and the revocation would miss this not-yet-registered connection.
+        if (changes.get(id) !== version) return authenticateDevice(client, id, secret, callback)
         if (!check.ok) {
           // Unknown device and wrong secret look the same from outside: no probing for ids.
           const code = check.reason === 'unknown-device' || check.reason === 'bad-secret' ? CONNACK.badUsernameOrPassword : CONNACK.notAuthorized
@@ -113,6 +120,11 @@ export function createAuth(deps: AuthDeps) {
   }
 
   return {
+    /** Call when a device's status or secret changes. */
+    deviceChanged(deviceId: string): void {
+      changes.set(deviceId, (changes.get(deviceId) ?? 0) + 1)
+    },
+
     principalOf(client: Client): Principal | undefined {
       return principals.get(client)
     },

@@ -72,6 +72,31 @@ describe('broker over TCP', () => {
       expect(t.broker.stats().refused).toMatchObject({ revoked: 1, decommissioned: 1 })
     })
 
+    it('refuses a device revoked while its secret was being checked', async () => {
+      const device = await t.addDevice('aq-login-race')
+      let checked!: () => void
+      let resume!: () => void
+      t.hooks.afterCheck = () => {
+        checked()
+        return new Promise<void>((resolve) => (resume = resolve))
+      }
+      const whenChecked = new Promise<void>((resolve) => (checked = resolve))
+      const login = t.deviceConnect(device)
+      await whenChecked // the registry said yes, from the row as it was
+      t.hooks.afterCheck = async () => {}
+      t.registry.setStatus(device.id, 'revoked')
+      resume()
+      await expect(login).rejects.toMatchObject({ code: 5 })
+      expect(t.broker.isConnected(device.id)).toBe(false)
+    })
+
+    it('does not let a service account take over a connected device’s client id', async () => {
+      const device = await t.addDevice('aq-login-taken')
+      const client = await t.deviceConnect(device)
+      await expect(t.mqttConnect({ ...SERVICE, clientId: device.id })).rejects.toMatchObject({ code: 2 })
+      expect(client.connected).toBe(true)
+    })
+
     it('refuses a connection without credentials', async () => {
       await expect(t.mqttConnect({ clientId: 'anonymous' })).rejects.toMatchObject({ code: 5 })
       expect(t.broker.stats().refused['no-credentials']).toBeGreaterThanOrEqual(1)

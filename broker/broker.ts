@@ -1,4 +1,4 @@
-import { Aedes, type Client } from 'aedes'
+import { Aedes, type AedesOptions, type Client } from 'aedes'
 import type { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -115,7 +115,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     maxClientsIdLength: limits.maxClientIdLength,
     maxTopicLevels: limits.maxTopicLevels,
     preConnect: auth.preConnect,
-    authenticate: auth.authenticate as NonNullable<Parameters<typeof Aedes.createBroker>[0]>['authenticate'],
+    // aedes types the error as having a returnCode from its const enum; a Refusal carries the same number.
+    authenticate: auth.authenticate as AedesOptions['authenticate'],
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: auth.authorizeSubscribe,
   })
@@ -138,8 +139,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   // A revoked, decommissioned or re-keyed device loses its live connection at once.
   const stopWatching = deps.registry.onChange((change) => {
-    if (change.kind === 'rotated') disconnect(change.device.id, 'secret rotated')
-    else if (change.kind === 'status' && change.device.status !== 'active') disconnect(change.device.id, change.device.status)
+    if (change.kind === 'rotated') {
+      auth.deviceChanged(change.device.id)
+      disconnect(change.device.id, 'secret rotated')
+    } else if (change.kind === 'status' && change.device.status !== 'active') {
+      auth.deviceChanged(change.device.id)
+      disconnect(change.device.id, change.device.status)
+    }
   })
 
   function disconnect(deviceId: string, reason: string) {
@@ -151,7 +157,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   function handleConnection(stream: Duplex, meta: { remoteAddress?: string }) {
     const address = meta.remoteAddress ?? 'unknown'
-    stream.on('error', () => {}) // aedes logs the connection's errors; this covers the refused ones
+    // An 'error' without a listener would crash the process. aedes adds its own listener to the
+    // streams it takes; this one covers streams refused before that and errors after aedes let go.
+    stream.on('error', () => {})
     if (aedes.closed) return void stream.destroy()
     if (!perAddress.acquire(address)) {
       refuse('too-many-connections', null, { address, limit: limits.maxConnectionsPerAddress })

@@ -24,10 +24,19 @@ export async function startBroker(limits: Partial<BrokerLimits> = {}, extra: Par
   /** Replaceable: by default every reading is acknowledged at once. */
   const hooks = {
     onTelemetry: (t: Telemetry) => t.done(),
+    /** Runs after the registry has checked a login and before the broker sees the result. */
+    afterCheck: async () => {},
   }
   const statuses: { deviceId: string; status: string }[] = []
   const broker: Broker = await createBroker({
-    registry,
+    registry: {
+      onChange: (listener) => registry.onChange(listener),
+      async checkCredentials(id, secret) {
+        const check = await registry.checkCredentials(id, secret)
+        await hooks.afterCheck()
+        return check
+      },
+    },
     serviceAccounts: [SERVICE],
     limits,
     logger: pino({ level: 'silent' }),

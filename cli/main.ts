@@ -1,23 +1,11 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-
-type OptionSpec = NonNullable<ParseArgsConfig['options']>[string]
+import { parseArgs } from 'node:util'
+import { UsageError, type Command } from './command.ts'
 import { ConfigError, loadConfig } from './config.ts'
 
 /**
  * The `piazza` command line: one entry point, one sub-command per job. Configuration comes from
  * the environment (read once, here); options come from the arguments.
  */
-
-export interface Command {
-  summary: string
-  usage: string
-  options: Record<string, OptionSpec & { description?: string }>
-  allowPositionals?: boolean
-  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[]; config: ReturnType<typeof loadConfig> }): Promise<number | void>
-}
-
-/** A mistake in how the command was called: printed as one line, exit code 2. */
-export class UsageError extends Error {}
 
 const commands: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./commands/start.ts')).startCommand,

@@ -32,6 +32,7 @@ describe('parseTelemetry', () => {
     ['air-quality', { ts: now, pm2_5: 3 }, 'unknown-field', "unknown field 'pm2_5' (did you mean 'pm25'?)"],
     ['air-quality', { ts: now, pm25: '3' }, 'wrong-type', 'pm25: expected a number, got the string "3"'],
     ['air-quality', { ts: now, pm25: -3 }, 'out-of-range', 'pm25: -3 is below the minimum 0'],
+    ['air-quality', { ts: '2026-11-26T07:00:00Z', pm10: -4 }, 'out-of-range', 'pm10: -4 is below the minimum 0'],
     ['air-quality', '{"ts":1795000000000,"pm25":1e999}', 'not-finite', 'pm25: Infinity is not a finite number'],
     ['air-quality', { pm25: 3 }, 'missing-field', "missing field 'ts'"],
     ['air-quality', { ts: now }, 'no-fields', /needs at least one of pm25/],

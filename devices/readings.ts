@@ -1,5 +1,5 @@
 import { Compile } from 'typebox/compile'
-import { KINDS, type DeviceType, type Kind } from './kinds.ts'
+import { KINDS, TimestampSchema, type DeviceType, type Kind } from './kinds.ts'
 
 /**
  * Parses and validates a telemetry payload: one reading or an array of readings (a backlog).
@@ -60,6 +60,8 @@ export interface ParsedPayload {
   readings: ValidReading[]
   rejections: Rejection[]
 }
+
+const ISO_TIMESTAMP = new RegExp((TimestampSchema.anyOf[0] as unknown as { pattern: string }).pattern)
 
 const checkers = new Map<DeviceType, ReturnType<typeof Compile>>()
 function checkerFor(kind: Kind) {
@@ -157,7 +159,7 @@ function explain(kind: Kind, reading: Record<string, unknown>): Rejection {
   if (typeof ts === 'number') {
     if (!Number.isInteger(ts) || ts < 0) return { code: 'invalid-timestamp', reason: `ts: ${ts} is not a whole number of epoch milliseconds` }
   } else if (typeof ts === 'string') {
-    return { code: 'invalid-timestamp', reason: `ts: "${truncate(ts, 40)}" is not an ISO 8601 date-time with a time zone` }
+    if (!ISO_TIMESTAMP.test(ts)) return { code: 'invalid-timestamp', reason: `ts: "${truncate(ts, 40)}" is not an ISO 8601 date-time with a time zone` }
   } else {
     return { code: 'invalid-timestamp', reason: `ts: expected an ISO 8601 string or epoch milliseconds, got ${describe(ts)}` }
   }

@@ -93,8 +93,8 @@ export function planFleet(options: { devices: number; seed: number; cities?: str
   const plan: PlannedDevice[] = []
   chosen.forEach((city, c) => {
     const counts = apportion(perCity[c]!, types.map((t) => TYPE_MIX[t]))
+    const busCount = counts[types.indexOf('bus')]!
     types.forEach((type, t) => {
-      const busCount = counts[types.indexOf('bus')]!
       for (let n = 1; n <= counts[t]!; n++) {
         const id = `sim-${ID_PREFIX[type]}-${city.id}-${n}`
         const rng = mulberry32(hashInts(seed, hashString(id)))

@@ -20,7 +20,6 @@ export function formatProgress(stats: SimulatorStats, previous?: SimulatorStats)
   const perSecond = seconds > 0 ? (stats.published - since.published) / seconds : 0
   const errors = stats.failed + stats.refusedLogins + stats.connectionErrors
   const parts = [
-    `[sim ${duration(stats.elapsedMs)}]`,
     `${count(stats.connected)}/${count(stats.devices)} connected`,
     `${perSecond.toFixed(1)} readings/s`,
     `acked ${count(stats.acked)}`,
@@ -31,7 +30,7 @@ export function formatProgress(stats: SimulatorStats, previous?: SimulatorStats)
   if (stats.badPayloads) parts.push(`bad payloads ${count(stats.badPayloads)}`)
   if (stats.bursts) parts.push(`bursts ${count(stats.bursts)}`)
   if (stats.silent) parts.push(`silent ${count(stats.silent)}`)
-  return parts.join(' · ')
+  return `[sim ${duration(stats.elapsedMs)}] ${parts.join(' · ')}`
 }
 
 /** An onProgress callback that writes one line per snapshot. */

@@ -4,7 +4,7 @@ import { DEVICE_TYPES, isDeviceType } from '../../devices/kinds.ts'
 import { cities } from '../../devices/region.ts'
 import { createRegistry, DeviceStatusSchema, NewDeviceSchema, openRegistryDatabase, RegistryError, type DeviceStatus } from '../../devices/registry.ts'
 import type { Config } from '../config.ts'
-import { UsageError, type Command } from '../main.ts'
+import { UsageError, type Command } from '../command.ts'
 
 function openRegistry(config: Config) {
   const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))

@@ -3,7 +3,7 @@ import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
 import { createIngest } from '../../ingest/ingest.ts'
 import { createMqttSource } from '../../ingest/mqtt-source.ts'
 import { createLogger } from '../logger.ts'
-import { UsageError, type Command } from '../main.ts'
+import { UsageError, type Command } from '../command.ts'
 import { createStorage } from '../platform.ts'
 import { untilSignal } from '../signals.ts'
 

@@ -1,4 +1,4 @@
-import type { Command } from '../main.ts'
+import type { Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
 import { createPlatform } from '../platform.ts'
 import { untilSignal } from '../signals.ts'

@@ -1,0 +1,99 @@
+import fs from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createShipper } from './shipper.ts'
+import { StorageUnavailableError, type DeadLetter, type Storage } from './storage/contract.ts'
+import { openWal, type Wal } from './wal.ts'
+
+/**
+ * The shipper against a scripted store: storage faults the real stores cannot be made to produce
+ * on demand (a 503 with Retry-After, a refused line in the middle of a batch).
+ */
+
+const logger = pino({ level: 'silent' })
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function scriptedStorage(script: ((lines: readonly string[]) => { rejected: { line: string; reason: string }[] } | Error)[]) {
+  const written: string[] = []
+  const letters: DeadLetter[] = []
+  const attempts: number[] = []
+  const storage = {
+    kind: 'scripted',
+    async write(lines: readonly string[]) {
+      attempts.push(Date.now())
+      const step = script.shift()
+      const outcome = step ? step(lines) : { rejected: [] }
+      if (outcome instanceof Error) throw outcome
+      const refused = new Set(outcome.rejected.map((r) => r.line))
+      written.push(...lines.filter((l) => !refused.has(l)))
+      return outcome
+    },
+    async writeDeadLetters(batch: readonly DeadLetter[]) {
+      letters.push(...batch)
+    },
+  } as unknown as Storage
+  return { storage, written, letters, attempts }
+}
+
+async function walWith(records: string[]): Promise<Wal> {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-shipper-'))
+  dirs.push(dir)
+  const wal = await openWal({ dir, budgetBytes: 1 << 20 })
+  await new Promise<void>((resolve, reject) => wal.append(records.map((r) => `${r}\n`).join(''), records.length, (e) => (e ? reject(e) : resolve())))
+  return wal
+}
+
+const until = async (condition: () => boolean) => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 25))
+  expect(condition()).toBe(true)
+}
+
+describe('shipper', () => {
+  it('ships readings and dead letters in log order and turns refused lines into dead letters', async () => {
+    const letter: DeadLetter = { deviceId: 'aq-x', receivedAt: 1, topic: 't', code: 'invalid-json', reason: 'bad', payload: '{' }
+    const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000', `D${JSON.stringify(letter)}`, 'Rair-quality,city=pisa,device=aq-2 pm25=oops 1000'])
+    const { storage, written, letters } = scriptedStorage([(lines) => ({ rejected: [{ line: lines[1]!, reason: 'invalid field format' }] })])
+    const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
+    await until(() => letters.length === 2)
+    expect(written).toEqual(['air-quality,city=pisa,device=aq-1 pm25=1 1000'])
+    expect(letters[0]).toEqual(letter)
+    expect(letters[1]).toMatchObject({ deviceId: 'aq-2', code: 'storage-rejected', reason: 'invalid field format' })
+    expect(shipper.stats()).toMatchObject({ storedReadings: 1, storageRejected: 1, storedDeadLetters: 2 })
+    await shipper.close()
+    await wal.close()
+  })
+
+  it("retries while storage is unavailable, waiting the server's Retry-After, and then stores the batch once", async () => {
+    const wal = await walWith(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
+    const { storage, written, attempts } = scriptedStorage([() => new StorageUnavailableError('503 Service Unavailable', 300)])
+    const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
+    await until(() => written.length === 1)
+    expect(attempts).toHaveLength(2)
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(290)
+    expect(shipper.stats()).toMatchObject({ failedAttempts: 1, storedReadings: 1, storageError: undefined })
+    await shipper.close()
+    // Confirmed: a reopened log has nothing left to replay.
+    const unread = wal.readBatch(10).records
+    expect(unread).toEqual([])
+    await wal.close()
+  })
+
+  it('leaves an unstored batch in the log when closed while storage is down', async () => {
+    const wal = await walWith(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
+    const down = () => new StorageUnavailableError('connect ECONNREFUSED')
+    const { storage, written } = scriptedStorage(Array.from({ length: 1000 }, () => down))
+    const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
+    await shipper.close(200)
+    expect(written).toEqual([])
+    const dir = dirs.at(-1)!
+    await wal.close()
+    const reopened = await openWal({ dir, budgetBytes: 1 << 20 })
+    expect(reopened.readBatch(10).records).toEqual(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
+    await reopened.close()
+  })
+})
