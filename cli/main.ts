@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from './config.ts'
 
 const commands: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./commands/start.ts')).startCommand,
+  demo: async () => (await import('./commands/demo.ts')).demoCommand,
   ingest: async () => (await import('./commands/ingest.ts')).ingestCommand,
   'devices add': async () => (await import('./commands/devices.ts')).addCommand,
   'devices list': async () => (await import('./commands/devices.ts')).listCommand,

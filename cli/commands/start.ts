@@ -1,25 +1,26 @@
 import type { Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
-import { createPlatform } from '../platform.ts'
+import { startServer } from '../server.ts'
 import { untilSignal } from '../signals.ts'
 
 export const startCommand: Command = {
-  summary: 'Run the platform: MQTT broker, ingest and storage in one process',
+  summary: 'Run the platform: MQTT broker, ingest, storage, API and dashboard in one process',
   usage: 'start',
   options: {},
   async run({ config }) {
     const logger = createLogger(config.logLevel)
-    const platform = await createPlatform(config, logger)
-    const ports = await platform.listen({ host: config.bindHost, mqttPort: config.mqtt.port, wsPort: config.mqtt.wsPort })
+    const server = await startServer(config, logger)
     const storage = config.storage.kind === 'influxdb' ? `InfluxDB ${config.storage.url} (database ${config.storage.database})` : `embedded store in ${config.dataDir}`
+    const admin = server.web.generatedAdminPassword
     console.log(`Piazza is running.
-  MQTT        mqtt://${config.publicHost}:${ports.port}   (WebSocket ws://${config.publicHost}:${ports.wsPort}/mqtt)
+  Dashboard   ${server.urls.http}        (API docs ${server.urls.http}/api/docs)
+  MQTT        ${server.urls.mqtt}   (WebSocket ${server.urls.mqttWs})
   Storage     ${storage}
-  Data        ${config.dataDir}
+  Data        ${config.dataDir}${admin ? `\n  Admin       user 'admin', password '${admin}' (generated; shown only this once)` : ''}
 Add a device with 'npx piazza devices add --type air-quality --city Firenze --name "My station"'. Ctrl-C stops.`)
     const signal = await untilSignal()
     logger.info({ signal }, 'shutting down: no new connections, flushing acknowledged readings')
-    await platform.close()
+    await server.close()
     logger.info('stopped cleanly')
     logger.flush()
     return 0

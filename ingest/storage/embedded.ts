@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
-import { KINDS, isDeviceType, type Kind } from '../../devices/kinds.ts'
+import { checkEvery, checkField, checkLimit, clampRange, kindOf } from './query-checks.ts'
 import { decodeLine } from '../../devices/line-protocol.ts'
 import {
   StorageUnavailableError,
@@ -310,32 +310,4 @@ function toRows(line: string, oldest: number, rows: Row[]): string | undefined {
   return undefined
 }
 
-function kindOf(type: string): Kind {
-  if (!isDeviceType(type)) throw new RangeError(`unknown device type '${type}'`)
-  return KINDS[type]
-}
 
-function checkField(kind: Kind, field: string): void {
-  if (!kind.fieldNames.includes(field)) throw new RangeError(`unknown field '${field}' for ${kind.type}`)
-}
-
-function checkLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${limit}`)
-  return limit
-}
-
-function checkEvery(every: number): number {
-  if (!Number.isSafeInteger(every) || every <= 0) throw new RangeError(`every must be a whole number of ms > 0, got ${every}`)
-  return every
-}
-
-/** Both stores clamp to InfluxDB's representable range so they answer alike; null when empty. */
-function clampRange(from: number, to: number): { from: number; to: number } | null {
-  if (!Number.isFinite(from) || !Number.isFinite(to)) throw new RangeError('from and to must be epoch milliseconds')
-  const f = Math.max(0, Math.ceil(from))
-  const t = Math.min(MAX_TIME_MS, Math.ceil(to))
-  return f < t ? { from: f, to: t } : null
-}
-
-/** InfluxDB's largest timestamp (int64 ns) in ms. */
-const MAX_TIME_MS = 9_223_372_036_854

@@ -1,6 +1,6 @@
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
-import { KINDS, isDeviceType, type Kind } from '../../devices/kinds.ts'
+import { checkEvery, checkField, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
 import {
   StorageUnavailableError,
   type Aggregate,
@@ -40,8 +40,6 @@ const DEAD_LETTERS = 'piazza_dead_letters'
 /** Lines per request; the client's buffer must never fill up, or it sends on its own and loses the error. */
 const CHUNK_LINES = 50_000
 const HOUR_MS = 3_600_000
-/** InfluxDB's largest timestamp (int64 ns) in ms. */
-const MAX_TIME_MS = 9_223_372_036_854
 const AGGREGATE_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', count: 'count', last: 'last' }
 
 interface QueryResult {
@@ -398,29 +396,3 @@ function escapeTag(value: string): string {
   return value.replace(/[\r\n]/g, ' ').replace(/([,= \\])/g, '\\$1')
 }
 
-function kindOf(type: string): Kind {
-  if (!isDeviceType(type)) throw new RangeError(`unknown device type '${type}'`)
-  return KINDS[type]
-}
-
-function checkField(kind: Kind, field: string): void {
-  if (!kind.fieldNames.includes(field)) throw new RangeError(`unknown field '${field}' for ${kind.type}`)
-}
-
-function checkLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a whole number ≥ 0, got ${limit}`)
-  return limit
-}
-
-function checkEvery(every: number): number {
-  if (!Number.isSafeInteger(every) || every <= 0) throw new RangeError(`every must be a whole number of ms > 0, got ${every}`)
-  return every
-}
-
-/** Clamped to InfluxDB's representable range (both stores do the same); null when empty. */
-function clampRange(from: number, to: number): { from: number; to: number } | null {
-  if (!Number.isFinite(from) || !Number.isFinite(to)) throw new RangeError('from and to must be epoch milliseconds')
-  const f = Math.max(0, Math.ceil(from))
-  const t = Math.min(MAX_TIME_MS, Math.ceil(to))
-  return f < t ? { from: f, to: t } : null
-}
