@@ -56,8 +56,8 @@ export async function createPlatform(config: Config, logger: Logger, hooks: Plat
     flushIntervalMs: config.ingest.flushIntervalMs,
     limits: undefined,
     onAccepted: hooks.onAccepted,
-    onRejected: (device, rejections) => {
-      hooks.onRejected?.(device, rejections)
+    onRejected: (device, rejections, receivedAt) => {
+      hooks.onRejected?.(device, rejections, receivedAt)
       const now = Date.now()
       if (now - (lastFeedback.get(device.id) ?? 0) < ERROR_FEEDBACK_INTERVAL_MS) return
       if (lastFeedback.size > 100_000) lastFeedback.clear()

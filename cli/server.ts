@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
+import { createFeed } from '../dashboard/server/feed.ts'
 import { createLiveHub } from '../dashboard/server/live.ts'
 import type { Config } from './config.ts'
 import { createPlatform, type Platform } from './platform.ts'
@@ -22,10 +23,16 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const feed = createFeed()
   const live = createLiveHub()
+  feed.subscribe({
+    accepted: (device, readings, receivedAt) => live.push(device, readings, receivedAt),
+    connection: (deviceId, connected) => live.connectionChanged(deviceId, connected),
+  })
   const platform = await createPlatform(config, logger, {
-    onAccepted: (device, readings, receivedAt) => live.push(device, readings, receivedAt),
-    onConnectionChange: (deviceId, connected) => live.connectionChanged(deviceId, connected),
+    onAccepted: feed.accepted,
+    onRejected: feed.rejected,
+    onConnectionChange: feed.connection,
   })
   let web: BuiltApp | undefined
   try {
@@ -36,6 +43,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ingestStatus: platform.ingest,
       broker: platform.broker,
       live,
+      feed,
       logger,
       staticDir: existsSync(DASHBOARD_DIST) ? DASHBOARD_DIST : undefined,
       mapStyleUrl: config.mapStyleUrl,

@@ -24,7 +24,7 @@ export interface PipelineOptions {
   /** Accepted readings, once durable: feeds the live stream and alerts without waiting for storage. */
   onAccepted?: (device: TelemetryDevice, readings: ValidReading[], receivedAt: number) => void
   /** Rejected readings, once durable in the dead-letter log: tells installers what was wrong. */
-  onRejected?: (device: TelemetryDevice, rejections: Rejection[]) => void
+  onRejected?: (device: TelemetryDevice, rejections: Rejection[], receivedAt: number) => void
 }
 
 export interface PipelineCounters {
@@ -127,7 +127,7 @@ export function createPipeline(options: PipelineOptions) {
             counters.rejectedByCode[rejection.code] = (counters.rejectedByCode[rejection.code] ?? 0) + 1
             logRejection(device, rejection, receivedAt)
           }
-          onRejected?.(device, rejections)
+          onRejected?.(device, rejections, receivedAt)
         }
         if (readings.length) onAccepted?.(device, readings, receivedAt)
         done()

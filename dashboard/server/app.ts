@@ -1,0 +1,218 @@
+import fastifyCookie from '@fastify/cookie'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type Database from 'better-sqlite3'
+import Fastify from 'fastify'
+import type { IncomingMessage } from 'node:http'
+import type { Logger } from 'pino'
+import { Server as SocketServer } from 'socket.io'
+import type { Registry } from '../../devices/registry.ts'
+import type { IngestHealth } from '../../ingest/ingest.ts'
+import type { Storage } from '../../ingest/storage/contract.ts'
+import { createAccounts, type Accounts } from './accounts.ts'
+import { createAuth, SESSION_COOKIE } from './auth.ts'
+import { installErrorHandling } from './errors.ts'
+import type { Feed } from './feed.ts'
+import type { LiveHub } from './live.ts'
+import { createLoginLimiter } from './login-limiter.ts'
+import { createMetrics, type IngestStatsSource } from './metrics.ts'
+import { registerAuthRoutes } from './routes/auth.ts'
+import { registerCityRoutes } from './routes/cities.ts'
+import { registerConfigRoutes } from './routes/config.ts'
+import { registerDeadLetterRoutes } from './routes/dead-letters.ts'
+import { registerDeviceRoutes } from './routes/devices.ts'
+import { registerHealthRoutes } from './routes/health.ts'
+import { registerMetricsRoutes } from './routes/metrics.ts'
+import { registerReadingRoutes } from './routes/readings.ts'
+import { installSecurityHeaders } from './security.ts'
+import { registerStatic } from './static.ts'
+import type { Api } from './types.ts'
+import { typeboxValidatorCompiler } from './validation.ts'
+
+/**
+ * The HTTP side of the platform: the JSON API, OpenAPI docs, Prometheus metrics, the dashboard's
+ * static files and the Socket.IO live stream, on one Fastify instance. Builds, never listens:
+ * the caller does `app.listen()` (Socket.IO is attached to app.server and so shares the port).
+ */
+
+/** What the API reads from ingest (createIngest's return satisfies it). */
+export interface IngestStatus extends IngestStatsSource {
+  health(): Promise<IngestHealth>
+}
+
+/** What the API reads from the broker (createBroker's return satisfies it). */
+export interface BrokerStatus {
+  connectedDevices(): number
+  isConnected(deviceId: string): boolean
+  /** When given, readiness also requires it (e.g. the MQTT listener is bound). */
+  listening?(): boolean
+}
+
+export interface AppDeps {
+  registry: Registry
+  /** The registry database; the accounts tables (users, user_sessions) are created in it. */
+  db: Database.Database
+  storage: Storage
+  ingestStatus: IngestStatus
+  broker?: BrokerStatus
+  /** Created by the caller, so ingest's onAccepted and the broker's onConnectionChange can feed it before the app exists. */
+  live: LiveHub
+  /** What happens on the MQTT side (accepted and rejected readings, connections), for the parts that react to it. */
+  feed?: Feed
+  logger: Logger
+  /** The dashboard's build (e.g. dashboard/dist); without it (or without its index.html) only the API is served. */
+  staticDir?: string
+  mapStyleUrl?: string
+  /** Password of the `admin` account created on first start (no users yet); generated when absent. At least 8 characters. */
+  adminPassword?: string
+  /** Secure flag on the session cookie: set when served over HTTPS. */
+  cookieSecure?: boolean
+  /** Default 12 h, sliding. */
+  sessionTtlMs?: number
+  /** Fastify's trustProxy, for the client address behind a reverse proxy (login rate limiting keys on it). */
+  trustProxy?: boolean | string | string[]
+  /** Default 5 failures per username and address per 15 minutes. */
+  loginLimit?: { maxFailures?: number; windowMs?: number }
+  /** Default 1 MiB. */
+  bodyLimitBytes?: number
+  /** How long /api/cities is cached, default 5000 ms. */
+  citiesCacheMs?: number
+}
+
+export interface BuiltApp {
+  app: Api
+  io: SocketServer
+  accounts: Accounts
+  /** Set only when this start created the `admin` account with a generated password: print it once. */
+  generatedAdminPassword?: string
+  /** Closes the live stream's sockets and the HTTP server (not the deps: their owner closes those). */
+  close(): Promise<void>
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
+  const startedAt = Date.now()
+  const { registry, db, storage, ingestStatus, broker, live, logger } = deps
+  const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT
+
+  const accounts = createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
+  const initial = await accounts.ensureInitialAdmin(deps.adminPassword)
+  if (initial.created) logger.info({ user: 'admin', generated: initial.generatedPassword !== undefined }, 'created the initial admin account')
+  const auth = createAuth({ accounts, cookieSecure: deps.cookieSecure })
+  const limiter = createLoginLimiter(deps.loginLimit)
+  const metrics = createMetrics({
+    ingest: ingestStatus,
+    connectedDevices: broker && (() => broker.connectedDevices()),
+    socketClients: () => live.socketCount(),
+  })
+
+  const app = Fastify({
+    loggerInstance: logger.child({ part: 'http' }),
+    bodyLimit: bodyLimitBytes,
+    trustProxy: deps.trustProxy ?? false,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api
+  app.setValidatorCompiler(typeboxValidatorCompiler)
+
+  // JSON only: a text/plain POST is what a cross-site form could send.
+  app.removeContentTypeParser('text/plain')
+
+  await app.register(fastifyCookie)
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Piazza API',
+        version: '1',
+        description:
+          'Smart-city telemetry for Tuscany. Log in with POST /api/auth/login; send the returned token as `Authorization: Bearer <token>` (browsers use the session cookie). Every error has the shape `{ "error": { "status", "code", "message" } }`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          cookieAuth: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
+      tags: [
+        { name: 'auth', description: 'Login, logout, current user' },
+        { name: 'devices', description: 'The device registry' },
+        { name: 'readings', description: 'Stored readings and refused payloads' },
+        { name: 'cities', description: 'Per-city summaries' },
+        { name: 'config', description: 'What the dashboard needs to draw' },
+        { name: 'operations', description: 'Health and metrics' },
+      ],
+    },
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', staticCSP: true })
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+  })
+
+  registerHealthRoutes(app, { ingestStatus, broker, live, startedAt })
+  registerMetricsRoutes(app, { metrics })
+  registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
+  registerAuthRoutes(app, { accounts, auth, limiter })
+  registerDeviceRoutes(app, { registry, auth, broker, live })
+  registerReadingRoutes(app, { registry, storage, auth, live })
+  registerCityRoutes(app, { registry, storage, auth, broker, logger, cacheMs: deps.citiesCacheMs })
+  registerDeadLetterRoutes(app, { storage, auth })
+
+  const fallback = await registerStatic(app, deps.staticDir)
+  installErrorHandling(app, { fallback, bodyLimitBytes })
+  installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
+
+  const io = new SocketServer(app.server, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: 16 * 1024,
+    allowRequest: (request, callback) => callback(null, sameOrigin(request)),
+  })
+  live.attach(
+    io,
+    {
+      authenticate(handshake) {
+        const result = auth.handshake(handshake)
+        if (result === null || result === 'anonymous') return result
+        return { user: { username: result.session.user.username, role: result.session.user.role }, credential: result.token }
+      },
+      stillValid: (token) => accounts.authenticate(token, { touch: false }) !== null,
+    },
+    (id) => registry.get(id),
+  )
+  app.addHook('preClose', async () => {
+    live.detach()
+    io.disconnectSockets(true)
+    io.engine.close()
+  })
+
+  await app.ready()
+
+  let closing: Promise<void> | undefined
+  return {
+    app,
+    io,
+    accounts,
+    generatedAdminPassword: initial.generatedPassword,
+    close: () => (closing ??= app.close()),
+  }
+}
+
+/**
+ * Browsers send Origin on the Socket.IO handshake: refuse other sites, so a page elsewhere cannot
+ * open a stream with the visitor's cookie. Clients without Origin (scripts) authenticate with a token.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin
+  if (!origin) return true
+  let host: string
+  try {
+    host = new URL(origin).host
+  } catch {
+    return false
+  }
+  const forwarded = request.headers['x-forwarded-host']
+  const hosts = [request.headers.host, ...(Array.isArray(forwarded) ? forwarded : forwarded ? forwarded.split(',') : [])].map((h) => h?.trim())
+  return hosts.includes(host)
+}

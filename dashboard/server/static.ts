@@ -1,0 +1,43 @@
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { existsSync } from 'node:fs'
+import { basename, extname, join, resolve, sep } from 'node:path'
+
+/**
+ * The dashboard's production build (Vite output) at `/`. Hashed files under assets/ are cached
+ * for a year; index.html and everything else must revalidate, so a deploy shows at once. Paths
+ * that are not files and look like app routes (no extension, not /api) get index.html: the SPA
+ * fallback, answered through the not-found handler.
+ */
+
+const SERVER_PATHS = /^\/(api|metrics|socket\.io)(\/|$)/
+
+/** Returns the fallback for the not-found handler, or undefined when there is nothing to serve. */
+export async function registerStatic(app: FastifyInstance, staticDir: string | undefined): Promise<((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined> {
+  if (!staticDir) return undefined
+  const root = resolve(staticDir)
+  if (!existsSync(join(root, 'index.html'))) {
+    app.log.warn({ staticDir: root }, 'no index.html in the static directory: the dashboard is not built, only the API is served')
+    return undefined
+  }
+  const assets = `${sep}assets${sep}`
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/',
+    index: ['index.html'],
+    cacheControl: false,
+    dotfiles: 'ignore',
+    setHeaders(reply, path) {
+      const longLived = path.startsWith(join(root, assets)) && basename(path) !== 'index.html'
+      reply.header('cache-control', longLived ? 'public, max-age=31536000, immutable' : 'no-cache')
+    },
+  })
+
+  return (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false
+    const path = request.url.split('?')[0]!
+    if (SERVER_PATHS.test(path) || extname(path) !== '') return false
+    void reply.header('cache-control', 'no-cache').sendFile('index.html')
+    return true
+  }
+}
