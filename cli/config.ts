@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { checkLicense } from '../dashboard/server/public/license.ts'
 
 /**
  * All configuration, read once from the environment by the process entry point and passed down
@@ -55,6 +56,11 @@ export function loadConfig(env: Env) {
     if (!/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(value)) throw new ConfigError(`${name} must be a plain name (letters, digits, _ and -), got '${value}'`)
     return value
   }
+  const license = (value: string | undefined): string | undefined => {
+    const problem = value === undefined ? undefined : checkLicense(value)
+    if (problem) throw new ConfigError(`DATA_LICENSE ${problem}, got '${value}'`)
+    return value
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -104,6 +110,9 @@ export function loadConfig(env: Env) {
     },
     adminPassword: get('ADMIN_PASSWORD'),
     mapStyleUrl: url('MAP_STYLE_URL', ['http:', 'https:']),
+    /** Open data: the licence every public answer names (an SPDX id such as CC-BY-4.0, the default, or a URL) and the credit line. */
+    dataLicense: license(get('DATA_LICENSE')),
+    dataAttribution: get('DATA_ATTRIBUTION'),
   }
 }
 

@@ -35,6 +35,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     onConnectionChange: feed.connection,
   })
   let web: BuiltApp | undefined
+  // Known once the broker listens (port 0 picks a free port); connection sheets ask for it later.
+  let mqttPorts: { port: number; wsPort?: number } | undefined
   try {
     web = await buildApp({
       registry: platform.registry,
@@ -48,8 +50,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       staticDir: existsSync(DASHBOARD_DIST) ? DASHBOARD_DIST : undefined,
       mapStyleUrl: config.mapStyleUrl,
       adminPassword: config.adminPassword,
+      publicData: { license: config.dataLicense, attribution: config.dataAttribution },
+      mqttPublic: () => mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt' },
     })
     const ports = await platform.listen({ host: config.bindHost, mqttPort: config.mqtt.port, wsPort: config.mqtt.wsPort })
+    mqttPorts = ports
     await web.app.listen({ host: config.bindHost, port: config.httpPort })
     const address = web.app.server.address()
     const httpPort = typeof address === 'object' && address ? address.port : config.httpPort

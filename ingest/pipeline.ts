@@ -121,6 +121,8 @@ export function createPipeline(options: PipelineOptions) {
           return done(err)
         }
         counters.readingsAccepted += readings.length
+        // Acknowledge first: what the listeners do must never delay the device's PUBACK.
+        done()
         if (rejections.length) {
           counters.readingsRejected += rejections.length
           for (const rejection of rejections) {
@@ -130,7 +132,6 @@ export function createPipeline(options: PipelineOptions) {
           onRejected?.(device, rejections, receivedAt)
         }
         if (readings.length) onAccepted?.(device, readings, receivedAt)
-        done()
       })
     },
   }

@@ -1,4 +1,4 @@
-import { UsageError, type Command } from '../main.ts'
+import { UsageError, type Command } from '../command.ts'
 import { formatReport, runBench, type BenchOptions, type SystemName } from '../../simulator/bench/bench.ts'
 
 function positive(name: string, raw: string | boolean | undefined, fallback: number, { integer = true, zero = false } = {}): number {
@@ -11,10 +11,11 @@ function positive(name: string, raw: string | boolean | undefined, fallback: num
 
 export const benchCommand: Command = {
   summary: 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)',
-  usage: 'bench [--quick] [--seconds S] [--connections N] [--window W] [--rate R] [--idle N] [--probes N] [--overload-seconds S] [--systems piazza,baseline] [--json]',
+  usage: 'bench [--quick] [--seconds S] [--rounds N] [--connections N] [--window W] [--rate R] [--idle N] [--probes N] [--overload-seconds S] [--systems piazza,baseline] [--json]',
   options: {
-    quick: { type: 'boolean', description: 'a short smoke run: 5 s, 20 connections, 200 idle, 3 s overload' },
-    seconds: { type: 'string', description: 'seconds of load per system (default 15, quick 5)' },
+    quick: { type: 'boolean', description: 'a short smoke run: 1 round of 5 s, 20 connections, 200 idle, 3 s overload' },
+    seconds: { type: 'string', description: 'seconds of load per system and round (default 15, quick 5)' },
+    rounds: { type: 'string', description: 'load rounds per system, alternating between the systems; medians are reported (default 3, quick 1)' },
     connections: { type: 'string', description: 'publishing connections (default 100, quick 20)' },
     window: { type: 'string', description: 'unacknowledged QoS 1 messages per connection (default 20)' },
     rate: { type: 'string', description: 'target offered readings/s instead of the closed-loop maximum' },
@@ -33,11 +34,12 @@ export const benchCommand: Command = {
     const options: BenchOptions = {
       systems: [...new Set(systems)],
       seconds: positive('seconds', values.seconds, quick ? 5 : 15, { integer: false }),
+      rounds: positive('rounds', values.rounds, quick ? 1 : 3),
       connections: positive('connections', values.connections, quick ? 20 : 100),
       window: positive('window', values.window, 20),
       rate: values.rate === undefined ? undefined : positive('rate', values.rate, 0),
       idle: positive('idle', values.idle, quick ? 200 : 1000),
-      probes: positive('probes', values.probes, quick ? 8 : 20),
+      probes: positive('probes', values.probes, quick ? 8 : 20, { zero: true }),
       overloadSeconds: positive('overload-seconds', values['overload-seconds'], quick ? 3 : 5, { integer: false, zero: true }),
       overloadRate: positive('overload-rate', values['overload-rate'], 100_000),
       overloadWindow: positive('overload-window', values['overload-window'], 500),

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { createHash, randomBytes } from 'node:crypto'
 import Type, { type Static } from 'typebox'
+import { cityIds, findCity } from '../../devices/region.ts'
 import { generateSecret, hashSecret, verifySecret } from '../../devices/secrets.ts'
 
 /**
@@ -23,9 +24,19 @@ export const UserSchema = Type.Object({
   role: RoleSchema,
   /** City ids an installer works in (used to scope installers); absent means no restriction. */
   cities: Type.Optional(Type.Array(Type.String())),
+  /** Present (true) only on disabled accounts, which can neither log in nor keep a session. */
+  disabled: Type.Optional(Type.Boolean()),
   createdAt: Type.String(),
 })
 export type User = Static<typeof UserSchema>
+
+/** What an admin may change about a user (the password has its own call, setPassword). */
+export interface UserPatch {
+  role?: Role
+  /** City ids or names; null or [] removes the assignment. */
+  cities?: string[] | null
+  disabled?: boolean
+}
 
 export interface NewUser {
   username: string
@@ -64,7 +75,9 @@ interface UserRow {
   password_hash: string
   role: Role
   cities: string | null
+  disabled: number
   created_at: string
+  updated_at: string
 }
 
 const SCHEMA = `
@@ -73,6 +86,7 @@ CREATE TABLE IF NOT EXISTS users (
   password_hash TEXT NOT NULL,
   role TEXT NOT NULL,
   cities TEXT,
+  disabled INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
@@ -95,7 +109,19 @@ export const INITIAL_ADMIN = 'admin'
 function toUser(row: UserRow): User {
   const user: User = { username: row.username, role: row.role, createdAt: row.created_at }
   if (row.cities !== null) user.cities = JSON.parse(row.cities) as string[]
+  if (row.disabled) user.disabled = true
   return user
+}
+
+/** City ids from ids or names; throws on an unknown one. */
+function normalizeCities(cities: readonly string[]): string[] {
+  const out: string[] = []
+  for (const c of cities) {
+    const city = findCity(c)
+    if (!city) throw new AccountError(`unknown city '${c}'; cities: ${cityIds.join(', ')}`, 'invalid')
+    if (!out.includes(city.id)) out.push(city.id)
+  }
+  return out
 }
 
 export function hashToken(token: string): string {
@@ -109,6 +135,10 @@ export function normalizeUsername(username: string): string {
 export function createAccounts(options: AccountsOptions) {
   const { db, sessionTtlMs = DEFAULT_SESSION_TTL_MS, now = Date.now } = options
   db.exec(SCHEMA)
+  // Databases made before accounts could be disabled.
+  if (!(db.prepare('PRAGMA table_info(users)').all() as { name: string }[]).some((c) => c.name === 'disabled')) {
+    db.exec('ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0')
+  }
   const s = {
     count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
     get: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?'),
@@ -118,6 +148,8 @@ export function createAccounts(options: AccountsOptions) {
     ),
     setPassword: db.prepare<[string, string, string]>('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?'),
     removeUser: db.prepare<[string]>('DELETE FROM users WHERE username = ?'),
+    update: db.prepare<[string, string | null, number, string, string]>('UPDATE users SET role = ?, cities = ?, disabled = ?, updated_at = ? WHERE username = ?'),
+    enabledAdmins: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0"),
     insertSession: db.prepare<[string, string, number, number]>(
       'INSERT INTO user_sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)',
     ),
@@ -162,9 +194,41 @@ export function createAccounts(options: AccountsOptions) {
       checkPassword(input.password)
       const hash = await hashSecret(input.password)
       if (s.get.get(username)) throw new AccountError(`a user '${username}' already exists`, 'conflict')
+      const cities = input.cities && input.cities.length > 0 ? normalizeCities(input.cities) : undefined
       const at = new Date(now()).toISOString()
-      s.insert.run(username, hash, input.role, input.cities ? JSON.stringify(input.cities) : null, at, at)
+      s.insert.run(username, hash, input.role, cities ? JSON.stringify(cities) : null, at, at)
       return toUser(s.get.get(username)!)
+    },
+
+    /**
+     * Changes a user's role, cities or disabled flag. Any such change ends the user's sessions:
+     * they log in again and get exactly their new rights everywhere (API and live stream alike).
+     * The last enabled admin cannot be demoted or disabled.
+     */
+    update(username: string, patch: UserPatch): { before: User; after: User; sessionsEnded: boolean } {
+      const name = normalizeUsername(username)
+      const row = s.get.get(name)
+      if (!row) throw new AccountError(`no user '${name}'`, 'not-found')
+      const before = toUser(row)
+      if (patch.role !== undefined && !(ROLES as readonly string[]).includes(patch.role)) {
+        throw new AccountError(`unknown role '${patch.role}'; roles: ${ROLES.join(', ')}`, 'invalid')
+      }
+      const role = patch.role ?? row.role
+      const cities =
+        patch.cities === undefined ? row.cities : patch.cities === null || patch.cities.length === 0 ? null : JSON.stringify(normalizeCities(patch.cities))
+      const disabled = patch.disabled === undefined ? row.disabled : patch.disabled ? 1 : 0
+      const changed = role !== row.role || cities !== row.cities || disabled !== row.disabled
+      if (!changed) return { before, after: before, sessionsEnded: false }
+      return db.transaction(() => {
+        const wasActiveAdmin = row.role === 'admin' && !row.disabled
+        const staysActiveAdmin = role === 'admin' && !disabled
+        if (wasActiveAdmin && !staysActiveAdmin && s.enabledAdmins.get()!.n <= 1) {
+          throw new AccountError(`'${name}' is the last enabled admin: make another admin first`, 'conflict')
+        }
+        s.update.run(role, cities, disabled, new Date(now()).toISOString(), name)
+        s.removeSessionsOf.run(name)
+        return { before, after: toUser(s.get.get(name)!), sessionsEnded: true }
+      })()
     },
 
     /** Sets a new password and ends all of the user's sessions. */
@@ -205,7 +269,9 @@ export function createAccounts(options: AccountsOptions) {
         await verifySecret(password, await decoyHash)
         return null
       }
-      return (await verifySecret(password, row.password_hash)) ? toUser(row) : null
+      // A disabled account costs the same check, and fails like a wrong password.
+      const ok = await verifySecret(password, row.password_hash)
+      return ok && !row.disabled ? toUser(row) : null
     },
 
     createSession(username: string): { token: string; expiresAt: number } {
@@ -235,7 +301,7 @@ export function createAccounts(options: AccountsOptions) {
         return null
       }
       const userRow = s.get.get(row.username)
-      if (!userRow) return null
+      if (!userRow || userRow.disabled) return null
       if (options.touch !== false && t + sessionTtlMs - row.expires_at >= EXTEND_GRANULARITY_MS) {
         const expiresAt = t + sessionTtlMs
         s.extend.run(expiresAt, key)

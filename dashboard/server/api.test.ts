@@ -610,6 +610,29 @@ describe('dashboard API', () => {
           '/api/devices/{id}/readings',
           '/api/health',
           '/metrics',
+          // Installers and roles (issue #6)
+          '/api/audit',
+          '/api/devices/import',
+          '/api/devices/import/template',
+          '/api/devices/{id}/commissioning',
+          '/api/devices/{id}/decommission',
+          '/api/devices/{id}/revoke',
+          '/api/devices/{id}/rotate',
+          '/api/mqtt',
+          '/api/users',
+          '/api/users/{id}',
+          // Operators: device states and alerts (issue #4)
+          '/api/alert-rules',
+          '/api/alert-rules/{id}',
+          '/api/alerts',
+          '/api/alerts/{id}/ack',
+          '/api/device-states',
+          // Citizens and open data (issue #5)
+          '/api/public/air-quality',
+          '/api/public/air-quality/history',
+          '/api/public/readings',
+          '/api/public/stations',
+          '/api/public/stations/{id}/readings',
         ].sort(),
       )
       expect(Object.keys(doc.paths['/api/devices'])).toEqual(['get', 'post'])

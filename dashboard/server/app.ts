@@ -11,20 +11,29 @@ import type { Registry } from '../../devices/registry.ts'
 import type { IngestHealth } from '../../ingest/ingest.ts'
 import type { Storage } from '../../ingest/storage/contract.ts'
 import { createAccounts, type Accounts } from './accounts.ts'
+import { createAuditLog, type AuditLog } from './audit.ts'
 import { createAuth, SESSION_COOKIE } from './auth.ts'
+import { createCommissioning, type Commissioning } from './commissioning.ts'
 import { installErrorHandling } from './errors.ts'
 import type { Feed } from './feed.ts'
 import type { LiveHub } from './live.ts'
 import { createLoginLimiter } from './login-limiter.ts'
 import { createMetrics, type IngestStatsSource } from './metrics.ts'
+import { createOperations, type Operations, type OperationsOptions } from './operations.ts'
+import { registerPublic, type PublicDataOptions } from './public/register.ts'
+import { installDeviceScope, roomRefusal } from './permissions.ts'
+import { registerAuditRoutes } from './routes/audit.ts'
 import { registerAuthRoutes } from './routes/auth.ts'
 import { registerCityRoutes } from './routes/cities.ts'
 import { registerConfigRoutes } from './routes/config.ts'
 import { registerDeadLetterRoutes } from './routes/dead-letters.ts'
+import { registerDeviceImportRoutes } from './routes/device-import.ts'
+import { registerDeviceLifecycleRoutes, type MqttPublicInfo } from './routes/device-lifecycle.ts'
 import { registerDeviceRoutes } from './routes/devices.ts'
 import { registerHealthRoutes } from './routes/health.ts'
 import { registerMetricsRoutes } from './routes/metrics.ts'
 import { registerReadingRoutes } from './routes/readings.ts'
+import { registerUserRoutes } from './routes/users.ts'
 import { installSecurityHeaders } from './security.ts'
 import { registerStatic } from './static.ts'
 import type { Api } from './types.ts'
@@ -78,12 +87,24 @@ export interface AppDeps {
   bodyLimitBytes?: number
   /** How long /api/cities is cached, default 5000 ms. */
   citiesCacheMs?: number
+  /** The public pages and open-data API: licence and attribution (default CC BY 4.0), rate limits, snapshot timing. */
+  publicData?: PublicDataOptions
+  /** Where field devices reach the broker, for connection sheets (GET /api/mqtt); a function when the ports are bound after the app is built. */
+  mqttPublic?: MqttPublicInfo | (() => MqttPublicInfo | undefined)
+  /** Device states (live, late, silent) and alerts: thresholds, timings, clock (tests). */
+  operations?: OperationsOptions
 }
 
 export interface BuiltApp {
   app: Api
   io: SocketServer
   accounts: Accounts
+  audit: AuditLog
+  commissioning: Commissioning
+  /** Device-state tracker and alert engine. */
+  operations: Operations
+  /** Every route registered (method, URL pattern), for tests that must cover them all. */
+  routes: readonly { method: string; url: string }[]
   /** Set only when this start created the `admin` account with a generated password: print it once. */
   generatedAdminPassword?: string
   /** Closes the live stream's sockets and the HTTP server (not the deps: their owner closes those). */
@@ -114,6 +135,14 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     trustProxy: deps.trustProxy ?? false,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api
   app.setValidatorCompiler(typeboxValidatorCompiler)
+  const routes: { method: string; url: string }[] = []
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url })
+  })
+  // Before any route: a route takes the error handler in force when its plugin queue loads, and
+  // an awaited register (static files, public side) loads it, so routes would keep Fastify's default.
+  let fallback: Awaited<ReturnType<typeof registerStatic>>
+  installErrorHandling(app, { fallback: (request, reply) => fallback?.(request, reply) ?? false, bodyLimitBytes })
 
   // JSON only: a text/plain POST is what a cross-site form could send.
   app.removeContentTypeParser('text/plain')
@@ -140,6 +169,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'readings', description: 'Stored readings and refused payloads' },
         { name: 'cities', description: 'Per-city summaries' },
         { name: 'config', description: 'What the dashboard needs to draw' },
+        { name: 'users', description: 'Users, roles and the audit log (admin)' },
+        { name: 'alerts', description: 'Alert rules and alerts' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -154,14 +185,31 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerMetricsRoutes(app, { metrics })
   registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
   registerAuthRoutes(app, { accounts, auth, limiter })
-  registerDeviceRoutes(app, { registry, auth, broker, live })
+  const audit = createAuditLog({ db })
+  const commissioning = createCommissioning({
+    registry,
+    feed: deps.feed,
+    broker,
+    latest: (id) => live.latest(id),
+    deadLetters: (query) => storage.deadLetters(query),
+    lookupUser: (username) => accounts.get(username),
+  })
+  installDeviceScope(app, { registry })
+  registerDeviceRoutes(app, { registry, auth, broker, live, audit })
+  registerDeviceLifecycleRoutes(app, { registry, auth, audit, broker, live, mqttPublic: deps.mqttPublic, commissioning })
+  registerDeviceImportRoutes(app, { registry, auth, audit, bodyLimitBytes })
+  registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => endLiveSessions(io, username) })
+  registerAuditRoutes(app, { audit, auth })
   registerReadingRoutes(app, { registry, storage, auth, live })
   registerCityRoutes(app, { registry, storage, auth, broker, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
+  const operations = createOperations({ db, registry, feed: deps.feed, accounts, logger, ...deps.operations })
+  operations.register(app, auth)
 
-  const fallback = await registerStatic(app, deps.staticDir)
-  installErrorHandling(app, { fallback, bodyLimitBytes })
+  fallback = await registerStatic(app, deps.staticDir)
   installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
+  // After the error handler and security headers, so the public routes' own scope inherits both.
+  await registerPublic(app, { registry, storage, feed: deps.feed, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
 
   const io = new SocketServer(app.server, {
     path: '/socket.io',
@@ -178,10 +226,20 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         return { user: { username: result.session.user.username, role: result.session.user.role }, credential: result.token }
       },
       stillValid: (token) => accounts.authenticate(token, { touch: false }) !== null,
+      authorize(user, subscription) {
+        const current = accounts.get(user.username)
+        if (!current || current.disabled) return { status: 401, code: 'unauthorized', message: 'the session has ended; log in again' }
+        const refusal = roomRefusal(current, subscription, (id) => registry.get(id))
+        return refusal ? { status: 403, code: 'forbidden', message: refusal } : undefined
+      },
     },
     (id) => registry.get(id),
   )
+  commissioning.attach(io)
+  operations.attach(io)
   app.addHook('preClose', async () => {
+    commissioning.close()
+    operations.close()
     live.detach()
     io.disconnectSockets(true)
     io.engine.close()
@@ -194,8 +252,21 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     app,
     io,
     accounts,
+    audit,
+    commissioning,
+    operations,
+    routes,
     generatedAdminPassword: initial.generatedPassword,
     close: () => (closing ??= app.close()),
+  }
+}
+
+/** Ends a user's live-stream connections at once (their sessions were just ended). */
+function endLiveSessions(io: SocketServer, username: string): void {
+  for (const socket of io.of('/').sockets.values()) {
+    if ((socket.data as { user?: { username?: string } }).user?.username !== username) continue
+    socket.emit('session_expired')
+    socket.disconnect(true)
   }
 }
 

@@ -63,6 +63,11 @@ export interface LiveAuth {
   authenticate(handshake: { cookieHeader?: string; token?: unknown }): { user: LiveUser; credential: string } | 'anonymous' | null
   /** Whether a credential accepted earlier still holds (checked every recheckMs, without extending it). */
   stillValid(credential: string): boolean
+  /**
+   * Role enforcement of rooms: whether this logged-in user may have this non-public subscription
+   * (e.g. an installer only their cities and devices). An error refuses it; undefined allows it.
+   */
+  authorize?(user: LiveUser, subscription: { city?: string; type?: string; device?: string }): { status: number; code: string; message: string } | undefined
 }
 
 export interface LiveHubOptions {
@@ -324,6 +329,8 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     socket.on('subscribe', (payload: unknown, ack?: unknown) => {
       const sub = parseSubscription(payload, client.user)
       if ('status' in sub) return answer(ack, 'subscribe', { ok: false, error: sub })
+      const denied = !sub.public && client.user ? auth?.authorize?.(client.user, sub) : undefined
+      if (denied) return answer(ack, 'subscribe', { ok: false, error: denied })
       if (!client.subs.some((s) => sameSubscription(s, sub))) {
         if (client.subs.length >= maxSubscriptionsPerSocket) {
           return answer(ack, 'subscribe', {

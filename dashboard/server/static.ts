@@ -7,20 +7,26 @@ import { basename, extname, join, resolve, sep } from 'node:path'
  * The dashboard's production build (Vite output) at `/`. Hashed files under assets/ are cached
  * for a year; index.html and everything else must revalidate, so a deploy shows at once. Paths
  * that are not files and look like app routes (no extension, not /api) get index.html: the SPA
- * fallback, answered through the not-found handler.
+ * fallback, answered through the not-found handler: the operators' app lives at `/dashboard`
+ * (and its sub-paths). `/` itself is the citizens' page (public/pages.ts), whose build sits in
+ * public/ (hashed files under public/assets/, cached for a year too).
  */
 
 const SERVER_PATHS = /^\/(api|metrics|socket\.io)(\/|$)/
+/** The citizens' build (dashboard/dist/public, served at /public/) and widget: never the operators' app. */
+const PUBLIC_PATHS = /^\/(public|widget)(\/|$)/
 
 /** Returns the fallback for the not-found handler, or undefined when there is nothing to serve. */
 export async function registerStatic(app: FastifyInstance, staticDir: string | undefined): Promise<((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined> {
   if (!staticDir) return undefined
   const root = resolve(staticDir)
-  if (!existsSync(join(root, 'index.html'))) {
+  const operators = existsSync(join(root, 'index.html'))
+  if (!operators && !existsSync(join(root, 'public', 'public.html'))) {
     app.log.warn({ staticDir: root }, 'no index.html in the static directory: the dashboard is not built, only the API is served')
     return undefined
   }
   const assets = `${sep}assets${sep}`
+  const publicAssets = `${sep}public${sep}assets${sep}`
   await app.register(fastifyStatic, {
     root,
     prefix: '/',
@@ -28,15 +34,15 @@ export async function registerStatic(app: FastifyInstance, staticDir: string | u
     cacheControl: false,
     dotfiles: 'ignore',
     setHeaders(reply, path) {
-      const longLived = path.startsWith(join(root, assets)) && basename(path) !== 'index.html'
+      const longLived = (path.startsWith(join(root, assets)) || path.startsWith(join(root, publicAssets))) && basename(path) !== 'index.html'
       reply.header('cache-control', longLived ? 'public, max-age=31536000, immutable' : 'no-cache')
     },
   })
 
   return (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return false
+    if (!operators || (request.method !== 'GET' && request.method !== 'HEAD')) return false
     const path = request.url.split('?')[0]!
-    if (SERVER_PATHS.test(path) || extname(path) !== '') return false
+    if (SERVER_PATHS.test(path) || PUBLIC_PATHS.test(path) || extname(path) !== '') return false
     void reply.header('cache-control', 'no-cache').sendFile('index.html')
     return true
   }

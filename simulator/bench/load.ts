@@ -44,6 +44,8 @@ export interface LoadResult {
   /** Acknowledgements per second since 'go', the ack-wait tail included. */
   perSecond: number[]
   publishMs: number
+  /** When the last PUBACK arrived, ms after 'go': acks may trail publishing by a lot. */
+  lastAckMs: number
   /** CPU this generator used from 'go' to the end of the ack wait: it must not be the bottleneck. */
   cpuSeconds: number
 }
@@ -86,6 +88,7 @@ function recordError(message: string) {
 const stats = { published: 0, acked: 0 }
 let perSecond: number[] = []
 let goAt = 0
+let lastAckAt = 0
 let publishing = false
 let options: LoadOptions
 const conns: Conn[] = []
@@ -144,7 +147,8 @@ function onPacket(conn: Conn, type: number, body: Buffer) {
     conn.inflight -= 1
     stats.acked += 1
     if (goAt) {
-      const second = Math.floor((Date.now() - goAt) / 1000)
+      lastAckAt = Date.now()
+      const second = Math.floor((lastAckAt - goAt) / 1000)
       perSecond[second] = (perSecond[second] ?? 0) + 1
     }
     if (options.rate === undefined) refill(conn)
@@ -288,7 +292,7 @@ async function publish(): Promise<LoadResult> {
   const unacked = conns.reduce((sum, c) => sum + c.inflight, 0)
   const cpu = process.cpuUsage(cpuAtGo)
   const cpuSeconds = (cpu.user + cpu.system) / 1e6
-  return { cpuSeconds, connected: conns.length, connectFailed: 0, published: stats.published, acked: stats.acked, unacked, errors, errorSamples, perSecond: Array.from(perSecond, (n) => n ?? 0), publishMs }
+  return { lastAckMs: Math.max(0, lastAckAt - goAt), cpuSeconds, connected: conns.length, connectFailed: 0, published: stats.published, acked: stats.acked, unacked, errors, errorSamples, perSecond: Array.from(perSecond, (n) => n ?? 0), publishMs }
 }
 
 function sleep(ms: number) {

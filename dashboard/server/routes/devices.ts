@@ -2,8 +2,10 @@ import Type from 'typebox'
 import { DeviceTypeSchema } from '../../../devices/kinds.ts'
 import { cityIds, findCity } from '../../../devices/region.ts'
 import { DEVICE_ID_PATTERN, DeviceSchema, DeviceStatusSchema, NewDeviceSchema, type Device, type Registry } from '../../../devices/registry.ts'
+import { created, type AuditLog } from '../audit.ts'
 import { SECURED, type Auth } from '../auth.ts'
-import { badRequest, errorResponses, notFound } from '../errors.ts'
+import { badRequest, errorResponses, forbidden, notFound } from '../errors.ts'
+import { actorOf, deviceRefusal, registerRefusal, visibleTo } from '../permissions.ts'
 import type { Api } from '../types.ts'
 import { NoQuerySchema } from '../validation.ts'
 
@@ -14,7 +16,12 @@ export interface DeviceRouteDeps {
   auth: Auth
   broker?: { isConnected(deviceId: string): boolean }
   live: { lastSeen(deviceId: string): number | undefined }
+  /** Records registrations (who, when, what). */
+  audit?: AuditLog
 }
+
+/** The fields of a device recorded in the audit log on creation. */
+export const AUDITED_DEVICE_FIELDS = ['type', 'name', 'city', 'lat', 'lon', 'interval', 'metadata', 'status'] as const
 
 export const DeviceViewSchema = Type.Object({
   ...DeviceSchema.properties,
@@ -41,7 +48,7 @@ export function unknownCity(city: string): string {
 }
 
 export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
-  const { registry, auth, broker, live } = deps
+  const { registry, auth, broker, live, audit } = deps
 
   const view = (device: Device) => {
     const out: typeof device & { connected?: boolean; lastSeen?: number } = { ...device }
@@ -58,6 +65,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
       schema: {
         tags: ['devices'],
         summary: 'List devices, filtered and paged',
+        description: 'Admins and operators see every device; an installer sees the devices they registered and those of their assigned cities.',
         security: SECURED,
         querystring: ListQuerySchema,
         response: {
@@ -69,6 +77,12 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
     async (request) => {
       const { city, type, status, search, limit, offset } = request.query
       if (city !== undefined && !findCity(city)) throw badRequest(unknownCity(city))
+      const visible = visibleTo(actorOf(request))
+      if (visible) {
+        // Installers: a few hundred devices at most, filtered here and then paged.
+        const mine = registry.list({ city, type, status, search }).items.filter(visible)
+        return { items: mine.slice(offset, offset + limit).map(view), total: mine.length, limit, offset }
+      }
       const { items, total } = registry.list({ city, type, status, search, limit, offset })
       return { items: items.map(view), total, limit, offset }
     },
@@ -84,12 +98,14 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
         security: SECURED,
         params: DeviceIdParamsSchema,
         querystring: NoQuerySchema,
-        response: { 200: DeviceViewSchema, ...errorResponses(400, 401, 404) },
+        response: { 200: DeviceViewSchema, ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const device = registry.get(request.params.id)
       if (!device) throw notFound(`no device with id '${request.params.id}'`)
+      const refusal = deviceRefusal(actorOf(request), device, 'see')
+      if (refusal) throw forbidden(refusal)
       return view(device)
     },
   )
@@ -102,7 +118,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
         tags: ['devices'],
         summary: 'Register a device (installer or admin)',
         description:
-          'Answers 201 with the device and its MQTT secret. The secret is shown only this once; only its hash is stored. Without lat/lon the device stands at the city centre; without id one is generated.',
+          'Answers 201 with the device and its MQTT secret. The secret is shown only this once; only its hash is stored. Without lat/lon the device stands at the city centre; without id one is generated. An installer with assigned cities registers only in those cities.',
         security: SECURED,
         querystring: NoQuerySchema,
         body: NewDeviceSchema,
@@ -115,7 +131,11 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
     async (request, reply) => {
       const body = request.body
       if (!findCity(body.city)) throw badRequest(unknownCity(body.city))
-      const { device, secret } = await registry.add(body, request.session!.user.username)
+      const actor = actorOf(request)
+      const refusal = registerRefusal(actor, body.city)
+      if (refusal) throw forbidden(refusal)
+      const { device, secret } = await registry.add(body, actor.username)
+      audit?.record({ actor: actor.username, action: 'device.create', targetType: 'device', target: device.id, changes: created(device, AUDITED_DEVICE_FIELDS) })
       request.log.info({ device: device.id, type: device.type, city: device.city }, 'device registered')
       return reply.status(201).header('location', `/api/devices/${device.id}`).send({ ...device, secret })
     },

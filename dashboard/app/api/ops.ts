@@ -1,0 +1,160 @@
+import { normalisePoints, request } from './client.ts'
+import type { Point } from './types.ts'
+import type { DeviceHealth, HealthState } from '../live/health.ts'
+
+/**
+ * The operators' calls: device health, alerts and their rules (dashboard/server/routes/alerts.ts,
+ * device-states.ts), dead letters, aggregated series, and the official air-quality index of the
+ * public API (the same numbers citizens see).
+ */
+
+export type AlertState = 'open' | 'acknowledged' | 'resolved'
+export type Severity = 'info' | 'warning' | 'critical'
+export type Op = '>' | '>=' | '<' | '<='
+export type RuleAggregate = 'mean' | 'min' | 'max' | 'count' | 'last'
+
+export interface Alert {
+  id: number
+  ruleId: number
+  ruleName: string
+  kind: 'threshold' | 'silent'
+  severity: Severity
+  deviceId: string
+  deviceName: string
+  type: string
+  city: string
+  field: string | null
+  op: Op | null
+  threshold: number | null
+  unit: string
+  value: number | null
+  lastValue: number | null
+  message: string
+  state: AlertState
+  openedAt: string
+  acknowledgedAt: string | null
+  acknowledgedBy: string | null
+  resolvedAt: string | null
+  resolvedReason: string | null
+}
+
+export interface AlertCounts {
+  open: number
+  acknowledged: number
+}
+
+export interface AlertRule {
+  id: number
+  name: string
+  kind: 'threshold' | 'silent'
+  field: string | null
+  op: Op | null
+  threshold: number | null
+  deviceId: string | null
+  type: string | null
+  city: string | null
+  window: number | null
+  aggregate: RuleAggregate | null
+  minDuration: number
+  hysteresis: number
+  severity: Severity
+  enabled: boolean
+  unit: string
+  description: string
+  createdBy: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DerivedField {
+  name: string
+  type: string
+  label: string
+  unit: string
+}
+
+/** A rule as sent to POST (no nulls) or PATCH (null removes an optional key). */
+export interface RuleInput {
+  name: string
+  kind?: 'threshold' | 'silent' | null
+  field?: string | null
+  op?: Op | null
+  threshold?: number | null
+  deviceId?: string | null
+  type?: string | null
+  city?: string | null
+  window?: number | string | null
+  aggregate?: RuleAggregate | null
+  minDuration?: number | string | null
+  hysteresis?: number | null
+  severity?: Severity | null
+  enabled?: boolean
+}
+
+/** The push the server sends per tick: the changes (capped), how many it left out, counts now. */
+export interface AlertsPush {
+  changes: Alert[]
+  more: number
+  counts: AlertCounts
+  opened: number
+  acknowledged: number
+  resolved: number
+}
+
+export interface DeadLetter {
+  deviceId: string
+  receivedAt: number
+  topic: string
+  code: string
+  reason: string
+  payload: string
+}
+
+export interface Series {
+  points: Point[]
+  /** The window the server aggregated over, ms; null for raw readings. */
+  every: number | null
+  aggregate: string | null
+  unit: string
+}
+
+export interface CityAirQuality {
+  city: string
+  status: string
+  index: { value: number | null; band: string | null; label: string | null; drivingPollutant: string | null }
+}
+
+const q = (params: Record<string, string | number | undefined>) => {
+  const s = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, String(v))
+  const text = s.toString()
+  return text ? `?${text}` : ''
+}
+const enc = encodeURIComponent
+
+export const ops = {
+  deviceStates: () => request<{ items: DeviceHealth[]; counts: Record<HealthState, number> }>('GET', '/api/device-states'),
+
+  alerts: (params: { state?: AlertState; device?: string; limit?: number } = {}) =>
+    request<{ items: Alert[]; total: number; counts: AlertCounts }>('GET', `/api/alerts${q(params)}`),
+  ack: (id: number) => request<Alert>('POST', `/api/alerts/${id}/ack`),
+
+  rules: () => request<{ items: AlertRule[]; derivedFields: DerivedField[] }>('GET', '/api/alert-rules'),
+  createRule: (input: RuleInput) => request<AlertRule>('POST', '/api/alert-rules', input),
+  updateRule: (id: number, patch: Partial<RuleInput>) => request<AlertRule>('PATCH', `/api/alert-rules/${id}`, patch),
+  deleteRule: (id: number) => request<null>('DELETE', `/api/alert-rules/${id}`),
+
+  deadLetters: (device: string, limit = 20) => request<{ items: DeadLetter[] }>('GET', `/api/dead-letters${q({ device, limit })}`),
+
+  /** One field of one device over [from, to), aggregated server-side over `every` when given. */
+  async series(id: string, field: string, from: number, to: number, every?: string, aggregate?: RuleAggregate): Promise<Series> {
+    const raw = await request<{ points: unknown; every: number | null; aggregate: string | null; unit: string }>(
+      'GET',
+      `/api/devices/${enc(id)}/readings${q({ field, from, to, every, aggregate: every ? aggregate : undefined })}`,
+    )
+    return { points: normalisePoints(raw), every: raw.every, aggregate: raw.aggregate, unit: raw.unit }
+  },
+
+  /** The official EAQI per city (hourly means, completeness rules); the same as the public pages. */
+  airQuality: () => request<{ items: CityAirQuality[] }>('GET', '/api/public/air-quality'),
+}

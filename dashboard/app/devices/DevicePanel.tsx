@@ -1,0 +1,259 @@
+import { useEffect, useState } from 'react'
+import { useAlerts } from '../alerts/hooks.ts'
+import { AlertItem } from '../alerts/AlertsPanel.tsx'
+import { api, toMillis } from '../api/client.ts'
+import { ops, type DeadLetter } from '../api/ops.ts'
+import type { AppConfig, Device, User } from '../api/types.ts'
+import { live } from '../live/connection.ts'
+import { formatAge, HEALTH } from '../live/health.ts'
+import { useDeviceConnection, useDeviceHealth, useDeviceState } from '../live/hooks.ts'
+import { healthOf } from '../map/features.ts'
+import { grade } from '../map/levels.ts'
+import { DeviceChart } from './DeviceChart.tsx'
+import { cityName, formatDateTime, formatTime, formatValue, typeLabel } from './format.ts'
+
+interface Props {
+  config: AppConfig
+  /** The device as listed; details are refreshed from GET /api/devices/:id on open. */
+  device: Device
+  devices: readonly Device[]
+  user: User
+  onClose: () => void
+}
+
+/** Details of one device. Mount it with `key={device.id}` so its state starts fresh per device. */
+export function DevicePanel({ config, device: listed, devices, user, onClose }: Props) {
+  const [details, setDetails] = useState<Partial<Device>>({})
+  const device: Device = { ...listed, ...details }
+  const { id, type, city } = listed
+  const state = useDeviceState(id)
+  const healthInfo = useDeviceHealth(id)
+  const health = healthOf(device, healthInfo)
+  // The stream's `status` events are newer than the details fetched on open.
+  const connection = useDeviceConnection(id)
+  const connected = connection?.connected ?? device.connected
+  const kind = config.kinds[type]
+  const fields = Object.entries(kind?.fields ?? {})
+  const { active } = useAlerts()
+  const alerts = active.filter((a) => a.deviceId === id)
+  const [now, setNow] = useState(Date.now())
+
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000)
+    return () => clearInterval(timer)
+  }, [])
+
+  useEffect(() => {
+    let cancelled = false
+    // Fresh details (connected, lastSeen) and the latest reading, which seeds the live state
+    // through the same path as the stream so a newer live value is never overwritten.
+    api.device(id).then(
+      (d) => !cancelled && setDetails(d),
+      () => {},
+    )
+    api.latest(id).then(
+      (latest) => {
+        if (!cancelled && latest) live.ingest([{ id, type, city, time: latest.time, values: latest.values }])
+      },
+      () => {},
+    )
+    return () => {
+      cancelled = true
+    }
+  }, [id, type, city])
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !(e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement)) onClose()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [onClose])
+
+  const g = grade(device.type, state?.values, device.status === 'active')
+  const lastSeen = healthInfo?.lastSeen ?? state?.time ?? toMillis(device.lastSeen)
+  // Tags (lane, route) and anything else the reading carries beyond the kind's fields.
+  const extras = Object.entries(state?.values ?? {}).filter(([k]) => !kind?.fields[k])
+  const canAck = user.role === 'operator' || user.role === 'admin'
+
+  return (
+    <aside className="device-panel" aria-labelledby="device-panel-title" data-testid="device-panel" data-device-id={device.id}>
+      <header className="panel-header">
+        <div>
+          <h2 id="device-panel-title" data-testid="device-name">
+            {device.name}
+          </h2>
+          <p className="panel-sub">
+            <span data-testid="device-type">{typeLabel(config, device.type)}</span> · <span data-testid="device-city">{cityName(config, device.city)}</span> ·{' '}
+            <code>{device.id}</code>
+          </p>
+        </div>
+        <button type="button" className="close" onClick={onClose} aria-label="Close device details" data-testid="device-panel-close">
+          ×
+        </button>
+      </header>
+
+      <div className="panel-status">
+        <span className={`state-pill big ${health}`} data-testid="device-health" data-state={health}>
+          <span aria-hidden="true">{HEALTH[health].symbol}</span> {HEALTH[health].label}
+          {healthInfo && health !== 'live' && health !== 'inactive' && <small> for {formatAge(now - healthInfo.since)}</small>}
+        </span>
+        <span className="level-chip" style={{ background: health === 'silent' ? '#9aa0a6' : g.color, color: g.ink }} data-testid="device-level">
+          {g.text}
+          {g.kind === 'level' && <small> · {g.detail}</small>}
+        </span>
+      </div>
+      {health === 'silent' && <p className="stale-note">The values below are the last ones received, {formatAge(now - lastSeen)} ago.</p>}
+
+      {alerts.length > 0 && (
+        <section className="panel-section" aria-label="Active alerts">
+          <h3>Alerts</h3>
+          <ul className="alert-list compact">
+            {alerts.map((a) => (
+              <AlertItem key={a.id} alert={a} config={config} canAck={canAck} compact />
+            ))}
+          </ul>
+        </section>
+      )}
+
+      <table className="values" data-testid="latest-values">
+        <caption>Latest values{state && <span className="caption-time"> at {formatTime(state.time)}</span>}</caption>
+        <tbody>
+          {fields.map(([name, info]) => {
+            const value = state?.values[name]
+            return (
+              <tr key={name} data-testid={`latest-value-${name}`} data-value={typeof value === 'number' ? value : ''}>
+                <th scope="row">{info.label}</th>
+                <td>{formatValue(value, info.unit)}</td>
+              </tr>
+            )
+          })}
+          {extras.map(([name, value]) => (
+            <tr key={name} data-testid={`latest-value-${name}`} data-value={String(value ?? '')}>
+              <th scope="row">{kind?.tags[name] ?? name}</th>
+              <td>{formatValue(value)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+
+      {fields.length > 0 && <DeviceChart config={config} device={device} devices={devices} />}
+
+      <DeviceHealthSection device={device} lastSeen={lastSeen} now={now} connected={connected} />
+
+      <section className="panel-section" aria-label="About the device">
+        <h3>Device</h3>
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd data-testid="device-status">{device.status}</dd>
+          <dt>Reports every</dt>
+          <dd>{formatAge(device.interval * 1000)}</dd>
+          <dt>Location</dt>
+          <dd>
+            {device.lat.toFixed(5)}, {device.lon.toFixed(5)}
+          </dd>
+          <dt>Registered</dt>
+          <dd>
+            {formatDateTime(Date.parse(device.createdAt))} by {device.createdBy}
+          </dd>
+          {Object.entries(device.metadata ?? {}).map(([k, v]) => (
+            <MetaRow key={k} name={k} value={v} />
+          ))}
+        </dl>
+      </section>
+    </aside>
+  )
+}
+
+function MetaRow({ name, value }: { name: string; value: string | number | boolean }) {
+  return (
+    <>
+      <dt>{name}</dt>
+      <dd data-testid={`device-meta-${name}`}>{String(value)}</dd>
+    </>
+  )
+}
+
+/** Last seen, readings per hour against what the interval promises, and refused payloads with why. */
+function DeviceHealthSection({ device, lastSeen, now, connected }: { device: Device; lastSeen: number; now: number; connected: boolean | undefined }) {
+  const [counts, setCounts] = useState<{ lastHour: number; perHour24: number } | null>(null)
+  const [rejected, setRejected] = useState<DeadLetter[] | null>(null)
+  const expected = Math.floor(3600 / device.interval)
+
+  useEffect(() => {
+    let cancelled = false
+    const t = Date.now()
+    const field = countedField(device.type)
+    if (field) {
+      const sum = (pts: { value: number }[]) => pts.reduce((n, p) => n + p.value, 0)
+      Promise.all([ops.series(device.id, field, t - 3_600_000, t, '300s', 'count'), ops.series(device.id, field, t - 86_400_000, t, '3600s', 'count')]).then(
+        ([hour, day]) => !cancelled && setCounts({ lastHour: sum(hour.points), perHour24: sum(day.points) / 24 }),
+        () => {},
+      )
+    }
+    ops.deadLetters(device.id, 10).then(
+      (r) => !cancelled && setRejected(r.items),
+      () => !cancelled && setRejected([]),
+    )
+    return () => {
+      cancelled = true
+    }
+  }, [device.id, device.type])
+
+  return (
+    <section className="panel-section" aria-label="Health" data-testid="device-health-section">
+      <h3>Health</h3>
+      <dl className="facts">
+        <dt>Connection</dt>
+        <dd data-testid="device-connected" data-connected={connected === undefined ? 'unknown' : String(connected)}>
+          {connected === undefined ? 'Unknown' : connected ? 'Connected' : 'Not connected'}
+        </dd>
+        <dt>Last reading</dt>
+        <dd data-testid="device-last-seen">{Number.isFinite(lastSeen) ? `${formatDateTime(lastSeen)} (${formatAge(now - lastSeen)} ago)` : 'None yet'}</dd>
+        <dt>Readings, last hour</dt>
+        <dd data-testid="device-readings-per-hour">
+          {counts ? (
+            <>
+              {counts.lastHour} <span className="muted">of {expected} expected</span>
+            </>
+          ) : (
+            '…'
+          )}
+        </dd>
+        <dt>Per hour, last 24 h</dt>
+        <dd>{counts ? counts.perHour24.toFixed(1) : '…'}</dd>
+      </dl>
+      <h4>Rejected readings</h4>
+      {rejected === null ? (
+        <p className="muted">Loading…</p>
+      ) : rejected.length === 0 ? (
+        <p className="muted" data-testid="device-rejected-none">
+          None recently.
+        </p>
+      ) : (
+        <ul className="rejected" data-testid="device-rejected">
+          {rejected.map((r, i) => (
+            <li key={`${r.receivedAt}-${i}`}>
+              <span className="rejected-time">{formatDateTime(r.receivedAt)}</span> <code>{r.code}</code>
+              <span className="rejected-reason">{r.reason}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  )
+}
+
+/** A field (nearly) every reading of the type carries, to count readings by. */
+function countedField(type: string): string | undefined {
+  const fields: Record<string, string> = {
+    'air-quality': 'pm25',
+    noise: 'LAeq',
+    weather: 'temperature',
+    'traffic-counter': 'intensity',
+    bus: 'lat',
+    parking: 'availableSpotNumber',
+    'bike-dock': 'availableBikeNumber',
+  }
+  return fields[type]
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import type { AppConfig, Device } from '../api/types.ts'
+import { defaultChartField, formatValue, matchesSearch } from './format.ts'
+
+const config: AppConfig = {
+  mapStyleUrl: null,
+  bbox: { west: 9.68, south: 42.23, east: 12.38, north: 44.48 },
+  cities: [{ id: 'firenze', name: 'Firenze', province: 'FI', lat: 43.77, lon: 11.26, population: 1 }],
+  kinds: {
+    bus: { family: 'infomobility', label: 'Bus tracker', fields: { lat: { unit: '°', label: 'Latitude', minimum: 0, maximum: 90 }, delay: { unit: 's', label: 'Delay', minimum: 0, maximum: 1 } }, tags: { route: 'Route' } },
+    'air-quality': { family: 'environment', label: 'Air-quality station', fields: { pm25: { unit: 'µg/m³', label: 'PM2.5', minimum: 0, maximum: 1 } }, tags: {} },
+  },
+}
+
+describe('format', () => {
+  it('formats values with units and sensible precision', () => {
+    expect(formatValue(23.456, 'µg/m³')).toBe('23.5 µg/m³')
+    expect(formatValue(0.1234, '0–1')).toBe('0.123 0–1')
+    expect(formatValue(1013.2, 'hPa')).toBe('1,013 hPa')
+    expect(formatValue(undefined, 'hPa')).toBe('—')
+    expect(formatValue('LAM-A')).toBe('LAM-A')
+  })
+
+  it('charts the first measured field, skipping coordinates', () => {
+    expect(defaultChartField(config, 'bus')).toBe('delay')
+    expect(defaultChartField(config, 'air-quality')).toBe('pm25')
+    expect(defaultChartField(config, 'nope')).toBeUndefined()
+  })
+
+  it('searches name, id, type label and city name', () => {
+    const d = { id: 'aq-firenze-1a2b3c', name: 'Viale Rosselli', type: 'air-quality', city: 'firenze' } as Device
+    expect(matchesSearch(config, d, '')).toBe(true)
+    expect(matchesSearch(config, d, 'rosselli')).toBe(true)
+    expect(matchesSearch(config, d, 'air firenze')).toBe(true)
+    expect(matchesSearch(config, d, '1a2b')).toBe(true)
+    expect(matchesSearch(config, d, 'pisa')).toBe(false)
+  })
+})

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { normalisePoints } from '../api/client.ts'
+import type { LiveUpdate } from '../live/connection.ts'
+import { mergeSeries, pointsFromUpdates } from './series.ts'
+
+describe('chart series', () => {
+  it('merges history and live points in time order, newest arrival winning per timestamp', () => {
+    const live = [{ time: 300, value: 3 }]
+    const history = [
+      { time: 100, value: 1 },
+      { time: 200, value: 2 },
+      { time: 300, value: 99 },
+    ]
+    expect(mergeSeries(live, history, 0)).toEqual([
+      { time: 100, value: 1 },
+      { time: 200, value: 2 },
+      { time: 300, value: 99 },
+    ])
+  })
+
+  it('drops points older than the window and caps the length', () => {
+    const series = [1, 2, 3, 4, 5].map((t) => ({ time: t, value: t }))
+    expect(mergeSeries(series, [{ time: 6, value: 6 }], 3).map((p) => p.time)).toEqual([3, 4, 5, 6])
+    expect(mergeSeries(series, [{ time: 6, value: 6 }], 0, 2).map((p) => p.time)).toEqual([5, 6])
+  })
+
+  it('returns the same array when nothing changes (no re-render)', () => {
+    const series = [{ time: 5, value: 1 }]
+    expect(mergeSeries(series, [], 0)).toBe(series)
+  })
+
+  it('picks one field of one device from a frame of updates', () => {
+    const updates: LiveUpdate[] = [
+      { id: 'a', type: 't', city: 'c', time: 1, values: { pm25: 4, pm10: 8 } },
+      { id: 'b', type: 't', city: 'c', time: 1, values: { pm25: 9 } },
+      { id: 'a', type: 't', city: 'c', time: 2, values: { pm10: 7 } },
+      { id: 'a', type: 't', city: 'c', time: 3, values: { pm25: 5 } },
+    ]
+    expect(pointsFromUpdates(updates, 'a', 'pm25')).toEqual([
+      { time: 1, value: 4 },
+      { time: 3, value: 5 },
+    ])
+  })
+
+  it('readings come as an array or { points }, with ISO or epoch times; gaps are skipped', () => {
+    const expected = [
+      { time: Date.parse('2026-01-01T10:00:00Z'), value: 1 },
+      { time: Date.parse('2026-01-01T10:01:00Z'), value: 2 },
+    ]
+    expect(normalisePoints([{ time: '2026-01-01T10:01:00Z', value: 2 }, { time: '2026-01-01T10:00:00Z', value: 1 }])).toEqual(expected)
+    expect(normalisePoints({ points: [{ time: expected[0]!.time, value: 1 }, { time: '2026-01-01T10:00:30Z', value: null }, { time: expected[1]!.time, value: 2 }] })).toEqual(expected)
+    expect(normalisePoints(null)).toEqual([])
+  })
+})

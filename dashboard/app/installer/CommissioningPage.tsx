@@ -1,0 +1,389 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react'
+import { io } from 'socket.io-client'
+import type { User } from '../api/types.ts'
+import { installerApi, errorMessage, type CommissioningState, type DeviceWithSecret, type RawConfig, type Stage } from './api.ts'
+import { ConnectionSheetView } from './ConnectionSheetView.tsx'
+import { loadConfig, loadMqtt, useLoad } from './data.ts'
+import { Link, ConfirmButton, StatusBadge, ago, formatClock, parseMetaValue } from './ui.tsx'
+import { ROUTES } from './router.ts'
+import { buildSheet } from './sheet.ts'
+
+/**
+ * One device being commissioned, live: waiting for the first connection → connected → first
+ * reading (with its values) → plausible. Refused payloads appear at once with their exact reason.
+ * From here the device's secret can be rotated, the device revoked, decommissioned or edited.
+ *
+ * Updates come over Socket.IO (`commissioning:watch`); while the stream is down the page asks
+ * the API every few seconds instead.
+ */
+
+type LiveState = 'connecting' | 'live' | 'polling'
+const POLL_MS = 5000
+
+/** Milestones: reached (done), the one being waited for (current), later ones (todo). */
+const STEPS: { stage: Stage; label: string; testid: string }[] = [
+  { stage: 'waiting', label: 'Registered', testid: 'step-registered' },
+  { stage: 'connected', label: 'Connected', testid: 'step-connected' },
+  { stage: 'receiving', label: 'First reading', testid: 'step-reading' },
+  { stage: 'plausible', label: 'Plausible', testid: 'step-plausible' },
+]
+const ORDER: Record<Stage, number> = { waiting: 0, connected: 1, receiving: 2, plausible: 3, revoked: -1, decommissioned: -1 }
+
+const BANNER: Record<Stage, string> = {
+  waiting: 'Waiting for the device to connect…',
+  connected: 'Connected. Waiting for the first reading…',
+  receiving: 'Readings arrive. Checking that they are plausible…',
+  plausible: 'Commissioned: the device sends good data.',
+  revoked: 'Revoked: the broker refuses this device.',
+  decommissioned: 'Decommissioned: out of service, its history is kept.',
+}
+
+const CHECKS: [keyof CommissioningState['checks'], string][] = [
+  ['connection', 'Connection'],
+  ['reading', 'Readings'],
+  ['values', 'Values'],
+  ['location', 'Location'],
+  ['interval', 'Reporting interval'],
+]
+
+function useCommissioning(id: string, onSessionEnd: () => void) {
+  const [state, setState] = useState<CommissioningState | null>(null)
+  const [error, setError] = useState<{ status: number; message: string } | null>(null)
+  const [live, setLive] = useState<LiveState>('connecting')
+
+  useEffect(() => {
+    let stopped = false
+    let poll: ReturnType<typeof setInterval> | undefined
+    const refresh = () =>
+      installerApi.commissioning(id).then(
+        (s) => !stopped && setState(s),
+        (e: unknown) => !stopped && setError({ status: (e as { status?: number }).status ?? 0, message: errorMessage(e) }),
+      )
+    const startPolling = () => {
+      if (poll || stopped) return
+      setLive('polling')
+      poll = setInterval(refresh, POLL_MS)
+    }
+    const stopPolling = () => {
+      clearInterval(poll)
+      poll = undefined
+    }
+    void refresh()
+    const socket = io({ path: '/socket.io', withCredentials: true })
+    socket.on('connect', () => {
+      socket.emit('commissioning:watch', { device: id }, (answer: { ok: boolean; state?: CommissioningState; error?: { status: number; message: string } }) => {
+        if (stopped) return
+        if (answer.ok && answer.state) {
+          stopPolling()
+          setLive('live')
+          setState(answer.state)
+        } else if (answer.error) {
+          if (answer.error.status === 401) onSessionEnd()
+          else setError(answer.error)
+        }
+      })
+    })
+    socket.on('commissioning', (s: CommissioningState) => {
+      if (!stopped && s.device.id === id) setState(s)
+    })
+    socket.on('session_expired', () => onSessionEnd())
+    socket.on('disconnect', () => !stopped && startPolling())
+    socket.on('connect_error', () => !stopped && startPolling())
+    return () => {
+      stopped = true
+      stopPolling()
+      socket.disconnect()
+    }
+  }, [id, onSessionEnd])
+  return { state, setState, error, live }
+}
+
+export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user: User; onSessionEnd: () => void }) {
+  const [config] = useLoad(loadConfig)
+  const { state, error, live } = useCommissioning(id, onSessionEnd)
+  const [rotated, setRotated] = useState<DeviceWithSecret | null>(null)
+  const [editing, setEditing] = useState(false)
+  const [actionError, setActionError] = useState('')
+  const [, tick] = useState(0)
+  // Keeps "12 s ago" current.
+  useEffect(() => {
+    const timer = setInterval(() => tick((n) => n + 1), 5000)
+    return () => clearInterval(timer)
+  }, [])
+
+  if (error && !state) {
+    return (
+      <section className="inst-card">
+        <p className="error" role="alert" data-testid="commissioning-error">
+          {error.status === 403 ? 'This device is not one of yours. ' : error.status === 404 ? 'There is no such device. ' : ''}
+          {error.message}
+        </p>
+        <Link to={ROUTES.devices}>Back to the devices</Link>
+      </section>
+    )
+  }
+  if (!state || config.state !== 'ready') return <p className="loading" role="status">Loading the commissioning view…</p>
+
+  if (rotated) return <RotatedSheet device={rotated} onDone={() => setRotated(null)} />
+
+  const d = state.device
+  const kind = config.value.kinds.find((k) => k.type === d.type)
+  const canManage = user.role === 'admin' || user.role === 'installer'
+  const active = d.status === 'active'
+  const act = async (work: () => Promise<unknown>) => {
+    setActionError('')
+    try {
+      await work()
+    } catch (e) {
+      setActionError(errorMessage(e))
+    }
+  }
+  const stageIndex = ORDER[state.stage]
+
+  return (
+    <div className="inst-stack" data-testid="commissioning" data-device-id={d.id}>
+      <section className="inst-card">
+        <div className="inst-title-row">
+          <h1 data-testid="commissioning-name">{d.name}</h1>
+          <StatusBadge status={d.status} />
+        </div>
+        <p className="inst-sub">
+          <code>{d.id}</code> · {kind?.label ?? d.type} · {d.cityName} · every {d.interval} s
+        </p>
+        <p className={`inst-stage inst-stage-${state.stage}`} role="status" aria-live="polite" data-testid="commissioning-stage" data-stage={state.stage}>
+          {BANNER[state.stage]}
+        </p>
+        <ol className="inst-steps" data-testid="commissioning-steps">
+          {STEPS.map((step, i) => {
+            const status = stageIndex < 0 ? (i === 0 ? 'done' : 'todo') : i <= stageIndex ? 'done' : i === stageIndex + 1 ? 'current' : 'todo'
+            return (
+              <li key={step.stage} data-state={status} data-testid={step.testid}>
+                <span className="inst-step-dot" aria-hidden="true">
+                  {status === 'done' ? '✓' : i + 1}
+                </span>
+                <span>{step.label}</span>
+              </li>
+            )
+          })}
+        </ol>
+        <p className="inst-live" data-testid="commissioning-live" data-state={live}>
+          <span className="dot" aria-hidden="true" />
+          {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : `Refreshing every ${POLL_MS / 1000} s`}
+          {' · '}
+          {state.connected ? 'device connected' : state.disconnectedAt ? `device disconnected ${ago(state.disconnectedAt)}` : 'device not connected'}
+        </p>
+      </section>
+
+      <section className="inst-card" aria-labelledby="rejections-title">
+        <h2 id="rejections-title">
+          Refused payloads <span className="inst-count">{state.rejected}</span>
+        </h2>
+        {state.rejections.length === 0 ? (
+          <p className="inst-hint" data-testid="rejections-empty">
+            None so far.
+          </p>
+        ) : (
+          <ul className="inst-rejections" data-testid="commissioning-rejections">
+            {state.rejections.map((r, i) => (
+              <li key={`${r.at}-${i}`} data-testid="rejection" data-code={r.code}>
+                <span className="inst-rejection-reason">{r.reason}</span>
+                <span className="inst-rejection-meta">
+                  {formatClock(r.at)} · {r.code}
+                  {r.index !== undefined ? ` · reading #${r.index + 1} of the batch` : ''}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section className="inst-card" aria-labelledby="reading-title">
+        <h2 id="reading-title">Latest reading</h2>
+        {state.lastReading ? (
+          <>
+            <p className="inst-hint" data-testid="commissioning-accepted" data-count={state.accepted}>
+              Device time {formatClock(state.lastReading.time)}, received {ago(state.lastReading.receivedAt)} · {state.accepted} accepted
+            </p>
+            <table className="inst-values" data-testid="commissioning-values">
+              <tbody>
+                {Object.entries(state.lastReading.values).map(([name, value]) => {
+                  const field = kind?.fields.find((f) => f.name === name)
+                  const tag = kind?.tags.find((t) => t.name === name)
+                  return (
+                    <tr key={name} data-testid={`commissioning-value-${name}`} data-value={String(value)}>
+                      <th scope="row">{field?.label ?? tag?.label ?? name}</th>
+                      <td>
+                        {String(value)} {field?.unit ?? ''}
+                      </td>
+                    </tr>
+                  )
+                })}
+              </tbody>
+            </table>
+          </>
+        ) : (
+          <p className="inst-hint">No reading yet.</p>
+        )}
+      </section>
+
+      <section className="inst-card" aria-labelledby="checks-title">
+        <h2 id="checks-title">Checks</h2>
+        <ul className="inst-checks">
+          {CHECKS.map(([key, label]) => (
+            <li key={key} className={`inst-check inst-check-${state.checks[key].state}`} data-testid={`check-${key}`} data-state={state.checks[key].state}>
+              <span className="inst-check-icon" aria-hidden="true">
+                {{ ok: '✓', warn: '!', fail: '✕', pending: '…' }[state.checks[key].state]}
+              </span>
+              <span>
+                <strong>{label}</strong> {state.checks[key].message}
+              </span>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      {canManage && (
+        <section className="inst-card" aria-labelledby="actions-title">
+          <h2 id="actions-title">Device</h2>
+          {editing ? (
+            <EditDevice
+              config={config.value}
+              state={state}
+              onDone={() => setEditing(false)}
+              onSaved={() => {
+                setEditing(false)
+              }}
+            />
+          ) : (
+            <div className="inst-actions inst-actions-wrap">
+              <button type="button" className="inst-secondary" onClick={() => setEditing(true)} disabled={d.status === 'decommissioned'} data-testid="action-edit">
+                Edit
+              </button>
+              <ConfirmButton
+                label="Rotate secret"
+                confirmLabel="Rotate"
+                question="The current secret stops working at once."
+                testid="action-rotate"
+                disabled={!active}
+                onConfirm={() => act(async () => setRotated(await installerApi.rotate(d.id)))}
+              />
+              <ConfirmButton
+                label="Revoke"
+                confirmLabel="Revoke"
+                question="The device is disconnected and refused from now on."
+                testid="action-revoke"
+                danger
+                disabled={!active}
+                onConfirm={() => act(() => installerApi.revoke(d.id))}
+              />
+              <ConfirmButton
+                label="Decommission"
+                confirmLabel="Decommission"
+                question="Out of service for good; its history stays."
+                testid="action-decommission"
+                danger
+                disabled={d.status === 'decommissioned'}
+                onConfirm={() => act(() => installerApi.decommission(d.id))}
+              />
+            </div>
+          )}
+          <p className="error" role="alert" data-testid="action-error">
+            {actionError}
+          </p>
+        </section>
+      )}
+      <p>
+        <Link to={ROUTES.devices}>← All devices</Link>
+      </p>
+    </div>
+  )
+}
+
+function RotatedSheet({ device, onDone }: { device: DeviceWithSecret; onDone: () => void }) {
+  const [mqtt] = useLoad(loadMqtt)
+  const sheetDevice = useMemo(() => ({ id: device.id, type: device.type, name: device.name, city: device.city }), [device])
+  if (mqtt.state === 'error') return <p className="error">Could not load the broker settings: {mqtt.message}</p>
+  if (mqtt.state !== 'ready') return <p className="loading">Loading…</p>
+  const sheet = buildSheet({ device: sheetDevice, secret: device.secret, mqtt: mqtt.value, fallbackHost: window.location.hostname })
+  return <ConnectionSheetView sheet={sheet} device={sheetDevice} onDone={onDone} doneLabel="I saved it — back to commissioning" rotated />
+}
+
+function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; state: CommissioningState; onDone: () => void; onSaved: () => void }) {
+  const d = state.device
+  const [name, setName] = useState(d.name)
+  const [lat, setLat] = useState(String(d.lat))
+  const [lon, setLon] = useState(String(d.lon))
+  const [interval, setInterval] = useState(String(d.interval))
+  const [meta, setMeta] = useState('')
+  const [loadedMeta, setLoadedMeta] = useState(false)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+
+  useEffect(() => {
+    installerApi.device(d.id).then(
+      (device) => {
+        setMeta(
+          Object.entries(device.metadata)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('\n'),
+        )
+        setLoadedMeta(true)
+      },
+      (e: unknown) => setError(errorMessage(e)),
+    )
+  }, [d.id])
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    const metadata: Record<string, string | number | boolean> = {}
+    for (const line of meta.split('\n')) {
+      if (!line.trim()) continue
+      const at = line.indexOf('=')
+      if (at <= 0) return setError(`Write metadata as name=value, one per line; "${line.trim()}" has no '='.`)
+      metadata[line.slice(0, at).trim()] = parseMetaValue(line.slice(at + 1))
+    }
+    setBusy(true)
+    setError('')
+    try {
+      await installerApi.update(d.id, { name: name.trim(), lat: Number(lat), lon: Number(lon), interval: Number(interval), ...(loadedMeta ? { metadata } : {}) })
+      onSaved()
+    } catch (err) {
+      setError(errorMessage(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form className="inst-form" onSubmit={submit} noValidate data-testid="edit-form">
+      <label htmlFor="edit-name">Name</label>
+      <input id="edit-name" value={name} onChange={(e) => setName(e.target.value)} data-testid="edit-name" />
+      <div className="inst-row">
+        <div>
+          <label htmlFor="edit-lat">Latitude</label>
+          <input id="edit-lat" inputMode="decimal" value={lat} onChange={(e) => setLat(e.target.value)} data-testid="edit-lat" />
+        </div>
+        <div>
+          <label htmlFor="edit-lon">Longitude</label>
+          <input id="edit-lon" inputMode="decimal" value={lon} onChange={(e) => setLon(e.target.value)} data-testid="edit-lon" />
+        </div>
+      </div>
+      <label htmlFor="edit-interval">Reports every (seconds)</label>
+      <input id="edit-interval" inputMode="numeric" value={interval} onChange={(e) => setInterval(e.target.value)} data-testid="edit-interval" />
+      <label htmlFor="edit-meta">Metadata (name=value, one per line)</label>
+      <textarea id="edit-meta" rows={3} value={meta} onChange={(e) => setMeta(e.target.value)} data-testid="edit-meta" disabled={!loadedMeta} />
+      <p className="inst-hint">Type and city ({config.cities.find((c) => c.id === d.city)?.name}) do not change: register a new device instead.</p>
+      <p className="error" role="alert" data-testid="edit-error">
+        {error}
+      </p>
+      <div className="inst-actions">
+        <button type="button" className="inst-secondary" onClick={onDone}>
+          Cancel
+        </button>
+        <button type="submit" aria-disabled={busy} data-testid="edit-save">
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+      </div>
+    </form>
+  )
+}

@@ -1,0 +1,227 @@
+import { useState } from 'react'
+import { installerApi, errorMessage, type ImportReport } from './api.ts'
+import { ROUTES } from './router.ts'
+import { downloadText, Link } from './ui.tsx'
+
+/**
+ * Bulk registration from CSV: check the file first (a dry run lists every row's problems), fix,
+ * then import. Importing the same file again creates nothing twice; the new secrets come back once
+ * as a CSV to download.
+ */
+export function ImportPage() {
+  const [text, setText] = useState('')
+  const [fileName, setFileName] = useState('')
+  const [report, setReport] = useState<ImportReport | null>(null)
+  const [checkedText, setCheckedText] = useState<string | null>(null)
+  const [result, setResult] = useState<ImportReport | null>(null)
+  const [secretsSaved, setSecretsSaved] = useState(false)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState<'check' | 'import' | null>(null)
+
+  const reset = () => {
+    setReport(null)
+    setCheckedText(null)
+    setResult(null)
+    setSecretsSaved(false)
+    setError('')
+  }
+
+  const check = async () => {
+    if (!text.trim()) return setError('Choose a CSV file or paste its contents first.')
+    setBusy('check')
+    setError('')
+    setResult(null)
+    try {
+      setReport(await installerApi.importCsv(text, true))
+      setCheckedText(text)
+    } catch (e) {
+      setReport(null)
+      setError(errorMessage(e))
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  const runImport = async () => {
+    setBusy('import')
+    setError('')
+    try {
+      const r = await installerApi.importCsv(text, false)
+      setResult(r)
+      setReport(null)
+    } catch (e) {
+      setError(errorMessage(e))
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  const current = report && checkedText === text
+  const canImport = current && report.ok && report.summary.create > 0
+
+  return (
+    <div className="inst-stack">
+      <section className="inst-card" aria-labelledby="import-title">
+        <h1 id="import-title">Import devices from CSV</h1>
+        <p className="inst-sub">
+          One device per row. Columns: <code>type</code>, <code>city</code>, <code>name</code> (required), <code>id</code>, <code>lat</code>, <code>lon</code>,{' '}
+          <code>interval</code> and any <code>meta.&lt;name&gt;</code> (optional).
+        </p>
+        <details className="inst-details">
+          <summary>How rows are matched</summary>
+          <p>
+            A row whose device exists already — the same <code>id</code>, or without an id the same city, type and name — creates nothing, so the same file can be imported again safely. Rows
+            without <code>lat</code>/<code>lon</code> stand at the city centre. Semicolon-separated files with decimal commas (Italian spreadsheets) are read too.
+          </p>
+        </details>
+        <div className="inst-actions inst-actions-wrap">
+          <button
+            type="button"
+            className="inst-secondary"
+            data-testid="import-template"
+            onClick={async () => {
+              try {
+                downloadText('piazza-devices-template.csv', await installerApi.importTemplate(), 'text/csv')
+              } catch (e) {
+                setError(errorMessage(e))
+              }
+            }}
+          >
+            Download the template
+          </button>
+          <label className="inst-file">
+            <input
+              type="file"
+              accept=".csv,text/csv"
+              data-testid="import-file"
+              onChange={async (e) => {
+                const file = e.target.files?.[0]
+                if (!file) return
+                setFileName(file.name)
+                setText(await file.text())
+                reset()
+              }}
+            />
+            <span>Choose a CSV file</span>
+          </label>
+        </div>
+        {fileName && <p className="inst-hint">File: {fileName}</p>}
+        <label htmlFor="import-text">Contents (you can also paste or fix it here)</label>
+        <textarea
+          id="import-text"
+          className="inst-csv"
+          rows={7}
+          spellCheck={false}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value)
+            setResult(null)
+          }}
+          placeholder={'type,city,name,lat,lon,interval,meta.serial\nair-quality,firenze,Viale Gramsci,43.7781,11.2656,60,SN-0001'}
+          data-testid="import-text"
+        />
+        <p className="error" role="alert" data-testid="import-error">
+          {error}
+        </p>
+        <div className="inst-actions">
+          <button type="button" className="inst-secondary" onClick={check} aria-disabled={busy !== null} data-testid="import-check">
+            {busy === 'check' ? 'Checking…' : 'Check the file'}
+          </button>
+          <button type="button" onClick={runImport} disabled={!canImport || busy !== null} data-testid="import-submit">
+            {busy === 'import' ? 'Importing…' : canImport ? `Import ${report.summary.create} device${report.summary.create === 1 ? '' : 's'}` : 'Import'}
+          </button>
+        </div>
+        {report && !current && <p className="inst-hint">The contents changed since the check: check again before importing.</p>}
+      </section>
+
+      {report && <Report report={report} />}
+
+      {result && (
+        <section className="inst-card" data-testid="import-result" aria-labelledby="result-title">
+          <h2 id="result-title">
+            {result.summary.created} device{result.summary.created === 1 ? '' : 's'} created
+            {result.summary.exists ? `, ${result.summary.exists} already registered` : ''}
+          </h2>
+          {result.summary.created > 0 && (
+            <>
+              <p className="inst-warning" role="note">
+                <strong>Download the secrets now.</strong> They are shown only once; a lost one can only be rotated.
+              </p>
+              <button
+                type="button"
+                disabled={secretsSaved}
+                data-testid="import-secrets-download"
+                onClick={() => {
+                  downloadText(`piazza-secrets-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.csv`, result.secretsCsv ?? '', 'text/csv')
+                  setSecretsSaved(true)
+                }}
+              >
+                {secretsSaved ? 'Secrets downloaded ✓' : 'Download the secrets (CSV, once)'}
+              </button>
+            </>
+          )}
+          <Report report={result} compact />
+        </section>
+      )}
+    </div>
+  )
+}
+
+const STATUS_LABEL: Record<string, string> = { create: 'will be created', created: 'created', exists: 'already registered', error: 'error' }
+
+function Report({ report, compact }: { report: ImportReport; compact?: boolean }) {
+  const s = report.summary
+  return (
+    <section className={compact ? 'inst-report' : 'inst-card inst-report'} data-testid="import-report" data-ok={String(report.ok)} aria-labelledby={compact ? undefined : 'report-title'}>
+      {!compact && (
+        <>
+          <h2 id="report-title">{report.ok ? 'The file is good' : `${s.errors} row${s.errors === 1 ? '' : 's'} to fix`}</h2>
+          <p className={report.ok ? 'inst-ok' : 'inst-bad'} data-testid="import-summary">
+            {s.rows} row{s.rows === 1 ? '' : 's'}: {s.create} to create, {s.exists} already registered, {s.errors} with errors.
+            {report.ok ? ' Nothing is created until you import.' : ' Nothing was created. Fix these rows and check again.'}
+          </p>
+        </>
+      )}
+      <ul className="inst-report-rows">
+        {report.rows.map((row) => (
+          <li key={row.line} className={`inst-report-row inst-report-${row.status}`} data-testid="import-row" data-line={row.line} data-status={row.status}>
+            <div className="inst-report-head">
+              <span className="inst-report-line">Line {row.line}</span>
+              <span className="inst-report-name">{row.name ?? '(no name)'}</span>
+              <span className="inst-report-status">{STATUS_LABEL[row.status]}</span>
+            </div>
+            {(row.type || row.city || row.id) && (
+              <div className="inst-report-meta">
+                {[row.type, row.city].filter(Boolean).join(' · ')}
+                {row.id && (row.status === 'created' || row.status === 'exists') ? (
+                  <>
+                    {' · '}
+                    <Link to={ROUTES.device(row.id)}>{row.id}</Link>
+                  </>
+                ) : row.id ? (
+                  ` · ${row.id}`
+                ) : null}
+              </div>
+            )}
+            {row.errors.length > 0 && (
+              <ul className="inst-report-errors">
+                {row.errors.map((e, i) => (
+                  <li key={i} data-testid="import-row-error">
+                    {e}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {row.warnings.length > 0 && (
+              <ul className="inst-report-warnings">
+                {row.warnings.map((w, i) => (
+                  <li key={i}>{w}</li>
+                ))}
+              </ul>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
+}

@@ -1,0 +1,207 @@
+import { ApiError } from '../api/client.ts'
+import type { Device } from '../api/types.ts'
+
+/**
+ * The installer and admin calls of the Piazza API (dashboard/server/routes/device-lifecycle.ts,
+ * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's own message; a
+ * 401 also fires `piazza:unauthorized` on window, which the installer and admin shells turn into
+ * "your session has ended".
+ */
+
+export const UNAUTHORIZED_EVENT = 'piazza:unauthorized'
+
+async function request<T>(method: string, path: string, body?: unknown, options: { contentType?: string; raw?: boolean } = {}): Promise<T> {
+  let res: Response
+  const headers: Record<string, string> = { accept: options.raw ? 'text/csv, */*' : 'application/json' }
+  let payload: BodyInit | undefined
+  if (body !== undefined) {
+    headers['content-type'] = options.contentType ?? 'application/json'
+    payload = typeof body === 'string' ? body : JSON.stringify(body)
+  }
+  try {
+    res = await fetch(path, { method, credentials: 'same-origin', headers, body: payload })
+  } catch {
+    throw new ApiError('Cannot reach the Piazza server. Check your connection and try again.', 0, 'network')
+  }
+  const text = await res.text()
+  if (!res.ok) {
+    let err: { code?: string; message?: string } | undefined
+    try {
+      err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error
+    } catch {
+      err = undefined
+    }
+    if (res.status === 401 && typeof window !== 'undefined') window.dispatchEvent(new Event(UNAUTHORIZED_EVENT))
+    throw new ApiError(err?.message ?? `${res.status} ${res.statusText || 'error'}`, res.status, err?.code ?? String(res.status))
+  }
+  if (options.raw) return text as T
+  return (text ? JSON.parse(text) : null) as T
+}
+
+// ---------------------------------------------------------------- shapes
+
+export interface FieldInfo {
+  name: string
+  label: string
+  unit: string
+  minimum: number
+  maximum: number
+  integer: boolean
+}
+
+export interface KindInfo {
+  type: string
+  family: string
+  label: string
+  model: string
+  defaultInterval: number
+  fields: FieldInfo[]
+  tags: { name: string; label: string }[]
+}
+
+export interface CityInfo {
+  id: string
+  name: string
+  province: string
+  lat: number
+  lon: number
+}
+
+export interface RawConfig {
+  mapStyleUrl: string | null
+  region: { name: string; bbox: { west: number; south: number; east: number; north: number } }
+  cities: CityInfo[]
+  kinds: KindInfo[]
+}
+
+export interface MqttInfo {
+  host: string | null
+  port: number | null
+  wsPort: number | null
+  wsPath: string
+  protocol: string
+  topics: { telemetry: string; status: string; errors: string }
+  examples: Record<string, Record<string, number | string>>
+}
+
+export type Metadata = Record<string, string | number | boolean>
+
+export interface NewDeviceInput {
+  type: string
+  city: string
+  name: string
+  lat?: number
+  lon?: number
+  interval?: number
+  metadata?: Metadata
+}
+
+export type DeviceWithSecret = Device & { secret: string }
+
+export type CheckState = 'pending' | 'ok' | 'warn' | 'fail'
+export interface Check {
+  state: CheckState
+  message: string
+}
+export type Stage = 'waiting' | 'connected' | 'receiving' | 'plausible' | 'revoked' | 'decommissioned'
+export interface CommissioningReading {
+  time: number
+  receivedAt: number
+  values: Record<string, number | string>
+}
+export interface CommissioningState {
+  device: { id: string; type: string; name: string; city: string; cityName: string; lat: number; lon: number; interval: number; status: string; createdBy: string }
+  stage: Stage
+  connected: boolean
+  connectedAt?: number
+  disconnectedAt?: number
+  firstReading?: CommissioningReading
+  lastReading?: CommissioningReading
+  accepted: number
+  rejected: number
+  rejections: { at: number; code: string; reason: string; index?: number }[]
+  measuredInterval?: number
+  checks: { connection: Check; reading: Check; values: Check; location: Check; interval: Check }
+  updatedAt: number
+}
+
+export interface ImportRow {
+  line: number
+  status: 'create' | 'created' | 'exists' | 'error'
+  id?: string
+  type?: string
+  city?: string
+  name?: string
+  errors: string[]
+  warnings: string[]
+}
+export interface ImportReport {
+  dryRun: boolean
+  ok: boolean
+  summary: { rows: number; create: number; created: number; exists: number; errors: number }
+  rows: ImportRow[]
+  secretsCsv?: string
+}
+
+export type Role = 'admin' | 'operator' | 'installer'
+export interface AdminUser {
+  username: string
+  role: Role
+  cities?: string[]
+  disabled: boolean
+  createdAt: string
+}
+export interface AuditEntry {
+  id: number
+  at: string
+  actor: string
+  action: string
+  targetType: 'device' | 'user'
+  target: string
+  changes: Record<string, { from?: unknown; to?: unknown }>
+  details: Record<string, string | number | boolean>
+}
+export interface AuditQuery {
+  actor?: string
+  target?: string
+  action?: string
+  from?: string
+  to?: string
+  limit?: number
+  offset?: number
+}
+
+const enc = encodeURIComponent
+const query = (params: Record<string, string | number | undefined>) => {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+export const installerApi = {
+  config: () => request<RawConfig>('GET', '/api/config'),
+  mqtt: () => request<MqttInfo>('GET', '/api/mqtt'),
+  devices: () => request<{ items: Device[]; total: number }>('GET', '/api/devices?limit=1000'),
+  device: (id: string) => request<Device>('GET', `/api/devices/${enc(id)}`),
+  register: (input: NewDeviceInput) => request<DeviceWithSecret>('POST', '/api/devices', input),
+  rotate: (id: string) => request<DeviceWithSecret>('POST', `/api/devices/${enc(id)}/rotate`),
+  revoke: (id: string) => request<Device>('POST', `/api/devices/${enc(id)}/revoke`),
+  decommission: (id: string) => request<Device>('POST', `/api/devices/${enc(id)}/decommission`),
+  update: (id: string, patch: Partial<Pick<NewDeviceInput, 'name' | 'lat' | 'lon' | 'interval' | 'metadata'>>) => request<Device>('PATCH', `/api/devices/${enc(id)}`, patch),
+  commissioning: (id: string) => request<CommissioningState>('GET', `/api/devices/${enc(id)}/commissioning`),
+  importTemplate: () => request<string>('GET', '/api/devices/import/template', undefined, { raw: true }),
+  importCsv: (csv: string, dryRun: boolean) => request<ImportReport>('POST', `/api/devices/import?dryRun=${dryRun}`, csv, { contentType: 'text/csv' }),
+}
+
+export const adminApi = {
+  users: () => request<{ items: AdminUser[] }>('GET', '/api/users'),
+  createUser: (input: { username: string; password: string; role: Role; cities?: string[] }) => request<AdminUser>('POST', '/api/users', input),
+  updateUser: (username: string, patch: { role?: Role; cities?: string[] | null; disabled?: boolean; password?: string }) =>
+    request<AdminUser>('PATCH', `/api/users/${enc(username)}`, patch),
+  audit: (q: AuditQuery) => request<{ items: AuditEntry[]; total: number; limit: number; offset: number }>('GET', `/api/audit${query({ ...q })}`),
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}

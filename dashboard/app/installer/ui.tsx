@@ -1,0 +1,250 @@
+import qrcode from 'qrcode-generator'
+import { useEffect, useMemo, useRef, useState, type AnchorHTMLAttributes, type ReactNode } from 'react'
+import type { User } from '../api/types.ts'
+import { UNAUTHORIZED_EVENT } from './api.ts'
+import { navigate, ROUTES, usePath } from './router.ts'
+import './installer.css'
+
+/** Shared pieces of the installer and admin pages: shell with navigation, links, copy buttons, QR code. */
+
+export function Link({ to, children, ...rest }: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
+  return (
+    <a
+      href={to}
+      {...rest}
+      onClick={(e) => {
+        rest.onClick?.(e)
+        if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
+        e.preventDefault()
+        navigate(to)
+      }}
+    >
+      {children}
+    </a>
+  )
+}
+
+export interface ShellProps {
+  user: User
+  onLogout: () => void
+  onSessionEnd: () => void
+  title: string
+  children: ReactNode
+}
+
+/** Top bar with the pages this role may use; any 401 from these pages ends the session. */
+export function Shell({ user, onLogout, onSessionEnd, title, children }: ShellProps) {
+  const path = usePath()
+  useEffect(() => {
+    const handler = () => onSessionEnd()
+    window.addEventListener(UNAUTHORIZED_EVENT, handler)
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, handler)
+  }, [onSessionEnd])
+  useEffect(() => {
+    document.title = `${title} · Piazza`
+  }, [title])
+  const canManage = user.role === 'installer' || user.role === 'admin'
+  const links: [string, string, string][] = [
+    [ROUTES.devices, 'Devices', 'nav-devices'],
+    ...(canManage ? ([[ROUTES.register, 'Register', 'nav-register'], [ROUTES.import, 'Import', 'nav-import']] as [string, string, string][]) : []),
+    ...(user.role === 'admin' ? ([[ROUTES.users, 'Users', 'nav-users'], [ROUTES.audit, 'Audit', 'nav-audit']] as [string, string, string][]) : []),
+    // Installers' live rooms are their cities and devices only: the region-wide map is for operators and admins.
+    ...(user.role === 'installer' ? [] : ([[ROUTES.map, 'Map', 'nav-map']] as [string, string, string][])),
+  ]
+  const current = (to: string) => (to === ROUTES.devices ? path === to || path.startsWith(`${ROUTES.devices}/devices/`) : path.startsWith(to) && to !== ROUTES.map)
+  return (
+    <div className="inst">
+      <header className="inst-bar">
+        <div className="inst-bar-top">
+          <strong className="inst-brand">Piazza</strong>
+          <span className="inst-user" data-testid="current-user">
+            {user.username} <small>({user.role})</small>
+          </span>
+          <button type="button" className="inst-linkbutton" onClick={onLogout} data-testid="logout">
+            Log out
+          </button>
+        </div>
+        <nav className="inst-nav" aria-label="Pages">
+          {links.map(([to, label, testid]) => (
+            <Link key={to} to={to} aria-current={current(to) ? 'page' : undefined} data-testid={testid}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+      </header>
+      <main className="inst-main">{children}</main>
+    </div>
+  )
+}
+
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    // Without the clipboard API (plain http on a phone): select a hidden textarea and copy.
+    const area = document.createElement('textarea')
+    area.value = text
+    area.setAttribute('readonly', '')
+    area.style.position = 'fixed'
+    area.style.opacity = '0'
+    document.body.appendChild(area)
+    area.select()
+    let ok = false
+    try {
+      ok = document.execCommand('copy')
+    } catch {
+      ok = false
+    }
+    area.remove()
+    return ok
+  }
+}
+
+export function CopyButton({ text, label, testid }: { text: string; label: string; testid: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle')
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
+  useEffect(() => () => clearTimeout(timer.current), [])
+  return (
+    <button
+      type="button"
+      className={`inst-copy inst-copy-${state}`}
+      data-testid={testid}
+      data-state={state}
+      aria-label={`Copy ${label}`}
+      onClick={async () => {
+        setState((await copyText(text)) ? 'copied' : 'failed')
+        clearTimeout(timer.current)
+        timer.current = setTimeout(() => setState('idle'), 2000)
+      }}
+    >
+      {state === 'copied' ? 'Copied ✓' : state === 'failed' ? 'Select & copy' : 'Copy'}
+    </button>
+  )
+}
+
+/** A QR code as SVG (one path), for phones and provisioning tools to scan. */
+export function QrCode({ text, label, testid, size = 220 }: { text: string; label: string; testid: string; size?: number }) {
+  const { path, count } = useMemo(() => {
+    // Byte mode takes one character per byte: hand it the UTF-8 bytes.
+    const bytes = String.fromCharCode(...new TextEncoder().encode(text))
+    const qr = qrcode(0, 'M')
+    qr.addData(bytes, 'Byte')
+    qr.make()
+    const n = qr.getModuleCount()
+    let d = ''
+    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`
+    return { path: d, count: n + 8 }
+  }, [text])
+  return (
+    <svg
+      className="inst-qr"
+      role="img"
+      aria-label={label}
+      width={size}
+      height={size}
+      viewBox={`0 0 ${count} ${count}`}
+      shapeRendering="crispEdges"
+      data-testid={testid}
+      data-text={text.length}
+    >
+      <rect width={count} height={count} fill="#fff" />
+      <path d={path} fill="#000" />
+    </svg>
+  )
+}
+
+/** Offers text as a file download (a blob URL, revoked right after). */
+export function downloadText(fileName: string, text: string, type = 'text/plain'): void {
+  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }))
+  const a = document.createElement('a')
+  a.href = url
+  a.download = fileName
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+/** A button that asks once more before doing something that cannot be undone. */
+export function ConfirmButton({
+  label,
+  confirmLabel,
+  question,
+  onConfirm,
+  testid,
+  danger,
+  disabled,
+}: {
+  label: string
+  confirmLabel: string
+  question: string
+  onConfirm: () => void | Promise<void>
+  testid: string
+  danger?: boolean
+  disabled?: boolean
+}) {
+  const [asking, setAsking] = useState(false)
+  const [busy, setBusy] = useState(false)
+  if (!asking)
+    return (
+      <button type="button" className={danger ? 'inst-danger' : 'inst-secondary'} onClick={() => setAsking(true)} data-testid={testid} disabled={disabled}>
+        {label}
+      </button>
+    )
+  return (
+    <div className="inst-confirm" role="group" aria-label={question}>
+      <span>{question}</span>
+      <button
+        type="button"
+        className={danger ? 'inst-danger' : undefined}
+        data-testid={`${testid}-confirm`}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true)
+          try {
+            await onConfirm()
+          } finally {
+            setBusy(false)
+            setAsking(false)
+          }
+        }}
+      >
+        {busy ? 'Working…' : confirmLabel}
+      </button>
+      <button type="button" className="inst-secondary" onClick={() => setAsking(false)} data-testid={`${testid}-cancel`}>
+        Cancel
+      </button>
+    </div>
+  )
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <span className={`inst-badge inst-badge-${status}`} data-testid="device-status-badge" data-status={status}>
+      {status}
+    </span>
+  )
+}
+
+const timeFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' })
+export const formatClock = (ms: number) => (Number.isFinite(ms) ? timeFormat.format(ms) : '—')
+export const formatDateTime = (ms: number) => (Number.isFinite(ms) ? dateTimeFormat.format(ms) : '—')
+
+/** "12 s ago", "3 min ago" for recent times, the clock time otherwise. */
+export function ago(ms: number, now = Date.now()): string {
+  const s = Math.round((now - ms) / 1000)
+  if (s < 5) return 'just now'
+  if (s < 60) return `${s} s ago`
+  if (s < 3600) return `${Math.round(s / 60)} min ago`
+  return formatDateTime(ms)
+}
+
+/** Turns a metadata value typed in a form into what the API stores (numbers and true/false typed). */
+export function parseMetaValue(raw: string): string | number | boolean {
+  const v = raw.trim()
+  if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(v)) return Number(v)
+  if (v === 'true' || v === 'false') return v === 'true'
+  return v
+}

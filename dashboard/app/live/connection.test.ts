@@ -1,0 +1,276 @@
+import { describe, expect, it, vi } from 'vitest'
+import { compact, createConnectionManager, mergeState, parseUpdate, type FlushBatch, type SocketLike } from './connection.ts'
+
+/** A fake frame scheduler: callbacks run only when the test says a frame happened. */
+function fakeFrames() {
+  const queue: (() => void)[] = []
+  return {
+    requestFrame: (cb: () => void) => {
+      queue.push(cb)
+    },
+    get pending() {
+      return queue.length
+    },
+    frame() {
+      for (const cb of queue.splice(0)) cb()
+    },
+  }
+}
+
+/** A fake Socket.IO client: records emits, lets the test fire server events. */
+function fakeSocket() {
+  const handlers = new Map<string, ((...args: unknown[]) => void)[]>()
+  const emitted: [string, unknown[]][] = []
+  const socket: SocketLike & { fire(event: string, ...args: unknown[]): void; emitted: typeof emitted; disconnected: boolean } = {
+    emitted,
+    disconnected: false,
+    on(event, listener) {
+      handlers.set(event, [...(handlers.get(event) ?? []), listener])
+      return socket
+    },
+    emit(event, ...args) {
+      emitted.push([event, args])
+      return socket
+    },
+    disconnect() {
+      socket.disconnected = true
+      return socket
+    },
+    fire(event, ...args) {
+      for (const h of handlers.get(event) ?? []) h(...args)
+    },
+  }
+  return socket
+}
+
+const aq = (id: string, time: string, values: Record<string, number>) => ({ id, type: 'air-quality', city: 'firenze', time, values })
+
+function setup() {
+  const frames = fakeFrames()
+  const socket = fakeSocket()
+  const manager = createConnectionManager({ requestFrame: frames.requestFrame, createSocket: () => socket })
+  return { frames, socket, manager }
+}
+
+describe('connection manager', () => {
+  it('buffers updates and applies them once per frame', () => {
+    const { frames, socket, manager } = setup()
+    const listener = vi.fn()
+    const flushes: FlushBatch[] = []
+    manager.subscribe(listener)
+    manager.onFlush((b) => flushes.push(b))
+    manager.connect()
+    listener.mockClear()
+
+    socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })])
+    socket.fire('update', [aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 40 }), aq('aq-1', '2026-01-01T10:00:01Z', { pm10: 20 })])
+
+    // Nothing is applied until the frame runs, and only one frame is requested.
+    expect(manager.getDevice('aq-1')).toBeUndefined()
+    expect(frames.pending).toBe(1)
+    expect(listener).not.toHaveBeenCalled()
+
+    frames.frame()
+    expect(listener).toHaveBeenCalledTimes(1)
+    expect(flushes).toHaveLength(1)
+    expect([...flushes[0]!.changed].sort()).toEqual(['aq-1', 'aq-2'])
+    expect(flushes[0]!.updates).toHaveLength(3)
+    // Values merge across updates: fields may arrive in separate readings.
+    expect(manager.getDevice('aq-1')?.values).toEqual({ pm25: 10, pm10: 20 })
+    expect(manager.getDevice('aq-1')?.time).toBe(Date.parse('2026-01-01T10:00:01Z'))
+
+    // The next batch schedules a new frame.
+    socket.fire('update', [aq('aq-2', '2026-01-01T10:00:05Z', { pm25: 41 })])
+    expect(frames.pending).toBe(1)
+    frames.frame()
+    expect(listener).toHaveBeenCalledTimes(2)
+  })
+
+  it('keeps unchanged devices as the same object so narrow selectors do not re-render', () => {
+    const { frames, manager } = setup()
+    manager.ingest([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 }), aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 12 })])
+    frames.frame()
+    const before1 = manager.getDevice('aq-1')
+    const before2 = manager.getDevice('aq-2')
+    manager.ingest([aq('aq-2', '2026-01-01T10:01:00Z', { pm25: 13 })])
+    frames.frame()
+    expect(manager.getDevice('aq-1')).toBe(before1)
+    expect(manager.getDevice('aq-2')).not.toBe(before2)
+    expect(manager.getDevice('aq-2')?.values.pm25).toBe(13)
+  })
+
+  it('ignores older readings for the latest state (REST seed racing the stream)', () => {
+    const { frames, manager } = setup()
+    manager.ingest([aq('aq-1', '2026-01-01T10:05:00Z', { pm25: 30 })])
+    frames.frame()
+    const listener = vi.fn()
+    manager.subscribe(listener)
+    manager.ingest([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 5 })])
+    frames.frame()
+    expect(manager.getDevice('aq-1')?.values.pm25).toBe(30)
+    expect(listener).not.toHaveBeenCalled()
+  })
+
+  it('drops malformed updates and accepts epoch-millisecond times', () => {
+    const { frames, manager } = setup()
+    manager.ingest([null, { id: 7 }, { id: 'x', time: 'not a time', values: {} }, { id: 'bus-1', type: 'bus', time: 1_700_000_000_000, values: { lat: 43.7, lon: 11.2 } }])
+    frames.frame()
+    expect(manager.getDevices().size).toBe(1)
+    expect(manager.getDevice('bus-1')?.time).toBe(1_700_000_000_000)
+  })
+
+  it('sends the subscriptions on connect, again after a reconnect, and replaces them on change', () => {
+    const { socket, manager } = setup()
+    manager.setSubscriptions([{ city: 'pisa', type: '' }])
+    manager.connect()
+    expect(manager.getStatus().state).toBe('connecting')
+    socket.fire('connect')
+    expect(manager.getStatus().state).toBe('live')
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([['subscribe', { city: 'pisa' }]])
+
+    // The server adds subscriptions up, so a change drops them all first.
+    socket.emitted.length = 0
+    manager.setSubscriptions([{ city: 'lucca' }, { city: 'massa' }])
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([
+      ['unsubscribe', undefined],
+      ['subscribe', { city: 'lucca' }],
+      ['subscribe', { city: 'massa' }],
+    ])
+    // Setting the same list again sends nothing.
+    manager.setSubscriptions([{ city: 'lucca' }, { city: 'massa' }])
+    expect(socket.emitted).toHaveLength(3)
+
+    socket.emitted.length = 0
+    socket.fire('disconnect', 'transport close')
+    expect(manager.getStatus().state).toBe('reconnecting')
+    socket.fire('connect')
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([
+      ['subscribe', { city: 'lucca' }],
+      ['subscribe', { city: 'massa' }],
+    ])
+  })
+
+  it('feeds the snapshot from the subscribe ack through the same frame path', () => {
+    const { frames, socket, manager } = setup()
+    manager.setSubscriptions([{ city: 'firenze' }])
+    manager.connect()
+    socket.fire('connect')
+    const ack = socket.emitted[0]![1][1] as (answer: unknown) => void
+    ack({ ok: true, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
+    expect(manager.getDevice('aq-1')).toBeUndefined()
+    frames.frame()
+    expect(manager.getDevice('aq-1')?.values.pm25).toBe(7)
+    // The same snapshot again (e.g. after a reconnect) changes nothing.
+    const before = manager.getDevice('aq-1')
+    ack({ ok: true, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
+    frames.frame()
+    expect(manager.getDevice('aq-1')).toBe(before)
+  })
+
+  it('a 401 subscribe answer or session_expired means the session ended', () => {
+    const { socket, manager } = setup()
+    manager.setSubscriptions([{ city: 'firenze' }])
+    manager.connect()
+    socket.fire('connect')
+    const ack = socket.emitted[0]![1][1] as (answer: unknown) => void
+    ack({ ok: false, error: { status: 400, code: 'validation', message: 'unknown city' } })
+    expect(manager.getStatus()).toEqual({ state: 'error', message: 'unknown city' })
+    // A forbidden room (installer outside their cities) is not a broken stream.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    ack({ ok: false, error: { status: 403, code: 'forbidden', message: 'not your city' } })
+    expect(manager.getStatus()).toEqual({ state: 'error', message: 'unknown city' })
+    expect(warn).toHaveBeenCalledOnce()
+    warn.mockRestore()
+    ack({ ok: false, error: { status: 401, code: 'unauthorized', message: 'log in' } })
+    expect(manager.getStatus().state).toBe('expired')
+
+    const other = setup()
+    other.manager.connect()
+    other.socket.fire('connect')
+    other.socket.fire('session_expired')
+    other.socket.fire('disconnect', 'io server disconnect')
+    expect(other.manager.getStatus().state).toBe('expired')
+  })
+
+  it('tracks device connections from status events, newest wins', () => {
+    const { frames, socket, manager } = setup()
+    manager.connect()
+    socket.fire('status', [{ id: 'aq-1', type: 'air-quality', city: 'firenze', connected: true, at: 100 }])
+    frames.frame()
+    expect(manager.getConnection('aq-1')).toEqual({ connected: true, at: 100 })
+    const flushes: FlushBatch[] = []
+    manager.onFlush((b) => flushes.push(b))
+    socket.fire('status', [
+      { id: 'aq-1', connected: false, at: 200 },
+      { id: 'aq-1', connected: true, at: 150 },
+    ])
+    frames.frame()
+    expect(manager.getConnection('aq-1')).toEqual({ connected: false, at: 200 })
+    expect([...flushes[0]!.changed]).toEqual(['aq-1'])
+  })
+
+  it('reports a refused handshake with its message, and a stable status object', () => {
+    const { socket, manager } = setup()
+    manager.connect()
+    socket.fire('connect_error', new Error('unauthorized'))
+    const status = manager.getStatus()
+    expect(status).toEqual({ state: 'error', message: 'unauthorized' })
+    socket.fire('connect_error', new Error('unauthorized'))
+    expect(manager.getStatus()).toBe(status)
+  })
+
+  it('close() disconnects, forgets devices and ignores the old socket', () => {
+    const { frames, socket, manager } = setup()
+    manager.connect()
+    socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })])
+    frames.frame()
+    manager.close()
+    expect(socket.disconnected).toBe(true)
+    expect(manager.getDevices().size).toBe(0)
+    socket.fire('update', [aq('aq-1', '2026-01-01T10:01:00Z', { pm25: 11 })])
+    frames.frame()
+    expect(manager.getDevices().size).toBe(0)
+  })
+
+  it('compacts the buffer when frames stop (hidden tab) so memory stays bounded', () => {
+    const frames = fakeFrames()
+    const manager = createConnectionManager({ requestFrame: frames.requestFrame, createSocket: fakeSocket, maxPending: 10 })
+    for (let i = 0; i < 25; i++) manager.ingest([aq(`aq-${i % 3}`, new Date(Date.UTC(2026, 0, 1, 10, 0, i)).toISOString(), { pm25: i })])
+    const flushes: FlushBatch[] = []
+    manager.onFlush((b) => flushes.push(b))
+    frames.frame()
+    expect(flushes[0]!.updates.length).toBeLessThanOrEqual(10)
+    expect(manager.getDevice('aq-0')?.values.pm25).toBe(24)
+    expect(manager.getDevice('aq-1')?.values.pm25).toBe(22)
+    expect(manager.getDevice('aq-2')?.values.pm25).toBe(23)
+  })
+})
+
+describe('update helpers', () => {
+  it('parseUpdate normalises time and defaults type/city', () => {
+    expect(parseUpdate({ id: 'a', time: '2026-01-01T00:00:00Z', values: { x: 1 } })).toEqual({
+      id: 'a',
+      type: '',
+      city: '',
+      time: Date.parse('2026-01-01T00:00:00Z'),
+      values: { x: 1 },
+    })
+  })
+
+  it('mergeState returns the previous object for an older or repeated update', () => {
+    const prev = { id: 'a', type: 't', city: 'c', time: 10, values: { x: 1 } }
+    expect(mergeState(prev, { ...prev, time: 5, values: { x: 0 } })).toBe(prev)
+    expect(mergeState(prev, { ...prev, values: { x: 1 } })).toBe(prev)
+    expect(mergeState(prev, { id: 'a', type: '', city: '', time: 10, values: { y: 2 } })).toEqual({ id: 'a', type: 't', city: 'c', time: 10, values: { x: 1, y: 2 } })
+  })
+
+  it('compact keeps one merged update per device', () => {
+    const out = compact([
+      { id: 'a', type: 't', city: 'c', time: 1, values: { x: 1 } },
+      { id: 'b', type: 't', city: 'c', time: 1, values: { x: 5 } },
+      { id: 'a', type: 't', city: 'c', time: 2, values: { y: 2 } },
+    ])
+    expect(out.map((u) => u.id)).toEqual(['b', 'a'])
+    expect(out[1]!.values).toEqual({ x: 1, y: 2 })
+  })
+})

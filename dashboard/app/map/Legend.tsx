@@ -1,0 +1,122 @@
+import { useEffect, useState } from 'react'
+import type { AppConfig } from '../api/types.ts'
+import { HEALTH, type HealthState } from '../live/health.ts'
+import { BADGE_COLORS } from './icons.ts'
+import { NO_DATA, NOT_GRADED, SCALES, STALE } from './levels.ts'
+
+/** The map's symbols in SVG, the same shapes the map draws (style.ts, icons.ts). */
+export function StateIcon({ state, color = '#2c7bb6', size = 18 }: { state: HealthState | 'alert'; color?: string; size?: number }) {
+  const fill = state === 'silent' ? STALE.color : state === 'pending' ? 'none' : state === 'inactive' ? NO_DATA.color : color
+  return (
+    <svg width={size} height={size} viewBox="0 0 24 24" aria-hidden="true" className={`state-icon state-${state}`}>
+      {state === 'alert' && <circle cx="12" cy="12" r="10" fill="none" stroke="#d6246e" strokeWidth="3" />}
+      <circle
+        cx="10"
+        cy="14"
+        r={state === 'inactive' ? 3.5 : 6}
+        fill={state === 'alert' ? color : fill}
+        opacity={state === 'inactive' ? 0.6 : 1}
+        stroke="currentColor"
+        strokeWidth={state === 'pending' ? 2 : 1.2}
+        transform={state === 'alert' ? 'translate(2 -2)' : undefined}
+      />
+      {state === 'late' && (
+        <g transform="translate(17 7)">
+          <circle r="6" fill={BADGE_COLORS.late} stroke="#fff" strokeWidth="1" />
+          <path d="M0 0 V-3.6 M0 0 L2.8 1" stroke="#1f2933" strokeWidth="1.5" strokeLinecap="round" />
+        </g>
+      )}
+      {state === 'silent' && (
+        <g transform="translate(17 7)">
+          <circle r="6" fill={BADGE_COLORS.silent} stroke="#fff" strokeWidth="1" />
+          <path d="M-2.6 -2.6 L2.6 2.6 M2.6 -2.6 L-2.6 2.6" stroke="#fff" strokeWidth="1.6" strokeLinecap="round" />
+        </g>
+      )}
+    </svg>
+  )
+}
+
+const STATE_ROWS: HealthState[] = ['live', 'late', 'silent', 'pending', 'inactive']
+
+/**
+ * Explains every mark on the map in words: the states (by shape, not only colour), alerts,
+ * clusters, and each device type's colour scale with its bands and ranges.
+ */
+export function Legend({ config, type }: { config: AppConfig; type?: string }) {
+  const graded = Object.keys(SCALES).filter((t) => config.kinds[t])
+  const [open, setOpen] = useState(true)
+  const [scaleType, setScaleType] = useState(type && SCALES[type] ? type : (graded[0] ?? ''))
+  useEffect(() => {
+    if (type && SCALES[type]) setScaleType(type)
+  }, [type])
+  const scale = SCALES[scaleType]
+
+  return (
+    <section className={`legend${open ? '' : ' collapsed'}`} aria-labelledby="legend-title" data-testid="map-legend">
+      <h2 id="legend-title">
+        <button type="button" className="legend-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
+          Legend <span aria-hidden="true">{open ? '▾' : '▸'}</span>
+        </button>
+      </h2>
+      {open && (
+        <>
+          <ul className="legend-states">
+            {STATE_ROWS.map((s) => (
+              <li key={s} title={HEALTH[s].description}>
+                <StateIcon state={s} />
+                {HEALTH[s].label}
+              </li>
+            ))}
+            <li title="an open or acknowledged alert">
+              <StateIcon state="alert" />
+              Active alert
+            </li>
+            <li title="several devices; the label counts them, a red ring means some are silent, orange late">
+              <span className="legend-cluster" aria-hidden="true">
+                12
+              </span>
+              Group (zoom in)
+            </li>
+          </ul>
+          <label className="legend-scale-pick">
+            Colours for
+            <select value={scaleType} onChange={(e) => setScaleType(e.target.value)} data-testid="legend-scale">
+              {graded.map((t) => (
+                <option key={t} value={t}>
+                  {config.kinds[t]!.label}
+                </option>
+              ))}
+              {config.kinds.weather && <option value="weather">{config.kinds.weather.label}</option>}
+            </select>
+          </label>
+          {scale ? (
+            <>
+              <p className="legend-measure">
+                <strong>{scale.title}</strong>: {scale.measure}
+              </p>
+              <ul className="legend-bands">
+                {scale.bands.map((b) => (
+                  <li key={b.id}>
+                    <span className="swatch" style={{ background: b.color }} aria-hidden="true" />
+                    <span className="band-name">{b.name}</span>
+                    <span className="band-range">{b.range}</span>
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : (
+            <ul className="legend-bands">
+              <li>
+                <span className="swatch" style={{ background: NOT_GRADED.color }} aria-hidden="true" />
+                <span className="band-name">{NOT_GRADED.name}</span>
+              </li>
+            </ul>
+          )}
+          <p className="legend-note">
+            <span className="swatch" style={{ background: NO_DATA.color }} aria-hidden="true" /> grey: no value yet, or out of date (silent)
+          </p>
+        </>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,398 @@
+import 'maplibre-gl/dist/maplibre-gl.css'
+import { AttributionControl, Map as MapLibreMap, Marker, NavigationControl, Popup, setWorkerUrl, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl'
+// maplibre-gl 6 ships its worker as a separate ES module; Vite copies it and gives us its URL.
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { alertStore } from '../alerts/hooks.ts'
+import type { AppConfig, Device } from '../api/types.ts'
+import { cityName, typeLabel } from '../devices/format.ts'
+import { live, type FlushBatch } from '../live/connection.ts'
+import { HEALTH } from '../live/health.ts'
+import { useLiveFlush } from '../live/hooks.ts'
+import type { Theme } from '../theme.ts'
+import { matchesFilters, writeView, type Filters, type MapView as View } from '../view.ts'
+import { createFeatureCache, healthOf } from './features.ts'
+import { addBadgeImages } from './icons.ts'
+import { grade } from './levels.ts'
+import {
+  ALERT_LAYER,
+  alertLayer,
+  applyBaseTheme,
+  BADGE_LAYER,
+  badgeLayer,
+  CLUSTER_LAYER,
+  CLUSTER_OPTIONS,
+  clusterLayer,
+  DEVICE_LAYER,
+  DEVICE_SOURCE,
+  deviceLayer,
+  offlineStyle,
+  SELECTED_LAYER,
+  selectedLayer,
+} from './style.ts'
+
+setWorkerUrl(workerUrl)
+
+const deviceSource = (map: MapLibreMap | null) => map?.getSource<GeoJSONSource>(DEVICE_SOURCE)
+/** Cluster labels and the drawn-devices count are refreshed at most this often while the map renders. */
+const LABEL_REFRESH_MS = 200
+/** Zoom at which every device is drawn on its own (one more than the source's clusterMaxZoom). */
+const UNCLUSTERED_ZOOM = 14
+
+/** A request to frame a city ('' for the whole region); `seq` makes a repeated request count. */
+export interface FlyRequest {
+  city: string
+  seq: number
+}
+
+interface Props {
+  config: AppConfig
+  devices: readonly Device[]
+  filters: Filters
+  selectedId: string | null
+  onSelect: (id: string) => void
+  /** From the URL; when absent the map frames the region. */
+  initialView: View | null
+  fly: FlyRequest | null
+  theme: Theme
+}
+
+/**
+ * The device map. Devices are one clustered GeoJSON source (WebGL, smooth with thousands):
+ * clusters with their counts as HTML labels when zoomed out, single dots when zoomed in. Live data
+ * never goes through React state here: the connection manager's frame callback sends the map
+ * only the devices whose drawing changed, at most once per frame. Filters are applied to the
+ * source's data, so clusters count only what is shown.
+ */
+export function MapView({ config, devices, filters, selectedId, onSelect, initialView, fly, theme }: Props) {
+  const container = useRef<HTMLDivElement>(null)
+  const mapRef = useRef<MapLibreMap | null>(null)
+  const alertIds = useRef(new Set<string>())
+  const cache = useRef(
+    createFeatureCache({ getState: live.getDevice, getHealth: live.getHealth, hasAlert: (id) => alertIds.current.has(id) }),
+  ).current
+  const byId = useRef(new Map<string, Device>())
+  const onSelectRef = useRef(onSelect)
+  onSelectRef.current = onSelect
+  const themeRef = useRef(theme)
+  themeRef.current = theme
+  const [ready, setReady] = useState(false)
+
+  const showCount = useCallback(() => {
+    container.current?.setAttribute('data-device-count', String(cache.shownCount()))
+  }, [cache])
+
+  useEffect(() => {
+    const { west, south, east, north } = config.bbox
+    const offline = !config.mapStyleUrl
+    const map = new MapLibreMap({
+      container: container.current!,
+      style: config.mapStyleUrl ?? offlineStyle(themeRef.current),
+      ...(initialView
+        ? { center: [initialView.lon, initialView.lat] as [number, number], zoom: initialView.zoom }
+        : {
+            bounds: [
+              [west, south],
+              [east, north],
+            ] as [[number, number], [number, number]],
+            fitBoundsOptions: { padding: 24 },
+          }),
+      // The offline style has no third-party data to credit; tiles from a style URL do.
+      attributionControl: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+      touchPitch: false,
+    })
+    mapRef.current = map
+    map.touchZoomRotate.disableRotation()
+    map.keyboard.disableRotation()
+    map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
+    if (!offline) map.addControl(new AttributionControl({ compact: true }))
+
+    // City names as HTML markers: text layers would need glyph PBFs from a server.
+    // A production style has its own labels, so only the offline map gets them.
+    const cityMarkers: Marker[] = []
+    const addCityLabels = () => {
+      for (const c of config.cities) {
+        const el = document.createElement('div')
+        el.className = 'city-label'
+        el.textContent = c.name
+        el.dataset.city = c.id
+        // Above the spot, clear of the city's cluster drawn on it.
+        cityMarkers.push(new Marker({ element: el, anchor: 'bottom', offset: [0, -20] }).setLngLat([c.lon, c.lat]).addTo(map))
+      }
+    }
+    if (offline) addCityLabels()
+
+    // Cluster counts as HTML markers (no glyphs offline): one button per visible cluster.
+    const clusterMarkers = new Map<number, { marker: Marker; el: HTMLButtonElement; key: string }>()
+    const syncClusters = () => {
+      if (!map.getLayer(CLUSTER_LAYER)) return
+      const seen = new Set<number>()
+      let drawn = 0
+      for (const f of map.queryRenderedFeatures({ layers: [CLUSTER_LAYER] })) {
+        const p = f.properties as { cluster_id: number; point_count: number; silent: number; late: number; alerts: number }
+        if (seen.has(p.cluster_id)) continue
+        seen.add(p.cluster_id)
+        drawn += p.point_count
+        const [lon, lat] = (f.geometry as GeoJSON.Point).coordinates as [number, number]
+        const key = `${p.point_count}|${p.silent}|${p.late}|${p.alerts}|${lon}|${lat}`
+        let entry = clusterMarkers.get(p.cluster_id)
+        if (!entry) {
+          const el = document.createElement('button')
+          el.type = 'button'
+          el.className = 'cluster-label'
+          el.addEventListener('click', (e) => {
+            e.stopPropagation()
+            void zoomIntoCluster(map, p.cluster_id, [lon, lat])
+          })
+          entry = { marker: new Marker({ element: el }).setLngLat([lon, lat]).addTo(map), el, key: '' }
+          clusterMarkers.set(p.cluster_id, entry)
+        }
+        if (entry.key !== key) {
+          entry.key = key
+          entry.marker.setLngLat([lon, lat])
+          const problems = p.silent + p.late
+          entry.el.innerHTML = ''
+          const count = document.createElement('span')
+          count.className = 'count'
+          count.textContent = p.point_count >= 10_000 ? `${Math.round(p.point_count / 1000)}k` : String(p.point_count)
+          entry.el.append(count)
+          if (problems > 0) {
+            const badge = document.createElement('span')
+            badge.className = `problems${p.silent > 0 ? ' has-silent' : ''}`
+            badge.textContent = `${p.silent > 0 ? '✕' : '◔'}${problems}`
+            entry.el.append(badge)
+          }
+          if (p.alerts > 0) {
+            const badge = document.createElement('span')
+            badge.className = 'alerts'
+            badge.textContent = `⚠${p.alerts}`
+            entry.el.append(badge)
+          }
+          const parts = [`${p.point_count} devices`]
+          if (p.silent) parts.push(`${p.silent} silent`)
+          if (p.late) parts.push(`${p.late} late`)
+          if (p.alerts) parts.push(`${p.alerts} with alerts`)
+          entry.el.setAttribute('aria-label', `${parts.join(', ')}: zoom in`)
+          entry.el.title = parts.join(', ')
+          entry.el.dataset.count = String(p.point_count)
+        }
+      }
+      for (const [id, entry] of clusterMarkers) {
+        if (seen.has(id)) continue
+        entry.marker.remove()
+        clusterMarkers.delete(id)
+      }
+      // What the map really drew (not just what it was given): devices in clusters count too.
+      const single = new Set(map.queryRenderedFeatures({ layers: [DEVICE_LAYER] }).map((f) => f.properties?.id))
+      container.current?.setAttribute('data-rendered-devices', String(drawn + single.size))
+    }
+    let lastSync = 0
+    let syncTimer: ReturnType<typeof setTimeout> | undefined
+    const scheduleSync = () => {
+      if (syncTimer) return
+      syncTimer = setTimeout(
+        () => {
+          syncTimer = undefined
+          lastSync = performance.now()
+          syncClusters()
+        },
+        Math.max(0, lastSync + LABEL_REFRESH_MS - performance.now()),
+      )
+    }
+
+    const addDeviceLayers = () => {
+      addBadgeImages(map)
+      // promoteId makes each feature addressable by device id, so live frames send only the changed ones.
+      map.addSource(DEVICE_SOURCE, { type: 'geojson', data: cache.collection(), promoteId: 'id', ...CLUSTER_OPTIONS } as never)
+      map.addLayer(clusterLayer(themeRef.current))
+      map.addLayer(deviceLayer(themeRef.current))
+      map.addLayer(alertLayer)
+      map.addLayer(badgeLayer)
+      map.addLayer(selectedLayer(themeRef.current))
+    }
+
+    // If the production style cannot be loaded, fall back to the offline one rather than show nothing.
+    let loaded = false
+    let fellBack = false
+    map.on('error', (e) => {
+      if (loaded || fellBack || offline) {
+        console.warn(`map: ${e.error?.message ?? e}`)
+        return
+      }
+      fellBack = true
+      console.warn(`map style ${config.mapStyleUrl} failed (${e.error?.message}); using the offline style`)
+      map.setStyle(offlineStyle(themeRef.current), { diff: false })
+      addCityLabels()
+      map.once('style.load', addDeviceLayers)
+    })
+    map.on('load', () => {
+      loaded = true
+      addDeviceLayers()
+      setReady(true)
+    })
+    map.on('idle', syncClusters)
+    map.on('render', scheduleSync)
+    map.on('moveend', () => {
+      const c = map.getCenter()
+      writeView({ map: { lon: c.lng, lat: c.lat, zoom: map.getZoom() } })
+    })
+
+    const popup = new Popup({ closeButton: false, closeOnClick: false, offset: 12, className: 'device-popup', maxWidth: '18rem' })
+    map.on('click', DEVICE_LAYER, (e) => {
+      const id = e.features?.[0]?.properties?.id
+      if (typeof id === 'string') onSelectRef.current(id)
+    })
+    map.on('click', CLUSTER_LAYER, (e) => {
+      const f = e.features?.[0] as MapGeoJSONFeature | undefined
+      const cid = f?.properties?.cluster_id
+      if (typeof cid === 'number') void zoomIntoCluster(map, cid, (f!.geometry as GeoJSON.Point).coordinates as [number, number])
+    })
+    map.on('mousemove', DEVICE_LAYER, (e) => {
+      map.getCanvas().style.cursor = 'pointer'
+      const id = e.features?.[0]?.properties?.id
+      const device = typeof id === 'string' ? byId.current.get(id) : undefined
+      if (!device) return
+      popup.setLngLat(e.lngLat).setDOMContent(popupContent(config, device)).addTo(map)
+    })
+    map.on('mouseleave', DEVICE_LAYER, () => {
+      map.getCanvas().style.cursor = ''
+      popup.remove()
+    })
+    map.on('mouseenter', CLUSTER_LAYER, () => {
+      map.getCanvas().style.cursor = 'zoom-in'
+    })
+    map.on('mouseleave', CLUSTER_LAYER, () => {
+      map.getCanvas().style.cursor = ''
+    })
+
+    return () => {
+      clearTimeout(syncTimer)
+      for (const m of cityMarkers) m.remove()
+      for (const { marker } of clusterMarkers.values()) marker.remove()
+      popup.remove()
+      map.remove()
+      mapRef.current = null
+      setReady(false)
+    }
+    // The initial view is read once, at creation.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [config, cache])
+
+  // A new device list or new filters: rebuild which features are shown and replace the data.
+  useEffect(() => {
+    byId.current = new Map(devices.map((d) => [d.id, d]))
+    cache.setDevices(devices)
+    cache.setFilter((d, h) => matchesFilters(config, d, h, filters))
+    showCount()
+    if (ready) void deviceSource(mapRef.current)?.setData(cache.collection())
+  }, [devices, filters, ready, cache, config, showCount])
+
+  // Live frames: only the devices whose drawing changed (band, state, position, filter membership).
+  useLiveFlush(
+    useCallback(
+      (batch: FlushBatch) => {
+        const diff = cache.update(batch.changed)
+        const el = container.current
+        if (el) el.dataset.liveFrames = String(Number(el.dataset.liveFrames ?? 0) + 1)
+        if (!ready || (diff.add.length === 0 && diff.remove.length === 0)) return
+        void deviceSource(mapRef.current)?.updateData(diff)
+        if (diff.remove.length > 0 || batch.health?.length) showCount()
+      },
+      [cache, ready, showCount],
+    ),
+  )
+
+  // Alerts opening or closing change a device's ring.
+  useEffect(() => {
+    const sync = () => {
+      const next = new Set(alertStore.getSnapshot().active.map((a) => a.deviceId))
+      const changed: string[] = []
+      for (const id of next) if (!alertIds.current.has(id)) changed.push(id)
+      for (const id of alertIds.current) if (!next.has(id)) changed.push(id)
+      alertIds.current = next
+      if (changed.length === 0) return
+      const diff = cache.update(changed)
+      if (ready && (diff.add.length || diff.remove.length)) void deviceSource(mapRef.current)?.updateData(diff)
+    }
+    sync()
+    return alertStore.subscribe(sync)
+  }, [cache, ready])
+
+  // The selected device: a ring, and into view (unclustered) when it is not drawn on its own.
+  useEffect(() => {
+    const map = mapRef.current
+    if (!map || !ready) return
+    map.setFilter(SELECTED_LAYER, ['all', ['!', ['has', 'point_count']], ['==', ['get', 'id'], selectedId ?? '']])
+    const at = selectedId && cache.isShown(selectedId) ? cache.get(selectedId)?.geometry.coordinates : undefined
+    if (!at) return
+    const [lon, lat] = at as [number, number]
+    const drawnAlone = map.getBounds().contains([lon, lat]) && map.queryRenderedFeatures({ layers: [DEVICE_LAYER], filter: ['==', ['get', 'id'], selectedId] }).length > 0
+    if (!drawnAlone) map.easeTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), UNCLUSTERED_ZOOM), duration: 600 })
+  }, [selectedId, ready, cache])
+
+  // Frame a city, or the whole region, on request (city cards, the city filter).
+  useEffect(() => {
+    const map = mapRef.current
+    if (!map || !fly) return
+    const c = config.cities.find((x) => x.id === fly.city)
+    if (c) map.flyTo({ center: [c.lon, c.lat], zoom: 12, essential: true })
+    else {
+      const { west, south, east, north } = config.bbox
+      map.fitBounds(
+        [
+          [west, south],
+          [east, north],
+        ],
+        { padding: 24 },
+      )
+    }
+  }, [fly, config])
+
+  useEffect(() => {
+    const map = mapRef.current
+    if (!map || !ready || config.mapStyleUrl) return
+    applyBaseTheme(map, theme)
+  }, [theme, ready, config.mapStyleUrl])
+
+  return (
+    <div
+      ref={container}
+      className="map"
+      data-testid="map"
+      data-ready={ready ? 'true' : 'false'}
+      role="region"
+      aria-label="Map of devices. Arrow keys pan, plus and minus zoom; cluster buttons zoom in. Use the device list to pick a device with the keyboard."
+    />
+  )
+}
+
+async function zoomIntoCluster(map: MapLibreMap, clusterId: number, at: [number, number]): Promise<void> {
+  const source = deviceSource(map)
+  if (!source) return
+  let zoom = map.getZoom() + 2
+  try {
+    zoom = await source.getClusterExpansionZoom(clusterId)
+  } catch {
+    // The cluster is gone (data changed meanwhile): zoom in a bit anyway.
+  }
+  map.easeTo({ center: at, zoom: Math.min(zoom + 0.2, 16), duration: 500 })
+}
+
+/** A small card on hover: name, type and city, state and value, in words. */
+function popupContent(config: AppConfig, device: Device): HTMLElement {
+  const state = live.getDevice(device.id)
+  const h = healthOf(device, live.getHealth(device.id))
+  const g = grade(device.type, state?.values, device.status === 'active')
+  const el = document.createElement('div')
+  const title = document.createElement('strong')
+  title.textContent = device.name
+  const meta = document.createElement('div')
+  meta.className = 'popup-meta'
+  meta.textContent = `${typeLabel(config, device.type)} · ${cityName(config, device.city)}`
+  const status = document.createElement('div')
+  status.textContent = `${HEALTH[h].symbol} ${HEALTH[h].label}${g.kind === 'level' ? ` · ${g.text} (${g.detail})` : ''}`
+  el.append(title, meta, status)
+  return el
+}

@@ -1,0 +1,356 @@
+import { Suspense, lazy, useEffect, useRef, useState, type ReactNode } from 'react'
+import { band as bandOf, EAQI_POLLUTANTS, EAQI_VERSION, type BandId, type Level, type Pollutant } from '../../devices/aqi.ts'
+import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality } from './api.ts'
+import { CITIES, findCity, initialCity, rememberCity } from './cities.ts'
+import {
+  advice,
+  bandName,
+  formatAgo,
+  formatNumber,
+  formatTime,
+  initialLanguage,
+  LANGS,
+  pollutantName,
+  pollutantSymbol,
+  rememberLanguage,
+  strings,
+  type Lang,
+  type Strings,
+} from './i18n.ts'
+import { Scale } from './Scale.tsx'
+
+// Below the fold and heavy (Recharts, maplibre-gl): loaded when their section nears the viewport.
+const Charts = lazy(() => import('./Charts.tsx'))
+const StationMap = lazy(() => import('./StationMap.tsx'))
+
+const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
+
+export function App() {
+  const [lang, setLang] = useState<Lang>(initialLanguage)
+  const [cityId, setCityId] = useState<string>(initialCity)
+  const city = findCity(cityId) ?? CITIES[0]!
+  const t = strings(lang)
+  const now = usePolling(city.id, fetchCity, REFRESH_MS)
+  const history = usePolling(city.id, fetchHistory, HISTORY_REFRESH_MS)
+  const data = now.data?.items[0]
+
+  useEffect(() => {
+    document.documentElement.lang = lang
+    document.title = `${t.airIn(city.name)} · ${t.appTitle}`
+  }, [lang, city.name, t])
+
+  const chooseLang = (l: Lang) => {
+    setLang(l)
+    rememberLanguage(l)
+  }
+  const chooseCity = (id: string) => {
+    setCityId(id)
+    rememberCity(id)
+  }
+
+  return (
+    <>
+      <a className="skip" href="#main">
+        {t.skip}
+      </a>
+      <header className="top">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <div>
+            <p className="brand-title">{t.appTitle}</p>
+            <p className="brand-sub">{t.appSubtitle}</p>
+          </div>
+        </div>
+        <nav className="top-nav" aria-label={t.language}>
+          <div className="lang" role="group" aria-label={t.language}>
+            {LANGS.map((l) => (
+              <button key={l} type="button" lang={l} aria-pressed={lang === l} data-testid={`lang-${l}`} onClick={() => chooseLang(l)}>
+                {l.toUpperCase()}
+                <span className="visually-hidden"> {l === 'it' ? 'Italiano' : 'English'}</span>
+              </button>
+            ))}
+          </div>
+          <a className="operators" href="/dashboard" data-testid="operators-link">
+            {t.operators}
+          </a>
+        </nav>
+      </header>
+
+      <main id="main" tabIndex={-1}>
+        <div className="city-row">
+          <h1 data-testid="city-title">{t.airIn(city.name)}</h1>
+          <label className="city-picker">
+            <span>{t.city}</span>
+            <select value={city.id} onChange={(e) => chooseCity(e.target.value)} data-testid="city-select">
+              {CITIES.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+
+        {now.error && (
+          <p className="notice" role="status" data-testid="load-error">
+            {t.loadError}
+          </p>
+        )}
+        {!data ? (
+          <p className="loading" role="status">
+            {t.loading}
+          </p>
+        ) : (
+          <div className="layout">
+            <div className="col">
+              <IndexCard data={data} lang={lang} t={t} />
+              {data.index.band && <Advice band={data.index.band} lang={lang} t={t} />}
+              <Pollutants data={data} lang={lang} t={t} />
+            </div>
+            <div className="col">
+              <Deferred fallback={t.chartsLoading} testId="charts-section">
+                <Charts hours={history.data?.hours} lang={lang} now={{ index: data.index.value, band: data.index.band, driving: data.index.drivingPollutant }} />
+              </Deferred>
+              <section className="card" aria-labelledby="stations-title">
+                <h2 id="stations-title">{t.stations}</h2>
+                <Deferred fallback={t.mapLoading} testId="map-section">
+                  <StationMap city={city} stations={data.stations} lang={lang} label={t.stationsMap(city.name)} />
+                </Deferred>
+                <StationList data={data} lang={lang} t={t} />
+              </section>
+            </div>
+          </div>
+        )}
+      </main>
+      <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />
+    </>
+  )
+}
+
+function IndexCard({ data, lang, t }: { data: CityAirQuality; lang: Lang; t: Strings }) {
+  const i = data.index
+  const b = i.value ? bandOf(i.value as Level) : undefined
+  const style = b ? { background: b.color, color: b.textColor } : { background: NO_INDEX.color, color: NO_INDEX.textColor }
+  const driving = i.drivingPollutant ? data.pollutants.find((p) => p.pollutant === i.drivingPollutant) : undefined
+  let message: string | undefined
+  if (!b) {
+    if (data.status === 'no-stations') message = t.noStations(data.name)
+    else if (data.status === 'incomplete') message = t.incomplete
+    else message = t.stale(data.lastUpdate ? formatTime(lang, data.lastUpdate, true) : null)
+  }
+  const summary = b
+    ? `${t.indexName}, ${data.name}: ${bandName(lang, b.id)}, ${t.indexOf(b.level)}. ${i.drivingPollutant ? `${t.drivenBy}: ${pollutantName(lang, i.drivingPollutant)}.` : ''}`
+    : `${t.indexName}, ${data.name}: ${t.noIndex}.`
+  return (
+    <section className="index-card" style={style} data-testid="aqi-card" data-level={i.value ?? ''} data-band={i.band ?? ''} data-status={data.status} aria-labelledby="index-title">
+      <h2 id="index-title" className="index-title">
+        {t.indexName}
+      </h2>
+      <p className="visually-hidden" aria-live="polite" aria-atomic="true">
+        {summary}
+      </p>
+      {b ? (
+        <div className="index-main" aria-hidden="true">
+          <span className="index-number" data-testid="aqi-value">
+            {b.level}
+          </span>
+          <div>
+            <p className="index-word" data-testid="aqi-band">
+              {bandName(lang, b.id)}
+            </p>
+            <p className="index-of">{t.indexOf(b.level)}</p>
+          </div>
+        </div>
+      ) : (
+        <div className="index-main">
+          <p className="index-word" data-testid="aqi-band">
+            {t.noIndex}
+          </p>
+        </div>
+      )}
+      <IndexSteps level={b?.level} />
+      {message && <p className="index-message" data-testid="aqi-message">{message}</p>}
+      {driving && driving.value !== null && (
+        <p className="index-driver" data-testid="aqi-pollutant" data-pollutant={driving.pollutant}>
+          {t.drivenBy}: <strong>{pollutantSymbol(lang, driving.pollutant, driving.label)}</strong> · {pollutantName(lang, driving.pollutant)},{' '}
+          {formatNumber(lang, driving.value)} {driving.unit}
+        </p>
+      )}
+      <p className="index-updated" data-testid="last-update">
+        {t.updated}: {data.lastUpdate ? t.updatedAt(formatTime(lang, data.lastUpdate, true), formatAgo(lang, data.lastUpdate)) : '—'}
+      </p>
+    </section>
+  )
+}
+
+/** Six small steps under the number, the current one raised: where the band sits on the scale. */
+function IndexSteps({ level }: { level?: number }) {
+  return (
+    <div className="index-steps" aria-hidden="true">
+      {[1, 2, 3, 4, 5, 6].map((l) => (
+        <span key={l} className={l === level ? 'current' : ''} style={{ background: bandOf(l as Level).color }} />
+      ))}
+    </div>
+  )
+}
+
+function Advice({ band, lang, t }: { band: BandId; lang: Lang; t: Strings }) {
+  const a = advice(lang, band)
+  return (
+    <section className="card advice" aria-labelledby="advice-title" data-testid="advice">
+      <h2 id="advice-title">{a.headline}</h2>
+      <div className="advice-grid">
+        <div>
+          <h3>{t.forEveryone}</h3>
+          <p data-testid="advice-general">{a.general}</p>
+        </div>
+        <div>
+          <h3>{t.forSensitive}</h3>
+          <p data-testid="advice-sensitive">{a.sensitive}</p>
+          <p className="small">{t.sensitiveWho}</p>
+        </div>
+      </div>
+    </section>
+  )
+}
+
+function Pollutants({ data, lang, t }: { data: CityAirQuality; lang: Lang; t: Strings }) {
+  return (
+    <section className="card" aria-labelledby="pollutants-title">
+      <h2 id="pollutants-title">{t.pollutants}</h2>
+      <p className="small">{t.pollutantsNote}</p>
+      <ul className="pollutants">
+        {EAQI_POLLUTANTS.map((p) => {
+          const x = data.pollutants.find((q) => q.pollutant === p)
+          const symbol = pollutantSymbol(lang, p, x?.label ?? p)
+          const b = x?.level ? bandOf(x.level as Level) : undefined
+          const driving = data.index.drivingPollutant === p
+          return (
+            <li key={p} data-testid={`pollutant-${p}`} data-level={x?.level ?? ''} className={driving ? 'driving' : ''}>
+              <div className="pollutant-head">
+                <span className="pollutant-name">
+                  <strong>{symbol}</strong> <span className="small">{pollutantName(lang, p)}</span>
+                </span>
+                <span className="pollutant-value">
+                  {x?.value !== null && x?.value !== undefined ? (
+                    <>
+                      {formatNumber(lang, x.value)} <span className="unit">{x.unit}</span>
+                    </>
+                  ) : (
+                    <span className="muted">{x?.status === 'incomplete' ? t.notEnoughData : t.noData}</span>
+                  )}
+                </span>
+                {b && (
+                  <span className="band-tag" style={{ background: b.color, color: b.textColor }}>
+                    {bandName(lang, b.id)}
+                  </span>
+                )}
+              </div>
+              <Scale pollutant={p} value={x?.level ? x.value : null} lang={lang} label={t.scaleOf(symbol)} />
+            </li>
+          )
+        })}
+      </ul>
+    </section>
+  )
+}
+
+function StationList({ data, lang, t }: { data: CityAirQuality; lang: Lang; t: Strings }) {
+  if (data.stations.length === 0) return <p className="small">{t.noStations(data.name)}</p>
+  return (
+    <ul className="stations" data-testid="station-list">
+      {data.stations.map((s) => {
+        const b = s.index ? bandOf(s.index.value as Level) : undefined
+        return (
+          <li key={s.id} data-testid="station" data-station={s.id} data-level={s.index?.value ?? ''}>
+            <span className="dot" style={{ background: b?.color ?? NO_INDEX.color }} aria-hidden="true" />
+            <span>
+              <span className="station-name">{s.name}</span>
+              <span className="station-band">
+                {b ? `${b.level} · ${bandName(lang, b.id)}` : t.stationStatus[s.status]}
+                {s.index && ` (${pollutantSymbol(lang, s.index.drivingPollutant as Pollutant, labelOf(s.index.drivingPollutant))})`}
+                {s.lastReadingAt && ` · ${formatTime(lang, s.lastReadingAt)}`}
+              </span>
+            </span>
+          </li>
+        )
+      })}
+    </ul>
+  )
+}
+
+const LABELS: Record<string, string> = { pm25: 'PM2.5', pm10: 'PM10', no2: 'NO₂', o3: 'O₃', so2: 'SO₂' }
+const labelOf = (p: string) => LABELS[p] ?? p
+
+function Footer({ city, lang, t, license, attribution }: { city: string; lang: Lang; t: Strings; license?: { name: string; url: string }; attribution?: string }) {
+  const embed = `<iframe src="${location.origin}/widget/${city}?theme=light&lang=${lang}" title="${t.appTitle}" width="340" height="210" style="border:0"></iframe>`
+  return (
+    <footer className="foot">
+      <section aria-labelledby="open-data-title">
+        <h2 id="open-data-title">{t.openData}</h2>
+        <p>{t.openDataText}</p>
+        <ul className="links">
+          <li>
+            <a href="/api/docs">{t.apiDocs}</a>
+          </li>
+          <li>
+            <a href={`/api/public/air-quality/history?city=${city}&format=csv`} data-testid="download-csv">
+              {t.downloadCsv} (7 d)
+            </a>
+          </li>
+          <li>
+            <a href={`/api/public/stations?city=${city}&format=csv`}>{t.downloadCsv} ({t.stations.toLowerCase()})</a>
+          </li>
+        </ul>
+        {license && (
+          <p data-testid="license">
+            {t.license}:{' '}
+            <a href={license.url} rel="license">
+              {license.name}
+            </a>{' '}
+            · {attribution}
+          </p>
+        )}
+      </section>
+      <section aria-labelledby="embed-title">
+        <h2 id="embed-title">{t.embed}</h2>
+        <pre>
+          <code>{embed}</code>
+        </pre>
+      </section>
+      <p className="small">{t.about(EAQI_VERSION)}</p>
+    </footer>
+  )
+}
+
+/** Renders its children (a lazy chunk) once the section comes within a screen of the viewport. */
+function Deferred({ children, fallback, testId }: { children: ReactNode; fallback: string; testId: string }) {
+  const ref = useRef<HTMLDivElement>(null)
+  const [near, setNear] = useState(false)
+  useEffect(() => {
+    const el = ref.current
+    if (near || !el) return
+    if (!('IntersectionObserver' in window)) {
+      setNear(true)
+      return
+    }
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        setNear(true)
+        observer.disconnect()
+      }
+    }, { rootMargin: '600px 0px' })
+    observer.observe(el)
+    return () => observer.disconnect()
+  }, [near])
+  const placeholder = (
+    <p className="loading small" role="status">
+      {fallback}
+    </p>
+  )
+  return (
+    <div ref={ref} data-testid={testId} data-loaded={near}>
+      {near ? <Suspense fallback={placeholder}>{children}</Suspense> : placeholder}
+    </div>
+  )
+}

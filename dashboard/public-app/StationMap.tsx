@@ -1,0 +1,162 @@
+import 'maplibre-gl/dist/maplibre-gl.css'
+import { AttributionControl, LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJSONSource, type StyleSpecification } from 'maplibre-gl'
+// maplibre-gl 6 ships its worker as a separate ES module; Vite copies it and gives us its URL.
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
+import { useEffect, useRef, useState } from 'react'
+import { band as bandOf, type Level } from '../../devices/aqi.ts'
+import type { StationSummary } from './api.ts'
+import type { PublicCity } from './cities.ts'
+import { bandName, strings, type Lang } from './i18n.ts'
+
+setWorkerUrl(workerUrl)
+
+/**
+ * The city's stations on a map, coloured by band. No tile server is reachable, so the style is
+ * built here: a background, a soft disc round the city centre and the stations as a circle layer.
+ * Text labels are HTML markers (symbol layers would need glyphs from a server). When
+ * /api/config names a style URL, that style is the base and the stations go on top.
+ */
+
+const SOURCE = 'stations'
+const LAYER = 'stations'
+const NO_INDEX = '#5f6b76'
+
+function circlePolygon(lon: number, lat: number, km: number, steps = 64): GeoJSON.Feature<GeoJSON.Polygon> {
+  const coords: [number, number][] = []
+  const dLat = km / 111.32
+  const dLon = km / (111.32 * Math.cos((lat * Math.PI) / 180))
+  for (let i = 0; i <= steps; i++) {
+    const a = (i / steps) * 2 * Math.PI
+    coords.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)])
+  }
+  return { type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [coords] } }
+}
+
+export function offlineStyle(city: PublicCity): StyleSpecification {
+  return {
+    version: 8,
+    name: 'Piazza public offline',
+    sources: {
+      area: { type: 'geojson', data: { type: 'FeatureCollection', features: [circlePolygon(city.lon, city.lat, 2.5), circlePolygon(city.lon, city.lat, 6)] } },
+    },
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#e9ede6' } },
+      { id: 'area', type: 'fill', source: 'area', paint: { 'fill-color': '#f7f5ee', 'fill-opacity': 0.7 } },
+      { id: 'area-line', type: 'line', source: 'area', paint: { 'line-color': '#b9b3a3', 'line-width': 1, 'line-dasharray': [2, 2] } },
+    ],
+  }
+}
+
+function features(stations: readonly StationSummary[]): GeoJSON.FeatureCollection {
+  return {
+    type: 'FeatureCollection',
+    features: stations.map((s) => ({
+      type: 'Feature',
+      id: s.id,
+      properties: { id: s.id, color: s.index ? bandOf(s.index.value as Level).color : NO_INDEX },
+      geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
+    })),
+  }
+}
+
+export default function StationMap({ city, stations, lang, label }: { city: PublicCity; stations: readonly StationSummary[]; lang: Lang; label: string }) {
+  const container = useRef<HTMLDivElement>(null)
+  const mapRef = useRef<MapLibreMap | null>(null)
+  const markers = useRef<Marker[]>([])
+  /** The station set last framed: the map is framed again only when it changes, not on every refresh. */
+  const framed = useRef('')
+  const [ready, setReady] = useState(false)
+  const [styleUrl, setStyleUrl] = useState<string | null | undefined>(undefined)
+
+  useEffect(() => {
+    let cancelled = false
+    fetch('/api/config')
+      .then((r) => (r.ok ? (r.json() as Promise<{ mapStyleUrl: string | null }>) : { mapStyleUrl: null }))
+      .then((c) => !cancelled && setStyleUrl(c.mapStyleUrl ?? null))
+      .catch(() => !cancelled && setStyleUrl(null))
+    return () => {
+      cancelled = true
+    }
+  }, [])
+
+  useEffect(() => {
+    if (styleUrl === undefined || !container.current) return
+    const map = new MapLibreMap({
+      container: container.current,
+      style: styleUrl ?? offlineStyle(city),
+      center: [city.lon, city.lat],
+      zoom: 11.5,
+      attributionControl: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+      touchPitch: false,
+      cooperativeGestures: false,
+    })
+    mapRef.current = map
+    map.touchZoomRotate.disableRotation()
+    map.keyboard.disableRotation()
+    map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
+    if (styleUrl) map.addControl(new AttributionControl({ compact: true }))
+    map.getCanvas().setAttribute('aria-label', label)
+    map.on('load', () => {
+      map.addSource(SOURCE, { type: 'geojson', data: features([]) })
+      map.addLayer({
+        id: LAYER,
+        type: 'circle',
+        source: SOURCE,
+        paint: {
+          'circle-color': ['get', 'color'],
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 6, 12, 10, 15, 14],
+          'circle-stroke-color': '#1f2933',
+          'circle-stroke-width': 1.5,
+        },
+      })
+      setReady(true)
+    })
+    return () => {
+      for (const m of markers.current) m.remove()
+      markers.current = []
+      framed.current = ''
+      map.remove()
+      mapRef.current = null
+      setReady(false)
+    }
+    // The label is set again below when the language changes; the map is rebuilt only for a new city or style.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [styleUrl, city.id])
+
+  useEffect(() => {
+    mapRef.current?.getCanvas().setAttribute('aria-label', label)
+  }, [label])
+
+  useEffect(() => {
+    const map = mapRef.current
+    if (!map || !ready) return
+    map.getSource<GeoJSONSource>(SOURCE)?.setData(features(stations))
+    for (const m of markers.current) m.remove()
+    const t = strings(lang)
+    markers.current = stations.map((s) => {
+      const el = document.createElement('div')
+      el.className = 'station-label'
+      el.dataset.station = s.id
+      el.setAttribute('aria-hidden', 'true')
+      const b = s.index ? bandOf(s.index.value as Level) : undefined
+      // Short, so it fits a phone: the band in words is in the station list under the map.
+      el.textContent = `${s.name} · ${b ? b.level : t.stationStatus[s.status] || '—'}`
+      el.title = b ? `${s.name}: ${bandName(lang, b.id)} (${b.level})` : s.name
+      return new Marker({ element: el, anchor: 'top', offset: [0, 12] }).setLngLat([s.lon, s.lat]).addTo(map)
+    })
+    const key = stations.map((s) => `${s.id}@${s.lon},${s.lat}`).join('|')
+    if (key === framed.current) return
+    framed.current = key
+    if (stations.length > 1) {
+      const bounds = new LngLatBounds()
+      for (const s of stations) bounds.extend([s.lon, s.lat])
+      // Room for the HTML labels, which hang below and to both sides of each dot.
+      const side = Math.min(140, Math.round((container.current?.clientWidth ?? 300) * 0.3))
+      map.fitBounds(bounds, { padding: { top: 40, bottom: 56, left: side, right: side }, maxZoom: 14, duration: 0 })
+    } else if (stations.length === 1) map.jumpTo({ center: [stations[0]!.lon, stations[0]!.lat], zoom: 13 })
+  }, [stations, ready, lang])
+
+  return <div ref={container} className="map" data-testid="map" data-ready={ready} data-stations={stations.length} />
+}

@@ -1,0 +1,105 @@
+/**
+ * A small RFC 4180 CSV reader and writer: quoted fields (with "" for a quote, and line breaks
+ * inside quotes), CRLF or LF, a UTF-8 byte-order mark ignored. The separator is a comma, or a
+ * semicolon when the header line has semicolons and no commas (what spreadsheets set to Italian
+ * write). Every record keeps the line number it started on, for error reports.
+ */
+
+export interface CsvRecord {
+  /** 1-based line number in the file where the record starts. */
+  line: number
+  fields: string[]
+}
+
+export class CsvError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message)
+    this.name = 'CsvError'
+  }
+}
+
+export function detectSeparator(text: string): ',' | ';' {
+  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? ''
+  return firstLine.includes(';') && !firstLine.includes(',') ? ';' : ','
+}
+
+export function parseCsv(input: string, separator: ',' | ';' = detectSeparator(input)): CsvRecord[] {
+  const text = input.replace(/^\uFEFF/, '')
+  const records: CsvRecord[] = []
+  let fields: string[] = []
+  let field = ''
+  let line = 1
+  let recordLine = 1
+  let i = 0
+  let quoted = false
+  let fieldStarted = false
+  const endField = () => {
+    fields.push(field)
+    field = ''
+    fieldStarted = false
+  }
+  const endRecord = () => {
+    endField()
+    records.push({ line: recordLine, fields })
+    fields = []
+  }
+  while (i < text.length) {
+    const c = text[i]!
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"'
+          i += 2
+          continue
+        }
+        quoted = false
+        i += 1
+        // Only a separator or the end of the line may follow a closing quote.
+        const next = text[i]
+        if (next !== undefined && next !== separator && next !== '\n' && next !== '\r') {
+          throw new CsvError(`line ${line}: unexpected character after a closing quote`, line)
+        }
+        continue
+      }
+      if (c === '\n') line += 1
+      field += c
+      i += 1
+      continue
+    }
+    if (c === '"' && !fieldStarted && field === '') {
+      quoted = true
+      fieldStarted = true
+      i += 1
+      continue
+    }
+    if (c === separator) {
+      endField()
+      i += 1
+      continue
+    }
+    if (c === '\r' || c === '\n') {
+      endRecord()
+      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1
+      line += 1
+      recordLine = line
+      continue
+    }
+    field += c
+    fieldStarted = true
+    i += 1
+  }
+  if (quoted) throw new CsvError(`line ${recordLine}: a quoted field is not closed`, recordLine)
+  if (field !== '' || fields.length > 0 || fieldStarted) endRecord()
+  return records
+}
+
+function quote(value: string): string {
+  return /[",;\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value
+}
+
+export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
+  return rows.map((row) => row.map((v) => quote(v === null || v === undefined ? '' : String(v))).join(',')).join('\r\n') + '\r\n'
+}

@@ -1,0 +1,106 @@
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { Logger } from 'pino'
+import type { Registry } from '../../../devices/registry.ts'
+import type { Storage } from '../../../ingest/storage/contract.ts'
+import type { Accounts } from '../accounts.ts'
+import { tooManyRequests } from '../errors.ts'
+import type { Feed } from '../feed.ts'
+import type { Api } from '../types.ts'
+import { licenseLink, resolveLicense, type DataLicense } from './license.ts'
+import { registerPages } from './pages.ts'
+import { registerPublicRoutes } from './routes.ts'
+import { createSnapshots, type Snapshots } from './snapshots.ts'
+
+/**
+ * The citizens' side, registered by buildApp with one call: the public pages (`/`,
+ * `/widget/<city>`) and the open-data API under `/api/public/` (snapshots, exports, licence on
+ * every answer, CORS open, a rate limit per client address answering 429 with Retry-After in the
+ * API's one error shape).
+ */
+
+export interface PublicDataOptions {
+  /** SPDX id (CC-BY-4.0 by default, CC0-1.0, CC-BY-SA-4.0, ODbL-1.0, IODL-2.0) or the licence's URL. */
+  license?: string
+  /** Credit line for reusers; a default naming Piazza when absent. */
+  attribution?: string
+  rateLimit?: {
+    /** Requests per client address and window to the snapshot answers. Default 1200 (a page asks about 7 a minute; many visitors may share an address behind a carrier's NAT). */
+    max?: number
+    /** Requests per client address and window to the exports. Default 60. */
+    exportMax?: number
+    /** Default 60 000 ms. */
+    windowMs?: number
+  }
+  snapshots?: {
+    /** Default 2000 ms. */
+    minIntervalMs?: number
+    /** Default 60 000 ms. */
+    maxAgeMs?: number
+    /** false: compute every answer from storage (only to measure what snapshots save). Default true. */
+    enabled?: boolean
+    /** Compute every city once at start. Default true. */
+    warm?: boolean
+  }
+  /** Cache-Control max-age of snapshot answers. Default 5 s. */
+  maxAgeSeconds?: number
+}
+
+export interface PublicDeps {
+  registry: Pick<Registry, 'get' | 'list' | 'onChange'>
+  storage: Pick<Storage, 'series' | 'latest'>
+  feed?: Pick<Feed, 'subscribe'>
+  accounts: Pick<Accounts, 'authenticate'>
+  logger: Logger
+  staticDir?: string
+  options?: PublicDataOptions
+}
+
+export interface PublicSide {
+  snapshots: Snapshots
+  license: DataLicense
+}
+
+export async function registerPublic(app: Api, deps: PublicDeps): Promise<PublicSide> {
+  const options = deps.options ?? {}
+  const license = resolveLicense({ license: options.license, attribution: options.attribution })
+  const snapshots = createSnapshots({
+    registry: deps.registry,
+    storage: deps.storage,
+    feed: deps.feed,
+    logger: deps.logger.child({ part: 'public' }),
+    minIntervalMs: options.snapshots?.minIntervalMs,
+    maxAgeMs: options.snapshots?.maxAgeMs,
+    cache: options.snapshots?.enabled,
+    warm: options.snapshots?.warm,
+  })
+  app.addHook('onClose', async () => snapshots.close())
+
+  registerPages(app, { staticDir: deps.staticDir, accounts: deps.accounts })
+
+  const windowMs = options.rateLimit?.windowMs ?? 60_000
+  const link = licenseLink(license)
+  await app.register(async (scope) => {
+    const api = scope as unknown as Api
+    // Before the rate limit's own hook, so a 429 names the licence and is readable cross-origin too.
+    api.addHook('onRequest', async (_request, reply) => {
+      reply.header('link', link)
+      reply.header('access-control-allow-origin', '*')
+      reply.header('access-control-expose-headers', 'ETag, Link, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Content-Disposition')
+    })
+    await api.register(fastifyRateLimit, {
+      max: options.rateLimit?.max ?? 1200,
+      timeWindow: windowMs,
+      errorResponseBuilder: (_request, context) =>
+        tooManyRequests(`too many requests from this address: at most ${context.max} per ${Math.round(windowMs / 1000)} s; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl / 1000),
+    })
+    registerPublicRoutes(api, {
+      registry: deps.registry,
+      storage: deps.storage,
+      snapshots,
+      license,
+      maxAgeSeconds: options.maxAgeSeconds ?? 5,
+      exportRateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
+    })
+  })
+  return { snapshots, license }
+}

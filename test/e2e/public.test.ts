@@ -1,0 +1,282 @@
+import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import mqtt, { type MqttClient } from 'mqtt'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureDashboardBuilt } from '../../dashboard/build.ts'
+import { launchBrowser, screenshot, type Browser } from '../support/browser.ts'
+import { startStack, type Stack } from '../support/stack.ts'
+
+/**
+ * The citizens' pages as a visitor sees them: real Chromium (Italian and English browsers), the
+ * whole stack, a week of readings published over real MQTT with each station's own credentials,
+ * then one more reading that pushes PM2.5 into a worse band while the page is open.
+ */
+
+const PHONE = { width: 390, height: 844 }
+const DESKTOP = { width: 1400, height: 1000 }
+const MINUTE = 60_000
+const INTERVAL_S = 600 // the stations report every 10 minutes: 6 readings an hour, 5 needed
+const WEEK_READINGS = (7 * 24 * 60) / 10
+
+interface Station {
+  id: string
+  secret: string
+  client: MqttClient
+}
+
+let stack: Stack
+let seededAt: number
+const stations: Record<string, Station> = {}
+
+/** Smooth, plausible values: Fair air in Firenze (PM2.5 ≈ 12 µg/m³ now), Good air in Pisa. */
+function reading(city: 'firenze' | 'pisa', offset: number, ts: number) {
+  const wave = Math.sin(ts / 3_600_000 / 24 * 2 * Math.PI)
+  if (city === 'pisa') return { ts, pm25: 3 + wave, pm10: 9 + 2 * wave, no2: 7 + 2 * wave, o3: 45 + 8 * wave, so2: 2, co: 0.2 }
+  return { ts, pm25: round(12 + offset + 1.5 * wave), pm10: round(22 + 4 * wave), no2: round(20 + 3 * wave), o3: round(48 + 8 * wave), so2: 3, co: 0.4 }
+}
+const round = (v: number) => Math.round(v * 10) / 10
+
+async function connect(id: string, secret: string): Promise<MqttClient> {
+  const client = mqtt.connect(stack.urls.mqtt, { protocolVersion: 4, clientId: id, username: id, password: secret, reconnectPeriod: 0, connectTimeout: 5000 })
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve())
+    client.once('error', reject)
+  })
+  return client
+}
+
+async function publish(station: Station, readings: object[]): Promise<void> {
+  for (let i = 0; i < readings.length; i += 500) {
+    await station.client.publishAsync(`devices/${station.id}/telemetry`, JSON.stringify(readings.slice(i, i + 500)), { qos: 1 })
+  }
+}
+
+async function json(path: string): Promise<any> {
+  const response = await fetch(`${stack.urls.http}${path}`)
+  return response.ok ? response.json() : undefined
+}
+
+beforeAll(async () => {
+  await ensureDashboardBuilt().catch((err: unknown) => {
+    // These pages need only the citizens' build; a broken operators' build is the dashboard test's to report.
+    if (!existsSync(new URL('../../dashboard/dist/public/public.html', import.meta.url))) throw err
+    console.warn(String(err).split('\n')[0])
+  })
+  stack = await startStack()
+  const add = async (key: string, city: string, name: string, lat: number, lon: number) => {
+    const { device, secret } = await stack.platform.registry.add({ type: 'air-quality', city, name, lat, lon, interval: INTERVAL_S })
+    stations[key] = { id: device.id, secret, client: await connect(device.id, secret) }
+  }
+  await add('gramsci', 'firenze', 'Viale Gramsci', 43.7745, 11.2668)
+  await add('boboli', 'firenze', 'Giardino di Boboli', 43.7625, 11.2481)
+  await add('pisa', 'pisa', 'Lungarno Pacinotti', 43.7168, 10.4003)
+  await add('lucca', 'lucca', 'Porta Elisa', 43.8436, 10.5119)
+
+  // A week of readings every 10 minutes, newest now, over MQTT in batches.
+  seededAt = Date.now()
+  const week = (city: 'firenze' | 'pisa', offset: number) =>
+    Array.from({ length: WEEK_READINGS }, (_, k) => reading(city, offset, seededAt - (WEEK_READINGS - 1 - k) * 10 * MINUTE))
+  await publish(stations.gramsci!, week('firenze', 0))
+  await publish(stations.boboli!, week('firenze', -4))
+  await publish(stations.pisa!, week('pisa', 0))
+  // Lucca's station went quiet 40 minutes ago (stale after 3 intervals = 30 minutes): clean air, but no index.
+  await publish(stations.lucca!, week('pisa', 0).filter((r) => r.ts < seededAt - 40 * MINUTE))
+
+  // The snapshots pick the readings up as they arrive: wait until both cities have an index and a history.
+  // Polled gently: the public API allows 1200 requests a minute per address, and the pages below need their share.
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const [f, p, h] = await Promise.all([json('/api/public/air-quality?city=firenze'), json('/api/public/air-quality?city=pisa'), json('/api/public/air-quality/history?city=firenze')])
+    if (f?.items[0].index.value === 2 && p?.items[0].index.value === 1 && h?.hours.filter((x: { index: number | null }) => x.index !== null).length > 100) break
+    if (Date.now() > deadline) throw new Error('timed out waiting for both cities to have an index and a history')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+}, 240_000)
+
+afterAll(async () => {
+  await Promise.all(Object.values(stations).map((s) => s.client.endAsync()))
+  await stack?.stop()
+})
+
+async function openPage(browser: Browser, viewport: { width: number; height: number }, path = '/'): Promise<Page> {
+  const page = await browser.newPage(viewport)
+  await page.goto(`${stack.urls.http}${path}`)
+  await page.getByTestId('aqi-card').waitFor()
+  return page
+}
+
+/** Scrolls the charts and the map into view and waits until both have drawn. */
+async function showChartsAndMap(page: Page) {
+  await page.getByTestId('charts-section').scrollIntoViewIfNeeded()
+  await page.getByTestId('charts').waitFor({ timeout: 30_000 })
+  await expect.poll(() => page.getByTestId('charts').getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
+  await expect.poll(() => page.locator('.recharts-bar-rectangle').count(), { timeout: 15_000 }).toBeGreaterThan(10)
+  await page.getByTestId('map-section').scrollIntoViewIfNeeded()
+  const map = page.getByTestId('map')
+  await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
+  await expect.poll(() => page.locator('.station-label').count(), { timeout: 15_000 }).toBeGreaterThan(0)
+}
+
+describe('the public page in an Italian browser', () => {
+  let browser: Browser
+  let page: Page
+  beforeAll(async () => {
+    browser = await launchBrowser({ locale: 'it-IT' })
+    page = await openPage(browser, PHONE)
+  })
+  afterAll(async () => browser?.close())
+
+  it('is in Italian by default, with the index now, in colour, word and number, and its cause', async () => {
+    expect(await page.locator('html').getAttribute('lang')).toBe('it')
+    expect(await page.getByTestId('city-title').textContent()).toBe('Aria a Firenze')
+    const card = page.getByTestId('aqi-card')
+    await expect.poll(() => card.getAttribute('data-level')).toBe('2')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Discreta')
+    expect(await page.getByTestId('aqi-value').textContent()).toBe('2')
+    expect(await page.getByTestId('aqi-pollutant').getAttribute('data-pollutant')).toBe('pm25')
+    expect(await page.getByTestId('aqi-pollutant').textContent()).toContain('PM2,5')
+    expect(await page.getByTestId('advice-general').textContent()).toContain('attività all’aperto')
+    expect(await page.getByTestId('last-update').textContent()).toMatch(/Ultimo aggiornamento: .*\d{2}:\d{2}/)
+    // Colour is never the only signal: the band is written in the pollutant rows too.
+    expect(await page.getByTestId('pollutant-pm25').textContent()).toContain('Discreta')
+    expect(await page.getByTestId('license').textContent()).toContain('CC BY 4.0')
+    // Screen readers hear the whole index in one sentence.
+    expect(await page.locator('.index-card [aria-live]').textContent()).toMatch(/Discreta, 2 su 6\. Inquinante che determina l’indice: Particolato fine/)
+    await screenshot(page, 'public-phone-it')
+  })
+
+  it('chooses another city with the keyboard and remembers it', async () => {
+    const select = page.getByTestId('city-select')
+    await select.focus()
+    await select.selectOption('pisa')
+    await expect.poll(() => page.getByTestId('city-title').textContent()).toBe('Aria a Pisa')
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level')).toBe('1')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Buona')
+    expect(new URL(page.url()).searchParams.get('city')).toBe('pisa')
+    await page.reload()
+    await expect.poll(() => page.getByTestId('city-title').textContent()).toBe('Aria a Pisa')
+    await select.selectOption('firenze')
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level')).toBe('2')
+  })
+
+  it('shows a city whose station has gone quiet as out of date, never as good', async () => {
+    await page.getByTestId('city-select').selectOption('lucca')
+    const card = page.getByTestId('aqi-card')
+    await expect.poll(() => card.getAttribute('data-status')).toBe('stale')
+    expect(await card.getAttribute('data-level')).toBe('')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Indice non disponibile')
+    expect(await page.getByTestId('aqi-message').textContent()).toMatch(/^Dati non aggiornati: le stazioni non inviano misure dalle /)
+    expect(await page.getByTestId('advice').count()).toBe(0)
+    expect(await page.getByTestId('station-list').textContent()).toContain('dati non aggiornati')
+    await screenshot(page, 'public-phone-it-stale')
+    await page.getByTestId('city-select').selectOption('firenze')
+    await expect.poll(() => card.getAttribute('data-level')).toBe('2')
+  })
+
+  it('draws the last 24 hours and 7 days, and the stations on a map coloured by band', async () => {
+    await showChartsAndMap(page)
+    expect(await page.getByTestId('station').count()).toBe(2)
+    expect(await page.getByTestId('station-list').textContent()).toContain('Viale Gramsci')
+    expect(await page.locator(`.station-label[data-station="${stations.gramsci!.id}"]`).textContent()).toBe('Viale Gramsci · 2')
+    await page.getByTestId('charts-section').scrollIntoViewIfNeeded()
+    await screenshot(page, 'public-phone-it-charts')
+    await page.getByTestId('station-list').evaluate((el) => el.scrollIntoView({ block: 'end' }))
+    await screenshot(page, 'public-phone-it-map')
+  })
+
+  it('switches to English and remembers the choice', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.getByTestId('lang-en').focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('city-title').textContent()).toBe('Air in Firenze')
+    expect(await page.locator('html').getAttribute('lang')).toBe('en')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Fair')
+    expect(await page.getByTestId('lang-en').getAttribute('aria-pressed')).toBe('true')
+    await page.reload()
+    await page.getByTestId('aqi-card').waitFor()
+    expect(await page.getByTestId('city-title').textContent()).toBe('Air in Firenze')
+    await screenshot(page, 'public-phone-en')
+  })
+
+  it('shows a desktop layout', async () => {
+    const wide = await openPage(browser, DESKTOP, '/?city=firenze')
+    await wide.getByTestId('lang-it').click()
+    await expect.poll(() => wide.getByTestId('city-title').textContent()).toBe('Aria a Firenze')
+    await showChartsAndMap(wide)
+    await wide.evaluate(() => window.scrollTo(0, 0))
+    await screenshot(wide, 'public-desktop-it')
+    await wide.close()
+  })
+})
+
+describe('the public page in an English browser', () => {
+  let browser: Browser
+  let page: Page
+  beforeAll(async () => {
+    browser = await launchBrowser({ locale: 'en-US' })
+    page = await openPage(browser, DESKTOP)
+  })
+  afterAll(async () => browser?.close())
+
+  it('is in English by default and links to the operators’ dashboard', async () => {
+    expect(await page.locator('html').getAttribute('lang')).toBe('en')
+    expect(await page.getByTestId('city-title').textContent()).toBe('Air in Firenze')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Fair')
+    expect(await page.getByTestId('aqi-pollutant').textContent()).toContain('PM2.5')
+    expect(await page.getByTestId('operators-link').getAttribute('href')).toBe('/dashboard')
+    await showChartsAndMap(page)
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await screenshot(page, 'public-desktop-en')
+  })
+
+  it('shows a worse band within the refresh period when a reading over MQTT pushes PM2.5 up', async () => {
+    // Gramsci's last hour holds 6 readings of ≈ 12 µg/m³ (fair); one more of 80 makes the mean ≈ 21 (moderate).
+    await page.getByTestId('aqi-card').scrollIntoViewIfNeeded()
+    expect(await page.getByTestId('aqi-card').getAttribute('data-level')).toBe('2')
+    await publish(stations.gramsci!, [{ ts: new Date().toISOString(), pm25: 80, no2: 21 }])
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level'), { timeout: 30_000, interval: 250 }).toBe('3')
+    expect(await page.getByTestId('aqi-band').textContent()).toBe('Moderate')
+    expect(await page.getByTestId('aqi-pollutant').getAttribute('data-pollutant')).toBe('pm25')
+    expect(await page.getByTestId('advice-sensitive').textContent()).toContain('Consider reducing intense outdoor activities')
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await screenshot(page, 'public-desktop-en-moderate')
+    const phone = await openPage(browser, PHONE)
+    await screenshot(phone, 'public-phone-en-moderate')
+    await phone.close()
+  })
+
+  it('opens the widget, light and dark, also framed by another site', async () => {
+    const widget = await browser.newPage({ width: 340, height: 210 })
+    await widget.goto(`${stack.urls.http}/widget/firenze?theme=dark`)
+    const card = widget.getByTestId('widget')
+    await expect.poll(() => card.getAttribute('data-level'), { timeout: 15_000 }).toBe('3')
+    expect(await card.getAttribute('data-theme')).toBe('dark')
+    expect(await widget.getByTestId('widget-index').textContent()).toContain('Moderate')
+    await screenshot(widget, 'public-widget-dark')
+    await widget.goto(`${stack.urls.http}/widget/pisa?theme=light&lang=it`)
+    await expect.poll(() => widget.getByTestId('widget').getAttribute('data-level'), { timeout: 15_000 }).toBe('1')
+    expect(await widget.getByTestId('widget-index').textContent()).toContain('Buona')
+    await screenshot(widget, 'public-widget-light')
+    await widget.close()
+
+    // Another origin (another port) embedding the widget: frame-ancestors * lets it in.
+    const site: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html; charset=utf-8')
+      res.end(`<!doctype html><title>Comune</title><h1>Notizie</h1><iframe id="aq" title="Aria" src="${stack.urls.http}/widget/firenze?theme=light" width="340" height="210" style="border:0"></iframe>`)
+    })
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    try {
+      const host = await browser.newPage({ width: 700, height: 400 })
+      await host.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`)
+      const framed = host.frameLocator('#aq').getByTestId('widget')
+      await expect.poll(() => framed.getAttribute('data-level'), { timeout: 15_000 }).toBe('3')
+      await screenshot(host, 'public-widget-embedded')
+      await host.close()
+    } finally {
+      site.closeAllConnections()
+      await new Promise((resolve) => site.close(resolve))
+    }
+  })
+})
