@@ -1,5 +1,8 @@
 import { UsageError, type Command } from '../command.ts'
 import { formatReport, runBench, type BenchOptions, type SystemName } from '../../simulator/bench/bench.ts'
+import { benchPublic, formatPublicBench } from '../../simulator/bench/public.ts'
+
+const PARTS = ['pipeline', 'public'] as const
 
 function positive(name: string, raw: string | boolean | undefined, fallback: number, { integer = true, zero = false } = {}): number {
   if (raw === undefined) return fallback
@@ -26,6 +29,7 @@ export const benchCommand: Command = {
     'overload-window': { type: 'string', description: 'unacknowledged messages per connection in the overload phase (default 500)' },
     systems: { type: 'string', description: 'which systems to run, comma-separated (default piazza,baseline)' },
     json: { type: 'boolean', description: 'also print the full report as JSON' },
+    parts: { type: 'string', description: `which benchmarks, comma-separated: ${PARTS.join(', ')} (default all)` },
   },
   async run({ values }) {
     const quick = values.quick === true
@@ -49,9 +53,20 @@ export const benchCommand: Command = {
       log: (line) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
     }
     if (options.window > 65_000 || options.overloadWindow > 65_000) throw new UsageError('--window and --overload-window must be at most 65000 (MQTT message ids)')
-    const report = await runBench(options)
-    console.log(formatReport(report))
-    if (values.json) console.log(JSON.stringify(report, null, 2))
-    return report.systems.some((s) => s.error) ? 1 : 0
+    const parts = String(values.parts ?? PARTS.join(',')).split(',').map((p) => p.trim())
+    for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new UsageError(`--parts takes ${PARTS.join(', ')}, got '${p}'`)
+    let failed = false
+    if (parts.includes('pipeline')) {
+      const report = await runBench(options)
+      console.log(formatReport(report))
+      if (values.json) console.log(JSON.stringify(report, null, 2))
+      failed ||= report.systems.some((s) => s.error)
+    }
+    if (parts.includes('public')) {
+      console.log('\nCitizens\' public API: snapshots against computing from storage per request, same run')
+      const result = await benchPublic({ seconds: quick ? 3 : 5, connections: 20, log: options.log })
+      console.log(formatPublicBench(result))
+    }
+    return failed ? 1 : 0
   },
 }

@@ -3,7 +3,8 @@ import { useCallback, useEffect, useSyncExternalStore } from 'react'
 /**
  * Light or dark theme. Remembered in localStorage once the operator picks one; until then it
  * follows the system's prefers-color-scheme (and keeps following it). Applied as
- * `data-theme` on <html>, which the stylesheet and the map style read.
+ * `data-theme` on <html>, which the stylesheet reads (the dark colours apply to the operators'
+ * dashboard, `.app`; the login and installer pages stay light) and the map style follows.
  */
 
 export type Theme = 'light' | 'dark'
@@ -30,7 +31,6 @@ export function currentTheme(): Theme {
 function apply(): void {
   const theme = currentTheme()
   document.documentElement.dataset.theme = theme
-  document.documentElement.style.colorScheme = theme
   for (const l of [...listeners]) l()
 }
 

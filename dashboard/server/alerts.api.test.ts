@@ -217,7 +217,7 @@ describe('live pushes', () => {
     if (!address || typeof address === 'string') throw new Error('not listening')
     socket = connect(`http://127.0.0.1:${address.port}`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: t.tokens.operator } })
     await new Promise((resolve, reject) => {
-      socket!.once('connect', resolve)
+      socket!.once('connect', () => resolve(undefined))
       socket!.once('connect_error', reject)
     })
     const alertEvents: Json[] = []

@@ -240,7 +240,18 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   const unsubscribers: (() => void)[] = []
   unsubscribers.push(options.registry.onChange((change) => upsert(change.device, clock())))
   if (options.feed) {
-    unsubscribers.push(options.feed.subscribe({ accepted: (device, _readings, receivedAt) => seen(device.id, receivedAt) }))
+    unsubscribers.push(
+      options.feed.subscribe({
+        // On the ingest path: never throw back into it.
+        accepted: (device, _readings, receivedAt) => {
+          try {
+            seen(device.id, receivedAt)
+          } catch {
+            // A registry read failing (closing down) must not fail ingest; the next reading retries.
+          }
+        },
+      }),
+    )
   }
   if (options.timers !== false) {
     timers.push(setInterval(() => check(), checkMs))

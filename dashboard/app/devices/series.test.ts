@@ -52,3 +52,28 @@ describe('chart series', () => {
     expect(normalisePoints(null)).toEqual([])
   })
 })
+
+describe('chart ranges, rows and CSV', () => {
+  it('aggregates long ranges server-side to a few hundred points', async () => {
+    const { chooseEvery, TARGET_POINTS } = await import('./series.ts')
+    expect(chooseEvery(3_600_000)).toEqual({ every: undefined, ms: null })
+    expect(chooseEvery(24 * 3_600_000)).toEqual({ every: '300s', ms: 300_000 })
+    expect(chooseEvery(7 * 24 * 3_600_000)).toEqual({ every: '1800s', ms: 1_800_000 })
+    expect(chooseEvery(30 * 24 * 3_600_000)).toEqual({ every: '7200s', ms: 7_200_000 })
+    for (const days of [1, 2, 7, 30, 90, 365]) {
+      const { ms } = chooseEvery(days * 86_400_000)
+      expect((days * 86_400_000) / ms!).toBeLessThanOrEqual(TARGET_POINTS)
+    }
+  })
+
+  it('merges series into rows by time and writes them as CSV with units', async () => {
+    const { mergeRows, toCsv } = await import('./series.ts')
+    const rows = mergeRows([
+      { key: 's0', points: [{ time: 0, value: 1 }, { time: 60_000, value: 2 }] },
+      { key: 's1', points: [{ time: 60_000, value: 20 }, { time: 120_000, value: 30 }] },
+    ])
+    expect(rows).toEqual([{ time: 0, s0: 1 }, { time: 60_000, s0: 2, s1: 20 }, { time: 120_000, s1: 30 }])
+    const csv = toCsv([{ key: 's0', header: 'Viale Gramsci PM10 (µg/m³)' }, { key: 's1', header: 'Station "B", NO₂' }], rows)
+    expect(csv).toBe('time,Viale Gramsci PM10 (µg/m³),"Station ""B"", NO₂"\r\n1970-01-01T00:00:00.000Z,1,\r\n1970-01-01T00:01:00.000Z,2,20\r\n1970-01-01T00:02:00.000Z,,30\r\n')
+  })
+})

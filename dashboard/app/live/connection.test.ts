@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { compact, createConnectionManager, mergeState, parseUpdate, type FlushBatch, type SocketLike } from './connection.ts'
+import { compact, createConnectionManager, mergeState, modeFromUrl, parseUpdate, type FlushBatch, type SocketLike } from './connection.ts'
 
 /** A fake frame scheduler: callbacks run only when the test says a frame happened. */
 function fakeFrames() {
@@ -272,5 +272,64 @@ describe('update helpers', () => {
     ])
     expect(out.map((u) => u.id)).toEqual(['b', 'a'])
     expect(out[1]!.values).toEqual({ x: 1, y: 2 })
+  })
+})
+
+describe('device health, server events and the benchmark baselines', () => {
+  const h = (id: string, state: string, since: number) => ({ id, state, since, lastSeen: since, interval: 60 })
+
+  it('applies device_states in the same frame as readings, the newer state winning', () => {
+    const { frames, socket, manager } = setup()
+    const flushes: FlushBatch[] = []
+    manager.onFlush((b) => flushes.push(b))
+    manager.connect()
+    const version = manager.getHealthVersion()
+    socket.fire('device_states', { items: [h('aq-1', 'late', 2000), h('aq-2', 'live', 1000), { id: 'bad' }], more: 0 })
+    // A REST snapshot older than the pushed state does not undo it.
+    manager.ingestHealth([h('aq-1', 'live', 1000)])
+    expect(manager.getHealth('aq-1')).toBeUndefined()
+    frames.frame()
+    expect(manager.getHealth('aq-1')?.state).toBe('late')
+    expect(manager.getHealth('aq-2')?.state).toBe('live')
+    expect(flushes[0]!.health?.map((x) => x.id).sort()).toEqual(['aq-1', 'aq-2'])
+    expect([...flushes[0]!.changed].sort()).toEqual(['aq-1', 'aq-2'])
+    expect(manager.getHealthVersion()).toBeGreaterThan(version)
+  })
+
+  it('passes alerts events through to their listeners', () => {
+    const { socket, manager } = setup()
+    const got: unknown[] = []
+    const off = manager.onEvent('alerts', (p) => got.push(p))
+    manager.connect()
+    socket.fire('alerts', { changes: [], more: 0 })
+    off()
+    socket.fire('alerts', { changes: [], more: 1 })
+    expect(got).toEqual([{ changes: [], more: 0 }])
+  })
+
+  it('reads the baseline mode from the page URL', () => {
+    expect(modeFromUrl('')).toBe('frame')
+    expect(modeFromUrl('?baseline=per-message&city=pisa')).toBe('per-message')
+    expect(modeFromUrl('?baseline=per-update')).toBe('per-update')
+    expect(modeFromUrl('?baseline=anything')).toBe('frame')
+  })
+
+  it('per-message applies each message at once; per-update each update, publishing every one', () => {
+    for (const [mode, applies] of [
+      ['per-message', 1],
+      ['per-update', 3],
+    ] as const) {
+      const frames = fakeFrames()
+      const socket = fakeSocket()
+      const manager = createConnectionManager({ requestFrame: frames.requestFrame, createSocket: () => socket, mode })
+      const listener = vi.fn()
+      manager.connect()
+      manager.subscribe(listener)
+      socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 1 }), aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 2 }), aq('aq-3', '2026-01-01T10:00:00Z', { pm25: 3 })])
+      // No frame needed: applied as it arrived.
+      expect(manager.getDevice('aq-3')?.values.pm25).toBe(3)
+      expect(listener, mode).toHaveBeenCalledTimes(applies)
+      expect(manager.stats()).toMatchObject({ messages: 1, updates: 3, flushes: applies })
+    }
   })
 })

@@ -11,7 +11,7 @@ import { HEALTH } from '../live/health.ts'
 import { useLiveFlush } from '../live/hooks.ts'
 import type { Theme } from '../theme.ts'
 import { matchesFilters, writeView, type Filters, type MapView as View } from '../view.ts'
-import { createFeatureCache, healthOf } from './features.ts'
+import { createFeatureCache, healthOf, type DeviceFeature } from './features.ts'
 import { addBadgeImages } from './icons.ts'
 import { grade } from './levels.ts'
 import {
@@ -36,6 +36,8 @@ setWorkerUrl(workerUrl)
 const deviceSource = (map: MapLibreMap | null) => map?.getSource<GeoJSONSource>(DEVICE_SOURCE)
 /** Cluster labels and the drawn-devices count are refreshed at most this often while the map renders. */
 const LABEL_REFRESH_MS = 200
+/** The map's device data is updated at most this often (live changes in between are merged). */
+const MAP_UPDATE_MS = 500
 /** Zoom at which every device is drawn on its own (one more than the source's clusterMaxZoom). */
 const UNCLUSTERED_ZOOM = 14
 
@@ -102,6 +104,9 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
       dragRotate: false,
       pitchWithRotate: false,
       touchPitch: false,
+      // No cross-fade of symbols: with live updates every fraction of a second, fading would keep
+      // the map redrawing continuously; without it a data update costs a frame or two.
+      fadeDuration: 0,
     })
     mapRef.current = map
     map.touchZoomRotate.disableRotation()
@@ -286,10 +291,32 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
     cache.setDevices(devices)
     cache.setFilter((d, h) => matchesFilters(config, d, h, filters))
     showCount()
-    if (ready) void deviceSource(mapRef.current)?.setData(cache.collection())
+    if (!ready) return
+    pending.current.add.clear()
+    pending.current.remove.clear()
+    void deviceSource(mapRef.current)?.setData(cache.collection())
   }, [devices, filters, ready, cache, config, showCount])
 
-  // Live frames: only the devices whose drawing changed (band, state, position, filter membership).
+  // Live frames: only the devices whose drawing changed (band, state, position, filter
+  // membership), sent to the map at most every MAP_UPDATE_MS: each update of a clustered source
+  // regroups and redraws the map, which at thousands of devices is worth doing a few times a
+  // second, not on every frame. Changes in between merge (the newest feature per device).
+  const pending = useRef<{ add: Map<string, DeviceFeature>; remove: Set<string>; timer?: ReturnType<typeof setTimeout>; last: number }>({
+    add: new Map(),
+    remove: new Set(),
+    last: 0,
+  })
+  const sendPending = useCallback(() => {
+    const p = pending.current
+    p.timer = undefined
+    p.last = performance.now()
+    if (p.add.size === 0 && p.remove.size === 0) return
+    const diff = { add: [...p.add.values()], remove: [...p.remove] }
+    p.add.clear()
+    p.remove.clear()
+    void deviceSource(mapRef.current)?.updateData(diff)
+  }, [])
+  useEffect(() => () => clearTimeout(pending.current.timer), [])
   useLiveFlush(
     useCallback(
       (batch: FlushBatch) => {
@@ -297,10 +324,19 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
         const el = container.current
         if (el) el.dataset.liveFrames = String(Number(el.dataset.liveFrames ?? 0) + 1)
         if (!ready || (diff.add.length === 0 && diff.remove.length === 0)) return
-        void deviceSource(mapRef.current)?.updateData(diff)
+        const p = pending.current
+        for (const f of diff.add) {
+          p.add.set(f.properties.id, f)
+          p.remove.delete(f.properties.id)
+        }
+        for (const id of diff.remove) {
+          p.add.delete(id)
+          p.remove.add(id)
+        }
+        p.timer ??= setTimeout(sendPending, Math.max(0, p.last + MAP_UPDATE_MS - performance.now()))
         if (diff.remove.length > 0 || batch.health?.length) showCount()
       },
-      [cache, ready, showCount],
+      [cache, ready, showCount, sendPending],
     ),
   )
 

@@ -1,55 +1,59 @@
 import { describe, expect, it } from 'vitest'
-import { GRADINGS, LEVELS, NO_DATA, NOT_GRADED, grade, levelIndex, rangeText } from './levels.ts'
+import { BANDS as EAQI } from '../../../devices/aqi.ts'
+import { NO_DATA, NOT_GRADED, SCALES, grade } from './levels.ts'
 
-describe('levels', () => {
-  it('levelIndex treats thresholds as inclusive upper bounds', () => {
-    const t = [5, 15, 50, 90]
-    expect([0, 5, 5.1, 15, 16, 50, 90, 90.5, 500].map((v) => levelIndex(v, t))).toEqual([0, 0, 1, 1, 2, 2, 3, 4, 4])
+const name = (type: string, values: Record<string, number>) => grade(type, values).text
+
+describe('value scales', () => {
+  it('grades air quality by the EAQI band of the worst pollutant, with the EEA colours', () => {
+    expect(grade('air-quality', { pm25: 3, pm10: 10 })).toMatchObject({ kind: 'level', text: 'Good', color: EAQI[0]!.color, detail: 'PM2.5 3 µg/m³' })
+    // Boundaries belong to the worse band (devices/aqi.ts): PM2.5 = 5 is fair.
+    expect(name('air-quality', { pm25: 5 })).toBe('Fair')
+    // The worst pollutant sets it: NO₂ 80 is poor even with clean particles.
+    expect(grade('air-quality', { pm25: 2, no2: 80 })).toMatchObject({ text: 'Poor', detail: 'NO₂ 80 µg/m³' })
+    expect(name('air-quality', { pm10: 300 })).toBe('Extremely poor')
+    // CO is not part of the index.
+    expect(grade('air-quality', { co: 3 })).toMatchObject({ kind: 'no-data', color: NO_DATA.color })
   })
 
-  it('grades air quality by the PM2.5 band', () => {
-    expect(grade('air-quality', { pm25: 3 }).level?.name).toBe('Good')
-    expect(grade('air-quality', { pm25: 23.4, pm10: 40 }).level?.name).toBe('Moderate')
-    expect(grade('air-quality', { pm25: 150 }).level?.name).toBe('Very poor')
-    // Other pollutants alone do not grade it.
-    expect(grade('air-quality', { no2: 40 })).toMatchObject({ kind: 'no-data', color: NO_DATA.color, text: 'No PM2.5 yet' })
+  it('grades noise in 5 dB(A) bands from the WHO guideline', () => {
+    expect([50, 55, 62, 67, 72, 80].map((v) => name('noise', { LAeq: v }))).toEqual(['Quiet', 'Moderate', 'Noisy', 'Loud', 'Very loud', 'Extremely loud'])
   })
 
-  it('grades traffic by occupancy (0–1 on the wire, percent in the bands)', () => {
-    expect(grade('traffic-counter', { intensity: 10, occupancy: 0.05 }).level?.name).toBe('Good')
-    expect(grade('traffic-counter', { intensity: 10, occupancy: 0.3 }).level?.name).toBe('Moderate')
-    expect(grade('traffic-counter', { intensity: 10, occupancy: 0.6 }).level?.name).toBe('Very poor')
+  it('grades traffic by congestion (loop occupancy, 0–1 on the wire)', () => {
+    expect([0.05, 0.15, 0.3, 0.45, 0.6].map((o) => name('traffic-counter', { intensity: 1, occupancy: o }))).toEqual(['Free flow', 'Light', 'Moderate', 'Heavy', 'Congested'])
+    expect(grade('traffic-counter', { intensity: 1, occupancy: 0.3, averageVehicleSpeed: 22 }).detail).toBe('30 % occupied, 22 km/h')
   })
 
-  it('grades parking by the share of spots taken, guarding a zero total', () => {
-    expect(grade('parking', { availableSpotNumber: 80, totalSpotNumber: 100 }).level?.name).toBe('Good')
-    expect(grade('parking', { availableSpotNumber: 5, totalSpotNumber: 100 }).level?.name).toBe('Poor')
-    expect(grade('parking', { availableSpotNumber: 0, totalSpotNumber: 100 }).level?.name).toBe('Very poor')
+  it('grades parking by occupancy, full when no spot is free, guarding a zero total', () => {
+    expect(grade('parking', { availableSpotNumber: 80, totalSpotNumber: 100 })).toMatchObject({ text: 'Plenty of space', detail: '80 of 100 free' })
+    expect(name('parking', { availableSpotNumber: 5, totalSpotNumber: 100 })).toBe('Nearly full')
+    expect(name('parking', { availableSpotNumber: 0, totalSpotNumber: 100 })).toBe('Full')
     expect(grade('parking', { availableSpotNumber: 0, totalSpotNumber: 0 }).kind).toBe('no-data')
   })
 
-  it('grades bike docks, noise and buses', () => {
-    expect(grade('bike-dock', { availableBikeNumber: 0, freeSlotNumber: 20 }).level?.name).toBe('Very poor')
-    expect(grade('bike-dock', { availableBikeNumber: 12, freeSlotNumber: 8 }).level?.name).toBe('Good')
-    expect(grade('noise', { LAeq: 68 }).level?.name).toBe('Moderate')
-    expect(grade('bus', { lat: 43.7, lon: 11.2, delay: -40 }).level?.name).toBe('Good')
-    expect(grade('bus', { lat: 43.7, lon: 11.2, delay: 400 }).level?.name).toBe('Poor')
+  it('grades bike docks by bikes against free docks, and buses by delay', () => {
+    expect(name('bike-dock', { availableBikeNumber: 0, freeSlotNumber: 20 })).toBe('No bikes')
+    expect(name('bike-dock', { availableBikeNumber: 12, freeSlotNumber: 8 })).toBe('Bikes and docks free')
+    expect(name('bike-dock', { availableBikeNumber: 20, freeSlotNumber: 0 })).toBe('No free dock')
+    expect([-120, 30, 120, 240, 420, 900].map((d) => name('bus', { lat: 43.7, lon: 11.2, delay: d }))).toEqual(['Early', 'On time', 'Slightly late', 'Late', 'Very late', 'Severely late'])
+    expect(grade('bus', { lat: 43.7, lon: 11.2, delay: 420 }).detail).toBe('7 min late')
   })
 
-  it('weather is not graded, missing data and inactive devices are grey', () => {
+  it('weather is not graded; missing data and inactive devices are grey', () => {
     expect(grade('weather', { temperature: 20 })).toMatchObject({ kind: 'not-graded', color: NOT_GRADED.color })
     expect(grade('air-quality', undefined)).toMatchObject({ kind: 'no-data', color: NO_DATA.color })
     expect(grade('air-quality', { pm25: 3 }, false)).toMatchObject({ kind: 'inactive', color: NO_DATA.color, text: 'Inactive' })
   })
 
-  it('every grade carries text, so colour is never the only signal', () => {
-    for (const l of LEVELS) expect(l.name).not.toBe('')
-    expect(new Set(LEVELS.map((l) => l.color)).size).toBe(LEVELS.length)
-  })
-
-  it('legend range text matches the thresholds', () => {
-    const g = GRADINGS['air-quality']!
-    expect(LEVELS.map((l) => rangeText(g, l.index))).toEqual(['≤ 5 µg/m³', '5–15 µg/m³', '15–50 µg/m³', '50–90 µg/m³', '> 90 µg/m³'])
-    expect(rangeText(GRADINGS.parking!, 4)).toBe('> 97%')
+  it('every band has a name, a range and a distinct colour within its scale (colour is never alone)', () => {
+    for (const scale of Object.values(SCALES)) {
+      for (const b of scale.bands) {
+        expect(b.name).not.toBe('')
+        expect(b.range).not.toBe('')
+        expect(b.ink).toMatch(/^#/)
+      }
+      expect(new Set(scale.bands.map((b) => b.color)).size, scale.type).toBe(scale.bands.length)
+    }
   })
 })

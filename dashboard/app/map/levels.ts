@@ -41,7 +41,9 @@ const INK_DARK = '#111111'
 const INK_LIGHT = '#ffffff'
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
-const fmt = (v: number, digits = 0) => new Intl.NumberFormat('en-GB', { maximumFractionDigits: digits }).format(v)
+// Formatters are costly to build: one per precision, made once (grade runs for every update).
+const formats = [0, 1].map((digits) => new Intl.NumberFormat('en-GB', { maximumFractionDigits: digits }))
+const fmt = (v: number, digits = 0) => formats[digits]!.format(v)
 
 /** Bands from upper bounds (inclusive): bands[i] holds values ≤ bounds[i]; the last band is open. */
 function banded(bounds: readonly number[], bands: readonly Band[], value: number): Band {

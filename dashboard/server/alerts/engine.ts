@@ -423,7 +423,20 @@ export function createAlertEngine(options: AlertEngineOptions) {
   flush()
 
   const unsubscribers: (() => void)[] = []
-  if (options.feed) unsubscribers.push(options.feed.subscribe({ accepted: (device, readings) => onAccepted(device, readings) }))
+  if (options.feed) {
+    unsubscribers.push(
+      options.feed.subscribe({
+        // Feed listeners run on the ingest path: a failure here is logged, never thrown back.
+        accepted: (device, readings) => {
+          try {
+            onAccepted(device, readings)
+          } catch (err) {
+            options.logger?.error({ err, device: device.id }, 'alert evaluation failed')
+          }
+        },
+      }),
+    )
+  }
   if (states) unsubscribers.push(states.onChange(onStateChange))
   unsubscribers.push(
     registry.onChange((change) => {
