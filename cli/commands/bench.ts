@@ -1,8 +1,9 @@
 import { UsageError, type Command } from '../command.ts'
 import { formatReport, runBench, type BenchOptions, type SystemName } from '../../simulator/bench/bench.ts'
+import { benchDashboard, formatDashboardBench } from '../../simulator/bench/dashboard.ts'
 import { benchPublic, formatPublicBench } from '../../simulator/bench/public.ts'
 
-const PARTS = ['pipeline', 'public'] as const
+const PARTS = ['pipeline', 'public', 'dashboard'] as const
 
 function positive(name: string, raw: string | boolean | undefined, fallback: number, { integer = true, zero = false } = {}): number {
   if (raw === undefined) return fallback
@@ -66,6 +67,11 @@ export const benchCommand: Command = {
       console.log('\nCitizens\' public API: snapshots against computing from storage per request, same run')
       const result = await benchPublic({ seconds: quick ? 3 : 5, connections: 20, log: options.log })
       console.log(formatPublicBench(result))
+    }
+    if (parts.includes('dashboard')) {
+      console.log('\nOperators\' dashboard in headless Chromium: updates batched per animation frame against React state per message, same run')
+      const rows = await benchDashboard({ devices: 5000, seconds: quick ? 5 : 15, warmupSeconds: quick ? 2 : 5, rounds: quick ? 1 : 2, log: options.log })
+      console.log(formatDashboardBench(rows))
     }
     return failed ? 1 : 0
   },
