@@ -2,13 +2,21 @@ import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { DEVICE_TYPES, isDeviceType } from '../../devices/kinds.ts'
 import { cities } from '../../devices/region.ts'
-import { createRegistry, DeviceStatusSchema, NewDeviceSchema, openRegistryDatabase, RegistryError, type DeviceStatus } from '../../devices/registry.ts'
+import { createRegistry, DeviceStatusSchema, NewDeviceSchema, openRegistryDatabase, RegistryError, type DeviceStatus, type Registry } from '../../devices/registry.ts'
 import type { Config } from '../config.ts'
 import { UsageError, type Command } from '../command.ts'
 
-function openRegistry(config: Config) {
+/** Runs `work` against the data directory's registry, closing it after; a refused request becomes a one-line usage error. */
+async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
   const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
-  return { registry: createRegistry({ db }), db }
+  try {
+    return await work(createRegistry({ db }))
+  } catch (err) {
+    if (err instanceof RegistryError) throw new UsageError(err.message)
+    throw err
+  } finally {
+    db.close()
+  }
 }
 
 function number(name: string, raw: string | boolean | undefined): number | undefined {
@@ -60,16 +68,8 @@ export const addCommand: Command = {
       const error = [...validNewDevice.Errors(input)][0]
       throw new UsageError(`--${error?.instancePath.slice(1) || 'arguments'}: ${error?.message ?? 'invalid'}`)
     }
-    const { registry, db } = openRegistry(config)
-    try {
-      const { device, secret } = await registry.add(input, 'cli')
-      console.log(JSON.stringify({ ...device, secret }, null, 2))
-    } catch (err) {
-      if (err instanceof RegistryError) throw new UsageError(err.message)
-      throw err
-    } finally {
-      db.close()
-    }
+    const { device, secret } = await withRegistry(config, (registry) => registry.add(input, 'cli'))
+    console.log(JSON.stringify({ ...device, secret }, null, 2))
   },
 }
 
@@ -89,21 +89,18 @@ export const listCommand: Command = {
     if (status !== undefined && !Compile(DeviceStatusSchema).Check(status)) {
       throw new UsageError(`--status must be active, revoked or decommissioned, got '${status}'`)
     }
-    const { registry, db } = openRegistry(config)
-    try {
-      const { items, total } = registry.list({ city: values.city as string | undefined, type, status: status as DeviceStatus | undefined })
-      if (values.json) {
-        console.log(JSON.stringify({ items, total }, null, 2))
-        return
-      }
-      const rows = items.map((d) => [d.id, d.type, d.city, d.status, d.name])
-      const header = ['ID', 'TYPE', 'CITY', 'STATUS', 'NAME']
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-      for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())
-      console.log(`${total} device${total === 1 ? '' : 's'}`)
-    } finally {
-      db.close()
+    const { items, total } = await withRegistry(config, (registry) =>
+      registry.list({ city: values.city as string | undefined, type, status: status as DeviceStatus | undefined }),
+    )
+    if (values.json) {
+      console.log(JSON.stringify({ items, total }, null, 2))
+      return
     }
+    const rows = items.map((d) => [d.id, d.type, d.city, d.status, d.name])
+    const header = ['ID', 'TYPE', 'CITY', 'STATUS', 'NAME']
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+    for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd())
+    console.log(`${total} device${total === 1 ? '' : 's'}`)
   },
 }
 
@@ -119,16 +116,8 @@ export const rotateCommand: Command = {
   allowPositionals: true,
   async run({ positionals, config }) {
     const id = single(positionals, this.usage)
-    const { registry, db } = openRegistry(config)
-    try {
-      const { device, secret } = await registry.rotate(id)
-      console.log(JSON.stringify({ id: device.id, secret }, null, 2))
-    } catch (err) {
-      if (err instanceof RegistryError) throw new UsageError(err.message)
-      throw err
-    } finally {
-      db.close()
-    }
+    const { device, secret } = await withRegistry(config, (registry) => registry.rotate(id))
+    console.log(JSON.stringify({ id: device.id, secret }, null, 2))
   },
 }
 
@@ -139,15 +128,7 @@ export const revokeCommand: Command = {
   allowPositionals: true,
   async run({ positionals, config }) {
     const id = single(positionals, this.usage)
-    const { registry, db } = openRegistry(config)
-    try {
-      const device = registry.setStatus(id, 'revoked')
-      console.log(JSON.stringify(device, null, 2))
-    } catch (err) {
-      if (err instanceof RegistryError) throw new UsageError(err.message)
-      throw err
-    } finally {
-      db.close()
-    }
+    const device = await withRegistry(config, (registry) => registry.setStatus(id, 'revoked'))
+    console.log(JSON.stringify(device, null, 2))
   },
 }

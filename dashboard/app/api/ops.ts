@@ -1,3 +1,9 @@
+import type { Static } from 'typebox'
+import type { DeadLetter as ServerDeadLetter } from '../../../ingest/storage/contract.ts'
+import type { Op, RuleAggregate, Severity } from '../../server/alerts/rules.ts'
+import type { AlertState } from '../../server/alerts/store.ts'
+import type { AlertSchema } from '../../server/routes/alerts.ts'
+import type { RuleSchema } from '../../server/alerts/rules.ts'
 import { normalisePoints, request } from './client.ts'
 import type { Point } from './types.ts'
 import type { DeviceHealth, HealthState } from '../live/health.ts'
@@ -8,62 +14,16 @@ import type { DeviceHealth, HealthState } from '../live/health.ts'
  * public API (the same numbers citizens see).
  */
 
-export type AlertState = 'open' | 'acknowledged' | 'resolved'
-export type Severity = 'info' | 'warning' | 'critical'
-export type Op = '>' | '>=' | '<' | '<='
-export type RuleAggregate = 'mean' | 'min' | 'max' | 'count' | 'last'
-
-export interface Alert {
-  id: number
-  ruleId: number
-  ruleName: string
-  kind: 'threshold' | 'silent'
-  severity: Severity
-  deviceId: string
-  deviceName: string
-  type: string
-  city: string
-  field: string | null
-  op: Op | null
-  threshold: number | null
-  unit: string
-  value: number | null
-  lastValue: number | null
-  message: string
-  state: AlertState
-  openedAt: string
-  acknowledgedAt: string | null
-  acknowledgedBy: string | null
-  resolvedAt: string | null
-  resolvedReason: string | null
-}
+// The wire types are the server's schemas (type-only imports: nothing of the server is bundled).
+export type { AlertState } from '../../server/alerts/store.ts'
+export type { Op, RuleAggregate, Severity } from '../../server/alerts/rules.ts'
+export type Alert = Static<typeof AlertSchema>
+export type AlertRule = Static<typeof RuleSchema>
+export type DeadLetter = ServerDeadLetter
 
 export interface AlertCounts {
   open: number
   acknowledged: number
-}
-
-export interface AlertRule {
-  id: number
-  name: string
-  kind: 'threshold' | 'silent'
-  field: string | null
-  op: Op | null
-  threshold: number | null
-  deviceId: string | null
-  type: string | null
-  city: string | null
-  window: number | null
-  aggregate: RuleAggregate | null
-  minDuration: number
-  hysteresis: number
-  severity: Severity
-  enabled: boolean
-  unit: string
-  description: string
-  createdBy: string
-  createdAt: string
-  updatedAt: string
 }
 
 export interface DerivedField {
@@ -99,15 +59,6 @@ export interface AlertsPush {
   opened: number
   acknowledged: number
   resolved: number
-}
-
-export interface DeadLetter {
-  deviceId: string
-  receivedAt: number
-  topic: string
-  code: string
-  reason: string
-  payload: string
 }
 
 export interface Series {

@@ -1,5 +1,6 @@
 import { ApiError } from '../api/client.ts'
 import type { Device } from '../api/types.ts'
+import type { CommissioningState } from '../../server/commissioning.ts'
 
 /**
  * The installer and admin calls of the Piazza API (dashboard/server/routes/device-lifecycle.ts,
@@ -98,32 +99,8 @@ export interface NewDeviceInput {
 
 export type DeviceWithSecret = Device & { secret: string }
 
-export type CheckState = 'pending' | 'ok' | 'warn' | 'fail'
-export interface Check {
-  state: CheckState
-  message: string
-}
-export type Stage = 'waiting' | 'connected' | 'receiving' | 'plausible' | 'revoked' | 'decommissioned'
-export interface CommissioningReading {
-  time: number
-  receivedAt: number
-  values: Record<string, number | string>
-}
-export interface CommissioningState {
-  device: { id: string; type: string; name: string; city: string; cityName: string; lat: number; lon: number; interval: number; status: string; createdBy: string }
-  stage: Stage
-  connected: boolean
-  connectedAt?: number
-  disconnectedAt?: number
-  firstReading?: CommissioningReading
-  lastReading?: CommissioningReading
-  accepted: number
-  rejected: number
-  rejections: { at: number; code: string; reason: string; index?: number }[]
-  measuredInterval?: number
-  checks: { connection: Check; reading: Check; values: Check; location: Check; interval: Check }
-  updatedAt: number
-}
+// The commissioning view's shape is the server's (a type-only import: nothing of the server is bundled).
+export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../server/commissioning.ts'
 
 export interface ImportRow {
   line: number

@@ -185,7 +185,7 @@ export const RuleSchema = Type.Object({
   scope: Type.Object({ deviceId: Type.Optional(Type.String()), type: Type.Optional(Type.String()), city: Type.Optional(Type.String()) }),
   /** Seconds; null: each reading is judged. */
   window: Type.Union([Type.Integer(), Type.Null()]),
-  aggregate: Type.Union([Type.String(), Type.Null()]),
+  aggregate: Type.Union([Type.Enum([...RULE_AGGREGATES]), Type.Null()]),
   /** Seconds. */
   minDuration: Type.Integer(),
   hysteresis: Type.Number(),

@@ -2,7 +2,7 @@ import Type from 'typebox'
 import { cityIds, findCity } from '../../../devices/region.ts'
 import { DEVICE_ID_PATTERN } from '../../../devices/registry.ts'
 import { AlertConflictError, AlertNotFoundError, type AlertEngine } from '../alerts/engine.ts'
-import { DERIVED_FIELDS, NewRuleSchema, RuleError, RulePatchSchema, RuleSchema, RULE_KINDS, SEVERITIES } from '../alerts/rules.ts'
+import { DERIVED_FIELDS, NewRuleSchema, OPS, RuleError, RulePatchSchema, RuleSchema, RULE_KINDS, SEVERITIES } from '../alerts/rules.ts'
 import { ALERT_STATES } from '../alerts/store.ts'
 import { SECURED, type Auth } from '../auth.ts'
 import { ApiError, badRequest, errorResponses, notFound } from '../errors.ts'
@@ -35,7 +35,7 @@ export const AlertSchema = Type.Object({
   type: Type.String(),
   city: Type.String(),
   field: NullableString,
-  op: NullableString,
+  op: Type.Union([Type.Enum([...OPS]), Type.Null()]),
   threshold: NullableNumber,
   unit: Type.String(),
   value: Type.Union([Type.Number(), Type.Null()], { description: 'The value that opened it (the aggregate, for windowed rules).' }),
