@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
-import { startInfluxd } from './support/influxd.ts'
+import { startInfluxd } from '../testkit/influxd.ts'
 import { startPiazza, waitFor, type PiazzaProcess } from './support/piazza-process.ts'
 import { startPublishers, type Credentials } from './support/publisher.ts'
 

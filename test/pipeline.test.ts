@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { pino } from 'pino'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { loadConfig } from '../cli/config.ts'
-import { createPlatform, type Platform } from '../cli/platform.ts'
+import { createPlatform, type Platform } from '../platform/platform.ts'
 import { waitFor } from './support/piazza-process.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { UsageError, type Command } from '../command.ts'
-import { formatReport, runBench, type BenchOptions, type SystemName } from '../../simulator/bench/bench.ts'
-import { benchDashboard, formatDashboardBench } from '../../simulator/bench/dashboard.ts'
-import { benchPublic, formatPublicBench } from '../../simulator/bench/public.ts'
+import { formatReport, runBench, type BenchOptions, type SystemName } from '../../bench/bench.ts'
+import { benchDashboard, formatDashboardBench } from '../../bench/dashboard.ts'
+import { benchPublic, formatPublicBench } from '../../bench/public.ts'
 
 const PARTS = ['pipeline', 'public', 'dashboard'] as const
 

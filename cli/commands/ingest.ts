@@ -4,7 +4,7 @@ import { createIngest } from '../../ingest/ingest.ts'
 import { createMqttSource } from '../../ingest/mqtt-source.ts'
 import { createLogger } from '../logger.ts'
 import { UsageError, type Command } from '../command.ts'
-import { createStorage } from '../platform.ts'
+import { createStorage } from '../../platform/platform.ts'
 import { untilSignal } from '../signals.ts'
 
 export const ingestCommand: Command = {

@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
 import { buildApp } from './app.ts'
-import { createLiveHub } from './live.ts'
+import { createLiveHub } from './realtime/live.ts'
 import { ADMIN_PASSWORD, line, startTestApp, until, type TestApp } from './testing.ts'
 
 const OPERATOR = { username: 'olga', password: 'operator-password', role: 'operator' as const }
@@ -201,7 +201,7 @@ describe('dashboard API', () => {
 
     it('expires sessions after their lifetime', async () => {
       let now = Date.now()
-      const { createAccounts } = await import('./accounts.ts')
+      const { createAccounts } = await import('./identity/accounts.ts')
       const accounts = createAccounts({ db: t.db, sessionTtlMs: HOUR, now: () => now })
       const { token } = accounts.createSession('admin')
       now += 30 * MINUTE

@@ -8,7 +8,7 @@ import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
 import { createIngest } from '../../ingest/ingest.ts'
 import { createEmbeddedStorage } from '../../ingest/storage/embedded.ts'
 import { buildApp, type AppDeps } from './app.ts'
-import { createLiveHub, type LiveHubOptions } from './live.ts'
+import { createLiveHub, type LiveHubOptions } from './realtime/live.ts'
 
 /** A whole API for tests: in-memory registry, embedded storage and real ingest in a temp dir. */
 

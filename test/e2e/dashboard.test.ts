@@ -3,8 +3,8 @@ import { promisify } from 'node:util'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
-import { launchBrowser, screenshot, type Browser } from '../support/browser.ts'
-import { ADMIN_PASSWORD, startStack, type Stack } from '../support/stack.ts'
+import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
  * The first dashboard, as an operator sees it: real Chromium, the whole stack, readings from a

@@ -5,8 +5,8 @@ import mqtt, { type MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
-import { launchBrowser, screenshot, type Browser } from '../support/browser.ts'
-import { ADMIN_PASSWORD, startStack, type Stack } from '../support/stack.ts'
+import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
  * An installer on a street corner, on a phone-sized screen (390×844), against the whole platform:

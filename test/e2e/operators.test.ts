@@ -4,8 +4,8 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import type { DeviceType } from '../../devices/kinds.ts'
-import { launchBrowser, screenshot, type Browser } from '../support/browser.ts'
-import { startStack, type Stack } from '../support/stack.ts'
+import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
  * The operators' control room (issue #4) in real Chromium against the whole stack: every reading

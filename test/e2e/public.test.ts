@@ -5,8 +5,8 @@ import mqtt, { type MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
-import { launchBrowser, screenshot, type Browser } from '../support/browser.ts'
-import { startStack, type Stack } from '../support/stack.ts'
+import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
  * The citizens' pages as a visitor sees them: real Chromium (Italian and English browsers), the

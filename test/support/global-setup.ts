@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
 import type { TestProject } from 'vitest/node'
-import { startInfluxd, type Influxd } from './influxd.ts'
+import { startInfluxd, type Influxd } from '../../testkit/influxd.ts'
 
 /** One InfluxDB for the whole run; each test file uses its own databases on it. */
 

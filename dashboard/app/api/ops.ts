@@ -1,22 +1,22 @@
 import type { Static } from 'typebox'
 import type { DeadLetter as ServerDeadLetter } from '../../../ingest/storage/contract.ts'
-import type { Op, RuleAggregate, Severity } from '../../server/alerts/rules.ts'
-import type { AlertState } from '../../server/alerts/store.ts'
-import type { AlertSchema } from '../../server/routes/alerts.ts'
-import type { RuleSchema } from '../../server/alerts/rules.ts'
+import type { Op, RuleAggregate, Severity } from '../../server/operations/alerts/rules.ts'
+import type { AlertState } from '../../server/operations/alerts/store.ts'
+import type { AlertSchema } from '../../server/operations/alerts/routes.ts'
+import type { RuleSchema } from '../../server/operations/alerts/rules.ts'
 import { normalisePoints, request } from './client.ts'
 import type { Point } from './types.ts'
 import type { DeviceHealth, HealthState } from '../live/health.ts'
 
 /**
- * The operators' calls: device health, alerts and their rules (dashboard/server/routes/alerts.ts,
+ * The operators' calls: device health, alerts and their rules (dashboard/server/operations/alerts/routes.ts,
  * device-states.ts), dead letters, aggregated series, and the official air-quality index of the
  * public API (the same numbers citizens see).
  */
 
 // The wire types are the server's schemas (type-only imports: nothing of the server is bundled).
-export type { AlertState } from '../../server/alerts/store.ts'
-export type { Op, RuleAggregate, Severity } from '../../server/alerts/rules.ts'
+export type { AlertState } from '../../server/operations/alerts/store.ts'
+export type { Op, RuleAggregate, Severity } from '../../server/operations/alerts/rules.ts'
 export type Alert = Static<typeof AlertSchema>
 export type AlertRule = Static<typeof RuleSchema>
 export type DeadLetter = ServerDeadLetter

@@ -1,9 +1,9 @@
 import { ApiError } from '../api/client.ts'
 import type { Device } from '../api/types.ts'
-import type { CommissioningState } from '../../server/commissioning.ts'
+import type { CommissioningState } from '../../server/devices/commissioning.ts'
 
 /**
- * The installer and admin calls of the Piazza API (dashboard/server/routes/device-lifecycle.ts,
+ * The installer and admin calls of the Piazza API (dashboard/server/devices/lifecycle-routes.ts,
  * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's own message; a
  * 401 also fires `piazza:unauthorized` on window, which the installer and admin shells turn into
  * "your session has ended".
@@ -100,7 +100,7 @@ export interface NewDeviceInput {
 export type DeviceWithSecret = Device & { secret: string }
 
 // The commissioning view's shape is the server's (a type-only import: nothing of the server is bundled).
-export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../server/commissioning.ts'
+export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../server/devices/commissioning.ts'
 
 export interface ImportRow {
   line: number

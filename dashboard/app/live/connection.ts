@@ -15,7 +15,7 @@ import { newerHealth, parseHealth, type DeviceHealth } from './health.ts'
  * component selecting one device re-renders only for that device. Imperative consumers (the map,
  * the chart) use `onFlush` to get the ids and raw updates applied in a frame.
  *
- * Server protocol (dashboard/server/live.ts): subscriptions are additive filters
+ * Server protocol (dashboard/server/realtime/live.ts): subscriptions are additive filters
  * `{ city?, type?, device? }` (at least one key); `subscribe` answers through its ack with
  * `{ ok, snapshot }` (the room's current state) or `{ ok: false, error }`; `unsubscribe` without
  * a payload drops them all. Events: `update` (readings), `status` (device connected or not),
@@ -456,5 +456,5 @@ export type ConnectionManager = ReturnType<typeof createConnectionManager>
 /** The app's single connection. Creating it opens nothing; `connect()` does, after login. */
 export const live = createConnectionManager({ mode: typeof location === 'undefined' ? 'frame' : modeFromUrl(location.search) })
 
-// The benchmark (simulator/bench/dashboard.ts) reads these counters from the page.
+// The benchmark (bench/dashboard.ts) reads these counters from the page.
 if (typeof window !== 'undefined') (window as unknown as { __piazzaLiveStats?: () => unknown }).__piazzaLiveStats = () => ({ mode: live.mode, ...live.stats() })

@@ -1,7 +1,7 @@
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { StorageUnavailableError, type SeriesQuery } from '../../../ingest/storage/contract.ts'
-import { createFeed } from '../feed.ts'
+import { createFeed } from '../../../feed/feed.ts'
 import { line, startTestApp, until, type TestApp } from '../testing.ts'
 
 /**

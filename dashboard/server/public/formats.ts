@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { badRequest } from '../errors.ts'
+import { badRequest } from '../http/errors.ts'
 
 /**
  * Formats of the open-data API (JSON, CSV, NGSI-LD), picked by `?format=` or else by the Accept

@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import Type from 'typebox'
 import { cities, findCity } from '../../../devices/region.ts'
-import type { Accounts } from '../accounts.ts'
-import { SESSION_COOKIE } from '../auth.ts'
-import { notFound } from '../errors.ts'
-import type { Api } from '../types.ts'
+import type { Accounts } from '../identity/accounts.ts'
+import { SESSION_COOKIE } from '../identity/auth.ts'
+import { notFound } from '../http/errors.ts'
+import type { Api } from '../http/types.ts'
 
 /**
  * The citizens' pages: `/` (the public air-quality page; a visitor with a valid session is sent

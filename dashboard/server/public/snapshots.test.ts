@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase, type Device } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
-import { createFeed } from '../feed.ts'
+import { createFeed } from '../../../feed/feed.ts'
 import { line, until } from '../testing.ts'
 import { createSnapshots, HISTORY_HOURS } from './snapshots.ts'
 

@@ -16,7 +16,7 @@ import type { ValidReading } from '../../../devices/readings.ts'
 import { cities, findCity, type City } from '../../../devices/region.ts'
 import type { Device, Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
-import type { Feed, FeedDevice } from '../feed.ts'
+import type { Feed, FeedDevice } from '../../../feed/feed.ts'
 import { PUBLIC_FIELDS, type CityAirQuality, type HistoryHour, type PollutantNow, type PublicStation } from './schemas.ts'
 
 /**

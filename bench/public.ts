@@ -1,0 +1,276 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { gzipSync } from 'node:zlib'
+import { pino } from 'pino'
+import { ensureDashboardBuilt } from '../dashboard/build.ts'
+import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
+import { createLiveHub } from '../dashboard/server/realtime/live.ts'
+import { KINDS } from '../devices/kinds.ts'
+import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { cities } from '../devices/region.ts'
+import { startStack, type Stack } from '../testkit/stack.ts'
+
+/**
+ * Figures for the citizens' side, for `npm run bench`:
+ *
+ * - requests/s of `GET /api/public/air-quality` (every city) with N concurrent keep-alive clients,
+ *   served from the snapshots, against a baseline measured in the same run on the same data: the
+ *   same endpoint with snapshots disabled, i.e. computed from storage per request (what the page
+ *   would cost without them). Also the revalidation case (If-None-Match → 304, what polling pages
+ *   mostly send) and, for reference, /api/config through the same server (a constant object, but
+ *   serialized per request: the snapshot answers, sent as ready strings, outrun it);
+ * - the gzipped size of the public page's initial JavaScript (the entry and its static imports,
+ *   from the Vite manifest), and of the lazy chart and map chunks.
+ *
+ * The platform is a real stack (testkit/stack.ts: broker, ingest, embedded storage); a week
+ * of readings for 3 stations per city is written to its storage. The two servers measured are
+ * built on that platform (rate limits lifted, or the load would measure the 429s) and listen on
+ * free ports; the load runs in a worker thread, so server and clients each have a core (the
+ * machine has 2). Every phase is bounded in time.
+ *
+ *   import { benchPublic, formatPublicBench } from './bench/public.ts'
+ *   console.log(formatPublicBench(await benchPublic({ seconds: 5, connections: 20 })))
+ */
+
+export interface PublicBenchOptions {
+  /** Seconds of load per measurement (after 1 s of warm-up). Default 5. */
+  seconds?: number
+  /** Concurrent keep-alive clients. Default 20. */
+  connections?: number
+  /** Air-quality stations per city. Default 3. */
+  stationsPerCity?: number
+  log?: (line: string) => void
+}
+
+export interface PublicBenchRow {
+  figure: string
+  piazza: number | undefined
+  baseline: number | undefined
+  unit: string
+  better: 'higher' | 'lower' | ''
+}
+
+export interface PublicBenchResult {
+  rows: PublicBenchRow[]
+  notes: string[]
+}
+
+interface LoadResult {
+  requests: number
+  errors: number
+  statuses: Record<string, number>
+  seconds: number
+  p50: number
+  p99: number
+}
+
+const DASHBOARD_DIST = fileURLToPath(new URL('../dashboard/dist', import.meta.url))
+const DAY = 86_400_000
+const MINUTE = 60_000
+
+/** The load generator, run in a worker: N keep-alive clients in closed loop, each one request at a time. */
+const LOAD_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const http = require('node:http')
+const { url, connections, warmupMs, measureMs, headers } = workerData
+const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
+const target = new URL(url)
+let measuring = false
+let stop = false
+let requests = 0, errors = 0
+const statuses = {}
+const latencies = []
+function once() {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint()
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, agent, headers }, (res) => {
+      res.on('data', () => {})
+      res.on('end', () => {
+        if (measuring) {
+          requests++
+          statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1
+          if (latencies.length < 200000) latencies.push(Number(process.hrtime.bigint() - started) / 1e6)
+        }
+        resolve()
+      })
+    })
+    req.on('error', () => { if (measuring) errors++; resolve() })
+    req.setTimeout(10000, () => req.destroy(new Error('timeout')))
+    req.end()
+  })
+}
+async function client() { while (!stop) await once() }
+const clients = Array.from({ length: connections }, client)
+let start
+setTimeout(() => { measuring = true; start = process.hrtime.bigint() }, warmupMs)
+setTimeout(async () => {
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  measuring = false
+  stop = true
+  await Promise.race([Promise.all(clients), new Promise((r) => setTimeout(r, 12000))])
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN
+  parentPort.postMessage({ requests, errors, statuses, seconds, p50: pct(50), p99: pct(99) })
+}, warmupMs + measureMs)
+`
+
+function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, connections, warmupMs: 1000, measureMs: seconds * 1000, headers } })
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      reject(new Error(`load on ${url} did not finish`))
+    }, (seconds + 30) * 1000)
+    worker.once('message', (result: LoadResult) => {
+      clearTimeout(timer)
+      void worker.terminate()
+      resolve(result)
+    })
+    worker.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+}
+
+/** Gzipped bytes of the public page's first-paint JavaScript and of its lazy chunks, from the Vite manifest. */
+export function publicBundleSizes(dist = DASHBOARD_DIST): { initialGzip: number; initialFiles: string[]; lazy: Record<string, number> } | undefined {
+  const manifestFile = join(dist, 'public', '.vite', 'manifest.json')
+  if (!existsSync(manifestFile)) return undefined
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, { file: string; imports?: string[]; dynamicImports?: string[] }>
+  const gz = (file: string) => gzipSync(readFileSync(join(dist, 'public', file))).length
+  const files = new Set<string>()
+  const visit = (key: string) => {
+    const chunk = manifest[key]
+    if (!chunk || files.has(chunk.file)) return
+    files.add(chunk.file)
+    for (const i of chunk.imports ?? []) visit(i)
+  }
+  visit('public.html')
+  const initialFiles = [...files].filter((f) => f.endsWith('.js'))
+  const lazy: Record<string, number> = {}
+  for (const key of manifest['public.html']?.dynamicImports ?? []) {
+    const chunk = manifest[key]!
+    const own = new Set<string>()
+    const walk = (k: string) => {
+      const c = manifest[k]
+      if (!c || own.has(c.file) || files.has(c.file)) return
+      own.add(c.file)
+      for (const i of c.imports ?? []) walk(i)
+    }
+    walk(key)
+    lazy[chunk.file.replace(/^assets\//, '').replace(/-[\w-]{8}\.js$/, '')] = [...own].filter((f) => f.endsWith('.js')).reduce((n, f) => n + gz(f), 0)
+  }
+  return { initialGzip: initialFiles.reduce((n, f) => n + gz(f), 0), initialFiles, lazy }
+}
+
+async function seed(stack: Stack, perCity: number): Promise<number> {
+  const kind = KINDS['air-quality']
+  let count = 0
+  const now = Date.now()
+  for (const city of cities) {
+    for (let s = 0; s < perCity; s++) {
+      const { device } = await stack.platform.registry.add({ type: 'air-quality', city: city.id, name: `${city.name} ${s + 1}`, interval: 600 }, 'bench')
+      const prefix = seriesPrefix({ type: 'air-quality', city: city.id, deviceId: device.id })
+      const lines: string[] = []
+      for (let i = 0; i < 7 * 144; i++) {
+        const time = now - MINUTE - i * 10 * MINUTE
+        const wave = Math.sin((time / DAY) * 2 * Math.PI + s)
+        lines.push(encodeReading(kind, prefix, { time, values: { pm25: 10 + 6 * wave, pm10: 20 + 8 * wave, no2: 25 + 12 * wave, o3: 60 - 20 * wave, so2: 3, co: 0.4 } }))
+      }
+      await stack.platform.storage.write(lines)
+      count += lines.length
+    }
+  }
+  return count
+}
+
+export async function benchPublic(options: PublicBenchOptions = {}): Promise<PublicBenchResult> {
+  const seconds = options.seconds ?? 5
+  const connections = options.connections ?? 20
+  const perCity = options.stationsPerCity ?? 3
+  const log = options.log ?? (() => {})
+  const notes: string[] = []
+
+  await ensureDashboardBuilt(log).catch((err: unknown) => {
+    if (!existsSync(join(DASHBOARD_DIST, 'public', 'public.html'))) throw err
+    notes.push(`operators' build failed (${String(err).split('\n')[0]}); the public build is there`)
+  })
+  const bundle = publicBundleSizes()
+
+  const stack = await startStack()
+  const apps: BuiltApp[] = []
+  try {
+    log('public bench: seeding a week of readings…')
+    const readings = await seed(stack, perCity)
+    const logger = pino({ level: 'silent' })
+    const unlimited = { max: Number.MAX_SAFE_INTEGER, exportMax: Number.MAX_SAFE_INTEGER }
+    const build = async (snapshots: boolean) => {
+      const built = await buildApp({
+        registry: stack.platform.registry,
+        db: stack.platform.db,
+        storage: stack.platform.storage,
+        ingestStatus: stack.platform.ingest,
+        live: createLiveHub(),
+        logger,
+        publicData: { rateLimit: unlimited, snapshots: { enabled: snapshots } },
+      })
+      apps.push(built)
+      await built.app.listen({ host: '127.0.0.1', port: 0 })
+      const address = built.app.server.address()
+      return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    }
+    const withSnapshots = await build(true)
+    const perRequest = await build(false)
+    const path = '/api/public/air-quality'
+    const first = await fetch(`${withSnapshots}${path}`)
+    const etag = first.headers.get('etag') ?? ''
+    const body = (await first.json()) as { items: { index: { value: number | null } }[] }
+    notes.push(`data: ${cities.length} cities × ${perCity} stations, ${readings} readings (a week every 10 min) written to the stack's embedded storage; ${body.items.filter((c) => c.index.value !== null).length} cities with an index`)
+
+    log(`public bench: ${connections} clients × ${seconds} s per measurement…`)
+    const snap = await load(`${withSnapshots}${path}`, connections, seconds)
+    const naive = await load(`${perRequest}${path}`, connections, seconds)
+    const snap304 = await load(`${withSnapshots}${path}`, connections, seconds, { 'if-none-match': etag })
+    const ceiling = await load(`${withSnapshots}/api/config`, connections, seconds)
+    const rps = (r: LoadResult) => r.requests / r.seconds
+    for (const [name, r] of [['snapshots', snap], ['per request', naive], ['snapshots, If-None-Match', snap304], ['/api/config', ceiling]] as const) {
+      notes.push(`${name}: ${r.requests} answers in ${r.seconds.toFixed(1)} s, statuses ${JSON.stringify(r.statuses)}, ${r.errors} errors`)
+    }
+    const kb = (n: number | undefined) => (n === undefined ? undefined : Math.round((n / 1024) * 10) / 10)
+    const rows: PublicBenchRow[] = [
+      { figure: `GET ${path} (10 cities), requests/s: snapshots vs computed per request`, piazza: rps(snap), baseline: rps(naive), unit: 'req/s', better: 'higher' },
+      { figure: '  latency p50, ms', piazza: snap.p50, baseline: naive.p50, unit: 'ms', better: 'lower' },
+      { figure: '  latency p99, ms', piazza: snap.p99, baseline: naive.p99, unit: 'ms', better: 'lower' },
+      { figure: '  revalidation (If-None-Match → 304), requests/s', piazza: rps(snap304), baseline: undefined, unit: 'req/s', better: 'higher' },
+      // Not a ceiling: /api/config serializes its (constant, larger) object on every request, the snapshots send a ready string.
+      { figure: '  reference: GET /api/config (same server, constant object), requests/s', piazza: rps(ceiling), baseline: undefined, unit: 'req/s', better: '' },
+      { figure: 'public page initial JS, gzipped KB', piazza: kb(bundle?.initialGzip), baseline: undefined, unit: 'KB', better: 'lower' },
+    ]
+    for (const [name, bytes] of Object.entries(bundle?.lazy ?? {})) rows.push({ figure: `  lazy chunk ${name}, gzipped KB`, piazza: kb(bytes), baseline: undefined, unit: 'KB', better: '' })
+    if (bundle) notes.push(`initial JS files: ${bundle.initialFiles.join(', ')}`)
+    else notes.push('no public build found: bundle sizes missing')
+    notes.push(`load: ${connections} keep-alive clients in a worker thread, closed loop, 1 s warm-up then ${seconds} s; server and clients share this machine's cores`)
+    return { rows, notes }
+  } finally {
+    for (const a of apps) await a.close().catch(() => {})
+    await stack.stop()
+  }
+}
+
+export function formatPublicBench(result: PublicBenchResult): string {
+  const fmt = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+  const table = [['figure', 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
+  for (const r of result.rows) {
+    const digits = r.unit === 'ms' || r.unit === 'KB' ? 1 : 0
+    const ratio = r.better && r.piazza !== undefined && r.baseline ? `${fmt(r.piazza / r.baseline, 2)}x` : ''
+    table.push([r.figure, fmt(r.piazza, digits), fmt(r.baseline, digits), ratio, r.better ? `${r.better} is better` : ''])
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
+  const lines = table.map((row) => row.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd())
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '))
+  return [...lines, '', ...result.notes].join('\n')
+}

@@ -1,0 +1,120 @@
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { CITY_RADIUS_KM, distanceKm } from './commissioning.ts'
+import { startRolesApp, type Json, type RolesApp } from '../identity/roles-testing.ts'
+import { until } from '../testing.ts'
+
+describe('commissioning channel and room enforcement over Socket.IO', () => {
+  let t: RolesApp
+  let url: string
+  const sockets: ClientSocket[] = []
+  let ivanDevice: Json
+  let pratoDevice: Json
+
+  async function open(token?: string): Promise<ClientSocket> {
+    const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: token ? { token } : {} })
+    sockets.push(socket)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('connect_error', reject)
+    })
+    return socket
+  }
+  const ask = (socket: ClientSocket, event: string, payload?: unknown) => socket.timeout(10_000).emitWithAck(event, payload) as Promise<Json>
+
+  beforeAll(async () => {
+    t = await startRolesApp({ live: { coalesceMs: 50 } })
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const address = t.app.server.address()
+    if (!address || typeof address === 'string') throw new Error('not listening')
+    url = `http://127.0.0.1:${address.port}`
+    const create = (token: string, payload: Json) => t.app.inject({ method: 'POST', url: '/api/devices', headers: t.as(token), payload }).then((r) => r.json() as Json)
+    ivanDevice = await create(t.tokens.installer, { type: 'air-quality', city: 'firenze', name: 'Socket AQ', interval: 5 })
+    pratoDevice = await create(t.tokens.admin, { type: 'noise', city: 'prato', name: 'Prato socket' })
+  })
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.disconnect()
+  })
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  it('measures distances on the sphere', () => {
+    expect(distanceKm(43.7696, 11.2558, 43.7228, 10.4017)).toBeGreaterThan(68)
+    expect(distanceKm(43.7696, 11.2558, 43.7228, 10.4017)).toBeLessThan(70)
+    expect(CITY_RADIUS_KM).toBe(15)
+  })
+
+  it('streams a device\'s commissioning live: connection, a refused payload with its reason, readings, plausible', async () => {
+    const socket = await open(t.tokens.installer)
+    const states: Json[] = []
+    socket.on('commissioning', (s: Json) => states.push(s))
+    const ack = await ask(socket, 'commissioning:watch', { device: ivanDevice.id })
+    expect(ack).toMatchObject({ ok: true, state: { stage: 'waiting', device: { id: ivanDevice.id, cityName: 'Firenze', interval: 5 } } })
+
+    const device = { id: ivanDevice.id, type: 'air-quality' as const, city: 'firenze' }
+    t.feed.connection(ivanDevice.id, true)
+    await until(() => states.at(-1)?.stage === 'connected', 'connected')
+    t.feed.rejected(device, [{ code: 'unknown-field', reason: "unknown field 'pm2_5' (did you mean 'pm25'?)" }], Date.now())
+    await until(() => states.at(-1)?.rejections?.[0]?.reason === "unknown field 'pm2_5' (did you mean 'pm25'?)", 'the rejection')
+    expect(states.at(-1)!.checks.values.state).toBe('fail')
+    const t0 = Date.now() - 10_000
+    t.feed.accepted(device, [0, 5, 10].map((s) => ({ time: t0 + s * 1000, values: { pm25: 10 + s } })), Date.now())
+    await until(() => states.at(-1)?.stage === 'plausible', 'plausible')
+    expect(states.at(-1)).toMatchObject({ accepted: 3, measuredInterval: 5, lastReading: { values: { pm25: 20 } } })
+
+    // Revocation shows at once.
+    t.registry.setStatus(ivanDevice.id, 'revoked')
+    await until(() => states.at(-1)?.stage === 'revoked', 'revoked')
+    expect(states.at(-1)!.checks.connection).toMatchObject({ state: 'fail', message: expect.stringMatching(/revoked/) })
+    t.registry.setStatus(ivanDevice.id, 'active')
+
+    // After unwatch nothing more comes.
+    await ask(socket, 'commissioning:unwatch', { device: ivanDevice.id })
+    const count = states.length
+    t.feed.connection(ivanDevice.id, false)
+    await ask(socket, 'commissioning:watch', { device: pratoDevice.id }) // a round trip later…
+    expect(states.length).toBe(count)
+  })
+
+  it('authorises per role: 401 anonymous, 403 another city\'s installer, 404 unknown, 400 malformed; operators and admins see all', async () => {
+    const anonymous = await open()
+    expect(await ask(anonymous, 'commissioning:watch', { device: ivanDevice.id })).toMatchObject({ ok: false, error: { status: 401, code: 'unauthorized' } })
+    const ivan = await open(t.tokens.installer)
+    expect(await ask(ivan, 'commissioning:watch', { device: pratoDevice.id })).toMatchObject({ ok: false, error: { status: 403, code: 'forbidden', message: expect.stringMatching(/not one of yours/) } })
+    expect(await ask(ivan, 'commissioning:watch', { device: 'aq-nowhere-000' })).toMatchObject({ ok: false, error: { status: 404 } })
+    expect(await ask(ivan, 'commissioning:watch', { device: '../x' })).toMatchObject({ ok: false, error: { status: 400 } })
+    const fred = await open(t.tokens.freelancer)
+    expect(await ask(fred, 'commissioning:watch', { device: ivanDevice.id })).toMatchObject({ ok: false, error: { status: 403 } })
+    for (const token of [t.tokens.operator, t.tokens.admin]) {
+      const socket = await open(token)
+      expect(await ask(socket, 'commissioning:watch', { device: pratoDevice.id })).toMatchObject({ ok: true })
+    }
+  })
+
+  it('enforces live rooms per role: installers get their cities and devices only', async () => {
+    const expectations: [string | undefined, Json, number | 'ok'][] = [
+      [undefined, { public: true }, 'ok'],
+      [undefined, { city: 'firenze' }, 401],
+      [t.tokens.installer, { city: 'firenze' }, 'ok'],
+      [t.tokens.installer, { city: 'prato' }, 403],
+      [t.tokens.installer, { type: 'noise' }, 403],
+      [t.tokens.installer, { device: ivanDevice.id }, 'ok'],
+      [t.tokens.installer, { device: pratoDevice.id }, 403],
+      [t.tokens.installer, { city: 'prato', device: pratoDevice.id }, 403],
+      [t.tokens.installer, { public: true }, 'ok'],
+      [t.tokens.freelancer, { city: 'prato' }, 403],
+      [t.tokens.freelancer, { device: ivanDevice.id }, 403],
+      [t.tokens.operator, { city: 'prato' }, 'ok'],
+      [t.tokens.operator, { type: 'noise' }, 'ok'],
+      [t.tokens.admin, { device: pratoDevice.id }, 'ok'],
+    ]
+    for (const [token, subscription, expected] of expectations) {
+      const socket = await open(token)
+      const answer = await ask(socket, 'subscribe', subscription)
+      const label = `${token === undefined ? 'anonymous' : Object.entries(t.tokens).find(([, v]) => v === token)![0]} ${JSON.stringify(subscription)}`
+      if (expected === 'ok') expect(answer.ok, `${label}: ${JSON.stringify(answer)}`).toBe(true)
+      else expect(answer, label).toMatchObject({ ok: false, error: { status: expected } })
+    }
+  })
+})

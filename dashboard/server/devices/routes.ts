@@ -1,0 +1,143 @@
+import Type from 'typebox'
+import { DeviceTypeSchema } from '../../../devices/kinds.ts'
+import { cityIds, findCity } from '../../../devices/region.ts'
+import { DEVICE_ID_PATTERN, DeviceSchema, DeviceStatusSchema, NewDeviceSchema, type Device, type Registry } from '../../../devices/registry.ts'
+import { created, type AuditLog } from '../identity/audit.ts'
+import { SECURED, type Auth } from '../identity/auth.ts'
+import { badRequest, errorResponses, forbidden, notFound } from '../http/errors.ts'
+import { actorOf, deviceRefusal, registerRefusal, visibleTo } from '../identity/permissions.ts'
+import type { Api } from '../http/types.ts'
+import { NoQuerySchema } from '../http/validation.ts'
+
+/** The device registry over HTTP: list and filter, one device, register a new one. */
+
+export interface DeviceRouteDeps {
+  registry: Registry
+  auth: Auth
+  broker?: { isConnected(deviceId: string): boolean }
+  live: { lastSeen(deviceId: string): number | undefined }
+  /** Records registrations (who, when, what). */
+  audit?: AuditLog
+}
+
+/** The fields of a device recorded in the audit log on creation. */
+export const AUDITED_DEVICE_FIELDS = ['type', 'name', 'city', 'lat', 'lon', 'interval', 'metadata', 'status'] as const
+
+export const DeviceViewSchema = Type.Object({
+  ...DeviceSchema.properties,
+  connected: Type.Optional(Type.Boolean({ description: 'Logged in to the MQTT broker now.' })),
+  lastSeen: Type.Optional(Type.Integer({ description: 'When this server last received a reading from it, epoch ms.' })),
+})
+
+export const DeviceIdParamsSchema = Type.Object({ id: Type.String({ pattern: DEVICE_ID_PATTERN }) }, { additionalProperties: false })
+
+const ListQuerySchema = Type.Object(
+  {
+    city: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: `City id: ${cityIds.join(', ')}` })),
+    type: Type.Optional(DeviceTypeSchema),
+    status: Type.Optional(DeviceStatusSchema),
+    search: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Substring of id or name, any case.' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+)
+
+export function unknownCity(city: string): string {
+  return `unknown city '${city}'; cities: ${cityIds.join(', ')}`
+}
+
+export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
+  const { registry, auth, broker, live, audit } = deps
+
+  const view = (device: Device) => {
+    const out: typeof device & { connected?: boolean; lastSeen?: number } = { ...device }
+    if (broker) out.connected = broker.isConnected(device.id)
+    const seen = live.lastSeen(device.id)
+    if (seen !== undefined) out.lastSeen = seen
+    return out
+  }
+
+  app.get(
+    '/api/devices',
+    {
+      onRequest: auth.requireUser,
+      schema: {
+        tags: ['devices'],
+        summary: 'List devices, filtered and paged',
+        description: 'Admins and operators see every device; an installer sees the devices they registered and those of their assigned cities.',
+        security: SECURED,
+        querystring: ListQuerySchema,
+        response: {
+          200: Type.Object({ items: Type.Array(DeviceViewSchema), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const { city, type, status, search, limit, offset } = request.query
+      if (city !== undefined && !findCity(city)) throw badRequest(unknownCity(city))
+      const visible = visibleTo(actorOf(request))
+      if (visible) {
+        // Installers: a few hundred devices at most, filtered here and then paged.
+        const mine = registry.list({ city, type, status, search }).items.filter(visible)
+        return { items: mine.slice(offset, offset + limit).map(view), total: mine.length, limit, offset }
+      }
+      const { items, total } = registry.list({ city, type, status, search, limit, offset })
+      return { items: items.map(view), total, limit, offset }
+    },
+  )
+
+  app.get(
+    '/api/devices/:id',
+    {
+      onRequest: auth.requireUser,
+      schema: {
+        tags: ['devices'],
+        summary: 'One device',
+        security: SECURED,
+        params: DeviceIdParamsSchema,
+        querystring: NoQuerySchema,
+        response: { 200: DeviceViewSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const device = registry.get(request.params.id)
+      if (!device) throw notFound(`no device with id '${request.params.id}'`)
+      const refusal = deviceRefusal(actorOf(request), device, 'see')
+      if (refusal) throw forbidden(refusal)
+      return view(device)
+    },
+  )
+
+  app.post(
+    '/api/devices',
+    {
+      onRequest: auth.requireRole('installer', 'admin'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Register a device (installer or admin)',
+        description:
+          'Answers 201 with the device and its MQTT secret. The secret is shown only this once; only its hash is stored. Without lat/lon the device stands at the city centre; without id one is generated. An installer with assigned cities registers only in those cities.',
+        security: SECURED,
+        querystring: NoQuerySchema,
+        body: NewDeviceSchema,
+        response: {
+          201: Type.Object({ ...DeviceSchema.properties, secret: Type.String({ description: 'MQTT password of the device; shown once.' }) }),
+          ...errorResponses(400, 401, 403, 409, 413),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      if (!findCity(body.city)) throw badRequest(unknownCity(body.city))
+      const actor = actorOf(request)
+      const refusal = registerRefusal(actor, body.city)
+      if (refusal) throw forbidden(refusal)
+      const { device, secret } = await registry.add(body, actor.username)
+      audit?.record({ actor: actor.username, action: 'device.create', targetType: 'device', target: device.id, changes: created(device, AUDITED_DEVICE_FIELDS) })
+      request.log.info({ device: device.id, type: device.type, city: device.city }, 'device registered')
+      return reply.status(201).header('location', `/api/devices/${device.id}`).send({ ...device, secret })
+    },
+  )
+}

@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { PipelineCounters } from '../../../ingest/pipeline.ts'
+
+/**
+ * Prometheus metrics on a Registry of our own (never prom-client's global one). Ingest, broker and
+ * live-stream figures are read from their counters at scrape time (collect), so the hot path
+ * increments nothing extra. Only the HTTP request histogram is observed as requests finish.
+ */
+
+/** What the metrics read from ingest: its counters and stats (ingest/ingest.ts createIngest satisfies this). */
+export interface IngestStatsSource {
+  counters: PipelineCounters
+  stats(): {
+    wal: { unconfirmedBytes: number; overBudget: boolean }
+    shipper?: { storedReadings: number; storedDeadLetters: number; storageRejected: number; batches: number; failedAttempts: number; lastStoredAt?: number }
+  }
+}
+
+export interface MetricsSources {
+  ingest: IngestStatsSource
+  connectedDevices?: () => number
+  socketClients: () => number
+}
+
+export function createMetrics(sources: MetricsSources) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const { ingest } = sources
+  const registers = [registry]
+  /** A counter mirroring a total kept elsewhere: reset and set to the source's value at scrape time. */
+  const mirror = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset()
+        this.inc(read())
+      },
+    })
+
+  mirror('piazza_ingest_messages_total', 'Telemetry messages received by ingest.', () => ingest.counters.messages)
+  mirror('piazza_readings_accepted_total', 'Readings validated and made durable in the write-ahead log.', () => ingest.counters.readingsAccepted)
+  new Counter({
+    name: 'piazza_readings_rejected_total',
+    help: 'Readings refused, by reject code (see devices/readings.ts).',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [code, n] of Object.entries(ingest.counters.rejectedByCode)) this.inc({ code }, n)
+    },
+  })
+  mirror('piazza_wal_errors_total', 'Appends to the write-ahead log that failed.', () => ingest.counters.walErrors)
+  mirror('piazza_readings_stored_total', 'Readings confirmed written by storage.', () => ingest.stats().shipper?.storedReadings ?? 0)
+  mirror('piazza_dead_letters_stored_total', 'Dead letters confirmed written by storage.', () => ingest.stats().shipper?.storedDeadLetters ?? 0)
+  mirror('piazza_storage_rejected_total', 'Lines storage refused as malformed.', () => ingest.stats().shipper?.storageRejected ?? 0)
+  mirror('piazza_storage_batches_total', 'Batches written to storage.', () => ingest.stats().shipper?.batches ?? 0)
+  mirror('piazza_storage_failed_attempts_total', 'Storage writes that failed and are retried.', () => ingest.stats().shipper?.failedAttempts ?? 0)
+
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read())
+      },
+    })
+  gauge('piazza_wal_backlog_bytes', 'Bytes durable in the write-ahead log but not yet confirmed by storage (the queue depth).', () => ingest.stats().wal.unconfirmedBytes)
+  gauge('piazza_wal_over_budget', '1 while the write-ahead log is over its disk budget (acknowledgements wait).', () => (ingest.stats().wal.overBudget ? 1 : 0))
+  gauge('piazza_storage_last_write_timestamp_seconds', 'When storage last confirmed a batch, Unix seconds (0 before the first).', () => (ingest.stats().shipper?.lastStoredAt ?? 0) / 1000)
+  if (sources.connectedDevices) gauge('piazza_mqtt_connected_devices', 'Devices logged in to the MQTT broker.', sources.connectedDevices)
+  gauge('piazza_socket_clients', 'Browsers connected to the live stream.', sources.socketClients)
+
+  const httpDuration = new Histogram({
+    name: 'piazza_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  })
+
+  return {
+    registry,
+    observeRequest(method: string, route: string, status: number, seconds: number): void {
+      httpDuration.observe({ method, route, status: String(status) }, seconds)
+    },
+    async text(): Promise<string> {
+      return registry.metrics()
+    },
+    contentType: registry.contentType,
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

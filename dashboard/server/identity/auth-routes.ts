@@ -1,0 +1,98 @@
+import Type from 'typebox'
+import { normalizeUsername, PASSWORD_MAX_LENGTH, UserSchema, type Accounts } from './accounts.ts'
+import { SECURED, type Auth } from './auth.ts'
+import { errorResponses, tooManyRequests, unauthorized } from '../http/errors.ts'
+import type { LoginLimiter } from './login-limiter.ts'
+import type { Api } from '../http/types.ts'
+import { NoQuerySchema } from '../http/validation.ts'
+
+/** Login (cookie for browsers, bearer token for scripts), logout, and who am I. */
+
+export const LoginBodySchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+)
+
+const SessionSchema = Type.Object({
+  /** Send as `Authorization: Bearer <token>`; browsers get the same token as an httpOnly cookie. */
+  token: Type.String({ description: 'Session token for Authorization: Bearer <token>.' }),
+  expiresAt: Type.Integer({ description: 'Epoch ms; extended while the session is used.' }),
+  user: UserSchema,
+})
+
+export function registerAuthRoutes(app: Api, deps: { accounts: Accounts; auth: Auth; limiter: LoginLimiter }): void {
+  const { accounts, auth, limiter } = deps
+
+  app.post(
+    '/api/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with username and password',
+        description: `Answers with a bearer token and sets an httpOnly session cookie. After ${limiter.maxFailures} failed attempts for a username from one address, further attempts get 429 for ${limiter.windowMs / 60_000} minutes.`,
+        querystring: NoQuerySchema,
+        body: LoginBodySchema,
+        response: { 200: SessionSchema, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { username, password } = request.body
+      const key = `${normalizeUsername(username)}\n${request.ip}`
+      const check = limiter.check(key)
+      if (!check.allowed) {
+        const minutes = Math.ceil(check.retryAfterMs / 60_000)
+        throw tooManyRequests(
+          `too many failed logins for '${normalizeUsername(username)}' from this address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+          check.retryAfterMs / 1000,
+        )
+      }
+      const user = await accounts.verifyPassword(username, password)
+      if (!user) {
+        limiter.fail(key)
+        throw unauthorized('wrong username or password')
+      }
+      limiter.succeed(key)
+      const { token, expiresAt } = accounts.createSession(user.username)
+      auth.setSessionCookie(reply, token, expiresAt)
+      request.log.info({ user: user.username }, 'user logged in')
+      return { token, expiresAt, user }
+    },
+  )
+
+  app.post(
+    '/api/auth/logout',
+    {
+      onRequest: auth.requireUser,
+      schema: {
+        tags: ['auth'],
+        summary: 'End the current session (cookie or bearer token)',
+        security: SECURED,
+        querystring: NoQuerySchema,
+        response: { 204: Type.Null({ description: 'Logged out.' }), ...errorResponses(401) },
+      },
+    },
+    async (request, reply) => {
+      accounts.endSession(request.sessionToken!)
+      auth.clearSessionCookie(reply)
+      return reply.status(204).send(null)
+    },
+  )
+
+  app.get(
+    '/api/auth/me',
+    {
+      onRequest: auth.requireUser,
+      schema: {
+        tags: ['auth'],
+        summary: 'The logged-in user',
+        security: SECURED,
+        querystring: NoQuerySchema,
+        response: { 200: Type.Object({ user: UserSchema, expiresAt: Type.Integer() }), ...errorResponses(401) },
+      },
+    },
+    async (request) => ({ user: request.session!.user, expiresAt: request.session!.expiresAt }),
+  )
+}

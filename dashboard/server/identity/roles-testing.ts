@@ -1,0 +1,49 @@
+import { expect } from 'vitest'
+import { createFeed } from '../../../feed/feed.ts'
+import { startTestApp, type TestApp, type TestAppOptions } from '../testing.ts'
+
+/**
+ * Fixtures for the installer, user-admin and role tests: an app with a feed (so commissioning
+ * sees MQTT-side events the test injects), and one user per role, logged in.
+ */
+
+export type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const USERS = {
+  operator: { username: 'olga', password: 'operator-password', role: 'operator' as const },
+  /** Works in Firenze. */
+  installer: { username: 'ivan', password: 'installer-password', role: 'installer' as const, cities: ['firenze'] },
+  /** No city assignment: only the devices he registered. */
+  freelancer: { username: 'fred', password: 'freelancer-password', role: 'installer' as const },
+}
+
+export function expectError(response: { statusCode: number; json(): unknown; body?: string }, status: number, code: string, message?: RegExp): Json {
+  expect(response.statusCode, response.body).toBe(status)
+  const body = response.json() as Json
+  expect(Object.keys(body)).toEqual(['error'])
+  expect(body.error.status).toBe(status)
+  expect(body.error.code).toBe(code)
+  if (message) expect(body.error.message).toMatch(message)
+  return body
+}
+
+export interface RolesApp extends TestApp {
+  feed: ReturnType<typeof createFeed>
+  tokens: { admin: string; operator: string; installer: string; freelancer: string }
+  as(token: string): { authorization: string }
+}
+
+export async function startRolesApp(options: TestAppOptions = {}): Promise<RolesApp> {
+  const feed = createFeed()
+  const t = await startTestApp({ ...options, deps: { feed, ...options.deps } })
+  feed.subscribe({ accepted: (device, readings, receivedAt) => t.live.push(device, readings, receivedAt), connection: (id, connected) => t.live.connectionChanged(id, connected) })
+  for (const user of Object.values(USERS)) await t.accounts.create(user)
+  const { ADMIN_PASSWORD } = await import('../testing.ts')
+  const tokens = {
+    admin: await t.login('admin', ADMIN_PASSWORD),
+    operator: await t.login(USERS.operator.username, USERS.operator.password),
+    installer: await t.login(USERS.installer.username, USERS.installer.password),
+    freelancer: await t.login(USERS.freelancer.username, USERS.freelancer.password),
+  }
+  return { ...t, feed, tokens, as: (token: string) => ({ authorization: `Bearer ${token}` }) }
+}

@@ -1,0 +1,307 @@
+import type Database from 'better-sqlite3'
+import type { DeviceType } from '../../../../devices/kinds.ts'
+import type { Op, Rule, RuleAggregate, RuleDefinition, RuleKind, Severity } from './rules.ts'
+
+/**
+ * Alert rules and alerts in the registry database (tables `alert_rules` and `alerts`). At most one
+ * alert per (rule, device) is not resolved, which a partial unique index holds the store to.
+ * Alert ids are given by the engine (it batches inserts per tick), rule ids by SQLite.
+ */
+
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
+export type AlertState = (typeof ALERT_STATES)[number]
+export type ResolvedReason = 'cleared' | 'reporting' | 'rule-changed' | 'rule-disabled' | 'rule-deleted' | 'device-inactive'
+
+export interface Alert {
+  id: number
+  ruleId: number
+  ruleName: string
+  kind: RuleKind
+  severity: Severity
+  deviceId: string
+  deviceName: string
+  type: DeviceType
+  city: string
+  field: string | null
+  op: Op | null
+  threshold: number | null
+  unit: string
+  /** The value that opened it (the aggregate, for windowed rules). */
+  value: number | null
+  /** The newest value judged while it is active (in memory; the opening value once resolved). */
+  lastValue: number | null
+  message: string
+  state: AlertState
+  /** Epoch ms. */
+  openedAt: number
+  acknowledgedAt: number | null
+  acknowledgedBy: string | null
+  resolvedAt: number | null
+  resolvedReason: ResolvedReason | null
+}
+
+interface RuleRow {
+  id: number
+  name: string
+  kind: RuleKind
+  field: string | null
+  op: Op | null
+  threshold: number | null
+  device_id: string | null
+  type: DeviceType | null
+  city: string | null
+  window_s: number | null
+  aggregate: RuleAggregate | null
+  min_duration_s: number
+  hysteresis: number
+  severity: Severity
+  enabled: number
+  created_by: string
+  created_at: string
+  updated_at: string
+}
+
+interface AlertRow {
+  id: number
+  rule_id: number
+  rule_name: string
+  kind: RuleKind
+  severity: Severity
+  device_id: string
+  device_name: string
+  type: DeviceType
+  city: string
+  field: string | null
+  op: Op | null
+  threshold: number | null
+  unit: string
+  value: number | null
+  last_value: number | null
+  message: string
+  state: AlertState
+  opened_at: number
+  acknowledged_at: number | null
+  acknowledged_by: string | null
+  resolved_at: number | null
+  resolved_reason: ResolvedReason | null
+}
+
+const toRule = (r: RuleRow): Rule => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  field: r.field,
+  op: r.op,
+  threshold: r.threshold,
+  deviceId: r.device_id,
+  type: r.type,
+  city: r.city,
+  window: r.window_s,
+  aggregate: r.aggregate,
+  minDuration: r.min_duration_s,
+  hysteresis: r.hysteresis,
+  severity: r.severity,
+  enabled: r.enabled === 1,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+const toAlert = (r: AlertRow): Alert => ({
+  id: r.id,
+  ruleId: r.rule_id,
+  ruleName: r.rule_name,
+  kind: r.kind,
+  severity: r.severity,
+  deviceId: r.device_id,
+  deviceName: r.device_name,
+  type: r.type,
+  city: r.city,
+  field: r.field,
+  op: r.op,
+  threshold: r.threshold,
+  unit: r.unit,
+  value: r.value,
+  lastValue: r.last_value,
+  message: r.message,
+  state: r.state,
+  openedAt: r.opened_at,
+  acknowledgedAt: r.acknowledged_at,
+  acknowledgedBy: r.acknowledged_by,
+  resolvedAt: r.resolved_at,
+  resolvedReason: r.resolved_reason,
+})
+
+const ruleParams = (d: RuleDefinition) => ({
+  name: d.name,
+  kind: d.kind,
+  field: d.field,
+  op: d.op,
+  threshold: d.threshold,
+  device_id: d.deviceId,
+  type: d.type,
+  city: d.city,
+  window_s: d.window,
+  aggregate: d.aggregate,
+  min_duration_s: d.minDuration,
+  hysteresis: d.hysteresis,
+  severity: d.severity,
+  enabled: d.enabled ? 1 : 0,
+})
+
+const alertParams = (a: Alert) => ({
+  id: a.id,
+  rule_id: a.ruleId,
+  rule_name: a.ruleName,
+  kind: a.kind,
+  severity: a.severity,
+  device_id: a.deviceId,
+  device_name: a.deviceName,
+  type: a.type,
+  city: a.city,
+  field: a.field,
+  op: a.op,
+  threshold: a.threshold,
+  unit: a.unit,
+  value: a.value,
+  last_value: a.lastValue,
+  message: a.message,
+  state: a.state,
+  opened_at: a.openedAt,
+  acknowledged_at: a.acknowledgedAt,
+  acknowledged_by: a.acknowledgedBy,
+  resolved_at: a.resolvedAt,
+  resolved_reason: a.resolvedReason,
+})
+
+export interface AlertQuery {
+  state?: AlertState
+  deviceId?: string
+  city?: string
+  ruleId?: number
+  limit: number
+  offset?: number
+}
+
+export function createAlertStore(db: Database.Database) {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS alert_rules (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      field TEXT,
+      op TEXT,
+      threshold REAL,
+      device_id TEXT,
+      type TEXT,
+      city TEXT,
+      window_s INTEGER,
+      aggregate TEXT,
+      min_duration_s INTEGER NOT NULL DEFAULT 0,
+      hysteresis REAL NOT NULL DEFAULT 0,
+      severity TEXT NOT NULL,
+      enabled INTEGER NOT NULL DEFAULT 1,
+      created_by TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS alerts (
+      id INTEGER PRIMARY KEY,
+      rule_id INTEGER NOT NULL,
+      rule_name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      severity TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      device_name TEXT NOT NULL,
+      type TEXT NOT NULL,
+      city TEXT NOT NULL,
+      field TEXT,
+      op TEXT,
+      threshold REAL,
+      unit TEXT NOT NULL,
+      value REAL,
+      last_value REAL,
+      message TEXT NOT NULL,
+      state TEXT NOT NULL,
+      opened_at INTEGER NOT NULL,
+      acknowledged_at INTEGER,
+      acknowledged_by TEXT,
+      resolved_at INTEGER,
+      resolved_reason TEXT
+    );
+    CREATE INDEX IF NOT EXISTS alerts_state_opened ON alerts (state, opened_at);
+    CREATE INDEX IF NOT EXISTS alerts_device ON alerts (device_id, opened_at);
+    CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (rule_id, device_id) WHERE state != 'resolved';
+  `)
+
+  const insertRule = db.prepare(`INSERT INTO alert_rules (name, kind, field, op, threshold, device_id, type, city, window_s, aggregate, min_duration_s, hysteresis, severity, enabled, created_by, created_at, updated_at)
+    VALUES (@name, @kind, @field, @op, @threshold, @device_id, @type, @city, @window_s, @aggregate, @min_duration_s, @hysteresis, @severity, @enabled, @created_by, @now, @now)`)
+  const updateRule = db.prepare(`UPDATE alert_rules SET name = @name, kind = @kind, field = @field, op = @op, threshold = @threshold, device_id = @device_id, type = @type,
+    city = @city, window_s = @window_s, aggregate = @aggregate, min_duration_s = @min_duration_s, hysteresis = @hysteresis, severity = @severity, enabled = @enabled, updated_at = @now WHERE id = @id`)
+  const getRule = db.prepare<[number], RuleRow>('SELECT * FROM alert_rules WHERE id = ?')
+  const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason)
+    VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason)`)
+  const updateAlert = db.prepare(`UPDATE alerts SET state = @state, last_value = @last_value, acknowledged_at = @acknowledged_at, acknowledged_by = @acknowledged_by,
+    resolved_at = @resolved_at, resolved_reason = @resolved_reason WHERE id = @id`)
+  const getAlert = db.prepare<[number], AlertRow>('SELECT * FROM alerts WHERE id = ?')
+
+  return {
+    listRules: (): Rule[] => (db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as RuleRow[]).map(toRule),
+    getRule: (id: number): Rule | undefined => {
+      const row = getRule.get(id)
+      return row && toRule(row)
+    },
+    createRule(def: RuleDefinition, createdBy: string, now: string): Rule {
+      const id = Number(insertRule.run({ ...ruleParams(def), created_by: createdBy, now }).lastInsertRowid)
+      return toRule(getRule.get(id)!)
+    },
+    updateRule(id: number, def: RuleDefinition, now: string): Rule {
+      updateRule.run({ ...ruleParams(def), id, now })
+      return toRule(getRule.get(id)!)
+    },
+    deleteRule(id: number): void {
+      db.prepare('DELETE FROM alert_rules WHERE id = ?').run(id)
+    },
+
+    maxAlertId: (): number => (db.prepare('SELECT coalesce(max(id), 0) AS n FROM alerts').get() as { n: number }).n,
+    activeAlerts: (): Alert[] => (db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id").all() as AlertRow[]).map(toAlert),
+    getAlert: (id: number): Alert | undefined => {
+      const row = getAlert.get(id)
+      return row && toAlert(row)
+    },
+    /** Writes inserts and updates in one transaction (the engine's per-tick batch). */
+    write: db.transaction((inserts: readonly Alert[], updates: readonly Alert[]) => {
+      for (const a of inserts) insertAlert.run(alertParams(a))
+      for (const a of updates) updateAlert.run(alertParams(a))
+    }),
+    queryAlerts(q: AlertQuery): { items: Alert[]; total: number } {
+      const where: string[] = []
+      const params: Record<string, string | number> = {}
+      if (q.state) {
+        where.push('state = @state')
+        params.state = q.state
+      }
+      if (q.deviceId) {
+        where.push('device_id = @device')
+        params.device = q.deviceId
+      }
+      if (q.city) {
+        where.push('city = @city')
+        params.city = q.city
+      }
+      if (q.ruleId !== undefined) {
+        where.push('rule_id = @rule')
+        params.rule = q.ruleId
+      }
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+      const total = (db.prepare(`SELECT count(*) AS n FROM alerts ${clause}`).get(params) as { n: number }).n
+      const order = q.state === 'resolved' ? 'resolved_at DESC, id DESC' : 'opened_at DESC, id DESC'
+      const rows = db.prepare(`SELECT * FROM alerts ${clause} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, limit: q.limit, offset: q.offset ?? 0 }) as AlertRow[]
+      return { items: rows.map(toAlert), total }
+    },
+    /** Deletes resolved alerts resolved before `before` (epoch ms); returns how many. */
+    prune: (before: number): number => db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?").run(before).changes,
+  }
+}
+
+export type AlertStore = ReturnType<typeof createAlertStore>

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest'
+import type { Device, RegistryChange } from '../../../devices/registry.ts'
+import { createDeviceStates, stateAfterReading, stateAt, type DeviceStateChange } from './device-states.ts'
+
+const T0 = Date.parse('2026-03-01T08:00:00Z')
+
+function device(id: string, over: Partial<Device> = {}): Device {
+  return {
+    id,
+    type: 'air-quality',
+    name: id,
+    city: 'firenze',
+    lat: 43.77,
+    lon: 11.25,
+    interval: 10,
+    metadata: {},
+    status: 'active',
+    createdAt: new Date(T0 - 86_400_000).toISOString(),
+    updatedAt: new Date(T0 - 86_400_000).toISOString(),
+    createdBy: 'cli',
+    ...over,
+  }
+}
+
+/** A registry stand-in the test changes by hand, and a clock it moves. */
+function setup(devices: Device[]) {
+  let now = T0
+  const listeners = new Set<(c: RegistryChange) => void>()
+  const byId = new Map(devices.map((d) => [d.id, d]))
+  const registry = {
+    list: () => ({ items: [...byId.values()], total: byId.size }),
+    get: (id: string) => byId.get(id),
+    onChange(l: (c: RegistryChange) => void) {
+      listeners.add(l)
+      return () => listeners.delete(l)
+    },
+  }
+  const tracker = createDeviceStates({ registry, clock: () => now, timers: false })
+  const changes: DeviceStateChange[] = []
+  tracker.onChange((c) => changes.push(c))
+  return {
+    tracker,
+    changes,
+    /** Moves the clock to T0 + seconds and ages every device. */
+    at(seconds: number) {
+      now = T0 + seconds * 1000
+      tracker.check(now)
+      return now
+    },
+    /** A reading arrives at T0 + seconds. */
+    reading(id: string, seconds: number) {
+      now = T0 + seconds * 1000
+      tracker.seen(id, now)
+    },
+    change(d: Device, kind: RegistryChange['kind'] = 'status') {
+      byId.set(d.id, d)
+      for (const l of listeners) l({ kind, device: d })
+    },
+    state: (id: string) => tracker.get(id)?.state,
+  }
+}
+
+describe('device state rules (pure)', () => {
+  const base = { interval: 10, reference: T0 }
+  it('goes late after 2 missed intervals and silent after 5', () => {
+    const live = { ...base, state: 'live' as const, lastSeen: T0 }
+    expect(stateAt(live, T0 + 20_000)).toBe('live')
+    expect(stateAt(live, T0 + 20_001)).toBe('late')
+    expect(stateAt({ ...live, state: 'late' }, T0 + 50_000)).toBe('late')
+    expect(stateAt({ ...live, state: 'late' }, T0 + 50_001)).toBe('silent')
+    // A check that comes late skips straight to silent.
+    expect(stateAt(live, T0 + 60_000)).toBe('silent')
+  })
+
+  it('keeps a late device late until a reading shows it back on schedule', () => {
+    const late = { ...base, state: 'late' as const, lastSeen: T0 }
+    // Time alone never brings it back.
+    expect(stateAt(late, T0 + 1000)).toBe('late')
+    // A reading 1.5 intervals after the previous one does; 1.6 intervals does not.
+    expect(stateAfterReading(late, T0 + 15_000)).toBe('live')
+    expect(stateAfterReading(late, T0 + 16_000)).toBe('late')
+    // A silent device's first reading makes it late, not live.
+    expect(stateAfterReading({ ...late, state: 'silent' }, T0 + 120_000)).toBe('late')
+  })
+
+  it('never judges inactive devices, and counts never-seen ones from the reference', () => {
+    expect(stateAt({ ...base, state: 'inactive', lastSeen: null }, T0 + 10 ** 9)).toBe('inactive')
+    expect(stateAfterReading({ ...base, state: 'inactive', lastSeen: null }, T0)).toBe('inactive')
+    const pending = { ...base, state: 'pending' as const, lastSeen: null }
+    expect(stateAt(pending, T0 + 49_000)).toBe('pending')
+    expect(stateAt(pending, T0 + 50_001)).toBe('silent')
+    expect(stateAfterReading(pending, T0 + 1000)).toBe('live')
+  })
+})
+
+describe('device state tracker', () => {
+  it('turns a device late then silent when it stops, and back live once it reports on schedule again', () => {
+    const s = setup([device('aq-1')])
+    expect(s.state('aq-1')).toBe('pending')
+    s.reading('aq-1', 0)
+    expect(s.state('aq-1')).toBe('live')
+    s.reading('aq-1', 10)
+    s.at(25)
+    expect(s.state('aq-1')).toBe('live')
+    s.at(30.5)
+    expect(s.state('aq-1')).toBe('late')
+    expect(s.tracker.get('aq-1')?.since).toBe(T0 + 30_500)
+    s.at(60.5)
+    expect(s.state('aq-1')).toBe('silent')
+
+    // Back: the first reading after silence only makes it late…
+    s.reading('aq-1', 100)
+    expect(s.state('aq-1')).toBe('late')
+    s.at(105)
+    expect(s.state('aq-1')).toBe('late')
+    // …the next one on schedule makes it live.
+    s.reading('aq-1', 110)
+    expect(s.state('aq-1')).toBe('live')
+    expect(s.changes.map((c) => `${c.previous}→${c.state}`)).toEqual(['pending→live', 'live→late', 'late→silent', 'silent→late', 'late→live'])
+  })
+
+  it('does not flap for a device reporting every 1.8 intervals (hysteresis)', () => {
+    const s = setup([device('aq-1')])
+    // On schedule first, then one gap of 2.5 intervals makes it late.
+    s.reading('aq-1', 0)
+    s.at(25)
+    expect(s.state('aq-1')).toBe('late')
+    // From then on, a reading every 18 s (1.8 intervals): never more than 2 intervals apart,
+    // never within 1.5: it stays late, checked every second, with no change at all.
+    const before = s.changes.length
+    for (let t = 26; t <= 26 + 18 * 20; t += 18) {
+      s.reading('aq-1', t)
+      for (let c = 1; c < 18; c++) s.at(t + c)
+    }
+    expect(s.state('aq-1')).toBe('late')
+    expect(s.changes.length).toBe(before)
+  })
+
+  it('makes decommissioned and revoked devices inactive, never silent', () => {
+    const s = setup([device('aq-1'), device('aq-2', { status: 'decommissioned' })])
+    expect(s.state('aq-2')).toBe('inactive')
+    s.reading('aq-1', 0)
+    s.change(device('aq-1', { status: 'decommissioned' }))
+    expect(s.state('aq-1')).toBe('inactive')
+    s.at(3600)
+    expect(s.state('aq-1')).toBe('inactive')
+    expect(s.state('aq-2')).toBe('inactive')
+    expect(s.tracker.counts()).toMatchObject({ inactive: 2, silent: 0 })
+    // Readings of an inactive device (a backlog still in flight) change nothing.
+    s.reading('aq-1', 3601)
+    expect(s.state('aq-1')).toBe('inactive')
+  })
+
+  it('counts a device never seen from its registration, or from the start, whichever is later', () => {
+    const s = setup([device('aq-1')])
+    s.at(49)
+    expect(s.state('aq-1')).toBe('pending')
+    s.at(51)
+    expect(s.state('aq-1')).toBe('silent')
+    // Registered later: its own clock starts then.
+    s.change(device('aq-new', { createdAt: new Date(T0 + 100_000).toISOString() }), 'added')
+    s.at(120)
+    expect(s.state('aq-new')).toBe('pending')
+    s.at(151)
+    expect(s.state('aq-new')).toBe('silent')
+  })
+
+  it('follows a changed interval', () => {
+    const s = setup([device('aq-1')])
+    s.reading('aq-1', 0)
+    s.change(device('aq-1', { interval: 60 }), 'updated')
+    s.at(100)
+    expect(s.state('aq-1')).toBe('live')
+    s.at(121)
+    expect(s.state('aq-1')).toBe('late')
+  })
+
+  it('filters and counts', () => {
+    const s = setup([device('aq-1'), device('aq-2', { city: 'pisa' }), device('aq-3', { status: 'revoked' })])
+    s.reading('aq-1', 0)
+    expect(s.tracker.counts()).toEqual({ live: 1, late: 0, silent: 0, pending: 1, inactive: 1 })
+    expect(s.tracker.list((d) => d.city === 'pisa').map((d) => d.id)).toEqual(['aq-2'])
+  })
+})

@@ -1,0 +1,298 @@
+import type { Server } from 'socket.io'
+import { io as connect, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createLiveHub, type LiveAuth, type LiveUpdate } from './live.ts'
+import { ADMIN_PASSWORD, startTestApp, until, type TestApp } from '../testing.ts'
+
+type Options = Partial<ManagerOptions & SocketOptions>
+
+const FIRENZE_AQ = { id: 'aq-firenze-001', type: 'air-quality' as const, city: 'firenze' }
+const FIRENZE_AQ2 = { id: 'aq-firenze-002', type: 'air-quality' as const, city: 'firenze' }
+const FIRENZE_NOISE = { id: 'noise-firenze-001', type: 'noise' as const, city: 'firenze' }
+const FIRENZE_WX = { id: 'wx-firenze-001', type: 'weather' as const, city: 'firenze' }
+const PRATO_AQ = { id: 'aq-prato-001', type: 'air-quality' as const, city: 'prato' }
+
+/** Collects every event of a kind, and hands out the next one on request. */
+function recorder<T>(socket: ClientSocket, event: string) {
+  const seen: T[] = []
+  const waiting: ((value: T) => void)[] = []
+  let read = 0
+  socket.on(event, (value: T) => {
+    seen.push(value)
+    waiting.shift()?.(value)
+  })
+  return {
+    seen,
+    /** The next event not yet taken (already received or still to come). */
+    next(): Promise<T> {
+      if (read < seen.length) return Promise.resolve(seen[read++]!)
+      read += 1
+      return new Promise((resolve) => waiting.push(resolve))
+    },
+  }
+}
+
+describe('live stream over Socket.IO', () => {
+  let t: TestApp
+  let url: string
+  let token: string
+  const sockets: ClientSocket[] = []
+
+  async function open(options: Options = {}): Promise<ClientSocket> {
+    const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options })
+    sockets.push(socket)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('connect_error', reject)
+    })
+    return socket
+  }
+  const ask = (socket: ClientSocket, event: string, payload?: unknown) =>
+    socket.timeout(10_000).emitWithAck(event, payload) as Promise<{ ok: boolean; error?: { status: number; code: string; message: string }; snapshot?: LiveUpdate[]; removed?: number }>
+
+  beforeAll(async () => {
+    t = await startTestApp({ live: { coalesceMs: 50, recheckSessionsMs: 0 } })
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const address = t.app.server.address()
+    if (!address || typeof address === 'string') throw new Error('not listening')
+    url = `http://127.0.0.1:${address.port}`
+    token = await t.login('admin', ADMIN_PASSWORD)
+    await t.registry.add({ id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', name: 'Santa Croce' })
+  })
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.disconnect()
+  })
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  it('coalesces: 1,000 readings of one device in one window reach a city subscriber as one message with the latest value', async () => {
+    const socket = await open({ auth: { token } })
+    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    const ack = await ask(socket, 'subscribe', { city: 'firenze' })
+    expect(ack.ok).toBe(true)
+
+    const start = Date.now()
+    for (let i = 0; i < 1000; i++) t.live.push(FIRENZE_AQ, [{ time: start + i, values: { ts: start + i, pm25: i, pm10: 2 * i } }], start + i)
+    t.live.push(PRATO_AQ, [{ time: start, values: { pm25: 1 } }], start) // another city: not for this socket
+
+    const first = await updates.next()
+    expect(first).toEqual([{ id: FIRENZE_AQ.id, type: 'air-quality', city: 'firenze', time: start + 999, values: { pm25: 999, pm10: 1998 } }])
+    // The next message carries only what changed since: nothing was left over from the burst.
+    t.live.push(FIRENZE_NOISE, [{ time: start, values: { ts: start, LAeq: 55 } }], start)
+    expect(await updates.next()).toEqual([{ id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', time: start, values: { LAeq: 55 } }])
+    expect(updates.seen).toHaveLength(2)
+  })
+
+  it('answers subscribe with a snapshot of the room, keeping the newest reading and not an older late one', async () => {
+    const now = Date.now()
+    t.live.push(FIRENZE_WX, [{ time: now, values: { temperature: 21.5 } }], now)
+    t.live.push(FIRENZE_WX, [{ time: now - 60_000, values: { temperature: 3 } }], now) // late, older
+    const socket = await open({ auth: { token } })
+    const ack = await ask(socket, 'subscribe', { city: 'firenze', type: 'weather' })
+    expect(ack).toMatchObject({ ok: true, snapshot: [{ id: FIRENZE_WX.id, type: 'weather', city: 'firenze', time: now, values: { temperature: 21.5 } }] })
+  })
+
+  it('anonymous sockets may not join city, type or device rooms, but get public air quality only', async () => {
+    const socket = await open()
+    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    const statuses = recorder<unknown[]>(socket, 'status')
+    for (const room of [{ city: 'firenze' }, { type: 'air-quality' }, { device: FIRENZE_AQ.id }]) {
+      const refused = await ask(socket, 'subscribe', room)
+      expect(refused).toEqual({ ok: false, error: { status: 401, code: 'unauthorized', message: expect.stringMatching(/log in/) } })
+    }
+    expect((await ask(socket, 'subscribe', { public: true, type: 'noise' })).error).toMatchObject({ status: 400, message: expect.stringMatching(/only air-quality/) })
+    expect((await ask(socket, 'subscribe', { public: true })).ok).toBe(true)
+
+    const now = Date.now()
+    t.live.push(FIRENZE_NOISE, [{ time: now, values: { ts: now, LAeq: 70, LAmax: 80 } }], now)
+    t.live.push(FIRENZE_WX, [{ time: now, values: { ts: now, temperature: 20 } }], now)
+    t.live.connectionChanged(FIRENZE_NOISE.id, true)
+    t.live.push(FIRENZE_AQ2, [{ time: now, values: { ts: now, pm25: 12, no2: 40, co: 0.4 } }], now)
+    t.live.push(PRATO_AQ, [{ time: now, values: { ts: now, pm10: 33 } }], now)
+
+    const update = await updates.next()
+    expect(update.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+      { id: FIRENZE_AQ2.id, type: 'air-quality', city: 'firenze', time: now, values: { pm25: 12, no2: 40, co: 0.4 } },
+      { id: PRATO_AQ.id, type: 'air-quality', city: 'prato', time: now, values: { pm10: 33 } },
+    ])
+    // Status of a tick is sent before its update, so none will come for this socket.
+    expect(statuses.seen).toEqual([])
+  })
+
+  it('unsubscribe stops updates for that room', async () => {
+    const watcher = await open({ auth: { token } })
+    const watched = recorder<LiveUpdate[]>(watcher, 'update')
+    expect((await ask(watcher, 'subscribe', { device: PRATO_AQ.id })).ok).toBe(true)
+    const socket = await open({ auth: { token } })
+    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    expect((await ask(socket, 'subscribe', { city: 'firenze' })).ok).toBe(true)
+    expect((await ask(socket, 'subscribe', { device: PRATO_AQ.id })).ok).toBe(true)
+    expect(await ask(socket, 'unsubscribe', { city: 'firenze' })).toEqual({ ok: true, removed: 1 })
+
+    const now = Date.now()
+    t.live.push(FIRENZE_AQ, [{ time: now, values: { pm25: 5 } }], now)
+    t.live.push(PRATO_AQ, [{ time: now, values: { pm25: 6 } }], now)
+    expect(await updates.next()).toEqual([{ id: PRATO_AQ.id, type: 'air-quality', city: 'prato', time: now, values: { pm25: 6 } }])
+    expect((await watched.next())[0]!.values).toEqual({ pm25: 6 })
+
+    // Without a payload: drop every subscription.
+    expect(await ask(socket, 'unsubscribe')).toEqual({ ok: true, removed: 1 })
+    t.live.push(PRATO_AQ, [{ time: now + 1, values: { pm25: 7 } }], now)
+    // The watcher gets the tick; a round trip on the socket afterwards shows nothing came before it.
+    expect((await watched.next())[0]!.values).toEqual({ pm25: 7 })
+    expect(await ask(socket, 'unsubscribe', { city: 'prato' })).toEqual({ ok: true, removed: 0 })
+    expect(updates.seen).toHaveLength(1)
+  })
+
+  it('authenticates browsers by the session cookie over long-polling too, and refuses an unknown token', async () => {
+    const socket = await open({ transports: ['polling', 'websocket'], extraHeaders: { cookie: `piazza_session=${token}` } })
+    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    expect((await ask(socket, 'subscribe', { type: 'noise' })).ok).toBe(true)
+    const now = Date.now()
+    t.live.push(FIRENZE_NOISE, [{ time: now + 5000, values: { LAeq: 61 } }], now)
+    expect((await updates.next())[0]).toMatchObject({ id: FIRENZE_NOISE.id, values: { LAeq: 61 } })
+
+    const refused = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: 'forged-token' } })
+    sockets.push(refused)
+    const error = await new Promise<Error & { data?: unknown }>((resolve) => refused.once('connect_error', resolve))
+    expect(error.message).toBe('unauthorized')
+    expect(error.data).toMatchObject({ status: 401, code: 'unauthorized' })
+  })
+
+  it('refuses handshakes from pages of other origins', async () => {
+    const socket = connect(url, { transports: ['polling'], forceNew: true, reconnection: false, extraHeaders: { origin: 'https://evil.example' } })
+    sockets.push(socket)
+    const error = await new Promise<Error>((resolve) => socket.once('connect_error', resolve))
+    expect(error).toBeInstanceOf(Error)
+    expect(socket.connected).toBe(false)
+  })
+
+  it('sends device connection status to logged-in subscribers', async () => {
+    const socket = await open({ auth: { token } })
+    const statuses = recorder<{ id: string; connected: boolean }[]>(socket, 'status')
+    expect((await ask(socket, 'subscribe', { city: 'firenze', type: 'noise' })).ok).toBe(true)
+    t.live.connectionChanged(FIRENZE_NOISE.id, false)
+    t.live.connectionChanged('unknown-device-1', true) // not in the registry: ignored
+    expect(await statuses.next()).toEqual([{ id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', connected: false, at: expect.any(Number) }])
+  })
+
+  it('refuses malformed subscriptions precisely', async () => {
+    const socket = await open({ auth: { token } })
+    expect((await ask(socket, 'subscribe', { city: 'atlantis' })).error).toMatchObject({ status: 400, message: expect.stringMatching(/unknown city "atlantis"; cities: firenze/) })
+    expect((await ask(socket, 'subscribe', { room: 'x' })).error).toMatchObject({ status: 400, message: expect.stringMatching(/unknown subscription key 'room'/) })
+    expect((await ask(socket, 'subscribe', {})).error).toMatchObject({ status: 400, message: expect.stringMatching(/at least one of/) })
+    expect((await ask(socket, 'subscribe', 'firenze')).error).toMatchObject({ status: 400 })
+  })
+
+  it('counts sockets in health and metrics', async () => {
+    await open()
+    await open({ auth: { token } })
+    const health = (await t.app.inject({ url: '/api/health' })).json() as { stream: { sockets: number } }
+    expect(health.stream.sockets).toBe(2)
+    expect((await t.app.inject({ url: '/metrics' })).body).toMatch(/^piazza_socket_clients 2$/m)
+  })
+
+  it('ends the stream of a socket whose session ended', async () => {
+    const own = await t.login('admin', ADMIN_PASSWORD)
+    const socket = await open({ auth: { token: own } })
+    const expired = new Promise<void>((resolve) => socket.once('session_expired', () => resolve()))
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve))
+    expect((await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { authorization: `Bearer ${own}` } })).statusCode).toBe(204)
+    await expired
+    expect(await closed).toBe('io server disconnect')
+  })
+
+  it('closes its sockets when the app closes', async () => {
+    const socket = await open({ auth: { token } })
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve))
+    const built = t
+    await built.close()
+    expect(await closed).toBe('io server disconnect')
+    await until(() => !t.app.server.listening, 'the server to stop listening')
+  })
+})
+
+describe('live hub with a backed-up socket', () => {
+  /** Just enough of a Socket.IO server and socket to drive the hub by hand. */
+  function fakeServer() {
+    let onConnection: ((socket: unknown) => void) | undefined
+    const io = {
+      use: () => io,
+      on: (event: string, handler: (socket: unknown) => void) => {
+        if (event === 'connection') onConnection = handler
+        return io
+      },
+    }
+    function socket() {
+      const handlers = new Map<string, (...args: unknown[]) => void>()
+      const emitted: { event: string; data: unknown }[] = []
+      const conn = { writeBuffer: [] as unknown[], transport: { socket: { bufferedAmount: 0 } } }
+      const s = {
+        id: `s${Math.random()}`,
+        data: { user: { username: 'admin', role: 'admin' }, credential: 'token' },
+        conn,
+        on: (event: string, handler: (...args: unknown[]) => void) => handlers.set(event, handler),
+        emit: (event: string, data: unknown) => emitted.push({ event, data }),
+        disconnect: () => undefined,
+      }
+      onConnection!(s)
+      return { s, emitted, conn, call: (event: string, ...args: unknown[]) => handlers.get(event)!(...args) }
+    }
+    return { io: io as unknown as Server, socket }
+  }
+  const auth: LiveAuth = { authenticate: () => 'anonymous', stillValid: () => true }
+
+  it('skips a socket whose buffers are full and later sends it only the latest state, with nothing queued meanwhile', () => {
+    const hub = createLiveHub({ coalesceMs: 3_600_000, maxQueuedPackets: 4, maxBufferedBytes: 1024 })
+    const server = fakeServer()
+    hub.attach(server.io, auth)
+    const slow = server.socket()
+    const fast = server.socket()
+    for (const client of [slow, fast]) client.call('subscribe', { city: 'firenze' }, () => undefined)
+
+    hub.push(FIRENZE_AQ, [{ time: 1, values: { pm25: 1 } }], 1)
+    hub.flush()
+    expect(slow.emitted).toHaveLength(1)
+
+    // The slow browser stops reading: its engine.io buffer fills, then its WebSocket's.
+    slow.conn.writeBuffer.length = 4
+    for (let time = 2; time <= 500; time++) {
+      hub.push(FIRENZE_AQ, [{ time, values: { pm25: time } }], time)
+      if (time === 300) hub.push(FIRENZE_NOISE, [{ time, values: { LAeq: 50 } }], time)
+      if (time % 100 === 0) hub.flush()
+    }
+    slow.conn.writeBuffer.length = 0
+    slow.conn.transport.socket.bufferedAmount = 4096
+    hub.push(FIRENZE_AQ, [{ time: 501, values: { pm25: 501 } }], 501)
+    hub.flush()
+    expect(slow.emitted).toHaveLength(1)
+    expect(hub.stats().skippedBackedUp).toBe(6)
+    expect(fast.emitted).toHaveLength(7)
+
+    // Drained: one message with the newest value of each device that changed meanwhile.
+    slow.conn.transport.socket.bufferedAmount = 0
+    hub.flush()
+    expect(slow.emitted).toHaveLength(2)
+    const caughtUp = (slow.emitted[1]!.data as LiveUpdate[]).sort((a, b) => a.id.localeCompare(b.id))
+    expect(caughtUp).toEqual([
+      { id: FIRENZE_AQ.id, type: 'air-quality', city: 'firenze', time: 501, values: { pm25: 501 } },
+      { id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', time: 300, values: { LAeq: 50 } },
+    ])
+    hub.flush()
+    expect(slow.emitted).toHaveLength(2)
+    hub.detach()
+  })
+
+  it('bounds subscriptions per socket', () => {
+    const hub = createLiveHub({ coalesceMs: 3_600_000, maxSubscriptionsPerSocket: 2 })
+    const server = fakeServer()
+    hub.attach(server.io, auth)
+    const client = server.socket()
+    const answers: unknown[] = []
+    for (const device of ['aq-a-001', 'aq-b-001', 'aq-b-001', 'aq-c-001']) client.call('subscribe', { device }, (a: unknown) => answers.push(a))
+    expect(answers.map((a) => (a as { ok: boolean }).ok)).toEqual([true, true, true, false])
+    expect(answers[3]).toMatchObject({ error: { status: 429, message: 'at most 2 subscriptions per connection' } })
+    hub.detach()
+  })
+})
