@@ -61,6 +61,8 @@ export interface Kind {
   readingSchema: TSchema
   /** Typical reporting interval in seconds, the default for new devices. */
   defaultInterval: number
+  /** The field (nearly) every reading carries and a view shows first: readings are counted by it. */
+  mainField: string
 }
 
 function field(unit: string, minimum: number, maximum: number, label: string, integer = false): FieldSpec {
@@ -85,6 +87,7 @@ interface KindDefinition {
   required?: readonly string[]
   check?: (reading: Record<string, unknown>) => string | undefined
   defaultInterval: number
+  mainField: string
 }
 
 function defineKind(type: DeviceType, def: KindDefinition): Kind {
@@ -113,6 +116,7 @@ function defineKind(type: DeviceType, def: KindDefinition): Kind {
     check: def.check,
     readingSchema: Type.Object(properties, { additionalProperties: false }),
     defaultInterval: def.defaultInterval,
+    mainField: def.mainField,
   }
 }
 
@@ -121,6 +125,7 @@ const bbox = region.bbox
 
 export const KINDS: Record<DeviceType, Kind> = {
   'air-quality': defineKind('air-quality', {
+    mainField: 'pm25',
     family: 'environment',
     label: 'Air-quality station',
     model: 'AirQualityObserved',
@@ -135,6 +140,7 @@ export const KINDS: Record<DeviceType, Kind> = {
     },
   }),
   noise: defineKind('noise', {
+    mainField: 'LAeq',
     family: 'environment',
     label: 'Noise meter',
     model: 'NoiseLevelObserved',
@@ -150,6 +156,7 @@ export const KINDS: Record<DeviceType, Kind> = {
         : undefined,
   }),
   weather: defineKind('weather', {
+    mainField: 'temperature',
     family: 'environment',
     label: 'Weather station',
     model: 'WeatherObserved',
@@ -165,6 +172,7 @@ export const KINDS: Record<DeviceType, Kind> = {
     },
   }),
   'traffic-counter': defineKind('traffic-counter', {
+    mainField: 'intensity',
     family: 'traffic',
     label: 'Traffic counter',
     model: 'TrafficFlowObserved',
@@ -178,6 +186,7 @@ export const KINDS: Record<DeviceType, Kind> = {
     },
   }),
   bus: defineKind('bus', {
+    mainField: 'lat',
     family: 'infomobility',
     label: 'Bus tracker',
     model: 'Vehicle',
@@ -198,6 +207,7 @@ export const KINDS: Record<DeviceType, Kind> = {
     },
   }),
   parking: defineKind('parking', {
+    mainField: 'availableSpotNumber',
     family: 'infomobility',
     label: 'Parking area',
     model: 'OnStreetParking',
@@ -213,6 +223,7 @@ export const KINDS: Record<DeviceType, Kind> = {
         : undefined,
   }),
   'bike-dock': defineKind('bike-dock', {
+    mainField: 'availableBikeNumber',
     family: 'infomobility',
     label: 'Bike-sharing dock',
     model: 'BikeHireDockingStation',

@@ -19,11 +19,17 @@ export type DeviceStatus = Static<typeof DeviceStatusSchema>
 
 export const MetadataSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]))
 
-export const DeviceSchema = Type.Object({
+/** What identifies a device's readings everywhere: its id, its type and its city. */
+export const DeviceRefSchema = Type.Object({
   id: Type.String({ pattern: DEVICE_ID_PATTERN }),
   type: DeviceTypeSchema,
-  name: Type.String(),
   city: Type.String(),
+})
+export type DeviceRef = Static<typeof DeviceRefSchema>
+
+export const DeviceSchema = Type.Object({
+  ...DeviceRefSchema.properties,
+  name: Type.String(),
   lat: Type.Number(),
   lon: Type.Number(),
   /** Expected reporting interval, seconds. */

@@ -1,0 +1,83 @@
+import Type, { type Static } from 'typebox'
+import { DeviceTypeSchema } from '../../devices/kinds.ts'
+import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/registry.ts'
+
+/**
+ * The realtime protocol between the server (dashboard/server/realtime/) and the browsers: every
+ * Socket.IO event, in both directions, as a TypeBox schema. The server validates what browsers
+ * send against these; the apps import the types (type-only) and check what they receive.
+ *
+ * Every push is an emit to a room (rooms.ts names them), so with a Socket.IO adapter it reaches
+ * browsers connected to any node.
+ */
+
+export const ErrorBodySchema = Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String() })
+export type ErrorBody = Static<typeof ErrorBodySchema>
+
+// ------------------------------------------------------------------ client → server
+
+/** A live subscription: every given key must match; `public: true` is the citizens' room (air quality only). */
+export const SubscriptionSchema = Type.Object(
+  {
+    public: Type.Optional(Type.Boolean()),
+    city: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    type: Type.Optional(DeviceTypeSchema),
+    device: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN })),
+  },
+  { additionalProperties: false },
+)
+export type SubscriptionRequest = Static<typeof SubscriptionSchema>
+
+export const WatchSchema = Type.Object({ device: Type.String({ pattern: DEVICE_ID_PATTERN }) }, { additionalProperties: false })
+export type WatchRequest = Static<typeof WatchSchema>
+
+// ------------------------------------------------------------------ server → client
+
+export const LiveUpdateSchema = Type.Object({
+  ...DeviceRefSchema.properties,
+  /** Device time of the newest reading, epoch ms. */
+  time: Type.Integer(),
+  /** The kind's fields (numbers) and tags (lane, route). */
+  values: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
+})
+export type LiveUpdate = Static<typeof LiveUpdateSchema>
+
+/**
+ * One tick's changes for one room. `seq` counts the messages a hub sent to that room: a browser
+ * that sees a gap (the server drops a tick for a socket that cannot take it, rather than queue it)
+ * subscribes again and gets the room's current state in the answer.
+ */
+export const UpdateMessageSchema = Type.Object({
+  room: Type.String(),
+  hub: Type.String(),
+  seq: Type.Integer({ minimum: 1 }),
+  updates: Type.Array(LiveUpdateSchema),
+})
+export type UpdateMessage = Static<typeof UpdateMessageSchema>
+
+export const ConnectionStatusSchema = Type.Object({
+  ...DeviceRefSchema.properties,
+  connected: Type.Boolean(),
+  /** When it changed, epoch ms. */
+  at: Type.Integer(),
+})
+export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
+
+export const StatusMessageSchema = Type.Object({ room: Type.String(), items: Type.Array(ConnectionStatusSchema) })
+export type StatusMessage = Static<typeof StatusMessageSchema>
+
+export const SubscribeAnswerSchema = Type.Union([
+  Type.Object({ ok: Type.Literal(true), subscription: SubscriptionSchema, snapshot: Type.Array(LiveUpdateSchema) }),
+  Type.Object({ ok: Type.Literal(false), error: ErrorBodySchema }),
+])
+export type SubscribeAnswer = Static<typeof SubscribeAnswerSchema>
+
+export const UnsubscribeAnswerSchema = Type.Union([
+  Type.Object({ ok: Type.Literal(true), removed: Type.Integer() }),
+  Type.Object({ ok: Type.Literal(false), error: ErrorBodySchema }),
+])
+export type UnsubscribeAnswer = Static<typeof UnsubscribeAnswerSchema>
+
+/** An event that came without an ack callback and was refused. */
+export const EventErrorSchema = Type.Object({ event: Type.String(), ok: Type.Literal(false), error: ErrorBodySchema })
+export type EventError = Static<typeof EventErrorSchema>
