@@ -1,0 +1,16 @@
+import type { Server, Socket } from 'socket.io'
+import type { DefaultEventsMap } from 'socket.io/dist/typed-events'
+
+/** What the server keeps on each socket: who it is (absent for anonymous visitors) and the credential to recheck. */
+export interface SocketUser {
+  username: string
+  role: string
+}
+
+export interface SocketData {
+  user?: SocketUser
+  credential?: string
+}
+
+export type RealtimeServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>
+export type RealtimeSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>
