@@ -1,5 +1,4 @@
-import type { Server, Socket } from 'socket.io'
-import type { DefaultEventsMap } from 'socket.io/dist/typed-events'
+import type { DefaultEventsMap, Server, Socket } from 'socket.io'
 
 /** What the server keeps on each socket: who it is (absent for anonymous visitors) and the credential to recheck. */
 export interface SocketUser {
