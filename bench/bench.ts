@@ -10,8 +10,8 @@ import type { BaselineMessage } from './baseline.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
 
 /**
- * `piazza bench`: Piazza against a naive baseline (bare aedes + MQTT.js + the InfluxDB client's
- * defaults), both measured in the same run on the same machine against one private influxd, so
+ * The pipeline benchmark (bench/main.ts, `npm run bench`): Piazza against a naive baseline (bare
+ * aedes + MQTT.js + the InfluxDB client's defaults), both measured in the same run on the same machine against one private influxd, so
  * the ratios mean something even though absolute figures drift between machines.
  *
  * Every party runs in its own process so its CPU and memory can be read from /proc: influxd,

@@ -7,8 +7,7 @@ import type { Page } from 'playwright-core'
 import { pino } from 'pino'
 import { ensureDashboardBuilt } from '../dashboard/build.ts'
 import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
-import { createFeed } from '../feed/feed.ts'
-import { createLiveHub } from '../dashboard/server/realtime/live.ts'
+import { createLocalFeed, type Feed } from '../feed/feed.ts'
 import type { DeviceType } from '../devices/kinds.ts'
 import type { PipelineCounters } from '../ingest/pipeline.ts'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
@@ -110,7 +109,7 @@ interface Driver {
  * not by the timer's ticks: when this process falls behind (it shares the machine with the
  * browser) the next tick catches up, so the offered load stays devices × rate.
  */
-function drive(feed: ReturnType<typeof createFeed>, fleet: { id: string; type: DeviceType; city: string; model: ValueModel }[], ratePerDevice: number): Driver {
+function drive(feed: Feed, fleet: { id: string; type: DeviceType; city: string; model: ValueModel }[], ratePerDevice: number): Driver {
   const perMs = (fleet.length * ratePerDevice) / 1000
   const started = performance.now()
   let cursor = 0
@@ -280,9 +279,7 @@ export async function benchDashboard(options: DashboardBenchOptions = {}): Promi
     })()
     const fleet = plan.map((p) => ({ id: p.id, type: p.type, city: p.city, model: createValueModel({ ...p, interval: 1 }, o.seed) }))
 
-    const feed = createFeed()
-    const live = createLiveHub({ coalesceMs: o.coalesceMs })
-    feed.subscribe({ accepted: (device, readings, receivedAt) => live.push(device, readings, receivedAt) })
+    const feed = createLocalFeed()
     const counters = { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0 } as unknown as PipelineCounters
     const ingestStatus = {
       counters,
@@ -294,7 +291,7 @@ export async function benchDashboard(options: DashboardBenchOptions = {}): Promi
       db,
       storage,
       ingestStatus,
-      live,
+      live: { coalesceMs: o.coalesceMs },
       feed,
       logger,
       staticDir: fileURLToPath(new URL('../dashboard/dist', import.meta.url)),

@@ -6,7 +6,6 @@ import { gzipSync } from 'node:zlib'
 import { pino } from 'pino'
 import { ensureDashboardBuilt } from '../dashboard/build.ts'
 import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
-import { createLiveHub } from '../dashboard/server/realtime/live.ts'
 import { KINDS } from '../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
 import { cities } from '../devices/region.ts'
@@ -173,7 +172,7 @@ async function seed(stack: Stack, perCity: number): Promise<number> {
   const now = Date.now()
   for (const city of cities) {
     for (let s = 0; s < perCity; s++) {
-      const { device } = await stack.platform.registry.add({ type: 'air-quality', city: city.id, name: `${city.name} ${s + 1}`, interval: 600 }, 'bench')
+      const { device } = await stack.registry.add({ type: 'air-quality', city: city.id, name: `${city.name} ${s + 1}`, interval: 600 }, 'bench')
       const prefix = seriesPrefix({ type: 'air-quality', city: city.id, deviceId: device.id })
       const lines: string[] = []
       for (let i = 0; i < 7 * 144; i++) {
@@ -181,7 +180,7 @@ async function seed(stack: Stack, perCity: number): Promise<number> {
         const wave = Math.sin((time / DAY) * 2 * Math.PI + s)
         lines.push(encodeReading(kind, prefix, { time, values: { pm25: 10 + 6 * wave, pm10: 20 + 8 * wave, no2: 25 + 12 * wave, o3: 60 - 20 * wave, so2: 3, co: 0.4 } }))
       }
-      await stack.platform.storage.write(lines)
+      await stack.storage.write(lines)
       count += lines.length
     }
   }
@@ -210,11 +209,11 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
     const unlimited = { max: Number.MAX_SAFE_INTEGER, exportMax: Number.MAX_SAFE_INTEGER }
     const build = async (snapshots: boolean) => {
       const built = await buildApp({
-        registry: stack.platform.registry,
-        db: stack.platform.db,
-        storage: stack.platform.storage,
-        ingestStatus: stack.platform.ingest,
-        live: createLiveHub(),
+        registry: stack.registry,
+        db: stack.db,
+        storage: stack.storage,
+        ingestStatus: stack.ingest,
+        feed: stack.feed,
         logger,
         publicData: { rateLimit: unlimited, snapshots: { enabled: snapshots } },
       })

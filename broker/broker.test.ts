@@ -43,7 +43,7 @@ describe('broker over TCP', () => {
       expect(t.broker.isConnected('aq-login-ok')).toBe(true)
       expect(t.broker.connectedDevices()).toBeGreaterThanOrEqual(1)
       await client.endAsync()
-      await vi.waitFor(() => expect(t.broker.isConnected('aq-login-ok')).toBe(false))
+      await vi.waitFor(() => expect(t.broker.isConnected('aq-login-ok')).toBe(false), { timeout: 20_000 })
     })
 
     it('refuses a wrong secret with return code 4', async () => {
@@ -118,7 +118,7 @@ describe('broker over TCP', () => {
       const device = await t.addDevice('aq-login-keepalive')
       await expect(t.deviceConnect(device, { keepalive: 0 })).rejects.toThrow()
       // aedes counts it just after writing the CONNACK
-      await vi.waitFor(() => expect(t.broker.stats().refused['keepalive-not-allowed']).toBeGreaterThanOrEqual(1))
+      await vi.waitFor(() => expect(t.broker.stats().refused['keepalive-not-allowed']).toBeGreaterThanOrEqual(1), { timeout: 20_000 })
     })
   })
 
@@ -175,7 +175,7 @@ describe('broker over TCP', () => {
       const will = { topic: 'devices/aq-pub-will/status', payload: Buffer.from('offline'), qos: 1 as const, retain: false }
       const client = await t.deviceConnect(device, { will })
       client.stream.destroy() // no DISCONNECT: the will applies
-      await vi.waitFor(() => expect(t.statuses).toContainEqual({ deviceId: 'aq-pub-will', status: 'offline' }))
+      await vi.waitFor(() => expect(t.statuses).toContainEqual({ deviceId: 'aq-pub-will', status: 'offline' }), { timeout: 20_000 })
     })
 
     it.each([
@@ -282,7 +282,7 @@ describe('broker over TCP', () => {
       const gone = closed(client)
       t.registry.setStatus(device.id, 'revoked')
       await gone
-      await vi.waitFor(() => expect(t.broker.isConnected(device.id)).toBe(false))
+      await vi.waitFor(() => expect(t.broker.isConnected(device.id)).toBe(false), { timeout: 20_000 })
       await expect(t.deviceConnect(device)).rejects.toMatchObject({ code: 5 })
 
       const rotated = await t.addDevice('aq-host-rotated')
@@ -318,14 +318,14 @@ describe('connections per address', () => {
     const device = await t.addDevice('aq-limit-1')
     const first: MqttClient = await t.deviceConnect(device)
     await t.rawSocket()
-    await vi.waitFor(() => expect(t.broker.stats().connections).toBe(2))
+    await vi.waitFor(() => expect(t.broker.stats().connections).toBe(2), { timeout: 20_000 })
 
     const third = await t.rawSocket()
     await closed(third)
     expect(t.broker.stats().refused['too-many-connections']).toBe(1)
 
     await first.endAsync()
-    await vi.waitFor(() => expect(t.broker.stats().connections).toBe(1))
+    await vi.waitFor(() => expect(t.broker.stats().connections).toBe(1), { timeout: 20_000 })
     const again = await t.deviceConnect(device)
     expect(again.connected).toBe(true)
   })

@@ -5,6 +5,8 @@ import type { Logger } from 'pino'
 import { DEVICE_ID_PATTERN, type Device, type Registry } from '../devices/registry.ts'
 import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
 import { createAddressCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits } from './limits.ts'
+import type { Rejection } from '../devices/readings.ts'
+import { createErrorFeedback } from './feedback.ts'
 import { Refusal, type RefusalReason } from './refusals.ts'
 
 export { DEFAULT_BROKER_LIMITS, type BrokerLimits } from './limits.ts'
@@ -52,6 +54,8 @@ export interface Broker {
   disconnect(deviceId: string, reason: string): void
   /** Server-side publish to devices/{id}/{subtopic}, QoS 0, e.g. subtopic 'errors'. */
   publishToDevice(deviceId: string, subtopic: string, payload: string): void
+  /** Tells a device on devices/{id}/errors why readings were refused (throttled per device). */
+  reportRejections(deviceId: string, rejections: readonly Rejection[]): void
   stats(): BrokerStats
   close(): Promise<void>
 }
@@ -183,6 +187,18 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     })
   }
 
+  function publishToDevice(deviceId: string, subtopic: string, payload: string) {
+    // Both end up in a topic: no wildcards or extra levels may slip in.
+    if (!DEVICE_ID.test(deviceId)) throw new Error(`invalid device id '${deviceId}'`)
+    if (!SUBTOPIC.test(subtopic)) throw new Error(`invalid device subtopic '${subtopic}'`)
+    const topic = `devices/${deviceId}/${subtopic}`
+    // QoS 0: sessions are clean, so QoS 1 would promise nothing more to an offline device.
+    aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => {
+      if (err) logger.warn({ topic, err: err.message }, 'mqtt publish to device failed')
+    })
+  }
+  const feedback = createErrorFeedback({ publish: publishToDevice })
+
   return {
     aedes,
     limits,
@@ -191,15 +207,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     connectedDevices: () => devices.size,
     isConnected: (deviceId) => devices.has(deviceId),
     disconnect,
-    publishToDevice(deviceId, subtopic, payload) {
-      // Both end up in a topic: no wildcards or extra levels may slip in.
-      if (!DEVICE_ID.test(deviceId)) throw new Error(`invalid device id '${deviceId}'`)
-      if (!SUBTOPIC.test(subtopic)) throw new Error(`invalid device subtopic '${subtopic}'`)
-      const topic = `devices/${deviceId}/${subtopic}`
-      // QoS 0: sessions are clean, so QoS 1 would promise nothing more to an offline device.
-      aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false }, (err) => {
-        if (err) logger.warn({ topic, err: err.message }, 'mqtt publish to device failed')
-      })
+    publishToDevice,
+    reportRejections(deviceId, rejections) {
+      if (DEVICE_ID.test(deviceId)) feedback.report(deviceId, rejections)
     },
     stats: () => ({ connections: streams.size, devices: devices.size, refused: { ...refused } }),
     async close() {

@@ -16,7 +16,6 @@ const commands: Record<string, () => Promise<Command>> = {
   'devices rotate': async () => (await import('./commands/devices.ts')).rotateCommand,
   'devices revoke': async () => (await import('./commands/devices.ts')).revokeCommand,
   simulate: async () => (await import('./commands/simulate.ts')).simulateCommand,
-  bench: async () => (await import('./commands/bench.ts')).benchCommand,
 }
 
 async function help(): Promise<string> {

@@ -6,7 +6,8 @@ import { defineConfig } from 'vite'
  * The operators' dashboard. Run from the repository root:
  *   npx vite --config dashboard/vite.config.ts          (dev, proxies to the API)
  *   npx vite build --config dashboard/vite.config.ts    (→ dashboard/dist, served by the API)
- * PIAZZA_API overrides the API origin the dev/preview server proxies to (default :8080).
+ * PIAZZA_API overrides the API origin the dev/preview server proxies to (default :8080, where a
+ * running `npm run demo` or `piazza start` listens).
  */
 const api = process.env.PIAZZA_API ?? 'http://127.0.0.1:8080'
 // No changeOrigin: the server accepts a Socket.IO handshake only when Origin matches Host,

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import Type, { type Static } from 'typebox'
-import { DeviceTypeSchema, KINDS, type DeviceType } from './kinds.ts'
+import { KINDS, type DeviceType } from './kinds.ts'
+import type { Device, DevicePatch, DeviceStatus, NewDevice } from './device-schemas.ts'
 import { findCity, isInRegion } from './region.ts'
 import { createVerifiedSecretCache, generateSecret, hashSecret } from './secrets.ts'
 
@@ -13,62 +13,20 @@ import { createVerifiedSecretCache, generateSecret, hashSecret } from './secrets
  * the command line can log in to a running broker at once.
  */
 
-export const DEVICE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,62}$'
-export const DeviceStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('decommissioned')])
-export type DeviceStatus = Static<typeof DeviceStatusSchema>
-
-export const MetadataSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]))
-
-/** What identifies a device's readings everywhere: its id, its type and its city. */
-export const DeviceRefSchema = Type.Object({
-  id: Type.String({ pattern: DEVICE_ID_PATTERN }),
-  type: DeviceTypeSchema,
-  city: Type.String(),
-})
-export type DeviceRef = Static<typeof DeviceRefSchema>
-
-export const DeviceSchema = Type.Object({
-  ...DeviceRefSchema.properties,
-  name: Type.String(),
-  lat: Type.Number(),
-  lon: Type.Number(),
-  /** Expected reporting interval, seconds. */
-  interval: Type.Integer({ minimum: 1 }),
-  metadata: MetadataSchema,
-  status: DeviceStatusSchema,
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-  /** Who registered it: a user name, or 'cli'. */
-  createdBy: Type.String(),
-})
-export type Device = Static<typeof DeviceSchema>
-
-export const NewDeviceSchema = Type.Object(
-  {
-    id: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN })),
-    type: DeviceTypeSchema,
-    city: Type.String({ minLength: 1 }),
-    name: Type.String({ minLength: 1, maxLength: 120 }),
-    lat: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
-    lon: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
-    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
-    metadata: Type.Optional(MetadataSchema),
-  },
-  { additionalProperties: false },
-)
-export type NewDevice = Static<typeof NewDeviceSchema>
-
-export const DevicePatchSchema = Type.Object(
-  {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
-    lat: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
-    lon: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
-    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
-    metadata: Type.Optional(MetadataSchema),
-  },
-  { additionalProperties: false },
-)
-export type DevicePatch = Static<typeof DevicePatchSchema>
+export {
+  DEVICE_ID_PATTERN,
+  DevicePatchSchema,
+  DeviceRefSchema,
+  DeviceSchema,
+  DeviceStatusSchema,
+  MetadataSchema,
+  NewDeviceSchema,
+  type Device,
+  type DevicePatch,
+  type DeviceRef,
+  type DeviceStatus,
+  type NewDevice,
+} from './device-schemas.ts'
 
 export interface DeviceFilter {
   city?: string

@@ -9,7 +9,12 @@ const PARAMS = { N: 16384, r: 8, p: 1 } as const
 const KEY_LENGTH = 32
 
 export function generateSecret(): string {
-  return randomBytes(24).toString('base64url')
+  // Never starting with '-': spreadsheets read such a cell as a formula, and the secrets CSV
+  // would have to quote it (dashboard/shared/csv.ts), so the installer would copy a wrong password.
+  for (;;) {
+    const secret = randomBytes(24).toString('base64url')
+    if (!secret.startsWith('-')) return secret
+  }
 }
 
 function derive(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {

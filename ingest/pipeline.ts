@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
-import { KINDS, type DeviceType } from '../devices/kinds.ts'
+import { KINDS } from '../devices/kinds.ts'
+import type { DeviceRef } from '../devices/registry.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
 import { DEFAULT_LIMITS, parseTelemetry, type Rejection, type ValidationLimits, type ValidReading } from '../devices/readings.ts'
 import type { DeadLetter } from './storage/contract.ts'
@@ -11,11 +12,8 @@ import type { Wal } from './wal.ts'
  * No promises or intermediate objects per reading beyond the parsed JSON and one string.
  */
 
-export interface TelemetryDevice {
-  id: string
-  type: DeviceType
-  city: string
-}
+/** The device a message came from, as the broker vouches for it. */
+export type TelemetryDevice = DeviceRef
 
 export interface PipelineOptions {
   wal: Wal

@@ -48,18 +48,13 @@ async function walWith(records: string[]): Promise<Wal> {
   return wal
 }
 
-const until = async (condition: () => boolean) => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 25))
-  expect(condition()).toBe(true)
-}
-
 describe('shipper', () => {
   it('ships readings and dead letters in log order and turns refused lines into dead letters', async () => {
     const letter: DeadLetter = { deviceId: 'aq-x', receivedAt: 1, topic: 't', code: 'invalid-json', reason: 'bad', payload: '{' }
     const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000', `D${JSON.stringify(letter)}`, 'Rair-quality,city=pisa,device=aq-2 pm25=oops 1000'])
     const { storage, written, letters } = scriptedStorage([(lines) => ({ rejected: [{ line: lines[1]!, reason: 'invalid field format' }] })])
     const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
-    await until(() => letters.length === 2)
+    await expect.poll(() => letters.length, { timeout: 20_000 }).toBe(2)
     expect(written).toEqual(['air-quality,city=pisa,device=aq-1 pm25=1 1000'])
     expect(letters[0]).toEqual(letter)
     expect(letters[1]).toMatchObject({ deviceId: 'aq-2', code: 'storage-rejected', reason: 'invalid field format' })
@@ -72,7 +67,7 @@ describe('shipper', () => {
     const wal = await walWith(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
     const { storage, written, attempts } = scriptedStorage([() => new StorageUnavailableError('503 Service Unavailable', 300)])
     const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
-    await until(() => written.length === 1)
+    await expect.poll(() => written.length, { timeout: 20_000 }).toBe(1)
     expect(attempts).toHaveLength(2)
     expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(290)
     expect(shipper.stats()).toMatchObject({ failedAttempts: 1, storedReadings: 1, storageError: undefined })

@@ -1,19 +1,33 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { createBroker, type Broker, type BrokerDeps } from '../broker/broker.ts'
-import { listenBroker } from '../broker/listen.ts'
+import { createBroker, type Broker } from '../broker/broker.ts'
+import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
-import { createIngest, type IngestOptions } from '../ingest/ingest.ts'
+import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
+import { createLocalFeed, type Feed } from '../feed/feed.ts'
+import { createIngest } from '../ingest/ingest.ts'
+import { createMqttSource } from '../ingest/mqtt-source.ts'
 import type { Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
 import type { Config } from '../cli/config.ts'
 
 /**
- * The whole platform in one process: registry, storage, ingest and the broker feeding ingest in
- * process (no network hop between them). Listening is a separate step, so tests can build the
- * platform and bind port 0.
+ * The composition root: the one place that creates the parts and wires them together, used
+ * unchanged by `piazza start`, `piazza demo`, the tests and the benchmark.
+ *
+ *   broker ──telemetry──► ingest ──accepted / rejected──► feed ──► HTTP side (live stream,
+ *     │                                                     ▲       device states, alerts,
+ *     └──────────────── connections ────────────────────────┘       public snapshots,
+ *                                                                   commissioning) and the
+ *                                                                   broker's error feedback
+ *
+ * Building never binds a port; `listen()` does, so tests can build the platform and bind port 0.
  */
+
+export const DASHBOARD_DIST = fileURLToPath(new URL('../dashboard/dist', import.meta.url))
 
 export function createStorage(config: Config, logger: Logger): Storage {
   const storage = config.storage
@@ -31,21 +45,26 @@ export function createStorage(config: Config, logger: Logger): Storage {
   return createEmbeddedStorage({ file: join(config.dataDir, 'readings.db'), retentionMs: storage.retentionMs, logger: logger.child({ part: 'storage' }) })
 }
 
-export interface PlatformHooks {
-  onAccepted?: IngestOptions['onAccepted']
-  onRejected?: IngestOptions['onRejected']
-  onConnectionChange?: BrokerDeps['onConnectionChange']
+export interface PlatformOptions {
+  /** Replaces the in-process feed (e.g. one shared between nodes). */
+  feed?: Feed
+  /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
+  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
 
-/** A device hears about its rejected readings on devices/{id}/errors, at most once a second. */
-const ERROR_FEEDBACK_INTERVAL_MS = 1000
+export interface ListenOptions {
+  host: string
+  mqttPort: number
+  wsPort?: number
+  /** Without it the HTTP side is not bound (tests that use app.inject). */
+  httpPort?: number
+}
 
-export async function createPlatform(config: Config, logger: Logger, hooks: PlatformHooks = {}) {
+export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
+  const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed') })
   const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
   const registry = createRegistry({ db })
   const storage = createStorage(config, logger)
-  let broker: Broker | undefined
-  const lastFeedback = new Map<string, number>()
   const ingest = await createIngest({
     dataDir: config.dataDir,
     storage,
@@ -54,49 +73,121 @@ export async function createPlatform(config: Config, logger: Logger, hooks: Plat
     walFsync: config.ingest.walFsync,
     batchSize: config.ingest.batchSize,
     flushIntervalMs: config.ingest.flushIntervalMs,
-    limits: undefined,
-    onAccepted: hooks.onAccepted,
-    onRejected: (device, rejections, receivedAt) => {
-      hooks.onRejected?.(device, rejections, receivedAt)
-      const now = Date.now()
-      if (now - (lastFeedback.get(device.id) ?? 0) < ERROR_FEEDBACK_INTERVAL_MS) return
-      if (lastFeedback.size > 100_000) lastFeedback.clear()
-      lastFeedback.set(device.id, now)
-      broker?.publishToDevice(device.id, 'errors', JSON.stringify({ rejections, at: new Date(now).toISOString() }))
-    },
+    onAccepted: feed.accepted,
+    onRejected: feed.rejected,
   })
-  broker = await createBroker({
+  const broker: Broker = await createBroker({
     registry,
     serviceAccounts: config.mqtt.serviceAccounts,
     limits: { maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress },
     logger: logger.child({ part: 'broker' }),
-    onConnectionChange: hooks.onConnectionChange,
+    onConnectionChange: feed.connection,
     onTelemetry: (device, payload, receivedAt, done) => ingest.accept(device, `devices/${device.id}/telemetry`, payload, receivedAt, done),
   })
+  const stopFeedback = feed.subscribe({ rejected: (device, rejections) => broker.reportRejections(device.id, rejections) })
 
-  let listeners: Awaited<ReturnType<typeof listenBroker>> | undefined
+  let listener: BrokerListener | undefined
+  // Known once the broker listens (port 0 picks a free port); connection sheets ask for it later.
+  let mqttPorts: { port: number; wsPort?: number } | undefined
+  let web: BuiltApp
+  try {
+    web = await buildApp({
+      staticDir: existsSync(DASHBOARD_DIST) ? DASHBOARD_DIST : undefined,
+      mapStyleUrl: config.mapStyleUrl,
+      adminPassword: config.adminPassword,
+      publicData: { license: config.dataLicense, attribution: config.dataAttribution },
+      mqttPublic: () => mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt' },
+      ...options.http,
+      registry,
+      db,
+      storage,
+      ingestStatus: ingest,
+      broker: { listening: () => listener !== undefined },
+      feed,
+      logger,
+    })
+  } catch (err) {
+    await broker.close().catch(() => {})
+    await ingest.close().catch(() => {})
+    db.close()
+    throw err
+  }
 
+  let closing: Promise<void> | undefined
   return {
+    config,
+    feed,
     registry,
     db,
     storage,
     ingest,
-    broker: broker as Broker,
+    broker,
+    web,
 
-    async listen(ports: { host: string; mqttPort: number; wsPort?: number }) {
-      listeners = await listenBroker(broker!, { host: ports.host, port: ports.mqttPort, wsPort: ports.wsPort })
-      return listeners
+    /** Binds the broker's ports and, when asked, the HTTP port; answers the ports bound. */
+    async listen(ports: ListenOptions): Promise<{ port: number; wsPort?: number; httpPort?: number }> {
+      listener = await listenBroker(broker, { host: ports.host, port: ports.mqttPort, wsPort: ports.wsPort })
+      mqttPorts = listener
+      if (ports.httpPort === undefined) return { port: listener.port, wsPort: listener.wsPort }
+      await web.app.listen({ host: ports.host, port: ports.httpPort })
+      const address = web.app.server.address()
+      const httpPort = typeof address === 'object' && address ? address.port : ports.httpPort
+      return { port: listener.port, wsPort: listener.wsPort, httpPort }
     },
 
-    /** Stop accepting, let every acknowledged reading become durable and ship what can be shipped, close. */
-    async close() {
-      await listeners?.close()
-      await broker?.close()
-      await ingest.close()
-      registry.close()
-      db.close()
+    /**
+     * Web side first (no new sockets or requests), then the broker stops accepting, then ingest
+     * makes every acknowledged reading durable and ships what it can.
+     */
+    close(): Promise<void> {
+      closing ??= (async () => {
+        await web.close()
+        await listener?.close()
+        await broker.close()
+        stopFeedback()
+        await ingest.close()
+        registry.close()
+        db.close()
+      })()
+      return closing
     },
   }
 }
 
 export type Platform = Awaited<ReturnType<typeof createPlatform>>
+
+export interface RunningServer extends Platform {
+  urls: { http: string; mqtt: string; mqttWs: string }
+  mqttPort: number
+}
+
+/** What `piazza start` and `piazza demo` run: the platform, listening on the configured ports. */
+export async function startServer(config: Config, logger: Logger, options: PlatformOptions = {}): Promise<RunningServer> {
+  const platform = await createPlatform(config, logger, options)
+  try {
+    const ports = await platform.listen({ host: config.bindHost, mqttPort: config.mqtt.port, wsPort: config.mqtt.wsPort, httpPort: config.httpPort })
+    const host = config.publicHost
+    return Object.assign(platform, {
+      mqttPort: ports.port,
+      urls: { http: `http://${host}:${ports.httpPort}`, mqtt: `mqtt://${host}:${ports.port}`, mqttWs: `ws://${host}:${ports.wsPort}/mqtt` },
+    })
+  } catch (err) {
+    await platform.close().catch(() => {})
+    throw err
+  }
+}
+
+/** `piazza ingest`: ingest alone, consuming telemetry from another MQTT broker. */
+export async function startIngestNode(config: Config, logger: Logger, source: { url: string; username?: string; password?: string; clientId: string }) {
+  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
+  const registry = createRegistry({ db })
+  const ingest = await createIngest({ dataDir: config.dataDir, storage: createStorage(config, logger), logger: logger.child({ part: 'ingest' }), ...config.ingest })
+  const consumer = createMqttSource({ ...source, lookupDevice: registry.get, ingest, logger: logger.child({ part: 'mqtt-source' }) })
+  return {
+    async close() {
+      await consumer.close()
+      await ingest.close()
+      db.close()
+    },
+  }
+}

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DEVICE_TYPES, type DeviceType } from '../devices/kinds.ts'
 import { parseTelemetry, type RejectCode } from '../devices/readings.ts'
 import { createRegistry, openRegistryDatabase, type Device, type Registry } from '../devices/registry.ts'
@@ -57,13 +57,8 @@ async function startBroker(registry: Registry, port = 0) {
   }
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+/** How long a wait below may take: generous, so a busy machine passes; short polls, so timings stay tight. */
+const WAIT = { timeout: 30_000, interval: 20 }
 
 const telemetry = (received: Received[], id: string) => received.filter((m) => m.clientId === id && m.topic === `devices/${id}/telemetry`)
 
@@ -111,7 +106,7 @@ describe('simulator against an MQTT broker', () => {
     await sim.start()
     const s = sim
 
-    await waitFor(() => fleet.every((e) => telemetry(broker.received, e.device.id).length >= 3), 'three messages from every device')
+    await expect.poll(() => fleet.every((e) => telemetry(broker.received, e.device.id).length >= 3), { ...WAIT, message: 'three messages from every device' }).toBe(true)
     expect(broker.refused).toEqual([])
     for (const { device } of fleet) {
       expect(broker.received.some((m) => m.clientId === device.id && m.topic === `devices/${device.id}/status` && m.payload.toString() === 'online')).toBe(true)
@@ -125,9 +120,9 @@ describe('simulator against an MQTT broker', () => {
     for (const m of broker.received) expect(m.topic.startsWith(`devices/${m.clientId}/`)).toBe(true)
 
     await broker.stop()
-    await waitFor(() => s.stats().connected === 0, 'every device to notice the broker is gone')
+    await expect.poll(() => s.stats().connected, { ...WAIT, message: 'every device to notice the broker is gone' }).toBe(0)
     const downAt = Date.now()
-    await waitFor(() => s.stats().buffered >= 10 * fleet.length, 'readings to pile up in the offline buffers')
+    await expect.poll(() => s.stats().buffered, { ...WAIT, message: 'readings to pile up in the offline buffers' }).toBeGreaterThanOrEqual(10 * fleet.length)
     const restartAt = Date.now()
     const again = await startBroker(registry, broker.port)
     brokers.push(again)
@@ -149,8 +144,8 @@ describe('simulator against an MQTT broker', () => {
       }
       return { seen, outsideArrays }
     }
-    await waitFor(() => fleet.every((e) => offline(e.device).seen.size > 0), 'the backlog from every device')
-    await waitFor(() => s.stats().connected === fleet.length, 'every device to be back online')
+    await expect.poll(() => fleet.every((e) => offline(e.device).seen.size > 0), { ...WAIT, message: 'the backlog from every device' }).toBe(true)
+    await expect.poll(() => s.stats().connected, { ...WAIT, message: 'every device to be back online' }).toBe(fleet.length)
     for (const { device } of fleet) {
       const { seen, outsideArrays } = offline(device)
       expect(outsideArrays).toBe(0)
@@ -194,10 +189,12 @@ describe('simulator against an MQTT broker', () => {
       }
       return out
     }
-    await waitFor(
-      () => s.stats().refusedLogins === 1 && s.stats().silent === 1 && s.stats().bursts >= 2 && codes().size >= 3,
-      'every kind of fault to show',
-    )
+    // Every kind of fault shows.
+    await vi.waitFor(() => {
+      expect(s.stats()).toMatchObject({ refusedLogins: 1, silent: 1 })
+      expect(s.stats().bursts).toBeGreaterThanOrEqual(2)
+      expect(codes().size).toBeGreaterThanOrEqual(3)
+    }, WAIT)
     expect(broker.refused).toContain(wrongId)
     expect(telemetry(broker.received, wrongId!)).toEqual([])
     expect(s.stats().connected).toBe(fleet.length - 1)
@@ -205,7 +202,7 @@ describe('simulator against an MQTT broker', () => {
     // The silent device stays connected but sends nothing more while the others carry on.
     const silentCount = telemetry(broker.received, silentId!).length
     const before = healthy.map((d) => telemetry(broker.received, d.id).length)
-    await waitFor(() => healthy.every((d, i) => telemetry(broker.received, d.id).length >= before[i]! + 5), 'the healthy devices to publish more')
+    await expect.poll(() => healthy.every((d, i) => telemetry(broker.received, d.id).length >= before[i]! + 5), { ...WAIT, message: 'the healthy devices to publish more' }).toBe(true)
     expect(telemetry(broker.received, silentId!).length).toBe(silentCount)
     expect(s.stats().connected).toBe(fleet.length - 1)
 

@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { startInfluxd } from '../testkit/influxd.ts'
-import { startPiazza, waitFor, type PiazzaProcess } from './support/piazza-process.ts'
+import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 import { startPublishers, type Credentials } from './support/publisher.ts'
 
 /**
@@ -47,17 +47,15 @@ async function storedTimes(database: string, deviceId: string): Promise<number[]
 
 /** Every acknowledged reading is stored, and stored once (a series holds one point per time). */
 async function expectAllAcknowledgedStored(database: string, acked: Map<string, Set<number>>) {
-  await waitFor(
-    'every acknowledged reading in InfluxDB',
+  await vi.waitFor(
     async () => {
       for (const [device, times] of acked) {
         const stored = new Set(await storedTimes(database, device))
-        for (const ts of times) if (!stored.has(ts)) return false
+        const missing = [...times].filter((ts) => !stored.has(ts)).length
+        if (missing > 0) throw new Error(`waiting for every acknowledged reading in InfluxDB: ${missing} of ${device} not there yet`)
       }
-      return true
     },
-    60_000,
-    500,
+    { timeout: 60_000, interval: 500 },
   )
   for (const [device, times] of acked) {
     const stored = await storedTimes(database, device)
@@ -77,13 +75,14 @@ describe('durability', () => {
     let piazza = await startPiazza(env)
     const port = mqttPort(piazza)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await waitFor('readings flowing', () => publishers.ackedCount() > 2000, 30_000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(2000)
     piazza.child.kill('SIGKILL')
     expect(await piazza.exited).toBe('SIGKILL')
     const ackedAtKill = publishers.ackedCount()
 
     piazza = await startPiazza({ ...env, MQTT_PORT: port })
-    await waitFor('publishers reconnected and acknowledged again', () => publishers.ackedCount() > ackedAtKill + 2000, 30_000)
+    // The publishers reconnect and are acknowledged again.
+    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(ackedAtKill + 2000)
     await publishers.stop()
     await expectAllAcknowledgedStored(database, publishers.acked)
 
@@ -95,13 +94,13 @@ describe('durability', () => {
     const { env, devices, database } = await setup('outage', 6)
     const piazza = await startPiazza(env)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await waitFor('readings flowing', () => publishers.ackedCount() > 1000, 30_000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(1000)
 
     await influx.stop()
     const ackedAtOutage = publishers.ackedCount()
     // Acknowledgements go on: the write-ahead log holds what InfluxDB cannot take.
-    await waitFor('acknowledgements during the outage', () => publishers.ackedCount() > ackedAtOutage + 3000, 30_000)
-    await waitFor('the outage in the logs', () => /storage write failed/.test(piazza.logs()), 30_000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(ackedAtOutage + 3000)
+    await expect.poll(() => /storage write failed/.test(piazza.logs()), { timeout: 30_000, message: 'the outage in the logs' }).toBe(true)
     await influx.start()
 
     await publishers.stop()
@@ -114,7 +113,7 @@ describe('durability', () => {
     const { env, devices, database } = await setup('sigterm', 4)
     const piazza = await startPiazza(env)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await waitFor('readings flowing', () => publishers.ackedCount() > 1000, 30_000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(1000)
     piazza.child.kill('SIGTERM')
     expect(await piazza.exited).toBe(0)
     await publishers.stop(2000)

@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, describe, expect, inject, it, vi } from 'vitest'
 import { loadConfig } from '../cli/config.ts'
 import { createPlatform, type Platform } from '../platform/platform.ts'
-import { waitFor } from './support/piazza-process.ts'
 
 /**
  * A reading's whole journey with a real outside client: mosquitto_pub → broker → ingest → each
@@ -58,8 +57,7 @@ describe.each(storages)('the pipeline into the $name', ({ env }) => {
     const ts = Date.now() - 1000
     const result = await mosquittoPub(port, { id: device.id, secret }, `devices/${device.id}/telemetry`, JSON.stringify({ ts, pm25: 17.5, no2: 40 }))
     expect(result).toEqual({ code: 0, output: '' })
-    const latest = await waitFor('the reading in storage', () => platform.storage.latest({ deviceId: device.id, type: device.type }))
-    expect(latest).toEqual({ time: ts, values: { pm25: 17.5, no2: 40 } })
+    await expect.poll(() => platform.storage.latest({ deviceId: device.id, type: device.type }), { timeout: 30_000 }).toEqual({ time: ts, values: { pm25: 17.5, no2: 40 } })
     const series = await platform.storage.series({ deviceId: device.id, type: device.type, field: 'pm25', from: ts - 1, to: ts + 1, limit: 10 })
     expect(series).toEqual([{ time: ts, value: 17.5 }])
   })
@@ -80,8 +78,7 @@ describe.each(storages)('the pipeline into the $name', ({ env }) => {
     // A good reading from b afterwards is the only one b has.
     const ts = Date.now()
     await mosquittoPub(port, { id: b.device.id, secret: b.secret }, `devices/${b.device.id}/telemetry`, JSON.stringify({ ts, pm25: 9 }))
-    const latest = await waitFor('b reading', () => platform.storage.latest({ deviceId: b.device.id, type: 'air-quality' }))
-    expect(latest.values).toEqual({ pm25: 9 })
+    await expect.poll(() => platform.storage.latest({ deviceId: b.device.id, type: 'air-quality' }), { timeout: 30_000 }).toEqual({ time: ts, values: { pm25: 9 } })
     expect((await platform.storage.series({ deviceId: b.device.id, type: 'air-quality', field: 'pm25', from: 0, to: ts + 1, limit: 10 })).length).toBe(1)
   })
 
@@ -92,16 +89,19 @@ describe.each(storages)('the pipeline into the $name', ({ env }) => {
     expect(bad.code).toBe(0)
     const garbage = await mosquittoPub(port, user, `devices/${device.id}/telemetry`, 'not json')
     expect(garbage.code).toBe(0)
-    const letters = await waitFor('dead letters', async () => {
-      const found = await platform.storage.deadLetters({ deviceId: device.id, limit: 10 })
-      return found.length === 2 ? found : undefined
-    })
+    const letters = await vi.waitFor(
+      async () => {
+        const found = await platform.storage.deadLetters({ deviceId: device.id, limit: 10 })
+        expect(found).toHaveLength(2)
+        return found
+      },
+      { timeout: 30_000, interval: 100 },
+    )
     expect(letters.map((l) => l.reason).sort()).toEqual([expect.stringMatching(/^invalid JSON/), 'relativeHumidity: 140 is above the maximum 100'])
     expect(letters.find((l) => l.code === 'out-of-range')?.topic).toBe(`devices/${device.id}/telemetry`)
     const ts = Date.now()
     await mosquittoPub(port, user, `devices/${device.id}/telemetry`, JSON.stringify({ ts, temperature: 12.5 }))
-    const latest = await waitFor('the good reading', () => platform.storage.latest({ deviceId: device.id, type: 'weather' }))
-    expect(latest.values.temperature).toBe(12.5)
+    await expect.poll(() => platform.storage.latest({ deviceId: device.id, type: 'weather' }), { timeout: 30_000 }).toMatchObject({ time: ts, values: { temperature: 12.5 } })
     expect(platform.ingest.counters.rejectedByCode['out-of-range']).toBeGreaterThanOrEqual(1)
   })
 })

@@ -3,10 +3,11 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { KINDS, type DeviceType } from '../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
-import { StorageUnavailableError, type DeadLetter, type Storage } from '../ingest/storage/contract.ts'
+import { StorageUnavailableError, type DeadLetter, type Latest, type Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
 import { freePort, startInfluxd, type Influxd } from '../testkit/influxd.ts'
@@ -48,6 +49,35 @@ function contract(name: string, create: () => Promise<Harness>): void {
       await writeAll([aq('aq-1', BASE, { pm25: 10, pm10: 20 }), aq('aq-1', BASE + MINUTE, { pm25: 11 }), aq('aq-2', BASE + 2 * MINUTE, { pm25: 99 })])
       expect(await store.latest({ deviceId: 'aq-1', type: 'air-quality' })).toEqual({ time: BASE + MINUTE, values: { pm25: 11, pm10: 20 } })
       expect(await store.latest({ deviceId: 'nobody', type: 'air-quality' })).toBeNull()
+    })
+
+    it('answers latest with whole readings while readings are being written', async () => {
+      // Every reading carries every field, so each answer must be one whole reading: the values
+      // written at the answer's time, never some fields of one reading and some of another.
+      const fields = KINDS['air-quality'].fieldNames
+      const reading = (i: number) => Object.fromEntries(fields.map((f, k) => [f, i * 10 + k]))
+      const device = { deviceId: 'aq-busy', type: 'air-quality' }
+      let writing = true
+      // Readers that keep asking while the writes go on, besides one latest() beside each write.
+      const readers = Array.from({ length: 2 }, async () => {
+        const seen: (Latest | null)[] = []
+        while (writing) {
+          seen.push(await store.latest(device))
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        return seen
+      })
+      const pairs = await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const [, answer] = await Promise.all([writeAll([aq('aq-busy', BASE + i * 1000, reading(i))]), store.latest(device)])
+          return answer
+        }),
+      )
+      writing = false
+      const answers = [...pairs, ...(await Promise.all(readers)).flat()]
+      const torn = answers.filter((a) => a !== null && !isDeepStrictEqual(a.values, reading((a.time - BASE) / 1000)))
+      expect(torn).toEqual([])
+      expect(await store.latest(device)).toEqual({ time: BASE + 199_000, values: reading(199) })
     })
 
     it('overwrites a rewrite of the same series, field and time', async () => {

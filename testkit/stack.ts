@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { loadConfig } from '../cli/config.ts'
-import { startServer, type RunningServer } from '../platform/server.ts'
+import { startServer, type PlatformOptions, type RunningServer } from '../platform/platform.ts'
 
 /**
  * The whole platform in the test process, on free loopback ports: broker, ingest, storage, API,
@@ -17,7 +17,7 @@ export interface Stack extends RunningServer {
   stop(): Promise<void>
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, options: PlatformOptions = {}): Promise<Stack> {
   const dataDir = fs.mkdtempSync(join(tmpdir(), 'piazza-stack-'))
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -28,13 +28,12 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     INGEST_FLUSH_MS: '100',
     ...env,
   })
-  const server = await startServer(config, pino({ level: process.env.PIAZZA_TEST_LOG ?? 'silent' }))
-  return {
-    ...server,
+  const server = await startServer(config, pino({ level: process.env.PIAZZA_TEST_LOG ?? 'silent' }), options)
+  return Object.assign(server, {
     dataDir,
     async stop() {
       await server.close()
       fs.rmSync(dataDir, { recursive: true, force: true })
     },
-  }
+  })
 }

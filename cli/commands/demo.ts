@@ -5,7 +5,7 @@ import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { UsageError, type Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
-import { startServer } from '../../platform/server.ts'
+import { startServer } from '../../platform/platform.ts'
 import { untilSignal } from '../signals.ts'
 import { startFleet } from './simulate.ts'
 

@@ -1,6 +1,6 @@
 import type { Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
-import { startServer } from '../../platform/server.ts'
+import { startServer } from '../../platform/platform.ts'
 import { untilSignal } from '../signals.ts'
 
 export const startCommand: Command = {

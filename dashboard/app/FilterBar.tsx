@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'react'
+import type { Family } from '../../devices/kinds.ts'
 import type { AppConfig } from './api/types.ts'
 import { HEALTH, HEALTH_STATES } from './live/health.ts'
 import { EMPTY_FILTERS, hasFilters, type Filters } from './view.ts'
 
-const FAMILY_LABELS: Record<string, string> = { environment: 'Environment', traffic: 'Traffic', infomobility: 'Infomobility' }
+/** Words for the families the config's kinds name (devices/kinds.ts). */
+const FAMILY_LABELS: Record<Family, string> = { environment: 'Environment', traffic: 'Traffic', infomobility: 'Infomobility' }
 
 interface Props {
   config: AppConfig
@@ -57,7 +59,7 @@ export function FilterBar({ config, filters, onChange, shown, total }: Props) {
           <option value="">All families</option>
           {families.map((f) => (
             <option key={f} value={f}>
-              {FAMILY_LABELS[f] ?? f}
+              {FAMILY_LABELS[f]}
             </option>
           ))}
         </select>

@@ -1,19 +1,18 @@
 import { describe, expect, it } from 'vitest'
+import { testConfig } from './api/fixtures.ts'
 import type { AppConfig, Device } from './api/types.ts'
 import { matchesFilters, parseView, serializeView, EMPTY_FILTERS } from './view.ts'
 
-const config: AppConfig = {
-  mapStyleUrl: null,
-  bbox: { west: 9.68, south: 42.23, east: 12.38, north: 44.48 },
-  cities: [
+const config: AppConfig = testConfig(
+  {
+    'air-quality': { family: 'environment', label: 'Air-quality station' },
+    parking: { family: 'infomobility', label: 'Parking area' },
+  },
+  [
     { id: 'firenze', name: 'Firenze', province: 'FI', lat: 43.77, lon: 11.26, population: 1 },
     { id: 'pisa', name: 'Pisa', province: 'PI', lat: 43.72, lon: 10.4, population: 1 },
   ],
-  kinds: {
-    'air-quality': { family: 'environment', label: 'Air-quality station', fields: {}, tags: {} },
-    parking: { family: 'infomobility', label: 'Parking area', fields: {}, tags: {} },
-  },
-}
+)
 const device = (id: string, over: Partial<Device> = {}): Device => ({
   id,
   type: 'air-quality',

@@ -1,5 +1,5 @@
 import type { AppConfig, Device } from './api/types.ts'
-import type { DeviceHealth, HealthState } from './live/health.ts'
+import { isHealthState, type DeviceHealth, type HealthState } from './live/health.ts'
 
 /**
  * What the operator is looking at, kept in the URL's query string so a link shows a colleague
@@ -33,7 +33,6 @@ export interface ViewState extends Filters {
 }
 
 export const EMPTY_FILTERS: Filters = { city: '', family: '', type: '', state: '', q: '' }
-const STATES = ['live', 'late', 'silent', 'pending', 'inactive']
 
 export function parseView(search: string): ViewState {
   const p = new URLSearchParams(search)
@@ -44,7 +43,7 @@ export function parseView(search: string): ViewState {
     city: text('city', 40).toLowerCase(),
     family: text('family', 40),
     type: text('type', 40),
-    state: STATES.includes(state) ? (state as HealthState) : '',
+    state: isHealthState(state) ? state : '',
     q: text('q'),
     device: text('device', 64) || null,
     tab: SIDE_TABS.includes(tab) ? tab : 'cities',

@@ -5,8 +5,8 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
 import { buildApp } from './app.ts'
-import { createLiveHub } from './realtime/live.ts'
-import { ADMIN_PASSWORD, line, startTestApp, until, type TestApp } from './testing.ts'
+import { createLocalFeed } from '../../feed/feed.ts'
+import { ADMIN_PASSWORD, line, startTestApp, type TestApp } from './testing.ts'
 
 const OPERATOR = { username: 'olga', password: 'operator-password', role: 'operator' as const }
 const INSTALLER = { username: 'ivan', password: 'installer-password', role: 'installer' as const, cities: ['firenze'] }
@@ -99,7 +99,7 @@ describe('dashboard API', () => {
     it('creates admin with the given password once, and never again', async () => {
       const db = openRegistryDatabase(':memory:')
       const registry = createRegistry({ db })
-      const deps = { registry, db, storage: t.storage, ingestStatus: t.ingest, live: createLiveHub(), logger: pino({ level: 'silent' }) }
+      const deps = { registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) }
       const first = await buildApp({ ...deps, adminPassword: 'given-password-1' })
       expect(first.generatedAdminPassword).toBeUndefined()
       const login = await first.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'given-password-1' } })
@@ -108,7 +108,7 @@ describe('dashboard API', () => {
       await first.close()
 
       // Users exist now: a different password on a later start changes nothing.
-      const second = await buildApp({ ...deps, live: createLiveHub(), adminPassword: 'other-password-2' })
+      const second = await buildApp({ ...deps, feed: createLocalFeed(), adminPassword: 'other-password-2' })
       expect(second.generatedAdminPassword).toBeUndefined()
       expect(second.accounts.list()).toHaveLength(1)
       const old = await second.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'given-password-1' } })
@@ -120,7 +120,7 @@ describe('dashboard API', () => {
     it('generates a password when none is given and returns it for printing once', async () => {
       const db = openRegistryDatabase(':memory:')
       const registry = createRegistry({ db })
-      const built = await buildApp({ registry, db, storage: t.storage, ingestStatus: t.ingest, live: createLiveHub(), logger: pino({ level: 'silent' }) })
+      const built = await buildApp({ registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) })
       expect(built.generatedAdminPassword).toMatch(/^[A-Za-z0-9_-]{24,}$/)
       const login = await built.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: built.generatedAdminPassword } })
       expect(login.statusCode).toBe(200)
@@ -352,14 +352,14 @@ describe('dashboard API', () => {
     })
 
     it('shows live connection state and last seen', async () => {
-      t.connected.add('aq-firenze-001')
-      t.live.push({ id: 'aq-firenze-001', type: 'air-quality', city: 'firenze' }, [{ time: Date.now(), values: { pm25: 3 } }], 1_700_000_000_000)
+      t.feed.connection('aq-firenze-001', true)
+      t.feed.accepted({ id: 'aq-firenze-001', type: 'air-quality', city: 'firenze' }, [{ time: Date.now(), values: { pm25: 3 } }], 1_700_000_000_000)
       const one = (await inject({ url: '/api/devices/aq-firenze-001', headers: as(operator) })).json() as Json
       expect(one).toMatchObject({ id: 'aq-firenze-001', connected: true, lastSeen: 1_700_000_000_000 })
       const listed = (await inject({ url: '/api/devices?city=prato', headers: as(operator) })).json() as Json
       expect(listed.items[0]).toMatchObject({ id: 'aq-prato-001', connected: false })
       expect(listed.items[0]).not.toHaveProperty('lastSeen')
-      t.connected.delete('aq-firenze-001')
+      t.feed.connection('aq-firenze-001', false)
     })
 
     it('gets one device: 404 when unknown, 400 for a malformed id', async () => {
@@ -447,7 +447,7 @@ describe('dashboard API', () => {
       const stored = (await get('/api/devices/aq-prato-001/latest')).json() as Json
       expect(stored).toMatchObject({ device: 'aq-prato-001', type: 'air-quality', source: 'storage' })
       expect(stored.values).toMatchObject({ pm25: 30, no2: 50, pm10: 2499 })
-      t.live.push({ id: 'aq-prato-001', type: 'air-quality', city: 'prato' }, [{ time: now + 1000, values: { ts: now + 1000, pm25: 31 } }], now)
+      t.feed.accepted({ id: 'aq-prato-001', type: 'air-quality', city: 'prato' }, [{ time: now + 1000, values: { ts: now + 1000, pm25: 31 } }], now)
       const live = (await get('/api/devices/aq-prato-001/latest')).json() as Json
       expect(live).toEqual({ device: 'aq-prato-001', type: 'air-quality', time: now + 1000, source: 'live', values: { pm25: 31, no2: 50, pm10: 2499 } })
       const none = (await get('/api/devices/park-pisa-000/latest')).json() as Json
@@ -459,7 +459,7 @@ describe('dashboard API', () => {
 
   describe('cities', () => {
     it('summarises the ten cities: devices by type and status, connected, last-hour aggregates', async () => {
-      t.connected.add('park-pisa-000')
+      t.feed.connection('park-pisa-000', true)
       const response = await inject({ url: '/api/cities', headers: as(operator) })
       expect(response.statusCode, response.body).toBe(200)
       const body = response.json() as Json
@@ -474,7 +474,7 @@ describe('dashboard API', () => {
       expect(pm25).toMatchObject({ type: 'air-quality', unit: 'µg/m³', label: 'PM2.5', mean: 30, count: 1 })
       const lucca = body.items.find((c: Json) => c.id === 'lucca')
       expect(lucca).toMatchObject({ devices: { total: 0, connected: 0 }, current: [] })
-      t.connected.delete('park-pisa-000')
+      t.feed.connection('park-pisa-000', false)
     })
 
     it('refuses a query string', async () => {
@@ -525,7 +525,7 @@ describe('dashboard API', () => {
     it('answers 503 with the reason when storage is down, the log over budget or the broker not listening', async () => {
       const build = async (ingestStatus: ReturnType<typeof fakeIngest>, broker?: { connectedDevices(): number; isConnected(): boolean; listening(): boolean }) => {
         const db = openRegistryDatabase(':memory:')
-        const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus, broker, live: createLiveHub(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+        const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus, broker, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
         const response = await built.app.inject({ url: '/api/health' })
         await built.close()
         db.close()
@@ -549,7 +549,7 @@ describe('dashboard API', () => {
       const device = { id: 'aq-firenze-001', type: 'air-quality' as const, city: 'firenze' }
       const payload = Buffer.from(JSON.stringify([{ ts: Date.now(), pm25: 12 }, { ts: Date.now(), pm25: -5 }, { ts: Date.now(), dust: 1 }]))
       await new Promise<void>((resolve, reject) => t.ingest.accept(device, 'devices/aq-firenze-001/telemetry', payload, Date.now(), (err) => (err ? reject(err) : resolve())))
-      await until(() => t.ingest.stats().shipper?.storedReadings, 'the reading to be stored')
+      await expect.poll(() => t.ingest.stats().shipper?.storedReadings ?? 0, { timeout: 20_000, message: 'the reading to be stored' }).toBeGreaterThan(0)
       const response = await inject({ url: '/metrics' })
       expect(response.statusCode).toBe(200)
       expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/)

@@ -4,9 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type Database from 'better-sqlite3'
 import Fastify from 'fastify'
-import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
-import { Server as SocketServer } from 'socket.io'
 import type { Registry } from '../../devices/registry.ts'
 import type { IngestHealth } from '../../ingest/ingest.ts'
 import type { Storage } from '../../ingest/storage/contract.ts'
@@ -16,7 +14,8 @@ import { createAuth, SESSION_COOKIE } from './identity/auth.ts'
 import { createCommissioning, type Commissioning } from './devices/commissioning.ts'
 import { installErrorHandling } from './http/errors.ts'
 import type { Feed } from '../../feed/feed.ts'
-import type { LiveHub } from './realtime/live.ts'
+import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/live.ts'
+import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
 import { createLoginLimiter } from './identity/login-limiter.ts'
 import { createMetrics, type IngestStatsSource } from './http/metrics.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
@@ -37,6 +36,7 @@ import { registerUserRoutes } from './identity/user-routes.ts'
 import { installSecurityHeaders } from './http/security.ts'
 import { registerStatic } from './http/static.ts'
 import type { Api } from './http/types.ts'
+import type { RealtimeServer } from './realtime/types.ts'
 import { typeboxValidatorCompiler } from './http/validation.ts'
 
 /**
@@ -50,11 +50,8 @@ export interface IngestStatus extends IngestStatsSource {
   health(): Promise<IngestHealth>
 }
 
-/** What the API reads from the broker (createBroker's return satisfies it). */
+/** What the API reads from the broker: whether it listens (readiness). Connections themselves come through the feed. */
 export interface BrokerStatus {
-  connectedDevices(): number
-  isConnected(deviceId: string): boolean
-  /** When given, readiness also requires it (e.g. the MQTT listener is bound). */
   listening?(): boolean
 }
 
@@ -65,10 +62,12 @@ export interface AppDeps {
   storage: Storage
   ingestStatus: IngestStatus
   broker?: BrokerStatus
-  /** Created by the caller, so ingest's onAccepted and the broker's onConnectionChange can feed it before the app exists. */
-  live: LiveHub
-  /** What happens on the MQTT side (accepted and rejected readings, connections), for the parts that react to it. */
-  feed?: Feed
+  /** What happens on the MQTT side (accepted and rejected readings, connections), for every part that reacts to it. */
+  feed: Feed
+  /** The live stream's timing and limits (tests). */
+  live?: LiveHubOptions
+  /** The realtime server's options (tests). */
+  realtime?: RealtimeOptions
   logger: Logger
   /** The dashboard's build (e.g. dashboard/dist); without it (or without its index.html) only the API is served. */
   staticDir?: string
@@ -97,7 +96,8 @@ export interface AppDeps {
 
 export interface BuiltApp {
   app: Api
-  io: SocketServer
+  io: RealtimeServer
+  live: LiveHub
   accounts: Accounts
   audit: AuditLog
   commissioning: Commissioning
@@ -115,7 +115,9 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024
 
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const startedAt = Date.now()
-  const { registry, db, storage, ingestStatus, broker, live, logger } = deps
+  const { registry, db, storage, ingestStatus, broker, feed, logger } = deps
+  const live = createLiveHub(deps.live)
+  const unfollow = live.follow(feed)
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT
 
   const accounts = createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
@@ -125,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const limiter = createLoginLimiter(deps.loginLimit)
   const metrics = createMetrics({
     ingest: ingestStatus,
-    connectedDevices: broker && (() => broker.connectedDevices()),
+    connectedDevices: () => live.connectedCount(),
     socketClients: () => live.socketCount(),
   })
 
@@ -184,41 +186,35 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerHealthRoutes(app, { ingestStatus, broker, live, startedAt })
   registerMetricsRoutes(app, { metrics })
   registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
-  registerAuthRoutes(app, { accounts, auth, limiter })
+  registerAuthRoutes(app, { accounts, auth, limiter, endLiveSession: (token) => realtime.endSession(token) })
   const audit = createAuditLog({ db })
   const commissioning = createCommissioning({
     registry,
-    feed: deps.feed,
-    broker,
+    feed,
+    connections: live,
     latest: (id) => live.latest(id),
     deadLetters: (query) => storage.deadLetters(query),
     lookupUser: (username) => accounts.get(username),
   })
   installDeviceScope(app, { registry })
-  registerDeviceRoutes(app, { registry, auth, broker, live, audit })
-  registerDeviceLifecycleRoutes(app, { registry, auth, audit, broker, live, mqttPublic: deps.mqttPublic, commissioning })
+  registerDeviceRoutes(app, { registry, auth, live, audit })
+  registerDeviceLifecycleRoutes(app, { registry, auth, audit, live, mqttPublic: deps.mqttPublic, commissioning })
   registerDeviceImportRoutes(app, { registry, auth, audit, bodyLimitBytes })
-  registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => endLiveSessions(io, username) })
+  registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => realtime.endUser(username) })
   registerAuditRoutes(app, { audit, auth })
   registerReadingRoutes(app, { registry, storage, auth, live })
-  registerCityRoutes(app, { registry, storage, auth, broker, logger, cacheMs: deps.citiesCacheMs })
+  registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
-  const operations = createOperations({ db, registry, feed: deps.feed, accounts, logger, ...deps.operations })
+  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
   operations.register(app, auth)
 
   fallback = await registerStatic(app, deps.staticDir)
   installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
   // After the error handler and security headers, so the public routes' own scope inherits both.
-  await registerPublic(app, { registry, storage, feed: deps.feed, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
+  await registerPublic(app, { registry, storage, feed, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
 
-  const io = new SocketServer(app.server, {
-    path: '/socket.io',
-    serveClient: false,
-    maxHttpBufferSize: 16 * 1024,
-    allowRequest: (request, callback) => callback(null, sameOrigin(request)),
-  })
-  live.attach(
-    io,
+  const realtime = createRealtime(
+    app.server,
     {
       authenticate(handshake) {
         const result = auth.handshake(handshake)
@@ -226,23 +222,27 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         return { user: { username: result.session.user.username, role: result.session.user.role }, credential: result.token }
       },
       stillValid: (token) => accounts.authenticate(token, { touch: false }) !== null,
-      authorize(user, subscription) {
-        const current = accounts.get(user.username)
-        if (!current || current.disabled) return { status: 401, code: 'unauthorized', message: 'the session has ended; log in again' }
-        const refusal = roomRefusal(current, subscription, (id) => registry.get(id))
-        return refusal ? { status: 403, code: 'forbidden', message: refusal } : undefined
-      },
     },
-    (id) => registry.get(id),
+    deps.realtime,
   )
-  commissioning.attach(io)
+  const io = realtime.io
+  live.attach(realtime, {
+    authorize(username, subscription) {
+      const current = accounts.get(username)
+      if (!current || current.disabled) return { status: 401, code: 'unauthorized', message: 'the session has ended; log in again' }
+      const refusal = roomRefusal(current, subscription, (id) => registry.get(id))
+      return refusal ? { status: 403, code: 'forbidden', message: refusal } : undefined
+    },
+    lookup: (id) => registry.get(id),
+  })
+  commissioning.attach(realtime)
   operations.attach(io)
   app.addHook('preClose', async () => {
     commissioning.close()
     operations.close()
+    unfollow()
     live.detach()
-    io.disconnectSockets(true)
-    io.engine.close()
+    await realtime.close()
   })
 
   await app.ready()
@@ -251,6 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   return {
     app,
     io,
+    live,
     accounts,
     audit,
     commissioning,
@@ -259,31 +260,4 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     generatedAdminPassword: initial.generatedPassword,
     close: () => (closing ??= app.close()),
   }
-}
-
-/** Ends a user's live-stream connections at once (their sessions were just ended). */
-function endLiveSessions(io: SocketServer, username: string): void {
-  for (const socket of io.of('/').sockets.values()) {
-    if ((socket.data as { user?: { username?: string } }).user?.username !== username) continue
-    socket.emit('session_expired')
-    socket.disconnect(true)
-  }
-}
-
-/**
- * Browsers send Origin on the Socket.IO handshake: refuse other sites, so a page elsewhere cannot
- * open a stream with the visitor's cookie. Clients without Origin (scripts) authenticate with a token.
- */
-function sameOrigin(request: IncomingMessage): boolean {
-  const origin = request.headers.origin
-  if (!origin) return true
-  let host: string
-  try {
-    host = new URL(origin).host
-  } catch {
-    return false
-  }
-  const forwarded = request.headers['x-forwarded-host']
-  const hosts = [request.headers.host, ...(Array.isArray(forwarded) ? forwarded : forwarded ? forwarded.split(',') : [])].map((h) => h?.trim())
-  return hosts.includes(host)
 }

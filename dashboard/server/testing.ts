@@ -2,15 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
+import { loadConfig } from '../../cli/config.ts'
 import { KINDS, type DeviceType } from '../../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../../devices/line-protocol.ts'
-import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
-import { createIngest } from '../../ingest/ingest.ts'
-import { createEmbeddedStorage } from '../../ingest/storage/embedded.ts'
-import { buildApp, type AppDeps } from './app.ts'
-import { createLiveHub, type LiveHubOptions } from './realtime/live.ts'
+import { createPlatform, type PlatformOptions } from '../../platform/platform.ts'
+import type { AppDeps } from './app.ts'
+import type { LiveHubOptions } from './realtime/live.ts'
+import type { RealtimeOptions } from './realtime/server.ts'
 
-/** A whole API for tests: in-memory registry, embedded storage and real ingest in a temp dir. */
+/**
+ * A whole platform for API tests, built by the production composition root (platform/platform.ts)
+ * over the embedded store in a temp dir, nothing listening: requests go through app.inject, and
+ * MQTT-side events are published on the feed as the broker and ingest would.
+ */
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests'
 export const RETENTION_MS = 30 * 86_400_000
@@ -31,22 +35,23 @@ export async function until<T>(probe: () => T | Promise<T>, what: string, timeou
 }
 
 export interface TestAppOptions {
-  deps?: Partial<AppDeps>
+  deps?: PlatformOptions['http'] & Partial<Pick<AppDeps, 'feed'>>
   live?: LiveHubOptions
+  realtime?: RealtimeOptions
 }
 
 export async function startTestApp(options: TestAppOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'piazza-dashboard-'))
-  const logger = pino({ level: 'silent' })
-  const db = openRegistryDatabase(':memory:')
-  const registry = createRegistry({ db })
-  const storage = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: RETENTION_MS })
-  const live = createLiveHub(options.live)
-  const ingest = await createIngest({ dataDir: dir, storage, logger, walBudgetBytes: 64 * 1024 * 1024, flushIntervalMs: 20, onAccepted: live.push })
-  await until(async () => (await ingest.health()).ok, 'storage to open')
-  const connected = new Set<string>()
-  const broker = { connectedDevices: () => connected.size, isConnected: (id: string) => connected.has(id) }
-  const built = await buildApp({ registry, db, storage, ingestStatus: ingest, broker, live, logger, adminPassword: ADMIN_PASSWORD, ...options.deps })
+  const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD })
+  const { feed, ...http } = options.deps ?? {}
+  const platform = await createPlatform(config, pino({ level: 'silent' }), {
+    feed,
+    http: { staticDir: undefined, ...http, live: options.live ?? http.live, realtime: options.realtime ?? http.realtime },
+  })
+  // The broker listens (on a free port) as in production; HTTP requests go through app.inject.
+  const mqtt = await platform.listen({ host: '127.0.0.1', mqttPort: 0 })
+  await vi_until(async () => (await platform.ingest.health()).ok)
+  const built = platform.web
   const { app } = built
 
   async function login(username: string, password: string): Promise<string> {
@@ -57,23 +62,25 @@ export async function startTestApp(options: TestAppOptions = {}) {
 
   return {
     ...built,
+    platform,
+    mqttPort: mqtt.port,
     dir,
-    db,
-    registry,
-    storage,
-    ingest,
-    live,
-    connected,
+    db: platform.db,
+    registry: platform.registry,
+    storage: platform.storage,
+    ingest: platform.ingest,
+    feed: platform.feed,
     login,
     bearer: (token: string) => ({ authorization: `Bearer ${token}` }),
     async cleanup() {
-      await built.close()
-      await ingest.close(1000)
-      registry.close()
-      db.close()
+      await platform.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+async function vi_until(probe: () => Promise<boolean>): Promise<void> {
+  await until(probe, 'storage to open')
 }
 
 export type TestApp = Awaited<ReturnType<typeof startTestApp>>

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
-import { DeviceTypeSchema } from '../../devices/kinds.ts'
-import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/registry.ts'
+import { DeviceTypeSchema, type DeviceType } from '../../devices/kinds.ts'
+import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/device-schemas.ts'
 
 /**
  * The realtime protocol between the server (dashboard/server/realtime/) and the browsers: every
@@ -10,6 +10,10 @@ import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/registry.ts'
  * Every push is an emit to a room (rooms.ts names them), so with a Socket.IO adapter it reaches
  * browsers connected to any node.
  */
+
+/** The citizens' live room carries only this type's readings, and only these fields. */
+export const PUBLIC_TYPE: DeviceType = 'air-quality'
+export const PUBLIC_FIELDS: readonly string[] = ['pm25', 'pm10', 'no2', 'o3', 'so2', 'co']
 
 export const ErrorBodySchema = Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String() })
 export type ErrorBody = Static<typeof ErrorBodySchema>
@@ -27,6 +31,9 @@ export const SubscriptionSchema = Type.Object(
   { additionalProperties: false },
 )
 export type SubscriptionRequest = Static<typeof SubscriptionSchema>
+
+/** Without a payload (or null): drop every subscription. */
+export const UnsubscribeSchema = Type.Union([SubscriptionSchema, Type.Null(), Type.Undefined()])
 
 export const WatchSchema = Type.Object({ device: Type.String({ pattern: DEVICE_ID_PATTERN }) }, { additionalProperties: false })
 export type WatchRequest = Static<typeof WatchSchema>

@@ -218,15 +218,19 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
 
     async latest({ deviceId, type }) {
       const kind = kindOf(type)
-      const { s } = open()
+      const { db: d, s } = open()
       let time = -Infinity
       const values: Record<string, number> = {}
-      for (const field of kind.fieldNames) {
-        const row = s.newest.get(type, deviceId, field)
-        if (!row) continue
-        values[field] = row.value
-        if (row.time > time) time = row.time
-      }
+      // One read transaction: every field is read from the same snapshot, so a reading written
+      // meanwhile (by another connection to the file) is seen whole or not at all.
+      d.transaction(() => {
+        for (const field of kind.fieldNames) {
+          const row = s.newest.get(type, deviceId, field)
+          if (!row) continue
+          values[field] = row.value
+          if (row.time > time) time = row.time
+        }
+      })()
       return time === -Infinity ? null : { time, values }
     },
 

@@ -229,15 +229,38 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
 
     async latest({ deviceId, type }) {
       const kind = kindOf(type)
-      // One last() per field: last(*) reports time 0 when it selects several fields.
-      const statements = kind.fieldNames.map(
-        (f) => `SELECT last(${ident(f)}) FROM ${policy}.${ident(type)} WHERE "device" = ${str(deviceId)}`,
-      )
-      const results = await query(statements.join('; '))
-      let time = -Infinity
+      const from = `FROM ${policy}.${ident(type)} WHERE "device" = ${str(deviceId)}`
+      // The newest point, in one statement: its fields come back together. (One last() statement
+      // per field could each see a different set of points, and mix two readings.)
+      const newest = rows((await query(`SELECT * ${from} ORDER BY time DESC LIMIT 1`))[0])[0]
+      if (!newest) return null
+      const newestTime = newest.time as number
       const values: Record<string, number> = {}
-      kind.fieldNames.forEach((field, i) => {
-        const row = rows(results.find((r) => r.statement_id === i))[0]
+      const fieldsOf = (row: Record<string, unknown>) => {
+        for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
+      }
+      fieldsOf(newest)
+      const missing = kind.fieldNames.filter((f) => values[f] === undefined)
+      if (missing.length === 0) return { time: newestTime, values }
+
+      // Some fields are absent at that time: either the reading lacks them, or it was being
+      // written (InfluxDB makes a point's fields visible one by one while it stores a write).
+      // So the same point is read again, after the write has had a round trip to finish, and
+      // each field still absent takes its own newest value from strictly older points, which a
+      // reading written meanwhile cannot change. One last() per field: last(*) reports time 0
+      // when it selects several fields.
+      const series = kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof newest[tag] === 'string' ? (newest[tag] as string) : '')}`).join('')
+      const results = await query(
+        [
+          `SELECT * ${from}${series} AND time = ${timeLiteral(newestTime)}`,
+          ...missing.map((f) => `SELECT last(${ident(f)}) ${from} AND time < ${timeLiteral(newestTime)}`),
+        ].join('; '),
+      )
+      for (const row of rows(results.find((r) => r.statement_id === 0))) fieldsOf(row)
+      let time = Object.keys(values).length > 0 ? newestTime : -Infinity
+      missing.forEach((field, i) => {
+        if (values[field] !== undefined) return
+        const row = rows(results.find((r) => r.statement_id === i + 1))[0]
         if (!row || typeof row.last !== 'number') return
         values[field] = row.last
         time = Math.max(time, row.time as number)

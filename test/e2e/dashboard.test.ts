@@ -11,6 +11,8 @@ import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
  * real MQTT client (mosquitto_pub with the device's own credentials).
  */
 
+/** How long a wait for the page may take: a deadline for a busy machine, not an expected time. */
+const WAIT = { timeout: 20_000 }
 let stack: Stack
 let browser: Browser
 let page: Page
@@ -24,7 +26,7 @@ beforeAll(async () => {
     ['air-quality', 'Pisa', 'Lungarno Pacinotti', 43.7168, 10.4003],
     ['parking', 'Lucca', 'Parcheggio Mazzini', 43.8405, 10.5083],
   ] as const) {
-    const { device, secret } = await stack.platform.registry.add({ type, city, name, lat, lon })
+    const { device, secret } = await stack.registry.add({ type, city, name, lat, lon })
     devices.push({ id: device.id, secret, type })
   }
   browser = await launchBrowser()
@@ -50,7 +52,7 @@ describe('the operators dashboard', () => {
     await page.getByTestId('login-username').fill('admin')
     await page.getByTestId('login-password').fill('wrong password')
     await page.getByTestId('login-submit').click()
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(/username or password/i)
+    await expect.poll(() => page.getByTestId('login-error').textContent(), WAIT).toMatch(/username or password/i)
     await page.getByTestId('login-password').fill(ADMIN_PASSWORD)
     await page.getByTestId('login-submit').click()
     await page.getByTestId('current-user').waitFor()
@@ -60,9 +62,9 @@ describe('the operators dashboard', () => {
   it('shows every registered device on the map and in the list', async () => {
     const map = page.getByTestId('map')
     await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
-    await expect.poll(() => map.getAttribute('data-device-count')).toBe(String(devices.length))
-    await expect.poll(() => map.getAttribute('data-rendered-devices'), { timeout: 15_000 }).toBe(String(devices.length))
-    await expect.poll(() => page.getByTestId('device-list-item').count()).toBe(devices.length)
+    await expect.poll(() => map.getAttribute('data-device-count'), WAIT).toBe(String(devices.length))
+    await expect.poll(() => map.getAttribute('data-rendered-devices'), WAIT).toBe(String(devices.length))
+    await expect.poll(() => page.getByTestId('device-list-item').count(), WAIT).toBe(devices.length)
     await screenshot(page, 'dashboard-map')
   })
 
@@ -78,7 +80,7 @@ describe('the operators dashboard', () => {
     const cell = page.getByTestId('latest-value-pm25')
     await expect.poll(() => cell.getAttribute('data-value'), { timeout: 2000, interval: 50 }).toBe('23.4')
     expect(await page.getByTestId('latest-value-no2').getAttribute('data-value')).toBe('44')
-    await expect.poll(() => page.getByTestId('device-chart').getAttribute('data-points')).not.toBe('0')
+    await expect.poll(() => page.getByTestId('device-chart').getAttribute('data-points'), WAIT).not.toBe('0')
     await screenshot(page, 'dashboard-device-panel')
   })
 })

@@ -15,6 +15,8 @@ import { startStack, type Stack } from '../../testkit/stack.ts'
  * run saves screenshots of the map, a city panel, a device panel and the alert list, light and dark.
  */
 
+/** How long a wait for the page may take: a deadline for a busy machine, not an expected time. */
+const WAIT = { timeout: 20_000 }
 const OPERATOR = { username: 'olga', password: 'operator-password', role: 'operator' as const }
 
 interface TestDevice {
@@ -75,7 +77,7 @@ function valuesFor(type: DeviceType, i: number): Record<string, number | string>
 }
 
 async function register(key: string, input: { type: DeviceType; city: string; name: string; lat?: number; lon?: number; interval?: number }) {
-  const { device, secret } = await stack.platform.registry.add(input, 'cli')
+  const { device, secret } = await stack.registry.add(input, 'cli')
   const d: TestDevice = { key, id: device.id, secret, type: device.type, city: device.city, name: device.name }
   devices.push(d)
   return d
@@ -112,7 +114,7 @@ const listCount = () => page.getByTestId('device-list-item').count()
 /** Types a search and waits until the list shows just that device (typing is debounced). */
 async function searchFor(text: string, id: string): Promise<void> {
   await page.getByTestId('device-search').fill(text)
-  await expect.poll(async () => (await listCount()) === 1 && (await page.getByTestId('device-list-item').getAttribute('data-device-id')) === id).toBe(true)
+  await expect.poll(async () => (await listCount()) === 1 && (await page.getByTestId('device-list-item').getAttribute('data-device-id')) === id, WAIT).toBe(true)
 }
 const mapAttr = (name: string) => page.getByTestId('map').getAttribute(name)
 
@@ -153,28 +155,28 @@ describe("the operators' control room", () => {
     }
     await publish(byKey('gramsci'), { pm25: 18, pm10: 32, no2: 41, o3: 60 })
     await publish(byKey('signoria'), { LAeq: 67.5, LAmax: 80 })
-    await expect.poll(() => mapAttr('data-device-count')).toBe(String(devices.length))
-    await expect.poll(() => mapAttr('data-rendered-devices'), { timeout: 15_000 }).toBe(String(devices.length))
-    await expect.poll(() => listCount()).toBe(devices.length)
+    await expect.poll(() => mapAttr('data-device-count'), WAIT).toBe(String(devices.length))
+    await expect.poll(() => mapAttr('data-rendered-devices'), WAIT).toBe(String(devices.length))
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length)
     // Health from the server: devices that reported are live.
-    await expect.poll(() => page.locator(`[data-testid="device-list-item"][data-device-id="${byKey('gramsci').id}"]`).getAttribute('data-state')).toBe('live')
+    await expect.poll(() => page.locator(`[data-testid="device-list-item"][data-device-id="${byKey('gramsci').id}"]`).getAttribute('data-state'), WAIT).toBe('live')
     // Cluster counts are HTML labels (no glyphs offline); the groups add up to what is drawn.
-    await expect.poll(() => page.locator('.cluster-label').count()).toBeGreaterThan(0)
+    await expect.poll(() => page.locator('.cluster-label').count(), WAIT).toBeGreaterThan(0)
     await screenshot(page, 'operators-map')
   })
 
   it('filters by city, family, type and state, searches by name or id, and keeps the view in the URL', async () => {
     await page.getByTestId('family-filter').selectOption('environment')
     const environment = devices.filter((d) => ['air-quality', 'noise', 'weather'].includes(d.type)).length
-    await expect.poll(() => listCount()).toBe(environment)
-    await expect.poll(() => mapAttr('data-device-count')).toBe(String(environment))
+    await expect.poll(() => listCount(), WAIT).toBe(environment)
+    await expect.poll(() => mapAttr('data-device-count'), WAIT).toBe(String(environment))
 
     await page.getByTestId('device-type-filter').selectOption('air-quality')
     await page.getByTestId('city-filter').selectOption('firenze')
     const firenzeAir = devices.filter((d) => d.type === 'air-quality' && d.city === 'firenze')
-    await expect.poll(() => listCount()).toBe(firenzeAir.length)
-    await expect.poll(() => mapAttr('data-device-count')).toBe(String(firenzeAir.length))
-    await expect.poll(() => page.url()).toMatch(/city=firenze/)
+    await expect.poll(() => listCount(), WAIT).toBe(firenzeAir.length)
+    await expect.poll(() => mapAttr('data-device-count'), WAIT).toBe(String(firenzeAir.length))
+    await expect.poll(() => page.url(), WAIT).toMatch(/city=firenze/)
     expect(page.url()).toMatch(/family=environment/)
     expect(page.url()).toMatch(/type=air-quality/)
 
@@ -185,36 +187,36 @@ describe("the operators' control room", () => {
     await colleague.getByTestId('device-list').waitFor()
     expect(await colleague.getByTestId('city-filter').inputValue()).toBe('firenze')
     expect(await colleague.getByTestId('device-type-filter').inputValue()).toBe('air-quality')
-    await expect.poll(() => colleague.getByTestId('device-list-item').count()).toBe(firenzeAir.length)
+    await expect.poll(() => colleague.getByTestId('device-list-item').count(), WAIT).toBe(firenzeAir.length)
     await colleague.close()
 
     await page.getByTestId('clear-filters').click()
-    await expect.poll(() => listCount()).toBe(devices.length)
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length)
     await page.getByTestId('device-search').fill('gramsci')
-    await expect.poll(() => listCount()).toBe(1)
-    await expect.poll(() => page.url()).toMatch(/q=gramsci/)
+    await expect.poll(() => listCount(), WAIT).toBe(1)
+    await expect.poll(() => page.url(), WAIT).toMatch(/q=gramsci/)
     expect(await page.getByTestId('device-list-item').textContent()).toContain('Viale Gramsci')
     await page.getByTestId('device-search').fill(byKey('signoria').id)
-    await expect.poll(() => page.getByTestId('device-list-item').first().getAttribute('data-device-id')).toBe(byKey('signoria').id)
+    await expect.poll(() => page.getByTestId('device-list-item').first().getAttribute('data-device-id'), WAIT).toBe(byKey('signoria').id)
     expect(await listCount()).toBe(1)
     await page.getByTestId('device-search').fill('')
-    await expect.poll(() => listCount()).toBe(devices.length)
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length)
 
     // By state: only the devices that have reported are live; the one that never did is not.
     await page.getByTestId('state-filter').selectOption('live')
-    await expect.poll(() => listCount()).toBe(devices.length - 1)
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length - 1)
     await page.getByTestId('state-filter').selectOption('')
-    await expect.poll(() => listCount()).toBe(devices.length)
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length)
   })
 
   it('shows a city at a glance and flies the map there', async () => {
     await page.getByTestId('tab-cities').click()
     const firenze = page.locator('[data-testid="city-card"][data-city="firenze"]')
     await firenze.waitFor()
-    await expect.poll(() => firenze.getByTestId('city-devices').getAttribute('data-live'), { timeout: 10_000 }).toBe(String(devices.filter((d) => d.city === 'firenze').length))
+    await expect.poll(() => firenze.getByTestId('city-devices').getAttribute('data-live'), WAIT).toBe(String(devices.filter((d) => d.city === 'firenze').length))
     const parking = published.get('parking-firenze')!
-    await expect.poll(() => firenze.getByTestId('city-parking').textContent()).toMatch(new RegExp(`^${parking.availableSpotNumber} free of 200`))
-    await expect.poll(() => firenze.getByTestId('city-air').getAttribute('data-level')).not.toBe('')
+    await expect.poll(() => firenze.getByTestId('city-parking').textContent(), WAIT).toMatch(new RegExp(`^${parking.availableSpotNumber} free of 200`))
+    await expect.poll(() => firenze.getByTestId('city-air').getAttribute('data-level'), WAIT).not.toBe('')
     expect(await firenze.getByTestId('city-traffic').textContent()).toMatch(/Free flow|Light|Moderate|Heavy|Congested/)
     expect(await firenze.getByTestId('city-buses').textContent()).toMatch(/% on time/)
     const region = page.locator('[data-testid="city-card"][data-city="region"]')
@@ -243,32 +245,32 @@ describe("the operators' control room", () => {
     const panel = page.getByTestId('device-panel')
     await panel.waitFor()
     expect(await panel.getAttribute('data-device-id')).toBe(station.id)
-    await expect.poll(() => page.url()).toMatch(new RegExp(`device=${station.id}`))
-    await expect.poll(() => page.getByTestId('latest-value-pm25').getAttribute('data-value')).toBe('18')
+    await expect.poll(() => page.url(), WAIT).toMatch(new RegExp(`device=${station.id}`))
+    await expect.poll(() => page.getByTestId('latest-value-pm25').getAttribute('data-value'), WAIT).toBe('18')
     expect(await page.getByTestId('device-health').getAttribute('data-state')).toBe('live')
-    await expect.poll(() => page.getByTestId('device-readings-per-hour').textContent()).toMatch(/^7 of 60 expected/)
-    await expect.poll(() => page.getByTestId('device-rejected-none').count()).toBe(1)
+    await expect.poll(() => page.getByTestId('device-readings-per-hour').textContent(), WAIT).toMatch(/^7 of 60 expected/)
+    await expect.poll(() => page.getByTestId('device-rejected-none').count(), WAIT).toBe(1)
 
     const chart = page.getByTestId('device-chart')
-    await expect.poll(() => chart.getAttribute('data-points')).toBe('7')
+    await expect.poll(() => chart.getAttribute('data-points'), WAIT).toBe('7')
     // A reading published now reaches the chart's right edge.
     await publish(station, { pm25: 21.5, pm10: 35 })
-    await expect.poll(() => chart.getAttribute('data-points')).toBe('8')
+    await expect.poll(() => chart.getAttribute('data-points'), WAIT).toBe('8')
 
     await page.getByTestId('chart-add-field').selectOption('pm10')
-    await expect.poll(() => chart.getAttribute('data-series')).toBe('2')
-    await expect.poll(() => chart.getAttribute('data-points')).toBe('16')
+    await expect.poll(() => chart.getAttribute('data-series'), WAIT).toBe('2')
+    await expect.poll(() => chart.getAttribute('data-points'), WAIT).toBe('16')
     await page.getByTestId('chart-compare-device').fill(`Air station Firenze (${byKey('air-quality-firenze').id})`)
     await page.getByTestId('chart-compare-add').click()
-    await expect.poll(() => chart.getAttribute('data-series')).toBe('3')
+    await expect.poll(() => chart.getAttribute('data-series'), WAIT).toBe('3')
 
     await page.getByTestId('range-24h').click()
-    await expect.poll(() => chart.getAttribute('data-range')).toBe('24h')
-    await expect.poll(() => chart.getAttribute('data-status')).toBe('ready')
+    await expect.poll(() => chart.getAttribute('data-range'), WAIT).toBe('24h')
+    await expect.poll(() => chart.getAttribute('data-status'), WAIT).toBe('ready')
     // 5-minute means: fewer points than readings, and never more than the API's cap.
-    await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0)
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), WAIT).toBeGreaterThan(0)
     await page.getByTestId('range-1h').click()
-    await expect.poll(() => chart.getAttribute('data-points')).toBe('17')
+    await expect.poll(() => chart.getAttribute('data-points'), WAIT).toBe('17')
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chart-csv').click()])
     const csv = readFileSync((await download.path())!, 'utf8').trim().split(/\r\n/)
@@ -279,7 +281,7 @@ describe("the operators' control room", () => {
     await screenshot(page, 'operators-device-panel')
     await page.getByTestId('device-panel-close').click()
     await page.getByTestId('device-search').fill('')
-    await expect.poll(() => listCount()).toBe(devices.length)
+    await expect.poll(() => listCount(), WAIT).toBe(devices.length)
   })
 
   it('raises an alert from an over-threshold reading within two seconds, and acknowledges it', async () => {
@@ -294,7 +296,7 @@ describe("the operators' control room", () => {
     await page.getByTestId('rule-city').selectOption('firenze')
     await page.getByTestId('rule-severity').selectOption('critical')
     await page.getByTestId('rule-submit').click()
-    await expect.poll(() => page.getByTestId('rule-item').count()).toBe(1)
+    await expect.poll(() => page.getByTestId('rule-item').count(), WAIT).toBe(1)
     expect(await page.getByTestId('rule-item').textContent()).toContain('PM10 > 50 µg/m³: air-quality stations in Firenze')
     await page.getByTestId('tab-alerts').click()
     await page.getByTestId('alerts-empty').waitFor()
@@ -305,19 +307,19 @@ describe("the operators' control room", () => {
     await expect.poll(() => item.getAttribute('data-state'), { timeout: 2000, interval: 50 }).toBe('open')
     expect(await item.getByTestId('alert-message').textContent()).toBe('PM10 84.2 µg/m³ > 50 µg/m³ at Viale Gramsci')
     expect(await page.getByTestId('alert-badge').getAttribute('data-open')).toBe('1')
-    await expect.poll(() => page.getByTestId('alert-toast').count()).toBe(1)
+    await expect.poll(() => page.getByTestId('alert-toast').count(), WAIT).toBe(1)
     await screenshot(page, 'operators-alerts')
 
     await item.getByTestId('alert-ack').click()
-    await expect.poll(() => item.getAttribute('data-state')).toBe('acknowledged')
+    await expect.poll(() => item.getAttribute('data-state'), WAIT).toBe('acknowledged')
     expect(await item.getByTestId('alert-acknowledged').textContent()).toMatch(/Acknowledged by olga at/)
-    await expect.poll(() => page.getByTestId('alert-badge').getAttribute('data-open')).toBe('0')
+    await expect.poll(() => page.getByTestId('alert-badge').getAttribute('data-open'), WAIT).toBe('0')
     const stored = await stack.web.app.inject({ url: '/api/alerts?state=acknowledged', headers: { authorization: `Bearer ${await token()}` } })
     expect(stored.json().items[0]).toMatchObject({ deviceId: station.id, acknowledgedBy: 'olga' })
 
     // Back under the threshold: resolved, gone from the active list.
     await publish(station, { pm25: 12, pm10: 31 })
-    await expect.poll(() => item.count()).toBe(0)
+    await expect.poll(() => item.count(), WAIT).toBe(0)
   })
 
   it('shows a device turning late, then silent, when it stops publishing, and a "device silent" alert', async () => {
@@ -335,52 +337,52 @@ describe("the operators' control room", () => {
       await publish(campo, { pm25: 9, pm10: 18 })
       await new Promise((resolve) => setTimeout(resolve, 1000))
     }
-    await expect.poll(() => row.getAttribute('data-state')).toBe('live')
+    await expect.poll(() => row.getAttribute('data-state'), WAIT).toBe('live')
     // It stops: late after 2 missed seconds, silent after 5.
-    await expect.poll(() => row.getAttribute('data-state'), { timeout: 8000 }).toBe('late')
+    await expect.poll(() => row.getAttribute('data-state'), WAIT).toBe('late')
     expect(await row.getByTestId('device-state').textContent()).toContain('Late')
-    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('silent')
+    await expect.poll(() => row.getAttribute('data-state'), WAIT).toBe('silent')
     expect(await row.getByTestId('device-state').textContent()).toContain('Silent')
     const alert = page.locator(`[data-testid="alert-item"][data-device-id="${campo.id}"]`)
-    await expect.poll(() => alert.getAttribute('data-state'), { timeout: 5000 }).toBe('open')
+    await expect.poll(() => alert.getAttribute('data-state'), WAIT).toBe('open')
     expect(await alert.getByTestId('alert-message').textContent()).toMatch(/Piazza del Campo is silent/)
     await page.getByTestId('state-filter').selectOption('silent')
     await page.getByTestId('device-search').fill('')
-    await expect.poll(() => page.locator('[data-testid="device-list-item"][data-state="silent"]').count()).toBeGreaterThanOrEqual(1)
+    await expect.poll(() => page.locator('[data-testid="device-list-item"][data-state="silent"]').count(), WAIT).toBeGreaterThanOrEqual(1)
     expect(await page.locator('[data-testid="device-list-item"]:not([data-state="silent"])').count()).toBe(0)
     await page.getByTestId('state-filter').selectOption('')
 
     // It reports again: late first (not yet on schedule), then live; the silent alert resolves.
     await publish(campo, { pm25: 9 })
-    await expect.poll(() => alert.count(), { timeout: 5000 }).toBe(0)
+    await expect.poll(() => alert.count(), WAIT).toBe(0)
     await publish(campo, { pm25: 9 })
-    await expect.poll(() => page.locator(`[data-testid="device-list-item"][data-device-id="${campo.id}"]`).getAttribute('data-state')).toBe('live')
+    await expect.poll(() => page.locator(`[data-testid="device-list-item"][data-device-id="${campo.id}"]`).getAttribute('data-state'), WAIT).toBe('live')
   })
 
   it('has a dark theme for control rooms, remembered across visits', async () => {
     await page.getByTestId('theme-toggle').click()
-    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark')
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme), WAIT).toBe('dark')
     await page.reload()
     await page.getByTestId('map').waitFor()
-    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark')
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme), WAIT).toBe('dark')
     await expect.poll(() => mapAttr('data-ready'), { timeout: 30_000 }).toBe('true')
     await page.getByTestId('tab-cities').click()
     // The whole region, as the control room's wall shows it.
     await page.locator('[data-testid="city-card"][data-city="region"]').click()
-    await expect.poll(() => Number(/map=[\d.]+%2C[\d.]+%2C([\d.]+)/.exec(page.url())?.[1] ?? 99), { timeout: 10_000 }).toBeLessThan(9)
-    await expect.poll(() => mapAttr('data-rendered-devices'), { timeout: 15_000 }).toBe(String(devices.length))
+    await expect.poll(() => Number(/map=[\d.]+%2C[\d.]+%2C([\d.]+)/.exec(page.url())?.[1] ?? 99), WAIT).toBeLessThan(9)
+    await expect.poll(() => mapAttr('data-rendered-devices'), WAIT).toBe(String(devices.length))
     await screenshot(page, 'operators-map-dark')
     // A critical alert to show, then the device panel.
     await publish(byKey('gramsci'), { pm25: 30, pm10: 90 })
     await page.getByTestId('tab-alerts').click()
-    await expect.poll(() => page.locator('[data-testid="alert-item"][data-state="open"]').count()).toBeGreaterThanOrEqual(1)
+    await expect.poll(() => page.locator('[data-testid="alert-item"][data-state="open"]').count(), WAIT).toBeGreaterThanOrEqual(1)
     await screenshot(page, 'operators-alerts-dark')
     await searchFor('gramsci', byKey('gramsci').id)
     await page.getByTestId('device-list-item').click()
-    await expect.poll(() => page.getByTestId('device-chart').getAttribute('data-status')).toBe('ready')
+    await expect.poll(() => page.getByTestId('device-chart').getAttribute('data-status'), WAIT).toBe('ready')
     await screenshot(page, 'operators-device-panel-dark')
     await page.getByTestId('theme-toggle').click()
-    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe('light')
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme), WAIT).toBe('light')
   })
 })
 

@@ -43,19 +43,3 @@ export async function startPiazza(env: Record<string, string>, args: string[] = 
   })
   return { child, mqttUrl, logs: () => stderr, exited }
 }
-
-/** Polls `condition` until it returns a truthy value or the time runs out (then throws with `what`). */
-export async function waitFor<T>(what: string, condition: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await condition()
-      if (value) return value as NonNullable<T>
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}

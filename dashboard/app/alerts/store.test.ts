@@ -79,7 +79,7 @@ describe('alerts store', () => {
     for (let i = 0; i < 5; i++) store.apply({ changes: [alert()], more: 40, counts: { open: 45, acknowledged: 0 }, opened: 41, acknowledged: 0, resolved: 0 })
     expect(timers).toHaveLength(1)
     timers[0]!()
-    await vi.waitFor(() => expect(api.alerts).toHaveBeenCalledTimes(4))
+    await vi.waitFor(() => expect(api.alerts).toHaveBeenCalledTimes(4), { timeout: 20_000 })
   })
 
   it('acknowledges through the API and updates the counts', async () => {

@@ -1,4 +1,4 @@
-import type { AppConfig, Bbox, City, Device, FieldInfo, KindInfo, Latest, Point, User } from './types.ts'
+import type { AppConfig, Device, FieldInfo, KindInfo, Latest, Point, RawConfig, User } from './types.ts'
 
 /**
  * Thin fetch wrapper for the Piazza API. Every non-2xx answer becomes an ApiError carrying the
@@ -79,43 +79,21 @@ export function normalisePoints(data: unknown): Point[] {
   return points.sort((a, b) => a.time - b.time)
 }
 
-interface RawField extends FieldInfo {
-  name?: string
-}
-interface RawKind {
-  type?: string
-  family: string
-  label: string
-  fields: RawField[] | Record<string, FieldInfo>
-  tags?: { name: string; label: string }[] | Record<string, string | { label: string }>
-}
-interface RawConfig {
-  mapStyleUrl?: string | null
-  cities: City[]
-  bbox?: Bbox
-  region?: { bbox: Bbox }
-  kinds: RawKind[] | Record<string, RawKind>
-}
-
 /**
- * Accepts /api/config both as the contract first described it (`bbox`, kinds and fields keyed
- * by name) and as dashboard/server sends it (`region.bbox`, arrays of kinds, fields and tags).
+ * The app's view of /api/config (dashboard/shared/config.ts): kinds keyed by type and their
+ * fields keyed by name (both in the server's order), tags as name → label, the region's bbox at
+ * the top.
  */
 export function normaliseConfig(raw: RawConfig): AppConfig {
   const kinds: Record<string, KindInfo> = {}
-  const entries: [string, RawKind][] = Array.isArray(raw.kinds) ? raw.kinds.map((k) => [k.type ?? '', k]) : Object.entries(raw.kinds)
-  for (const [type, k] of entries) {
+  for (const k of raw.kinds) {
     const fields: Record<string, FieldInfo> = {}
-    const rawFields: [string, FieldInfo][] = Array.isArray(k.fields) ? k.fields.map((f) => [f.name ?? '', f]) : Object.entries(k.fields)
-    for (const [name, f] of rawFields) fields[name] = { unit: f.unit, label: f.label, minimum: f.minimum, maximum: f.maximum }
+    for (const f of k.fields) fields[f.name] = f
     const tags: Record<string, string> = {}
-    if (Array.isArray(k.tags)) for (const t of k.tags) tags[t.name] = t.label
-    else for (const [name, t] of Object.entries(k.tags ?? {})) tags[name] = typeof t === 'string' ? t : t.label
-    kinds[type] = { family: k.family, label: k.label, fields, tags }
+    for (const t of k.tags) tags[t.name] = t.label
+    kinds[k.type] = { ...k, fields, tags }
   }
-  const bbox = raw.bbox ?? raw.region?.bbox
-  if (!bbox) throw new ApiError('The server sent a configuration without the region (bbox).', 200, 'bad-config')
-  return { mapStyleUrl: raw.mapStyleUrl ?? null, cities: raw.cities, bbox, kinds }
+  return { ...raw, bbox: raw.region.bbox, kinds }
 }
 
 const query = (params: Record<string, string | number | undefined>) => {
@@ -135,8 +113,9 @@ export const api = {
   /** The latest reading, or null when the device has none yet (404, null body or `time: null`). */
   async latest(id: string): Promise<Latest | null> {
     try {
-      const latest = await request<Latest | null>('GET', `/api/devices/${encodeURIComponent(id)}/latest`)
-      return latest && latest.time !== null && latest.time !== undefined ? latest : null
+      // `time: null` (and no values) when the device has not reported yet.
+      const latest = await request<Latest | { time: null } | null>('GET', `/api/devices/${encodeURIComponent(id)}/latest`)
+      return latest && latest.time !== null && latest.time !== undefined ? (latest as Latest) : null
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) return null
       throw e

@@ -1,6 +1,17 @@
-import type { Device as RegistryDevice } from '../../../devices/registry.ts'
+import type { Static } from 'typebox'
+import type { DeviceType } from '../../../devices/kinds.ts'
+import type { Latest as StoredLatest, SeriesPoint } from '../../../ingest/storage/contract.ts'
+import type { Config } from '../../shared/config.ts'
+import type { LiveUpdate } from '../../shared/realtime.ts'
+import type { DeviceViewSchema } from '../../server/devices/routes.ts'
 
-/** Shapes of the HTTP API (dashboard/server). Devices come from the registry, the one source of truth. */
+/**
+ * Shapes of the HTTP API, taken from the schemas the server answers with (type-only imports:
+ * nothing of the server is bundled). Where the app works on a different view of the same data
+ * (kinds keyed by type, points without gaps), the view is derived here from the wire type.
+ */
+
+export type { DeviceType }
 
 export type Role = string
 
@@ -12,62 +23,36 @@ export interface User {
   cities?: string[]
 }
 
-export interface City {
-  id: string
-  name: string
-  province: string
-  lat: number
-  lon: number
-  population: number
-}
+/** GET /api/config as the server sends it (dashboard/shared/config.ts). */
+export type { Config as RawConfig }
+export type City = Config['cities'][number]
+export type Bbox = Config['region']['bbox']
+/** One kind as the server lists it: fields and tags in the kind's order. */
+export type ConfigKind = Config['kinds'][number]
+export type FieldInfo = ConfigKind['fields'][number]
 
-export interface Bbox {
-  west: number
-  south: number
-  east: number
-  north: number
-}
-
-export interface FieldInfo {
-  unit: string
-  label: string
-  minimum: number
-  maximum: number
-}
-
-export interface KindInfo {
-  family: string
-  label: string
-  /** In the kind's order (the first is the main one). */
+/** A kind as the app looks it up: fields by name (in the kind's order), tags as name → label. */
+export type KindInfo = Omit<ConfigKind, 'fields' | 'tags'> & {
   fields: Record<string, FieldInfo>
-  /** Tag name → label, e.g. laneId → Lane, route → Route. */
   tags: Record<string, string>
 }
 
-/** The config as the app uses it; api/client.ts normalises what the server sends into this. */
-export interface AppConfig {
-  mapStyleUrl: string | null
-  cities: City[]
+/** The config as the app uses it: api/client.ts `normaliseConfig` derives it from the server's. */
+export type AppConfig = Omit<Config, 'kinds'> & {
+  /** The region's bounding box (`region.bbox`). */
   bbox: Bbox
+  /** Keyed by device type, in the server's order. */
   kinds: Record<string, KindInfo>
 }
 
 /** A reading's values: measured fields (numbers) and tags such as a bus route or lane. */
-export type Values = Record<string, number | string | boolean | null>
+export type Values = LiveUpdate['values']
 
-export interface Latest {
-  /** Null when the device has no reading yet. */
-  time: string | number | null
-  values: Values
-}
+/** The newest value of each field (GET /api/devices/:id/latest when the device has readings). */
+export type Latest = StoredLatest
 
 /** A registry device as the API lists it: `connected` when a broker runs, `lastSeen` in epoch ms. */
-export type Device = RegistryDevice & {
-  connected?: boolean
-  lastSeen?: string | number | null
-}
+export type Device = Static<typeof DeviceViewSchema>
 
-export interface Point {
-  time: number
-  value: number
-}
+/** A series point the chart draws: the server's, gaps (null values) left out. */
+export type Point = { [K in keyof SeriesPoint]: NonNullable<SeriesPoint[K]> }

@@ -139,7 +139,7 @@ export function DevicePanel({ config, device: listed, devices, user, onClose }: 
 
       {fields.length > 0 && <DeviceChart config={config} device={device} devices={devices} />}
 
-      <DeviceHealthSection device={device} lastSeen={lastSeen} now={now} connected={connected} />
+      <DeviceHealthSection device={device} mainField={kind?.mainField} lastSeen={lastSeen} now={now} connected={connected} />
 
       <section className="panel-section" aria-label="About the device">
         <h3>Device</h3>
@@ -175,7 +175,7 @@ function MetaRow({ name, value }: { name: string; value: string | number | boole
 }
 
 /** Last seen, readings per hour against what the interval promises, and refused payloads with why. */
-function DeviceHealthSection({ device, lastSeen, now, connected }: { device: Device; lastSeen: number; now: number; connected: boolean | undefined }) {
+function DeviceHealthSection({ device, mainField, lastSeen, now, connected }: { device: Device; mainField: string | undefined; lastSeen: number; now: number; connected: boolean | undefined }) {
   const [counts, setCounts] = useState<{ lastHour: number; perHour24: number } | null>(null)
   const [rejected, setRejected] = useState<DeadLetter[] | null>(null)
   const expected = Math.floor(3600 / device.interval)
@@ -183,7 +183,8 @@ function DeviceHealthSection({ device, lastSeen, now, connected }: { device: Dev
   useEffect(() => {
     let cancelled = false
     const t = Date.now()
-    const field = countedField(device.type)
+    // Readings are counted by the kind's main field, the one (nearly) every reading carries.
+    const field = mainField
     if (field) {
       const sum = (pts: { value: number }[]) => pts.reduce((n, p) => n + p.value, 0)
       Promise.all([ops.series(device.id, field, t - 3_600_000, t, '300s', 'count'), ops.series(device.id, field, t - 86_400_000, t, '3600s', 'count')]).then(
@@ -198,7 +199,7 @@ function DeviceHealthSection({ device, lastSeen, now, connected }: { device: Dev
     return () => {
       cancelled = true
     }
-  }, [device.id, device.type])
+  }, [device.id, mainField])
 
   return (
     <section className="panel-section" aria-label="Health" data-testid="device-health-section">
@@ -242,18 +243,4 @@ function DeviceHealthSection({ device, lastSeen, now, connected }: { device: Dev
       )}
     </section>
   )
-}
-
-/** A field (nearly) every reading of the type carries, to count readings by. */
-function countedField(type: string): string | undefined {
-  const fields: Record<string, string> = {
-    'air-quality': 'pm25',
-    noise: 'LAeq',
-    weather: 'temperature',
-    'traffic-counter': 'intensity',
-    bus: 'lat',
-    parking: 'availableSpotNumber',
-    'bike-dock': 'availableBikeNumber',
-  }
-  return fields[type]
 }

@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest'
+import { testConfig } from '../api/fixtures.ts'
 import type { AppConfig, Device } from '../api/types.ts'
 import { defaultChartField, formatValue, matchesSearch } from './format.ts'
 
-const config: AppConfig = {
-  mapStyleUrl: null,
-  bbox: { west: 9.68, south: 42.23, east: 12.38, north: 44.48 },
-  cities: [{ id: 'firenze', name: 'Firenze', province: 'FI', lat: 43.77, lon: 11.26, population: 1 }],
-  kinds: {
+const config: AppConfig = testConfig(
+  {
     bus: { family: 'infomobility', label: 'Bus tracker', fields: { lat: { unit: '°', label: 'Latitude', minimum: 0, maximum: 90 }, delay: { unit: 's', label: 'Delay', minimum: 0, maximum: 1 } }, tags: { route: 'Route' } },
-    'air-quality': { family: 'environment', label: 'Air-quality station', fields: { pm25: { unit: 'µg/m³', label: 'PM2.5', minimum: 0, maximum: 1 } }, tags: {} },
+    'air-quality': { family: 'environment', label: 'Air-quality station', fields: { pm25: { unit: 'µg/m³', label: 'PM2.5', minimum: 0, maximum: 1 } } },
   },
-}
+  [{ id: 'firenze', name: 'Firenze', province: 'FI', lat: 43.77, lon: 11.26, population: 1 }],
+)
 
 describe('format', () => {
   it('formats values with units and sensible precision', () => {

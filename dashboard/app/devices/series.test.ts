@@ -31,10 +31,10 @@ describe('chart series', () => {
 
   it('picks one field of one device from a frame of updates', () => {
     const updates: LiveUpdate[] = [
-      { id: 'a', type: 't', city: 'c', time: 1, values: { pm25: 4, pm10: 8 } },
-      { id: 'b', type: 't', city: 'c', time: 1, values: { pm25: 9 } },
-      { id: 'a', type: 't', city: 'c', time: 2, values: { pm10: 7 } },
-      { id: 'a', type: 't', city: 'c', time: 3, values: { pm25: 5 } },
+      { id: 'a', type: 'air-quality', city: 'c', time: 1, values: { pm25: 4, pm10: 8 } },
+      { id: 'b', type: 'air-quality', city: 'c', time: 1, values: { pm25: 9 } },
+      { id: 'a', type: 'air-quality', city: 'c', time: 2, values: { pm10: 7 } },
+      { id: 'a', type: 'air-quality', city: 'c', time: 3, values: { pm25: 5 } },
     ]
     expect(pointsFromUpdates(updates, 'a', 'pm25')).toEqual([
       { time: 1, value: 4 },
@@ -75,5 +75,11 @@ describe('chart ranges, rows and CSV', () => {
     expect(rows).toEqual([{ time: 0, s0: 1 }, { time: 60_000, s0: 2, s1: 20 }, { time: 120_000, s1: 30 }])
     const csv = toCsv([{ key: 's0', header: 'Viale Gramsci PM10 (µg/m³)' }, { key: 's1', header: 'Station "B", NO₂' }], rows)
     expect(csv).toBe('time,Viale Gramsci PM10 (µg/m³),"Station ""B"", NO₂"\r\n1970-01-01T00:00:00.000Z,1,\r\n1970-01-01T00:01:00.000Z,2,20\r\n1970-01-01T00:02:00.000Z,,30\r\n')
+  })
+
+  it('keeps negative readings as numbers and defuses a header a spreadsheet would run', async () => {
+    const { toCsv } = await import('./series.ts')
+    const csv = toCsv([{ key: 's0', header: '=cmd|" /C calc"!A0 temperature (°C)' }], [{ time: 0, s0: -3.5 }])
+    expect(csv).toBe(`time,"'=cmd|"" /C calc""!A0 temperature (°C)"\r\n1970-01-01T00:00:00.000Z,-3.5\r\n`)
   })
 })

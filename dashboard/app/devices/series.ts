@@ -1,3 +1,4 @@
+import { toCsv as writeCsv } from '../../shared/csv.ts'
 import type { Point } from '../api/types.ts'
 import type { LiveUpdate } from '../live/connection.ts'
 
@@ -66,11 +67,7 @@ export function mergeRows(series: readonly { key: string; points: readonly Point
   return [...rows.values()].sort((a, b) => a.time! - b.time!)
 }
 
-const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
-
-/** The chart's data as CSV: an ISO time column, then one column per series, headed with its unit. */
+/** The chart's data as CSV (the shared writer): an ISO time column, then one column per series, headed with its unit. */
 export function toCsv(columns: readonly { key: string; header: string }[], rows: readonly Record<string, number>[]): string {
-  const lines = [['time', ...columns.map((c) => c.header)].map(csvCell).join(',')]
-  for (const row of rows) lines.push([new Date(row.time!).toISOString(), ...columns.map((c) => (row[c.key] === undefined ? '' : String(row[c.key])))].join(','))
-  return `${lines.join('\r\n')}\r\n`
+  return writeCsv([['time', ...columns.map((c) => c.header)], ...rows.map((row) => [new Date(row.time!).toISOString(), ...columns.map((c) => row[c.key])])])
 }

@@ -1,5 +1,4 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
-import { io } from 'socket.io-client'
 import type { User } from '../api/types.ts'
 import { installerApi, errorMessage, type CommissioningState, type DeviceWithSecret, type RawConfig, type Stage } from './api.ts'
 import { ConnectionSheetView } from './ConnectionSheetView.tsx'
@@ -7,14 +6,15 @@ import { loadConfig, loadMqtt, useLoad } from './data.ts'
 import { Link, ConfirmButton, StatusBadge, ago, formatClock, parseMetaValue } from './ui.tsx'
 import { ROUTES } from './router.ts'
 import { buildSheet } from './sheet.ts'
+import { live } from '../live/connection.ts'
 
 /**
  * One device being commissioned, live: waiting for the first connection → connected → first
  * reading (with its values) → plausible. Refused payloads appear at once with their exact reason.
  * From here the device's secret can be rotated, the device revoked, decommissioned or edited.
  *
- * Updates come over Socket.IO (`commissioning:watch`); while the stream is down the page asks
- * the API every few seconds instead.
+ * Updates come over the tab's one Socket.IO connection (live/connection.ts `watchCommissioning`,
+ * `commissioning:watch`); while the stream is down the page asks the API every few seconds instead.
  */
 
 type LiveState = 'connecting' | 'live' | 'polling'
@@ -49,7 +49,7 @@ const CHECKS: [keyof CommissioningState['checks'], string][] = [
 function useCommissioning(id: string, onSessionEnd: () => void) {
   const [state, setState] = useState<CommissioningState | null>(null)
   const [error, setError] = useState<{ status: number; message: string } | null>(null)
-  const [live, setLive] = useState<LiveState>('connecting')
+  const [liveState, setLive] = useState<LiveState>('connecting')
 
   useEffect(() => {
     let stopped = false
@@ -69,33 +69,37 @@ function useCommissioning(id: string, onSessionEnd: () => void) {
       poll = undefined
     }
     void refresh()
-    const socket = io({ path: '/socket.io', withCredentials: true })
-    socket.on('connect', () => {
-      socket.emit('commissioning:watch', { device: id }, (answer: { ok: boolean; state?: CommissioningState; error?: { status: number; message: string } }) => {
+    // The tab's one socket (live/connection.ts): opened here when the dashboard has not already.
+    live.connect()
+    const unwatch = live.watchCommissioning(
+      id,
+      (s) => !stopped && setState(s),
+      (answer) => {
         if (stopped) return
-        if (answer.ok && answer.state) {
+        if (answer.ok) {
           stopPolling()
           setLive('live')
-          setState(answer.state)
-        } else if (answer.error) {
-          if (answer.error.status === 401) onSessionEnd()
-          else setError(answer.error)
-        }
-      })
-    })
-    socket.on('commissioning', (s: CommissioningState) => {
-      if (!stopped && s.device.id === id) setState(s)
-    })
-    socket.on('session_expired', () => onSessionEnd())
-    socket.on('disconnect', () => !stopped && startPolling())
-    socket.on('connect_error', () => !stopped && startPolling())
+        } else if (answer.error.status === 401) onSessionEnd()
+        else setError(answer.error)
+      },
+    )
+    // While the stream is down (or refused), the API every few seconds instead.
+    const onStatus = () => {
+      if (stopped) return
+      const { state: stream } = live.getStatus()
+      if (stream === 'expired') onSessionEnd()
+      else if (stream === 'reconnecting' || stream === 'error') startPolling()
+    }
+    const unsubscribe = live.subscribe(onStatus)
+    onStatus()
     return () => {
       stopped = true
       stopPolling()
-      socket.disconnect()
+      unsubscribe()
+      unwatch()
     }
   }, [id, onSessionEnd])
-  return { state, setState, error, live }
+  return { state, setState, error, live: liveState }
 }
 
 export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user: User; onSessionEnd: () => void }) {

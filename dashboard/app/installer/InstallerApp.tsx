@@ -1,4 +1,6 @@
+import { useEffect } from 'react'
 import type { User } from '../api/types.ts'
+import { live } from '../live/connection.ts'
 import { AuditPage } from '../admin/AuditPage.tsx'
 import { UsersPage } from '../admin/UsersPage.tsx'
 import { CommissioningPage } from './CommissioningPage.tsx'
@@ -32,6 +34,9 @@ const TITLES: Record<string, string> = {
 export default function InstallerApp({ user, onLogout, onSessionEnd }: Props) {
   const path = usePath()
   const route = matchPage(path)
+  // The tab's one live connection: a page that needs it opens it (commissioning); leaving the
+  // installer pages (logout, or the dashboard, which opens its own subscriptions) closes it.
+  useEffect(() => () => live.close(), [])
   const canManage = user.role === 'installer' || user.role === 'admin'
   const denied = (what: string) => (
     <p className="inst-card error" role="alert" data-testid="page-denied">

@@ -1,6 +1,6 @@
 import { ApiError } from '../api/client.ts'
-import type { Device } from '../api/types.ts'
-import type { CommissioningState } from '../../server/devices/commissioning.ts'
+import type { Device, RawConfig } from '../api/types.ts'
+import type { CommissioningState } from '../../shared/commissioning.ts'
 
 /**
  * The installer and admin calls of the Piazza API (dashboard/server/devices/lifecycle-routes.ts,
@@ -41,39 +41,8 @@ async function request<T>(method: string, path: string, body?: unknown, options:
 
 // ---------------------------------------------------------------- shapes
 
-export interface FieldInfo {
-  name: string
-  label: string
-  unit: string
-  minimum: number
-  maximum: number
-  integer: boolean
-}
-
-export interface KindInfo {
-  type: string
-  family: string
-  label: string
-  model: string
-  defaultInterval: number
-  fields: FieldInfo[]
-  tags: { name: string; label: string }[]
-}
-
-export interface CityInfo {
-  id: string
-  name: string
-  province: string
-  lat: number
-  lon: number
-}
-
-export interface RawConfig {
-  mapStyleUrl: string | null
-  region: { name: string; bbox: { west: number; south: number; east: number; north: number } }
-  cities: CityInfo[]
-  kinds: KindInfo[]
-}
+// /api/config is the server's schema (dashboard/shared/config.ts), as the installer pages read it.
+export type { City as CityInfo, ConfigKind as KindInfo, FieldInfo, RawConfig } from '../api/types.ts'
 
 export interface MqttInfo {
   host: string | null
@@ -99,8 +68,8 @@ export interface NewDeviceInput {
 
 export type DeviceWithSecret = Device & { secret: string }
 
-// The commissioning view's shape is the server's (a type-only import: nothing of the server is bundled).
-export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../server/devices/commissioning.ts'
+// The commissioning view's shape is the server's (dashboard/shared/commissioning.ts).
+export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../shared/commissioning.ts'
 
 export interface ImportRow {
   line: number

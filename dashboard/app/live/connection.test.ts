@@ -1,5 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
-import { compact, createConnectionManager, mergeState, modeFromUrl, parseUpdate, type FlushBatch, type SocketLike } from './connection.ts'
+import type { CommissioningState } from '../../shared/commissioning.ts'
+import type { LiveUpdate } from '../../shared/realtime.ts'
+import { modeFromUrl } from './baseline.ts'
+import { compact, createConnectionManager, mergeState, type FlushBatch, type SocketLike } from './connection.ts'
 
 /** A fake frame scheduler: callbacks run only when the test says a frame happened. */
 function fakeFrames() {
@@ -43,7 +46,11 @@ function fakeSocket() {
   return socket
 }
 
-const aq = (id: string, time: string, values: Record<string, number>) => ({ id, type: 'air-quality', city: 'firenze', time, values })
+const aq = (id: string, time: string, values: Record<string, number>): LiveUpdate => ({ id, type: 'air-quality', city: 'firenze', time: Date.parse(time), values })
+
+/** An `update` message as the server sends it: one room's tick from one hub, numbered. */
+let nextSeq = 0
+const msg = (updates: LiveUpdate[], seq = ++nextSeq, room = 'live:city:firenze', hub = 'hub-1') => ({ room, hub, seq, updates })
 
 function setup() {
   const frames = fakeFrames()
@@ -62,8 +69,8 @@ describe('connection manager', () => {
     manager.connect()
     listener.mockClear()
 
-    socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })])
-    socket.fire('update', [aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 40 }), aq('aq-1', '2026-01-01T10:00:01Z', { pm10: 20 })])
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })]))
+    socket.fire('update', msg([aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 40 }), aq('aq-1', '2026-01-01T10:00:01Z', { pm10: 20 })]))
 
     // Nothing is applied until the frame runs, and only one frame is requested.
     expect(manager.getDevice('aq-1')).toBeUndefined()
@@ -80,7 +87,7 @@ describe('connection manager', () => {
     expect(manager.getDevice('aq-1')?.time).toBe(Date.parse('2026-01-01T10:00:01Z'))
 
     // The next batch schedules a new frame.
-    socket.fire('update', [aq('aq-2', '2026-01-01T10:00:05Z', { pm25: 41 })])
+    socket.fire('update', msg([aq('aq-2', '2026-01-01T10:00:05Z', { pm25: 41 })]))
     expect(frames.pending).toBe(1)
     frames.frame()
     expect(listener).toHaveBeenCalledTimes(2)
@@ -111,17 +118,39 @@ describe('connection manager', () => {
     expect(listener).not.toHaveBeenCalled()
   })
 
-  it('drops malformed updates and accepts epoch-millisecond times', () => {
+  it('drops updates that do not match the schema, and counts them', () => {
     const { frames, manager } = setup()
-    manager.ingest([null, { id: 7 }, { id: 'x', time: 'not a time', values: {} }, { id: 'bus-1', type: 'bus', time: 1_700_000_000_000, values: { lat: 43.7, lon: 11.2 } }])
+    manager.ingest([
+      null,
+      { id: 7 },
+      { id: 'bus-x', type: 'bus', city: 'firenze', time: '2026-01-01T10:00:00Z', values: {} },
+      { id: 'bus-y', type: 'tram', city: 'firenze', time: 1, values: {} },
+      { id: 'bus-1', type: 'bus', city: 'firenze', time: 1_700_000_000_000, values: { lat: 43.7, lon: 11.2, route: '6' } },
+    ])
     frames.frame()
     expect(manager.getDevices().size).toBe(1)
     expect(manager.getDevice('bus-1')?.time).toBe(1_700_000_000_000)
+    expect(manager.stats().dropped).toBe(4)
+  })
+
+  it('drops a malformed update message whole (the old bare array too), counted in stats', () => {
+    const { frames, socket, manager } = setup()
+    manager.connect()
+    socket.fire('connect')
+    socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })])
+    socket.fire('update', { room: 'live:city:firenze', hub: 'hub-1', seq: 0, updates: [] })
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 }), { id: 'aq-2' } as unknown as LiveUpdate]))
+    socket.fire('status', [{ id: 'aq-1', type: 'air-quality', city: 'firenze', connected: true, at: 1 }])
+    socket.fire('device_states', 'nonsense')
+    frames.frame()
+    expect(manager.getDevices().size).toBe(0)
+    expect(manager.getConnection('aq-1')).toBeUndefined()
+    expect(manager.stats()).toMatchObject({ messages: 0, dropped: 5 })
   })
 
   it('sends the subscriptions on connect, again after a reconnect, and replaces them on change', () => {
     const { socket, manager } = setup()
-    manager.setSubscriptions([{ city: 'pisa', type: '' }])
+    manager.setSubscriptions([{ city: 'pisa', device: '' }])
     manager.connect()
     expect(manager.getStatus().state).toBe('connecting')
     socket.fire('connect')
@@ -156,13 +185,13 @@ describe('connection manager', () => {
     manager.connect()
     socket.fire('connect')
     const ack = socket.emitted[0]![1][1] as (answer: unknown) => void
-    ack({ ok: true, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
+    ack({ ok: true, subscription: { city: 'firenze' }, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
     expect(manager.getDevice('aq-1')).toBeUndefined()
     frames.frame()
     expect(manager.getDevice('aq-1')?.values.pm25).toBe(7)
     // The same snapshot again (e.g. after a reconnect) changes nothing.
     const before = manager.getDevice('aq-1')
-    ack({ ok: true, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
+    ack({ ok: true, subscription: { city: 'firenze' }, snapshot: [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 7 })] })
     frames.frame()
     expect(manager.getDevice('aq-1')).toBe(before)
   })
@@ -195,15 +224,13 @@ describe('connection manager', () => {
   it('tracks device connections from status events, newest wins', () => {
     const { frames, socket, manager } = setup()
     manager.connect()
-    socket.fire('status', [{ id: 'aq-1', type: 'air-quality', city: 'firenze', connected: true, at: 100 }])
+    const status = (id: string, connected: boolean, at: number) => ({ id, type: 'air-quality', city: 'firenze', connected, at })
+    socket.fire('status', { room: 'live:city:firenze', items: [status('aq-1', true, 100)] })
     frames.frame()
     expect(manager.getConnection('aq-1')).toEqual({ connected: true, at: 100 })
     const flushes: FlushBatch[] = []
     manager.onFlush((b) => flushes.push(b))
-    socket.fire('status', [
-      { id: 'aq-1', connected: false, at: 200 },
-      { id: 'aq-1', connected: true, at: 150 },
-    ])
+    socket.fire('status', { room: 'live:city:firenze', items: [status('aq-1', false, 200), status('aq-1', true, 150)] })
     frames.frame()
     expect(manager.getConnection('aq-1')).toEqual({ connected: false, at: 200 })
     expect([...flushes[0]!.changed]).toEqual(['aq-1'])
@@ -222,12 +249,12 @@ describe('connection manager', () => {
   it('close() disconnects, forgets devices and ignores the old socket', () => {
     const { frames, socket, manager } = setup()
     manager.connect()
-    socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })])
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 10 })]))
     frames.frame()
     manager.close()
     expect(socket.disconnected).toBe(true)
     expect(manager.getDevices().size).toBe(0)
-    socket.fire('update', [aq('aq-1', '2026-01-01T10:01:00Z', { pm25: 11 })])
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:01:00Z', { pm25: 11 })]))
     frames.frame()
     expect(manager.getDevices().size).toBe(0)
   })
@@ -246,29 +273,166 @@ describe('connection manager', () => {
   })
 })
 
-describe('update helpers', () => {
-  it('parseUpdate normalises time and defaults type/city', () => {
-    expect(parseUpdate({ id: 'a', time: '2026-01-01T00:00:00Z', values: { x: 1 } })).toEqual({
-      id: 'a',
-      type: '',
-      city: '',
-      time: Date.parse('2026-01-01T00:00:00Z'),
-      values: { x: 1 },
-    })
+describe('sequence gaps', () => {
+  /** A connected manager with two subscriptions, their first answers in. */
+  function subscribed() {
+    const t = setup()
+    t.manager.setSubscriptions([{ city: 'firenze' }, { city: 'pisa' }])
+    t.manager.connect()
+    t.socket.fire('connect')
+    answerAll(t.socket)
+    return t
+  }
+  /** Answers every unanswered subscribe of the socket with an empty snapshot. */
+  function answerAll(socket: ReturnType<typeof fakeSocket>, snapshot: LiveUpdate[] = []) {
+    for (const [event, args] of socket.emitted.splice(0)) {
+      if (event === 'subscribe') (args[1] as (a: unknown) => void)({ ok: true, subscription: args[0], snapshot })
+    }
+  }
+  const subscribes = (socket: ReturnType<typeof fakeSocket>) => socket.emitted.map(([e, a]) => [e, a[0]])
+
+  it('a first message from a hub and room, and consecutive ones, need nothing', () => {
+    const { socket, manager } = subscribed()
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 1 })], 41))
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:01Z', { pm25: 2 })], 42))
+    // Another hub (another server node) and another room count on their own.
+    socket.fire('update', msg([], 7, 'live:city:firenze', 'hub-2'))
+    socket.fire('update', msg([], 3, 'live:city:pisa'))
+    socket.fire('update', msg([], 4, 'live:city:pisa'))
+    expect(socket.emitted).toEqual([])
+    expect(manager.stats()).toMatchObject({ gaps: 0, messages: 5 })
   })
 
+  it('a gap re-sends the subscriptions, and the answers fill it in', () => {
+    const { frames, socket, manager } = subscribed()
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 1 })], 1))
+    socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:05Z', { pm25: 5 })], 4))
+    expect(manager.stats().gaps).toBe(1)
+    expect(subscribes(socket)).toEqual([
+      ['unsubscribe', undefined],
+      ['subscribe', { city: 'firenze' }],
+      ['subscribe', { city: 'pisa' }],
+    ])
+    // The message that showed the gap is applied; the snapshot brings what was missed.
+    answerAll(socket, [aq('aq-2', '2026-01-01T10:00:03Z', { pm25: 3 })])
+    frames.frame()
+    expect(manager.getDevice('aq-1')?.values.pm25).toBe(5)
+    expect(manager.getDevice('aq-2')?.values.pm25).toBe(3)
+  })
+
+  it('forgets the sequence numbers once the new subscriptions are answered, and ignores gaps before', () => {
+    const { socket, manager } = subscribed()
+    socket.fire('update', msg([], 10))
+    socket.fire('update', msg([], 12))
+    expect(manager.stats().gaps).toBe(1)
+    const round = socket.emitted.splice(0)
+    // Messages still in flight while the round is unanswered: no second round.
+    socket.fire('update', msg([], 20))
+    expect(socket.emitted).toEqual([])
+    socket.emitted.push(...round)
+    answerAll(socket)
+    // After the answers the room's numbering starts afresh: a jump is not a gap.
+    socket.fire('update', msg([], 57))
+    socket.fire('update', msg([], 58))
+    expect(socket.emitted).toEqual([])
+    expect(manager.stats().gaps).toBe(2)
+  })
+
+  it('a reconnect forgets the sequence numbers too', () => {
+    const { socket, manager } = subscribed()
+    socket.fire('update', msg([], 5))
+    socket.fire('disconnect', 'transport close')
+    socket.fire('connect')
+    answerAll(socket)
+    socket.fire('update', msg([], 90))
+    expect(socket.emitted).toEqual([])
+    expect(manager.stats().gaps).toBe(0)
+  })
+})
+
+describe('commissioning through the one socket', () => {
+  const check = { state: 'pending', message: '' } as const
+  const state = (id: string, stage: CommissioningState['stage'] = 'waiting'): CommissioningState => ({
+    device: { id, type: 'air-quality', city: 'firenze', cityName: 'Firenze', name: 'Sensor', lat: 43.77, lon: 11.26, interval: 60, status: 'active', createdBy: 'ivan' },
+    stage,
+    connected: false,
+    accepted: 0,
+    rejected: 0,
+    rejections: [],
+    checks: { connection: check, reading: check, values: check, location: check, interval: check },
+    updatedAt: 1,
+  })
+
+  it('watches with an ack, delivers later states for the device, re-watches after a reconnect, unwatches', () => {
+    const { socket, manager } = setup()
+    const states: unknown[] = []
+    const answers: unknown[] = []
+    // Before the socket is up: sent once it connects.
+    const unwatch = manager.watchCommissioning('aq-fi-001', (s) => states.push(s), (a) => answers.push(a))
+    manager.connect()
+    expect(socket.emitted).toEqual([])
+    socket.fire('connect')
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([['commissioning:watch', { device: 'aq-fi-001' }]])
+    const ack = socket.emitted[0]![1][1] as (answer: unknown) => void
+    ack({ ok: true, state: state('aq-fi-001') })
+    expect(answers).toEqual([{ ok: true, state: state('aq-fi-001') }])
+    expect(states).toEqual([state('aq-fi-001')])
+
+    socket.fire('commissioning', state('aq-fi-001', 'connected'))
+    socket.fire('commissioning', state('aq-fi-999', 'connected'))
+    socket.fire('commissioning', { nonsense: true })
+    expect(states).toHaveLength(2)
+    expect(manager.stats().dropped).toBe(1)
+
+    socket.emitted.length = 0
+    socket.fire('disconnect', 'transport close')
+    socket.fire('connect')
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([['commissioning:watch', { device: 'aq-fi-001' }]])
+
+    socket.emitted.length = 0
+    unwatch()
+    unwatch()
+    expect(socket.emitted.map(([e, a]) => [e, a[0]])).toEqual([['commissioning:unwatch', { device: 'aq-fi-001' }]])
+    socket.fire('commissioning', state('aq-fi-001', 'plausible'))
+    expect(states).toHaveLength(2)
+    // Nothing is watched any more: a reconnect sends no watch.
+    socket.emitted.length = 0
+    socket.fire('disconnect', 'transport close')
+    socket.fire('connect')
+    expect(socket.emitted).toEqual([])
+  })
+
+  it('passes a refusal to the watcher, and unwatches only when the last watcher of a device leaves', () => {
+    const { socket, manager } = setup()
+    manager.connect()
+    socket.fire('connect')
+    const answers: unknown[] = []
+    const first = manager.watchCommissioning('aq-fi-001', () => {}, (a) => answers.push(a))
+    const second = manager.watchCommissioning('aq-fi-001', () => {})
+    const refusal = { ok: false, error: { status: 403, code: 'forbidden', message: 'not one of yours' } }
+    ;(socket.emitted[0]![1][1] as (answer: unknown) => void)(refusal)
+    expect(answers).toEqual([refusal])
+    socket.emitted.length = 0
+    first()
+    expect(socket.emitted).toEqual([])
+    second()
+    expect(socket.emitted.map(([e]) => e)).toEqual(['commissioning:unwatch'])
+  })
+})
+
+describe('update helpers', () => {
   it('mergeState returns the previous object for an older or repeated update', () => {
-    const prev = { id: 'a', type: 't', city: 'c', time: 10, values: { x: 1 } }
+    const prev: LiveUpdate = { id: 'a', type: 'noise', city: 'c', time: 10, values: { x: 1 } }
     expect(mergeState(prev, { ...prev, time: 5, values: { x: 0 } })).toBe(prev)
     expect(mergeState(prev, { ...prev, values: { x: 1 } })).toBe(prev)
-    expect(mergeState(prev, { id: 'a', type: '', city: '', time: 10, values: { y: 2 } })).toEqual({ id: 'a', type: 't', city: 'c', time: 10, values: { x: 1, y: 2 } })
+    expect(mergeState(prev, { ...prev, values: { y: 2 } })).toEqual({ id: 'a', type: 'noise', city: 'c', time: 10, values: { x: 1, y: 2 } })
   })
 
   it('compact keeps one merged update per device', () => {
     const out = compact([
-      { id: 'a', type: 't', city: 'c', time: 1, values: { x: 1 } },
-      { id: 'b', type: 't', city: 'c', time: 1, values: { x: 5 } },
-      { id: 'a', type: 't', city: 'c', time: 2, values: { y: 2 } },
+      { id: 'a', type: 'noise', city: 'c', time: 1, values: { x: 1 } },
+      { id: 'b', type: 'noise', city: 'c', time: 1, values: { x: 5 } },
+      { id: 'a', type: 'noise', city: 'c', time: 2, values: { y: 2 } },
     ])
     expect(out.map((u) => u.id)).toEqual(['b', 'a'])
     expect(out[1]!.values).toEqual({ x: 1, y: 2 })
@@ -307,7 +471,7 @@ describe('device health, server events and the benchmark baselines', () => {
     expect(got).toEqual([{ changes: [], more: 0 }])
   })
 
-  it('reads the baseline mode from the page URL', () => {
+  it('reads the baseline mode from the page URL (live/baseline.ts)', () => {
     expect(modeFromUrl('')).toBe('frame')
     expect(modeFromUrl('?baseline=per-message&city=pisa')).toBe('per-message')
     expect(modeFromUrl('?baseline=per-update')).toBe('per-update')
@@ -325,7 +489,7 @@ describe('device health, server events and the benchmark baselines', () => {
       const listener = vi.fn()
       manager.connect()
       manager.subscribe(listener)
-      socket.fire('update', [aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 1 }), aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 2 }), aq('aq-3', '2026-01-01T10:00:00Z', { pm25: 3 })])
+      socket.fire('update', msg([aq('aq-1', '2026-01-01T10:00:00Z', { pm25: 1 }), aq('aq-2', '2026-01-01T10:00:00Z', { pm25: 2 }), aq('aq-3', '2026-01-01T10:00:00Z', { pm25: 3 })]))
       // No frame needed: applied as it arrived.
       expect(manager.getDevice('aq-3')?.values.pm25).toBe(3)
       expect(listener, mode).toHaveBeenCalledTimes(applies)

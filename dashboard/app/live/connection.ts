@@ -1,54 +1,51 @@
 import { io } from 'socket.io-client'
-import { toMillis } from '../api/client.ts'
-import type { Values } from '../api/types.ts'
+import { Compile } from 'typebox/compile'
+import {
+  LiveUpdateSchema,
+  StatusMessageSchema,
+  SubscribeAnswerSchema,
+  UpdateMessageSchema,
+  type ConnectionStatus,
+  type LiveUpdate,
+  type SubscriptionRequest,
+} from '../../shared/realtime.ts'
+import { CommissioningStateSchema, WatchAnswerSchema, type CommissioningState, type WatchAnswer } from '../../shared/commissioning.ts'
 import { newerHealth, parseHealth, type DeviceHealth } from './health.ts'
 
 /**
- * The one realtime connection, kept outside React. It owns the Socket.IO client, keeps the
- * latest state per device, and applies incoming updates at most once per animation frame: the
- * server already coalesces every ~250 ms, but several batches (plus snapshots and REST seeds) can
- * land between two paints and there is no point re-rendering or re-uploading the map more than
- * once a frame.
+ * The one realtime connection of a browser tab, kept outside React. It owns the Socket.IO client,
+ * keeps the latest state per device, and applies incoming updates at most once per animation
+ * frame: the server already coalesces every ~250 ms, but several batches (plus snapshots and REST
+ * seeds) can land between two paints and there is no point re-rendering or re-uploading the map
+ * more than once a frame.
  *
  * Components read it through `subscribe`/`getDevice`/`getConnection`/`getStatus` with
  * useSyncExternalStore. A device's state object is replaced only when that device changes, so a
  * component selecting one device re-renders only for that device. Imperative consumers (the map,
  * the chart) use `onFlush` to get the ids and raw updates applied in a frame.
  *
- * Server protocol (dashboard/server/realtime/live.ts): subscriptions are additive filters
- * `{ city?, type?, device? }` (at least one key); `subscribe` answers through its ack with
- * `{ ok, snapshot }` (the room's current state) or `{ ok: false, error }`; `unsubscribe` without
- * a payload drops them all. Events: `update` (readings), `status` (device connected or not),
- * `session_expired`.
+ * The protocol is dashboard/shared/realtime.ts; every message is checked against its schema and
+ * dropped (counted in `stats().dropped`) when it does not match. Subscriptions are additive
+ * filters `{ city?, type?, device? }`; `subscribe` answers through its ack with the room's
+ * current state (`snapshot`) or an error; `unsubscribe` without a payload drops them all.
+ * `update` messages carry `{ room, hub, seq, updates }`: `seq` counts the messages a hub sent to
+ * a room, and the server drops a tick for a socket that cannot take it, so a gap means readings
+ * were missed: the manager then subscribes again, and the answers' snapshots fill the gap.
+ * `status` carries `{ room, items }` (device connected or not), `device_states` device health
+ * (dashboard/shared/operations.ts), `session_expired` the end of the session.
+ *
+ * The installer's commissioning page watches a device through the same socket
+ * (`watchCommissioning`; `commissioning:watch`, `commissioning` and their schemas in
+ * dashboard/shared/commissioning.ts): one socket per tab.
  */
 
-/** An update as the server sends it (one element of an `update` event's array). */
-export interface RawUpdate {
-  id: string
-  type?: string
-  city?: string
-  time: string | number
-  values: Values
-}
-
-/** An update after parsing: time in epoch milliseconds. */
-export interface LiveUpdate {
-  id: string
-  type: string
-  city: string
-  time: number
-  values: Values
-}
+export type { LiveUpdate }
 
 /** The latest known state of one device: values merged over its updates (fields can arrive separately). */
 export type DeviceState = LiveUpdate
 
-/** A device's broker connection as the `status` event reports it. */
-export interface DeviceConnection {
-  connected: boolean
-  /** When it changed, epoch ms. */
-  at: number
-}
+/** A device's broker connection as the `status` event reports it (`at`: when it changed, epoch ms). */
+export type DeviceConnection = Pick<ConnectionStatus, 'connected' | 'at'>
 
 export type LiveState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'error' | 'expired'
 export interface LiveStatus {
@@ -57,18 +54,8 @@ export interface LiveStatus {
   message?: string
 }
 
-/** One server-side subscription; all given keys must match. */
-export interface LiveFilter {
-  city?: string
-  type?: string
-  device?: string
-}
-
-interface SubscribeAnswer {
-  ok?: boolean
-  snapshot?: unknown
-  error?: { status?: number; message?: string }
-}
+/** One server-side subscription; all given keys must match (the citizens' `public` room is not the app's). */
+export type LiveFilter = Omit<SubscriptionRequest, 'public'>
 
 /** What a frame applied: which devices changed (readings, connection or health) and every update, in arrival order. */
 export interface FlushBatch {
@@ -80,21 +67,16 @@ export interface FlushBatch {
 
 /**
  * How updates reach subscribers. 'frame' (the app): buffered and applied once per animation
- * frame. The others exist only as benchmark baselines (`?baseline=per-message` or
- * `?baseline=per-update` in the page URL): 'per-message' applies and publishes every socket
- * message as it arrives, 'per-update' every single device update in it, each one rendered at
- * once (React state per incoming update, as a naive app would do).
+ * frame. 'per-message' applies and publishes every socket message as it arrives, 'per-update'
+ * every single device update in it (the benchmark's baselines, live/baseline.ts).
  */
 export type LiveMode = 'frame' | 'per-message' | 'per-update'
 
-/** The mode the page URL asks for (`?baseline=per-message|per-update`), 'frame' otherwise. */
-export function modeFromUrl(search: string): LiveMode {
-  const baseline = new URLSearchParams(search).get('baseline')
-  return baseline === 'per-message' || baseline === 'per-update' ? baseline : 'frame'
-}
-
 /** Server events the manager passes through untouched to whoever listens (the alerts store). */
 export type PassThroughEvent = 'alerts' | 'alert_rules'
+
+/** The answer to `commissioning:watch` (dashboard/shared/commissioning.ts). */
+export type CommissioningAnswer = WatchAnswer
 
 /** The part of a Socket.IO client the manager uses, so tests can pass a fake. */
 export interface SocketLike {
@@ -117,6 +99,19 @@ export interface ConnectionOptions {
   mode?: LiveMode
 }
 
+export interface LiveStats {
+  /** `update` messages received (valid ones). */
+  messages: number
+  /** Device updates in them. */
+  updates: number
+  /** Frames applied. */
+  flushes: number
+  /** Messages (or items of a list) that failed their schema and were dropped. */
+  dropped: number
+  /** Sequence gaps seen (each one re-sends the subscriptions). */
+  gaps: number
+}
+
 const defaultSocket = (): SocketLike =>
   // Same origin, default path; the session cookie authenticates the handshake.
   io({ path: '/socket.io', withCredentials: true }) as unknown as SocketLike
@@ -124,14 +119,14 @@ const defaultSocket = (): SocketLike =>
 const defaultFrame = (callback: () => void): unknown =>
   typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => callback()) : setTimeout(callback, 16)
 
-/** Parses one raw update; undefined when it is unusable. */
-export function parseUpdate(raw: unknown): LiveUpdate | undefined {
-  const u = raw as Partial<RawUpdate> | null
-  if (!u || typeof u.id !== 'string' || !u.values || typeof u.values !== 'object') return undefined
-  const time = toMillis(u.time)
-  if (!Number.isFinite(time)) return undefined
-  return { id: u.id, type: String(u.type ?? ''), city: String(u.city ?? ''), time, values: u.values }
-}
+// The protocol's checkers, compiled once.
+const isUpdate = Compile(LiveUpdateSchema)
+const isUpdateMessage = Compile(UpdateMessageSchema)
+const isStatusMessage = Compile(StatusMessageSchema)
+const isSubscribeAnswer = Compile(SubscribeAnswerSchema)
+
+const isCommissioningState = Compile(CommissioningStateSchema)
+const isWatchAnswer = Compile(WatchAnswerSchema)
 
 /** Folds an update into a device's previous state; returns the previous object when nothing changes. */
 export function mergeState(prev: DeviceState | undefined, u: LiveUpdate): DeviceState {
@@ -140,15 +135,7 @@ export function mergeState(prev: DeviceState | undefined, u: LiveUpdate): Device
   if (u.time < prev.time) return prev
   // The same reading again (a snapshot after a reconnect or a new subscription): nothing changed.
   if (u.time === prev.time && Object.entries(u.values).every(([k, v]) => prev.values[k] === v)) return prev
-  return { id: u.id, type: u.type || prev.type, city: u.city || prev.city, time: u.time, values: { ...prev.values, ...u.values } }
-}
-
-/** Parses one `status` element; undefined when unusable. */
-export function parseConnection(raw: unknown): (DeviceConnection & { id: string }) | undefined {
-  const s = raw as { id?: unknown; connected?: unknown; at?: unknown } | null
-  if (!s || typeof s.id !== 'string' || typeof s.connected !== 'boolean') return undefined
-  const at = toMillis(s.at)
-  return { id: s.id, connected: s.connected, at: Number.isFinite(at) ? at : Date.now() }
+  return { id: u.id, type: u.type, city: u.city, time: u.time, values: { ...prev.values, ...u.values } }
 }
 
 /** Drops empty keys; the server refuses unknown or empty values. */
@@ -171,6 +158,11 @@ export function compact(updates: readonly LiveUpdate[]): LiveUpdate[] {
   return [...byId.values()]
 }
 
+interface CommissioningWatcher {
+  onState: (state: CommissioningState) => void
+  onAnswer?: (answer: CommissioningAnswer) => void
+}
+
 export function createConnectionManager(options: ConnectionOptions = {}) {
   const createSocket = options.createSocket ?? defaultSocket
   const requestFrame = options.requestFrame ?? defaultFrame
@@ -180,11 +172,11 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
   const connections = new Map<string, DeviceConnection>()
   const health = new Map<string, DeviceHealth>()
   let pendingHealth: DeviceHealth[] = []
-  const mode: LiveMode = options.mode ?? 'frame'
-  /** Wraps store notifications; the per-update baseline sets it to React's flushSync. */
+  let mode: LiveMode = options.mode ?? 'frame'
+  /** Wraps store notifications (a benchmark baseline renders each one at once with React's flushSync). */
   let notifyWrapper: ((fn: () => void) => void) | undefined
   const passThrough = new Map<PassThroughEvent, Set<(payload: unknown) => void>>()
-  const stats = { messages: 0, updates: 0, flushes: 0 }
+  const stats: LiveStats = { messages: 0, updates: 0, flushes: 0, dropped: 0, gaps: 0 }
   /** Goes up whenever any device's health changes (for views filtered by state). */
   let healthVersion = 0
   const listeners = new Set<() => void>()
@@ -196,6 +188,12 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
   let socket: SocketLike | null = null
   let connected = false
   let subscriptions: LiveFilter[] = []
+  /** The last `seq` per hub and room; forgotten once a round of subscriptions is answered. */
+  const seqs = new Map<string, number>()
+  /** Counts rounds of subscriptions; a gap seen while one is unanswered needs no other. */
+  let round = 0
+  let roundOpen = false
+  const watchers = new Map<string, Set<CommissioningWatcher>>()
 
   const notifyAll = () => {
     for (const listener of [...listeners]) listener()
@@ -255,31 +253,33 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
     }
   }
 
-  /** Buffers updates and schedules one flush for the next frame. */
-  const ingest = (raw: readonly unknown[]) => {
-    for (const r of raw) {
-      const u = parseUpdate(r)
-      if (u) pending.push(u)
-    }
+  /** Buffers checked updates and schedules one flush for the next frame. */
+  const buffer = (updates: readonly LiveUpdate[]) => {
+    for (const u of updates) pending.push(u)
     if (pending.length > maxPending) pending = compact(pending)
     schedule()
   }
 
+  /** Feeds updates in as if they came from the socket (REST seeds, tests): each one is checked, the bad ones dropped. */
+  const ingest = (raw: readonly unknown[]) => {
+    const good: LiveUpdate[] = []
+    for (const r of raw) {
+      if (isUpdate.Check(r)) good.push(r)
+      else stats.dropped += 1
+    }
+    buffer(good)
+  }
+
   /** What the stream's `update` event does, by mode (the baselines publish at once). */
-  const receive = (raw: readonly unknown[]) => {
+  const receive = (updates: readonly LiveUpdate[]) => {
     stats.messages += 1
-    stats.updates += raw.length
-    if (mode === 'frame') return ingest(raw)
+    stats.updates += updates.length
+    if (mode === 'frame') return buffer(updates)
     if (mode === 'per-message') {
-      for (const r of raw) {
-        const u = parseUpdate(r)
-        if (u) pending.push(u)
-      }
+      pending.push(...updates)
       return flush()
     }
-    for (const r of raw) {
-      const u = parseUpdate(r)
-      if (!u) continue
+    for (const u of updates) {
       pending.push(u)
       flush()
     }
@@ -289,34 +289,77 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
     for (const r of raw) {
       const h = parseHealth(r)
       if (h) pendingHealth.push(h)
+      else stats.dropped += 1
     }
     if (pendingHealth.length > maxPending) pendingHealth = [...new Map(pendingHealth.map((h) => [h.id, h])).values()]
     schedule()
   }
 
-  const ingestConnections = (raw: readonly unknown[]) => {
-    for (const r of raw) {
-      const c = parseConnection(r)
-      if (c) pendingConnections.push(c)
-    }
+  const ingestConnections = (items: readonly ConnectionStatus[]) => {
+    for (const { id, connected, at } of items) pendingConnections.push({ id, connected, at })
     // Only the newest per device matters; keep the buffer bounded like the readings'.
     if (pendingConnections.length > maxPending) pendingConnections = [...new Map(pendingConnections.map((c) => [c.id, c])).values()]
     schedule()
   }
 
-  /** Sends each subscription; each ack carries the room's current state, fed in like updates. */
+  /**
+   * Sends each subscription; each answer carries the room's current state, fed in like updates.
+   * Once every answer of the round is in, the sequence numbers seen so far are forgotten: the
+   * snapshots are the new baseline.
+   */
   const sendSubscriptions = (s: SocketLike) => {
+    const mine = ++round
+    let unanswered = subscriptions.length
+    roundOpen = unanswered > 0
+    if (!roundOpen) seqs.clear()
+    const answered = () => {
+      if (--unanswered > 0 || mine !== round) return
+      roundOpen = false
+      seqs.clear()
+    }
     for (const sub of subscriptions) {
-      s.emit('subscribe', sub, (answer: SubscribeAnswer | undefined) => {
+      s.emit('subscribe', sub, (answer: unknown) => {
         if (socket !== s) return
-        if (answer?.ok) {
-          if (Array.isArray(answer.snapshot)) ingest(answer.snapshot)
-        } else if (answer?.error?.status === 401) setStatus('expired', answer.error.message)
+        answered()
+        if (!isSubscribeAnswer.Check(answer)) {
+          stats.dropped += 1
+          return setStatus('error', 'the server sent a malformed subscribe answer')
+        }
+        if (answer.ok) buffer(answer.snapshot)
+        else if (answer.error.status === 401) setStatus('expired', answer.error.message)
         // A room this user may not see (an installer outside their cities): the others still flow.
-        else if (answer?.error?.status === 403) console.warn(`live subscription ${JSON.stringify(sub)} refused: ${answer.error.message}`)
-        else setStatus('error', answer?.error?.message ?? 'subscription refused')
+        else if (answer.error.status === 403) console.warn(`live subscription ${JSON.stringify(sub)} refused: ${answer.error.message}`)
+        else setStatus('error', answer.error.message)
       })
     }
+  }
+
+  /** Drops every subscription on the server and sends them again (after a change, or a gap in the stream). */
+  const resubscribe = (s: SocketLike) => {
+    s.emit('unsubscribe')
+    sendSubscriptions(s)
+  }
+
+  /** Records a message's sequence number; true when messages before it went missing. */
+  const gapBefore = (hub: string, room: string, seq: number): boolean => {
+    const key = `${hub}\u0000${room}`
+    const last = seqs.get(key)
+    seqs.set(key, seq)
+    return last !== undefined && seq > last + 1
+  }
+
+  const sendWatch = (s: SocketLike, device: string) => {
+    s.emit('commissioning:watch', { device }, (answer: unknown) => {
+      if (socket !== s) return
+      if (!isWatchAnswer.Check(answer)) {
+        stats.dropped += 1
+        return
+      }
+      for (const w of [...(watchers.get(device) ?? [])]) {
+        w.onAnswer?.(answer)
+        if (answer.ok) w.onState(answer.state)
+      }
+    })
   }
 
   return {
@@ -332,6 +375,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
         setStatus('live')
         // A new connection has no subscriptions on the server: send them after each (re)connect.
         sendSubscriptions(s)
+        for (const device of watchers.keys()) sendWatch(s, device)
       })
       s.on('disconnect', (reason: string) => {
         if (socket !== s) return
@@ -346,18 +390,38 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
         if (socket !== s) return
         setStatus('expired', 'session expired')
       })
-      s.on('update', (batch: unknown) => {
+      s.on('update', (message: unknown) => {
         if (socket !== s) return
-        receive(Array.isArray(batch) ? batch : [batch])
+        if (!isUpdateMessage.Check(message)) {
+          stats.dropped += 1
+          return
+        }
+        const gap = gapBefore(message.hub, message.room, message.seq)
+        receive(message.updates)
+        if (gap) {
+          stats.gaps += 1
+          // Ticks were dropped for this socket: the snapshots of a new round fill them in.
+          if (!roundOpen && connected) resubscribe(s)
+        }
       })
-      s.on('status', (batch: unknown) => {
+      s.on('status', (message: unknown) => {
         if (socket !== s) return
-        ingestConnections(Array.isArray(batch) ? batch : [batch])
+        if (isStatusMessage.Check(message)) ingestConnections(message.items)
+        else stats.dropped += 1
       })
       s.on('device_states', (payload: unknown) => {
         if (socket !== s) return
         const items = (payload as { items?: unknown } | null)?.items
         if (Array.isArray(items)) ingestHealth(items)
+        else stats.dropped += 1
+      })
+      s.on('commissioning', (state: unknown) => {
+        if (socket !== s) return
+        if (!isCommissioningState.Check(state)) {
+          stats.dropped += 1
+          return
+        }
+        for (const w of [...(watchers.get(state.device.id) ?? [])]) w.onState(state)
       })
       for (const event of ['alerts', 'alert_rules'] as const) {
         s.on(event, (payload: unknown) => {
@@ -367,7 +431,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       }
     },
 
-    /** Closes the socket and forgets every device (used on logout). */
+    /** Closes the socket and forgets every device (used on logout). Commissioning watches stay until their unwatch. */
     close(): void {
       const s = socket
       socket = null
@@ -380,9 +444,14 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       pendingConnections = []
       pendingHealth = []
       subscriptions = []
+      seqs.clear()
+      roundOpen = false
       status = { state: 'idle' }
       notify()
     },
+
+    /** Whether the socket is open (connected or connecting). */
+    isOpen: (): boolean => socket !== null,
 
     /**
      * Replaces the server-side subscriptions: drops them all, then subscribes to each filter
@@ -393,13 +462,34 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       const clean = next.map(cleanFilter).filter((f) => Object.keys(f).length > 0)
       if (JSON.stringify(clean) === JSON.stringify(subscriptions)) return
       subscriptions = clean
-      if (socket && connected) {
-        socket.emit('unsubscribe')
-        sendSubscriptions(socket)
-      }
+      if (socket && connected) resubscribe(socket)
     },
 
     getSubscriptions: (): readonly LiveFilter[] => subscriptions,
+
+    /**
+     * Watches one device being commissioned: `commissioning:watch` { device } now (or on connect)
+     * and after every reconnection; `onAnswer` gets each answer (the state, or why not: 401, 403,
+     * 404), `onState` the state in the answer and in every later `commissioning` event for the
+     * device. The returned function stops watching (`commissioning:unwatch` when it was the last
+     * watcher of that device).
+     */
+    watchCommissioning(device: string, onState: (state: CommissioningState) => void, onAnswer?: (answer: CommissioningAnswer) => void): () => void {
+      const watcher: CommissioningWatcher = { onState, onAnswer }
+      let set = watchers.get(device)
+      if (!set) watchers.set(device, (set = new Set()))
+      set.add(watcher)
+      if (socket && connected) sendWatch(socket, device)
+      let stopped = false
+      return () => {
+        if (stopped) return
+        stopped = true
+        set.delete(watcher)
+        if (set.size > 0 || watchers.get(device) !== set) return
+        watchers.delete(device)
+        if (socket && connected) socket.emit('commissioning:unwatch', { device })
+      }
+    },
 
     /** Feeds updates in as if they came from the socket (REST seeds, tests). */
     ingest,
@@ -417,13 +507,19 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       }
     },
 
-    mode,
-    /** Wraps every store notification (the per-update baseline passes React's flushSync). */
+    get mode(): LiveMode {
+      return mode
+    },
+    /** How updates reach subscribers from now on (set before `connect`). */
+    setMode(next: LiveMode): void {
+      mode = next
+    },
+    /** Wraps every store notification (e.g. in React's flushSync, to render each one at once). */
     setNotifyWrapper(wrapper: ((fn: () => void) => void) | undefined): void {
       notifyWrapper = wrapper
     },
-    /** Messages and updates received, frames applied: for the benchmark. */
-    stats: () => ({ ...stats }),
+    /** Messages and updates received, frames applied, messages dropped, gaps seen. */
+    stats: (): LiveStats => ({ ...stats }),
 
     // ---- store API for useSyncExternalStore: stable function identities.
     subscribe(listener: () => void): () => void {
@@ -453,8 +549,5 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
 
 export type ConnectionManager = ReturnType<typeof createConnectionManager>
 
-/** The app's single connection. Creating it opens nothing; `connect()` does, after login. */
-export const live = createConnectionManager({ mode: typeof location === 'undefined' ? 'frame' : modeFromUrl(location.search) })
-
-// The benchmark (bench/dashboard.ts) reads these counters from the page.
-if (typeof window !== 'undefined') (window as unknown as { __piazzaLiveStats?: () => unknown }).__piazzaLiveStats = () => ({ mode: live.mode, ...live.stats() })
+/** The tab's single connection. Creating it opens nothing; `connect()` does, after login. */
+export const live = createConnectionManager()

@@ -1,22 +1,17 @@
+import { Compile } from 'typebox/compile'
+import { DeviceStateSchema, HEALTH_STATES, type DeviceStateView, type HealthState } from '../../shared/operations.ts'
+
 /**
- * Device health as the server judges it (dashboard/server/device-states.ts): the one source of
- * truth; the app only shows it. Each state has a word, a symbol and a description, so it is
+ * Device health as the server judges it (dashboard/server/operations/device-states.ts): the one
+ * source of truth; the app only shows it. The states and the shape are the server's
+ * (dashboard/shared/operations.ts). Each state has a word, a symbol and a description, so it is
  * never told by colour alone.
  */
 
-export const HEALTH_STATES = ['live', 'late', 'silent', 'pending', 'inactive'] as const
-export type HealthState = (typeof HEALTH_STATES)[number]
+export { HEALTH_STATES, type HealthState }
 
-export interface DeviceHealth {
-  id: string
-  state: HealthState
-  /** When it entered the state, epoch ms. */
-  since: number
-  /** When the server last received a reading, epoch ms. */
-  lastSeen: number | null
-  /** Expected reporting interval, seconds. */
-  interval: number
-}
+/** One device's health: `since` when it entered the state, `lastSeen` the last reading, epoch ms; `interval` seconds. */
+export type DeviceHealth = DeviceStateView
 
 export interface HealthInfo {
   label: string
@@ -37,17 +32,11 @@ export function isHealthState(value: string): value is HealthState {
   return (HEALTH_STATES as readonly string[]).includes(value)
 }
 
-/** Parses one state from the API or a `device_states` event; undefined when unusable. */
+const checkHealth = Compile(DeviceStateSchema)
+
+/** One state from the API or a `device_states` event, when it matches the server's schema; undefined otherwise. */
 export function parseHealth(raw: unknown): DeviceHealth | undefined {
-  const h = raw as Partial<DeviceHealth> | null
-  if (!h || typeof h.id !== 'string' || typeof h.state !== 'string' || !isHealthState(h.state) || typeof h.since !== 'number') return undefined
-  return {
-    id: h.id,
-    state: h.state,
-    since: h.since,
-    lastSeen: typeof h.lastSeen === 'number' ? h.lastSeen : null,
-    interval: typeof h.interval === 'number' ? h.interval : 60,
-  }
+  return checkHealth.Check(raw) ? raw : undefined
 }
 
 /** The newer of two states of a device (by `since`, then by lastSeen); the incoming one on a tie. */

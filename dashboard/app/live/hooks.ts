@@ -1,10 +1,6 @@
 import { useCallback, useEffect, useSyncExternalStore } from 'react'
-import { flushSync } from 'react-dom'
 import type { DeviceHealth } from './health.ts'
 import { live, type DeviceConnection, type DeviceState, type FlushBatch, type LiveStatus } from './connection.ts'
-
-// The per-update baseline renders every single update at once, as a naive app would (benchmark only).
-if (live.mode === 'per-update') live.setNotifyWrapper((fn) => flushSync(fn))
 
 /** One device's latest state; the component re-renders only when that device changes. */
 export function useDeviceState(id: string | null | undefined): DeviceState | undefined {

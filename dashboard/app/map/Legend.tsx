@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
 import type { AppConfig } from '../api/types.ts'
-import { HEALTH, type HealthState } from '../live/health.ts'
+import { HEALTH, HEALTH_STATES, type HealthState } from '../live/health.ts'
 import { BADGE_COLORS } from './icons.ts'
 import { NO_DATA, NOT_GRADED, SCALES, STALE } from './levels.ts'
 
@@ -36,8 +36,6 @@ export function StateIcon({ state, color = '#2c7bb6', size = 18 }: { state: Heal
   )
 }
 
-const STATE_ROWS: HealthState[] = ['live', 'late', 'silent', 'pending', 'inactive']
-
 /**
  * Explains every mark on the map in words: the states (by shape, not only colour), alerts,
  * clusters, and each device type's colour scale with its bands and ranges.
@@ -61,7 +59,7 @@ export function Legend({ config, type }: { config: AppConfig; type?: string }) {
       {open && (
         <>
           <ul className="legend-states">
-            {STATE_ROWS.map((s) => (
+            {HEALTH_STATES.map((s) => (
               <li key={s} title={HEALTH[s].description}>
                 <StateIcon state={s} />
                 {HEALTH[s].label}

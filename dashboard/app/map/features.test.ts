@@ -20,7 +20,7 @@ const device = (id: string, type: Device['type'], over: Partial<Device> = {}): D
   createdBy: 'cli',
   ...over,
 })
-const state = (id: string, values: DeviceState['values'], time = 1): DeviceState => ({ id, type: '', city: '', time, values })
+const state = (id: string, values: DeviceState['values'], time = 1): DeviceState => ({ id, type: 'air-quality', city: '', time, values })
 const health = (id: string, s: DeviceHealth['state'], since = 1): DeviceHealth => ({ id, state: s, since, lastSeen: since, interval: 60 })
 
 function sources() {

@@ -1,10 +1,15 @@
-import type { Server, Socket } from 'socket.io'
 import { KINDS } from '../../../devices/kinds.ts'
 import type { Rejection, ValidReading } from '../../../devices/readings.ts'
 import { DEVICE_ID_PATTERN, type Device, type Registry } from '../../../devices/registry.ts'
 import { findCity } from '../../../devices/region.ts'
 import type { DeadLetter } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
+import { WatchSchema } from '../../shared/realtime.ts'
+import type { CommissioningReading, CommissioningRejection, CommissioningState } from '../../shared/commissioning.ts'
+import { assess, pick, type Track } from './commissioning-checks.ts'
+import { commissioningRoom as room } from '../realtime/rooms.ts'
+import type { Realtime } from '../realtime/server.ts'
+import type { RealtimeServer } from '../realtime/types.ts'
 import { deviceRefusal, type Actor } from '../identity/permissions.ts'
 
 /**
@@ -27,82 +32,15 @@ import { deviceRefusal, type Actor } from '../identity/permissions.ts'
  * Memory is bounded: the newest MAX_TRACKED devices with activity are remembered.
  */
 
-export const CITY_RADIUS_KM = 15
+export { CITY_RADIUS_KM, distanceKm } from './commissioning-checks.ts'
+export type { Check, CheckState, CommissioningReading, CommissioningRejection, CommissioningState, Stage } from '../../shared/commissioning.ts'
+
+const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN)
 const MAX_TRACKED = 20_000
 const MAX_REJECTIONS = 20
 const MAX_TIMES = 12
 const EMIT_COALESCE_MS = 100
 const DEAD_LETTER_SEED_MS = 3_600_000
-
-/** Great-circle distance, km. */
-export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const rad = Math.PI / 180
-  const dLat = (lat2 - lat1) * rad
-  const dLon = (lon2 - lon1) * rad
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(a)))
-}
-
-export type CheckState = 'pending' | 'ok' | 'warn' | 'fail'
-export interface Check {
-  state: CheckState
-  message: string
-}
-
-export type Stage = 'waiting' | 'connected' | 'receiving' | 'plausible' | 'revoked' | 'decommissioned'
-
-export interface CommissioningRejection {
-  /** When it was received, epoch ms. */
-  at: number
-  code: string
-  reason: string
-  /** Position in a batch payload. */
-  index?: number
-}
-
-export interface CommissioningReading {
-  /** Device time, epoch ms. */
-  time: number
-  receivedAt: number
-  /** The kind's fields and tags. */
-  values: Record<string, number | string>
-}
-
-export interface CommissioningState {
-  device: Pick<Device, 'id' | 'type' | 'name' | 'city' | 'lat' | 'lon' | 'interval' | 'status' | 'createdBy'> & { cityName: string }
-  stage: Stage
-  connected: boolean
-  /** Last login, epoch ms. */
-  connectedAt?: number
-  disconnectedAt?: number
-  firstReading?: CommissioningReading
-  lastReading?: CommissioningReading
-  /** Accepted readings and refused ones seen by this server. */
-  accepted: number
-  rejected: number
-  /** Newest first. */
-  rejections: CommissioningRejection[]
-  /** Median gap between recent device timestamps, seconds. */
-  measuredInterval?: number
-  checks: { connection: Check; reading: Check; values: Check; location: Check; interval: Check }
-  updatedAt: number
-}
-
-interface Track {
-  connected?: boolean
-  everConnected: boolean
-  connectedAt?: number
-  disconnectedAt?: number
-  first?: CommissioningReading
-  last?: CommissioningReading
-  accepted: number
-  rejected: number
-  rejections: CommissioningRejection[]
-  /** Recent distinct device timestamps, ascending. */
-  times: number[]
-  lastEvent?: 'accepted' | 'rejected'
-  seeded?: boolean
-}
 
 export interface CommissioningUser {
   username: string
@@ -112,7 +50,8 @@ export interface CommissioningUser {
 export interface CommissioningDeps {
   registry: Pick<Registry, 'get' | 'onChange'>
   feed?: Pick<Feed, 'subscribe'>
-  broker?: { isConnected(deviceId: string): boolean }
+  /** Which devices are logged in now, as the feed says. */
+  connections?: { isConnected(deviceId: string): boolean }
   /** The newest reading the live hub holds (received before this module watched). */
   latest?: (deviceId: string) => { time: number; values: Record<string, number>; receivedAt: number } | undefined
   /** Recent refused payloads from storage, to show what happened before the page was opened. */
@@ -121,33 +60,11 @@ export interface CommissioningDeps {
   lookupUser(username: string): Actor | undefined
 }
 
-type Ack = (answer: unknown) => void
-const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN)
-const room = (id: string) => `commissioning:${id}`
-
-function pick(device: Pick<Device, 'type'>, values: Record<string, unknown>): Record<string, number | string> {
-  const kind = KINDS[device.type]
-  const out: Record<string, number | string> = {}
-  for (const name of [...kind.tagNames, ...kind.fieldNames]) {
-    const v = values[name]
-    if (typeof v === 'number' || typeof v === 'string') out[name] = v
-  }
-  return out
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const seconds = (s: number) => (s >= 120 ? `${+(s / 60).toFixed(1)} min` : `${+s.toFixed(1)} s`)
-
 export function createCommissioning(deps: CommissioningDeps) {
-  const { registry, broker } = deps
+  const { registry, connections } = deps
   const tracks = new Map<string, Track>()
   const pendingEmits = new Map<string, NodeJS.Timeout>()
-  let io: Server | undefined
+  let io: RealtimeServer | undefined
   const unsubscribers: (() => void)[] = []
 
   function track(id: string): Track {
@@ -234,7 +151,7 @@ export function createCommissioning(deps: CommissioningDeps) {
       t.times = [latest.time]
       t.lastEvent ??= 'accepted'
     }
-    if (t.connected === undefined && broker?.isConnected(device.id)) {
+    if (t.connected === undefined && connections?.isConnected(device.id)) {
       t.connected = true
       t.everConnected = true
     }
@@ -256,98 +173,7 @@ export function createCommissioning(deps: CommissioningDeps) {
 
   function stateOf(id: string): CommissioningState | undefined {
     const device = registry.get(id)
-    if (!device) return undefined
-    const t = tracks.get(id) ?? { everConnected: false, accepted: 0, rejected: 0, rejections: [], times: [] }
-    const city = findCity(device.city)
-    const connected = t.connected ?? broker?.isConnected(id) ?? false
-    const everConnected = t.everConnected || connected || t.first !== undefined
-
-    let connection: Check
-    if (device.status !== 'active') connection = { state: 'fail', message: `the device is ${device.status}: the broker refuses it` }
-    else if (connected) connection = { state: 'ok', message: 'connected to the broker' }
-    else if (everConnected) connection = { state: 'warn', message: 'not connected now (it was connected before)' }
-    else connection = { state: 'pending', message: `waiting for the device to connect with client id and username '${id}'` }
-
-    const reading: Check = t.first
-      ? { state: 'ok', message: `${t.accepted} reading${t.accepted === 1 ? '' : 's'} accepted` }
-      : { state: 'pending', message: `waiting for the first reading on devices/${id}/telemetry` }
-
-    let values: Check
-    if (t.lastEvent === 'rejected' && t.rejections[0]) values = { state: 'fail', message: `the last payload was refused: ${t.rejections[0].reason}` }
-    else if (t.last) {
-      const kind = KINDS[device.type]
-      const fields = kind.fieldNames.filter((f) => typeof t.last!.values[f] === 'number')
-      values = { state: 'ok', message: `${fields.length} field${fields.length === 1 ? '' : 's'} within range: ${fields.join(', ')}` }
-    } else values = { state: 'pending', message: 'waiting for a reading' }
-
-    let location: Check
-    if (!city) location = { state: 'fail', message: `unknown city '${device.city}'` }
-    else {
-      const km = distanceKm(device.lat, device.lon, city.lat, city.lon)
-      location =
-        km <= CITY_RADIUS_KM
-          ? { state: 'ok', message: `${km.toFixed(1)} km from the centre of ${city.name}` }
-          : { state: 'fail', message: `${km.toFixed(1)} km from the centre of ${city.name}, more than ${CITY_RADIUS_KM} km: correct the location or the city` }
-      const lat = t.last?.values.lat
-      const lon = t.last?.values.lon
-      if (location.state === 'ok' && device.type === 'bus' && typeof lat === 'number' && typeof lon === 'number') {
-        const away = distanceKm(lat, lon, city.lat, city.lon)
-        if (away > CITY_RADIUS_KM) location = { state: 'warn', message: `the bus reports a position ${away.toFixed(1)} km from the centre of ${city.name}` }
-      }
-    }
-
-    let interval: Check
-    let measuredInterval: number | undefined
-    if (t.times.length < 2) {
-      interval = { state: 'pending', message: `waiting for ${t.times.length === 0 ? 'two readings' : 'a second reading'} to measure the interval (expected every ${seconds(device.interval)})` }
-    } else {
-      const gaps: number[] = []
-      for (let i = 1; i < t.times.length; i++) gaps.push((t.times[i]! - t.times[i - 1]!) / 1000)
-      measuredInterval = +median(gaps).toFixed(3)
-      const ratio = measuredInterval / device.interval
-      interval =
-        ratio >= 0.5 && ratio <= 1.5
-          ? { state: 'ok', message: `about every ${seconds(measuredInterval)} (expected ${seconds(device.interval)})` }
-          : {
-              state: 'fail',
-              message: `readings come every ${seconds(measuredInterval)}, expected every ${seconds(device.interval)}: fix the device's reporting interval or the expected interval`,
-            }
-    }
-
-    let stage: Stage
-    if (device.status === 'revoked' || device.status === 'decommissioned') stage = device.status
-    else if ([reading, values, interval].every((c) => c.state === 'ok') && location.state !== 'fail' && location.state !== 'pending') stage = 'plausible'
-    else if (t.first) stage = 'receiving'
-    else if (everConnected) stage = 'connected'
-    else stage = 'waiting'
-
-    const state: CommissioningState = {
-      device: {
-        id: device.id,
-        type: device.type,
-        name: device.name,
-        city: device.city,
-        cityName: city?.name ?? device.city,
-        lat: device.lat,
-        lon: device.lon,
-        interval: device.interval,
-        status: device.status,
-        createdBy: device.createdBy,
-      },
-      stage,
-      connected,
-      accepted: t.accepted,
-      rejected: t.rejected,
-      rejections: t.rejections,
-      checks: { connection, reading, values, location, interval },
-      updatedAt: Date.now(),
-    }
-    if (t.connectedAt !== undefined) state.connectedAt = t.connectedAt
-    if (t.disconnectedAt !== undefined) state.disconnectedAt = t.disconnectedAt
-    if (t.first) state.firstReading = t.first
-    if (t.last) state.lastReading = t.last
-    if (measuredInterval !== undefined) state.measuredInterval = measuredInterval
-    return state
+    return device && assess(device, tracks.get(id), connections?.isConnected(id) ?? false)
   }
 
   type Answer = { ok: true; state: CommissioningState } | { ok: false; error: { status: number; code: string; message: string } }
@@ -368,29 +194,22 @@ export function createCommissioning(deps: CommissioningDeps) {
     return { ok: true, state: stateOf(id)! }
   }
 
-  function onSocket(socket: Socket): void {
-    const user = () => (socket.data as { user?: CommissioningUser }).user
-    socket.on('commissioning:watch', (payload: unknown, ack?: unknown) => {
-      void watchable(user()?.username, payload).then((answer) => {
-        if (answer.ok) void socket.join(room(answer.state.device.id))
-        if (typeof ack === 'function') (ack as Ack)(answer)
-        else if (!answer.ok) socket.emit('subscription_error', { event: 'commissioning:watch', ...answer })
-      })
-    })
-    socket.on('commissioning:unwatch', (payload: unknown, ack?: unknown) => {
-      const id = (payload as { device?: unknown } | null)?.device
-      if (typeof id === 'string') void socket.leave(room(id))
-      if (typeof ack === 'function') (ack as Ack)({ ok: true })
-    })
-  }
-
   return {
-    attach(server: Server): void {
-      io = server
-      server.on('connection', onSocket)
+    /** Answers `commissioning:watch` / `commissioning:unwatch` on the realtime server; pushes go to each device's room. */
+    attach(realtime: Realtime): void {
+      io = realtime.io
+      realtime.listen('commissioning:watch', WatchSchema, (socket, payload, answer) => {
+        void watchable(socket.data.user?.username, payload).then((result) => {
+          if (result.ok) void socket.join(room(result.state.device.id))
+          answer(result)
+        })
+      }, () => `give { "device": "<id>" } with an id matching ${DEVICE_ID_PATTERN}`)
+      realtime.listen('commissioning:unwatch', WatchSchema, (socket, payload, answer) => {
+        void socket.leave(room(payload.device))
+        answer({ ok: true })
+      })
     },
     detach(): void {
-      io?.off('connection', onSocket)
       io = undefined
       for (const timer of pendingEmits.values()) clearTimeout(timer)
       pendingEmits.clear()

@@ -7,7 +7,8 @@ import { DEVICE_ID_PATTERN, RegistryError, type Device, type NewDevice, type Reg
 import { created, type AuditLog } from '../identity/audit.ts'
 import { SECURED, type Auth } from '../identity/auth.ts'
 import { distanceKm, CITY_RADIUS_KM } from './commissioning.ts'
-import { CsvError, detectSeparator, parseCsv, toCsv } from '../http/csv.ts'
+import { toCsv } from '../../shared/csv.ts'
+import { CsvError, detectSeparator, parseCsv } from '../http/csv.ts'
 import { ApiError, badRequest, errorResponses } from '../http/errors.ts'
 import { actorOf, registerRefusal, type Actor } from '../identity/permissions.ts'
 import type { Api } from '../http/types.ts'
@@ -69,7 +70,7 @@ export const ImportReportSchema = Type.Object({
   summary: Type.Object({ rows: Type.Integer(), create: Type.Integer(), created: Type.Integer(), exists: Type.Integer(), errors: Type.Integer() }),
   rows: Type.Array(RowReportSchema),
   secretsCsv: Type.Optional(
-    Type.String({ description: 'After an import: id,type,city,name,username,password,client_id,topic of every device created, CSV. Shown only this once.' }),
+    Type.String({ description: 'After an import: id,type,city,name,username,password,client_id,topic of every device created, CSV (a text cell starting with = + - @ gets a leading \' against spreadsheet formulas, so a password may read \'-…). Shown only this once.' }),
   ),
 })
 type ImportReport = Static<typeof ImportReportSchema>

@@ -5,6 +5,7 @@ import { DevicePatchSchema, DeviceSchema, type Device, type DeviceStatus, type R
 import { diff, type AuditAction, type AuditLog } from '../identity/audit.ts'
 import { SECURED, type Auth } from '../identity/auth.ts'
 import type { Commissioning } from './commissioning.ts'
+import { CommissioningStateSchema } from '../../shared/commissioning.ts'
 import { allExamples } from './examples.ts'
 import { ApiError, badRequest, errorResponses, forbidden, notFound } from '../http/errors.ts'
 import { actorOf, deviceRefusal } from '../identity/permissions.ts'
@@ -34,50 +35,12 @@ export interface DeviceLifecycleDeps {
   registry: Registry
   auth: Auth
   audit: AuditLog
-  broker?: { isConnected(deviceId: string): boolean }
-  live: { lastSeen(deviceId: string): number | undefined }
+  /** Last seen and connected, as the feed says. */
+  live: { lastSeen(deviceId: string): number | undefined; isConnected(deviceId: string): boolean }
   /** A value, or a function for when the ports are known only after the app is built (port 0). */
   mqttPublic?: MqttPublicInfo | (() => MqttPublicInfo | undefined)
   commissioning?: Commissioning
 }
-
-const CheckSchema = Type.Object({
-  state: Type.Union([Type.Literal('pending'), Type.Literal('ok'), Type.Literal('warn'), Type.Literal('fail')]),
-  message: Type.String(),
-})
-const ReadingSchema = Type.Object({
-  time: Type.Integer({ description: 'Device time, epoch ms.' }),
-  receivedAt: Type.Integer(),
-  values: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()])),
-})
-export const CommissioningStateSchema = Type.Object({
-  device: Type.Object({
-    id: Type.String(),
-    type: Type.String(),
-    name: Type.String(),
-    city: Type.String(),
-    cityName: Type.String(),
-    lat: Type.Number(),
-    lon: Type.Number(),
-    interval: Type.Integer(),
-    status: Type.String(),
-    createdBy: Type.String(),
-  }),
-  stage: Type.Union([Type.Literal('waiting'), Type.Literal('connected'), Type.Literal('receiving'), Type.Literal('plausible'), Type.Literal('revoked'), Type.Literal('decommissioned')], {
-    description: 'waiting → connected → receiving → plausible (or revoked / decommissioned).',
-  }),
-  connected: Type.Boolean(),
-  connectedAt: Type.Optional(Type.Integer()),
-  disconnectedAt: Type.Optional(Type.Integer()),
-  firstReading: Type.Optional(ReadingSchema),
-  lastReading: Type.Optional(ReadingSchema),
-  accepted: Type.Integer(),
-  rejected: Type.Integer(),
-  rejections: Type.Array(Type.Object({ at: Type.Integer(), code: Type.String(), reason: Type.String(), index: Type.Optional(Type.Integer()) })),
-  measuredInterval: Type.Optional(Type.Number({ description: 'Median gap between recent device timestamps, seconds.' })),
-  checks: Type.Object({ connection: CheckSchema, reading: CheckSchema, values: CheckSchema, location: CheckSchema, interval: CheckSchema }),
-  updatedAt: Type.Integer(),
-})
 
 const MqttInfoSchema = Type.Object({
   host: Type.Union([Type.String(), Type.Null()], { description: 'Public host name of the MQTT broker; null when the server was not told (ask the administrator).' }),
@@ -97,11 +60,11 @@ const MqttInfoSchema = Type.Object({
 const RotatedSchema = Type.Object({ ...DeviceSchema.properties, secret: Type.String({ description: 'The new MQTT password; shown only this once.' }) })
 
 export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDeps): void {
-  const { registry, auth, audit, broker, live, commissioning } = deps
+  const { registry, auth, audit, live, commissioning } = deps
 
   const view = (device: Device) => {
     const out: Device & { connected?: boolean; lastSeen?: number } = { ...device }
-    if (broker) out.connected = broker.isConnected(device.id)
+    out.connected = live.isConnected(device.id)
     const seen = live.lastSeen(device.id)
     if (seen !== undefined) out.lastSeen = seen
     return out

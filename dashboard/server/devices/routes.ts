@@ -14,8 +14,8 @@ import { NoQuerySchema } from '../http/validation.ts'
 export interface DeviceRouteDeps {
   registry: Registry
   auth: Auth
-  broker?: { isConnected(deviceId: string): boolean }
-  live: { lastSeen(deviceId: string): number | undefined }
+  /** Last seen and connected, as the feed says. */
+  live: { lastSeen(deviceId: string): number | undefined; isConnected(deviceId: string): boolean }
   /** Records registrations (who, when, what). */
   audit?: AuditLog
 }
@@ -48,11 +48,11 @@ export function unknownCity(city: string): string {
 }
 
 export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
-  const { registry, auth, broker, live, audit } = deps
+  const { registry, auth, live, audit } = deps
 
   const view = (device: Device) => {
     const out: typeof device & { connected?: boolean; lastSeen?: number } = { ...device }
-    if (broker) out.connected = broker.isConnected(device.id)
+    out.connected = live.isConnected(device.id)
     const seen = live.lastSeen(device.id)
     if (seen !== undefined) out.lastSeen = seen
     return out

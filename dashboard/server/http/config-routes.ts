@@ -1,7 +1,7 @@
-import Type from 'typebox'
-import { FamilySchema, KINDS } from '../../../devices/kinds.ts'
-import { cities, CitySchema, region } from '../../../devices/region.ts'
-import { PUBLIC_FIELDS, PUBLIC_TYPE } from '../realtime/live.ts'
+import { KINDS } from '../../../devices/kinds.ts'
+import { cities, region } from '../../../devices/region.ts'
+import { ConfigSchema, type Config } from '../../shared/config.ts'
+import { PUBLIC_FIELDS, PUBLIC_TYPE } from '../../shared/realtime.ts'
 import { errorResponses } from './errors.ts'
 import type { Api } from './types.ts'
 import { NoQuerySchema } from './validation.ts'
@@ -9,42 +9,13 @@ import { NoQuerySchema } from './validation.ts'
 /**
  * What the browser needs to draw anything: map style, region, cities and the reading kinds with
  * their fields, units and labels, straight from devices/kinds.ts and devices/region.ts. Public.
+ * The answer's schema is dashboard/shared/config.ts, which the browser apps take their types from.
  */
 
-const FieldSchema = Type.Object({
-  name: Type.String(),
-  label: Type.String(),
-  unit: Type.String(),
-  minimum: Type.Number(),
-  maximum: Type.Number(),
-  integer: Type.Boolean(),
-  /** Shown to visitors who are not logged in (the public room of the live stream). */
-  public: Type.Boolean(),
-})
-
-export const ConfigSchema = Type.Object({
-  mapStyleUrl: Type.Union([Type.String(), Type.Null()]),
-  region: Type.Object({
-    name: Type.String(),
-    bbox: Type.Object({ west: Type.Number(), south: Type.Number(), east: Type.Number(), north: Type.Number() }),
-  }),
-  cities: Type.Array(CitySchema),
-  kinds: Type.Array(
-    Type.Object({
-      type: Type.String(),
-      family: FamilySchema,
-      label: Type.String(),
-      model: Type.String(),
-      defaultInterval: Type.Integer(),
-      fields: Type.Array(FieldSchema),
-      tags: Type.Array(Type.Object({ name: Type.String(), label: Type.String() })),
-    }),
-  ),
-  live: Type.Object({ coalesceMs: Type.Integer(), publicType: Type.String() }),
-})
+export { ConfigSchema }
 
 export function registerConfigRoutes(app: Api, deps: { mapStyleUrl?: string; coalesceMs: number }): void {
-  const body = {
+  const body: Config = {
     mapStyleUrl: deps.mapStyleUrl ?? null,
     region: { name: region.region, bbox: region.bbox },
     cities: [...cities],
@@ -54,6 +25,7 @@ export function registerConfigRoutes(app: Api, deps: { mapStyleUrl?: string; coa
       label: k.label,
       model: k.model,
       defaultInterval: k.defaultInterval,
+      mainField: k.mainField,
       fields: k.fieldNames.map((name) => {
         const f = k.fields[name]!
         return { name, label: f.label, unit: f.unit, minimum: f.minimum, maximum: f.maximum, integer: f.integer, public: k.type === PUBLIC_TYPE && PUBLIC_FIELDS.includes(name) }

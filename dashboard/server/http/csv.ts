@@ -1,5 +1,5 @@
 /**
- * A small RFC 4180 CSV reader and writer: quoted fields (with "" for a quote, and line breaks
+ * A small RFC 4180 CSV reader (the writer is dashboard/shared/csv.ts): quoted fields (with "" for a quote, and line breaks
  * inside quotes), CRLF or LF, a UTF-8 byte-order mark ignored. The separator is a comma, or a
  * semicolon when the header line has semicolons and no commas (what spreadsheets set to Italian
  * write). Every record keeps the line number it started on, for error reports.
@@ -96,10 +96,5 @@ export function parseCsv(input: string, separator: ',' | ';' = detectSeparator(i
   return records
 }
 
-function quote(value: string): string {
-  return /[",;\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value
-}
-
-export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
-  return rows.map((row) => row.map((v) => quote(v === null || v === undefined ? '' : String(v))).join(',')).join('\r\n') + '\r\n'
-}
+/** Writing CSV is the shared writer's job (RFC 4180 and the formula guard); kept here for existing importers. */
+export { toCsv } from '../../shared/csv.ts'

@@ -12,8 +12,8 @@ import { NoQuerySchema } from './validation.ts'
 
 export interface HealthRouteDeps {
   ingestStatus: { health(): Promise<IngestHealth> }
-  broker?: { connectedDevices(): number; listening?(): boolean }
-  live: { socketCount(): number }
+  broker?: { listening?(): boolean }
+  live: { socketCount(): number; connectedCount(): number }
   startedAt: number
 }
 
@@ -81,7 +81,7 @@ export function registerHealthRoutes(app: Api, deps: HealthRouteDeps): void {
       }
       if (broker) {
         const listening = broker.listening?.()
-        body.broker = { ok: listening !== false, connectedDevices: broker.connectedDevices() }
+        body.broker = { ok: listening !== false, connectedDevices: live.connectedCount() }
         if (listening !== undefined) body.broker.listening = listening
       }
       body.ready = ingest.ok && storage.ok && (body.broker?.ok ?? true)

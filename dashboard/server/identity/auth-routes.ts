@@ -23,7 +23,15 @@ const SessionSchema = Type.Object({
   user: UserSchema,
 })
 
-export function registerAuthRoutes(app: Api, deps: { accounts: Accounts; auth: Auth; limiter: LoginLimiter }): void {
+export interface AuthRouteDeps {
+  accounts: Accounts
+  auth: Auth
+  limiter: LoginLimiter
+  /** Ends the live-stream sockets opened with a session that just ended. */
+  endLiveSession?(token: string): void
+}
+
+export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
   const { accounts, auth, limiter } = deps
 
   app.post(
@@ -76,6 +84,7 @@ export function registerAuthRoutes(app: Api, deps: { accounts: Accounts; auth: A
     },
     async (request, reply) => {
       accounts.endSession(request.sessionToken!)
+      deps.endLiveSession?.(request.sessionToken!)
       auth.clearSessionCookie(reply)
       return reply.status(204).send(null)
     },

@@ -1,10 +1,9 @@
 import { expect } from 'vitest'
-import { createFeed } from '../../../feed/feed.ts'
 import { startTestApp, type TestApp, type TestAppOptions } from '../testing.ts'
 
 /**
- * Fixtures for the installer, user-admin and role tests: an app with a feed (so commissioning
- * sees MQTT-side events the test injects), and one user per role, logged in.
+ * Fixtures for the installer, user-admin and role tests: the test platform (whose feed the tests
+ * publish MQTT-side events on) and one user per role, logged in.
  */
 
 export type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -28,15 +27,12 @@ export function expectError(response: { statusCode: number; json(): unknown; bod
 }
 
 export interface RolesApp extends TestApp {
-  feed: ReturnType<typeof createFeed>
   tokens: { admin: string; operator: string; installer: string; freelancer: string }
   as(token: string): { authorization: string }
 }
 
 export async function startRolesApp(options: TestAppOptions = {}): Promise<RolesApp> {
-  const feed = createFeed()
-  const t = await startTestApp({ ...options, deps: { feed, ...options.deps } })
-  feed.subscribe({ accepted: (device, readings, receivedAt) => t.live.push(device, readings, receivedAt), connection: (id, connected) => t.live.connectionChanged(id, connected) })
+  const t = await startTestApp(options)
   for (const user of Object.values(USERS)) await t.accounts.create(user)
   const { ADMIN_PASSWORD } = await import('../testing.ts')
   const tokens = {
@@ -45,5 +41,5 @@ export async function startRolesApp(options: TestAppOptions = {}): Promise<Roles
     installer: await t.login(USERS.installer.username, USERS.installer.password),
     freelancer: await t.login(USERS.freelancer.username, USERS.freelancer.password),
   }
-  return { ...t, feed, tokens, as: (token: string) => ({ authorization: `Bearer ${token}` }) }
+  return { ...t, tokens, as: (token: string) => ({ authorization: `Bearer ${token}` }) }
 }

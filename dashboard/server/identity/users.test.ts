@@ -1,7 +1,7 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectError, startRolesApp, type Json, type RolesApp } from './roles-testing.ts'
-import { ADMIN_PASSWORD, until } from '../testing.ts'
+import { ADMIN_PASSWORD } from '../testing.ts'
 
 describe('users and audit API', () => {
   let t: RolesApp
@@ -10,7 +10,7 @@ describe('users and audit API', () => {
   const login = (username: string, password: string) => t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } })
 
   beforeAll(async () => {
-    t = await startRolesApp({ live: { recheckSessionsMs: 60_000 } })
+    t = await startRolesApp({ realtime: { recheckSessionsMs: 60_000 } })
   })
   afterAll(async () => {
     await t?.cleanup()
@@ -100,7 +100,7 @@ describe('users and audit API', () => {
       expect(response.json()).toMatchObject({ username: 'dora', disabled: true })
       expectError(await inject('GET', '/api/auth/me', token), 401, 'unauthorized')
       expectError(await login('dora', 'dora-password'), 401, 'unauthorized', /wrong username or password/)
-      await until(() => expired && socket.disconnected, 'the live socket to end')
+      await expect.poll(() => expired && socket.disconnected, { timeout: 20_000, message: 'the live socket to end' }).toBe(true)
       expect(t.audit.list({ target: 'dora' }).items[0]).toMatchObject({ action: 'user.disable', changes: { disabled: { from: false, to: true } } })
 
       expect((await inject('PATCH', '/api/users/dora', t.tokens.admin, { disabled: false })).json()).toMatchObject({ disabled: false })

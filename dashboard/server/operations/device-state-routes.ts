@@ -3,28 +3,19 @@ import { DeviceTypeSchema } from '../../../devices/kinds.ts'
 import { cityIds, findCity } from '../../../devices/region.ts'
 import type { Device } from '../../../devices/registry.ts'
 import { SECURED, type Auth } from '../identity/auth.ts'
-import { HEALTH_STATES, type DeviceStates } from './device-states.ts'
+import type { DeviceStates } from './device-states.ts'
+import { DeviceStateSchema, HealthStateSchema } from '../../shared/operations.ts'
 import { badRequest, errorResponses } from '../http/errors.ts'
 import { actorOf, visibleTo } from '../identity/permissions.ts'
 import type { Api } from '../http/types.ts'
 
 /** Every device's health (live, late, silent, pending, inactive), as the server judges it. */
 
-const StateSchema = Type.Enum([...HEALTH_STATES])
-
-export const DeviceStateSchema = Type.Object({
-  id: Type.String(),
-  state: StateSchema,
-  since: Type.Integer({ description: 'When it entered this state, epoch ms.' }),
-  lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'When this server last received a reading from it, epoch ms.' }),
-  interval: Type.Integer({ description: 'Expected reporting interval, seconds.' }),
-})
-
 const QuerySchema = Type.Object(
   {
     city: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: `City id: ${cityIds.join(', ')}` })),
     type: Type.Optional(DeviceTypeSchema),
-    state: Type.Optional(StateSchema),
+    state: Type.Optional(HealthStateSchema),
   },
   { additionalProperties: false },
 )

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Device, RegistryChange } from '../../../devices/registry.ts'
 import { createDeviceStates, stateAfterReading, stateAt, type DeviceStateChange } from './device-states.ts'
+import { fakeIo } from './rooms-testing.ts'
 
 const T0 = Date.parse('2026-03-01T08:00:00Z')
 
@@ -180,5 +181,38 @@ describe('device state tracker', () => {
     s.reading('aq-1', 0)
     expect(s.tracker.counts()).toEqual({ live: 1, late: 0, silent: 0, pending: 1, inactive: 1 })
     expect(s.tracker.list((d) => d.city === 'pisa').map((d) => d.id)).toEqual(['aq-2'])
+  })
+})
+
+describe('device state pushes', () => {
+  it('sends staff every change and each installer online theirs, by room, at most maxPerMessage at a time', async () => {
+    const devices = [device('aq-fi-1'), device('aq-fi-2'), device('aq-pi-1', { city: 'pisa' })]
+    const registry = { list: () => ({ items: devices, total: devices.length }), get: (id: string) => devices.find((d) => d.id === id), onChange: () => () => {} }
+    const tracker = createDeviceStates({ registry, clock: () => T0, timers: false, maxPerMessage: 2 })
+    const users = [
+      { username: 'olga', role: 'admin' },
+      { username: 'ivan', role: 'installer' },
+      { username: 'pia', role: 'installer' },
+    ]
+    const { io, sockets, received, fetches } = fakeIo(users)
+    const cities: Record<string, string> = { ivan: 'firenze', pia: 'pisa' }
+    tracker.attach(io, (username) => (d) => d.city === cities[username])
+    const [olga, ivan, pia] = sockets
+    // Three devices pending since start: two now, one next time.
+    await tracker.push()
+    expect(received(olga!, 'device_states')).toEqual([{ items: [expect.objectContaining({ id: 'aq-fi-1', state: 'pending' }), expect.objectContaining({ id: 'aq-fi-2' })], more: 1 }])
+    expect(received(ivan!, 'device_states').map((m) => m.items.map((i: { id: string }) => i.id))).toEqual([['aq-fi-1', 'aq-fi-2']])
+    expect(received(pia!, 'device_states')).toEqual([])
+    await tracker.push()
+    expect(received(olga!, 'device_states')[1]).toEqual({ items: [expect.objectContaining({ id: 'aq-pi-1' })], more: 0 })
+    expect(received(pia!, 'device_states')).toEqual([{ items: [expect.objectContaining({ id: 'aq-pi-1' })], more: 0 }])
+    expect(received(ivan!, 'device_states')).toHaveLength(1)
+    // Nothing changed: nothing sent, nothing fetched.
+    await tracker.push()
+    expect(fetches.count).toBe(2)
+    tracker.seen('aq-fi-1', T0 + 1000)
+    await tracker.close()
+    await tracker.push()
+    expect(received(olga!, 'device_states')).toHaveLength(2)
   })
 })

@@ -1,103 +1,33 @@
-import type { Server, Socket } from 'socket.io'
-import type { DeviceType } from '../../../devices/kinds.ts'
-import type { Device, DeviceStatus, Registry } from '../../../devices/registry.ts'
+import type { Device, Registry } from '../../../devices/registry.ts'
 import type { Feed } from '../../../feed/feed.ts'
+import type { DeviceStateView, HealthState } from '../../shared/operations.ts'
+import {
+  DEFAULT_THRESHOLDS,
+  emptyCounts,
+  stateAfterReading,
+  stateAt,
+  stateView,
+  type DeviceStateChange,
+  type StateThresholds,
+  type TrackedDevice,
+} from './device-health.ts'
+import { createDeviceStatePush } from './device-state-push.ts'
+import type { PushServer, UserVisibility } from './push.ts'
 
 /**
  * Device health, judged on the server (the one source of truth the dashboard and the alert rules
  * read): every device is `live`, `late` or `silent` against its own expected reporting interval,
  * `pending` until it first reports, and `inactive` when it is revoked or decommissioned (which
- * never counts as silent).
- *
- *   live ──(no reading for > lateAfter × interval)──► late ──(> silentAfter × interval)──► silent
- *     ▲                                                 │  ▲                                   │
- *     └──(a reading ≤ recoverWithin × interval after ───┘  └──────────(any reading)────────────┘
- *         the previous one: back on schedule)
- *
- * Hysteresis: going late takes a gap of more than 2 intervals, coming back takes a gap of at
- * most 1.5 intervals between two readings, so a device reporting every ~1.8 intervals stays in
- * whichever state it is in instead of flapping; a silent device's first reading makes it late,
- * not live, until it shows it is back on schedule. A device never seen since this server started
- * counts from the later of the start and its registration: pending, then silent after
- * silentAfter intervals.
+ * never counts as silent). The rules are in device-health.ts; this is the tracker that applies
+ * them to every registered device.
  *
  * Arrival times are the server's (the feed's receivedAt), not the device clock's. Changes go to
  * listeners synchronously (the alert engine) and, coalesced, to logged-in sockets as
- * `device_states` events: `{ items: DeviceStateView[], more }`, at most `maxPerMessage` per tick.
+ * `device_states` events (device-state-push.ts): `{ items, more }`, at most `maxPerMessage` per tick.
  */
 
-export const HEALTH_STATES = ['live', 'late', 'silent', 'pending', 'inactive'] as const
-export type HealthState = (typeof HEALTH_STATES)[number]
-
-export interface DeviceStateView {
-  id: string
-  state: HealthState
-  /** When it entered this state, epoch ms. */
-  since: number
-  /** When this server last received a reading from it, epoch ms; null when not since start. */
-  lastSeen: number | null
-  /** Expected reporting interval, seconds. */
-  interval: number
-}
-
-export interface DeviceStateChange extends DeviceStateView {
-  previous: HealthState
-  type: DeviceType
-  city: string
-}
-
-export interface StateThresholds {
-  /** Late after this many intervals without a reading. Default 2. */
-  lateAfter: number
-  /** Silent after this many. Default 5. */
-  silentAfter: number
-  /** Back to live when a reading follows the previous one within this many intervals. Default 1.5. */
-  recoverWithin: number
-}
-
-export const DEFAULT_THRESHOLDS: StateThresholds = { lateAfter: 2, silentAfter: 5, recoverWithin: 1.5 }
-
-/** One device as the tracker keeps it. */
-export interface TrackedDevice {
-  id: string
-  type: DeviceType
-  city: string
-  interval: number
-  status: DeviceStatus
-  state: HealthState
-  since: number
-  lastSeen: number | null
-  /** Counted from here while never seen: the tracker's start or the registration, the later. */
-  reference: number
-}
-
-/** The state after a reading arrives at `now` (pure; the tracker's rule, exported for tests). */
-export function stateAfterReading(d: Pick<TrackedDevice, 'state' | 'lastSeen' | 'interval'>, now: number, t: StateThresholds = DEFAULT_THRESHOLDS): HealthState {
-  switch (d.state) {
-    case 'inactive':
-      return 'inactive'
-    case 'live':
-    case 'pending':
-      return 'live'
-    case 'late':
-    case 'silent': {
-      const gap = d.lastSeen === null ? Number.POSITIVE_INFINITY : now - d.lastSeen
-      if (gap <= t.recoverWithin * d.interval * 1000) return 'live'
-      return 'late'
-    }
-  }
-}
-
-/** The state at `now` with no new reading (pure). */
-export function stateAt(d: Pick<TrackedDevice, 'state' | 'lastSeen' | 'interval' | 'reference'>, now: number, t: StateThresholds = DEFAULT_THRESHOLDS): HealthState {
-  if (d.state === 'inactive') return 'inactive'
-  const intervalMs = d.interval * 1000
-  const age = now - (d.lastSeen ?? d.reference)
-  if (age > t.silentAfter * intervalMs) return 'silent'
-  if (d.lastSeen === null) return d.state === 'silent' ? 'silent' : 'pending'
-  if (age > t.lateAfter * intervalMs && d.state === 'live') return 'late'
-  return d.state
-}
+export { HEALTH_STATES, type DeviceStateView, type HealthState } from '../../shared/operations.ts'
+export { DEFAULT_THRESHOLDS, stateAfterReading, stateAt, type DeviceStateChange, type StateThresholds, type TrackedDevice } from './device-health.ts'
 
 export interface DeviceStatesOptions {
   registry: Pick<Registry, 'list' | 'onChange' | 'get'>
@@ -115,9 +45,6 @@ export interface DeviceStatesOptions {
   timers?: boolean
 }
 
-/** Who may see which device on a socket: undefined for everything. */
-export type SocketVisibility = (socket: Socket) => ((device: { id: string; city: string }) => boolean) | undefined
-
 export function createDeviceStates(options: DeviceStatesOptions) {
   const clock = options.clock ?? Date.now
   const t: StateThresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds }
@@ -126,21 +53,16 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   const startedAt = clock()
   const devices = new Map<string, TrackedDevice>()
   const listeners = new Set<(change: DeviceStateChange) => void>()
-  /** Changes not yet pushed to sockets, newest per device. */
-  let unpushed = new Map<string, TrackedDevice>()
+  const pusher = createDeviceStatePush({ maxPerMessage })
   const timers: NodeJS.Timeout[] = []
-  let io: Server | undefined
-  let visibility: SocketVisibility | undefined
-
-  const view = (d: TrackedDevice): DeviceStateView => ({ id: d.id, state: d.state, since: d.since, lastSeen: d.lastSeen, interval: d.interval })
 
   function transition(d: TrackedDevice, next: HealthState, now: number): void {
     if (next === d.state) return
     const previous = d.state
     d.state = next
     d.since = now
-    unpushed.set(d.id, d)
-    const change: DeviceStateChange = { ...view(d), previous, type: d.type, city: d.city }
+    pusher.changed(d)
+    const change: DeviceStateChange = { ...stateView(d), previous, type: d.type, city: d.city }
     for (const listener of listeners) {
       try {
         listener(change)
@@ -166,7 +88,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
         reference: Math.max(startedAt, Number.isFinite(created) ? created : startedAt),
       }
       devices.set(d.id, d)
-      unpushed.set(d.id, d)
+      pusher.changed(d)
       return
     }
     existing.type = device.type
@@ -221,21 +143,6 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     transition(d, next, receivedAt)
   }
 
-  function push(): void {
-    if (!io || unpushed.size === 0) return
-    const all = [...unpushed.values()]
-    const batch = all.slice(0, maxPerMessage)
-    unpushed = new Map(all.slice(maxPerMessage).map((d) => [d.id, d]))
-    const more = unpushed.size
-    const items = batch.map(view)
-    for (const socket of io.of('/').sockets.values()) {
-      if (!(socket.data as { user?: unknown }).user) continue
-      const visible = visibility?.(socket)
-      const mine = visible ? items.filter((_, i) => visible(batch[i]!)) : items
-      if (mine.length > 0) socket.emit('device_states', { items: mine, more })
-    }
-  }
-
   resync()
   const unsubscribers: (() => void)[] = []
   unsubscribers.push(options.registry.onChange((change) => upsert(change.device, clock())))
@@ -256,7 +163,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   if (options.timers !== false) {
     timers.push(setInterval(() => check(), checkMs))
     timers.push(setInterval(resync, options.resyncMs ?? 30_000))
-    timers.push(setInterval(push, options.pushMs ?? 250))
+    timers.push(setInterval(() => void pusher.push(), options.pushMs ?? 250))
     for (const timer of timers) timer.unref()
   }
 
@@ -266,19 +173,19 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     seen,
     check,
     resync,
-    /** Sends what changed to the sockets now (tests; the timer does it every pushMs). */
-    push,
+    /** Sends what changed to the sockets now (tests; the timer does it every pushMs); resolves when the installers' messages have gone out. */
+    push: (): Promise<void> => pusher.push(),
     get(id: string): DeviceStateView | undefined {
       const d = devices.get(id)
-      return d && view(d)
+      return d && stateView(d)
     },
     list(filter?: (d: TrackedDevice) => boolean): DeviceStateView[] {
       const out: DeviceStateView[] = []
-      for (const d of devices.values()) if (!filter || filter(d)) out.push(view(d))
+      for (const d of devices.values()) if (!filter || filter(d)) out.push(stateView(d))
       return out
     },
     counts(filter?: (d: TrackedDevice) => boolean): Record<HealthState, number> {
-      const counts = Object.fromEntries(HEALTH_STATES.map((s) => [s, 0])) as Record<HealthState, number>
+      const counts = emptyCounts()
       for (const d of devices.values()) if (!filter || filter(d)) counts[d.state] += 1
       return counts
     },
@@ -289,17 +196,21 @@ export function createDeviceStates(options: DeviceStatesOptions) {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    /** Pushes changes to logged-in sockets (filtered per socket by `visible`). */
-    attach(server: Server, visible?: SocketVisibility): void {
-      io = server
-      visibility = visible
+    /**
+     * Pushes changes to logged-in sockets by room: staff get them all, each installer online the
+     * devices `visible` gives them (without it, everyone gets everything).
+     */
+    attach(server: PushServer, visible?: UserVisibility): void {
+      pusher.attach(server, visible)
     },
-    close(): void {
+    /** Stops; resolves once an installers' push under way has finished (it sends nothing more). */
+    close(): Promise<void> {
       for (const timer of timers) clearInterval(timer)
       timers.length = 0
       for (const unsubscribe of unsubscribers) unsubscribe()
       listeners.clear()
-      io = undefined
+      pusher.attach(undefined)
+      return pusher.idle()
     },
   }
 }

@@ -1,21 +1,23 @@
 import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
-import type { Server, Socket } from 'socket.io'
 import type { Registry } from '../../../devices/registry.ts'
 import type { Accounts } from '../identity/accounts.ts'
 import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from './alerts/engine.ts'
 import type { Auth } from '../identity/auth.ts'
 import { createDeviceStates, type DeviceStates, type DeviceStatesOptions } from './device-states.ts'
 import type { Feed } from '../../../feed/feed.ts'
-import { canSeeDevice } from '../identity/permissions.ts'
+import { visibleTo } from '../identity/permissions.ts'
 import { registerAlertRoutes } from './alerts/routes.ts'
 import { registerDeviceStateRoutes } from './device-state-routes.ts'
 import type { Api } from '../http/types.ts'
+import type { RealtimeServer } from '../realtime/types.ts'
+import type { UserVisibility } from './push.ts'
 
 /**
  * The operators' control-room side, wired in one place: the device-state tracker (live, late,
  * silent), the alert engine fed by it and by the feed, their routes, and their pushes to
- * logged-in sockets (installers get only the devices they may see).
+ * logged-in sockets by room (push.ts: staff get everything, installers only the devices they may
+ * see, judged on their current account).
  */
 
 export interface OperationsOptions {
@@ -36,8 +38,9 @@ export interface Operations {
   states: DeviceStates
   alerts: AlertEngine
   register(app: Api, auth: Auth): void
-  attach(io: Server): void
-  close(): void
+  attach(io: RealtimeServer): void
+  /** Stops; resolves once pushes under way have finished (they send nothing more). Never rejects. */
+  close(): Promise<void>
 }
 
 export function createOperations(deps: OperationsDeps): Operations {
@@ -45,15 +48,16 @@ export function createOperations(deps: OperationsDeps): Operations {
   const states = createDeviceStates({ registry, feed: deps.feed, clock: deps.clock, ...deps.states })
   const alerts = createAlertEngine({ db: deps.db, registry, feed: deps.feed, states, clock: deps.clock, logger: deps.logger.child({ part: 'alerts' }), ...deps.alerts })
 
-  /** Admins and operators see everything; an installer the devices permissions.ts gives them. */
-  const visibility = (socket: Socket) => {
-    const user = (socket.data as { user?: { username: string; role: string } }).user
-    if (!user || user.role === 'admin' || user.role === 'operator') return undefined
-    const current = accounts.get(user.username)
-    const actor = { username: user.username, role: current?.role ?? user.role, cities: current?.cities }
-    return (d: { id: string }) => {
+  /** Admins and operators see everything; an installer the devices permissions.ts gives them (their account now). */
+  const visibility: UserVisibility = (username) => {
+    const current = accounts.get(username)
+    // Installers are pushed to by username (the installers' room): one whose account is gone keeps what an installer without cities sees.
+    const actor = { username, role: current?.role ?? 'installer', cities: current?.cities }
+    const visible = visibleTo(actor)
+    if (!visible) return undefined
+    return (d) => {
       const device = registry.get(d.id)
-      return device !== undefined && canSeeDevice(actor, device)
+      return device !== undefined && visible(device)
     }
   }
 
@@ -68,9 +72,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       states.attach(io, visibility)
       alerts.attach(io, visibility)
     },
-    close() {
-      alerts.close()
-      states.close()
+    async close() {
+      await Promise.all([alerts.close(), states.close()])
     },
   }
 }

@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { StorageUnavailableError, type SeriesQuery } from '../../../ingest/storage/contract.ts'
 import { createFeed } from '../../../feed/feed.ts'
-import { line, startTestApp, until, type TestApp } from '../testing.ts'
+import { line, startTestApp, type TestApp } from '../testing.ts'
 
 /**
  * The open-data API through app.inject: every endpoint, filter, format, cap and the rate limit,
@@ -60,11 +60,15 @@ describe('the open-data API', () => {
     await add('noise', 'noise', 'firenze', 'Piazza della Signoria')
     const revoked = await add('revoked', 'air-quality', 'lucca', 'Mura')
     t.registry.setStatus(revoked.id, 'revoked')
-    await until(async () => {
-      const body = (await inject('/api/public/air-quality')).json() as Json
-      const level = (c: string) => body.items.find((x: Json) => x.city === c).index.value
-      return level('firenze') === 3 && level('pisa') === 4
-    }, 'the snapshots to have the seeded readings')
+    // The snapshots pick up the seeded readings.
+    await vi.waitFor(
+      async () => {
+        const body = (await inject('/api/public/air-quality')).json() as Json
+        const level = (c: string) => body.items.find((x: Json) => x.city === c)?.index.value
+        expect({ firenze: level('firenze'), pisa: level('pisa') }).toEqual({ firenze: 3, pisa: 4 })
+      },
+      { timeout: 30_000, interval: 50 },
+    )
   })
   afterAll(async () => {
     await t?.cleanup()
@@ -127,7 +131,8 @@ describe('the open-data API', () => {
 
       await t.storage.write([line('air-quality', 'pisa', ids.pisa!, Date.now() - 1000, { pm25: 61 })])
       await t.registry.update(ids.pisa!, { name: 'Lungarno Pacinotti' }) // a registry change makes the city recompute
-      await until(async () => (await inject({ url: '/api/public/air-quality?city=pisa', headers: { 'if-none-match': etag } })).statusCode === 200, 'a new ETag')
+      // A new ETag: the old one no longer matches.
+      await expect.poll(async () => (await inject({ url: '/api/public/air-quality?city=pisa', headers: { 'if-none-match': etag } })).statusCode, { timeout: 20_000 }).toBe(200)
     })
 
     it('serves visitors from the snapshot, never reading storage per request', async () => {

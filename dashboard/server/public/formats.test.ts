@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../../cli/config.ts'
-import { csvCell, csvLine, etagMatches, negotiate, rendered } from './formats.ts'
+import { csvLine, etagMatches, negotiate, rendered } from './formats.ts'
 import { checkLicense, licenseLink, resolveLicense } from './license.ts'
 import { airQualityObserved, entityId } from './ngsi-ld.ts'
 import { preferredLanguage } from './pages.ts'
@@ -22,12 +22,10 @@ describe('format negotiation', () => {
 })
 
 describe('CSV', () => {
-  it('quotes what needs quoting and defuses spreadsheet formulas', () => {
+  it('writes records with the shared writer: quoting and the formula guard', () => {
     expect(csvLine(['a', 1.5, null, undefined, 'x,y', 'say "hi"', 'two\nlines'])).toBe('a,1.5,,,"x,y","say ""hi""","two\nlines"\r\n')
-    expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`)
-    expect(csvCell('+39 055')).toBe("'+39 055")
-    expect(csvCell(Number.NaN)).toBe('')
-    expect(csvCell(-3)).toBe('-3')
+    expect(csvLine(['=HYPERLINK("x")', '+39 055', Number.NaN, -3])).toBe(`"'=HYPERLINK(""x"")",'+39 055,,-3\r\n`)
+    expect(csvLine([{ toString: () => 'thing' }, true])).toBe('thing,true\r\n')
   })
 })
 

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { csvLine as writeCsvLine, type CsvCell } from '../../shared/csv.ts'
 import { badRequest } from '../http/errors.ts'
 
 /**
  * Formats of the open-data API (JSON, CSV, NGSI-LD), picked by `?format=` or else by the Accept
- * header; CSV writing; and cached answers with ETag / If-None-Match.
+ * header; CSV records; and cached answers with ETag / If-None-Match.
  */
 
 export const FORMATS = ['json', 'csv', 'ngsi-ld'] as const
@@ -40,17 +41,19 @@ export function negotiate(format: string | undefined, accept: string | undefined
   return 'json'
 }
 
-/** One CSV cell (RFC 4180). Text that a spreadsheet would run as a formula gets a leading apostrophe. */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return ''
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : ''
-  let text = String(value)
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+/**
+ * One CSV record for the exports, streamed or whole (the header is a record too): the shared
+ * writer (dashboard/shared/csv.ts), so RFC 4180 quoting and the spreadsheet-formula guard.
+ * Numbers stay numbers; anything that is not a CSV cell is written as its text.
+ */
+export function csvLine(cells: readonly unknown[]): string {
+  return writeCsvLine(cells.map(toCell))
 }
 
-export function csvLine(cells: readonly unknown[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`
+function toCell(value: unknown): CsvCell {
+  if (value === null || value === undefined || value instanceof Date) return value
+  const t = typeof value
+  return t === 'string' || t === 'number' || t === 'bigint' || t === 'boolean' ? (value as CsvCell) : String(value)
 }
 
 export interface Rendered {

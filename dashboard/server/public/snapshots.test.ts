@@ -2,16 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createRegistry, openRegistryDatabase, type Device } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
 import { createFeed } from '../../../feed/feed.ts'
-import { line, until } from '../testing.ts'
+import { line } from '../testing.ts'
 import { createSnapshots, HISTORY_HOURS } from './snapshots.ts'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
+/** Waits for a condition: a generous deadline for a busy machine, polled often. */
+const WAIT = { timeout: 20_000, interval: 20 }
 
 /**
  * The snapshot service against the real embedded store: the index now from stored and live
@@ -135,10 +137,12 @@ describe('the index now', () => {
     const fresh = Array.from({ length: 20 }, (_, i) => ({ time: now - i * MINUTE - 1000, values: { pm25: 40 } }))
     const again = Array.from({ length: 5 }, (_, i) => ({ time: now - 20 * MINUTE - i * MINUTE, values: { pm25: 10 } }))
     feed.accepted({ id: a.id, type: 'air-quality', city: 'firenze' }, [...fresh, ...again], now)
-    const s = await until(async () => {
+    // The live readings reach the snapshot.
+    const s = await vi.waitFor(async () => {
       const snap = await snapshots.city('firenze')
-      return snap.stations[0]?.hour[0]?.count === 60 ? snap : undefined
-    }, 'the live readings in the snapshot')
+      expect(snap.stations[0]?.hour[0]?.count).toBe(60)
+      return snap
+    }, WAIT)
     expect(s.stations[0]!.hour[0]!.value).toBe(20) // (40 × 10 + 20 × 40) / 60
     expect(s.airQuality.index).toMatchObject({ value: 3, drivingPollutant: 'pm25' })
     expect(s.stations[0]!.latest.values.pm25).toBe(40)
@@ -192,10 +196,12 @@ describe('the 7-day history', () => {
     const late = hourNow - 3 * HOUR + 55 * MINUTE
     feed.accepted({ id: a.id, type: 'air-quality', city: 'firenze' }, [{ time: late, values: { pm25: 72 } }], now)
     const before = calls.series
-    s = await until(async () => {
+    // The late reading reaches the history.
+    s = await vi.waitFor(async () => {
       const snap = await clocked.city('firenze')
-      return snap.history.find((x) => Date.parse(x.time) === hourNow - 3 * HOUR)?.values.pm25 === 22 ? snap : undefined
-    }, 'the late reading in the history')
+      expect(snap.history.find((x) => Date.parse(x.time) === hourNow - 3 * HOUR)?.values.pm25).toBe(22)
+      return snap
+    }, WAIT)
     // (5 × 12 + 72) / 6 = 22. One computation read that hour's 5 pollutants raw and the index now (5):
     // a reload of the week would have added 10 more.
     expect(calls.series - before).toBe(10)
@@ -211,10 +217,11 @@ describe('refreshing', () => {
     const device = { id: a.id, type: 'air-quality' as const, city: 'firenze' }
     const base = Date.now() - 5000
     for (let i = 0; i < 50; i++) feed.accepted(device, [{ time: base - i * 1000, values: { pm25: 12 } }], Date.now())
-    const next = await until(async () => {
+    const next = await vi.waitFor(async () => {
       const s = await snapshots.city('firenze')
-      return s.version > first.version ? s : undefined
-    }, 'the recomputed snapshot')
+      expect(s.version, 'the recomputed snapshot').toBeGreaterThan(first.version)
+      return s
+    }, WAIT)
     expect(snapshots.stats().computations).toBe(computations + 1)
     expect(next.stations[0]!.hour[0]!.count).toBe(110)
 

@@ -19,7 +19,8 @@ export interface CityRouteDeps {
   registry: Pick<Registry, 'list' | 'onChange'>
   storage: Pick<Storage, 'cityAggregates'>
   auth: Auth
-  broker?: { isConnected(deviceId: string): boolean }
+  /** Which devices are logged in to the broker now (the feed's connection changes). */
+  connections?: { isConnected(deviceId: string): boolean }
   logger: Logger
   cacheMs?: number
 }
@@ -67,7 +68,7 @@ const CitiesSchema = Type.Object({
 })
 
 export function registerCityRoutes(app: Api, deps: CityRouteDeps): void {
-  const { registry, storage, auth, broker, logger, cacheMs = 5000 } = deps
+  const { registry, storage, auth, connections, logger, cacheMs = 5000 } = deps
   let cached: { at: number; value: Promise<Static<typeof CitiesSchema>> } | undefined
   registry.onChange(() => {
     cached = undefined
@@ -81,7 +82,7 @@ export function registerCityRoutes(app: Api, deps: CityRouteDeps): void {
         c.id,
         {
           ...c,
-          devices: { total: 0, connected: broker ? 0 : undefined, byType: Object.fromEntries(DEVICE_TYPES.map((t) => [t, 0])), byStatus: { active: 0, revoked: 0, decommissioned: 0 } as Record<string, number> },
+          devices: { total: 0, connected: connections ? 0 : undefined, byType: Object.fromEntries(DEVICE_TYPES.map((t) => [t, 0])), byStatus: { active: 0, revoked: 0, decommissioned: 0 } as Record<string, number> },
           current: [] as Static<typeof CitySummarySchema>['current'],
         },
       ]),
@@ -92,7 +93,7 @@ export function registerCityRoutes(app: Api, deps: CityRouteDeps): void {
       s.devices.total += 1
       s.devices.byType[device.type] = (s.devices.byType[device.type] ?? 0) + 1
       s.devices.byStatus[device.status] = (s.devices.byStatus[device.status] ?? 0) + 1
-      if (broker?.isConnected(device.id)) s.devices.connected! += 1
+      if (connections?.isConnected(device.id)) s.devices.connected! += 1
     }
     let aggregatesError: string | undefined
     try {

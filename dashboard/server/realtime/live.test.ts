@@ -1,7 +1,8 @@
-import type { Server } from 'socket.io'
 import { io as connect, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createLiveHub, type LiveAuth, type LiveUpdate } from './live.ts'
+import type { StatusMessage, UpdateMessage } from '../../shared/realtime.ts'
+import { createLiveHub, LAGGING_ROOM, type LiveUpdate } from './live.ts'
+import type { Realtime } from './server.ts'
 import { ADMIN_PASSWORD, startTestApp, until, type TestApp } from '../testing.ts'
 
 type Options = Partial<ManagerOptions & SocketOptions>
@@ -12,12 +13,13 @@ const FIRENZE_NOISE = { id: 'noise-firenze-001', type: 'noise' as const, city: '
 const FIRENZE_WX = { id: 'wx-firenze-001', type: 'weather' as const, city: 'firenze' }
 const PRATO_AQ = { id: 'aq-prato-001', type: 'air-quality' as const, city: 'prato' }
 
-/** Collects every event of a kind, and hands out the next one on request. */
-function recorder<T>(socket: ClientSocket, event: string) {
+/** Collects every event of a kind (mapped by `pick`), and hands out the next one on request. */
+function recorder<P, T = P>(socket: ClientSocket, event: string, pick: (payload: P) => T = (p) => p as unknown as T) {
   const seen: T[] = []
   const waiting: ((value: T) => void)[] = []
   let read = 0
-  socket.on(event, (value: T) => {
+  socket.on(event, (payload: P) => {
+    const value = pick(payload)
     seen.push(value)
     waiting.shift()?.(value)
   })
@@ -51,7 +53,7 @@ describe('live stream over Socket.IO', () => {
     socket.timeout(10_000).emitWithAck(event, payload) as Promise<{ ok: boolean; error?: { status: number; code: string; message: string }; snapshot?: LiveUpdate[]; removed?: number }>
 
   beforeAll(async () => {
-    t = await startTestApp({ live: { coalesceMs: 50, recheckSessionsMs: 0 } })
+    t = await startTestApp({ live: { coalesceMs: 50 }, realtime: { recheckSessionsMs: 0 } })
     await t.app.listen({ port: 0, host: '127.0.0.1' })
     const address = t.app.server.address()
     if (!address || typeof address === 'string') throw new Error('not listening')
@@ -68,26 +70,26 @@ describe('live stream over Socket.IO', () => {
 
   it('coalesces: 1,000 readings of one device in one window reach a city subscriber as one message with the latest value', async () => {
     const socket = await open({ auth: { token } })
-    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    const updates = recorder(socket, 'update', (m: UpdateMessage) => m.updates)
     const ack = await ask(socket, 'subscribe', { city: 'firenze' })
     expect(ack.ok).toBe(true)
 
     const start = Date.now()
-    for (let i = 0; i < 1000; i++) t.live.push(FIRENZE_AQ, [{ time: start + i, values: { ts: start + i, pm25: i, pm10: 2 * i } }], start + i)
-    t.live.push(PRATO_AQ, [{ time: start, values: { pm25: 1 } }], start) // another city: not for this socket
+    for (let i = 0; i < 1000; i++) t.feed.accepted(FIRENZE_AQ, [{ time: start + i, values: { ts: start + i, pm25: i, pm10: 2 * i } }], start + i)
+    t.feed.accepted(PRATO_AQ, [{ time: start, values: { pm25: 1 } }], start) // another city: not for this socket
 
     const first = await updates.next()
     expect(first).toEqual([{ id: FIRENZE_AQ.id, type: 'air-quality', city: 'firenze', time: start + 999, values: { pm25: 999, pm10: 1998 } }])
     // The next message carries only what changed since: nothing was left over from the burst.
-    t.live.push(FIRENZE_NOISE, [{ time: start, values: { ts: start, LAeq: 55 } }], start)
+    t.feed.accepted(FIRENZE_NOISE, [{ time: start, values: { ts: start, LAeq: 55 } }], start)
     expect(await updates.next()).toEqual([{ id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', time: start, values: { LAeq: 55 } }])
     expect(updates.seen).toHaveLength(2)
   })
 
   it('answers subscribe with a snapshot of the room, keeping the newest reading and not an older late one', async () => {
     const now = Date.now()
-    t.live.push(FIRENZE_WX, [{ time: now, values: { temperature: 21.5 } }], now)
-    t.live.push(FIRENZE_WX, [{ time: now - 60_000, values: { temperature: 3 } }], now) // late, older
+    t.feed.accepted(FIRENZE_WX, [{ time: now, values: { temperature: 21.5 } }], now)
+    t.feed.accepted(FIRENZE_WX, [{ time: now - 60_000, values: { temperature: 3 } }], now) // late, older
     const socket = await open({ auth: { token } })
     const ack = await ask(socket, 'subscribe', { city: 'firenze', type: 'weather' })
     expect(ack).toMatchObject({ ok: true, snapshot: [{ id: FIRENZE_WX.id, type: 'weather', city: 'firenze', time: now, values: { temperature: 21.5 } }] })
@@ -95,8 +97,8 @@ describe('live stream over Socket.IO', () => {
 
   it('anonymous sockets may not join city, type or device rooms, but get public air quality only', async () => {
     const socket = await open()
-    const updates = recorder<LiveUpdate[]>(socket, 'update')
-    const statuses = recorder<unknown[]>(socket, 'status')
+    const updates = recorder(socket, 'update', (m: UpdateMessage) => m.updates)
+    const statuses = recorder(socket, 'status', (m: StatusMessage) => m.items)
     for (const room of [{ city: 'firenze' }, { type: 'air-quality' }, { device: FIRENZE_AQ.id }]) {
       const refused = await ask(socket, 'subscribe', room)
       expect(refused).toEqual({ ok: false, error: { status: 401, code: 'unauthorized', message: expect.stringMatching(/log in/) } })
@@ -105,11 +107,11 @@ describe('live stream over Socket.IO', () => {
     expect((await ask(socket, 'subscribe', { public: true })).ok).toBe(true)
 
     const now = Date.now()
-    t.live.push(FIRENZE_NOISE, [{ time: now, values: { ts: now, LAeq: 70, LAmax: 80 } }], now)
-    t.live.push(FIRENZE_WX, [{ time: now, values: { ts: now, temperature: 20 } }], now)
-    t.live.connectionChanged(FIRENZE_NOISE.id, true)
-    t.live.push(FIRENZE_AQ2, [{ time: now, values: { ts: now, pm25: 12, no2: 40, co: 0.4 } }], now)
-    t.live.push(PRATO_AQ, [{ time: now, values: { ts: now, pm10: 33 } }], now)
+    t.feed.accepted(FIRENZE_NOISE, [{ time: now, values: { ts: now, LAeq: 70, LAmax: 80 } }], now)
+    t.feed.accepted(FIRENZE_WX, [{ time: now, values: { ts: now, temperature: 20 } }], now)
+    t.feed.connection(FIRENZE_NOISE.id, true)
+    t.feed.accepted(FIRENZE_AQ2, [{ time: now, values: { ts: now, pm25: 12, no2: 40, co: 0.4 } }], now)
+    t.feed.accepted(PRATO_AQ, [{ time: now, values: { ts: now, pm10: 33 } }], now)
 
     const update = await updates.next()
     expect(update.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
@@ -122,23 +124,23 @@ describe('live stream over Socket.IO', () => {
 
   it('unsubscribe stops updates for that room', async () => {
     const watcher = await open({ auth: { token } })
-    const watched = recorder<LiveUpdate[]>(watcher, 'update')
+    const watched = recorder(watcher, 'update', (m: UpdateMessage) => m.updates)
     expect((await ask(watcher, 'subscribe', { device: PRATO_AQ.id })).ok).toBe(true)
     const socket = await open({ auth: { token } })
-    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    const updates = recorder(socket, 'update', (m: UpdateMessage) => m.updates)
     expect((await ask(socket, 'subscribe', { city: 'firenze' })).ok).toBe(true)
     expect((await ask(socket, 'subscribe', { device: PRATO_AQ.id })).ok).toBe(true)
     expect(await ask(socket, 'unsubscribe', { city: 'firenze' })).toEqual({ ok: true, removed: 1 })
 
     const now = Date.now()
-    t.live.push(FIRENZE_AQ, [{ time: now, values: { pm25: 5 } }], now)
-    t.live.push(PRATO_AQ, [{ time: now, values: { pm25: 6 } }], now)
+    t.feed.accepted(FIRENZE_AQ, [{ time: now, values: { pm25: 5 } }], now)
+    t.feed.accepted(PRATO_AQ, [{ time: now, values: { pm25: 6 } }], now)
     expect(await updates.next()).toEqual([{ id: PRATO_AQ.id, type: 'air-quality', city: 'prato', time: now, values: { pm25: 6 } }])
     expect((await watched.next())[0]!.values).toEqual({ pm25: 6 })
 
     // Without a payload: drop every subscription.
     expect(await ask(socket, 'unsubscribe')).toEqual({ ok: true, removed: 1 })
-    t.live.push(PRATO_AQ, [{ time: now + 1, values: { pm25: 7 } }], now)
+    t.feed.accepted(PRATO_AQ, [{ time: now + 1, values: { pm25: 7 } }], now)
     // The watcher gets the tick; a round trip on the socket afterwards shows nothing came before it.
     expect((await watched.next())[0]!.values).toEqual({ pm25: 7 })
     expect(await ask(socket, 'unsubscribe', { city: 'prato' })).toEqual({ ok: true, removed: 0 })
@@ -147,10 +149,10 @@ describe('live stream over Socket.IO', () => {
 
   it('authenticates browsers by the session cookie over long-polling too, and refuses an unknown token', async () => {
     const socket = await open({ transports: ['polling', 'websocket'], extraHeaders: { cookie: `piazza_session=${token}` } })
-    const updates = recorder<LiveUpdate[]>(socket, 'update')
+    const updates = recorder(socket, 'update', (m: UpdateMessage) => m.updates)
     expect((await ask(socket, 'subscribe', { type: 'noise' })).ok).toBe(true)
     const now = Date.now()
-    t.live.push(FIRENZE_NOISE, [{ time: now + 5000, values: { LAeq: 61 } }], now)
+    t.feed.accepted(FIRENZE_NOISE, [{ time: now + 5000, values: { LAeq: 61 } }], now)
     expect((await updates.next())[0]).toMatchObject({ id: FIRENZE_NOISE.id, values: { LAeq: 61 } })
 
     const refused = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: 'forged-token' } })
@@ -170,10 +172,10 @@ describe('live stream over Socket.IO', () => {
 
   it('sends device connection status to logged-in subscribers', async () => {
     const socket = await open({ auth: { token } })
-    const statuses = recorder<{ id: string; connected: boolean }[]>(socket, 'status')
+    const statuses = recorder(socket, 'status', (m: StatusMessage) => m.items)
     expect((await ask(socket, 'subscribe', { city: 'firenze', type: 'noise' })).ok).toBe(true)
-    t.live.connectionChanged(FIRENZE_NOISE.id, false)
-    t.live.connectionChanged('unknown-device-1', true) // not in the registry: ignored
+    t.feed.connection(FIRENZE_NOISE.id, false)
+    t.feed.connection('unknown-device-1', true) // not in the registry: ignored
     expect(await statuses.next()).toEqual([{ id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', connected: false, at: expect.any(Number) }])
   })
 
@@ -214,46 +216,70 @@ describe('live stream over Socket.IO', () => {
 })
 
 describe('live hub with a backed-up socket', () => {
-  /** Just enough of a Socket.IO server and socket to drive the hub by hand. */
-  function fakeServer() {
-    let onConnection: ((socket: unknown) => void) | undefined
-    const io = {
-      use: () => io,
-      on: (event: string, handler: (socket: unknown) => void) => {
-        if (event === 'connection') onConnection = handler
-        return io
-      },
-    }
-    function socket() {
-      const handlers = new Map<string, (...args: unknown[]) => void>()
+  /** Just enough of a Socket.IO server (rooms, room emits) and of its sockets to drive the hub by hand. */
+  function fakeRealtime() {
+    const sockets = new Map<string, ReturnType<typeof makeSocket>>()
+    const rooms = new Map<string, Set<string>>()
+    const listeners: { event: string; handler: (socket: unknown, payload: unknown, answer: (r: unknown) => void) => void }[] = []
+    function makeSocket(id: string) {
       const emitted: { event: string; data: unknown }[] = []
       const conn = { writeBuffer: [] as unknown[], transport: { socket: { bufferedAmount: 0 } } }
+      const handlers = new Map<string, (...args: unknown[]) => void>()
       const s = {
-        id: `s${Math.random()}`,
-        data: { user: { username: 'admin', role: 'admin' }, credential: 'token' },
+        id,
+        data: { user: { username: 'admin', role: 'admin' } },
         conn,
-        on: (event: string, handler: (...args: unknown[]) => void) => handlers.set(event, handler),
-        emit: (event: string, data: unknown) => emitted.push({ event, data }),
-        disconnect: () => undefined,
+        emitted,
+        join: (room: string) => void (rooms.get(room) ?? rooms.set(room, new Set()).get(room)!).add(id),
+        leave: (room: string) => void rooms.get(room)?.delete(id),
+        emit: (event: string, data?: unknown) => void emitted.push({ event, data }),
+        on: (event: string, handler: (...args: unknown[]) => void) => void handlers.set(event, handler),
+        call: (event: string, payload: unknown) => {
+          let answer: unknown
+          for (const l of listeners) if (l.event === event) l.handler(s, payload, (r) => (answer = r))
+          return answer
+        },
       }
-      onConnection!(s)
-      return { s, emitted, conn, call: (event: string, ...args: unknown[]) => handlers.get(event)!(...args) }
+      return s
     }
-    return { io: io as unknown as Server, socket }
+    const io = {
+      of: () => ({ sockets, adapter: { rooms } }),
+      on: () => io,
+      to: (room: string) => ({
+        except: (excluded: string) => ({
+          emit: (event: string, data: unknown) => {
+            for (const id of rooms.get(room) ?? []) if (!rooms.get(excluded)?.has(id)) sockets.get(id)!.emit(event, data)
+          },
+        }),
+      }),
+    }
+    const realtime = {
+      io,
+      listen: (event: string, _schema: unknown, handler: (socket: unknown, payload: unknown, answer: (r: unknown) => void) => void) => listeners.push({ event, handler }),
+    } as unknown as Realtime
+    return {
+      realtime,
+      socket(id: string) {
+        const s = makeSocket(id)
+        sockets.set(id, s)
+        return s
+      },
+    }
   }
-  const auth: LiveAuth = { authenticate: () => 'anonymous', stillValid: () => true }
+  const lookup = () => undefined
 
-  it('skips a socket whose buffers are full and later sends it only the latest state, with nothing queued meanwhile', () => {
+  it('skips a socket whose buffers are full, queues nothing for it, and tells it to resync once it drains', () => {
     const hub = createLiveHub({ coalesceMs: 3_600_000, maxQueuedPackets: 4, maxBufferedBytes: 1024 })
-    const server = fakeServer()
-    hub.attach(server.io, auth)
-    const slow = server.socket()
-    const fast = server.socket()
-    for (const client of [slow, fast]) client.call('subscribe', { city: 'firenze' }, () => undefined)
+    const server = fakeRealtime()
+    hub.attach(server.realtime, { lookup })
+    const slow = server.socket('slow')
+    const fast = server.socket('fast')
+    for (const client of [slow, fast]) expect(client.call('subscribe', { city: 'firenze' })).toMatchObject({ ok: true })
 
     hub.push(FIRENZE_AQ, [{ time: 1, values: { pm25: 1 } }], 1)
     hub.flush()
     expect(slow.emitted).toHaveLength(1)
+    expect(slow.emitted[0]!.data).toMatchObject({ room: 'live:city:firenze', seq: 1, updates: [{ id: FIRENZE_AQ.id, values: { pm25: 1 } }] })
 
     // The slow browser stops reading: its engine.io buffer fills, then its WebSocket's.
     slow.conn.writeBuffer.length = 4
@@ -269,28 +295,31 @@ describe('live hub with a backed-up socket', () => {
     expect(slow.emitted).toHaveLength(1)
     expect(hub.stats().skippedBackedUp).toBe(6)
     expect(fast.emitted).toHaveLength(7)
+    expect((fast.emitted.at(-1)!.data as UpdateMessage).seq).toBe(7)
 
-    // Drained: one message with the newest value of each device that changed meanwhile.
+    // Drained: one `resync`, nothing of what it missed; it subscribes again and gets the newest state.
     slow.conn.transport.socket.bufferedAmount = 0
     hub.flush()
-    expect(slow.emitted).toHaveLength(2)
-    const caughtUp = (slow.emitted[1]!.data as LiveUpdate[]).sort((a, b) => a.id.localeCompare(b.id))
-    expect(caughtUp).toEqual([
+    expect(slow.emitted.map((e) => e.event)).toEqual(['update', 'resync'])
+    const again = slow.call('subscribe', { city: 'firenze' }) as { snapshot: LiveUpdate[] }
+    expect(again.snapshot.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
       { id: FIRENZE_AQ.id, type: 'air-quality', city: 'firenze', time: 501, values: { pm25: 501 } },
       { id: FIRENZE_NOISE.id, type: 'noise', city: 'firenze', time: 300, values: { LAeq: 50 } },
     ])
+    hub.push(FIRENZE_AQ, [{ time: 502, values: { pm25: 502 } }], 502)
     hub.flush()
-    expect(slow.emitted).toHaveLength(2)
+    expect(slow.emitted.at(-1)!.data).toMatchObject({ seq: 8, updates: [{ values: { pm25: 502 } }] })
+    expect(hub.stats().lagging).toBe(0)
+    expect(LAGGING_ROOM).toBe('live:lagging')
     hub.detach()
   })
 
   it('bounds subscriptions per socket', () => {
     const hub = createLiveHub({ coalesceMs: 3_600_000, maxSubscriptionsPerSocket: 2 })
-    const server = fakeServer()
-    hub.attach(server.io, auth)
-    const client = server.socket()
-    const answers: unknown[] = []
-    for (const device of ['aq-a-001', 'aq-b-001', 'aq-b-001', 'aq-c-001']) client.call('subscribe', { device }, (a: unknown) => answers.push(a))
+    const server = fakeRealtime()
+    hub.attach(server.realtime, { lookup })
+    const client = server.socket('one')
+    const answers = ['aq-a-001', 'aq-b-001', 'aq-b-001', 'aq-c-001'].map((device) => client.call('subscribe', { device }))
     expect(answers.map((a) => (a as { ok: boolean }).ok)).toEqual([true, true, true, false])
     expect(answers[3]).toMatchObject({ error: { status: 429, message: 'at most 2 subscriptions per connection' } })
     hub.detach()

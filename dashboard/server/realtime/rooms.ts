@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { DeviceType } from '../../../devices/kinds.ts'
 
 /**
@@ -12,6 +13,8 @@ import type { DeviceType } from '../../../devices/kinds.ts'
 export const STAFF_ROOM = 'staff'
 export const INSTALLERS_ROOM = 'installers'
 export const userRoom = (username: string) => `user:${username}`
+/** Every socket opened with one session (named by a hash: room names travel between nodes, tokens must not). */
+export const sessionRoom = (credential: string) => `session:${createHash('sha256').update(credential).digest('base64url').slice(0, 22)}`
 
 /** Live readings and connection changes, by what a subscription asks for. */
 export const liveRoom = {

@@ -207,8 +207,10 @@ describe('alerts API', () => {
 
 describe('live pushes', () => {
   let socket: ClientSocket | undefined
+  const others: ClientSocket[] = []
   afterAll(() => {
     socket?.disconnect()
+    for (const s of others) s.disconnect()
   })
 
   it('sends a logged-in socket new alerts and device state changes', async () => {
@@ -231,5 +233,39 @@ describe('live pushes', () => {
     expect(pushed.counts.open).toBeGreaterThanOrEqual(1)
     const state = await until(() => stateEvents.flatMap((p) => p.items).find((s: Json) => s.id === devices.fi!.id), 'the state push')
     expect(state).toMatchObject({ state: 'live' })
+  })
+
+  it("sends an installer only the alerts and states of their devices, and every rule change", async () => {
+    const address = t.app.server.address()
+    if (!address || typeof address === 'string') throw new Error('not listening')
+    const open = async (token: string) => {
+      const s = connect(`http://127.0.0.1:${address.port}`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token } })
+      others.push(s)
+      await new Promise((resolve, reject) => {
+        s.once('connect', () => resolve(undefined))
+        s.once('connect_error', reject)
+      })
+      const events = { alerts: [] as Json[], states: [] as Json[], rules: [] as Json[] }
+      s.on('alerts', (p: Json) => events.alerts.push(p))
+      s.on('device_states', (p: Json) => events.states.push(p))
+      s.on('alert_rules', (p: Json) => events.rules.push(p))
+      return events
+    }
+    // ivan works in Firenze; fred (no cities, registered nothing here) sees none of these devices.
+    const ivan = await open(t.tokens.installer)
+    const fred = await open(t.tokens.freelancer)
+    const staff = await open(t.tokens.admin)
+    const rule = await createRule({ name: 'PM10 everywhere', field: 'pm10', op: '>', threshold: 30 })
+    reading(devices.pi!, { pm10: 90 })
+    reading(devices.fi!, { pm10: 90 })
+    const mine = (p: Json) => p.changes.some((a: Json) => a.ruleId === rule.id)
+    await until(() => staff.alerts.filter(mine).flatMap((p) => p.changes).filter((a: Json) => a.ruleId === rule.id).length >= 2 || undefined, 'both alerts to staff')
+    const ivans = await until(() => ivan.alerts.find(mine), "ivan's alert push")
+    expect(ivans.changes.filter((a: Json) => a.ruleId === rule.id).map((a: Json) => a.deviceId)).toEqual([devices.fi!.id])
+    expect(ivan.alerts.flatMap((p) => p.changes).some((a: Json) => a.deviceId === devices.pi!.id)).toBe(false)
+    // Rules reach every logged-in socket; fred's alerts never came.
+    for (const who of [ivan, fred, staff]) await until(() => who.rules.find((p) => p.rules.some((r: Json) => r.id === rule.id)), 'the rules push')
+    expect(fred.alerts.filter(mine)).toEqual([])
+    expect([...ivan.states, ...fred.states].flatMap((p) => p.items).some((s: Json) => s.id === devices.pi!.id)).toBe(false)
   })
 })

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3'
-import type { Server } from 'socket.io'
 import { describe, expect, it } from 'vitest'
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import type { Device, RegistryChange } from '../../../../devices/registry.ts'
 import { createDeviceStates } from '../device-states.ts'
+import type { UserVisibility } from '../push.ts'
+import { fakeIo } from '../rooms-testing.ts'
 import { createAlertEngine } from './engine.ts'
 import { RuleError } from './rules.ts'
 
@@ -13,17 +14,10 @@ function device(id: string, type: DeviceType, city = 'firenze', over: Partial<De
   return { id, type, name: `Station ${id}`, city, lat: 43.77, lon: 11.25, interval: 10, metadata: {}, status: 'active', createdAt: new Date(T0 - 1e6).toISOString(), updatedAt: '', createdBy: 'cli', ...over }
 }
 
-/** A fake Socket.IO server: logged-in sockets that record what they are sent. */
-function fakeIo(n = 1) {
-  const sockets = new Map<string, { data: { user?: unknown }; sent: [string, any][]; emit(e: string, p: unknown): void }>()
-  for (let i = 0; i < n; i++) {
-    const s = { data: { user: { username: `u${i}`, role: 'operator' } }, sent: [] as [string, any][], emit: (e: string, p: unknown) => s.sent.push([e, p]) }
-    sockets.set(`s${i}`, s)
-  }
-  return { io: { of: () => ({ sockets }) } as unknown as Server, sockets: [...sockets.values()] }
-}
-
-function setup(devices: Device[], options: { db?: Database.Database; maxKeys?: number } = {}) {
+function setup(
+  devices: Device[],
+  options: { db?: Database.Database; maxKeys?: number; users?: { username: string; role: string }[]; visibility?: UserVisibility } = {},
+) {
   let now = T0
   const db = options.db ?? new Database(':memory:')
   const byId = new Map(devices.map((d) => [d.id, d]))
@@ -39,13 +33,16 @@ function setup(devices: Device[], options: { db?: Database.Database; maxKeys?: n
   const clock = () => now
   const states = createDeviceStates({ registry, clock, timers: false })
   const engine = createAlertEngine({ db, registry, states, clock, timers: false, maxKeys: options.maxKeys, maxChangesPerMessage: 5 })
-  const { io, sockets } = fakeIo()
-  engine.attach(io)
+  const { io, sockets, fetches, received, hold } = fakeIo(options.users)
+  engine.attach(io, options.visibility)
   return {
     db,
     engine,
     states,
     sockets,
+    fetches,
+    received,
+    hold,
     set: (seconds: number) => (now = T0 + seconds * 1000),
     /** One reading of `id` at T0 + seconds (device time = arrival time). */
     read(id: string, seconds: number, values: Record<string, number>) {
@@ -178,6 +175,82 @@ describe('alert engine', () => {
     t.sockets[0]!.sent.length = 0
     t.engine.tick()
     expect(t.sockets[0]!.sent).toEqual([])
+  })
+
+  it('pushes by room: staff everything, each installer the alerts of their devices and counts of those', async () => {
+    const devices = [device('aq-fi', 'air-quality', 'firenze'), device('aq-po', 'air-quality', 'prato'), device('aq-pi', 'air-quality', 'pisa')]
+    const users = [
+      { username: 'olga', role: 'operator' },
+      { username: 'ivan', role: 'installer' },
+      { username: 'ivan', role: 'installer' },
+      { username: 'pia', role: 'installer' },
+      { username: 'nina', role: 'installer' },
+    ]
+    const cities: Record<string, string[]> = { ivan: ['firenze'], pia: ['pisa', 'prato'], nina: ['livorno'] }
+    const visibility: UserVisibility = (username) => (d) => cities[username]?.includes(d.city) ?? false
+    const t = setup(devices, { users, visibility })
+    const [olga, ivan1, ivan2, pia, nina] = t.sockets
+    t.engine.createRule({ name: 'High', field: 'pm25', op: '>', threshold: 10 }, 'olga')
+    for (const d of devices) t.read(d.id, 0, { pm25: 30 })
+    const pushed = t.engine.tick()
+    // Staff get theirs at once, installers once the installers online are known.
+    expect(t.received(olga!, 'alerts')).toHaveLength(1)
+    expect(t.received(ivan1!, 'alerts')).toHaveLength(0)
+    await pushed
+    expect(t.fetches.count).toBe(1)
+    expect(t.received(olga!, 'alerts')[0]).toMatchObject({ more: 0, counts: { open: 3, acknowledged: 0 }, opened: 3, acknowledged: 0, resolved: 0 })
+    expect(t.received(olga!, 'alerts')[0].changes.map((a: { deviceId: string }) => a.deviceId)).toEqual(['aq-pi', 'aq-po', 'aq-fi'])
+    for (const socket of [ivan1!, ivan2!]) {
+      const [message, ...rest] = t.received(socket, 'alerts')
+      expect(rest).toEqual([])
+      expect(message.changes.map((a: { deviceId: string }) => a.deviceId)).toEqual(['aq-fi'])
+      expect(message).toMatchObject({ more: 0, counts: { open: 1, acknowledged: 0 }, opened: 3 })
+    }
+    expect(t.received(pia!, 'alerts')[0].changes.map((a: { deviceId: string }) => a.deviceId)).toEqual(['aq-pi', 'aq-po'])
+    // Nothing of theirs: nothing sent.
+    expect(t.received(nina!, 'alerts')).toEqual([])
+    // Rules go to every logged-in socket.
+    for (const socket of t.sockets) expect(t.received(socket, 'alert_rules')).toHaveLength(1)
+  })
+
+  it('never overlaps the installers\' pushes: ticks meanwhile are merged into the next, in order', async () => {
+    const devices = [device('aq-1', 'air-quality'), device('aq-2', 'air-quality')]
+    const t = setup(devices, { users: [{ username: 'olga', role: 'operator' }, { username: 'ivan', role: 'installer' }], visibility: () => () => true })
+    const [olga, ivan] = t.sockets
+    t.engine.createRule({ name: 'High', field: 'pm25', op: '>', threshold: 10 }, 'olga')
+    const release = t.hold()
+    t.read('aq-1', 0, { pm25: 30 })
+    const first = t.engine.tick()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(t.fetches.count).toBe(1)
+    // While the installers online are being fetched: two more ticks.
+    t.read('aq-2', 1, { pm25: 30 })
+    const second = t.engine.tick()
+    t.read('aq-1', 2, { pm25: 1 })
+    const third = t.engine.tick()
+    expect(t.received(olga!, 'alerts')).toHaveLength(3)
+    expect(t.fetches.count).toBe(1)
+    release()
+    await Promise.all([first, second, third])
+    // One fetch for the first tick, one for the two that came while it ran.
+    expect(t.fetches.count).toBe(2)
+    const [a, b, ...rest] = t.received(ivan!, 'alerts')
+    expect(rest).toEqual([])
+    expect(a.changes.map((x: { deviceId: string }) => x.deviceId)).toEqual(['aq-1'])
+    expect(b.changes.map((x: { deviceId: string; state: string }) => `${x.deviceId} ${x.state}`)).toEqual(['aq-2 open', 'aq-1 resolved'])
+    expect(b).toMatchObject({ opened: 1, resolved: 1, counts: { open: 1, acknowledged: 0 } })
+  })
+
+  it('sends nothing more once closed, and close waits for a push under way', async () => {
+    const t = setup([device('aq-1', 'air-quality')], { users: [{ username: 'ivan', role: 'installer' }], visibility: () => () => true })
+    t.engine.createRule({ name: 'High', field: 'pm25', op: '>', threshold: 10 }, 'olga')
+    t.read('aq-1', 0, { pm25: 30 })
+    void t.engine.tick()
+    await t.engine.close()
+    expect(t.received(t.sockets[0]!, 'alerts')).toEqual([])
+    t.read('aq-1', 10, { pm25: 1 })
+    await t.engine.tick()
+    expect(t.received(t.sockets[0]!, 'alerts')).toEqual([])
   })
 
   it('keeps its in-memory state bounded', () => {

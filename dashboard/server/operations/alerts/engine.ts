@@ -1,42 +1,30 @@
 import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
-import type { Server, Socket } from 'socket.io'
-import type { DeviceType } from '../../../../devices/kinds.ts'
 import type { Registry } from '../../../../devices/registry.ts'
-import type { DeviceStateChange, DeviceStates } from '../device-states.ts'
-import type { Feed, FeedDevice } from '../../../../feed/feed.ts'
-import { judge, judgeState, RollingWindow, type ConditionState } from './evaluator.ts'
-import {
-  applyPatch,
-  checkDefinition,
-  definitionFromInput,
-  describeRule,
-  fieldInfo,
-  fieldValue,
-  formatDuration,
-  inScope,
-  RuleError,
-  type NewRuleInput,
-  type Rule,
-  type RuleDefinition,
-  type RulePatchInput,
-} from './rules.ts'
-import { createAlertStore, type Alert, type AlertQuery, type AlertState, type ResolvedReason } from './store.ts'
+import type { DeviceStates } from '../device-states.ts'
+import type { Feed } from '../../../../feed/feed.ts'
+import type { AlertCounts } from '../../../shared/operations.ts'
+import type { DeviceFilter, PushServer, UserVisibility } from '../push.ts'
+import { createJudging } from './judging.ts'
+import { createAlertWriter } from './persistence.ts'
+import { createAlertPush } from './push.ts'
+import { applyPatch, checkDefinition, definitionFromInput, RuleError, type NewRuleInput, type Rule, type RuleDefinition, type RulePatchInput } from './rules.ts'
+import { createRuntimes } from './runtime.ts'
+import { createAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
+import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
 /**
  * The alert engine: rules evaluated continuously as readings arrive (the feed's accepted
  * readings, never a poll of storage), and as devices change state (device-states.ts, for silent
- * rules). Per (rule, device) it keeps a condition state and, for windowed rules, a fixed-size
- * rolling window (evaluator.ts), in memory and bounded (`maxKeys` in all; keys of rules without
- * a window are dropped while their condition does not hold).
+ * rules). Composed of:
+ *  - runtime.ts: the rules in memory, per (rule, device) a condition state and, for windowed
+ *    rules, a fixed-size rolling window (evaluator.ts), bounded (`maxKeys` in all);
+ *  - judging.ts: readings and state changes → alerts opened and resolved;
+ *  - persistence.ts: alerts written to SQLite in one transaction per tick;
+ *  - push.ts: one `alerts` event per tick and `alert_rules` after a rule change, to rooms.
  *
  * Alerts go open → acknowledged (by whom, when) → resolved, at most one not resolved per
- * (rule, device). They are written to SQLite in one transaction per tick and pushed to logged-in
- * sockets as one `alerts` event per tick: `{ changes (at most maxChangesPerMessage, newest
- * first), more (how many changes were left out: refetch GET /api/alerts), counts (open and
- * acknowledged now), opened, acknowledged, resolved (this tick) }`, so a rule that fires on every
- * device at once costs the browser one small message, not thousands. Rule changes are pushed as
- * `alert_rules` ({ rules }).
+ * (rule, device).
  */
 
 export interface AlertEngineOptions {
@@ -58,66 +46,14 @@ export interface AlertEngineOptions {
   timers?: boolean
 }
 
-interface KeyState extends ConditionState {
-  window?: RollingWindow
-  alert?: Alert
-}
+export { alertView, ruleView, type AlertView, type RuleView }
 
-interface Runtime {
-  rule: Rule
-  keys: Map<string, KeyState>
-}
-
-export interface RuleView extends Rule {
-  scope: { deviceId?: string; type?: string; city?: string }
-  unit: string
-  description: string
-}
-
-export interface AlertView extends Omit<Alert, 'openedAt' | 'acknowledgedAt' | 'resolvedAt'> {
-  openedAt: string
-  acknowledgedAt: string | null
-  resolvedAt: string | null
-}
-
-export type AlertVisibility = (socket: Socket) => ((device: { id: string; city: string }) => boolean) | undefined
+/** Who may see which device, per user: undefined for everything. */
+export type AlertVisibility = UserVisibility
 
 /** Raised by engine calls the API maps to 404 / 409. */
 export class AlertNotFoundError extends Error {}
 export class AlertConflictError extends Error {}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
-
-export function alertView(a: Alert): AlertView {
-  return { ...a, openedAt: iso(a.openedAt)!, acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt) }
-}
-
-export function ruleView(rule: Rule): RuleView {
-  const scope: RuleView['scope'] = {}
-  if (rule.deviceId !== null) scope.deviceId = rule.deviceId
-  if (rule.type !== null) scope.type = rule.type
-  if (rule.city !== null) scope.city = rule.city
-  const unit = rule.kind === 'threshold' && rule.field ? fieldInfo(rule.type ?? undefined, rule.field).unit : ''
-  return { ...rule, scope, unit, description: describeRule(rule) }
-}
-
-function round(value: number): number {
-  const abs = Math.abs(value)
-  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2
-  return Number(value.toFixed(digits))
-}
-
-function alertMessage(rule: Rule, device: { name: string }, value: number | null, interval?: number): string {
-  if (rule.kind === 'silent') {
-    const expected = interval ? ` (expected every ${formatDuration(interval)})` : ''
-    const gap = interval ? `more than ${formatDuration(5 * interval)}` : 'more than 5 reporting intervals'
-    return `${device.name} is silent: nothing received for ${gap}${expected}`
-  }
-  const info = fieldInfo(rule.type ?? undefined, rule.field!)
-  const unit = info.unit && info.unit !== '0–1' && rule.aggregate !== 'count' ? ` ${info.unit}` : ''
-  const what = rule.window !== null ? `${formatDuration(rule.window)} ${rule.aggregate} ${info.label}` : info.label
-  return `${what} ${value === null ? '?' : round(value)}${unit} ${rule.op} ${rule.threshold}${unit} at ${device.name}`
-}
 
 /** Only these parts of a rule change what it judges; a change to the others keeps its alerts. */
 const JUDGED: (keyof RuleDefinition)[] = ['kind', 'field', 'op', 'threshold', 'deviceId', 'type', 'city', 'window', 'aggregate', 'minDuration', 'hysteresis']
@@ -125,240 +61,16 @@ const JUDGED: (keyof RuleDefinition)[] = ['kind', 'field', 'op', 'threshold', 'd
 export function createAlertEngine(options: AlertEngineOptions) {
   const { db, registry, states } = options
   const clock = options.clock ?? Date.now
-  const maxChanges = options.maxChangesPerMessage ?? 100
-  const maxKeys = options.maxKeys ?? 200_000
-  const buckets = options.windowBuckets ?? 20
   const retentionMs = options.retentionMs ?? 90 * 86_400_000
   const store = createAlertStore(db)
-
-  const runtimes = new Map<number, Runtime>()
-  let byType = new Map<DeviceType, Runtime[]>()
-  let silentRules: Runtime[] = []
-  const active = new Map<number, Alert>()
-  let keyCount = 0
-  let nextId = store.maxAlertId() + 1
-  const inserts = new Map<number, Alert>()
-  const updates = new Map<number, Alert>()
-  // What the next push carries.
-  const changed = new Map<number, Alert>()
-  const tickCounts = { opened: 0, acknowledged: 0, resolved: 0 }
-  let rulesChanged = false
   const stats = { evaluated: 0, opened: 0, resolved: 0, droppedKeys: 0, pushes: 0, writeErrors: 0 }
-  let io: Server | undefined
-  let visibility: AlertVisibility | undefined
-  const timers: NodeJS.Timeout[] = []
   const lookup = (id: string) => registry.get(id)
 
-  function reindex(): void {
-    byType = new Map()
-    silentRules = []
-    for (const rt of runtimes.values()) {
-      if (!rt.rule.enabled) continue
-      if (rt.rule.kind === 'silent') {
-        silentRules.push(rt)
-        continue
-      }
-      const types: DeviceType[] = rt.rule.type ? [rt.rule.type] : rt.rule.deviceId ? [registry.get(rt.rule.deviceId)?.type].filter((t): t is DeviceType => !!t) : []
-      const list = types.length ? types : (['air-quality', 'noise', 'weather', 'traffic-counter', 'bus', 'parking', 'bike-dock'] as DeviceType[])
-      for (const t of list) {
-        const arr = byType.get(t) ?? []
-        arr.push(rt)
-        byType.set(t, arr)
-      }
-    }
-  }
+  /** Alerts not resolved, by id: the newest state of each (the store's may lag a tick). */
+  const active = new Map<number, Alert>()
+  let nextId = store.maxAlertId() + 1
 
-  function dropKeys(rt: Runtime): void {
-    keyCount -= rt.keys.size
-    rt.keys.clear()
-  }
-
-  function keyFor(rt: Runtime, deviceId: string): KeyState | undefined {
-    let key = rt.keys.get(deviceId)
-    if (!key) {
-      if (keyCount >= maxKeys) {
-        stats.droppedKeys += 1
-        return undefined
-      }
-      key = { phase: 'ok', since: null }
-      rt.keys.set(deviceId, key)
-      keyCount += 1
-    }
-    return key
-  }
-
-  function forget(rt: Runtime, deviceId: string, key: KeyState): void {
-    if (key.phase === 'ok' && !key.window && !key.alert && rt.keys.delete(deviceId)) keyCount -= 1
-  }
-
-  function markChanged(alert: Alert, isNew: boolean): void {
-    if (isNew) inserts.set(alert.id, alert)
-    else if (!inserts.has(alert.id)) updates.set(alert.id, alert)
-    changed.set(alert.id, alert)
-  }
-
-  function open(rt: Runtime, key: KeyState, device: FeedDevice, value: number | null, at: number): void {
-    const rule = rt.rule
-    const registered = registry.get(device.id)
-    const name = registered?.name ?? device.id
-    const alert: Alert = {
-      id: nextId++,
-      ruleId: rule.id,
-      ruleName: rule.name,
-      kind: rule.kind,
-      severity: rule.severity,
-      deviceId: device.id,
-      deviceName: name,
-      type: device.type,
-      city: device.city,
-      field: rule.field,
-      op: rule.op,
-      threshold: rule.threshold,
-      unit: rule.kind === 'threshold' ? fieldInfo(device.type, rule.field!).unit : '',
-      value: value === null ? null : round(value),
-      lastValue: value === null ? null : round(value),
-      message: alertMessage(rule, { name }, value, states?.tracked(device.id)?.interval ?? registered?.interval),
-      state: 'open',
-      openedAt: at,
-      acknowledgedAt: null,
-      acknowledgedBy: null,
-      resolvedAt: null,
-      resolvedReason: null,
-    }
-    key.alert = alert
-    active.set(alert.id, alert)
-    markChanged(alert, true)
-    tickCounts.opened += 1
-    stats.opened += 1
-  }
-
-  function resolve(alert: Alert, reason: ResolvedReason, at: number): void {
-    if (alert.state === 'resolved') return
-    alert.state = 'resolved'
-    alert.resolvedAt = at
-    alert.resolvedReason = reason
-    active.delete(alert.id)
-    markChanged(alert, false)
-    tickCounts.resolved += 1
-    stats.resolved += 1
-  }
-
-  function resolveRule(rt: Runtime, reason: ResolvedReason): void {
-    const now = clock()
-    for (const key of rt.keys.values()) if (key.alert) resolve(key.alert, reason, now)
-    dropKeys(rt)
-  }
-
-  // ------------------------------------------------------------------------------ evaluation
-
-  function evaluate(rt: Runtime, device: FeedDevice, time: number, raw: number): void {
-    const rule = rt.rule
-    const key = keyFor(rt, device.id)
-    if (!key) return
-    stats.evaluated += 1
-    let value = raw
-    if (rule.window !== null) {
-      key.window ??= new RollingWindow(rule.window * 1000, buckets)
-      if (!key.window.add(time, raw)) return
-      value = key.window.aggregate(rule.aggregate ?? 'mean') ?? raw
-    }
-    if (key.alert) key.alert.lastValue = round(value)
-    const verdict = judge({ op: rule.op!, threshold: rule.threshold!, hysteresis: rule.hysteresis, minDuration: rule.minDuration }, key, time, value)
-    if (verdict === 'open') open(rt, key, device, value, clock())
-    else if (verdict === 'resolve' && key.alert) {
-      key.alert.lastValue = round(value)
-      resolve(key.alert, 'cleared', clock())
-      key.alert = undefined
-    }
-    forget(rt, device.id, key)
-  }
-
-  function onAccepted(device: FeedDevice, readings: readonly { time: number; values: Record<string, unknown> }[]): void {
-    const list = byType.get(device.type)
-    if (!list) return
-    for (const rt of list) {
-      if (!inScope(rt.rule, device)) continue
-      for (const reading of readings) {
-        const value = fieldValue(device.type, rt.rule.field!, reading.values)
-        if (value !== undefined) evaluate(rt, device, reading.time, value)
-      }
-    }
-  }
-
-  function judgeSilent(rt: Runtime, device: FeedDevice, holds: boolean, since: number, now: number): void {
-    let key = rt.keys.get(device.id)
-    if (!key && !holds) return
-    key ??= keyFor(rt, device.id)
-    if (!key) return
-    const verdict = judgeState(rt.rule.minDuration, key, now, holds, since)
-    if (verdict === 'open') open(rt, key, device, null, now)
-    else if (verdict === 'resolve' && key.alert) {
-      resolve(key.alert, 'reporting', now)
-      key.alert = undefined
-    }
-    forget(rt, device.id, key)
-  }
-
-  function onStateChange(change: DeviceStateChange): void {
-    const device = { id: change.id, type: change.type, city: change.city }
-    const now = clock()
-    if (change.state === 'inactive') {
-      resolveDevice(change.id, 'device-inactive')
-      return
-    }
-    for (const rt of silentRules) if (inScope(rt.rule, device)) judgeSilent(rt, device, change.state === 'silent', change.since, now)
-  }
-
-  /** Silent rules with a minimum duration open on time, not on the next event. */
-  function checkPendingSilent(now: number): void {
-    for (const rt of silentRules) {
-      for (const [id, key] of rt.keys) {
-        if (key.phase !== 'pending') continue
-        const d = states?.tracked(id)
-        if (!d) continue
-        judgeSilent(rt, { id, type: d.type, city: d.city }, d.state === 'silent', d.since, now)
-      }
-    }
-  }
-
-  /** A rule just (re)installed: devices already silent count from when they went silent. */
-  function seedSilent(rt: Runtime): void {
-    if (!states || rt.rule.kind !== 'silent' || !rt.rule.enabled) return
-    const now = clock()
-    for (const s of states.list((d) => d.state === 'silent')) {
-      const d = states.tracked(s.id)
-      if (d && inScope(rt.rule, d)) judgeSilent(rt, d, true, s.since, now)
-    }
-  }
-
-  function resolveDevice(deviceId: string, reason: ResolvedReason): void {
-    const now = clock()
-    for (const rt of runtimes.values()) {
-      const key = rt.keys.get(deviceId)
-      if (!key) continue
-      if (key.alert) resolve(key.alert, reason, now)
-      rt.keys.delete(deviceId)
-      keyCount -= 1
-    }
-  }
-
-  // ------------------------------------------------------------------------------ persistence, push
-
-  function flush(): void {
-    if (inserts.size === 0 && updates.size === 0) return
-    const ins = [...inserts.values()]
-    const ups = [...updates.values()]
-    inserts.clear()
-    updates.clear()
-    try {
-      store.write(ins, ups)
-    } catch (err) {
-      stats.writeErrors += 1
-      options.logger?.error({ err }, 'could not write alerts')
-    }
-  }
-
-  function counts(visible?: (d: { id: string; city: string }) => boolean): { open: number; acknowledged: number } {
+  function counts(visible?: DeviceFilter): AlertCounts {
     const c = { open: 0, acknowledged: 0 }
     for (const a of active.values()) {
       if (visible && !visible({ id: a.deviceId, city: a.city })) continue
@@ -368,57 +80,60 @@ export function createAlertEngine(options: AlertEngineOptions) {
     return c
   }
 
-  function push(): void {
-    if (!io) {
-      changed.clear()
-      return
-    }
-    if (rulesChanged) {
-      rulesChanged = false
-      const rules = [...runtimes.values()].map((rt) => ruleView(rt.rule))
-      for (const socket of io.of('/').sockets.values()) if ((socket.data as { user?: unknown }).user) socket.emit('alert_rules', { rules })
-    }
-    if (changed.size === 0) return
-    const all = [...changed.values()].sort((a, b) => b.id - a.id)
-    changed.clear()
-    const summary = { ...tickCounts }
-    tickCounts.opened = tickCounts.acknowledged = tickCounts.resolved = 0
-    let shared: unknown
-    for (const socket of io.of('/').sockets.values()) {
-      if (!(socket.data as { user?: unknown }).user) continue
-      const visible = visibility?.(socket)
-      if (!visible) {
-        shared ??= { changes: all.slice(0, maxChanges).map(alertView), more: Math.max(0, all.length - maxChanges), counts: counts(), ...summary }
-        socket.emit('alerts', shared)
-        continue
-      }
-      const mine = all.filter((a) => visible({ id: a.deviceId, city: a.city }))
-      if (mine.length === 0) continue
-      socket.emit('alerts', { changes: mine.slice(0, maxChanges).map(alertView), more: Math.max(0, mine.length - maxChanges), counts: counts(visible), ...summary })
-    }
-    stats.pushes += 1
-  }
+  const runtimes = createRuntimes({ registry, maxKeys: options.maxKeys ?? 200_000, stats })
+  const writer = createAlertWriter({ store, logger: options.logger, stats })
+  const pusher = createAlertPush({
+    maxChanges: options.maxChangesPerMessage ?? 100,
+    counts,
+    rules: () => [...runtimes.all()].map((rt) => ruleView(rt.rule)),
+    onError: (err) => options.logger?.warn({ err }, 'could not push alerts to installers'),
+    stats,
+  })
+  const judging = createJudging({
+    runtimes,
+    registry,
+    states,
+    clock,
+    buckets: options.windowBuckets ?? 20,
+    stats,
+    sink: {
+      nextId: () => nextId++,
+      opened(alert) {
+        active.set(alert.id, alert)
+        writer.record(alert, true)
+        pusher.changed(alert)
+        pusher.count('opened')
+      },
+      resolved(alert) {
+        active.delete(alert.id)
+        writer.record(alert, false)
+        pusher.changed(alert)
+        pusher.count('resolved')
+      },
+    },
+  })
+  const { flush } = writer
+  const timers: NodeJS.Timeout[] = []
 
-  function tick(): void {
-    checkPendingSilent(clock())
+  function tick(): Promise<void> {
+    judging.checkPendingSilent(clock())
     flush()
-    push()
+    return pusher.push()
   }
 
   // ------------------------------------------------------------------------------ start
 
-  for (const rule of store.listRules()) runtimes.set(rule.id, { rule, keys: new Map() })
+  for (const rule of store.listRules()) runtimes.add(rule)
   for (const alert of store.activeAlerts()) {
     const rt = runtimes.get(alert.ruleId)
     if (!rt || !rt.rule.enabled) {
-      resolve(alert, rt ? 'rule-disabled' : 'rule-deleted', clock())
+      judging.resolve(alert, rt ? 'rule-disabled' : 'rule-deleted', clock())
       continue
     }
     active.set(alert.id, alert)
-    rt.keys.set(alert.deviceId, { phase: 'firing', since: alert.openedAt, alert })
-    keyCount += 1
+    runtimes.restore(rt, alert.deviceId, { phase: 'firing', since: alert.openedAt, alert })
   }
-  reindex()
+  runtimes.reindex()
   store.prune(clock() - retentionMs)
   flush()
 
@@ -429,7 +144,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
         // Feed listeners run on the ingest path: a failure here is logged, never thrown back.
         accepted: (device, readings) => {
           try {
-            onAccepted(device, readings)
+            judging.accepted(device, readings)
           } catch (err) {
             options.logger?.error({ err, device: device.id }, 'alert evaluation failed')
           }
@@ -437,31 +152,30 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }),
     )
   }
-  if (states) unsubscribers.push(states.onChange(onStateChange))
+  if (states) unsubscribers.push(states.onChange(judging.stateChanged))
   unsubscribers.push(
     registry.onChange((change) => {
-      if (change.kind === 'status' && change.device.status !== 'active') resolveDevice(change.device.id, 'device-inactive')
+      if (change.kind === 'status' && change.device.status !== 'active') judging.resolveDevice(change.device.id, 'device-inactive')
     }),
   )
   if (options.timers !== false) {
-    timers.push(setInterval(tick, options.tickMs ?? 250))
+    timers.push(setInterval(() => void tick(), options.tickMs ?? 250))
     timers.push(setInterval(() => store.prune(clock() - retentionMs), 6 * 3_600_000))
     for (const t of timers) t.unref()
   }
-  for (const rt of silentRules) seedSilent(rt)
+  for (const rt of runtimes.silent()) judging.seedSilent(rt)
 
   function install(rule: Rule): void {
-    const rt: Runtime = { rule, keys: new Map() }
-    runtimes.set(rule.id, rt)
-    reindex()
-    seedSilent(rt)
-    rulesChanged = true
+    const rt = runtimes.add(rule)
+    runtimes.reindex()
+    judging.seedSilent(rt)
+    pusher.rulesChanged()
   }
 
   return {
-    stats: () => ({ ...stats, keys: keyCount, active: active.size, rules: runtimes.size }),
+    stats: () => ({ ...stats, keys: runtimes.keyCount, active: active.size, rules: runtimes.size }),
 
-    listRules: (): RuleView[] => [...runtimes.values()].map((rt) => ruleView(rt.rule)),
+    listRules: (): RuleView[] => [...runtimes.all()].map((rt) => ruleView(rt.rule)),
 
     getRule(id: number): RuleView | undefined {
       const rt = runtimes.get(id)
@@ -482,12 +196,12 @@ export function createAlertEngine(options: AlertEngineOptions) {
       const def = checkDefinition(applyPatch(rt.rule, patch), lookup)
       const judgedChanged = JUDGED.some((k) => def[k] !== rt.rule[k])
       const rule = store.updateRule(id, def, new Date(clock()).toISOString())
-      if (!rule.enabled && rt.rule.enabled) resolveRule(rt, 'rule-disabled')
-      else if (judgedChanged) resolveRule(rt, 'rule-changed')
+      if (!rule.enabled && rt.rule.enabled) judging.resolveRule(rt, 'rule-disabled')
+      else if (judgedChanged) judging.resolveRule(rt, 'rule-changed')
       rt.rule = rule
-      reindex()
-      seedSilent(rt)
-      rulesChanged = true
+      runtimes.reindex()
+      judging.seedSilent(rt)
+      pusher.rulesChanged()
       flush()
       return ruleView(rule)
     },
@@ -495,15 +209,15 @@ export function createAlertEngine(options: AlertEngineOptions) {
     deleteRule(id: number): void {
       const rt = runtimes.get(id)
       if (!rt) throw new AlertNotFoundError(`no alert rule with id ${id}`)
-      resolveRule(rt, 'rule-deleted')
-      runtimes.delete(id)
-      reindex()
+      judging.resolveRule(rt, 'rule-deleted')
+      runtimes.remove(rt)
+      runtimes.reindex()
       store.deleteRule(id)
-      rulesChanged = true
+      pusher.rulesChanged()
       flush()
     },
 
-    queryAlerts(q: AlertQuery, visible?: (d: { id: string; city: string }) => boolean): { items: AlertView[]; total: number; counts: { open: number; acknowledged: number } } {
+    queryAlerts(q: AlertQuery, visible?: DeviceFilter): { items: AlertView[]; total: number; counts: AlertCounts } {
       flush()
       let result = store.queryAlerts(visible ? { ...q, limit: 1_000_000, offset: 0 } : q)
       if (visible) {
@@ -535,8 +249,9 @@ export function createAlertEngine(options: AlertEngineOptions) {
         alert.state = 'acknowledged'
         alert.acknowledgedAt = clock()
         alert.acknowledgedBy = by
-        markChanged(alert, false)
-        tickCounts.acknowledged += 1
+        writer.record(alert, false)
+        pusher.changed(alert)
+        pusher.count('acknowledged')
         flush()
       }
       return alertView(alert)
@@ -544,24 +259,29 @@ export function createAlertEngine(options: AlertEngineOptions) {
 
     counts,
 
-    /** Runs a tick now: pending silent rules, writes, pushes (tests; the timer does it every tickMs). */
+    /** Runs a tick now: pending silent rules, writes, pushes (tests; the timer does it every tickMs). Resolves when the installers' pushes have gone out. */
     tick,
     flush,
 
     /** Feeds readings in directly (tests, benchmarks; the feed does it when given). */
-    accepted: onAccepted,
+    accepted: judging.accepted,
 
-    attach(server: Server, visible?: AlertVisibility): void {
-      io = server
-      visibility = visible
+    /**
+     * Pushes to logged-in sockets by room: staff get every alert, each installer online the
+     * alerts of the devices `visible` gives them (without it, everyone gets everything).
+     */
+    attach(server: PushServer, visible?: AlertVisibility): void {
+      pusher.attach(server, visible)
     },
 
-    close(): void {
+    /** Stops; resolves once an installers' push under way has finished (it sends nothing more). */
+    close(): Promise<void> {
       for (const t of timers) clearInterval(t)
       timers.length = 0
       for (const unsubscribe of unsubscribers) unsubscribe()
       flush()
-      io = undefined
+      pusher.attach(undefined)
+      return pusher.idle()
     },
   }
 }

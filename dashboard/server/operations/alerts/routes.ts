@@ -2,8 +2,8 @@ import Type from 'typebox'
 import { cityIds, findCity } from '../../../../devices/region.ts'
 import { DEVICE_ID_PATTERN } from '../../../../devices/registry.ts'
 import { AlertConflictError, AlertNotFoundError, type AlertEngine } from './engine.ts'
-import { DERIVED_FIELDS, NewRuleSchema, OPS, RuleError, RulePatchSchema, RuleSchema, RULE_KINDS, SEVERITIES } from './rules.ts'
-import { ALERT_STATES } from './store.ts'
+import { DERIVED_FIELDS, NewRuleSchema, RuleError, RulePatchSchema } from './rules.ts'
+import { ALERT_STATES, AlertCountsSchema, AlertSchema, RuleSchema } from '../../../shared/operations.ts'
 import { SECURED, type Auth } from '../../identity/auth.ts'
 import { ApiError, badRequest, errorResponses, notFound } from '../../http/errors.ts'
 import { actorOf, visibleTo } from '../../identity/permissions.ts'
@@ -21,35 +21,6 @@ export interface AlertRouteDeps {
   registry: { get(id: string): { id: string; city: string; createdBy: string } | undefined }
 }
 
-const NullableString = Type.Union([Type.String(), Type.Null()])
-const NullableNumber = Type.Union([Type.Number(), Type.Null()])
-
-export const AlertSchema = Type.Object({
-  id: Type.Integer(),
-  ruleId: Type.Integer(),
-  ruleName: Type.String(),
-  kind: Type.Enum([...RULE_KINDS]),
-  severity: Type.Enum([...SEVERITIES]),
-  deviceId: Type.String(),
-  deviceName: Type.String(),
-  type: Type.String(),
-  city: Type.String(),
-  field: NullableString,
-  op: Type.Union([Type.Enum([...OPS]), Type.Null()]),
-  threshold: NullableNumber,
-  unit: Type.String(),
-  value: Type.Union([Type.Number(), Type.Null()], { description: 'The value that opened it (the aggregate, for windowed rules).' }),
-  lastValue: Type.Union([Type.Number(), Type.Null()], { description: 'The newest value judged while it is active.' }),
-  message: Type.String(),
-  state: Type.Enum([...ALERT_STATES]),
-  openedAt: Type.String({ description: 'ISO 8601' }),
-  acknowledgedAt: NullableString,
-  acknowledgedBy: NullableString,
-  resolvedAt: NullableString,
-  resolvedReason: Type.Union([Type.String(), Type.Null()], { description: 'cleared, reporting (a silent device reports again), rule-changed, rule-disabled, rule-deleted, device-inactive' }),
-})
-
-const CountsSchema = Type.Object({ open: Type.Integer(), acknowledged: Type.Integer() })
 const RuleIdParams = Type.Object({ id: Type.Integer({ minimum: 1, description: 'Rule id' }) }, { additionalProperties: false })
 const AlertIdParams = Type.Object({ id: Type.Integer({ minimum: 1, description: 'Alert id' }) }, { additionalProperties: false })
 
@@ -189,7 +160,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
         security: SECURED,
         querystring: AlertQuerySchema,
         response: {
-          200: Type.Object({ items: Type.Array(AlertSchema), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), counts: CountsSchema }),
+          200: Type.Object({ items: Type.Array(AlertSchema), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), counts: AlertCountsSchema }),
           ...errorResponses(400, 401),
         },
       },

@@ -2,6 +2,10 @@ import Type, { type Static, type TSchema } from 'typebox'
 import { DEVICE_TYPES, DeviceTypeSchema, KINDS, type DeviceType } from '../../../../devices/kinds.ts'
 import { cityIds, findCity } from '../../../../devices/region.ts'
 import { DEVICE_ID_PATTERN } from '../../../../devices/registry.ts'
+import { OPS, RULE_AGGREGATES, RULE_KINDS, SEVERITIES, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
+
+// The rule vocabulary lives with the browsers' protocol (shared/operations.ts, with RuleSchema, the rule view).
+export { OPS, RULE_AGGREGATES, RULE_KINDS, SEVERITIES, type Op, type RuleAggregate, type RuleKind, type Severity }
 
 /**
  * Alert rules: what they say, how they are validated, and which fields they may watch.
@@ -17,15 +21,6 @@ import { DEVICE_ID_PATTERN } from '../../../../devices/registry.ts'
  * Besides the kinds' own fields, rules may watch derived fields (DERIVED_FIELDS): a parking
  * area's occupancy in percent, a bus's delay in minutes.
  */
-
-export const OPS = ['>', '>=', '<', '<='] as const
-export type Op = (typeof OPS)[number]
-export const RULE_AGGREGATES = ['mean', 'min', 'max', 'count', 'last'] as const
-export type RuleAggregate = (typeof RULE_AGGREGATES)[number]
-export const SEVERITIES = ['info', 'warning', 'critical'] as const
-export type Severity = (typeof SEVERITIES)[number]
-export const RULE_KINDS = ['threshold', 'silent'] as const
-export type RuleKind = (typeof RULE_KINDS)[number]
 
 export interface DerivedField {
   type: DeviceType
@@ -171,33 +166,6 @@ export const RulePatchSchema = Type.Object(
   { additionalProperties: false },
 )
 export type RulePatchInput = Static<typeof RulePatchSchema>
-
-export const RuleSchema = Type.Object({
-  id: Type.Integer(),
-  name: Type.String(),
-  kind: Type.Enum([...RULE_KINDS]),
-  field: Type.Union([Type.String(), Type.Null()]),
-  op: Type.Union([Type.Enum([...OPS]), Type.Null()]),
-  threshold: Type.Union([Type.Number(), Type.Null()]),
-  deviceId: Type.Union([Type.String(), Type.Null()]),
-  type: Type.Union([Type.String(), Type.Null()]),
-  city: Type.Union([Type.String(), Type.Null()]),
-  scope: Type.Object({ deviceId: Type.Optional(Type.String()), type: Type.Optional(Type.String()), city: Type.Optional(Type.String()) }),
-  /** Seconds; null: each reading is judged. */
-  window: Type.Union([Type.Integer(), Type.Null()]),
-  aggregate: Type.Union([Type.Enum([...RULE_AGGREGATES]), Type.Null()]),
-  /** Seconds. */
-  minDuration: Type.Integer(),
-  hysteresis: Type.Number(),
-  severity: Type.Enum([...SEVERITIES]),
-  enabled: Type.Boolean(),
-  unit: Type.String({ description: "The field's unit." }),
-  /** One sentence: what the rule watches. */
-  description: Type.String(),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-})
 
 /** A rule as the engine and the API hold it. */
 export interface Rule {

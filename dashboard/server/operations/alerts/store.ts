@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { DeviceType } from '../../../../devices/kinds.ts'
-import type { Op, Rule, RuleAggregate, RuleDefinition, RuleKind, Severity } from './rules.ts'
+import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
+import type { Rule, RuleDefinition } from './rules.ts'
 
 /**
  * Alert rules and alerts in the registry database (tables `alert_rules` and `alerts`). At most one
@@ -8,8 +9,7 @@ import type { Op, Rule, RuleAggregate, RuleDefinition, RuleKind, Severity } from
  * Alert ids are given by the engine (it batches inserts per tick), rule ids by SQLite.
  */
 
-export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
-export type AlertState = (typeof ALERT_STATES)[number]
+export { ALERT_STATES, type AlertState }
 export type ResolvedReason = 'cleared' | 'reporting' | 'rule-changed' | 'rule-disabled' | 'rule-deleted' | 'device-inactive'
 
 export interface Alert {

@@ -1,0 +1,232 @@
+import {
+  assessCity,
+  assessStation,
+  band,
+  EAQI_POLLUTANTS,
+  EAQI_VERSION,
+  HOUR_MS,
+  POLLUTANT_LABELS,
+  type HourlyValue,
+  type Pollutant,
+  type StationAssessment,
+} from '../../../devices/aqi.ts'
+import { KINDS } from '../../../devices/kinds.ts'
+import { findCity, type City } from '../../../devices/region.ts'
+import type { Device, Registry } from '../../../devices/registry.ts'
+import type { Storage } from '../../../ingest/storage/contract.ts'
+import { PUBLIC_FIELDS, type CityAirQuality, type HistoryHour, type PollutantNow, type PublicStation } from './schemas.ts'
+import { createStationReader, floorHour, newestLive, newStationCache, pruneLive, round1, TYPE, type StationCache } from './station-cache.ts'
+
+/**
+ * One city's air quality computed from its active air-quality stations (station-cache.ts for
+ * what each reads), and shaped into the public answers: the index now, the 7-day hourly history
+ * and each station's view. The index rules (completeness, staleness, worst station) are in
+ * devices/aqi.ts.
+ *
+ * The index "now" is each pollutant's mean over the 60 minutes before the computation; the
+ * newest values are storage's latest ∪ live.
+ */
+
+export const HISTORY_HOURS = 7 * 24
+/** Device clocks may run this far ahead (devices/readings.ts accepts 5 minutes). */
+const FUTURE_MS = 5 * 60_000
+
+const iso = (t: number) => new Date(t).toISOString()
+
+export interface StationState {
+  device: Device
+  assessment: StationAssessment
+  lastReadingAt: number | null
+  latest: { time: number | null; values: Record<string, number> }
+}
+
+export interface CitySnapshot {
+  city: City
+  /** Increases with every computation of this city. */
+  version: number
+  computedAt: number
+  airQuality: CityAirQuality
+  /** Empty when computed without history (per-request mode for the air-quality list). */
+  history: HistoryHour[]
+  stations: PublicStation[]
+}
+
+export interface CityComputeDeps {
+  registry: Pick<Registry, 'list'>
+  storage: Pick<Storage, 'series' | 'latest'>
+  clock: () => number
+  /** A station's cache, kept from one computation to the next. */
+  stationCache(deviceId: string): StationCache
+  /** The version of a city's next snapshot. */
+  nextVersion(cityId: string): number
+}
+
+export function createCityCompute(deps: CityComputeDeps) {
+  const { registry, storage, clock } = deps
+  const reader = createStationReader(storage)
+  let computations = 0
+
+  async function computeStation(device: Device, cache: StationCache, now: number, withHistory: boolean, historyFrom: number, hourNow: number): Promise<StationState> {
+    pruneLive(cache, now)
+    if (withHistory) await reader.updateHours(cache, device.id, historyFrom, hourNow)
+    const rolling: Partial<Record<Pollutant, HourlyValue>> = {}
+    const [stored] = await Promise.all([
+      storage.latest({ deviceId: device.id, type: TYPE }),
+      ...EAQI_POLLUTANTS.map(async (p) => {
+        const v = await reader.exact(device.id, p, now - HOUR_MS, now + FUTURE_MS, cache)
+        if (v) rolling[p] = v
+      }),
+    ])
+    const values: Record<string, number> = { ...(stored?.values ?? {}) }
+    let lastReadingAt = stored?.time ?? null
+    for (const [field, { time, value }] of newestLive(cache)) {
+      if (lastReadingAt === null || time > lastReadingAt) {
+        lastReadingAt = time
+        values[field] = value
+      } else if (!(field in values)) values[field] = value
+    }
+    const assessment = assessStation(rolling, device.interval, { lastReadingAt, now })
+    return { device, assessment, lastReadingAt, latest: { time: lastReadingAt, values } }
+  }
+
+  /**
+   * Computes a city now. `fresh`: with empty caches (every value from storage, nothing kept);
+   * `withHistory: false` spares the history.
+   */
+  async function computeCity(cityId: string, fresh: boolean, withHistory: boolean): Promise<CitySnapshot> {
+    const city = findCity(cityId)
+    if (!city) throw new Error(`unknown city '${cityId}'`)
+    computations += 1
+    const now = clock()
+    const hourNow = floorHour(now)
+    const historyFrom = hourNow - HISTORY_HOURS * HOUR_MS
+    const devices = registry.list({ city: city.id, type: TYPE, status: 'active' }).items
+    const stations: { state: StationState; cache: StationCache }[] = []
+    // One station at a time (its fields in parallel): a city with many stations must not open
+    // hundreds of storage requests at once.
+    for (const device of devices) {
+      const cache = fresh ? newStationCache() : deps.stationCache(device.id)
+      stations.push({ state: await computeStation(device, cache, now, withHistory, historyFrom, hourNow), cache })
+    }
+    return {
+      city,
+      version: deps.nextVersion(city.id),
+      computedAt: now,
+      airQuality: cityNow(city, stations.map((s) => s.state), now),
+      history: withHistory ? cityHistory(stations, historyFrom, hourNow) : [],
+      stations: stations.map((s) => publicStation(s.state)),
+    }
+  }
+
+  return { computeCity, computations: () => computations }
+}
+
+// -------------------------------------------------------------------- shaping the answers
+
+export function cityNow(city: City, stations: StationState[], now: number): CityAirQuality {
+  const assessed = assessCity(stations.map((s) => ({ id: s.device.id, assessment: s.assessment })))
+  const fresh = stations.filter((s) => s.assessment.status === 'ok' || s.assessment.status === 'incomplete')
+  const pollutants: PollutantNow[] = EAQI_POLLUTANTS.map((p) => {
+    let top: { value: number; level: number; station: string } | undefined
+    let anyReadings = false
+    for (const s of fresh) {
+      const a = s.assessment.pollutants.find((x) => x.pollutant === p)!
+      if (a.count > 0) anyReadings = true
+      if (a.complete && a.value !== null && a.level !== null && (!top || a.value > top.value)) top = { value: a.value, level: a.level, station: s.device.id }
+    }
+    const b = top ? band(top.level as 1) : undefined
+    return {
+      pollutant: p,
+      label: POLLUTANT_LABELS[p],
+      unit: KINDS[TYPE].fields[p]!.unit,
+      value: top?.value ?? null,
+      level: top ? b!.level : null,
+      band: b?.id ?? null,
+      station: top?.station ?? null,
+      status: top ? 'ok' : anyReadings ? 'incomplete' : 'no-data',
+    }
+  })
+  const newest = stations.reduce<number | null>((m, s) => (s.lastReadingAt !== null && (m === null || s.lastReadingAt > m) ? s.lastReadingAt : m), null)
+  const i = assessed.index
+  return {
+    city: city.id,
+    name: city.name,
+    province: city.province,
+    lat: city.lat,
+    lon: city.lon,
+    status: assessed.status,
+    index: {
+      value: i?.level ?? null,
+      band: i?.band ?? null,
+      label: i ? band(i.level).name : null,
+      drivingPollutant: i?.pollutant ?? null,
+      station: i?.station ?? null,
+      version: EAQI_VERSION,
+    },
+    pollutants,
+    stations: stations.map((s) => ({
+      id: s.device.id,
+      name: s.device.name,
+      lat: s.device.lat,
+      lon: s.device.lon,
+      status: s.assessment.status,
+      index: s.assessment.index ? { value: s.assessment.index.level, band: s.assessment.index.band, drivingPollutant: s.assessment.index.pollutant } : null,
+      lastReadingAt: s.lastReadingAt === null ? null : iso(s.lastReadingAt),
+    })),
+    lastUpdate: newest === null ? null : iso(newest),
+    window: { from: iso(now - HOUR_MS), to: iso(now) },
+  }
+}
+
+export function cityHistory(stations: { state: StationState; cache: StationCache }[], from: number, to: number): HistoryHour[] {
+  const hours: HistoryHour[] = []
+  for (let h = from; h < to; h += HOUR_MS) {
+    const assessed = stations.map((s) => {
+      const values: Partial<Record<Pollutant, HourlyValue>> = {}
+      for (const p of EAQI_POLLUTANTS) {
+        const v = s.cache.hours.get(p)?.get(h)
+        if (v) values[p] = v
+      }
+      return { id: s.state.device.id, assessment: assessStation(values, s.state.device.interval) }
+    })
+    const city = assessCity(assessed)
+    const values: Record<string, number | null> = {}
+    for (const p of EAQI_POLLUTANTS) {
+      let top: number | null = null
+      for (const a of assessed) {
+        const x = a.assessment.pollutants.find((q) => q.pollutant === p)!
+        if (x.complete && x.value !== null && (top === null || x.value > top)) top = x.value
+      }
+      values[p] = top
+    }
+    hours.push({
+      time: iso(h),
+      index: city.index?.level ?? null,
+      band: city.index?.band ?? null,
+      drivingPollutant: city.index?.pollutant ?? null,
+      values,
+    })
+  }
+  return hours
+}
+
+export function publicStation(s: StationState): PublicStation {
+  const kind = KINDS[TYPE]
+  return {
+    id: s.device.id,
+    name: s.device.name,
+    type: TYPE,
+    city: s.device.city,
+    lat: s.device.lat,
+    lon: s.device.lon,
+    interval: s.device.interval,
+    status: s.assessment.status,
+    index: s.assessment.index ? { value: s.assessment.index.level, band: s.assessment.index.band, drivingPollutant: s.assessment.index.pollutant } : null,
+    hour: s.assessment.pollutants.map((p) => ({ pollutant: p.pollutant, value: p.value, count: p.count, required: p.required, level: p.level })),
+    latest: {
+      time: s.latest.time === null ? null : iso(s.latest.time),
+      values: Object.fromEntries(PUBLIC_FIELDS.filter((f) => typeof s.latest.values[f] === 'number').map((f) => [f, round1(s.latest.values[f]!)])),
+    },
+    units: Object.fromEntries(PUBLIC_FIELDS.map((f) => [f, kind.fields[f]!.unit])),
+  }
+}

@@ -1,0 +1,149 @@
+import type { Server as HttpServer, IncomingMessage } from 'node:http'
+import { Server } from 'socket.io'
+import type { TSchema, Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { ErrorBody } from '../../shared/realtime.ts'
+import { INSTALLERS_ROOM, sessionRoom, STAFF_ROOM, userRoom } from './rooms.ts'
+import type { RealtimeServer, RealtimeSocket, SocketUser } from './types.ts'
+
+/**
+ * The one Socket.IO server of the HTTP side, shared by every feature that talks to browsers
+ * (live stream, device states, alerts, commissioning). It checks the handshake (same origin, a
+ * session or anonymous), puts each logged-in socket in its user's room and in `staff` or
+ * `installers`, and ends sockets whose session has ended. Features push with room emits and
+ * receive events through `listen()`, which validates the payload against its schema first.
+ */
+
+export interface RealtimeAuth {
+  /** From the handshake: a user, 'anonymous', or null to refuse (an explicit token that is wrong). */
+  authenticate(handshake: { cookieHeader?: string; token?: unknown }): { user: SocketUser; credential: string } | 'anonymous' | null
+  /** Whether a credential accepted earlier still holds (checked without extending it). */
+  stillValid(credential: string): boolean
+}
+
+export interface RealtimeOptions {
+  /** How often each node rechecks its sockets' sessions. Default 60 s; 0 never. */
+  recheckSessionsMs?: number
+}
+
+export type Ack = (answer: unknown) => void
+
+export interface Realtime {
+  io: RealtimeServer
+  /**
+   * Handles a browser event: the payload is checked against `schema`; a bad one is answered
+   * `{ ok: false, error: { status: 400, code: 'validation', message } }` (through the ack, or a
+   * `subscription_error` event without one) and never reaches the handler.
+   */
+  listen<S extends TSchema>(
+    event: string,
+    schema: S,
+    handler: (socket: RealtimeSocket, payload: Static<S>, answer: (result: unknown) => void) => void,
+    explain?: (payload: unknown) => string,
+  ): void
+  /** Ends, on every node, the sockets opened with this session (it was just ended) or by this user (all theirs were). */
+  endSession(credential: string): void
+  endUser(username: string): void
+  close(): Promise<void>
+}
+
+export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: RealtimeOptions = {}): Realtime {
+  const io: RealtimeServer = new Server(server, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: 16 * 1024,
+    allowRequest: (request, callback) => callback(null, sameOrigin(request)),
+  })
+  const handlers: ((socket: RealtimeSocket) => void)[] = []
+
+  io.use((socket, next) => {
+    const token = (socket.handshake.auth as Record<string, unknown> | undefined)?.token
+    const result = auth.authenticate({ cookieHeader: socket.handshake.headers.cookie, token })
+    if (result === null) {
+      const err = new Error('unauthorized') as Error & { data?: ErrorBody }
+      err.data = { status: 401, code: 'unauthorized', message: 'the token is unknown or expired; log in again' }
+      return next(err)
+    }
+    if (result !== 'anonymous') {
+      socket.data.user = result.user
+      socket.data.credential = result.credential
+    }
+    next()
+  })
+
+  io.on('connection', (socket) => {
+    const user = socket.data.user
+    if (user) void socket.join([userRoom(user.username), sessionRoom(socket.data.credential!), user.role === 'installer' ? INSTALLERS_ROOM : STAFF_ROOM])
+    for (const handler of handlers) handler(socket)
+  })
+
+  // Each node checks its own sockets; a session ended through the API is ended at once by a room emit.
+  const recheckMs = options.recheckSessionsMs ?? 60_000
+  const recheck =
+    recheckMs > 0
+      ? setInterval(() => {
+          for (const socket of io.of('/').sockets.values()) {
+            const credential = socket.data.credential
+            if (credential !== undefined && !auth.stillValid(credential)) {
+              socket.emit('session_expired')
+              socket.disconnect(true)
+            }
+          }
+        }, recheckMs)
+      : undefined
+  recheck?.unref()
+
+  return {
+    io,
+    listen(event, schema, handler, explain) {
+      const check = Compile(schema)
+      handlers.push((socket) => {
+        socket.on(event, (...args: unknown[]) => {
+          // The ack is the last argument when the client asked for one; a payload may be absent.
+          const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined
+          const payload = args[0]
+          const answer = (result: unknown) => {
+            if (ack) ack(result)
+            else if ((result as { ok?: boolean }).ok === false) socket.emit('subscription_error', { event, ...(result as object) })
+          }
+          if (!check.Check(payload)) {
+            const message = explain?.(payload) ?? `invalid ${event} payload: ${[...check.Errors(payload)][0]?.message ?? 'does not match its schema'}`
+            return answer({ ok: false, error: { status: 400, code: 'validation', message } })
+          }
+          handler(socket, payload, answer)
+        })
+      })
+    },
+    endSession(credential) {
+      io.to(sessionRoom(credential)).emit('session_expired')
+      io.in(sessionRoom(credential)).disconnectSockets(true)
+    },
+    endUser(username) {
+      io.to(userRoom(username)).emit('session_expired')
+      io.in(userRoom(username)).disconnectSockets(true)
+    },
+    async close() {
+      clearInterval(recheck)
+      io.disconnectSockets(true)
+      io.engine.close()
+    },
+  }
+}
+
+/**
+ * Browsers send Origin on the Socket.IO handshake: refuse other sites, so a page elsewhere cannot
+ * open a stream with the visitor's cookie. Clients without Origin (scripts) authenticate with a token.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin
+  if (!origin) return true
+  let host: string
+  try {
+    host = new URL(origin).host
+  } catch {
+    return false
+  }
+  const forwarded = request.headers['x-forwarded-host']
+  const hosts = [request.headers.host, ...(Array.isArray(forwarded) ? forwarded : forwarded ? forwarded.split(',') : [])].map((h) => h?.trim())
+  return hosts.includes(host)
+}

@@ -1,0 +1,151 @@
+import Type, { type Static } from 'typebox'
+
+/**
+ * The operators' side of the protocol between the server (dashboard/server/operations/) and the
+ * browsers: device health, alerts and alert rules, as TypeBox schemas. The server's routes answer
+ * with these schemas and its pushes carry them; the apps import the types (type-only).
+ *
+ * Pushes (Socket.IO events, server → client), each an emit to a room:
+ *  - `device_states` (DeviceStatesMessage): health changes, coalesced per tick;
+ *  - `alerts` (AlertsMessage): alert changes, coalesced per tick;
+ *  - `alert_rules` (AlertRulesMessage): every rule, after a rule changed.
+ * Staff (admins, operators) get one shared message; installers one of their own, cut to the
+ * devices they may see (dropped when none of the changes is theirs).
+ *
+ * Browser-safe: imports typebox only.
+ */
+
+// ------------------------------------------------------------------ device health
+
+export const HEALTH_STATES = ['live', 'late', 'silent', 'pending', 'inactive'] as const
+export type HealthState = (typeof HEALTH_STATES)[number]
+export const HealthStateSchema = Type.Enum([...HEALTH_STATES])
+
+/** One device's health as the server judges it. */
+export const DeviceStateSchema = Type.Object({
+  id: Type.String(),
+  state: HealthStateSchema,
+  since: Type.Integer({ description: 'When it entered this state, epoch ms.' }),
+  lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'When this server last received a reading from it, epoch ms.' }),
+  interval: Type.Integer({ description: 'Expected reporting interval, seconds.' }),
+})
+export type DeviceStateView = Static<typeof DeviceStateSchema>
+
+/** `device_states`: the devices whose state changed since the last push (at most maxPerMessage); `more` were left for the next. */
+export const DeviceStatesMessageSchema = Type.Object({
+  items: Type.Array(DeviceStateSchema),
+  more: Type.Integer({ minimum: 0, description: 'Changes left for the next push.' }),
+})
+export type DeviceStatesMessage = Static<typeof DeviceStatesMessageSchema>
+
+// ------------------------------------------------------------------ alert rules
+
+export const OPS = ['>', '>=', '<', '<='] as const
+export type Op = (typeof OPS)[number]
+export const RULE_AGGREGATES = ['mean', 'min', 'max', 'count', 'last'] as const
+export type RuleAggregate = (typeof RULE_AGGREGATES)[number]
+export const SEVERITIES = ['info', 'warning', 'critical'] as const
+export type Severity = (typeof SEVERITIES)[number]
+export const RULE_KINDS = ['threshold', 'silent'] as const
+export type RuleKind = (typeof RULE_KINDS)[number]
+
+/** A rule as the API shows it: its definition, its scope gathered, the field's unit and a sentence. */
+export const RuleSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  kind: Type.Enum([...RULE_KINDS]),
+  field: Type.Union([Type.String(), Type.Null()]),
+  op: Type.Union([Type.Enum([...OPS]), Type.Null()]),
+  threshold: Type.Union([Type.Number(), Type.Null()]),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  type: Type.Union([Type.String(), Type.Null()]),
+  city: Type.Union([Type.String(), Type.Null()]),
+  scope: Type.Object({ deviceId: Type.Optional(Type.String()), type: Type.Optional(Type.String()), city: Type.Optional(Type.String()) }),
+  /** Seconds; null: each reading is judged. */
+  window: Type.Union([Type.Integer(), Type.Null()]),
+  aggregate: Type.Union([Type.Enum([...RULE_AGGREGATES]), Type.Null()]),
+  /** Seconds. */
+  minDuration: Type.Integer(),
+  hysteresis: Type.Number(),
+  severity: Type.Enum([...SEVERITIES]),
+  enabled: Type.Boolean(),
+  unit: Type.String({ description: "The field's unit." }),
+  /** One sentence: what the rule watches. */
+  description: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type RuleView = Static<typeof RuleSchema>
+
+/** `alert_rules`: every rule, pushed after one changed. */
+export const AlertRulesMessageSchema = Type.Object({ rules: Type.Array(RuleSchema) })
+export type AlertRulesMessage = Static<typeof AlertRulesMessageSchema>
+
+// ------------------------------------------------------------------ alerts
+
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
+export type AlertState = (typeof ALERT_STATES)[number]
+
+const NullableString = Type.Union([Type.String(), Type.Null()])
+const NullableNumber = Type.Union([Type.Number(), Type.Null()])
+
+export const AlertSchema = Type.Object({
+  id: Type.Integer(),
+  ruleId: Type.Integer(),
+  ruleName: Type.String(),
+  kind: Type.Enum([...RULE_KINDS]),
+  severity: Type.Enum([...SEVERITIES]),
+  deviceId: Type.String(),
+  deviceName: Type.String(),
+  type: Type.String(),
+  city: Type.String(),
+  field: NullableString,
+  op: Type.Union([Type.Enum([...OPS]), Type.Null()]),
+  threshold: NullableNumber,
+  unit: Type.String(),
+  value: Type.Union([Type.Number(), Type.Null()], { description: 'The value that opened it (the aggregate, for windowed rules).' }),
+  lastValue: Type.Union([Type.Number(), Type.Null()], { description: 'The newest value judged while it is active.' }),
+  message: Type.String(),
+  state: Type.Enum([...ALERT_STATES]),
+  openedAt: Type.String({ description: 'ISO 8601' }),
+  acknowledgedAt: NullableString,
+  acknowledgedBy: NullableString,
+  resolvedAt: NullableString,
+  resolvedReason: Type.Union([Type.String(), Type.Null()], { description: 'cleared, reporting (a silent device reports again), rule-changed, rule-disabled, rule-deleted, device-inactive' }),
+})
+export type AlertView = Static<typeof AlertSchema>
+
+/** Open and acknowledged alerts now (of the devices the reader may see). */
+export const AlertCountsSchema = Type.Object({ open: Type.Integer(), acknowledged: Type.Integer() })
+export type AlertCounts = Static<typeof AlertCountsSchema>
+
+/**
+ * `alerts`: one tick's alert changes, newest first, at most maxChangesPerMessage; `more` were
+ * left out (refetch GET /api/alerts); counts now; how many opened, were acknowledged, resolved
+ * this tick (over every device).
+ */
+export const AlertsMessageSchema = Type.Object({
+  changes: Type.Array(AlertSchema),
+  more: Type.Integer({ minimum: 0 }),
+  counts: AlertCountsSchema,
+  opened: Type.Integer({ minimum: 0 }),
+  acknowledged: Type.Integer({ minimum: 0 }),
+  resolved: Type.Integer({ minimum: 0 }),
+})
+export type AlertsMessage = Static<typeof AlertsMessageSchema>
+
+// ------------------------------------------------------------------ events
+
+/** The operations events by name, for a typed Socket.IO client or server. */
+export interface OperationsServerEvents {
+  device_states: (message: DeviceStatesMessage) => void
+  alerts: (message: AlertsMessage) => void
+  alert_rules: (message: AlertRulesMessage) => void
+}
+
+export const OPERATIONS_EVENTS = {
+  device_states: DeviceStatesMessageSchema,
+  alerts: AlertsMessageSchema,
+  alert_rules: AlertRulesMessageSchema,
+} as const
