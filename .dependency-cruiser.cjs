@@ -15,24 +15,28 @@ const PRODUCT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli)'
 const PROJECT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli|bench|testkit|test)'
 const TEST_FILE = '\\.test\\.tsx?$'
 
-/** A rule forbidding folder `from` to import any project folder except itself and `allowed`. */
+/**
+ * Rules forbidding folder `from` to import any project folder except itself and `allowed`; its
+ * tests (*.test.ts beside the code) may also use the shared test helpers in testkit/.
+ */
 function onlyImports(name, from, allowed, comment) {
-  return {
-    name,
+  const rule = (suffix, fromPath, also) => ({
+    name: `${name}${suffix}`,
     severity: 'error',
     comment,
-    from: { path: `^${from}/` },
-    to: { path: `^${PROJECT}/`, pathNot: `^(${[from, ...allowed].join('|')})/` },
-  }
+    from: fromPath,
+    to: { path: `^${PROJECT}/`, pathNot: `^(${[from, ...allowed, ...also].join('|')})/` },
+  })
+  return [rule('', { path: `^${from}/`, pathNot: TEST_FILE }, []), rule('-in-tests', { path: `^${from}/.*${TEST_FILE}` }, ['testkit'])]
 }
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    onlyImports('devices-is-the-base', 'devices', [], 'devices/ (schemas, kinds, registry) is the base of the project: it imports no other part.'),
-    onlyImports('broker-builds-on-devices', 'broker', ['devices'], 'broker/ imports only devices/ among the parts; platform/ wires it to the rest.'),
-    onlyImports('ingest-builds-on-devices', 'ingest', ['devices'], 'ingest/ imports only devices/ among the parts; platform/ wires it to the rest.'),
-    onlyImports('feed-builds-on-devices', 'feed', ['devices'], 'feed/ (the event bus) imports only devices/ among the parts.'),
+    ...onlyImports('devices-is-the-base', 'devices', [], 'devices/ (schemas, kinds, registry) is the base of the project: it imports no other part.'),
+    ...onlyImports('broker-builds-on-devices', 'broker', ['devices'], 'broker/ imports only devices/ among the parts; platform/ wires it to the rest.'),
+    ...onlyImports('ingest-builds-on-devices', 'ingest', ['devices'], 'ingest/ imports only devices/ among the parts; platform/ wires it to the rest.'),
+    ...onlyImports('feed-builds-on-devices', 'feed', ['devices'], 'feed/ (the event bus) imports only devices/ among the parts.'),
     {
       name: 'nothing-imports-test',
       severity: 'error',
@@ -50,18 +54,23 @@ module.exports = {
     {
       name: 'product-without-test-helpers',
       severity: 'error',
-      comment: 'The product does not import testkit/, test/ or bench/: they are built on the product, not the other way round.',
+      // testkit/ is handled by the next rule.
+      comment: 'The product does not import testkit/, test/ or bench/: they are built on the product, not the other way round. Unit tests beside the code may use testkit/.',
       from: { path: `^${PRODUCT}/` },
-      to: { path: '^(testkit|test|bench)/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'product-code-without-testkit',
+      severity: 'error',
+      comment: 'Only the tests beside the code (*.test.ts[x]) may use testkit/.',
+      from: { path: `^${PRODUCT}/`, pathNot: TEST_FILE },
+      to: { path: '^testkit/' },
     },
     {
       name: 'product-without-dev-dependencies',
       severity: 'error',
       comment: 'A devDependency is not installed with the product (npm install --omit=dev); unit tests beside the code (*.test.ts[x]) may use them.',
-      // The one exception: roles-testing.ts is a fixture only tests import (expectError uses
-      // vitest's expect). It belongs in testkit/ or beside the tests; until it moves, it is exempt
-      // by name, so no other product file can start using a devDependency.
-      from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE, '^dashboard/server/identity/roles-testing\\.ts$'] },
+      from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE] },
       to: { dependencyTypes: ['npm-dev'] },
     },
     {

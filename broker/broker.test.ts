@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { closed, publish, SERVICE, startBroker, type Telemetry, type TestBroker } from './testing.ts'
+import { closed, publish, SERVICE, startBroker, type Telemetry, type TestBroker } from '../testkit/test-broker.ts'
 
 /** A full round trip on a fresh connection: anything the broker had already sent elsewhere has long arrived. */
 async function roundTrip(t: TestBroker) {

@@ -27,3 +27,15 @@ export function isInRegion(lat: number, lon: number): boolean {
   const b = region.bbox
   return lat >= b.south && lat <= b.north && lon >= b.west && lon <= b.east
 }
+
+/** How far from its city's centre a device may stand and still be plausibly in that city (commissioning, import warnings). */
+export const CITY_RADIUS_KM = 15
+
+/** Great-circle distance, km. */
+export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180
+  const dLat = (lat2 - lat1) * rad
+  const dLon = (lon2 - lon1) * rad
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2
+  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(a)))
+}

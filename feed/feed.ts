@@ -80,6 +80,3 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
   }
 }
 
-// Transitional names, removed once every caller uses the ones above.
-export const createFeed = createLocalFeed
-export type FeedDevice = DeviceRef

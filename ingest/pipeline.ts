@@ -12,17 +12,15 @@ import type { Wal } from './wal.ts'
  * No promises or intermediate objects per reading beyond the parsed JSON and one string.
  */
 
-/** The device a message came from, as the broker vouches for it. */
-export type TelemetryDevice = DeviceRef
 
 export interface PipelineOptions {
   wal: Wal
   logger: Logger
   limits?: ValidationLimits
   /** Accepted readings, once durable: feeds the live stream and alerts without waiting for storage. */
-  onAccepted?: (device: TelemetryDevice, readings: ValidReading[], receivedAt: number) => void
+  onAccepted?: (device: DeviceRef, readings: ValidReading[], receivedAt: number) => void
   /** Rejected readings, once durable in the dead-letter log: tells installers what was wrong. */
-  onRejected?: (device: TelemetryDevice, rejections: Rejection[], receivedAt: number) => void
+  onRejected?: (device: DeviceRef, rejections: Rejection[], receivedAt: number) => void
 }
 
 export interface PipelineCounters {
@@ -43,7 +41,7 @@ export function createPipeline(options: PipelineOptions) {
   const prefixes = new Map<string, string>()
   const lastLogged = new Map<string, { at: number; suppressed: number }>()
 
-  function prefixFor(device: TelemetryDevice): string {
+  function prefixFor(device: DeviceRef): string {
     // Keyed by everything the prefix encodes, so a device moved to another city gets a new one.
     const key = `${device.id}\n${device.type}\n${device.city}`
     let prefix = prefixes.get(key)
@@ -54,7 +52,7 @@ export function createPipeline(options: PipelineOptions) {
     return prefix
   }
 
-  function logRejection(device: TelemetryDevice, rejection: Rejection, now: number) {
+  function logRejection(device: DeviceRef, rejection: Rejection, now: number) {
     const key = `${device.id}\n${rejection.code}`
     const seen = lastLogged.get(key)
     if (seen && now - seen.at < REJECTION_LOG_INTERVAL_MS) {
@@ -90,7 +88,7 @@ export function createPipeline(options: PipelineOptions) {
      * Takes one telemetry message. `done` fires once everything in it, readings and rejections
      * alike, is durable; only then may the message be acknowledged.
      */
-    accept(device: TelemetryDevice, topic: string, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void {
+    accept(device: DeviceRef, topic: string, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void {
       counters.messages += 1
       const { readings, rejections } = parseTelemetry(device.type, payload, receivedAt, limits)
       const kind = KINDS[device.type]

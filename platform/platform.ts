@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
-import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
+import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
 import { createIngest } from '../ingest/ingest.ts'
@@ -174,6 +174,16 @@ export async function startServer(config: Config, logger: Logger, options: Platf
   } catch (err) {
     await platform.close().catch(() => {})
     throw err
+  }
+}
+
+/** Runs `work` against the data directory's registry, closing it after (the `piazza devices` commands). */
+export async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
+  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
+  try {
+    return await work(createRegistry({ db }))
+  } finally {
+    db.close()
   }
 }
 

@@ -1,7 +1,7 @@
 import type { InjectOptions } from 'fastify'
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRolesApp, type Json, type RolesApp } from '../dashboard/server/identity/roles-testing.ts'
+import { startRolesApp, type Json, type RolesApp } from '../testkit/roles-app.ts'
 
 /**
  * Roles, everywhere: every route the API registers (enumerated from the Fastify instance, so a

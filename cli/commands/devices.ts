@@ -1,21 +1,18 @@
-import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { DEVICE_TYPES, isDeviceType } from '../../devices/kinds.ts'
 import { cities } from '../../devices/region.ts'
-import { createRegistry, DeviceStatusSchema, NewDeviceSchema, openRegistryDatabase, RegistryError, type DeviceStatus, type Registry } from '../../devices/registry.ts'
+import { DeviceStatusSchema, NewDeviceSchema, RegistryError, type DeviceStatus, type Registry } from '../../devices/registry.ts'
+import { withRegistry as withPlatformRegistry } from '../../platform/platform.ts'
 import type { Config } from '../config.ts'
 import { UsageError, type Command } from '../command.ts'
 
-/** Runs `work` against the data directory's registry, closing it after; a refused request becomes a one-line usage error. */
+/** Runs `work` against the data directory's registry; a refused request becomes a one-line usage error. */
 async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
   try {
-    return await work(createRegistry({ db }))
+    return await withPlatformRegistry(config, work)
   } catch (err) {
     if (err instanceof RegistryError) throw new UsageError(err.message)
     throw err
-  } finally {
-    db.close()
   }
 }
 

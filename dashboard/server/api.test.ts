@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
 import { buildApp } from './app.ts'
 import { createLocalFeed } from '../../feed/feed.ts'
-import { ADMIN_PASSWORD, line, startTestApp, type TestApp } from './testing.ts'
+import { ADMIN_PASSWORD, line, startTestApp, type TestApp } from '../../testkit/test-app.ts'
 
 const OPERATOR = { username: 'olga', password: 'operator-password', role: 'operator' as const }
 const INSTALLER = { username: 'ivan', password: 'installer-password', role: 'installer' as const, cities: ['firenze'] }

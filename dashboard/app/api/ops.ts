@@ -1,7 +1,6 @@
 import type { Static } from 'typebox'
 import type { DeadLetter as ServerDeadLetter } from '../../../ingest/storage/contract.ts'
-import type { Op, RuleAggregate, Severity } from '../../server/operations/alerts/rules.ts'
-import type { AlertState } from '../../server/operations/alerts/store.ts'
+import type { AlertState, Op, RuleAggregate, Severity } from '../../shared/operations.ts'
 import type { AlertSchema, RuleSchema } from '../../shared/operations.ts'
 import { normalisePoints, request } from './client.ts'
 import type { Point } from './types.ts'
@@ -14,8 +13,7 @@ import type { DeviceHealth, HealthState } from '../live/health.ts'
  */
 
 // The wire types are the server's schemas (type-only imports: nothing of the server is bundled).
-export type { AlertState } from '../../server/operations/alerts/store.ts'
-export type { Op, RuleAggregate, Severity } from '../../server/operations/alerts/rules.ts'
+export type { AlertState, Op, RuleAggregate, Severity } from '../../shared/operations.ts'
 export type Alert = Static<typeof AlertSchema>
 export type AlertRule = Static<typeof RuleSchema>
 export type DeadLetter = ServerDeadLetter

@@ -2,13 +2,12 @@ import 'maplibre-gl/dist/maplibre-gl.css'
 import { Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl'
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
+import { CITY_RADIUS_KM } from '../../../devices/region.ts'
 import { offlineStyle } from '../map/style.ts'
 import type { CityInfo } from './api.ts'
 
 setWorkerUrl(workerUrl)
 
-/** Where commissioning calls a location plausible: this far from the city centre (server: CITY_RADIUS_KM). */
-export const CITY_RADIUS_KM = 15
 
 /** A polygon approximating a circle on the map (for the "inside the city" area). */
 export function circle(lat: number, lon: number, km: number, steps = 64): [number, number][] {

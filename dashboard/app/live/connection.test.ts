@@ -320,6 +320,17 @@ describe('sequence gaps', () => {
     expect(manager.getDevice('aq-2')?.values.pm25).toBe(3)
   })
 
+  it('a resync from the server (it skipped this socket) re-sends the subscriptions', () => {
+    const { socket, manager } = subscribed()
+    socket.fire('resync')
+    expect(manager.stats().gaps).toBe(1)
+    expect(subscribes(socket)).toEqual([
+      ['unsubscribe', undefined],
+      ['subscribe', { city: 'firenze' }],
+      ['subscribe', { city: 'pisa' }],
+    ])
+  })
+
   it('forgets the sequence numbers once the new subscriptions are answered, and ignores gaps before', () => {
     const { socket, manager } = subscribed()
     socket.fire('update', msg([], 10))

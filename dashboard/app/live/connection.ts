@@ -404,6 +404,12 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
           if (!roundOpen && connected) resubscribe(s)
         }
       })
+      // The server skipped this socket while it could not take messages: get the current state again.
+      s.on('resync', () => {
+        if (socket !== s) return
+        stats.gaps += 1
+        if (!roundOpen && connected) resubscribe(s)
+      })
       s.on('status', (message: unknown) => {
         if (socket !== s) return
         if (isStatusMessage.Check(message)) ingestConnections(message.items)

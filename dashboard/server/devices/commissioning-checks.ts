@@ -1,6 +1,6 @@
 import { KINDS } from '../../../devices/kinds.ts'
 import type { Device } from '../../../devices/registry.ts'
-import { findCity } from '../../../devices/region.ts'
+import { CITY_RADIUS_KM, distanceKm, findCity } from '../../../devices/region.ts'
 import type { Check, CommissioningReading, CommissioningRejection, CommissioningState, Stage } from '../../shared/commissioning.ts'
 
 /**
@@ -8,17 +8,6 @@ import type { Check, CommissioningReading, CommissioningRejection, Commissioning
  * Track, kept by commissioning.ts from the feed), the stage it has reached and each check with
  * its reason, as the installer's page shows them.
  */
-
-export const CITY_RADIUS_KM = 15
-
-/** Great-circle distance, km. */
-export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const rad = Math.PI / 180
-  const dLat = (lat2 - lat1) * rad
-  const dLon = (lon2 - lon1) * rad
-  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(a)))
-}
 
 export interface Track {
   connected?: boolean

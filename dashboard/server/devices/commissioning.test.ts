@@ -1,8 +1,7 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CITY_RADIUS_KM, distanceKm } from './commissioning.ts'
-import { startRolesApp, type Json, type RolesApp } from '../identity/roles-testing.ts'
-import { until } from '../testing.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { CITY_RADIUS_KM, distanceKm } from '../../../devices/region.ts'
+import { startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-app.ts'
 
 describe('commissioning channel and room enforcement over Socket.IO', () => {
   let t: RolesApp
@@ -54,18 +53,18 @@ describe('commissioning channel and room enforcement over Socket.IO', () => {
 
     const device = { id: ivanDevice.id, type: 'air-quality' as const, city: 'firenze' }
     t.feed.connection(ivanDevice.id, true)
-    await until(() => states.at(-1)?.stage === 'connected', 'connected')
+    await vi.waitFor(() => { const value = states.at(-1)?.stage === 'connected'; if (!value) throw new Error('connected'); return value }, { timeout: 20_000 })
     t.feed.rejected(device, [{ code: 'unknown-field', reason: "unknown field 'pm2_5' (did you mean 'pm25'?)" }], Date.now())
-    await until(() => states.at(-1)?.rejections?.[0]?.reason === "unknown field 'pm2_5' (did you mean 'pm25'?)", 'the rejection')
+    await vi.waitFor(() => { const value = states.at(-1)?.rejections?.[0]?.reason === "unknown field 'pm2_5' (did you mean 'pm25'?)"; if (!value) throw new Error('the rejection'); return value }, { timeout: 20_000 })
     expect(states.at(-1)!.checks.values.state).toBe('fail')
     const t0 = Date.now() - 10_000
     t.feed.accepted(device, [0, 5, 10].map((s) => ({ time: t0 + s * 1000, values: { pm25: 10 + s } })), Date.now())
-    await until(() => states.at(-1)?.stage === 'plausible', 'plausible')
+    await vi.waitFor(() => { const value = states.at(-1)?.stage === 'plausible'; if (!value) throw new Error('plausible'); return value }, { timeout: 20_000 })
     expect(states.at(-1)).toMatchObject({ accepted: 3, measuredInterval: 5, lastReading: { values: { pm25: 20 } } })
 
     // Revocation shows at once.
     t.registry.setStatus(ivanDevice.id, 'revoked')
-    await until(() => states.at(-1)?.stage === 'revoked', 'revoked')
+    await vi.waitFor(() => { const value = states.at(-1)?.stage === 'revoked'; if (!value) throw new Error('revoked'); return value }, { timeout: 20_000 })
     expect(states.at(-1)!.checks.connection).toMatchObject({ state: 'fail', message: expect.stringMatching(/revoked/) })
     t.registry.setStatus(ivanDevice.id, 'active')
 

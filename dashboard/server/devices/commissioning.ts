@@ -32,9 +32,6 @@ import { deviceRefusal, type Actor } from '../identity/permissions.ts'
  * Memory is bounded: the newest MAX_TRACKED devices with activity are remembered.
  */
 
-export { CITY_RADIUS_KM, distanceKm } from './commissioning-checks.ts'
-export type { Check, CheckState, CommissioningReading, CommissioningRejection, CommissioningState, Stage } from '../../shared/commissioning.ts'
-
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN)
 const MAX_TRACKED = 20_000
 const MAX_REJECTIONS = 20

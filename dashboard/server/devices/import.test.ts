@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCsv, toCsv } from '../http/csv.ts'
-import { expectError, startRolesApp, type Json, type RolesApp } from '../identity/roles-testing.ts'
+import { expectError, startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-app.ts'
 
 const GOOD = `id,type,city,name,lat,lon,interval,meta.serial,meta.mounting_height_m
 ,air-quality,firenze,Firenze Import A,43.7781,11.2656,60,SN-0001,3.5

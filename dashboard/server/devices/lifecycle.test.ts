@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { validateReading } from '../../../devices/readings.ts'
 import { KINDS, DEVICE_TYPES } from '../../../devices/kinds.ts'
 import { allExamples } from './examples.ts'
-import { expectError, startRolesApp, type Json, type RolesApp } from '../identity/roles-testing.ts'
+import { expectError, startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-app.ts'
 
 describe('device lifecycle API', () => {
   let t: RolesApp

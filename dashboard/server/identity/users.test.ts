@@ -1,7 +1,7 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { expectError, startRolesApp, type Json, type RolesApp } from './roles-testing.ts'
-import { ADMIN_PASSWORD } from '../testing.ts'
+import { expectError, startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-app.ts'
+import { ADMIN_PASSWORD } from '../../../testkit/test-app.ts'
 
 describe('users and audit API', () => {
   let t: RolesApp

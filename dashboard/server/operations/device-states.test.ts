@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Device, RegistryChange } from '../../../devices/registry.ts'
 import { createDeviceStates, stateAfterReading, stateAt, type DeviceStateChange } from './device-states.ts'
-import { fakeIo } from './rooms-testing.ts'
+import { fakeIo } from '../../../testkit/fake-rooms.ts'
 
 const T0 = Date.parse('2026-03-01T08:00:00Z')
 

@@ -1,8 +1,7 @@
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { StorageUnavailableError, type SeriesQuery } from '../../../ingest/storage/contract.ts'
-import { createFeed } from '../../../feed/feed.ts'
-import { line, startTestApp, type TestApp } from '../testing.ts'
+import { line, startTestApp, type TestApp } from '../../../testkit/test-app.ts'
 
 /**
  * The open-data API through app.inject: every endpoint, filter, format, cap and the rate limit,
@@ -47,7 +46,7 @@ describe('the open-data API', () => {
   let seededAt: number
 
   beforeAll(async () => {
-    t = await startTestApp({ deps: { feed: createFeed(), publicData: { snapshots: { minIntervalMs: 0 }, rateLimit: { max: 10_000, exportMax: 10_000 } } } })
+    t = await startTestApp({ deps: { publicData: { snapshots: { minIntervalMs: 0 }, rateLimit: { max: 10_000, exportMax: 10_000 } } } })
     const add = async (key: string, type: 'air-quality' | 'noise', city: string, name: string) => {
       const { device } = await t.registry.add({ type, city, name, interval: 600, lat: undefined, lon: undefined }, 'test')
       ids[key] = device.id

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, startTestApp, type TestApp } from '../testing.ts'
+import { ADMIN_PASSWORD, startTestApp, type TestApp } from '../../../testkit/test-app.ts'
 
 /**
  * Who gets which page: `/` is the citizens' page (operators with a session go on to

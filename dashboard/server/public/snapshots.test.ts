@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createRegistry, openRegistryDatabase, type Device } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
-import { createFeed } from '../../../feed/feed.ts'
-import { line } from '../testing.ts'
+import { createLocalFeed } from '../../../feed/feed.ts'
+import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots, HISTORY_HOURS } from './snapshots.ts'
 
 const MINUTE = 60_000
@@ -24,7 +24,7 @@ const WAIT = { timeout: 20_000, interval: 20 }
 let dir: string
 let storage: Storage
 let registry: ReturnType<typeof createRegistry>
-let feed: ReturnType<typeof createFeed>
+let feed: ReturnType<typeof createLocalFeed>
 let calls: { series: number; latest: number }
 let snapshots: ReturnType<typeof createSnapshots>
 
@@ -51,7 +51,7 @@ beforeEach(async () => {
   calls = { series: 0, latest: 0 }
   storage = counting(inner)
   registry = createRegistry({ db: openRegistryDatabase(':memory:') })
-  feed = createFeed()
+  feed = createLocalFeed()
   snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
 })
 

@@ -3,7 +3,8 @@ import type { ValidReading } from '../../../devices/readings.ts'
 import { cities, findCity } from '../../../devices/region.ts'
 import type { Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
-import type { Feed, FeedDevice } from '../../../feed/feed.ts'
+import type { Feed } from '../../../feed/feed.ts'
+import type { DeviceRef } from '../../../devices/registry.ts'
 import { createCityCompute, type CitySnapshot } from './city-compute.ts'
 import { PUBLIC_FIELDS } from './schemas.ts'
 import { addLive, floorHour, newStationCache, TYPE, type StationCache } from './station-cache.ts'
@@ -104,7 +105,7 @@ export function createSnapshots(options: SnapshotOptions) {
 
   // ------------------------------------------------------------------ readings, registry changes, API
 
-  function onAccepted(device: FeedDevice, readings: readonly ValidReading[], receivedAt: number): void {
+  function onAccepted(device: DeviceRef, readings: readonly ValidReading[], receivedAt: number): void {
     if (device.type !== TYPE || !cacheEnabled || closed) return
     try {
       const cache = stationCache(device.id)

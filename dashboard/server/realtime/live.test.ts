@@ -1,9 +1,9 @@
 import { io as connect, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { StatusMessage, UpdateMessage } from '../../shared/realtime.ts'
-import { createLiveHub, LAGGING_ROOM, type LiveUpdate } from './live.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { LiveUpdate, StatusMessage, UpdateMessage } from '../../shared/realtime.ts'
+import { createLiveHub, LAGGING_ROOM } from './live.ts'
 import type { Realtime } from './server.ts'
-import { ADMIN_PASSWORD, startTestApp, until, type TestApp } from '../testing.ts'
+import { ADMIN_PASSWORD, startTestApp, type TestApp } from '../../../testkit/test-app.ts'
 
 type Options = Partial<ManagerOptions & SocketOptions>
 
@@ -211,7 +211,7 @@ describe('live stream over Socket.IO', () => {
     const built = t
     await built.close()
     expect(await closed).toBe('io server disconnect')
-    await until(() => !t.app.server.listening, 'the server to stop listening')
+    await vi.waitFor(() => { const value = !t.app.server.listening; if (!value) throw new Error('the server to stop listening'); return value }, { timeout: 20_000 })
   })
 })
 

@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { KINDS } from '../../../devices/kinds.ts'
 import type { DeviceRef } from '../../../devices/registry.ts'
 import type { Feed } from '../../../feed/feed.ts'
-import { SubscriptionSchema, UnsubscribeSchema, type ErrorBody, type LiveUpdate, type UpdateMessage } from '../../shared/realtime.ts'
+import { SubscriptionSchema, UnsubscribeSchema, type ErrorBody, type LiveUpdate } from '../../shared/realtime.ts'
 import { createLiveState, fullView, publicView, statusView, type Entry, type LiveReading } from './live-state.ts'
 import type { Realtime } from './server.ts'
 import { checkSubscription, explainSubscription, matches, roomOf, roomsOf, sameSubscription, type Subscription } from './subscriptions.ts'
 import type { RealtimeServer, RealtimeSocket } from './types.ts'
 
-export { PUBLIC_FIELDS, PUBLIC_TYPE, type LiveUpdate } from '../../shared/realtime.ts'
 export type { LiveReading } from './live-state.ts'
 
 /**
@@ -98,11 +97,8 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     }
   }
 
-  function emitTo(server: RealtimeServer, room: string, event: 'update' | 'status', build: (room: string) => unknown): void {
-    // Rooms nobody listens to on this node cost nothing.
-    if (!server.of('/').adapter.rooms.has(room)) return
-    server.to(room).except(LAGGING_ROOM).emit(event, build(room))
-  }
+  /** Rooms nobody listens to on this node cost nothing. */
+  const listened = (server: RealtimeServer, room: string) => server.of('/').adapter.rooms.has(room)
 
   function tick(): void {
     const server = io
@@ -129,18 +125,16 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     }
     // Status of a tick before its update, as browsers expect.
     for (const [room, entries] of statuses) {
-      emitTo(server, room, 'status', () => {
-        stats.statusSent += 1
-        return { room, items: entries.map(statusView) }
-      })
+      if (!listened(server, room)) continue
+      stats.statusSent += 1
+      server.to(room).except(LAGGING_ROOM).emit('status', { room, items: entries.map(statusView) })
     }
     for (const [room, list] of updates) {
-      emitTo(server, room, 'update', (): UpdateMessage => {
-        const n = (seq.get(room) ?? 0) + 1
-        seq.set(room, n)
-        stats.updatesSent += 1
-        return { room, hub, seq: n, updates: list }
-      })
+      if (!listened(server, room)) continue
+      const n = (seq.get(room) ?? 0) + 1
+      seq.set(room, n)
+      stats.updatesSent += 1
+      server.to(room).except(LAGGING_ROOM).emit('update', { room, hub, seq: n, updates: list })
     }
   }
 

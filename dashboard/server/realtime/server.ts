@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import { Server } from 'socket.io'
 import type { TSchema, Static } from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { ClientToServerEvents } from '../../shared/events.ts'
 import type { ErrorBody } from '../../shared/realtime.ts'
 import { INSTALLERS_ROOM, sessionRoom, STAFF_ROOM, userRoom } from './rooms.ts'
 import type { RealtimeServer, RealtimeSocket, SocketUser } from './types.ts'
@@ -36,7 +37,7 @@ export interface Realtime {
    * `subscription_error` event without one) and never reaches the handler.
    */
   listen<S extends TSchema>(
-    event: string,
+    event: keyof ClientToServerEvents,
     schema: S,
     handler: (socket: RealtimeSocket, payload: Static<S>, answer: (result: unknown) => void) => void,
     explain?: (payload: unknown) => string,
@@ -98,13 +99,15 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     listen(event, schema, handler, explain) {
       const check = Compile(schema)
       handlers.push((socket) => {
-        socket.on(event, (...args: unknown[]) => {
+        // The one place where untyped arguments arrive: they are checked against the schema below.
+        const on = socket.on.bind(socket) as (event: string, listener: (...args: unknown[]) => void) => void
+        on(event, (...args: unknown[]) => {
           // The ack is the last argument when the client asked for one; a payload may be absent.
           const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined
           const payload = args[0]
           const answer = (result: unknown) => {
             if (ack) ack(result)
-            else if ((result as { ok?: boolean }).ok === false) socket.emit('subscription_error', { event, ...(result as object) })
+            else if ((result as { ok?: boolean }).ok === false) socket.emit('subscription_error', { event, ...(result as { ok: false; error: ErrorBody }) })
           }
           if (!check.Check(payload)) {
             const message = explain?.(payload) ?? `invalid ${event} payload: ${[...check.Errors(payload)][0]?.message ?? 'does not match its schema'}`

@@ -1,4 +1,5 @@
-import type { DefaultEventsMap, Server, Socket } from 'socket.io'
+import type { Server, Socket } from 'socket.io'
+import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/events.ts'
 
 /** What the server keeps on each socket: who it is (absent for anonymous visitors) and the credential to recheck. */
 export interface SocketUser {
@@ -11,5 +12,8 @@ export interface SocketData {
   credential?: string
 }
 
-export type RealtimeServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>
-export type RealtimeSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>
+/** Between nodes (the adapter's serverSideEmit): nothing yet. */
+type InterServerEvents = Record<string, never>
+
+export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>

@@ -1,8 +1,7 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Device } from '../../../../devices/registry.ts'
-import { expectError, startRolesApp, type Json, type RolesApp } from '../../identity/roles-testing.ts'
-import { until } from '../../testing.ts'
+import { expectError, startRolesApp, type Json, type RolesApp } from '../../../../testkit/roles-app.ts'
 
 /**
  * The alert API as a contract: every route's success, validation error and authorization error,
@@ -228,10 +227,10 @@ describe('live pushes', () => {
     socket.on('device_states', (p: Json) => stateEvents.push(p))
     const rule = await createRule({ name: 'Firenze PM2.5', field: 'pm25', op: '>', threshold: 30, deviceId: devices.fi!.id })
     reading(devices.fi!, { pm25: 55 })
-    const pushed = await until(() => alertEvents.find((p) => p.changes.some((a: Json) => a.ruleId === rule.id)), 'the alert push')
+    const pushed = await vi.waitFor(() => { const value = alertEvents.find((p) => p.changes.some((a: Json) => a.ruleId === rule.id)); if (!value) throw new Error('the alert push'); return value }, { timeout: 20_000 })
     expect(pushed).toMatchObject({ more: 0, opened: 1 })
     expect(pushed.counts.open).toBeGreaterThanOrEqual(1)
-    const state = await until(() => stateEvents.flatMap((p) => p.items).find((s: Json) => s.id === devices.fi!.id), 'the state push')
+    const state = await vi.waitFor(() => { const value = stateEvents.flatMap((p) => p.items).find((s: Json) => s.id === devices.fi!.id); if (!value) throw new Error('the state push'); return value }, { timeout: 20_000 })
     expect(state).toMatchObject({ state: 'live' })
   })
 
@@ -259,12 +258,12 @@ describe('live pushes', () => {
     reading(devices.pi!, { pm10: 90 })
     reading(devices.fi!, { pm10: 90 })
     const mine = (p: Json) => p.changes.some((a: Json) => a.ruleId === rule.id)
-    await until(() => staff.alerts.filter(mine).flatMap((p) => p.changes).filter((a: Json) => a.ruleId === rule.id).length >= 2 || undefined, 'both alerts to staff')
-    const ivans = await until(() => ivan.alerts.find(mine), "ivan's alert push")
+    await vi.waitFor(() => { const value = staff.alerts.filter(mine).flatMap((p) => p.changes).filter((a: Json) => a.ruleId === rule.id).length >= 2 || undefined; if (!value) throw new Error('both alerts to staff'); return value }, { timeout: 20_000 })
+    const ivans = await vi.waitFor(() => { const value = ivan.alerts.find(mine); if (!value) throw new Error("ivan's alert push"); return value }, { timeout: 20_000 })
     expect(ivans.changes.filter((a: Json) => a.ruleId === rule.id).map((a: Json) => a.deviceId)).toEqual([devices.fi!.id])
     expect(ivan.alerts.flatMap((p) => p.changes).some((a: Json) => a.deviceId === devices.pi!.id)).toBe(false)
     // Rules reach every logged-in socket; fred's alerts never came.
-    for (const who of [ivan, fred, staff]) await until(() => who.rules.find((p) => p.rules.some((r: Json) => r.id === rule.id)), 'the rules push')
+    for (const who of [ivan, fred, staff]) await vi.waitFor(() => { const value = who.rules.find((p) => p.rules.some((r: Json) => r.id === rule.id)); if (!value) throw new Error('the rules push'); return value }, { timeout: 20_000 })
     expect(fred.alerts.filter(mine)).toEqual([])
     expect([...ivan.states, ...fred.states].flatMap((p) => p.items).some((s: Json) => s.id === devices.pi!.id)).toBe(false)
   })

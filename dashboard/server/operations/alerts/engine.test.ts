@@ -4,7 +4,7 @@ import type { DeviceType } from '../../../../devices/kinds.ts'
 import type { Device, RegistryChange } from '../../../../devices/registry.ts'
 import { createDeviceStates } from '../device-states.ts'
 import type { UserVisibility } from '../push.ts'
-import { fakeIo } from '../rooms-testing.ts'
+import { fakeIo } from '../../../../testkit/fake-rooms.ts'
 import { createAlertEngine } from './engine.ts'
 import { RuleError } from './rules.ts'
 

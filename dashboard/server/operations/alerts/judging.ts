@@ -1,5 +1,5 @@
 import type { Registry } from '../../../../devices/registry.ts'
-import type { FeedDevice } from '../../../../feed/feed.ts'
+import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { DeviceStateChange } from '../device-health.ts'
 import type { DeviceStates } from '../device-states.ts'
 import { judge, judgeState, RollingWindow } from './evaluator.ts'
@@ -35,7 +35,7 @@ export interface JudgingOptions {
 export function createJudging(options: JudgingOptions) {
   const { runtimes, registry, states, sink, clock, buckets, stats } = options
 
-  function open(rt: Runtime, key: KeyState, device: FeedDevice, value: number | null, at: number): void {
+  function open(rt: Runtime, key: KeyState, device: DeviceRef, value: number | null, at: number): void {
     const rule = rt.rule
     const registered = registry.get(device.id)
     const name = registered?.name ?? device.id
@@ -97,7 +97,7 @@ export function createJudging(options: JudgingOptions) {
 
   // ------------------------------------------------------------------ threshold rules
 
-  function evaluate(rt: Runtime, device: FeedDevice, time: number, raw: number): void {
+  function evaluate(rt: Runtime, device: DeviceRef, time: number, raw: number): void {
     const rule = rt.rule
     const key = runtimes.keyFor(rt, device.id)
     if (!key) return
@@ -120,7 +120,7 @@ export function createJudging(options: JudgingOptions) {
   }
 
   /** Readings accepted from a device: judged by every enabled threshold rule that scopes it. */
-  function accepted(device: FeedDevice, readings: readonly { time: number; values: Record<string, unknown> }[]): void {
+  function accepted(device: DeviceRef, readings: readonly { time: number; values: Record<string, unknown> }[]): void {
     const list = runtimes.forType(device.type)
     if (!list) return
     for (const rt of list) {
@@ -134,7 +134,7 @@ export function createJudging(options: JudgingOptions) {
 
   // ------------------------------------------------------------------ silent rules
 
-  function judgeSilent(rt: Runtime, device: FeedDevice, holds: boolean, since: number, now: number): void {
+  function judgeSilent(rt: Runtime, device: DeviceRef, holds: boolean, since: number, now: number): void {
     let key = rt.keys.get(device.id)
     if (!key && !holds) return
     key ??= runtimes.keyFor(rt, device.id)

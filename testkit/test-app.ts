@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { loadConfig } from '../../cli/config.ts'
-import { KINDS, type DeviceType } from '../../devices/kinds.ts'
-import { encodeReading, seriesPrefix } from '../../devices/line-protocol.ts'
-import { createPlatform, type PlatformOptions } from '../../platform/platform.ts'
-import type { AppDeps } from './app.ts'
-import type { LiveHubOptions } from './realtime/live.ts'
-import type { RealtimeOptions } from './realtime/server.ts'
+import { vi } from 'vitest'
+import { loadConfig } from '../cli/config.ts'
+import { KINDS, type DeviceType } from '../devices/kinds.ts'
+import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { createPlatform, type PlatformOptions } from '../platform/platform.ts'
+import type { AppDeps } from '../dashboard/server/app.ts'
+import type { LiveHubOptions } from '../dashboard/server/realtime/live.ts'
+import type { RealtimeOptions } from '../dashboard/server/realtime/server.ts'
 
 /**
  * A whole platform for API tests, built by the production composition root (platform/platform.ts)
@@ -21,17 +22,6 @@ export const RETENTION_MS = 30 * 86_400_000
 
 export function line(type: DeviceType, city: string, deviceId: string, time: number, values: Record<string, number | string>): string {
   return encodeReading(KINDS[type], seriesPrefix({ type, city, deviceId }), { time, values })
-}
-
-/** Waits for a condition (not for a time): polls until it holds or the test times out. */
-export async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 export interface TestAppOptions {
@@ -50,7 +40,12 @@ export async function startTestApp(options: TestAppOptions = {}) {
   })
   // The broker listens (on a free port) as in production; HTTP requests go through app.inject.
   const mqtt = await platform.listen({ host: '127.0.0.1', mqttPort: 0 })
-  await vi_until(async () => (await platform.ingest.health()).ok)
+  await vi.waitFor(
+    async () => {
+      if (!(await platform.ingest.health()).ok) throw new Error('storage is not open yet')
+    },
+    { timeout: 20_000, interval: 20 },
+  )
   const built = platform.web
   const { app } = built
 
@@ -77,10 +72,6 @@ export async function startTestApp(options: TestAppOptions = {}) {
       rmSync(dir, { recursive: true, force: true })
     },
   }
-}
-
-async function vi_until(probe: () => Promise<boolean>): Promise<void> {
-  await until(probe, 'storage to open')
 }
 
 export type TestApp = Awaited<ReturnType<typeof startTestApp>>

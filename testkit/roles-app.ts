@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import { startTestApp, type TestApp, type TestAppOptions } from '../testing.ts'
+import { startTestApp, type TestApp, type TestAppOptions } from './test-app.ts'
 
 /**
  * Fixtures for the installer, user-admin and role tests: the test platform (whose feed the tests
@@ -34,7 +34,7 @@ export interface RolesApp extends TestApp {
 export async function startRolesApp(options: TestAppOptions = {}): Promise<RolesApp> {
   const t = await startTestApp(options)
   for (const user of Object.values(USERS)) await t.accounts.create(user)
-  const { ADMIN_PASSWORD } = await import('../testing.ts')
+  const { ADMIN_PASSWORD } = await import('./test-app.ts')
   const tokens = {
     admin: await t.login('admin', ADMIN_PASSWORD),
     operator: await t.login(USERS.operator.username, USERS.operator.password),

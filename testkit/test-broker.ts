@@ -3,8 +3,8 @@ import { connect as connectTcp, type Socket } from 'node:net'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { createRegistry, openRegistryDatabase, type Device } from '../devices/registry.ts'
-import { createBroker, type Broker, type BrokerDeps, type BrokerLimits } from './broker.ts'
-import { listenBroker, type BrokerListener } from './listen.ts'
+import { createBroker, type Broker, type BrokerDeps, type BrokerLimits } from '../broker/broker.ts'
+import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 
 /** Test harness: a broker on 127.0.0.1 port 0 with an in-memory registry. Used by broker/*.test.ts only. */
 

@@ -1,5 +1,5 @@
-import { INSTALLERS_ROOM, STAFF_ROOM, userRoom } from '../realtime/rooms.ts'
-import type { RealtimeServer } from '../realtime/types.ts'
+import { INSTALLERS_ROOM, STAFF_ROOM, userRoom } from '../dashboard/server/realtime/rooms.ts'
+import type { RealtimeServer } from '../dashboard/server/realtime/types.ts'
 
 /**
  * A stand-in Socket.IO server for the operations tests: logged-in sockets in the rooms app.ts puts
