@@ -126,12 +126,15 @@ beforeAll(async () => {
   for (const [city, [lat, lon]] of Object.entries(CITY_CENTRES)) {
     for (const t of FLEET_TYPES) {
       const name = t.type === 'bus' ? `Bus line ${10 + i}` : `${t.name} ${city[0]!.toUpperCase()}${city.slice(1)}`
-      await register(`${t.type}-${city}`, { type: t.type, city, name, lat: lat + t.dlat, lon: lon + t.dlon })
+      // An hour's interval: these stay live however slowly a busy machine runs the tests (a bus's
+      // default 10 s would make it late between two tests); 'campo' below tests late and silent.
+      await register(`${t.type}-${city}`, { type: t.type, city, name, lat: lat + t.dlat, lon: lon + t.dlon, interval: 3600 })
     }
     i += 1
   }
+  // The default 60 s interval: its panel expects 60 readings an hour (late only after 2 minutes of silence).
   await register('gramsci', { type: 'air-quality', city: 'firenze', name: 'Viale Gramsci', lat: 43.7745, lon: 11.2668 })
-  await register('signoria', { type: 'noise', city: 'firenze', name: 'Piazza della Signoria', lat: 43.7696, lon: 11.2556 })
+  await register('signoria', { type: 'noise', city: 'firenze', name: 'Piazza della Signoria', lat: 43.7696, lon: 11.2556, interval: 3600 })
   // Reports every second: late after 2 s without a reading, silent after 5.
   await register('campo', { type: 'air-quality', city: 'siena', name: 'Piazza del Campo', lat: 43.3184, lon: 11.3316, interval: 1 })
   browser = await launchBrowser()
