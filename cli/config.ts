@@ -92,6 +92,7 @@ export function loadConfig(env: Env) {
           username: get('INFLUX_USER'),
           password: get('INFLUX_PASSWORD'),
           retentionMs: retentionDays * 86_400_000,
+          timeoutMs: integer('INFLUX_TIMEOUT_MS', 10_000, 100, 600_000),
         }
       : { kind: 'embedded' as const, retentionMs: retentionDays * 86_400_000 },
     retentionMs: retentionDays * 86_400_000,
@@ -101,6 +102,8 @@ export function loadConfig(env: Env) {
       batchSize: integer('INGEST_BATCH_SIZE', 5000, 1, 100_000),
       flushIntervalMs: integer('INGEST_FLUSH_MS', 1000, 10, 60_000),
     },
+    /** How long a stop may take (flushing, shipping what it can) before the process exits anyway, keeping the log. */
+    shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_S', 30, 1, 3600) * 1000,
     /** For `piazza ingest` as its own process, consuming from any MQTT 3.1.1 broker. */
     upstream: {
       url: url('MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),

@@ -107,7 +107,8 @@ export async function createIngest(options: IngestOptions) {
     async close(drainTimeoutMs = 10_000): Promise<void> {
       closing = true
       cancelRetryWait?.()
-      await wal.drained()
+      // Not drained(): with the log over its budget and storage down, that would wait forever.
+      await wal.settled()
       await started
       await shipper?.close(drainTimeoutMs)
       await wal.close()

@@ -137,7 +137,7 @@ export function createShipper(options: ShipperOptions) {
     stats: (): ShipperStats => ({ ...stats }),
     /** Ships what the log holds (bounded by timeoutMs), then stops. Unshipped records stay in the log. */
     async close(timeoutMs = 10_000): Promise<void> {
-      await wal.drained()
+      await wal.settled()
       const deadline = setTimeout(() => {
         abandoned = true
         wake?.()

@@ -91,6 +91,12 @@ export async function openWal(options: WalOptions) {
   let failure: Error | undefined
   const durableListeners = new Set<() => void>()
   const drainWaiters: (() => void)[] = []
+  const settleWaiters: (() => void)[] = []
+  /** No write in flight, and nothing pending that could be written now (nothing at all, or over budget). */
+  const settled = () => !writing && (pendingTexts.length === 0 || unconfirmedBytes >= budgetBytes)
+  const wakeSettled = () => {
+    if (settled()) for (const resolve of settleWaiters.splice(0)) resolve()
+  }
 
   let unreadRecords = existing.length > 0 ? Number.POSITIVE_INFINITY : 0 // unknown after a restart: read until empty
   let totalAppended = 0
@@ -145,6 +151,7 @@ export async function openWal(options: WalOptions) {
         }
         if (pendingTexts.length) flush()
         else for (const resolve of drainWaiters.splice(0)) resolve()
+        wakeSettled()
       }
       if (err || !fsync) finish(err)
       else fs.fdatasync(segmentFd, finish)
@@ -258,6 +265,16 @@ export async function openWal(options: WalOptions) {
     drained(): Promise<void> {
       if (!writing && pendingTexts.length === 0) return Promise.resolve()
       return new Promise((resolve) => drainWaiters.push(resolve))
+    },
+
+    /**
+     * Resolves once no write is in flight and nothing pending can be written now: everything is
+     * durable, or what is left waits for a budget that only the shipper can free (shutting down
+     * with storage down). What is left was never acknowledged; close() refuses it.
+     */
+    settled(): Promise<void> {
+      if (settled()) return Promise.resolve()
+      return new Promise((resolve) => settleWaiters.push(resolve))
     },
 
     async close(): Promise<void> {

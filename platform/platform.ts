@@ -39,6 +39,7 @@ export function createStorage(config: Config, logger: Logger): Storage {
       username: storage.username,
       password: storage.password,
       retentionMs: storage.retentionMs,
+      timeoutMs: storage.timeoutMs,
       logger: logger.child({ part: 'storage' }),
     })
   }

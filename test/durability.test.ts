@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -121,4 +122,46 @@ describe('durability', () => {
     await expectAllAcknowledgedStored(database, publishers.acked)
     expect(piazza.logs()).toMatch(/stopped cleanly/)
   })
+
+  it('stops within a bounded time on SIGTERM with storage down and the log over its budget, and keeps the log', async () => {
+    const { env, devices, database } = await setup('budget', 4)
+    // Storage at a port where nothing answers; a 1 MiB log fills in seconds.
+    const dead = await freePort()
+    const piazza = await startPiazza({ ...env, INFLUX_URL: `http://127.0.0.1:${dead}`, WAL_BUDGET_MB: '1', SHUTDOWN_TIMEOUT_S: '60' })
+    const publishers = startPublishers({ url: piazza.mqttUrl, devices })
+    // Acknowledgements stop once the log is over its budget: publishers are held by backpressure.
+    await vi.waitFor(
+      async () => {
+        const before = publishers.ackedCount()
+        await new Promise((resolve) => setTimeout(resolve, 1500))
+        if (before < 1000 || publishers.ackedCount() !== before) throw new Error(`still acknowledging (${publishers.ackedCount()})`)
+      },
+      { timeout: 60_000, interval: 10 },
+    )
+    const started = Date.now()
+    piazza.child.kill('SIGTERM')
+    // Ingest gives shipping 10 s and storage its request timeout: well inside the 60 s deadline.
+    expect(await piazza.exited).toBe(0)
+    const stopping = Date.now() - started
+    await publishers.stop(2000)
+    expect(piazza.logs()).toMatch(/stopped cleanly/)
+    const segments = fs.readdirSync(join(env.DATA_DIR, 'wal')).filter((f) => f.endsWith('.wal'))
+    expect(segments.length).toBeGreaterThan(0)
+
+    // The next start, with storage back, ships what the log kept: nothing acknowledged was lost.
+    const again = await startPiazza(env)
+    await expectAllAcknowledgedStored(database, publishers.acked)
+    again.child.kill('SIGTERM')
+    expect(await again.exited).toBe(0)
+    expect(stopping).toBeLessThan(60_000)
+  }, 180_000)
 })
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+

@@ -6,7 +6,7 @@ import { createProgressPrinter } from '../../simulator/progress.ts'
 import { UsageError, type Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
 import { startServer } from '../../platform/platform.ts'
-import { untilSignal } from '../signals.ts'
+import { stopWithin, untilSignal } from '../signals.ts'
 import { startFleet } from './simulate.ts'
 
 /** The demo's admin password: ADMIN_PASSWORD, or one generated on the first demo and kept in the data directory. */
@@ -55,7 +55,10 @@ Starting ${devices} simulated devices across the ten cities. Ctrl-C stops everyt
     const signal = await untilSignal()
     console.log(`\n${signal}: stopping the fleet, then flushing every acknowledged reading…`)
     await fleet.close()
-    await server.close()
+    await stopWithin(server.close(), config.shutdownTimeoutMs, () => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'stopping took too long; exiting now, the write-ahead log keeps every acknowledged reading for the next start')
+      logger.flush()
+    })
     console.log('Stopped cleanly.')
     logger.flush()
     return 0

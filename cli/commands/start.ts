@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
 import { startServer } from '../../platform/platform.ts'
-import { untilSignal } from '../signals.ts'
+import { stopWithin, untilSignal } from '../signals.ts'
 
 export const startCommand: Command = {
   summary: 'Run the platform: MQTT broker, ingest, storage, API and dashboard in one process',
@@ -20,7 +20,10 @@ export const startCommand: Command = {
 Add a device with 'npx piazza devices add --type air-quality --city Firenze --name "My station"'. Ctrl-C stops.`)
     const signal = await untilSignal()
     logger.info({ signal }, 'shutting down: no new connections, flushing acknowledged readings')
-    await server.close()
+    await stopWithin(server.close(), config.shutdownTimeoutMs, () => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'stopping took too long; exiting now, the write-ahead log keeps every acknowledged reading for the next start')
+      logger.flush()
+    })
     logger.info('stopped cleanly')
     logger.flush()
     return 0
