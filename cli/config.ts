@@ -77,6 +77,10 @@ export function loadConfig(env: Env) {
     /** Host name printed in connection instructions. */
     publicHost: get('PUBLIC_HOST') ?? get('BIND_HOST') ?? '127.0.0.1',
     httpPort: integer('HTTP_PORT', 8080, 0, 65535),
+    /** Requests per client address per minute to any HTTP route. */
+    httpRateLimitPerMinute: integer('HTTP_RATE_LIMIT', 3000, 1, 10_000_000),
+    /** Socket.IO connections open at once from one address. */
+    socketsPerAddress: integer('SOCKETS_PER_ADDRESS', 100, 1, 1_000_000),
     mqtt: {
       port: integer('MQTT_PORT', 1883, 0, 65535),
       wsPort: integer('MQTT_WS_PORT', 8083, 0, 65535),

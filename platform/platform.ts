@@ -98,6 +98,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       adminPassword: config.adminPassword,
       publicData: { license: config.dataLicense, attribution: config.dataAttribution },
       mqttPublic: () => mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt' },
+      rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
+      realtime: { maxSocketsPerAddress: config.socketsPerAddress },
       ...options.http,
       registry,
       db,

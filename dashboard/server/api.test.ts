@@ -506,6 +506,36 @@ describe('dashboard API', () => {
     })
   })
 
+  describe('limits', () => {
+    it('limits every route per client address, answering 429 with Retry-After in the API error shape', async () => {
+      const db = openRegistryDatabase(':memory:')
+      const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD, rateLimit: { max: 5, windowMs: 60_000 } })
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) statuses.push((await built.app.inject({ url: '/api/config' })).statusCode)
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429])
+      const refused = await built.app.inject({ url: '/api/auth/me' })
+      expectError(refused, 429, 'too-many-requests', /at most 5 per 60 s/)
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0)
+      // Another address is not held back.
+      expect((await built.app.inject({ url: '/api/config', remoteAddress: '127.0.0.2' })).statusCode).toBe(200)
+      await built.close()
+      db.close()
+    })
+
+    it('asks storage for its health at most once a second, however many ask', async () => {
+      let calls = 0
+      const ingest = fakeIngest({ ok: true, storageOk: true })
+      const counted = { ...ingest, health: () => ((calls += 1), ingest.health()) }
+      const db = openRegistryDatabase(':memory:')
+      const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus: counted, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+      const answers = await Promise.all(Array.from({ length: 50 }, () => built.app.inject({ url: '/api/health' })))
+      expect(answers.every((a) => a.statusCode === 200)).toBe(true)
+      expect(calls).toBe(1)
+      await built.close()
+      db.close()
+    })
+  })
+
   describe('health', () => {
     it('answers 200 with each part when ready', async () => {
       const response = await inject({ url: '/api/health' })

@@ -1,4 +1,5 @@
 import fastifyCookie from '@fastify/cookie'
+import fastifyRateLimit from '@fastify/rate-limit'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -12,7 +13,7 @@ import { createAccounts, type Accounts } from './identity/accounts.ts'
 import { createAuditLog, type AuditLog } from './identity/audit.ts'
 import { createAuth, SESSION_COOKIE } from './identity/auth.ts'
 import { createCommissioning, type Commissioning } from './devices/commissioning.ts'
-import { installErrorHandling } from './http/errors.ts'
+import { installErrorHandling, tooManyRequests } from './http/errors.ts'
 import type { Feed } from '../../feed/feed.ts'
 import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/live.ts'
 import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
@@ -84,6 +85,8 @@ export interface AppDeps {
   loginLimit?: { maxFailures?: number; windowMs?: number }
   /** Default 1 MiB. */
   bodyLimitBytes?: number
+  /** Requests per client address and window to any route (the public API has its own, lower limits too). Default 3000 a minute. */
+  rateLimit?: { max?: number; windowMs?: number }
   /** How long /api/cities is cached, default 5000 ms. */
   citiesCacheMs?: number
   /** The public pages and open-data API: licence and attribution (default CC BY 4.0), rate limits, snapshot timing. */
@@ -150,6 +153,15 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.removeContentTypeParser('text/plain')
 
   await app.register(fastifyCookie)
+  // Every route, every caller: one address cannot take the HTTP side for itself. An app-level
+  // hook, so it runs before any route's own (authentication included).
+  const windowMs = deps.rateLimit?.windowMs ?? 60_000
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      tooManyRequests(`too many requests from this address: at most ${context.max} per ${Math.round(windowMs / 1000)} s; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl / 1000),
+  })
+  app.addHook('onRequest', app.rateLimit({ max: deps.rateLimit?.max ?? 3000, timeWindow: windowMs }))
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

@@ -37,8 +37,19 @@ export const HealthSchema = Type.Object({
   stream: Type.Object({ ...PartSchema, sockets: Type.Integer() }),
 })
 
+/** Storage is asked at most this often, however many probes and visitors ask for health. */
+const INGEST_HEALTH_CACHE_MS = 1000
+
 export function registerHealthRoutes(app: Api, deps: HealthRouteDeps): void {
-  const { ingestStatus, broker, live, startedAt } = deps
+  const { broker, live, startedAt } = deps
+  let cached: { at: number; health: Promise<IngestHealth> } | undefined
+  const ingestStatus = {
+    health(): Promise<IngestHealth> {
+      const now = Date.now()
+      if (!cached || now - cached.at >= INGEST_HEALTH_CACHE_MS) cached = { at: now, health: deps.ingestStatus.health() }
+      return cached.health
+    },
+  }
   app.get(
     '/api/health',
     {

@@ -215,6 +215,55 @@ describe('live stream over Socket.IO', () => {
   })
 })
 
+describe('limits on the live stream', () => {
+  let t: TestApp
+  let url: string
+  const sockets: ClientSocket[] = []
+  beforeAll(async () => {
+    t = await startTestApp({ realtime: { maxSocketsPerAddress: 3, eventsPerSecond: 5, eventBurst: 5, maxRefusedEvents: 20, recheckSessionsMs: 0 } })
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    url = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect()
+    await t?.cleanup()
+  })
+  const open = () => {
+    const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false })
+    sockets.push(socket)
+    return new Promise<{ socket: ClientSocket; error?: Error & { data?: unknown } }>((resolve) => {
+      socket.once('connect', () => resolve({ socket }))
+      socket.once('connect_error', (error) => resolve({ socket, error }))
+    })
+  }
+
+  it('refuses more live connections from one address than its share, and takes one again when another closes', async () => {
+    const opened = [await open(), await open(), await open()]
+    expect(opened.map((o) => o.error)).toEqual([undefined, undefined, undefined])
+    const refused = await open()
+    expect(refused.error?.message).toBe('too many connections')
+    expect(refused.error?.data).toEqual({ status: 429, code: 'too-many-requests', message: 'at most 3 live connections from one address' })
+    opened[0]!.socket.disconnect()
+    await vi.waitFor(async () => {
+      const again = await open()
+      if (again.error) throw again.error
+      again.socket.disconnect()
+    }, { timeout: 20_000, interval: 100 })
+    for (const o of opened) o.socket.disconnect()
+  })
+
+  it('refuses events beyond a socket\'s rate with 429, and disconnects a socket that keeps flooding', async () => {
+    const { socket } = await open()
+    const answers = await Promise.all(Array.from({ length: 12 }, () => socket.timeout(10_000).emitWithAck('subscribe', { public: true }) as Promise<{ ok: boolean; error?: { status: number } }>))
+    expect(answers.filter((a) => a.ok).length).toBeLessThanOrEqual(6)
+    expect(answers.filter((a) => !a.ok).every((a) => a.error?.status === 429)).toBe(true)
+    expect(answers.some((a) => !a.ok)).toBe(true)
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve))
+    for (let i = 0; i < 40; i++) socket.emit('subscribe', { public: true })
+    expect(await closed).toBe('io server disconnect')
+  })
+})
+
 describe('live hub with a backed-up socket', () => {
   /** Just enough of a Socket.IO server (rooms, room emits) and of its sockets to drive the hub by hand. */
   function fakeRealtime() {

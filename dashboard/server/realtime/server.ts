@@ -25,6 +25,13 @@ export interface RealtimeAuth {
 export interface RealtimeOptions {
   /** How often each node rechecks its sockets' sessions. Default 60 s; 0 never. */
   recheckSessionsMs?: number
+  /** Sockets open at once from one address (on this node). Default 100. */
+  maxSocketsPerAddress?: number
+  /** Events a socket may send: this many a second on average, in bursts of up to `eventBurst`. Defaults 20 and 60. */
+  eventsPerSecond?: number
+  eventBurst?: number
+  /** A socket refused this many events in a row (it goes on regardless) is disconnected. Default 100. */
+  maxRefusedEvents?: number
 }
 
 export type Ack = (answer: unknown) => void
@@ -45,6 +52,7 @@ export interface Realtime {
   /** Ends, on every node, the sockets opened with this session (it was just ended) or by this user (all theirs were). */
   endSession(credential: string): void
   endUser(username: string): void
+  stats(): { refusedConnections: number; refusedEvents: number; disconnectedForEvents: number }
   close(): Promise<void>
 }
 
@@ -56,6 +64,28 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     allowRequest: (request, callback) => callback(null, sameOrigin(request)),
   })
   const handlers: ((socket: RealtimeSocket) => void)[] = []
+  const maxPerAddress = options.maxSocketsPerAddress ?? 100
+  const perAddress = new Map<string, number>()
+  const stats = { refusedConnections: 0, refusedEvents: 0, disconnectedForEvents: 0 }
+
+  // Before authentication: an address that holds its share of sockets gets no more.
+  io.use((socket, next) => {
+    const address = socket.handshake.address
+    const open = perAddress.get(address) ?? 0
+    if (open >= maxPerAddress) {
+      stats.refusedConnections += 1
+      const err = new Error('too many connections') as Error & { data?: ErrorBody }
+      err.data = { status: 429, code: 'too-many-requests', message: `at most ${maxPerAddress} live connections from one address` }
+      return next(err)
+    }
+    perAddress.set(address, open + 1)
+    socket.once('disconnect', () => {
+      const n = (perAddress.get(address) ?? 1) - 1
+      if (n <= 0) perAddress.delete(address)
+      else perAddress.set(address, n)
+    })
+    next()
+  })
 
   io.use((socket, next) => {
     const token = (socket.handshake.auth as Record<string, unknown> | undefined)?.token
@@ -72,7 +102,35 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     next()
   })
 
+  const eventsPerSecond = options.eventsPerSecond ?? 20
+  const burst = options.eventBurst ?? 60
+  const maxRefused = options.maxRefusedEvents ?? 100
   io.on('connection', (socket) => {
+    // A token bucket per socket for everything it sends; past it, events are refused (answered
+    // 429 when they carry an ack) and a socket that keeps on is disconnected.
+    let tokens = burst
+    let last = Date.now()
+    let refusedInARow = 0
+    socket.use((packet, next) => {
+      const now = Date.now()
+      tokens = Math.min(burst, tokens + ((now - last) / 1000) * eventsPerSecond)
+      last = now
+      if (tokens >= 1) {
+        tokens -= 1
+        refusedInARow = 0
+        return next()
+      }
+      stats.refusedEvents += 1
+      refusedInARow += 1
+      const ack = packet[packet.length - 1]
+      if (typeof ack === 'function') {
+        ;(ack as Ack)({ ok: false, error: { status: 429, code: 'too-many-requests', message: `at most ${eventsPerSecond} events a second per connection` } })
+      }
+      if (refusedInARow >= maxRefused) {
+        stats.disconnectedForEvents += 1
+        socket.disconnect(true)
+      }
+    })
     const user = socket.data.user
     if (user) void socket.join([userRoom(user.username), sessionRoom(socket.data.credential!), user.role === 'installer' ? INSTALLERS_ROOM : STAFF_ROOM])
     for (const handler of handlers) handler(socket)
@@ -121,6 +179,7 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
       io.to(sessionRoom(credential)).emit('session_expired')
       io.in(sessionRoom(credential)).disconnectSockets(true)
     },
+    stats: () => ({ ...stats }),
     endUser(username) {
       io.to(userRoom(username)).emit('session_expired')
       io.in(userRoom(username)).disconnectSockets(true)
