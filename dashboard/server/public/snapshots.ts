@@ -5,7 +5,7 @@ import type { Device, DeviceRef, Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { computeCityFromMemory, createCityCompute, newCityHistoryCache, type CityHistoryCache, type CitySnapshot } from './city-compute.ts'
-import { addReading, loadStation, newStationMemory, TYPE, type StationMemory } from './station-memory.ts'
+import { addReading, hoursWithData, loadStation, newStationMemory, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
  * The public air-quality snapshots: one per city, recomputed when its readings arrive (at most
@@ -123,10 +123,13 @@ export function createSnapshots(options: SnapshotOptions) {
       setImmediate(() => {
         let memory = memories.get(job.deviceId)
         if (!memory) memories.set(job.deviceId, (memory = newStationMemory()))
-        loadStation(memory, storage, job.deviceId, clock, job.fresh)
+        const m = memory
+        // A reload (fresh) may change any hour; a first load only the hours it brings data to.
+        const before = job.fresh ? hoursWithData(m, clock()) : []
+        loadStation(m, storage, job.deviceId, clock, job.fresh)
           .then((applied) => {
             if (applied && job.cityId && !closed) {
-              cityState(job.cityId).history.allDirty = true
+              markHours(job.cityId, [...before, ...hoursWithData(m, clock())])
               schedule(job.cityId)
             }
           })
@@ -139,6 +142,12 @@ export function createSnapshots(options: SnapshotOptions) {
       })
     }
     if (closed) for (const job of queue.splice(0)) job.resolve()
+  }
+
+  /** Marks history hours of a city to recompute. */
+  function markHours(cityId: string, hours: readonly number[]): void {
+    const dirty = cityState(cityId).history.dirtyHours
+    for (const h of hours) dirty.add(h)
   }
 
   /** The memory of a station, created (and its load queued) on first use. */
@@ -226,9 +235,13 @@ export function createSnapshots(options: SnapshotOptions) {
     const city = findCity(device.city)
     const before = stationCity.get(device.id)
     if (city) stationCity.set(device.id, city.id)
+    // A station only changes the history hours it has readings in (its interval decides their
+    // completeness; it joins or leaves its city's worst-station choice): O(those hours).
+    const memory = memories.get(device.id)
+    const hours = memory ? hoursWithData(memory, clock()) : []
     for (const id of new Set([before, city?.id])) {
       if (!id) continue
-      cityState(id).history.allDirty = true
+      markHours(id, hours)
       schedule(id)
     }
     if (device.status !== 'active') {

@@ -227,6 +227,23 @@ export function hourValues(m: StationMemory, hourStart: number): Partial<Record<
   return out
 }
 
+/** The starts of the hours of the history window before `now` in which the station has readings. */
+export function hoursWithData(m: StationMemory, now: number): number[] {
+  const nowHour = Math.floor(now / HOUR_MS)
+  const out: number[] = []
+  for (let slot = 0; slot < HOUR_SLOTS; slot++) {
+    const hour = m.hourKey[slot]!
+    if (hour < nowHour - HISTORY_HOURS || hour >= nowHour) continue
+    for (let p = 0; p < P; p++) {
+      if (m.hourCount[p * HOUR_SLOTS + slot]! > 0) {
+        out.push(hour * HOUR_MS)
+        break
+      }
+    }
+  }
+  return out
+}
+
 /** The newest time and each public field's newest value. */
 export function latestOf(m: StationMemory): { time: number | null; values: Record<string, number> } {
   let time = Number.NEGATIVE_INFINITY
