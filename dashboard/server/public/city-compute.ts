@@ -15,21 +15,25 @@ import { findCity, type City } from '../../../devices/region.ts'
 import type { Device, Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { PUBLIC_FIELDS, type CityAirQuality, type HistoryHour, type PollutantNow, type PublicStation } from './schemas.ts'
-import { createStationReader, floorHour, newestLive, newStationCache, pruneLive, round1, TYPE, type StationCache } from './station-cache.ts'
+import { createStationReader, newStationCache, type StationCache } from './station-cache.ts'
+import { floorHour, FUTURE_MS, HISTORY_HOURS, hourValues, latestOf, rollingHour, round1, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
- * One city's air quality computed from its active air-quality stations (station-cache.ts for
- * what each reads), and shaped into the public answers: the index now, the 7-day hourly history
- * and each station's view. The index rules (completeness, staleness, worst station) are in
- * devices/aqi.ts.
+ * One city's air quality computed from its active air-quality stations, and shaped into the
+ * public answers: the index now, the 7-day hourly history and each station's view. The index
+ * rules (completeness, staleness, worst station) are in devices/aqi.ts.
  *
- * The index "now" is each pollutant's mean over the 60 minutes before the computation; the
- * newest values are storage's latest ∪ live.
+ * Two ways to compute it:
+ * - `computeCityFromMemory`, what the snapshots do: from each station's memory (station-memory.ts),
+ *   no storage read; O(stations × pollutants × (minutes of the window + hours recomputed)), the
+ *   history hours that did not change taken from the city's previous answer;
+ * - `createCityCompute().computeCity`, from storage alone (station-cache.ts), every value read
+ *   per computation: only for `cache: false`, the per-request baseline bench/public.ts measures.
+ *
+ * The index "now" is each pollutant's mean over the 60 minutes before the computation.
  */
 
-export const HISTORY_HOURS = 7 * 24
-/** Device clocks may run this far ahead (devices/readings.ts accepts 5 minutes). */
-const FUTURE_MS = 5 * 60_000
+export { HISTORY_HOURS }
 
 const iso = (t: number) => new Date(t).toISOString()
 
@@ -55,45 +59,34 @@ export interface CityComputeDeps {
   registry: Pick<Registry, 'list'>
   storage: Pick<Storage, 'series' | 'latest'>
   clock: () => number
-  /** A station's cache, kept from one computation to the next. */
-  stationCache(deviceId: string): StationCache
   /** The version of a city's next snapshot. */
   nextVersion(cityId: string): number
 }
 
+/** The per-request computation, every value read from storage (`cache: false`). */
 export function createCityCompute(deps: CityComputeDeps) {
   const { registry, storage, clock } = deps
   const reader = createStationReader(storage)
   let computations = 0
 
   async function computeStation(device: Device, cache: StationCache, now: number, withHistory: boolean, historyFrom: number, hourNow: number): Promise<StationState> {
-    pruneLive(cache, now)
     if (withHistory) await reader.updateHours(cache, device.id, historyFrom, hourNow)
     const rolling: Partial<Record<Pollutant, HourlyValue>> = {}
     const [stored] = await Promise.all([
       storage.latest({ deviceId: device.id, type: TYPE }),
       ...EAQI_POLLUTANTS.map(async (p) => {
-        const v = await reader.exact(device.id, p, now - HOUR_MS, now + FUTURE_MS, cache)
+        const v = await reader.exact(device.id, p, now - HOUR_MS, now + FUTURE_MS)
         if (v) rolling[p] = v
       }),
     ])
     const values: Record<string, number> = { ...(stored?.values ?? {}) }
-    let lastReadingAt = stored?.time ?? null
-    for (const [field, { time, value }] of newestLive(cache)) {
-      if (lastReadingAt === null || time > lastReadingAt) {
-        lastReadingAt = time
-        values[field] = value
-      } else if (!(field in values)) values[field] = value
-    }
+    const lastReadingAt = stored?.time ?? null
     const assessment = assessStation(rolling, device.interval, { lastReadingAt, now })
     return { device, assessment, lastReadingAt, latest: { time: lastReadingAt, values } }
   }
 
-  /**
-   * Computes a city now. `fresh`: with empty caches (every value from storage, nothing kept);
-   * `withHistory: false` spares the history.
-   */
-  async function computeCity(cityId: string, fresh: boolean, withHistory: boolean): Promise<CitySnapshot> {
+  /** Computes a city now from storage; `withHistory: false` spares the history. */
+  async function computeCity(cityId: string, withHistory: boolean): Promise<CitySnapshot> {
     const city = findCity(cityId)
     if (!city) throw new Error(`unknown city '${cityId}'`)
     computations += 1
@@ -105,20 +98,93 @@ export function createCityCompute(deps: CityComputeDeps) {
     // One station at a time (its fields in parallel): a city with many stations must not open
     // hundreds of storage requests at once.
     for (const device of devices) {
-      const cache = fresh ? newStationCache() : deps.stationCache(device.id)
+      const cache = newStationCache()
       stations.push({ state: await computeStation(device, cache, now, withHistory, historyFrom, hourNow), cache })
+    }
+    const history: HistoryHour[] = []
+    if (withHistory) {
+      for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
+        history.push(
+          historyEntry(
+            h,
+            stations.map((s) => {
+              const values: Partial<Record<Pollutant, HourlyValue>> = {}
+              for (const p of EAQI_POLLUTANTS) {
+                const v = s.cache.hours.get(p)?.get(h)
+                if (v) values[p] = v
+              }
+              return { device: s.state.device, values }
+            }),
+          ),
+        )
+      }
     }
     return {
       city,
       version: deps.nextVersion(city.id),
       computedAt: now,
       airQuality: cityNow(city, stations.map((s) => s.state), now),
-      history: withHistory ? cityHistory(stations, historyFrom, hourNow) : [],
+      history,
       stations: stations.map((s) => publicStation(s.state)),
     }
   }
 
   return { computeCity, computations: () => computations }
+}
+
+/** What a city keeps between computations from memory: its history hours, and which changed. */
+export interface CityHistoryCache {
+  hours: Map<number, HistoryHour>
+  /** Hours that received readings since the last computation. */
+  dirtyHours: Set<number>
+  /** Every hour must be recomputed (a station added, removed, loaded or changed). */
+  allDirty: boolean
+}
+
+export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true })
+
+/**
+ * A city computed from its stations' memories: O(stations × pollutants × (≈66 minutes + the
+ * history hours recomputed)); only dirty hours, and the hours that slid into the window, are
+ * recomputed. Clears the cache's dirty marks. Synchronous: nothing is read from storage.
+ */
+export function computeCityFromMemory(
+  city: City,
+  stations: readonly { device: Device; memory: StationMemory }[],
+  cache: CityHistoryCache,
+  now: number,
+  version: number,
+  withHistory = true,
+): CitySnapshot {
+  const hourNow = floorHour(now)
+  const historyFrom = hourNow - HISTORY_HOURS * HOUR_MS
+  const states: StationState[] = stations.map(({ device, memory }) => {
+    const latest = latestOf(memory)
+    const assessment = assessStation(rollingHour(memory, now), device.interval, { lastReadingAt: latest.time, now })
+    return { device, assessment, lastReadingAt: latest.time, latest }
+  })
+  const history: HistoryHour[] = []
+  if (withHistory) {
+    for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
+      let entry = cache.allDirty || cache.dirtyHours.has(h) ? undefined : cache.hours.get(h)
+      if (!entry) {
+        entry = historyEntry(h, stations.map(({ device, memory }) => ({ device, values: hourValues(memory, h) })))
+        cache.hours.set(h, entry)
+      }
+      history.push(entry)
+    }
+    for (const h of cache.hours.keys()) if (h < historyFrom || h >= hourNow) cache.hours.delete(h)
+    cache.dirtyHours.clear()
+    cache.allDirty = false
+  }
+  return {
+    city,
+    version,
+    computedAt: now,
+    airQuality: cityNow(city, states, now),
+    history,
+    stations: states.map(publicStation),
+  }
 }
 
 // -------------------------------------------------------------------- shaping the answers
@@ -178,36 +244,26 @@ export function cityNow(city: City, stations: StationState[], now: number): City
   }
 }
 
-export function cityHistory(stations: { state: StationState; cache: StationCache }[], from: number, to: number): HistoryHour[] {
-  const hours: HistoryHour[] = []
-  for (let h = from; h < to; h += HOUR_MS) {
-    const assessed = stations.map((s) => {
-      const values: Partial<Record<Pollutant, HourlyValue>> = {}
-      for (const p of EAQI_POLLUTANTS) {
-        const v = s.cache.hours.get(p)?.get(h)
-        if (v) values[p] = v
-      }
-      return { id: s.state.device.id, assessment: assessStation(values, s.state.device.interval) }
-    })
-    const city = assessCity(assessed)
-    const values: Record<string, number | null> = {}
-    for (const p of EAQI_POLLUTANTS) {
-      let top: number | null = null
-      for (const a of assessed) {
-        const x = a.assessment.pollutants.find((q) => q.pollutant === p)!
-        if (x.complete && x.value !== null && (top === null || x.value > top)) top = x.value
-      }
-      values[p] = top
+/** One history hour of a city: its index, and each pollutant's highest complete hourly mean. */
+export function historyEntry(h: number, stations: readonly { device: Device; values: Partial<Record<Pollutant, HourlyValue>> }[]): HistoryHour {
+  const assessed = stations.map((s) => ({ id: s.device.id, assessment: assessStation(s.values, s.device.interval) }))
+  const city = assessCity(assessed)
+  const values: Record<string, number | null> = {}
+  for (const p of EAQI_POLLUTANTS) {
+    let top: number | null = null
+    for (const a of assessed) {
+      const x = a.assessment.pollutants.find((q) => q.pollutant === p)!
+      if (x.complete && x.value !== null && (top === null || x.value > top)) top = x.value
     }
-    hours.push({
-      time: iso(h),
-      index: city.index?.level ?? null,
-      band: city.index?.band ?? null,
-      drivingPollutant: city.index?.pollutant ?? null,
-      values,
-    })
+    values[p] = top
   }
-  return hours
+  return {
+    time: iso(h),
+    index: city.index?.level ?? null,
+    band: city.index?.band ?? null,
+    drivingPollutant: city.index?.pollutant ?? null,
+    values,
+  }
 }
 
 export function publicStation(s: StationState): PublicStation {

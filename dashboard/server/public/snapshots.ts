@@ -1,26 +1,43 @@
 import type { Logger } from 'pino'
 import type { ValidReading } from '../../../devices/readings.ts'
 import { cities, findCity } from '../../../devices/region.ts'
-import type { Registry } from '../../../devices/registry.ts'
+import type { Device, DeviceRef, Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
-import type { DeviceRef } from '../../../devices/registry.ts'
-import { createCityCompute, type CitySnapshot } from './city-compute.ts'
-import { PUBLIC_FIELDS } from './schemas.ts'
-import { addLive, floorHour, newStationCache, TYPE, type StationCache } from './station-cache.ts'
+import { computeCityFromMemory, createCityCompute, newCityHistoryCache, type CityHistoryCache, type CitySnapshot } from './city-compute.ts'
+import { addReading, hoursWithData, loadStation, newStationMemory, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
  * The public air-quality snapshots: one per city, recomputed when its readings arrive (at most
  * once per `minIntervalMs`) or when it is older than `maxAgeMs`, never per visitor. Visitors get
- * the last snapshot; only the first visitor of a city after start waits for one.
+ * the last snapshot.
  *
- * This module schedules and serves them and takes the feed's readings; what a computation reads
- * per station (storage ∪ the live readings, the hourly cache kept up to date incrementally) is in
- * station-cache.ts, the computation and the shape of the answers in city-compute.ts.
+ * The cost follows the message rate, not the size of the fleet or its history:
+ * - a reading accepted on the feed costs O(pollutants): it goes into its station's memory
+ *   (station-memory.ts: per-minute and per-hour sums and counts, newest values, recent times for
+ *   duplicates) and marks its city and hour dirty. Nothing is read from storage for it;
+ * - storage is read once per station (16 calls, station-memory.ts `loadStation`): at start, a
+ *   few stations at a time in the background (LOAD_CONCURRENCY), and when a station appears
+ *   (registry 'added', or a status change back to active). Until then a station counts with
+ *   what the feed gave it (no data, for a quiet one): cities answer with what is known, and are
+ *   recomputed as their stations load;
+ * - a city is recomputed from memory (city-compute.ts `computeCityFromMemory`, synchronous), in
+ *   O(stations × pollutants × (≈66 minutes + the history hours that changed)): its history hours
+ *   are kept between computations and only dirty ones (a late reading, a station changed) and the
+ *   one that closed are recomputed. A registry change to one station marks its city dirty and
+ *   loads that station alone.
+ *
+ * Memory per station: see station-memory.ts (≈20 KB of typed arrays plus the duplicate window).
+ *
+ * `cache: false` keeps the old way, every answer computed from storage per request: only for the
+ * baseline bench/public.ts measures.
  */
 
 export { HISTORY_HOURS, type CitySnapshot, type StationState } from './city-compute.ts'
-export { LIVE_KEEP_MS, round1 } from './station-cache.ts'
+export { round1 } from './station-memory.ts'
+
+/** Stations loaded from storage at once. */
+const LOAD_CONCURRENCY = 4
 
 export interface SnapshotOptions {
   registry: Pick<Registry, 'list' | 'onChange'>
@@ -33,7 +50,7 @@ export interface SnapshotOptions {
   maxAgeMs?: number
   /** false: no snapshots, every request computes from storage (only for measuring what snapshots save). */
   cache?: boolean
-  /** Compute every city once at start, in the background. Default true. */
+  /** Load every station and compute every city once at start, in the background. Default true. */
   warm?: boolean
   clock?: () => number
 }
@@ -45,6 +62,15 @@ interface CityState {
   dirty: boolean
   lastStartedAt: number
   version: number
+  history: CityHistoryCache
+}
+
+interface LoadJob {
+  deviceId: string
+  cityId: string | undefined
+  fresh: boolean
+  done: Promise<void>
+  resolve: () => void
 }
 
 export function createSnapshots(options: SnapshotOptions) {
@@ -53,23 +79,99 @@ export function createSnapshots(options: SnapshotOptions) {
   const maxAgeMs = options.maxAgeMs ?? 60_000
   const cacheEnabled = options.cache !== false
   const clock = options.clock ?? Date.now
-  const caches = new Map<string, StationCache>()
+  const memories = new Map<string, StationMemory>()
   const states = new Map<string, CityState>()
+  let computations = 0
   let closed = false
 
-  const stationCache = (id: string) => {
-    let c = caches.get(id)
-    if (!c) caches.set(id, (c = newStationCache()))
-    return c
-  }
   const cityState = (id: string) => {
     let s = states.get(id)
-    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, version: 0 }))
+    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, version: 0, history: newCityHistoryCache() }))
     return s
   }
-  const { computeCity, computations } = createCityCompute({ registry, storage, clock, stationCache, nextVersion: (cityId) => ++cityState(cityId).version })
+  const perRequest = createCityCompute({ registry, storage, clock, nextVersion: (cityId) => ++cityState(cityId).version })
 
-  // ------------------------------------------------------------------ scheduling
+  // ------------------------------------------------------------------ loading stations from storage
+
+  const queue: LoadJob[] = []
+  const queued = new Map<string, LoadJob>()
+  let running = 0
+
+  /** Queues a load of one station (one per station at a time in the queue); resolves when it ran. */
+  function load(deviceId: string, cityId: string | undefined, fresh: boolean): Promise<void> {
+    const waiting = queued.get(deviceId)
+    if (waiting) {
+      waiting.fresh ||= fresh
+      return waiting.done
+    }
+    let resolve!: () => void
+    const done = new Promise<void>((r) => (resolve = r))
+    const job: LoadJob = { deviceId, cityId, fresh, done, resolve }
+    queue.push(job)
+    queued.set(deviceId, job)
+    pump()
+    return done
+  }
+
+  function pump(): void {
+    while (running < LOAD_CONCURRENCY && queue.length > 0 && !closed) {
+      const job = queue.shift()!
+      queued.delete(job.deviceId)
+      running += 1
+      // On a later turn: whoever asked for the load finishes what it was doing first (a registry
+      // change is emitted before the caller writes anything else).
+      setImmediate(() => {
+        let memory = memories.get(job.deviceId)
+        if (!memory) memories.set(job.deviceId, (memory = newStationMemory()))
+        const m = memory
+        // A reload (fresh) may change any hour; a first load only the hours it brings data to.
+        const before = job.fresh ? hoursWithData(m, clock()) : []
+        loadStation(m, storage, job.deviceId, clock, job.fresh)
+          .then((applied) => {
+            if (applied && job.cityId && !closed) {
+              markHours(job.cityId, [...before, ...hoursWithData(m, clock())])
+              schedule(job.cityId)
+            }
+          })
+          .catch((err: unknown) => logger.warn({ err, device: job.deviceId }, 'public snapshots: could not load a station from storage'))
+          .finally(() => {
+            running -= 1
+            job.resolve()
+            pump()
+          })
+      })
+    }
+    if (closed) for (const job of queue.splice(0)) job.resolve()
+  }
+
+  /** Marks history hours of a city to recompute. */
+  function markHours(cityId: string, hours: readonly number[]): void {
+    const dirty = cityState(cityId).history.dirtyHours
+    for (const h of hours) dirty.add(h)
+  }
+
+  /** The memory of a station, created (and its load queued) on first use. */
+  function memoryOf(deviceId: string, cityId: string | undefined): StationMemory {
+    let memory = memories.get(deviceId)
+    if (!memory) {
+      memories.set(deviceId, (memory = newStationMemory()))
+      void load(deviceId, cityId, false)
+    }
+    return memory
+  }
+
+  // ------------------------------------------------------------------ computing and scheduling
+
+  const activeStations = (cityId: string): Device[] => registry.list({ city: cityId, type: TYPE, status: 'active' }).items
+
+  function compute(cityId: string): CitySnapshot {
+    const city = findCity(cityId)
+    if (!city) throw new Error(`unknown city '${cityId}'`)
+    computations += 1
+    const s = cityState(cityId)
+    const stations = activeStations(city.id).map((device) => ({ device, memory: memoryOf(device.id, city.id) }))
+    return computeCityFromMemory(city, stations, s.history, clock(), ++s.version)
+  }
 
   function start(cityId: string): Promise<CitySnapshot> {
     const s = cityState(cityId)
@@ -77,24 +179,23 @@ export function createSnapshots(options: SnapshotOptions) {
     s.timer = undefined
     s.dirty = false
     s.lastStartedAt = clock()
-    const computing = computeCity(cityId, false, true).then((snapshot) => {
+    let computing: Promise<CitySnapshot>
+    try {
+      const snapshot = compute(cityId)
       if (!closed) s.snapshot = snapshot
-      return snapshot
-    })
-    s.computing = computing
-    computing
-      .catch((err: unknown) => logger.warn({ err, city: cityId }, 'public air-quality snapshot failed'))
-      .finally(() => {
-        if (s.computing === computing) s.computing = undefined
-        if (s.dirty) schedule(cityId)
-      })
+      computing = Promise.resolve(snapshot)
+    } catch (err) {
+      logger.warn({ err, city: cityId }, 'public air-quality snapshot failed')
+      computing = Promise.reject(err)
+    }
+    if (s.dirty) schedule(cityId)
     return computing
   }
 
   function schedule(cityId: string): void {
     const s = cityState(cityId)
     s.dirty = true
-    if (closed || s.timer || s.computing) return
+    if (closed || s.timer) return
     const delay = Math.max(0, s.lastStartedAt + minIntervalMs - clock())
     s.timer = setTimeout(() => {
       s.timer = undefined
@@ -105,44 +206,76 @@ export function createSnapshots(options: SnapshotOptions) {
 
   // ------------------------------------------------------------------ readings, registry changes, API
 
-  function onAccepted(device: DeviceRef, readings: readonly ValidReading[], receivedAt: number): void {
+  function onAccepted(device: DeviceRef, readings: readonly ValidReading[]): void {
     if (device.type !== TYPE || !cacheEnabled || closed) return
     try {
-      const cache = stationCache(device.id)
+      const city = findCity(device.city)
+      const memory = memoryOf(device.id, city?.id)
+      const now = clock()
+      const dirtyHours = city ? cityState(city.id).history.dirtyHours : undefined
+      let changed = false
       for (const r of readings) {
-        for (const field of PUBLIC_FIELDS) {
-          const v = r.values[field]
-          if (typeof v === 'number') addLive(cache, field, r.time, v, receivedAt)
+        const hour = addReading(memory, r, now)
+        if (hour !== undefined) {
+          changed = true
+          dirtyHours?.add(hour)
         }
-        cache.dirtyHours.add(floorHour(r.time))
       }
-      if (findCity(device.city)) schedule(findCity(device.city)!.id)
+      if (city && changed) schedule(city.id)
     } catch (err) {
       logger.error({ err }, 'public snapshots: could not take a reading')
     }
   }
 
   const unsubscribe = options.feed?.subscribe({ accepted: onAccepted })
+  const stationCity = new Map<string, string>()
   const stopWatchingRegistry = registry.onChange((change) => {
-    if (change.device.type !== TYPE || closed) return
-    const city = findCity(change.device.city)
-    if (city && cacheEnabled) schedule(city.id)
+    if (change.device.type !== TYPE || closed || !cacheEnabled) return
+    const { device } = change
+    const city = findCity(device.city)
+    const before = stationCity.get(device.id)
+    if (city) stationCity.set(device.id, city.id)
+    // A station only changes the history hours it has readings in (its interval decides their
+    // completeness; it joins or leaves its city's worst-station choice): O(those hours).
+    const memory = memories.get(device.id)
+    const hours = memory ? hoursWithData(memory, clock()) : []
+    for (const id of new Set([before, city?.id])) {
+      if (!id) continue
+      markHours(id, hours)
+      schedule(id)
+    }
+    if (device.status !== 'active') {
+      // Out of the public answers: its memory is dropped, and loaded again if it comes back.
+      memories.delete(device.id)
+    } else if (change.kind === 'added' || (change.kind === 'status' && !memories.has(device.id))) {
+      if (!memories.has(device.id)) memories.set(device.id, newStationMemory())
+      // Merged with what the feed gave it meanwhile (a new memory: nothing to clear).
+      void load(device.id, city?.id, false)
+    }
   })
 
   async function city(cityId: string): Promise<CitySnapshot> {
-    if (!cacheEnabled) return computeCity(cityId, true, true)
+    if (!cacheEnabled) return perRequest.computeCity(cityId, true)
     const s = cityState(cityId)
     if (s.snapshot) {
       if (clock() - s.snapshot.computedAt > maxAgeMs) schedule(cityId)
       return s.snapshot
     }
-    return s.computing ?? start(cityId)
+    return start(cityId)
   }
 
   if (cacheEnabled && options.warm !== false) {
-    // In the background: the first visitors find snapshots ready.
+    // In the background, a few stations at a time: each city is recomputed as its stations load,
+    // and answers meanwhile with what is known.
     setImmediate(() => {
-      if (!closed) for (const c of cities) if (!cityState(c.id).computing && !cityState(c.id).snapshot) start(c.id).catch(() => {})
+      if (closed) return
+      for (const c of cities) {
+        for (const device of activeStations(c.id)) {
+          stationCity.set(device.id, c.id)
+          memoryOf(device.id, c.id)
+        }
+        if (!cityState(c.id).snapshot) start(c.id).catch(() => {})
+      }
     })
   }
 
@@ -152,23 +285,44 @@ export function createSnapshots(options: SnapshotOptions) {
     async all(opts: { withHistory?: boolean } = {}): Promise<CitySnapshot[]> {
       if (!cacheEnabled) {
         const out: CitySnapshot[] = []
-        for (const c of cities) out.push(await computeCity(c.id, true, opts.withHistory ?? true))
+        for (const c of cities) out.push(await perRequest.computeCity(c.id, opts.withHistory ?? true))
         return out
       }
       return Promise.all(cities.map((c) => city(c.id)))
     },
-    /** Recomputes now, ignoring the throttle (tests, and after changing a station). */
+    /**
+     * Loads the city's stations from storage again and recomputes it now, ignoring the throttle:
+     * after readings were written to storage behind the feed's back (tests, imports of history).
+     */
     async refresh(cityId: string): Promise<CitySnapshot> {
-      const s = cityState(cityId)
-      if (s.computing) await s.computing.catch(() => {})
+      if (!cacheEnabled) return perRequest.computeCity(cityId, true)
+      const found = findCity(cityId)
+      if (found) {
+        await Promise.all(
+          activeStations(found.id).map((device) => {
+            stationCity.set(device.id, found.id)
+            if (!memories.has(device.id)) memories.set(device.id, newStationMemory())
+            return load(device.id, found.id, true)
+          }),
+        )
+      }
       return start(cityId)
     },
-    stats: () => ({ computations: computations() }),
+    /** Recomputes now from memory, ignoring the throttle (benchmarks). */
+    async recompute(cityId: string): Promise<CitySnapshot> {
+      return cacheEnabled ? start(cityId) : perRequest.computeCity(cityId, true)
+    },
+    /** Resolves when no station load is queued or running (tests). */
+    async loaded(): Promise<void> {
+      while (running > 0 || queue.length > 0) await Promise.all([...queue.map((j) => j.done), new Promise((r) => setTimeout(r, 5))])
+    },
+    stats: () => ({ computations: cacheEnabled ? computations : perRequest.computations(), stations: memories.size, loading: running + queue.length }),
     close(): void {
       closed = true
       unsubscribe?.()
       stopWatchingRegistry()
       for (const s of states.values()) clearTimeout(s.timer)
+      pump()
     },
   }
 }

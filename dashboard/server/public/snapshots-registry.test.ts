@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createRegistry, openRegistryDatabase } from '../../../devices/registry.ts'
+import type { Storage } from '../../../ingest/storage/contract.ts'
+import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
+import { createLocalFeed } from '../../../feed/feed.ts'
+import { line } from '../../../testkit/test-app.ts'
+import { createSnapshots } from './snapshots.ts'
+
+// Registering a device hashes its secret with scrypt (~90 ms here): not what these tests measure.
+vi.mock('../../../devices/secrets.ts', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../../devices/secrets.ts')>()),
+  hashSecret: async () => 'scrypt$16384$8$1$c2FsdA$a2V5',
+}))
+
+/**
+ * How much storage the snapshots read as the fleet changes and readings arrive: once per station
+ * that appears (16 calls), never per reading, never the whole city again for one station.
+ */
+
+const MINUTE = 60_000
+const WAIT = { timeout: 30_000, interval: 20 }
+/** Storage calls one station's load makes: 5 pollutants × (hourly mean + count + raw) + latest. */
+const PER_STATION = 16
+
+let dir: string
+let storage: Storage
+let calls: { series: number; latest: number }
+let registry: ReturnType<typeof createRegistry>
+let feed: ReturnType<typeof createLocalFeed>
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'piazza-snapshots-registry-'))
+  const inner = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: 30 * 86_400_000 })
+  await inner.init()
+  calls = { series: 0, latest: 0 }
+  storage = {
+    ...inner,
+    kind: inner.kind,
+    series: (q) => {
+      calls.series += 1
+      return inner.series(q)
+    },
+    latest: (q) => {
+      calls.latest += 1
+      return inner.latest(q)
+    },
+  }
+  registry = createRegistry({ db: openRegistryDatabase(':memory:') })
+  feed = createLocalFeed()
+})
+
+afterEach(async () => {
+  await storage.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const total = () => calls.series + calls.latest
+
+describe('registry changes and readings', () => {
+  it('importing 1,000 stations reads storage once per station, and readings read nothing', async () => {
+    const snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 50 })
+    try {
+      const cities = ['firenze', 'pisa', 'siena', 'lucca']
+      const rowMs: number[] = []
+      const callsAt: number[] = []
+      const ids: { id: string; city: string }[] = []
+      const t0 = performance.now()
+      for (let i = 0; i < 1000; i++) {
+        const started = performance.now()
+        const { device } = await registry.add({ type: 'air-quality', city: cities[i % cities.length]!, name: `Import ${i}`, interval: 60 })
+        ids.push({ id: device.id, city: device.city })
+        rowMs.push(performance.now() - started)
+        if (i % 100 === 99) {
+          await snapshots.loaded()
+          callsAt.push(total())
+        }
+      }
+      await snapshots.loaded()
+      console.log(`1,000 registrations in ${Math.round(performance.now() - t0)} ms, ${snapshots.stats().computations} computations`)
+      // Proportional to the stations added: exactly one load each, whatever the size of their city.
+      expect(callsAt).toEqual(Array.from({ length: 10 }, (_, k) => (k + 1) * 100 * PER_STATION))
+      expect(calls.latest).toBe(1000)
+      // Every city knows its stations.
+      const firenze = await vi.waitFor(async () => {
+        const s = await snapshots.city('firenze')
+        expect(s.stations).toHaveLength(250)
+        return s
+      }, WAIT)
+      expect(firenze.airQuality.stations.every((s) => s.status === 'no-data')).toBe(true)
+      // Per-row cost does not grow with the stations registered (loose: a shared machine).
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+      expect(mean(rowMs.slice(-200))).toBeLessThan(mean(rowMs.slice(0, 200)) * 4 + 2)
+
+      // Readings: nothing read from storage, and they reach the answers.
+      const before = total()
+      const computations = snapshots.stats().computations
+      const now = Date.now()
+      for (let k = 0; k < 60; k++) for (const d of ids.slice(0, 100)) feed.accepted({ id: d.id, type: 'air-quality', city: d.city }, [{ time: now - k * MINUTE - 1000, values: { pm25: 12, no2: 30 } }], now)
+      const s = await vi.waitFor(async () => {
+        const snap = await snapshots.city('firenze')
+        expect(snap.airQuality.index).toMatchObject({ value: 3, drivingPollutant: 'no2' })
+        return snap
+      }, WAIT)
+      expect(s.stations.find((x) => x.id === ids[0]!.id)!.hour[0]).toEqual({ pollutant: 'pm25', value: 12, count: 60, required: 45, level: 2 })
+      expect(total()).toBe(before)
+      // 6,000 readings, a handful of computations (throttled per city).
+      expect(snapshots.stats().computations - computations).toBeLessThan(40)
+    } finally {
+      snapshots.close()
+    }
+  }, 120_000)
+
+  it('a station added later is loaded alone, with its history, and joins its city', async () => {
+    const snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
+    try {
+      for (let i = 0; i < 5; i++) await registry.add({ type: 'air-quality', city: 'firenze', name: `Old ${i}`, interval: 60 })
+      const first = await snapshots.refresh('firenze')
+      expect(first.airQuality.index.value).toBeNull()
+      const before = total()
+      // A station that already has readings in storage (say, moved from another platform) is registered.
+      const id = 'aq-firenze-late01'
+      const now = Date.now()
+      const lines = Array.from({ length: 60 }, (_, i) => line('air-quality', 'firenze', id, now - 1000 - i * MINUTE, { pm25: 60, co: 0.3 }))
+      // …and a week ago, hourly: a complete hour 30 h ago in its history.
+      for (let i = 0; i < 60; i++) lines.push(line('air-quality', 'firenze', id, Math.floor(now / 3_600_000) * 3_600_000 - 30 * 3_600_000 + i * MINUTE, { pm25: 100 }))
+      expect((await storage.write(lines)).rejected).toEqual([])
+      await registry.add({ id, type: 'air-quality', city: 'firenze', name: 'Late', interval: 60 })
+      const s = await vi.waitFor(async () => {
+        const snap = await snapshots.city('firenze')
+        expect(snap.airQuality.index).toMatchObject({ value: 4, station: id })
+        return snap
+      }, WAIT)
+      const h30 = Math.floor(now / 3_600_000) * 3_600_000 - 30 * 3_600_000
+      expect(s.history.find((x) => Date.parse(x.time) === h30)).toMatchObject({ index: 5, values: { pm25: 100 } })
+      expect(s.stations.find((x) => x.id === id)!.latest.values).toEqual({ pm25: 60, co: 0.3 })
+      // One station loaded: its 16 calls, not the city's 6 stations again.
+      expect(total() - before).toBe(PER_STATION)
+    } finally {
+      snapshots.close()
+    }
+  })
+})

@@ -1,0 +1,338 @@
+import { EAQI_POLLUTANTS, HOUR_MS, type HourlyValue, type Pollutant } from '../../../devices/aqi.ts'
+import type { ValidReading } from '../../../devices/readings.ts'
+import type { Storage } from '../../../ingest/storage/contract.ts'
+import { PUBLIC_FIELDS } from './schemas.ts'
+
+/**
+ * What the public snapshots remember of one air-quality station, kept up to date reading by
+ * reading (O(1) per reading), so that computing a city never reads storage:
+ *
+ * - per pollutant, per-minute sums and counts in a ring of MINUTE_SLOTS minutes (the 60 of the
+ *   rolling "now" window, the minute it starts in, the 5 minutes of device clocks running ahead,
+ *   slack), keyed by minute: a slot whose key is older than the reading's minute is reset;
+ * - per pollutant, per-hour sums and counts in a ring of HOUR_SLOTS hours (HISTORY_HOURS closed
+ *   hours, the current one, the next, slack). A late reading (a device's backlog) goes straight
+ *   into its hour's sums as long as the hour is inside the ring; readings older than that are
+ *   ignored here (they are in storage, and outside the published history anyway);
+ * - each public field's newest value and the time it was read (storage's `latest`, kept here);
+ * - the times of the readings of the last DUPLICATE_WINDOW_MS (at most DUPLICATE_CAP of them),
+ *   so a reading resent with the same time counts once. Beyond that window (a reading resent
+ *   more than 2 h after its time, or past the DUPLICATE_CAP newest times of a flood) a resent
+ *   reading is counted again in its hour's sums; storage keeps it once, so the next load of the
+ *   station from storage (restart, status back to active, `refresh`) corrects it. A resent
+ *   reading with different values keeps the first one's values here (storage keeps the last).
+ *
+ * Memory per station, bounded whatever the message rate: 5 pollutants × (72 minute slots + 172
+ * hour slots) × (sum + count) ≈ 2,440 numbers plus 244 slot keys (≈ 20 KB in typed arrays), 6
+ * newest values with their times, and the duplicate window: at most 4,096 times (a Set plus a
+ * ring of the same size, ≈ 100 KB at the cap; a station reporting once a minute keeps 120).
+ *
+ * The rolling mean has minute resolution: the "now" window of a computation at T is the minutes
+ * from the one containing T − 60 min (counted whole) to the one containing T + 5 min.
+ */
+
+export const TYPE = 'air-quality'
+export const HISTORY_HOURS = 7 * 24
+export const MINUTE_MS = 60_000
+/** Device clocks may run this far ahead (devices/readings.ts accepts 5 minutes). */
+export const FUTURE_MS = 5 * 60_000
+export const MINUTE_SLOTS = 72
+export const HOUR_SLOTS = HISTORY_HOURS + 4
+export const DUPLICATE_WINDOW_MS = 2 * HOUR_MS
+export const DUPLICATE_CAP = 4096
+/** More raw readings than one field of one station has in 3 hours at a 1 s interval. */
+const RAW_LIMIT = 12_000
+
+const P = EAQI_POLLUTANTS.length
+const F = PUBLIC_FIELDS.length
+
+export const floorHour = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS
+export const round1 = (v: number) => Math.round(v * 10) / 10
+
+export interface StationMemory {
+  minuteKey: Int32Array
+  /** [pollutant × MINUTE_SLOTS + slot] */
+  minuteSum: Float64Array
+  minuteCount: Uint32Array
+  hourKey: Int32Array
+  /** [pollutant × HOUR_SLOTS + slot] */
+  hourSum: Float64Array
+  hourCount: Uint32Array
+  /** Per public field (PUBLIC_FIELDS order): newest value and its time (NaN / -Infinity when none). */
+  latestValue: Float64Array
+  latestTime: Float64Array
+  seen: Set<number>
+  /** The times in `seen`, in insertion order (a ring), to forget them oldest first. */
+  seenRing: Float64Array
+  seenHead: number
+  /** Loaded from storage (until then it holds only what the feed gave). */
+  loaded: boolean
+  /** Bumped by every load: a load that is not the newest is discarded. */
+  generation: number
+}
+
+export function newStationMemory(): StationMemory {
+  return {
+    minuteKey: new Int32Array(MINUTE_SLOTS).fill(-1),
+    minuteSum: new Float64Array(P * MINUTE_SLOTS),
+    minuteCount: new Uint32Array(P * MINUTE_SLOTS),
+    hourKey: new Int32Array(HOUR_SLOTS).fill(-1),
+    hourSum: new Float64Array(P * HOUR_SLOTS),
+    hourCount: new Uint32Array(P * HOUR_SLOTS),
+    latestValue: new Float64Array(F).fill(Number.NaN),
+    latestTime: new Float64Array(F).fill(Number.NEGATIVE_INFINITY),
+    seen: new Set(),
+    seenRing: new Float64Array(0),
+    seenHead: 0,
+    loaded: false,
+    generation: 0,
+  }
+}
+
+/** Clears what a station remembers (before a load). */
+function reset(m: StationMemory): void {
+  m.minuteKey.fill(-1)
+  m.minuteSum.fill(0)
+  m.minuteCount.fill(0)
+  m.hourKey.fill(-1)
+  m.hourSum.fill(0)
+  m.hourCount.fill(0)
+  m.latestValue.fill(Number.NaN)
+  m.latestTime.fill(Number.NEGATIVE_INFINITY)
+  m.seen.clear()
+  m.seenHead = 0
+}
+
+/** Remembers a reading's time; false when it was already seen (a duplicate). Amortized O(1). */
+function firstTime(m: StationMemory, time: number, now: number): boolean {
+  if (m.seen.has(time)) return false
+  const cutoff = now - DUPLICATE_WINDOW_MS
+  if (time < cutoff) return true
+  let ring = m.seenRing
+  let size = m.seen.size
+  // Forget the oldest times (in arrival order) that left the window.
+  while (size > 0) {
+    const oldest = ring[(m.seenHead - size + ring.length) % ring.length]!
+    if (oldest >= cutoff) break
+    m.seen.delete(oldest)
+    size -= 1
+  }
+  if (size === ring.length) {
+    if (ring.length < DUPLICATE_CAP) {
+      // Grow (oldest first in the new ring): a station reporting once a minute stays at 256.
+      const grown = new Float64Array(Math.max(256, ring.length * 2))
+      for (let i = 0; i < size; i++) grown[i] = ring[(m.seenHead - size + i + ring.length) % ring.length]!
+      m.seenRing = ring = grown
+      m.seenHead = size
+    } else {
+      // At the cap: the oldest time is forgotten early.
+      m.seen.delete(ring[m.seenHead]!)
+    }
+  }
+  m.seen.add(time)
+  ring[m.seenHead] = time
+  m.seenHead = (m.seenHead + 1) % ring.length
+  return true
+}
+
+/**
+ * Takes one reading: O(pollutants). `now` is the snapshots' clock, which decides what is too
+ * old for the minute ring, the hour ring and the duplicate window. Returns the hour the reading
+ * changed (for the city's history), or undefined when it changed nothing (a duplicate).
+ */
+export function addReading(m: StationMemory, reading: ValidReading, now: number): number | undefined {
+  const time = reading.time
+  if (!firstTime(m, time, now)) return undefined
+  const values = reading.values
+  for (let f = 0; f < F; f++) {
+    const v = values[PUBLIC_FIELDS[f]!]
+    if (typeof v === 'number' && time >= m.latestTime[f]!) {
+      m.latestTime[f] = time
+      m.latestValue[f] = v
+    }
+  }
+  const minute = Math.floor(time / MINUTE_MS)
+  const nowMinute = Math.floor(now / MINUTE_MS)
+  let minuteSlot = -1
+  if (minute >= nowMinute - 61 && minute <= nowMinute + 6) {
+    minuteSlot = minute % MINUTE_SLOTS
+    const key = m.minuteKey[minuteSlot]!
+    if (key < minute) {
+      m.minuteKey[minuteSlot] = minute
+      for (let p = 0; p < P; p++) {
+        m.minuteSum[p * MINUTE_SLOTS + minuteSlot] = 0
+        m.minuteCount[p * MINUTE_SLOTS + minuteSlot] = 0
+      }
+    } else if (key > minute) minuteSlot = -1
+  }
+  const hour = Math.floor(time / HOUR_MS)
+  const nowHour = Math.floor(now / HOUR_MS)
+  let hourSlot = -1
+  if (hour >= nowHour - HISTORY_HOURS && hour <= nowHour + 1) {
+    hourSlot = hour % HOUR_SLOTS
+    const key = m.hourKey[hourSlot]!
+    if (key < hour) {
+      m.hourKey[hourSlot] = hour
+      for (let p = 0; p < P; p++) {
+        m.hourSum[p * HOUR_SLOTS + hourSlot] = 0
+        m.hourCount[p * HOUR_SLOTS + hourSlot] = 0
+      }
+    } else if (key > hour) hourSlot = -1
+  }
+  if (minuteSlot < 0 && hourSlot < 0) return undefined
+  for (let p = 0; p < P; p++) {
+    const v = values[EAQI_POLLUTANTS[p]!]
+    if (typeof v !== 'number') continue
+    if (minuteSlot >= 0) {
+      m.minuteSum[p * MINUTE_SLOTS + minuteSlot] = m.minuteSum[p * MINUTE_SLOTS + minuteSlot]! + v
+      m.minuteCount[p * MINUTE_SLOTS + minuteSlot] = m.minuteCount[p * MINUTE_SLOTS + minuteSlot]! + 1
+    }
+    if (hourSlot >= 0) {
+      m.hourSum[p * HOUR_SLOTS + hourSlot] = m.hourSum[p * HOUR_SLOTS + hourSlot]! + v
+      m.hourCount[p * HOUR_SLOTS + hourSlot] = m.hourCount[p * HOUR_SLOTS + hourSlot]! + 1
+    }
+  }
+  return hourSlot >= 0 ? hour * HOUR_MS : undefined
+}
+
+/** Each pollutant's mean (rounded to 0.1) and count over the rolling window of a computation at `now`. */
+export function rollingHour(m: StationMemory, now: number): Partial<Record<Pollutant, HourlyValue>> {
+  const from = Math.floor((now - HOUR_MS) / MINUTE_MS)
+  const to = Math.floor((now + FUTURE_MS - 1) / MINUTE_MS)
+  const sums = [0, 0, 0, 0, 0]
+  const counts = [0, 0, 0, 0, 0]
+  for (let minute = from; minute <= to; minute++) {
+    const slot = minute % MINUTE_SLOTS
+    if (m.minuteKey[slot] !== minute) continue
+    for (let p = 0; p < P; p++) {
+      sums[p]! += m.minuteSum[p * MINUTE_SLOTS + slot]!
+      counts[p]! += m.minuteCount[p * MINUTE_SLOTS + slot]!
+    }
+  }
+  const out: Partial<Record<Pollutant, HourlyValue>> = {}
+  for (let p = 0; p < P; p++) if (counts[p]! > 0) out[EAQI_POLLUTANTS[p]!] = { mean: round1(sums[p]! / counts[p]!), count: counts[p]! }
+  return out
+}
+
+/** Each pollutant's mean (rounded to 0.1) and count in the hour starting at `hourStart`. */
+export function hourValues(m: StationMemory, hourStart: number): Partial<Record<Pollutant, HourlyValue>> {
+  const hour = Math.floor(hourStart / HOUR_MS)
+  const slot = hour % HOUR_SLOTS
+  const out: Partial<Record<Pollutant, HourlyValue>> = {}
+  if (m.hourKey[slot] !== hour) return out
+  for (let p = 0; p < P; p++) {
+    const count = m.hourCount[p * HOUR_SLOTS + slot]!
+    if (count > 0) out[EAQI_POLLUTANTS[p]!] = { mean: round1(m.hourSum[p * HOUR_SLOTS + slot]! / count), count }
+  }
+  return out
+}
+
+/** The starts of the hours of the history window before `now` in which the station has readings. */
+export function hoursWithData(m: StationMemory, now: number): number[] {
+  const nowHour = Math.floor(now / HOUR_MS)
+  const out: number[] = []
+  for (let slot = 0; slot < HOUR_SLOTS; slot++) {
+    const hour = m.hourKey[slot]!
+    if (hour < nowHour - HISTORY_HOURS || hour >= nowHour) continue
+    for (let p = 0; p < P; p++) {
+      if (m.hourCount[p * HOUR_SLOTS + slot]! > 0) {
+        out.push(hour * HOUR_MS)
+        break
+      }
+    }
+  }
+  return out
+}
+
+/** The newest time and each public field's newest value. */
+export function latestOf(m: StationMemory): { time: number | null; values: Record<string, number> } {
+  let time = Number.NEGATIVE_INFINITY
+  const values: Record<string, number> = {}
+  for (let f = 0; f < F; f++) {
+    if (Number.isNaN(m.latestValue[f]!)) continue
+    values[PUBLIC_FIELDS[f]!] = m.latestValue[f]!
+    if (m.latestTime[f]! > time) time = m.latestTime[f]!
+  }
+  return { time: time === Number.NEGATIVE_INFINITY ? null : time, values }
+}
+
+/**
+ * Loads a station from storage into its memory: the hourly means and counts of the history
+ * before the duplicate window (sums rebuilt as mean × count), the raw readings from the start of
+ * the hour the duplicate window starts in (minute sums, their hours, the times seen) and each
+ * field's newest value. 5 × 2 windowed queries, 5 raw ones and one `latest`: 16 calls, whatever
+ * the station holds.
+ *
+ * Merged into what the memory already took from the feed (a reload, `fresh`, clears it first):
+ * storage's raw readings the feed already gave are skipped by their time. A reading older than
+ * the duplicate window that the feed gave while this load ran and that storage had already
+ * stored is counted twice in its hour until the next load (a backlog racing a load: rare).
+ * Resolves false when a newer load of the same station superseded this one.
+ */
+export async function loadStation(m: StationMemory, storage: Pick<Storage, 'series' | 'latest'>, deviceId: string, clock: () => number, fresh: boolean): Promise<boolean> {
+  const generation = ++m.generation
+  if (fresh) reset(m)
+  const now = clock()
+  const historyFrom = floorHour(now) - HISTORY_HOURS * HOUR_MS
+  const rawFrom = floorHour(now - DUPLICATE_WINDOW_MS)
+  const rawTo = now + FUTURE_MS + 1
+  const hoursLimit = Math.ceil((rawFrom - historyFrom) / HOUR_MS) + 1
+  const [hourly, raw, latest] = await Promise.all([
+    Promise.all(
+      EAQI_POLLUTANTS.map(async (field) => {
+        const query = { deviceId, type: TYPE, field, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }
+        const [means, counts] = await Promise.all([storage.series({ ...query, aggregate: 'mean' }), storage.series({ ...query, aggregate: 'count' })])
+        return { means, counts }
+      }),
+    ),
+    Promise.all(EAQI_POLLUTANTS.map((field) => storage.series({ deviceId, type: TYPE, field, from: rawFrom, to: rawTo, limit: RAW_LIMIT }))),
+    storage.latest({ deviceId, type: TYPE }),
+  ])
+  if (generation !== m.generation) return false
+  const loadedAt = clock()
+  const nowHour = Math.floor(loadedAt / HOUR_MS)
+  // Closed hours before the duplicate window, from storage's hourly windows.
+  hourly.forEach(({ means, counts }, p) => {
+    const countAt = new Map(counts.map((c) => [c.time, c.value ?? 0]))
+    for (const w of means) {
+      const count = countAt.get(w.time) ?? 0
+      const hour = Math.floor(w.time / HOUR_MS)
+      if (w.value === null || count <= 0 || hour < nowHour - HISTORY_HOURS || hour > nowHour + 1) continue
+      const slot = hour % HOUR_SLOTS
+      if (m.hourKey[slot]! > hour) continue
+      if (m.hourKey[slot]! < hour) {
+        m.hourKey[slot] = hour
+        for (let q = 0; q < P; q++) {
+          m.hourSum[q * HOUR_SLOTS + slot] = 0
+          m.hourCount[q * HOUR_SLOTS + slot] = 0
+        }
+      }
+      m.hourSum[p * HOUR_SLOTS + slot] = m.hourSum[p * HOUR_SLOTS + slot]! + w.value * count
+      m.hourCount[p * HOUR_SLOTS + slot] = m.hourCount[p * HOUR_SLOTS + slot]! + count
+    }
+  })
+  // The raw readings, joined by time into readings, oldest first.
+  const byTime = new Map<number, Record<string, number>>()
+  raw.forEach((points, p) => {
+    for (const point of points) {
+      if (point.value === null) continue
+      let values = byTime.get(point.time)
+      if (!values) byTime.set(point.time, (values = {}))
+      values[EAQI_POLLUTANTS[p]!] = point.value
+    }
+  })
+  for (const time of [...byTime.keys()].sort((a, b) => a - b)) addReading(m, { time, values: byTime.get(time)! }, loadedAt)
+  if (latest) {
+    for (let f = 0; f < F; f++) {
+      const v = latest.values[PUBLIC_FIELDS[f]!]
+      // Fields the readings did not give (older, or not a pollutant): storage's newest value,
+      // dated with its newest time (its contract gives no per-field time), as before.
+      if (typeof v === 'number' && m.latestTime[f] === Number.NEGATIVE_INFINITY) {
+        m.latestTime[f] = latest.time
+        m.latestValue[f] = v
+      }
+    }
+  }
+  m.loaded = true
+  return true
+}
