@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import type { BaselineMessage } from './baseline.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
@@ -240,11 +241,9 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
   tempDirs.push(dataDir)
   const database = `piazza_bench_${Date.now()}`
 
-  // Registered before start: scrypt costs ~25 ms a device, so they are hashed all at once and
-  // the threadpool spreads them over the cores.
   options.log(`piazza: registering ${devices.length} devices`)
   const db = openRegistryDatabase(join(dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(dataDir) })
   const secrets = new Map<string, string>()
   try {
     await Promise.all(
