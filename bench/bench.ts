@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import type { BaselineMessage } from './baseline.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
@@ -240,11 +241,9 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
   tempDirs.push(dataDir)
   const database = `piazza_bench_${Date.now()}`
 
-  // Registered before start: scrypt costs ~25 ms a device, so they are hashed all at once and
-  // the threadpool spreads them over the cores.
   options.log(`piazza: registering ${devices.length} devices`)
   const db = openRegistryDatabase(join(dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(dataDir) })
   const secrets = new Map<string, string>()
   try {
     await Promise.all(
@@ -345,7 +344,7 @@ interface Generator {
 async function connectGenerator(system: SystemUnderTest, options: LoadOptions): Promise<Generator> {
   const child = forkTs(LOAD_SCRIPT)
   child.send({ cmd: 'run', options } satisfies LoadCommand)
-  const timeout = 60_000 + options.devices.length * 250 // Piazza hashes every first login (scrypt), on a box that may be busy
+  const timeout = 60_000 + options.devices.length * 250 // generous: the box may be busy
   const message = await nextMessage<LoadMessage>(child, `${system.name}: connecting ${options.devices.length}`, timeout, (m) => m.type === 'connected')
   if (message.type !== 'connected') throw new Error('unexpected message')
   return { child, connected: message.connected, connectFailed: message.connectFailed, errorSamples: message.errorSamples }
@@ -372,7 +371,7 @@ export interface MemoryFigure {
   connections: number
   failed: number
   rssAtRestMb: number
-  /** After WARM_DEVICES first logins, closed again: Piazza's scrypt shows here. */
+  /** After WARM_DEVICES first logins, closed again. */
   rssAfterFirstLoginsMb: number
   rssWithIdleMb: number
   /** (with idle connections - at rest) / connections. */
@@ -434,9 +433,9 @@ function percentile(values: number[], p: number): number {
 /**
  * RSS of the system at rest, after a few first logins (closed again), and with `devices` idle
  * connections open; per connection = (with connections - at rest) / count. The first logins are
- * shown apart because they can cost a lot once (Piazza's scrypt: 16 MiB a hash on each
- * threadpool thread, which the allocator keeps for a while and trims later), which makes RSS
- * deltas taken after them meaningless (they came out negative).
+ * shown apart because they can cost a lot once (a slow password hash such as scrypt takes
+ * 16 MiB a hash on each thread, which the allocator keeps for a while and trims later), which
+ * makes RSS deltas taken after them meaningless (they came out negative).
  */
 async function measureMemory(system: SystemUnderTest, devices: string[], warm: string[], options: BenchOptions): Promise<MemoryFigure> {
   const login = (ids: string[]): LoadOptions => ({

@@ -11,6 +11,7 @@ import { createLocalFeed, type Feed } from '../feed/feed.ts'
 import type { DeviceType } from '../devices/kinds.ts'
 import type { PipelineCounters } from '../ingest/pipeline.ts'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { launchBrowser, type Browser } from '../testkit/browser.ts'
 import { planFleet } from '../simulator/fleet.ts'
@@ -267,9 +268,9 @@ export async function benchDashboard(options: DashboardBenchOptions = {}): Promi
   try {
     await storage.init()
     db = openRegistryDatabase(join(dir, 'registry.db'))
-    const registry = createRegistry({ db })
-    // Registered straight into the table: a secret hash per device (scrypt) would take minutes,
-    // and these devices never log in over MQTT.
+    const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(dir) })
+    // Registered straight into the table, faster than one add() each; these devices never log in
+    // over MQTT.
     const plan = planFleet({ devices: o.devices, seed: o.seed })
     const insert = db.prepare(`INSERT INTO devices (id, type, name, city, lat, lon, interval, metadata, status, secret_hash, created_at, updated_at, created_by)
       VALUES (?, ?, ?, ?, ?, ?, 1, ?, 'active', 'bench-no-login', ?, ?, 'bench')`)

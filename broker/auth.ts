@@ -2,6 +2,7 @@ import type { Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Device, Registry } from '../devices/registry.ts'
 import type { BrokerLimits } from './limits.ts'
+import type { MqttLoginLimiter } from './login-limiter.ts'
 import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
 
 /**
@@ -12,6 +13,8 @@ import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
  *  - a service account (configured user name and password) may subscribe under devices/ and
  *    publish nothing;
  *  - nobody else gets in.
+ * Failed logins are counted per remote address and per user name (broker/login-limiter.ts);
+ * past the free ones, attempts are refused with 'not authorised' before any secret is checked.
  */
 
 export interface ServiceAccount {
@@ -25,6 +28,9 @@ export interface AuthDeps {
   registry: Pick<Registry, 'checkCredentials'>
   serviceAccounts: readonly ServiceAccount[]
   limits: Pick<BrokerLimits, 'maxClientIdLength' | 'maxTopicLength'>
+  loginLimiter: MqttLoginLimiter
+  /** The connection's remote address (for the login limiter). */
+  addressOf(client: Client): string
   onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
   onStatus?(device: Device, status: string): void
   /** Counts and logs a refusal once, and returns the error to hand to aedes. */
@@ -68,10 +74,15 @@ export function createAuth(deps: AuthDeps) {
     callback(null, true)
   }
 
+  /** A wrong secret or an unknown name: counted against the address and the name. */
+  function failed(client: Client, username: string, reason: 'bad-secret' | 'unknown-device', callback: AuthenticateCallback) {
+    deps.loginLimiter.fail(deps.addressOf(client), username)
+    callback(refuse(reason, client, { username: username.slice(0, 128) }, CONNACK.badUsernameOrPassword), null)
+  }
+
   function authenticateService(client: Client, username: string, password: Buffer, expected: Buffer, callback: AuthenticateCallback) {
-    if (!timingSafeEqual(sha256(password), expected)) {
-      return callback(refuse('bad-secret', client, { username }, CONNACK.badUsernameOrPassword), null)
-    }
+    if (!timingSafeEqual(sha256(password), expected)) return failed(client, username, 'bad-secret', callback)
+    deps.loginLimiter.succeed(username)
     if (wills.get(client)) return callback(refuse('will-not-allowed', client, { username }, CONNACK.notAuthorized), null)
     if (deps.isDeviceConnected(client.id)) {
       return callback(refuse('client-id-taken', client, { username }, CONNACK.identifierRejected), null)
@@ -87,10 +98,11 @@ export function createAuth(deps: AuthDeps) {
         // read is stale, and the revocation would miss this not-yet-registered connection.
         if (changes.get(id) !== version) return authenticateDevice(client, id, secret, callback)
         if (!check.ok) {
-          // Unknown device and wrong secret look the same from outside: no probing for ids.
-          const code = check.reason === 'unknown-device' || check.reason === 'bad-secret' ? CONNACK.badUsernameOrPassword : CONNACK.notAuthorized
-          return callback(refuse(check.reason, client, { username: id }, code), null)
+          // Unknown device and wrong secret look the same from outside (return code, time, limits): no probing for ids.
+          if (check.reason === 'unknown-device' || check.reason === 'bad-secret') return failed(client, id, check.reason, callback)
+          return callback(refuse(check.reason, client, { username: id }, CONNACK.notAuthorized), null)
         }
+        deps.loginLimiter.succeed(id)
         if (client.id !== id) return callback(refuse('client-id-mismatch', client, { username: id }, CONNACK.identifierRejected), null)
         const will = wills.get(client)
         if (will && (will.topic !== statusTopic(id) || will.retain)) {
@@ -145,9 +157,11 @@ export function createAuth(deps: AuthDeps) {
       if (!username || !password || password.length === 0) {
         return callback(refuse('no-credentials', client, { username: username?.slice(0, 128) }, CONNACK.notAuthorized), null)
       }
-      if (password.length > MAX_PASSWORD_BYTES) {
-        return callback(refuse('bad-secret', client, { username: username.slice(0, 128) }, CONNACK.badUsernameOrPassword), null)
+      const throttle = deps.loginLimiter.check(deps.addressOf(client), username)
+      if (!throttle.allowed) {
+        return callback(refuse('too-many-failures', client, { username: username.slice(0, 128), retryAfterMs: throttle.retryAfterMs }, CONNACK.notAuthorized), null)
       }
+      if (password.length > MAX_PASSWORD_BYTES) return failed(client, username, 'bad-secret', callback)
       const service = services.get(username)
       if (service) return authenticateService(client, username, password, service, callback)
       authenticateDevice(client, username, password.toString('utf8'), callback)

@@ -330,3 +330,30 @@ describe('connections per address', () => {
     expect(again.connected).toBe(true)
   })
 })
+
+describe('failed logins back off', () => {
+  let t: TestBroker
+  beforeAll(async () => {
+    t = await startBroker({}, { loginLimits: { perIdFreeFailures: 2, perAddressFreeFailures: 6, baseDelayMs: 60_000 } })
+  })
+  afterAll(() => t.stop())
+
+  it('refuses a device id with not authorised once it has failed too often, even with the right secret', async () => {
+    const device = await t.addDevice('aq-backoff')
+    for (let i = 0; i < 3; i++) await expect(t.deviceConnect({ id: device.id, secret: `wrong-${i}` })).rejects.toMatchObject({ code: 4 })
+    await expect(t.deviceConnect(device)).rejects.toMatchObject({ code: 5 })
+    expect(t.broker.stats().refused['too-many-failures']).toBe(1)
+    expect(t.broker.stats().refused['bad-secret']).toBe(3)
+  })
+
+  it('limits an address that sprays new ids, unknown ones included, then refuses even known devices from it', async () => {
+    const device = await t.addDevice('aq-backoff-bystander')
+    // 3 failures so far from 127.0.0.1; 3 more use up the address's free 6, the 7th starts the backoff.
+    for (let i = 0; i < 4; i++) await expect(t.deviceConnect({ id: `aq-spray-${i}`, secret: 'guess' })).rejects.toMatchObject({ code: 4 })
+    const before = t.broker.stats().refused['unknown-device']
+    await expect(t.deviceConnect({ id: 'aq-spray-last', secret: 'guess' })).rejects.toMatchObject({ code: 5 })
+    expect(t.broker.stats().refused['unknown-device']).toBe(before) // refused before any check
+    await expect(t.deviceConnect(device)).rejects.toMatchObject({ code: 5 })
+    expect(t.broker.stats().refused['too-many-failures']).toBe(3)
+  })
+})

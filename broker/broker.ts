@@ -7,10 +7,12 @@ import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
 import { createAddressCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits } from './limits.ts'
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
+import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
 import { Refusal, type RefusalReason } from './refusals.ts'
 
 export { DEFAULT_BROKER_LIMITS, type BrokerLimits } from './limits.ts'
 export type { ServiceAccount } from './auth.ts'
+export type { MqttLoginLimits } from './login-limiter.ts'
 
 /**
  * The MQTT broker: aedes (MQTT 3.1.1) with Piazza's login rules, limits and hooks. It binds no
@@ -22,6 +24,8 @@ export interface BrokerDeps {
   serviceAccounts: readonly ServiceAccount[]
   /** Merged over DEFAULT_BROKER_LIMITS. */
   limits?: Partial<BrokerLimits>
+  /** Failed-login backoff per address and per user name (defaults in broker/login-limiter.ts). */
+  loginLimits?: MqttLoginLimits
   logger: Logger
   /**
    * A telemetry message from an authenticated device. Call done once it is durably recorded
@@ -96,6 +100,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     registry: deps.registry,
     serviceAccounts: deps.serviceAccounts,
     limits,
+    loginLimiter: createMqttLoginLimiter(deps.loginLimits),
+    addressOf: (client) => addressOf.get(client.conn) ?? 'unknown',
     onTelemetry: deps.onTelemetry,
     onStatus: deps.onStatus,
     refuse,

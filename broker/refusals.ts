@@ -16,6 +16,8 @@ export type RefusalReason =
   | 'client-id-taken'
   | 'will-not-allowed'
   | 'auth-unavailable'
+  // too many failed logins from this address or for this user name: backing off (broker/login-limiter.ts)
+  | 'too-many-failures'
   | 'bad-protocol-version'
   | 'keepalive-not-allowed'
   // transport

@@ -1,12 +1,20 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { scryptPool } from './scrypt-pool.ts'
 
 /**
- * Secrets are stored only as salted scrypt hashes: `scrypt$N$r$p$salt$hash` (base64url), so the
- * parameters can be raised later without invalidating stored hashes.
+ * Device secrets are random machine secrets (24 random bytes, base64url): nothing to guess, so
+ * they need no slow hash. They are stored as `hmac$v1$<base64url>`, HMAC-SHA-256 under the
+ * server key (devices/secret-key.ts, a file in the data directory): a copy of the registry alone
+ * does not reveal or verify any secret, and a login costs one HMAC, the same for every id.
+ *
+ * Registries made before this hold `scrypt$N$r$p$salt$hash`; those still verify (off the libuv
+ * thread pool, in the scrypt worker: devices/scrypt-pool.ts) and are rewritten as HMAC on the
+ * next successful login or rotation.
+ *
+ * People's passwords are not random and keep scrypt (hashPassword / verifyPassword).
  */
 
-const PARAMS = { N: 16384, r: 8, p: 1 } as const
-const KEY_LENGTH = 32
+const HMAC_PREFIX = 'hmac$v1$'
 
 export function generateSecret(): string {
   // Never starting with '-': spreadsheets read such a cell as a formula, and the secrets CSV
@@ -17,47 +25,57 @@ export function generateSecret(): string {
   }
 }
 
-function derive(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(secret, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)))
-  })
+function mac(key: Buffer, secret: string): Buffer {
+  return createHmac('sha256', key).update(secret, 'utf8').digest()
 }
 
-export async function hashSecret(secret: string): Promise<string> {
-  const salt = randomBytes(16)
-  const key = await derive(secret, salt, PARAMS)
-  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64url')}$${key.toString('base64url')}`
+/** The stored form of a device secret. */
+export function hashDeviceSecret(key: Buffer, secret: string): string {
+  return HMAC_PREFIX + mac(key, secret).toString('base64url')
 }
 
-export async function verifySecret(secret: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$')
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
-  const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string]
-  const expected = Buffer.from(hash, 'base64url')
-  const key = await derive(secret, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) })
-  return key.length === expected.length && timingSafeEqual(key, expected)
+export function isLegacyHash(stored: string): boolean {
+  return stored.startsWith('scrypt$')
 }
 
 /**
- * Remembers secrets already verified against a given stored hash, so a reconnect storm of a
- * thousand devices costs a thousand SHA-256s instead of a thousand scrypts. Entries are keyed by
- * the stored hash itself: rotating a secret changes the hash and so invalidates the entry.
- * Lives in memory only.
+ * Checks a device secret against its stored form: constant time for the HMAC form. With no stored
+ * form (an unknown id) the same HMAC is computed and compared against a dummy, so an unknown id
+ * costs what a known one does.
  */
-export function createVerifiedSecretCache(maxEntries = 100_000) {
-  const pepper = randomBytes(32)
-  const entries = new Map<string, Buffer>()
-  const digest = (secret: string) => createHash('sha256').update(pepper).update(secret).digest()
+export function createDeviceSecretVerifier(key: Buffer) {
+  const dummy = randomBytes(32)
   return {
-    async verify(secret: string, stored: string): Promise<boolean> {
-      const known = entries.get(stored)
-      if (known) return timingSafeEqual(known, digest(secret))
-      const ok = await verifySecret(secret, stored)
-      if (ok) {
-        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!)
-        entries.set(stored, digest(secret))
+    /** Synchronous for HMAC; a legacy scrypt hash returns a promise (the scrypt worker). */
+    verify(secret: string, stored: string | undefined): boolean | Promise<boolean> {
+      const computed = mac(key, secret)
+      if (stored === undefined) {
+        timingSafeEqual(computed, dummy)
+        return false
       }
-      return ok
+      if (stored.startsWith(HMAC_PREFIX)) {
+        const expected = Buffer.from(stored.slice(HMAC_PREFIX.length), 'base64url')
+        if (expected.length !== computed.length) {
+          timingSafeEqual(computed, dummy)
+          return false
+        }
+        return timingSafeEqual(computed, expected)
+      }
+      if (isLegacyHash(stored)) return scryptPool().verify(secret, stored)
+      timingSafeEqual(computed, dummy)
+      return false
     },
   }
 }
+
+/** A person's password: salted scrypt, computed in the scrypt worker. */
+export function hashPassword(password: string): Promise<string> {
+  return scryptPool().hash(password)
+}
+
+/** Checks a password against its scrypt hash, in the scrypt worker. Rejects with ScryptBusyError when the queue is full. */
+export function verifyPassword(password: string, stored: string): Promise<boolean> {
+  return scryptPool().verify(password, stored)
+}
+
+export { ScryptBusyError } from './scrypt-pool.ts'

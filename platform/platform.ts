@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
 import { createIngest } from '../ingest/ingest.ts'
@@ -46,6 +48,17 @@ export function createStorage(config: Config, logger: Logger): Storage {
   return createEmbeddedStorage({ file: join(config.dataDir, 'readings.db'), retentionMs: storage.retentionMs, logger: logger.child({ part: 'storage' }) })
 }
 
+/**
+ * The data directory's device registry, with the server key its secrets are stored under
+ * (DATA_DIR/secret-key, created on first use): what `piazza start` and `piazza devices …` both
+ * open, so they agree on every secret.
+ */
+export function openRegistry(dataDir: string): { db: Database.Database; registry: Registry } {
+  const secretKey = loadOrCreateSecretKey(dataDir)
+  const db = openRegistryDatabase(join(dataDir, 'registry.db'))
+  return { db, registry: createRegistry({ db, secretKey }) }
+}
+
 export interface PlatformOptions {
   /** Replaces the in-process feed (e.g. one shared between nodes). */
   feed?: Feed
@@ -63,8 +76,7 @@ export interface ListenOptions {
 
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
   const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed') })
-  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const { db, registry } = openRegistry(config.dataDir)
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
     dataDir: config.dataDir,
@@ -105,7 +117,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       db,
       storage,
       ingestStatus: ingest,
-      broker: { listening: () => listener !== undefined },
+      broker: { listening: () => listener !== undefined, stats: () => broker.stats() },
       feed,
       logger,
     })
@@ -115,6 +127,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     db.close()
     throw err
   }
+  // Changes made by other processes (`piazza devices revoke`) reach the broker and the HTTP side as our own do.
+  const stopWatchingRegistry = registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
 
   let closing: Promise<void> | undefined
   return {
@@ -149,6 +163,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         await broker.close()
         stopFeedback()
         await ingest.close()
+        stopWatchingRegistry()
         registry.close()
         db.close()
       })()
@@ -182,9 +197,9 @@ export async function startServer(config: Config, logger: Logger, options: Platf
 
 /** Runs `work` against the data directory's registry, closing it after (the `piazza devices` commands). */
 export async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
+  const { db, registry } = openRegistry(config.dataDir)
   try {
-    return await work(createRegistry({ db }))
+    return await work(registry)
   } finally {
     db.close()
   }
@@ -192,8 +207,7 @@ export async function withRegistry<T>(config: Config, work: (registry: Registry)
 
 /** `piazza ingest`: ingest alone, consuming telemetry from another MQTT broker. */
 export async function startIngestNode(config: Config, logger: Logger, source: { url: string; username?: string; password?: string; clientId: string }) {
-  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const { db, registry } = openRegistry(config.dataDir)
   const ingest = await createIngest({ dataDir: config.dataDir, storage: createStorage(config, logger), logger: logger.child({ part: 'ingest' }), ...config.ingest })
   const consumer = createMqttSource({ ...source, lookupDevice: registry.get, ingest, logger: logger.child({ part: 'mqtt-source' }) })
   return {

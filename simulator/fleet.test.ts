@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEVICE_TYPES } from '../devices/kinds.ts'
 import { cityIds, isInRegion } from '../devices/region.ts'
 import { createRegistry, DEVICE_ID_PATTERN, NewDeviceSchema, openRegistryDatabase, type Registry } from '../devices/registry.ts'
+import { randomBytes } from 'node:crypto'
 import { apportion, ensureFleet, planFleet, TYPE_MIX } from './fleet.ts'
 
 const countBy = <T>(items: T[], key: (item: T) => string) => {
@@ -73,7 +74,7 @@ describe('ensureFleet', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'piazza-fleet-'))
     const db = openRegistryDatabase(join(dir, 'registry.db'))
-    registry = createRegistry({ db })
+    registry = createRegistry({ db, secretKey: randomBytes(32) })
     close = () => db.close()
   })
   afterEach(() => {

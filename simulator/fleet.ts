@@ -182,7 +182,7 @@ export async function ensureFleet(
   const stored = readFleetFile(file)
   const entries: FleetEntry[] = new Array(plan.length)
   let next = 0
-  // Registering hashes each secret with scrypt (tens of ms); a few in parallel use the thread pool.
+  // Registering is quick (one HMAC a secret); a few in parallel do no harm.
   const worker = async () => {
     while (next < plan.length) {
       const i = next++

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DEVICE_TYPES, type DeviceType } from '../devices/kinds.ts'
 import { parseTelemetry, type RejectCode } from '../devices/readings.ts'
 import { createRegistry, openRegistryDatabase, type Device, type Registry } from '../devices/registry.ts'
+import { randomBytes } from 'node:crypto'
 import { ensureFleet, planFleet, type FleetEntry } from './fleet.ts'
 import { badPayload, chunkBacklog, createSimulator, type Simulator } from './simulator.ts'
 import { mulberry32 } from './values.ts'
@@ -72,7 +73,7 @@ describe('simulator against an MQTT broker', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'piazza-sim-'))
     const db = openRegistryDatabase(join(dir, 'registry.db'))
-    registry = createRegistry({ db })
+    registry = createRegistry({ db, secretKey: randomBytes(32) })
     closeDb = () => db.close()
   })
   afterEach(async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { startInfluxd } from '../testkit/influxd.ts'
 import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 import { startPublishers, type Credentials } from './support/publisher.ts'
@@ -28,7 +29,7 @@ async function setup(name: string, count: number) {
   const dataDir = fs.mkdtempSync(join(tmpdir(), `piazza-${name}-`))
   dirs.push(dataDir)
   const db = openRegistryDatabase(join(dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(dataDir) })
   const devices: Credentials[] = []
   for (let i = 0; i < count; i++) {
     const { device, secret } = await registry.add({ type: 'air-quality', city: 'Firenze', name: `station ${i}` })

@@ -3,6 +3,7 @@ import { connect as connectTcp, type Socket } from 'node:net'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { createRegistry, openRegistryDatabase, type Device } from '../devices/registry.ts'
+import { randomBytes } from 'node:crypto'
 import { createBroker, type Broker, type BrokerDeps, type BrokerLimits } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 
@@ -19,7 +20,7 @@ export interface Telemetry {
 
 export async function startBroker(limits: Partial<BrokerLimits> = {}, extra: Partial<BrokerDeps> = {}) {
   const db = openRegistryDatabase(':memory:')
-  const registry = createRegistry({ db })
+  const registry = createRegistry({ db, secretKey: randomBytes(32) })
   const telemetry: Telemetry[] = []
   /** Replaceable: by default every reading is acknowledged at once. */
   const hooks = {

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
+import { loadOrCreateSecretKey } from '../../devices/secret-key.ts'
 import { ensureFleet, planFleet } from '../../simulator/fleet.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { createSimulator, type SimulatorDeps } from '../../simulator/simulator.ts'
@@ -21,7 +22,7 @@ export interface FleetOptions {
 /** Registers (or reuses) the simulated fleet in the data directory's registry and starts it publishing. */
 export async function startFleet(config: Config, mqttUrl: string, options: FleetOptions, logger: Logger, onProgress?: SimulatorDeps['onProgress']) {
   const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
-  const registry = createRegistry({ db })
+  const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(config.dataDir) })
   const plan = planFleet({ devices: options.devices, seed: options.seed })
   const fleet = await ensureFleet(registry, plan, join(config.dataDir, 'simulator', 'fleet.json'))
   db.close()

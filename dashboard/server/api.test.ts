@@ -4,6 +4,7 @@ import type { InjectOptions } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
+import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.ts'
 import { createLocalFeed } from '../../feed/feed.ts'
 import { ADMIN_PASSWORD, line, startTestApp, type TestApp } from '../../testkit/test-app.ts'
@@ -98,7 +99,7 @@ describe('dashboard API', () => {
   describe('first start', () => {
     it('creates admin with the given password once, and never again', async () => {
       const db = openRegistryDatabase(':memory:')
-      const registry = createRegistry({ db })
+      const registry = createRegistry({ db, secretKey: randomBytes(32) })
       const deps = { registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) }
       const first = await buildApp({ ...deps, adminPassword: 'given-password-1' })
       expect(first.generatedAdminPassword).toBeUndefined()
@@ -119,7 +120,7 @@ describe('dashboard API', () => {
 
     it('generates a password when none is given and returns it for printing once', async () => {
       const db = openRegistryDatabase(':memory:')
-      const registry = createRegistry({ db })
+      const registry = createRegistry({ db, secretKey: randomBytes(32) })
       const built = await buildApp({ registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) })
       expect(built.generatedAdminPassword).toMatch(/^[A-Za-z0-9_-]{24,}$/)
       const login = await built.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: built.generatedAdminPassword } })
@@ -236,6 +237,24 @@ describe('dashboard API', () => {
       expect((await attempt('forgetful-password')).statusCode).toBe(200)
       for (let i = 0; i < 4; i++) expect((await attempt('nope-nope')).statusCode).toBe(401)
       expect((await attempt('forgetful-password')).statusCode).toBe(200)
+    })
+
+    it('limits an address spraying a new username at every attempt, with backoff, and counts it in /metrics', async () => {
+      const spray = (i: number) =>
+        inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.0.0.66', payload: { username: `nobody-${i}`, password: 'a-guess-a-guess' } })
+      // 20 free failures from one address, whatever the names; the 21st starts a backoff.
+      for (let i = 0; i < 21; i++) expect((await spray(i)).statusCode).toBe(401)
+      const limited = await spray(99)
+      expectError(limited, 429, 'too-many-requests', /too many failed logins from this address; try again in \d+ seconds?/)
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      // A real user from that address waits too; from elsewhere they are let in.
+      expectError(await inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.0.0.66', payload: { username: OPERATOR.username, password: OPERATOR.password } }), 429, 'too-many-requests')
+      expect((await inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.0.0.67', payload: { username: OPERATOR.username, password: OPERATOR.password } })).statusCode).toBe(200)
+
+      const metrics = (await inject({ url: '/metrics' })).body
+      expect(Number(/^piazza_login_failures_total\{protocol="http"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(21)
+      expect(Number(/^piazza_login_throttled_total\{protocol="http",cause="throttled"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2)
+      expect(metrics).toMatch(/^piazza_login_failures_total\{protocol="mqtt"\} \d+$/m)
     })
   })
 
@@ -509,7 +528,7 @@ describe('dashboard API', () => {
   describe('limits', () => {
     it('limits every route per client address, answering 429 with Retry-After in the API error shape', async () => {
       const db = openRegistryDatabase(':memory:')
-      const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD, rateLimit: { max: 5, windowMs: 60_000 } })
+      const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD, rateLimit: { max: 5, windowMs: 60_000 } })
       const statuses: number[] = []
       for (let i = 0; i < 6; i++) statuses.push((await built.app.inject({ url: '/api/config' })).statusCode)
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429])
@@ -527,7 +546,7 @@ describe('dashboard API', () => {
       const ingest = fakeIngest({ ok: true, storageOk: true })
       const counted = { ...ingest, health: () => ((calls += 1), ingest.health()) }
       const db = openRegistryDatabase(':memory:')
-      const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus: counted, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+      const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: counted, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
       const answers = await Promise.all(Array.from({ length: 50 }, () => built.app.inject({ url: '/api/health' })))
       expect(answers.every((a) => a.statusCode === 200)).toBe(true)
       expect(calls).toBe(1)
@@ -555,7 +574,7 @@ describe('dashboard API', () => {
     it('answers 503 with the reason when storage is down, the log over budget or the broker not listening', async () => {
       const build = async (ingestStatus: ReturnType<typeof fakeIngest>, broker?: { connectedDevices(): number; isConnected(): boolean; listening(): boolean }) => {
         const db = openRegistryDatabase(':memory:')
-        const built = await buildApp({ registry: createRegistry({ db }), db, storage: t.storage, ingestStatus, broker, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+        const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus, broker, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
         const response = await built.app.inject({ url: '/api/health' })
         await built.close()
         db.close()

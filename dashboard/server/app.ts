@@ -17,7 +17,7 @@ import { installErrorHandling, tooManyRequests } from './http/errors.ts'
 import type { Feed } from '../../feed/feed.ts'
 import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/live.ts'
 import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
-import { createLoginLimiter } from './identity/login-limiter.ts'
+import { createLoginLimiter, type LoginLimiterOptions } from './identity/login-limiter.ts'
 import { createMetrics, type IngestStatsSource } from './http/metrics.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
@@ -54,6 +54,8 @@ export interface IngestStatus extends IngestStatsSource {
 /** What the API reads from the broker: whether it listens (readiness). Connections themselves come through the feed. */
 export interface BrokerStatus {
   listening?(): boolean
+  /** The broker's refusals by reason (failed logins among them), for /metrics. */
+  stats?(): { refused: Partial<Record<string, number>> }
 }
 
 export interface AppDeps {
@@ -81,8 +83,8 @@ export interface AppDeps {
   sessionTtlMs?: number
   /** Fastify's trustProxy, for the client address behind a reverse proxy (login rate limiting keys on it). */
   trustProxy?: boolean | string | string[]
-  /** Default 5 failures per username and address per 15 minutes. */
-  loginLimit?: { maxFailures?: number; windowMs?: number }
+  /** Default 5 failures per username and address per 15 minutes, and backoff per address and per username (identity/login-limiter.ts). */
+  loginLimit?: LoginLimiterOptions
   /** Default 1 MiB. */
   bodyLimitBytes?: number
   /** Requests per client address and window to any route (the public API has its own, lower limits too). Default 3000 a minute. */
@@ -132,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     ingest: ingestStatus,
     connectedDevices: () => live.connectedCount(),
     socketClients: () => live.socketCount(),
+    brokerRefusals: broker?.stats && (() => broker.stats!().refused),
+    httpLogins: () => limiter.counters,
   })
 
   const app = Fastify({

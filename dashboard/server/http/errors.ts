@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type Static, type TSchema } from 'typebox'
 import { RegistryError } from '../../../devices/registry.ts'
+import { ScryptBusyError } from '../../../devices/secrets.ts'
 import { AccountError } from '../identity/accounts.ts'
 import { StorageUnavailableError } from '../../../ingest/storage/contract.ts'
 import type { ValidationIssue } from './validation.ts'
@@ -131,6 +132,10 @@ function toApiError(error: unknown, bodyLimitBytes: number): ApiError {
   if (error instanceof RegistryError || error instanceof AccountError) {
     const status = error.code === 'conflict' ? 409 : error.code === 'not-found' ? 404 : 400
     return new ApiError(status, ERROR_CODES[status], error.message)
+  }
+  if (error instanceof ScryptBusyError) {
+    // Password hashing is queued full (creating a user, setting a password): refused at once.
+    return new ApiError(503, 'unavailable', error.message, { 'retry-after': '2' })
   }
   if (error instanceof StorageUnavailableError) {
     const headers: Record<string, string> = error.retryAfterMs ? { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } : {}

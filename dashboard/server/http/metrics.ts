@@ -20,7 +20,14 @@ export interface MetricsSources {
   ingest: IngestStatsSource
   connectedDevices?: () => number
   socketClients: () => number
+  /** The MQTT broker's refusals by reason (broker/refusals.ts), failed logins among them. */
+  brokerRefusals?: () => Partial<Record<string, number>>
+  /** HTTP logins: failed, refused by the login limits (throttled), refused because password checks were queued full (busy). */
+  httpLogins?: () => { failed: number; throttled: number; busy: number }
 }
+
+/** MQTT refusal reasons that are failed logins (a wrong secret, an unknown name) or their consequence. */
+const MQTT_LOGIN_FAILURES = ['bad-secret', 'unknown-device'] as const
 
 export function createMetrics(sources: MetricsSources) {
   const registry = new Registry()
@@ -58,6 +65,47 @@ export function createMetrics(sources: MetricsSources) {
   mirror('piazza_storage_rejected_total', 'Lines storage refused as malformed.', () => ingest.stats().shipper?.storageRejected ?? 0)
   mirror('piazza_storage_batches_total', 'Batches written to storage.', () => ingest.stats().shipper?.batches ?? 0)
   mirror('piazza_storage_failed_attempts_total', 'Storage writes that failed and are retried.', () => ingest.stats().shipper?.failedAttempts ?? 0)
+
+  const { brokerRefusals, httpLogins } = sources
+  if (brokerRefusals) {
+    new Counter({
+      name: 'piazza_mqtt_refused_total',
+      help: 'Things the MQTT broker refused, by reason (see broker/refusals.ts).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [reason, n] of Object.entries(brokerRefusals())) this.inc({ reason }, n ?? 0)
+      },
+    })
+  }
+  new Counter({
+    name: 'piazza_login_failures_total',
+    help: 'Failed logins (wrong secret or password, unknown name), by protocol: mqtt (devices and service accounts) or http (people).',
+    labelNames: ['protocol'],
+    registers,
+    collect() {
+      this.reset()
+      const refused = brokerRefusals?.() ?? {}
+      this.inc({ protocol: 'mqtt' }, MQTT_LOGIN_FAILURES.reduce((sum, reason) => sum + (refused[reason] ?? 0), 0))
+      this.inc({ protocol: 'http' }, httpLogins?.().failed ?? 0)
+    },
+  })
+  new Counter({
+    name: 'piazza_login_throttled_total',
+    help: 'Login attempts refused unchecked: too many failures from the address or for the name (throttled), or password checks queued full (busy).',
+    labelNames: ['protocol', 'cause'],
+    registers,
+    collect() {
+      this.reset()
+      const refused = brokerRefusals?.() ?? {}
+      this.inc({ protocol: 'mqtt', cause: 'throttled' }, refused['too-many-failures'] ?? 0)
+      this.inc({ protocol: 'mqtt', cause: 'busy' }, refused['auth-unavailable'] ?? 0)
+      const http = httpLogins?.()
+      this.inc({ protocol: 'http', cause: 'throttled' }, http?.throttled ?? 0)
+      this.inc({ protocol: 'http', cause: 'busy' }, http?.busy ?? 0)
+    },
+  })
 
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({

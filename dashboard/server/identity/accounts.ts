@@ -2,11 +2,12 @@ import type Database from 'better-sqlite3'
 import { createHash, randomBytes } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import { cityIds, findCity } from '../../../devices/region.ts'
-import { generateSecret, hashSecret, verifySecret } from '../../../devices/secrets.ts'
+import { generateSecret, hashPassword as hashSecret, verifyPassword as verifySecret } from '../../../devices/secrets.ts'
 
 /**
  * People who use the dashboard and API, and their sessions. Stored in the registry database
- * (tables `users` and `user_sessions`). Passwords are scrypt hashes (devices/secrets.ts);
+ * (tables `users` and `user_sessions`). Passwords are scrypt hashes, computed in a worker thread
+ * behind a bounded queue (devices/scrypt-pool.ts: a full queue refuses with ScryptBusyError);
  * session tokens are random 32 bytes of which only the SHA-256 is stored, so a copy of the
  * database does not let anyone log in.
  */
@@ -161,7 +162,12 @@ export function createAccounts(options: AccountsOptions) {
   }
   // Verifying against this when the user does not exist costs the same scrypt, so response time
   // does not tell which usernames exist.
-  const decoyHash = hashSecret(generateSecret())
+  let decoy: Promise<string> | undefined
+  const decoyHash = () =>
+    (decoy ??= hashSecret(generateSecret()).catch((err: unknown) => {
+      decoy = undefined // made again on the next attempt (the scrypt queue may have been full)
+      throw err
+    }))
   let lastPrune = 0
 
   function checkPassword(password: string): void {
@@ -266,7 +272,7 @@ export function createAccounts(options: AccountsOptions) {
     async verifyPassword(username: string, password: string): Promise<User | null> {
       const row = s.get.get(normalizeUsername(username))
       if (!row) {
-        await verifySecret(password, await decoyHash)
+        await verifySecret(password, await decoyHash())
         return null
       }
       // A disabled account costs the same check, and fails like a wrong password.

@@ -1,7 +1,8 @@
 import Type from 'typebox'
 import { normalizeUsername, PASSWORD_MAX_LENGTH, UserSchema, type Accounts } from './accounts.ts'
 import { SECURED, type Auth } from './auth.ts'
-import { errorResponses, tooManyRequests, unauthorized } from '../http/errors.ts'
+import { ScryptBusyError } from '../../../devices/secrets.ts'
+import { ApiError, errorResponses, tooManyRequests, unauthorized } from '../http/errors.ts'
 import type { LoginLimiter } from './login-limiter.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
@@ -40,29 +41,36 @@ export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
       schema: {
         tags: ['auth'],
         summary: 'Log in with username and password',
-        description: `Answers with a bearer token and sets an httpOnly session cookie. After ${limiter.maxFailures} failed attempts for a username from one address, further attempts get 429 for ${limiter.windowMs / 60_000} minutes.`,
+        description: `Answers with a bearer token and sets an httpOnly session cookie. After ${limiter.maxFailures} failed attempts for a username from one address, further attempts get 429 for ${limiter.windowMs / 60_000} minutes; many failures from one address (whatever the usernames) or for one username (from any address) get 429 with a growing Retry-After. 503 with Retry-After when too many password checks are already waiting.`,
         querystring: NoQuerySchema,
         body: LoginBodySchema,
-        response: { 200: SessionSchema, ...errorResponses(400, 401, 429) },
+        response: { 200: SessionSchema, ...errorResponses(400, 401, 429, 503) },
       },
     },
     async (request, reply) => {
       const { username, password } = request.body
-      const key = `${normalizeUsername(username)}\n${request.ip}`
-      const check = limiter.check(key)
+      const name = normalizeUsername(username)
+      const check = limiter.check(name, request.ip)
       if (!check.allowed) {
-        const minutes = Math.ceil(check.retryAfterMs / 60_000)
-        throw tooManyRequests(
-          `too many failed logins for '${normalizeUsername(username)}' from this address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
-          check.retryAfterMs / 1000,
-        )
+        const seconds = Math.ceil(check.retryAfterMs / 1000)
+        const wait = seconds >= 60 ? `${Math.ceil(seconds / 60)} minute${Math.ceil(seconds / 60) === 1 ? '' : 's'}` : `${seconds} second${seconds === 1 ? '' : 's'}`
+        const who = check.scope === 'user-address' ? `for '${name}' from this address` : check.scope === 'address' ? 'from this address' : `for '${name}'`
+        throw tooManyRequests(`too many failed logins ${who}; try again in ${wait}`, check.retryAfterMs / 1000)
       }
-      const user = await accounts.verifyPassword(username, password)
+      let user
+      try {
+        user = await accounts.verifyPassword(username, password)
+      } catch (err) {
+        if (!(err instanceof ScryptBusyError)) throw err
+        // Password checks are queued full: refuse now rather than queue without end.
+        limiter.busy()
+        throw new ApiError(503, 'unavailable', 'too many logins at once; try again in a few seconds', { 'retry-after': '2' })
+      }
       if (!user) {
-        limiter.fail(key)
+        limiter.fail(name, request.ip)
         throw unauthorized('wrong username or password')
       }
-      limiter.succeed(key)
+      limiter.succeed(name, request.ip)
       const { token, expiresAt } = accounts.createSession(user.username)
       auth.setSessionCookie(reply, token, expiresAt)
       request.log.info({ user: user.username }, 'user logged in')

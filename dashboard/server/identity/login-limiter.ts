@@ -1,26 +1,48 @@
+import { createLoginThrottle } from '../../../devices/login-throttle.ts'
+
 /**
- * Counts failed logins per key (username + client address) in a fixed window: after maxFailures
- * the key is refused until the window that began with its first failure ends. A successful login
- * clears the key. Memory is bounded: at most maxEntries keys, oldest dropped first.
+ * Failed HTTP logins, limited three ways:
+ *  - per user name and client address, in a fixed window: after maxFailures the pair is refused
+ *    until the window that began with its first failure ends (a success clears the pair);
+ *  - per client address, whatever the user name, with exponential backoff
+ *    (devices/login-throttle.ts): spraying a new name at every attempt is limited too;
+ *  - per user name, from all addresses together, with backoff: a guess from a thousand addresses
+ *    slows down as well (a success clears it).
+ * A success never clears the address's count: one good account must not license more guesses.
+ * Memory is bounded: oldest keys are dropped first.
  */
 
 export interface LoginLimiterOptions {
+  /** Failures per user name and address in a window, default 5. */
   maxFailures?: number
+  /** Default 15 minutes. */
   windowMs?: number
+  /** Failures from one address (any user names) before backoff starts, default 20. */
+  perAddressFreeFailures?: number
+  /** Failures for one user name (any addresses) before backoff starts, default 20. */
+  perUserFreeFailures?: number
+  /** First backoff, doubled at every further failure, default 1 s; at most maxDelayMs, default 15 minutes. */
+  baseDelayMs?: number
+  maxDelayMs?: number
   maxEntries?: number
   now?: () => number
 }
 
-export type LimitCheck = { allowed: true } | { allowed: false; retryAfterMs: number }
+export type LimitCheck = { allowed: true } | { allowed: false; retryAfterMs: number; scope: 'user-address' | 'address' | 'user' }
 
 export function createLoginLimiter(options: LoginLimiterOptions = {}) {
   const { maxFailures = 5, windowMs = 15 * 60_000, maxEntries = 10_000, now = Date.now } = options
-  const entries = new Map<string, { failures: number; resetAt: number }>()
+  const pairs = new Map<string, { failures: number; resetAt: number }>()
+  const backoff = { baseDelayMs: options.baseDelayMs ?? 1000, maxDelayMs: options.maxDelayMs ?? windowMs, forgetAfterMs: windowMs, maxEntries, now }
+  const byAddress = createLoginThrottle({ ...backoff, freeFailures: options.perAddressFreeFailures ?? 20 })
+  const byUser = createLoginThrottle({ ...backoff, freeFailures: options.perUserFreeFailures ?? 20 })
+  const counters = { failed: 0, throttled: 0, busy: 0 }
 
-  function current(key: string, t: number) {
-    const entry = entries.get(key)
+  const pairKey = (username: string, address: string) => `${username}\n${address}`
+  function currentPair(key: string, t: number) {
+    const entry = pairs.get(key)
     if (entry && entry.resetAt <= t) {
-      entries.delete(key)
+      pairs.delete(key)
       return undefined
     }
     return entry
@@ -29,33 +51,54 @@ export function createLoginLimiter(options: LoginLimiterOptions = {}) {
   return {
     maxFailures,
     windowMs,
+    /** Failed logins, attempts refused by these limits, and attempts refused because password checks were queued full. */
+    counters,
 
-    check(key: string): LimitCheck {
+    check(username: string, address: string): LimitCheck {
       const t = now()
-      const entry = current(key, t)
-      if (entry && entry.failures >= maxFailures) return { allowed: false, retryAfterMs: entry.resetAt - t }
-      return { allowed: true }
+      const pair = currentPair(pairKey(username, address), t)
+      let result: LimitCheck = { allowed: true }
+      if (pair && pair.failures >= maxFailures) result = { allowed: false, retryAfterMs: pair.resetAt - t, scope: 'user-address' }
+      else {
+        const a = byAddress.check(address)
+        if (!a.allowed) result = { ...a, scope: 'address' }
+        else {
+          const u = byUser.check(username)
+          if (!u.allowed) result = { ...u, scope: 'user' }
+        }
+      }
+      if (!result.allowed) counters.throttled += 1
+      return result
     },
 
-    fail(key: string): void {
+    fail(username: string, address: string): void {
+      counters.failed += 1
+      byAddress.fail(address)
+      byUser.fail(username)
       const t = now()
-      const entry = current(key, t)
+      const key = pairKey(username, address)
+      const entry = currentPair(key, t)
       if (entry) {
         entry.failures += 1
         return
       }
-      if (entries.size >= maxEntries) {
-        for (const [k, e] of entries) if (e.resetAt <= t) entries.delete(k)
-        while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!)
+      if (pairs.size >= maxEntries) {
+        for (const [k, e] of pairs) if (e.resetAt <= t) pairs.delete(k)
+        while (pairs.size >= maxEntries) pairs.delete(pairs.keys().next().value!)
       }
-      entries.set(key, { failures: 1, resetAt: t + windowMs })
+      pairs.set(key, { failures: 1, resetAt: t + windowMs })
     },
 
-    succeed(key: string): void {
-      entries.delete(key)
+    succeed(username: string, address: string): void {
+      pairs.delete(pairKey(username, address))
+      byUser.succeed(username)
     },
 
-    size: () => entries.size,
+    busy(): void {
+      counters.busy += 1
+    },
+
+    size: () => pairs.size,
   }
 }
 

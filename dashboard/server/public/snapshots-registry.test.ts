@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,12 +10,6 @@ import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
 import { createLocalFeed } from '../../../feed/feed.ts'
 import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots } from './snapshots.ts'
-
-// Registering a device hashes its secret with scrypt (~90 ms here): not what these tests measure.
-vi.mock('../../../devices/secrets.ts', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../../devices/secrets.ts')>()),
-  hashSecret: async () => 'scrypt$16384$8$1$c2FsdA$a2V5',
-}))
 
 /**
  * How much storage the snapshots read as the fleet changes and readings arrive: once per station
@@ -49,7 +44,7 @@ beforeEach(async () => {
       return inner.latest(q)
     },
   }
-  registry = createRegistry({ db: openRegistryDatabase(':memory:') })
+  registry = createRegistry({ db: openRegistryDatabase(':memory:'), secretKey: randomBytes(32) })
   feed = createLocalFeed()
 })
 

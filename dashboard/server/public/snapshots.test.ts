@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createRegistry, openRegistryDatabase, type Device } from '../../../devices/registry.ts'
+import { randomBytes } from 'node:crypto'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
 import { createLocalFeed } from '../../../feed/feed.ts'
@@ -50,7 +51,7 @@ beforeEach(async () => {
   await inner.init()
   calls = { series: 0, latest: 0 }
   storage = counting(inner)
-  registry = createRegistry({ db: openRegistryDatabase(':memory:') })
+  registry = createRegistry({ db: openRegistryDatabase(':memory:'), secretKey: randomBytes(32) })
   feed = createLocalFeed()
   snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
 })
