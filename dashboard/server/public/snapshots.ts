@@ -122,7 +122,7 @@ export function createSnapshots(options: SnapshotOptions) {
     }
   }
 
-  const unsubscribe = options.feed?.subscribe({ accepted: onAccepted })
+  const unsubscribe = options.feed?.subscribe({ accepted: onAccepted }, 'public-snapshots')
   const stopWatchingRegistry = registry.onChange((change) => {
     if (change.device.type !== TYPE || closed) return
     const city = findCity(change.device.city)
