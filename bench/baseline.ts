@@ -18,6 +18,8 @@ import { createServer } from 'node:net'
  */
 
 export type BaselineMessage = { type: 'ready'; port: number }
+/** It knows nothing of device types: every reading goes to one measurement (bench.ts counts there). */
+const MEASUREMENT = 'telemetry'
 
 const { influxUrl, database } = JSON.parse(process.argv[2] ?? '{}') as { influxUrl: string; database: string }
 
@@ -32,9 +34,13 @@ const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1'
 const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'baseline-ingest', clean: true, reconnectPeriod: 1000 })
 subscriber.on('message', (topic, message) => {
   try {
-    const reading = JSON.parse(message.toString()) as Record<string, number>
-    const point = new Point('air-quality').tag('device', topic.split('/')[1] ?? 'unknown').timestamp(reading.ts!)
-    for (const [field, value] of Object.entries(reading)) if (field !== 'ts') point.floatField(field, value)
+    const reading = JSON.parse(message.toString()) as Record<string, number | string>
+    const point = new Point(MEASUREMENT).tag('device', topic.split('/')[1] ?? 'unknown').timestamp(Number(reading.ts))
+    for (const [field, value] of Object.entries(reading)) {
+      if (field === 'ts') continue
+      if (typeof value === 'number') point.floatField(field, value)
+      else point.tag(field, String(value)) // a bus's route
+    }
     writeApi.writePoint(point)
   } catch (err) {
     console.error(`baseline: bad message on ${topic}: ${(err as Error).message}`)

@@ -1,14 +1,18 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
+import type { DeviceType } from '../devices/kinds.ts'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
+import type { PlannedDevice } from '../simulator/fleet.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import type { BaselineMessage } from './baseline.ts'
+import { benchFleet, countedFields, type FleetName } from './fleet.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
+import { formatProfile, summariseProfile, type CpuProfile, type ProfileSummary } from './profile.ts'
 
 /**
  * The pipeline benchmark (bench/main.ts, `npm run bench`): Piazza against a naive baseline (bare
@@ -26,9 +30,14 @@ export interface BenchOptions {
   systems: SystemName[]
   /** Seconds of load per system and round. */
   seconds: number
-  /** Load rounds per system, alternating between the systems. */
+  /** Load rounds per system, fleet and size, alternating between the systems. */
   rounds: number
-  connections: number
+  /** Seconds of unmeasured load before each fleet and size's rounds (JIT, first logins). */
+  warmupSeconds: number
+  /** Which fleets, one after the other. */
+  fleets: FleetName[]
+  /** Fleet sizes: each is that many connections, each its own registered device. */
+  sizes: number[]
   window: number
   /** Target offered readings/s for the main load; undefined = closed-loop maximum. */
   rate?: number
@@ -40,6 +49,8 @@ export interface BenchOptions {
   overloadSeconds: number
   overloadRate: number
   overloadWindow: number
+  /** Run the Piazza child under --cpu-prof and summarise the profile. */
+  profile: boolean
   /** Environment handed to the Piazza child (PATH and the like), on top of which the bench sets its own. */
   childEnv: Record<string, string>
   log: (line: string) => void
@@ -59,9 +70,9 @@ const CLK_TCK = (() => {
     return 100
   }
 })()
-const WARM_DEVICES = 8
-const WARMUP_SECONDS = 5
 const PROBE_DEVICE = 'bench-probe'
+/** The baseline knows nothing of device types: every reading lands in this one measurement (baseline.ts). */
+const BASELINE_MEASUREMENT = 'telemetry'
 const PROBE_TIMEOUT_MS = 15_000
 const PROBE_POLL_MS = 5
 const DRAIN_TIMEOUT_MS = 60_000
@@ -69,7 +80,6 @@ const DRAIN_TIMEOUT_MS = 60_000
 const DRAIN_STABLE_MS = 3_000
 const START_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 30_000
-const HOUR = 3_600_000
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -206,11 +216,24 @@ async function influxQuery(url: string, database: string, q: string): Promise<{ 
   return (await res.json()) as Awaited<ReturnType<typeof influxQuery>>
 }
 
-/** Readings in [from, to) counted by their pm25 field (probes carry no pm25, so they are not counted). */
-async function countReadings(url: string, database: string, from: number, to: number): Promise<number> {
-  const body = await influxQuery(url, database, `SELECT count("pm25") FROM "air-quality" WHERE time >= ${from}ms AND time < ${to}ms`)
-  const value = body.results?.[0]?.series?.[0]?.values[0]?.[1]
-  return typeof value === 'number' ? value : 0 // no series yet, or no database yet
+/**
+ * Readings in [from, to) of the given types, each counted by the field its every reading carries
+ * (probes carry pm10 alone, so they are never counted). Piazza writes a measurement per type; the
+ * baseline writes everything to one, where the main fields tell the types apart.
+ */
+async function countReadings(system: SystemName, url: string, database: string, counted: { type: DeviceType; field: string }[], from: number, to: number): Promise<number> {
+  const where = `WHERE time >= ${from}ms AND time < ${to}ms`
+  const q =
+    system === 'piazza'
+      ? counted.map(({ type, field }) => `SELECT count("${field}") FROM "${type}" ${where}`).join('; ')
+      : `SELECT ${counted.map(({ field }) => `count("${field}")`).join(', ')} FROM "${BASELINE_MEASUREMENT}" ${where}`
+  const body = await influxQuery(url, database, q)
+  let total = 0
+  for (const result of body.results ?? []) {
+    // No series yet, or no database yet: 0.
+    for (const value of result.series?.[0]?.values[0]?.slice(1) ?? []) if (typeof value === 'number') total += value
+  }
+  return total
 }
 
 async function probeStored(url: string, database: string, ts: number): Promise<boolean> {
@@ -225,6 +248,10 @@ interface SystemUnderTest {
   name: SystemName
   process: ChildProcess
   port: number
+  /** Piazza's HTTP port, for /metrics. */
+  httpPort?: number
+  /** Where --cpu-prof writes (Piazza with --profile). */
+  profileDir?: string
   database: string
   secret(deviceId: string): string
   /** Warnings and errors it printed, for the report. */
@@ -232,11 +259,7 @@ interface SystemUnderTest {
   stop(): Promise<string>
 }
 
-function deviceIds(count: number, prefix: string): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`)
-}
-
-async function startPiazza(influxd: Influxd, devices: string[], options: BenchOptions): Promise<SystemUnderTest> {
+async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: BenchOptions): Promise<SystemUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'piazza-bench-'))
   tempDirs.push(dataDir)
   const database = `piazza_bench_${Date.now()}`
@@ -245,20 +268,24 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
   const db = openRegistryDatabase(join(dataDir, 'registry.db'))
   const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(dataDir) })
   const secrets = new Map<string, string>()
+  const started = Date.now()
   try {
     await Promise.all(
-      devices.map(async (id) => {
-        const { secret } = await registry.add({ id, type: 'air-quality', city: 'firenze', name: `Bench ${id}` }, 'bench')
-        secrets.set(id, secret)
+      devices.map(async (device) => {
+        const { secret } = await registry.add(device, 'bench')
+        secrets.set(device.id, secret)
       }),
     )
+    options.log(`piazza: registered in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   } finally {
     registry.close()
     db.close()
   }
 
+  const profileDir = options.profile ? mkdtempSync(join(tmpdir(), 'piazza-bench-prof-')) : undefined
+  if (profileDir) tempDirs.push(profileDir)
   const child = track(
-    spawn(process.execPath, [PIAZZA_CLI, 'start'], {
+    spawn(process.execPath, [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), PIAZZA_CLI, 'start'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -271,6 +298,8 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
         MQTT_WS_PORT: '0',
         HTTP_PORT: '0',
         LOG_LEVEL: 'warn',
+        // Ingest and every feed listener timed, on /metrics: the CPU split by component.
+        PIAZZA_TIMING: 'true',
       },
     }),
   )
@@ -284,17 +313,17 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
   })
 
   options.log('piazza: starting `piazza start`')
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
       clearInterval(poll)
       reject(new Error(`piazza start printed no 'Piazza is running.' within ${START_TIMEOUT_MS / 1000} s:\n${stdout}\n${stderrTail}`))
     }, START_TIMEOUT_MS)
     const poll = setInterval(() => {
-      const match = /Piazza is running\.[\s\S]*?mqtt:\/\/[^\s:]+:(\d+)/.exec(stdout)
+      const match = /Piazza is running\.[\s\S]*?http:\/\/[^\s:]+:(\d+)[\s\S]*?mqtt:\/\/[^\s:]+:(\d+)/.exec(stdout)
       if (match) {
         clearTimeout(timer)
         clearInterval(poll)
-        resolve(Number(match[1]))
+        resolve({ http: Number(match[1]), mqtt: Number(match[2]) })
       } else if (exited(child)) {
         clearTimeout(timer)
         clearInterval(poll)
@@ -305,7 +334,9 @@ async function startPiazza(influxd: Influxd, devices: string[], options: BenchOp
   return {
     name: 'piazza',
     process: child,
-    port,
+    port: ports.mqtt,
+    httpPort: ports.http,
+    profileDir,
     database,
     secret: (id) => secrets.get(id) ?? '',
     complaints: () => complaints,
@@ -371,11 +402,21 @@ export interface MemoryFigure {
   connections: number
   failed: number
   rssAtRestMb: number
-  /** After WARM_DEVICES first logins, closed again. */
+  /** After every idle device's first login, closed again and settled: Piazza's scrypt threadpool memory shows here. */
   rssAfterFirstLoginsMb: number
   rssWithIdleMb: number
-  /** (with idle connections - at rest) / connections. */
+  /** (with idle connections - after the first logins) / connections. */
   perConnectionKb: number
+}
+
+/** CPU the Piazza child reported on /metrics over a run (PIAZZA_TIMING), seconds. */
+export interface CpuSplit {
+  /** process_cpu_seconds_total: every thread of the process. */
+  process: number
+  /** piazza_ingest_seconds_total: ingest.accept, synchronous part. */
+  ingest: number
+  /** piazza_feed_listener_seconds_total by listener. */
+  listeners: Record<string, number>
 }
 
 /** Publish-to-PUBACK and publish-to-stored times of the latency probes, ms. */
@@ -386,6 +427,11 @@ export interface Probes {
 }
 
 export interface RunFigure {
+  fleet: FleetName
+  /** Connections, each its own device. */
+  devices: number
+  /** The types in the fleet and the field each is counted by. */
+  counted: { type: DeviceType; field: string }[]
   generator: LoadResult
   /** Timestamps [from, to) this run's readings carry, so it is counted on its own. */
   range: [number, number]
@@ -400,6 +446,8 @@ export interface RunFigure {
   drainedByTimeout: boolean
   landedPerS: number
   cpuS: { system: number; influxd: number; generator: number }
+  /** Piazza only: its CPU by component, from /metrics, from 'go' to the end of the drain. */
+  split?: CpuSplit
   /** Cores used by processes outside the benchmark during the run: high means the figures are disturbed. */
   otherCores: number
   peakRssMb: number
@@ -415,6 +463,8 @@ export interface SystemReport {
   stopped: string
   /** Warning and error lines the system printed. */
   complaints: string[]
+  /** Piazza with --profile: the CPU profile of the whole run, summarised. */
+  profile?: ProfileSummary
   error?: string
 }
 
@@ -431,13 +481,20 @@ function percentile(values: number[], p: number): number {
 }
 
 /**
- * RSS of the system at rest, after a few first logins (closed again), and with `devices` idle
- * connections open; per connection = (with connections - at rest) / count. The first logins are
- * shown apart because they can cost a lot once (a slow password hash such as scrypt takes
- * 16 MiB a hash on each thread, which the allocator keeps for a while and trims later), which
- * makes RSS deltas taken after them meaningless (they came out negative).
+ * RSS of the system at rest; after every one of `devices` has logged in once (connections closed
+ * again, RSS settled); and with all of them connected again and idle. Per connection = (with
+ * idle - after the first logins) / count.
+ *
+ * It used to be (with idle - at rest) / count, with only 8 first logins before: the delta then
+ * held what first logins cost once, not per connection (Piazza's scrypt: 16 MiB a hash on each
+ * of the threadpool's 4 threads, which the allocator keeps and trims at its own pace, plus the
+ * login path's first JIT and heap growth), spread over 200-1,000 connections: 86-95 KB "per
+ * connection" where an independent run at 10,000 measured ~6.4 KB. A first batch alone does not
+ * fix it: the next logins run scrypt again and the allocator trims meanwhile (the delta came out
+ * negative). Logged in once, a device's next login is checked from the verified-secret cache
+ * (a SHA-256, no scrypt), so the second pass costs the connections and nothing else. Device secrets are now checked with an HMAC (no scrypt at all); the two passes still keep one-off costs out of the figure.
  */
-async function measureMemory(system: SystemUnderTest, devices: string[], warm: string[], options: BenchOptions): Promise<MemoryFigure> {
+async function measureMemory(system: SystemUnderTest, devices: string[], options: BenchOptions): Promise<MemoryFigure> {
   const login = (ids: string[]): LoadOptions => ({
     host: '127.0.0.1',
     port: system.port,
@@ -445,21 +502,22 @@ async function measureMemory(system: SystemUnderTest, devices: string[], warm: s
     mode: 'idle',
     seconds: 0,
     window: 1,
-    startTs: 0,
     ackTimeoutMs: 0,
   })
   const pid = system.process.pid!
   const rssAtRestMb = await settledRssMb(pid)
-  const warmup = await connectGenerator(system, login(warm))
+  options.log(`${system.name}: first logins of ${devices.length} devices`)
+  const first = await connectGenerator(system, login(devices))
+  await stopGenerator(first)
+  await sleep(1000) // the disconnections processed
   const rssAfterFirstLoginsMb = await settledRssMb(pid)
-  await stopGenerator(warmup)
   options.log(`${system.name}: opening ${devices.length} idle connections`)
   const idle = await connectGenerator(system, login(devices))
   const rssWithIdleMb = await settledRssMb(pid)
   await stopGenerator(idle)
   if (idle.connectFailed) options.log(`${system.name}: ${idle.connectFailed} idle connections failed, e.g. ${idle.errorSamples[0]}`)
-  const perConnectionKb = idle.connected ? ((rssWithIdleMb - rssAtRestMb) * 1024) / idle.connected : NaN
-  options.log(`${system.name}: RSS ${rssAtRestMb.toFixed(0)} MB at rest, ${rssAfterFirstLoginsMb.toFixed(0)} MB after ${warm.length} logins, ${rssWithIdleMb.toFixed(0)} MB with ${idle.connected} idle connections`)
+  const perConnectionKb = idle.connected ? ((rssWithIdleMb - rssAfterFirstLoginsMb) * 1024) / idle.connected : NaN
+  options.log(`${system.name}: RSS ${rssAtRestMb.toFixed(0)} MB at rest, ${rssAfterFirstLoginsMb.toFixed(0)} MB after ${first.connected} first logins, ${rssWithIdleMb.toFixed(0)} MB with ${idle.connected} idle connections`)
   await sleep(1000)
   return { connections: idle.connected, failed: idle.connectFailed, rssAtRestMb, rssAfterFirstLoginsMb, rssWithIdleMb, perConnectionKb }
 }
@@ -511,13 +569,36 @@ async function runProbes(system: SystemUnderTest, influxUrl: string, count: numb
  * stored count reaches what was published or stops moving. CPU is read at 'go' and at the poll
  * where the count last changed.
  */
-async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: number }, load: LoadOptions, probes: number, options: BenchOptions): Promise<RunFigure> {
+/** Reads the CPU split from Piazza's /metrics (PIAZZA_TIMING); undefined for the baseline or when unreachable. */
+async function scrapeSplit(system: SystemUnderTest): Promise<CpuSplit | undefined> {
+  if (!system.httpPort) return undefined
+  try {
+    const res = await fetch(`http://127.0.0.1:${system.httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) })
+    const text = await res.text()
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    const listeners: Record<string, number> = {}
+    for (const m of text.matchAll(/^piazza_feed_listener_seconds_total\{listener="([^"]+)"\} (\S+)$/gm)) listeners[m[1]!] = Number(m[2])
+    return { process: value('process_cpu_seconds_total'), ingest: value('piazza_ingest_seconds_total'), listeners }
+  } catch {
+    return undefined
+  }
+}
+
+function splitDelta(before: CpuSplit | undefined, after: CpuSplit | undefined): CpuSplit | undefined {
+  if (!before || !after) return undefined
+  const listeners: Record<string, number> = {}
+  for (const [name, s] of Object.entries(after.listeners)) listeners[name] = s - (before.listeners[name] ?? 0)
+  return { process: after.process - before.process, ingest: after.ingest - before.ingest, listeners }
+}
+
+async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: number }, load: LoadOptions, probes: number, options: BenchOptions, fleet: { fleet: FleetName; counted: RunFigure['counted'] }): Promise<RunFigure> {
   const generator = await connectGenerator(system, load)
   if (generator.connectFailed) options.log(`${system.name}: ${generator.connectFailed} load connections failed, e.g. ${generator.errorSamples[0]}`)
   const pid = system.process.pid!
   let peakRssMb = rssMb(pid)
   const rssTimer = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(pid) || 0)), 100)
   try {
+    const splitAtGo = await scrapeSplit(system)
     const cpuAtGo = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), machine: machineBusySeconds(), self: process.cpuUsage() }
     const goAt = Date.now()
     const [generatorResult, probeResult] = await Promise.all([
@@ -528,7 +609,8 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
     const self = process.cpuUsage(cpuAtGo.self)
     const ours = cpuSeconds(pid) - cpuAtGo.system + cpuSeconds(influxd.pid) - cpuAtGo.influxd + generatorResult.cpuSeconds + (self.user + self.system) / 1e6
     const otherCores = (machineBusySeconds() - cpuAtGo.machine - ours) / ((Date.now() - goAt) / 1000)
-    const range: [number, number] = [load.startTs, load.startTs + HOUR]
+    // Live timestamps: this run's readings are the ones stamped while it published.
+    const range: [number, number] = [generatorResult.firstTs, generatorResult.lastTs + 1]
 
     let count = -1
     let lastChangeAt = Date.now()
@@ -536,7 +618,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
     const deadline = Date.now() + DRAIN_TIMEOUT_MS
     let drainedByTimeout = false
     for (;;) {
-      const now = await countReadings(influxd.url, system.database, ...range).catch(() => count)
+      const now = await countReadings(system.name, influxd.url, system.database, fleet.counted, ...range).catch(() => count)
       const cpu = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid) }
       if (now !== count) {
         count = now
@@ -550,9 +632,14 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
       }
       await sleep(250)
     }
+    const split = splitDelta(splitAtGo, await scrapeSplit(system))
     // Full seconds of publishing, the first left out: it holds the JIT warm-up of every process.
     const full = generatorResult.perSecond.slice(1, Math.floor(generatorResult.publishMs / 1000))
     const figure: RunFigure = {
+      fleet: fleet.fleet,
+      devices: load.devices.length,
+      counted: fleet.counted,
+      split,
       generator: generatorResult,
       range,
       // Over publishing and the trailing acks: a system that queues internally acks long after.
@@ -575,6 +662,22 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
   } finally {
     clearInterval(rssTimer)
     await stopChild(generator.child, 5_000)
+  }
+}
+
+/** The largest .cpuprofile in the directory (the main thread's), summarised. */
+function readProfile(dir: string, options: BenchOptions): ProfileSummary | undefined {
+  try {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+    const biggest = files.map((f) => ({ f, size: statSync(join(dir, f)).size })).sort((a, b) => b.size - a.size)[0]
+    if (!biggest) {
+      options.log(`piazza: no .cpuprofile in ${dir} (the child must exit normally to write it)`)
+      return undefined
+    }
+    return summariseProfile(JSON.parse(readFileSync(join(dir, biggest.f), 'utf8')) as CpuProfile)
+  } catch (err) {
+    options.log(`piazza: cannot read the CPU profile: ${(err as Error).message}`)
+    return undefined
   }
 }
 
@@ -608,12 +711,23 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Linux ${release()}, InfluxDB ${ping.headers.get('x-influxdb-version') ?? '?'}`
     const db = Object.assign(influxd, { pid: influxdPid(influxd) })
 
-    const loadDevices = deviceIds(options.connections, 'bench')
-    const idleDevices = deviceIds(options.idle, 'bench')
-    const warmDevices = deviceIds(WARM_DEVICES, 'bench-warm')
-    const allDevices = [...new Set([...loadDevices, ...idleDevices, ...warmDevices, PROBE_DEVICE])]
-    // Each phase's readings carry timestamps in their own hour, in the past (allowed up to the retention).
-    const base = Date.now() - (options.rounds + 3) * HOUR
+    // Every fleet and size, registered once: sizes of one fleet share their devices (a smaller
+    // plan is the start of a larger one), the probe is a station in Firenze.
+    const plans = new Map<string, PlannedDevice[]>()
+    for (const fleet of options.fleets) for (const size of options.sizes) plans.set(`${fleet}/${size}`, benchFleet(fleet, size))
+    const registered = new Map<string, PlannedDevice>()
+    for (const plan of plans.values()) for (const d of plan) registered.set(d.id, d)
+    // The memory phase: a first batch, then idle connections, all distinct registered devices.
+    const pool = [...registered.keys()]
+    const extra = Math.max(0, options.idle - pool.length)
+    for (let i = 0; i < extra; i++) {
+      const id = `bench-idle-${String(i).padStart(5, '0')}`
+      registered.set(id, { id, type: 'air-quality', city: 'firenze', name: `Bench idle ${i}`, lat: 43.7696, lon: 11.2558, interval: 60, metadata: {} })
+    }
+    // The fleets' own devices first: their first logins (scrypt) are then done before the loads.
+    const idleDevices = [...registered.keys()].slice(0, options.idle)
+    registered.set(PROBE_DEVICE, { id: PROBE_DEVICE, type: 'air-quality', city: 'firenze', name: 'Bench probe', lat: 43.7696, lon: 11.2558, interval: 60, metadata: {} })
+    const allDevices = [...registered.values()]
 
     const entries: Entry[] = []
     for (const name of options.systems) {
@@ -641,48 +755,59 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         options.log(`${report.name}: ${what} FAILED: ${(err as Error).message}`)
       }
     }
-    const loadOptions = (sut: SystemUnderTest, seconds: number, window: number, rate: number | undefined, startTs: number): LoadOptions => ({
+    const loadOptions = (sut: SystemUnderTest, plan: PlannedDevice[], seconds: number, window: number, rate: number | undefined): LoadOptions => ({
       host: '127.0.0.1',
       port: sut.port,
-      devices: loadDevices.map((id) => ({ id, secret: sut.secret(id) })),
+      devices: plan.map((d) => ({ id: d.id, secret: sut.secret(d.id), model: { ...d, interval: d.interval ?? 60 } })),
       mode: 'load',
       seconds,
       window,
       rate,
-      startTs,
       ackTimeoutMs: 30_000,
     })
 
     for (const entry of entries) {
       await phase(entry, 'memory', async (sut, report) => {
-        report.memory = await measureMemory(sut, idleDevices, warmDevices, options)
+        report.memory = await measureMemory(sut, idleDevices, options)
       })
     }
-    // Unmeasured warm-up, so the first round does not carry the JIT's ramp (Piazza's took ~4 s).
-    for (const entry of entries) {
-      await phase(entry, 'warm-up', async (sut) => {
-        options.log(`${sut.name}: warm-up, ${WARMUP_SECONDS} s of load, not measured`)
-        const warm = loadOptions(sut, WARMUP_SECONDS, options.window, options.rate, base + (options.rounds + 1) * HOUR)
-        const generator = await connectGenerator(sut, warm)
-        await runGenerator(generator, warm)
-        await stopChild(generator.child, 5_000)
-      })
-    }
-    for (let round = 0; round < options.rounds; round++) {
-      for (const entry of round % 2 ? [...entries].reverse() : entries) {
-        await phase(entry, `load round ${round + 1}`, async (sut, report) => {
-          options.log(`${sut.name}: load round ${round + 1}/${options.rounds}: ${options.connections} connections, window ${options.window}, ${options.rate ? `${options.rate}/s offered` : 'closed loop'}, ${options.seconds} s`)
-          const load = loadOptions(sut, options.seconds, options.window, options.rate, base + round * HOUR)
-          report.loads.push(await runLoad(sut, db, load, options.probes, options))
-        })
+    let configIndex = 0
+    for (const fleet of options.fleets) {
+      for (const size of options.sizes) {
+        const plan = plans.get(`${fleet}/${size}`)!
+        const counted = countedFields(plan.map((d) => d.type))
+        // Alternate which system goes first from one configuration to the next, and per round.
+        const order = configIndex++ % 2 ? [...entries].reverse() : entries
+        // Unmeasured warm-up per configuration: the JIT's ramp, and Piazza's first logins (scrypt) of devices not seen yet.
+        for (const entry of order) {
+          await phase(entry, `${fleet} ${size} warm-up`, async (sut) => {
+            options.log(`${sut.name}: ${fleet} fleet, ${size} devices: warm-up, ${options.warmupSeconds} s of load, not measured`)
+            const warm = loadOptions(sut, plan, options.warmupSeconds, options.window, options.rate)
+            const generator = await connectGenerator(sut, warm)
+            await runGenerator(generator, warm)
+            await stopChild(generator.child, 5_000)
+          })
+        }
+        for (let round = 0; round < options.rounds; round++) {
+          for (const entry of round % 2 ? [...order].reverse() : order) {
+            await phase(entry, `${fleet} ${size} round ${round + 1}`, async (sut, report) => {
+              options.log(`${sut.name}: ${fleet} fleet, ${size} devices, round ${round + 1}/${options.rounds}: window ${options.window}, ${options.rate ? `${options.rate}/s offered` : 'closed loop'}, ${options.seconds} s`)
+              const load = loadOptions(sut, plan, options.seconds, options.window, options.rate)
+              report.loads.push(await runLoad(sut, db, load, options.probes, options, { fleet, counted }))
+            })
+          }
+        }
       }
     }
     if (options.overloadSeconds > 0) {
+      const fleet = options.fleets[0]!
+      const plan = plans.get(`${fleet}/${options.sizes[0]!}`)!
+      const counted = countedFields(plan.map((d) => d.type))
       for (const entry of entries) {
         await phase(entry, 'overload', async (sut, report) => {
-          options.log(`${sut.name}: overload: ${options.overloadRate}/s offered, window ${options.overloadWindow}, ${options.overloadSeconds} s`)
-          const load = loadOptions(sut, options.overloadSeconds, options.overloadWindow, options.overloadRate, base + options.rounds * HOUR)
-          const run = await runLoad(sut, db, load, 0, options)
+          options.log(`${sut.name}: overload: ${fleet} fleet, ${plan.length} devices, ${options.overloadRate}/s offered, window ${options.overloadWindow}, ${options.overloadSeconds} s`)
+          const load = loadOptions(sut, plan, options.overloadSeconds, options.overloadWindow, options.overloadRate)
+          const run = await runLoad(sut, db, load, 0, options, { fleet, counted })
           report.overload = { ...run, rate: options.overloadRate, survived: !exited(sut.process) }
         })
       }
@@ -695,8 +820,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       report.complaints = system.complaints()
       if (report.overload) report.overload.survived &&= !report.stopped.startsWith('had already exited')
       for (const run of [...report.loads, ...(report.overload ? [report.overload] : [])]) {
-        run.storedFinal = await countReadings(db.url, system.database, ...run.range).catch(() => undefined)
+        run.storedFinal = await countReadings(system.name, db.url, system.database, run.counted, ...run.range).catch(() => undefined)
       }
+      if (system.profileDir) report.profile = readProfile(system.profileDir, options)
     }
     const { log: _log, childEnv: _env, ...shown } = options
     return { machine, options: shown, systems: entries.map((e) => e.report) }
@@ -721,14 +847,19 @@ const median = (values: number[]) => percentile(values, 50)
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 
 /** Rates, CPU and drain: the median round. Counts: totals over the rounds. Latency: all probes pooled. */
-function summary(s: SystemReport) {
-  const loads = s.loads
+function summary(loads: RunFigure[]) {
   const some = loads.length > 0
   const acked = sum(loads.map((r) => r.generator.acked))
   const final = some && loads.every((r) => r.storedFinal !== undefined) ? sum(loads.map((r) => r.storedFinal!)) : undefined
   const ackMs = loads.flatMap((r) => r.probes?.ackMs ?? [])
   const storedMs = loads.flatMap((r) => r.probes?.storedMs ?? [])
-  const o = s.overload
+  const perReading = (f: (r: RunFigure) => number | undefined) => {
+    const values = loads.flatMap((r) => {
+      const v = f(r)
+      return v === undefined || !r.storedWhenDrained ? [] : [v / r.storedWhenDrained]
+    })
+    return values.length ? median(values) : undefined
+  }
   return {
     ackedPerS: some ? median(loads.map((r) => r.ackedPerS)) : undefined,
     bestAckedPerS: some ? Math.max(...loads.map((r) => r.ackedPerS)) : undefined,
@@ -743,71 +874,182 @@ function summary(s: SystemReport) {
     storedP99: percentile(storedMs, 99),
     ackP50: percentile(ackMs, 50),
     ackP99: percentile(ackMs, 99),
-    rssAtRest: s.memory?.rssAtRestMb,
-    firstLogins: s.memory ? s.memory.rssAfterFirstLoginsMb - s.memory.rssAtRestMb : undefined,
-    withIdle: s.memory?.rssWithIdleMb,
-    perConnectionKb: s.memory?.perConnectionKb,
-    cpuSystem: some ? median(loads.map((r) => (r.cpuS.system / r.storedWhenDrained) * 1000)) : undefined,
-    cpuInfluxd: some ? median(loads.map((r) => (r.cpuS.influxd / r.storedWhenDrained) * 1000)) : undefined,
+    /** CPU seconds per reading stored (× 1,000 × 100 = % of a core at 1,000 readings/s). */
+    cpuSystem: perReading((r) => r.cpuS.system),
+    cpuInfluxd: perReading((r) => r.cpuS.influxd),
+    splitProcess: perReading((r) => r.split?.process),
+    splitIngest: perReading((r) => r.split?.ingest),
+    splitListeners: perReading((r) => (r.split ? sum(Object.values(r.split.listeners)) : undefined)),
+    listeners: Object.fromEntries(
+      [...new Set(loads.flatMap((r) => Object.keys(r.split?.listeners ?? {})))].sort().map((name) => [name, perReading((r) => r.split?.listeners[name] ?? 0)]),
+    ) as Record<string, number | undefined>,
     peakRss: some ? Math.max(...loads.map((r) => r.peakRssMb)) : undefined,
     otherCores: some ? median(loads.map((r) => r.otherCores)) : undefined,
-    overloadAckedPerS: o?.ackedPerS,
-    overloadLost: o?.storedFinal === undefined ? undefined : o.generator.acked - o.storedFinal,
-    overloadPeakRss: o?.peakRssMb,
     probes: storedMs.length,
   }
 }
 
+function table(rows: string[][], alignLeft = [0]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  const lines = rows.map((r) => r.map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd())
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '))
+  return lines
+}
+
+/** CPU seconds per reading → % of one core at 1,000 readings/s. */
+const pctPer1000 = (secondsPerReading: number | undefined) => (secondsPerReading === undefined ? undefined : secondsPerReading * 1000 * 100)
+/** The issue's idle-memory target. */
+const IDLE_TARGET = { connections: 10_000, mb: 400 }
+
 export function formatReport(report: BenchReport): string {
-  type Summary = ReturnType<typeof summary>
   const piazzaReport = report.systems.find((s) => s.name === 'piazza')
   const baselineReport = report.systems.find((s) => s.name === 'baseline')
-  const piazza = piazzaReport && summary(piazzaReport)
-  const baseline = baselineReport && summary(baselineReport)
-  const n = Math.max(piazza?.probes ?? 0, baseline?.probes ?? 0)
-  type Row = [figure: string, key: keyof Summary, digits: number, better: 'higher' | 'lower' | '']
-  const rows: Row[] = [
-    ['acked readings/s (QoS 1)', 'ackedPerS', 0, 'higher'],
-    ['  best round, acked/s', 'bestAckedPerS', 0, 'higher'],
-    ['  slowest second (after the 1st), acked/s', 'slowestSecond', 0, 'higher'],
-    ['stored readings/s, end to end', 'landedPerS', 0, 'higher'],
-    ['acked, all rounds', 'acked', 0, ''],
-    ['stored once drained', 'stored', 0, ''],
-    ['stored after graceful stop', 'storedFinal', 0, ''],
-    ['lost = acked - stored', 'lost', 0, 'lower'],
-    ['drain after load, s', 'drainS', 1, 'lower'],
-    [`publish-to-stored p50, ms (${n} probes)`, 'storedP50', 0, 'lower'],
-    ['publish-to-stored p99, ms', 'storedP99', 0, 'lower'],
-    ['publish-to-PUBACK p50, ms', 'ackP50', 1, 'lower'],
-    ['publish-to-PUBACK p99, ms', 'ackP99', 1, 'lower'],
-    ['RSS at rest, MB', 'rssAtRest', 0, 'lower'],
-    [`RSS growth from ${WARM_DEVICES} first logins, MB`, 'firstLogins', 1, 'lower'],
-    [`RSS with ${report.options.idle} idle connections, MB`, 'withIdle', 0, 'lower'],
-    ['  per idle connection (over RSS at rest), KB', 'perConnectionKb', 1, 'lower'],
-    ['CPU s per 1,000 stored: system', 'cpuSystem', 4, 'lower'],
-    ['CPU s per 1,000 stored: influxd', 'cpuInfluxd', 4, 'lower'],
-    ['peak RSS under load, MB', 'peakRss', 0, 'lower'],
-    ['other processes on the box, cores', 'otherCores', 2, ''],
-    ['overload: acked readings/s', 'overloadAckedPerS', 0, 'higher'],
-    ['overload: lost = acked - stored', 'overloadLost', 0, 'lower'],
-    ['overload: peak RSS, MB', 'overloadPeakRss', 0, 'lower'],
-  ]
-  const table: string[][] = [['figure', 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
-  for (const [figure, key, digits, better] of rows) {
-    const p = piazza?.[key]
-    const b = baseline?.[key]
-    const ratio = better && p !== undefined && b !== undefined && b !== 0 && Number.isFinite(p / b) ? `${fmt(p / b, 2)}x` : ''
-    table.push([figure, fmt(p, digits), fmt(b, digits), ratio, better ? `${better} is better` : ''])
-  }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)))
-  const lines = table.map((r) => r.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd())
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '))
-
   const o = report.options
+  const out: string[] = []
+  const ratio = (p: number | undefined, b: number | undefined) => (p !== undefined && b !== undefined && b !== 0 && Number.isFinite(p / b) ? `${fmt(p / b, 2)}x` : '')
+
+  // Memory, once per system.
+  {
+    const pm = piazzaReport?.memory
+    const bm = baselineReport?.memory
+    const projected = (m: MemoryFigure | undefined) => (m ? m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024 : undefined)
+    type Row = [string, (m: MemoryFigure) => number, number]
+    const rows: Row[] = [
+      ['RSS at rest, MB', (m) => m.rssAtRestMb, 0],
+      [`RSS after ${o.idle} first logins (closed again), MB`, (m) => m.rssAfterFirstLoginsMb, 0],
+      [`RSS with ${o.idle} idle connections, MB`, (m) => m.rssWithIdleMb, 0],
+      ['  per idle connection (over the first logins), KB', (m) => m.perConnectionKb, 1],
+      [`  ${IDLE_TARGET.connections.toLocaleString('en-US')} idle connections, MB${o.idle >= IDLE_TARGET.connections ? '' : ' (projected)'}`, (m) => projected(m)!, 0],
+    ]
+    const t: string[][] = [['memory (lower is better)', 'Piazza', 'baseline', 'Piazza/baseline']]
+    for (const [label, f, digits] of rows) {
+      const p = pm && f(pm)
+      const b = bm && f(bm)
+      t.push([label, fmt(p, digits), fmt(b, digits), ratio(p, b)])
+    }
+    out.push(...table(t), '')
+  }
+
+  // Per fleet and size: the pipeline figures side by side.
+  const configs: { fleet: FleetName; devices: number }[] = []
+  for (const fleet of o.fleets) for (const devices of o.sizes) configs.push({ fleet, devices })
+  const group = (s: SystemReport | undefined, c: { fleet: FleetName; devices: number }) => summary(s?.loads.filter((r) => r.fleet === c.fleet && r.devices === c.devices) ?? [])
+  type Summary = ReturnType<typeof summary>
+  const results = configs.map((c) => ({ ...c, piazza: group(piazzaReport, c), baseline: group(baselineReport, c) }))
+  for (const r of results) {
+    type Row = [figure: string, value: (s: Summary) => number | undefined, digits: number, better: 'higher' | 'lower' | '']
+    const rows: Row[] = [
+      ['acked readings/s (QoS 1)', (s) => s.ackedPerS, 0, 'higher'],
+      ['  slowest second (after the 1st), acked/s', (s) => s.slowestSecond, 0, 'higher'],
+      ['stored readings/s, end to end', (s) => s.landedPerS, 0, 'higher'],
+      ['lost = acked - stored after graceful stop', (s) => s.lost, 0, 'lower'],
+      ['drain after load, s', (s) => s.drainS, 1, 'lower'],
+      [`publish-to-stored p50, ms (${Math.max(r.piazza.probes, r.baseline.probes)} probes)`, (s) => s.storedP50, 0, 'lower'],
+      ['publish-to-stored p99, ms', (s) => s.storedP99, 0, 'lower'],
+      ['publish-to-PUBACK p99, ms', (s) => s.ackP99, 1, 'lower'],
+      ['CPU per 1,000 readings/s, % of a core: system', (s) => pctPer1000(s.cpuSystem), 1, 'lower'],
+      ['CPU per 1,000 readings/s, % of a core: influxd', (s) => pctPer1000(s.cpuInfluxd), 1, 'lower'],
+      ['peak RSS under load, MB', (s) => s.peakRss, 0, 'lower'],
+      ['other processes on the box, cores', (s) => s.otherCores, 2, ''],
+    ]
+    const t: string[][] = [[`${r.fleet} fleet, ${r.devices.toLocaleString('en-US')} devices`, 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
+    for (const [figure, value, digits, better] of rows) {
+      const p = value(r.piazza)
+      const b = value(r.baseline)
+      t.push([figure, fmt(p, digits), fmt(b, digits), better ? ratio(p, b) : '', better ? `${better} is better` : ''])
+    }
+    out.push(...table(t, [0, 4]), '')
+  }
+
+  // Piazza's CPU by component: a regression points at its cause.
+  const listenerNames = [...new Set(results.flatMap((r) => Object.keys(r.piazza.listeners)))].sort()
+  if (results.some((r) => r.piazza.splitProcess !== undefined)) {
+    const t: string[][] = [['Piazza CPU per 1,000 readings/s, % of a core', 'total', 'broker+rest', 'ingest', ...listenerNames, 'influxd', 'baseline influxd']]
+    for (const r of results) {
+      const p = r.piazza
+      const listeners = p.splitListeners ?? 0
+      const brokerRest = p.splitProcess === undefined ? undefined : p.splitProcess - (p.splitIngest ?? 0) - listeners
+      t.push([
+        `${r.fleet}, ${r.devices.toLocaleString('en-US')} devices`,
+        fmt(pctPer1000(p.splitProcess), 2),
+        fmt(pctPer1000(brokerRest), 2),
+        fmt(pctPer1000(p.splitIngest), 2),
+        ...listenerNames.map((n) => fmt(pctPer1000(p.listeners[n]), 2)),
+        fmt(pctPer1000(p.cpuInfluxd), 2),
+        fmt(pctPer1000(r.baseline.cpuInfluxd), 2),
+      ])
+    }
+    out.push(...table(t))
+    out.push(
+      'From the child\'s /metrics (PIAZZA_TIMING): ingest = ingest.accept (validation, encoding, log append; synchronous part); one column per',
+      'feed listener (wall time around each call, on the event loop); broker+rest = process CPU (all threads) minus those: aedes, sockets,',
+      'the shipper\'s writes to InfluxDB, fsync, GC, and work on timers (snapshot refreshes, pushes, alert ticks: per second, not per',
+      'reading, so it weighs more at low rates). influxd from /proc. 1 % of a core per 1,000 readings/s = 10 µs of CPU per reading.',
+      '',
+    )
+  }
+
+  // The issue's targets.
+  const check = (ok: boolean | undefined) => (ok === undefined ? 'NOT MEASURED' : ok ? 'PASS' : 'FAIL')
+  const targets: string[][] = [['target', 'measured', 'result']]
+  for (const fleet of o.fleets) {
+    for (const devices of [50, 1000]) {
+      const r = results.find((x) => x.fleet === fleet && x.devices === devices)
+      const p = r?.piazza.landedPerS
+      const b = r?.baseline.landedPerS
+      const lossless = r?.piazza.lost === undefined ? undefined : r.piazza.lost <= 0
+      const measured = p === undefined || b === undefined ? 'n/a' : `${fmt(p)}/s vs ${fmt(b)}/s = ${fmt(p / b, 2)}x${lossless === false ? `, Piazza LOST ${fmt(r!.piazza.lost)}` : ''}${r!.baseline.lost ? `, baseline lost ${fmt(r!.baseline.lost)}` : ''}`
+      targets.push([`zero-loss stored rate ≥ 2x baseline, ${fleet}, ${devices} devices`, measured, check(p === undefined || b === undefined ? undefined : p / b >= 2 && lossless !== false)])
+    }
+    const perSize = results.filter((x) => x.fleet === fleet && x.piazza.cpuSystem !== undefined)
+    const reference = perSize[0]?.piazza.cpuSystem
+    const spread = perSize.map((x) => `${x.devices}: ${fmt(pctPer1000(x.piazza.cpuSystem), 1)} %`).join(', ')
+    const within = reference === undefined || perSize.length < 2 ? undefined : perSize.every((x) => Math.abs(x.piazza.cpuSystem! / reference - 1) <= 0.2)
+    const full = perSize.some((x) => x.devices === 50) && perSize.some((x) => x.devices === 10_000)
+    targets.push([
+      `Piazza CPU per 1,000 readings/s within ±20 % from 50 to 10,000 devices, ${fleet}`,
+      spread || 'n/a',
+      within === false ? 'FAIL' : within && full ? 'PASS' : within ? 'PASS so far (10,000 not run)' : 'NOT MEASURED',
+    ])
+  }
+  for (const r of results) {
+    const p = r.piazza.cpuInfluxd
+    const b = r.baseline.cpuInfluxd
+    targets.push([`influxd CPU per 1,000 readings/s ≤ baseline's, ${r.fleet}, ${r.devices} devices`, p === undefined || b === undefined ? 'n/a' : `${fmt(pctPer1000(p), 2)} % vs ${fmt(pctPer1000(b), 2)} %`, check(p === undefined || b === undefined ? undefined : p <= b)])
+  }
+  for (const r of results) {
+    const p = r.piazza
+    const us = p.splitProcess === undefined ? undefined : (p.splitProcess - (p.splitListeners ?? 0)) * 1e6
+    targets.push([`broker+ingest ≤ 20 µs CPU per reading, ${r.fleet}, ${r.devices} devices`, us === undefined ? 'n/a' : `${fmt(us, 1)} µs (process minus feed listeners: an upper bound)`, check(us === undefined ? undefined : us <= 20)])
+  }
+  {
+    const m = piazzaReport?.memory
+    const mb = m ? m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024 : undefined
+    const how = o.idle >= IDLE_TARGET.connections ? 'measured' : `projected from ${o.idle}`
+    targets.push([`${IDLE_TARGET.connections.toLocaleString('en-US')} idle device connections ≤ ${IDLE_TARGET.mb} MB RSS`, mb === undefined ? 'n/a' : `${fmt(mb)} MB (${how}: ${fmt(m!.rssAfterFirstLoginsMb)} MB + ${fmt(m!.perConnectionKb, 1)} KB each)`, check(mb === undefined ? undefined : mb <= IDLE_TARGET.mb)])
+  }
+  out.push('Targets (issue "Cost that follows the message rate"):', ...table(targets, [0, 1]), '')
+
+  // Overload.
+  if (piazzaReport?.overload || baselineReport?.overload) {
+    const t: string[][] = [['overload', 'Piazza', 'baseline', 'better']]
+    const pv = piazzaReport?.overload
+    const bv = baselineReport?.overload
+    const lost = (v: typeof pv) => (v?.storedFinal === undefined ? undefined : v.generator.acked - v.storedFinal)
+    t.push(['acked readings/s', fmt(pv?.ackedPerS), fmt(bv?.ackedPerS), 'higher'])
+    t.push(['lost = acked - stored', fmt(lost(pv)), fmt(lost(bv)), 'lower'])
+    t.push(['peak RSS, MB', fmt(pv?.peakRssMb), fmt(bv?.peakRssMb), 'lower'])
+    out.push(...table(t, [0, 3]), '')
+  }
+
+  if (piazzaReport?.profile) {
+    out.push('Piazza CPU profile (--profile, the whole run: start-up, logins, every load), top 20 functions by self time:', formatProfile(piazzaReport.profile), '')
+  }
+
   const notes: string[] = [
-    '',
     `Machine: ${report.machine}.`,
-    `Load: ${o.rounds} round(s) per system, alternating, of ${o.seconds} s, ${o.connections} connections, window ${o.window}, ${o.rate ? `${o.rate}/s offered` : 'closed loop'}; ` +
+    `Load: fleets ${o.fleets.join(', ')} at ${o.sizes.join(', ')} devices (one connection each, spread over the ten cities, live timestamps, QoS 1, one reading a message); ` +
+      `${o.rounds} round(s) per system of ${o.seconds} s after ${o.warmupSeconds} s of warm-up, alternating; window ${o.window}, ${o.rate ? `${o.rate}/s offered` : 'closed loop'}; ` +
       `${o.probes} latency probes a round; ${o.idle} idle connections for memory` +
       (o.overloadSeconds > 0 ? `; overload ${o.overloadRate}/s offered for ${o.overloadSeconds} s, window ${o.overloadWindow}.` : '.'),
     'Rates, CPU and drain are the median round; counts are totals. Absolute figures drift between machines (and here the generator,',
@@ -815,7 +1057,6 @@ export function formatReport(report: BenchReport): string {
   ]
   for (const s of report.systems) {
     const parts = [`${s.name}: stopped: ${s.stopped}`]
-    if (s.loads.length) parts.push(`acked/s by round ${s.loads.map((r) => fmt(r.ackedPerS)).join(' / ')}`)
     const g = s.loads.map((r) => r.generator)
     if (g.length) {
       const cores = median(g.map((x) => x.cpuSeconds / (x.publishMs / 1000)))
@@ -839,5 +1080,5 @@ export function formatReport(report: BenchReport): string {
     if (s.complaints.length) parts.push(`printed ${s.complaints.length} warning/error lines, first: ${s.complaints[0]}`)
     notes.push(parts.join('; '))
   }
-  return [...lines, ...notes].join('\n')
+  return [...out, ...notes].join('\n')
 }

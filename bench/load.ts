@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
+import { KINDS } from '../devices/kinds.ts'
+import { createValueModel, type ModelDevice } from '../simulator/values.ts'
 
 /**
  * MQTT 3.1.1 load generator, run as its own child process (forked with IPC) so its CPU is
@@ -11,13 +13,18 @@ import mqttPacket from 'mqtt-packet'
  * {type:'connected'}; it sends {cmd:'go'} (after sampling CPU) and we publish for `seconds`,
  * wait for the outstanding acks and answer {type:'result'}. In idle mode we hold the connections
  * (PINGREQ only) until {cmd:'stop'}. We exit when done or when the parent goes away.
+ *
+ * Payloads are realistic and cheap: before connecting, each device's value model
+ * (simulator/values.ts) is sampled a few times over a day into JSON templates; publishing only
+ * puts a LIVE timestamp in front (Date.now(), kept strictly increasing per device so every
+ * reading is its own point in storage). One reading per message.
  */
 
 export interface LoadOptions {
   host: string
   port: number
   /** One connection per device; login is username = client id = device id, password = secret. */
-  devices: { id: string; secret: string }[]
+  devices: { id: string; secret: string; model?: ModelDevice }[]
   /** 'load' publishes; 'idle' connects and then sends nothing but keepalives. */
   mode: 'load' | 'idle'
   seconds: number
@@ -25,8 +32,6 @@ export interface LoadOptions {
   window: number
   /** Target offered messages/s over all connections; undefined = closed-loop maximum. */
   rate?: number
-  /** ts of a device's first reading (epoch ms); each further reading is 1 ms later, so (device, ts) is unique. */
-  startTs: number
   /** How long to wait for outstanding PUBACKs once publishing stops. */
   ackTimeoutMs: number
 }
@@ -48,6 +53,9 @@ export interface LoadResult {
   lastAckMs: number
   /** CPU this generator used from 'go' to the end of the ack wait: it must not be the bottleneck. */
   cpuSeconds: number
+  /** Smallest and largest timestamp published (epoch ms): the run's readings are counted in [firstTs, lastTs]. */
+  firstTs: number
+  lastTs: number
 }
 
 export type LoadMessage = { type: 'connected'; connected: number; connectFailed: number; errorSamples: string[] } | { type: 'result'; result: LoadResult }
@@ -59,8 +67,11 @@ const CONNECT_TIMEOUT_MS = 60_000
 const CONNECT_CONCURRENCY = 50
 const PINGREQ = Buffer.from([0xc0, 0x00])
 const DISCONNECT = Buffer.from([0xe0, 0x00])
-/** Largest PUBLISH we build: header 5 + topic length 2 + topic ≤ 80 + id 2 + payload ≤ 160. */
-const MAX_PACKET = 256
+/** Largest PUBLISH we build: header 5 + topic length 2 + topic ≤ 80 + id 2 + payload ≤ 300. */
+const MAX_PACKET = 400
+/** Payload templates sampled per device from its value model. */
+const TEMPLATES = 8
+const SEED = 20_240_601
 
 interface Conn {
   id: string
@@ -69,12 +80,15 @@ interface Conn {
   seq: number
   inflight: number
   nextId: number
-  /** Message ids awaiting PUBACK. */
+  /** Message ids awaiting PUBACK, one bit each (8 KB a connection: 10,000 connections stay cheap); empty in idle mode. */
   pending: Uint8Array
   blocked: boolean
   /** Bytes of an incomplete packet from the previous chunk. */
   rest: Buffer | undefined
   sent: number
+  /** JSON of readings without their opening brace and ts: `"pm25":12.5,...}`. */
+  templates: string[]
+  lastTs: number
   onConnack?: (code: number) => void
 }
 
@@ -94,12 +108,31 @@ let options: LoadOptions
 const conns: Conn[] = []
 let allAcked: (() => void) | undefined
 let shuttingDown = false
+let firstTs = Infinity
+let lastTs = 0
 
-/** A few numbers that vary with the sequence, so payloads are not all alike; ~100 bytes. */
-function payload(ts: number, seq: number): string {
-  const a = (seq % 400) / 10 + 5.25
-  const b = (seq % 700) / 10 + 9.5
-  return `{"ts":${ts},"pm25":${a.toFixed(2)},"pm10":${b.toFixed(2)},"no2":${(a * 1.7).toFixed(2)},"o3":${(b * 0.8).toFixed(2)},"so2":3.14,"co":0.42}`
+/** An air-quality reading for devices given without a model; ~100 bytes. */
+const PLAIN = ['"pm25":12.25,"pm10":19.5,"no2":20.83,"o3":15.6,"so2":3.14,"co":0.42}', '"pm25":31.5,"pm10":44.75,"no2":53.55,"o3":35.8,"so2":2.9,"co":0.51}']
+
+/**
+ * Sampled from the device's value model at times spread over the last day, only readings that
+ * carry the type's main field (readings are counted by it), the first reading of a cycle (a
+ * traffic counter reports one per lane: one per message here). Done once, before connecting.
+ */
+function templatesFor(device: { id: string; model?: ModelDevice }): string[] {
+  if (!device.model) return PLAIN
+  const model = createValueModel(device.model, SEED)
+  const main = KINDS[device.model.type].mainField
+  const now = Date.now()
+  const out: string[] = []
+  for (let i = 0; i < TEMPLATES * 3 && out.length < TEMPLATES; i++) {
+    const reading = model(now - (i * 86_400_000) / (TEMPLATES * 3))[0]
+    if (!reading || typeof reading[main] !== 'number') continue
+    const { ts: _ts, ...rest } = reading
+    const json = JSON.stringify(rest)
+    if (json.length > 2) out.push(json.slice(1))
+  }
+  return out.length ? out : PLAIN
 }
 
 /** Sends as many PUBLISH packets as the window (and the target rate) allow, in one write. */
@@ -109,8 +142,12 @@ function refill(conn: Conn, allowance = Infinity) {
   if (n <= 0) return
   const out = Buffer.allocUnsafe(n * MAX_PACKET)
   let o = 0
+  const now = Date.now()
   for (let i = 0; i < n; i++) {
-    const json = payload(options.startTs + conn.seq, conn.seq)
+    const ts = (conn.lastTs = Math.max(conn.lastTs + 1, now))
+    if (ts < firstTs) firstTs = ts
+    if (ts > lastTs) lastTs = ts
+    const json = `{"ts":${ts},${conn.templates[conn.seq % conn.templates.length]!}`
     conn.seq += 1
     const remaining = 2 + conn.topic.length + 2 + json.length
     out[o++] = 0x32 // PUBLISH, QoS 1
@@ -128,7 +165,7 @@ function refill(conn: Conn, allowance = Infinity) {
     o += conn.topic.length
     const id = conn.nextId
     conn.nextId = id === 65535 ? 1 : id + 1
-    conn.pending[id] = 1
+    conn.pending[id >> 3]! |= 1 << (id & 7)
     out.writeUInt16BE(id, o)
     o += 2
     o += out.write(json, o, 'latin1')
@@ -142,8 +179,8 @@ function refill(conn: Conn, allowance = Infinity) {
 function onPacket(conn: Conn, type: number, body: Buffer) {
   if (type === 0x40 && body.length >= 2) {
     const id = body.readUInt16BE(0)
-    if (conn.pending[id] !== 1) return recordError(`${conn.id}: PUBACK for unknown message id ${id}`)
-    conn.pending[id] = 0
+    if (!(conn.pending[id >> 3]! & (1 << (id & 7)))) return recordError(`${conn.id}: PUBACK for unknown message id ${id}`)
+    conn.pending[id >> 3]! &= ~(1 << (id & 7))
     conn.inflight -= 1
     stats.acked += 1
     if (goAt) {
@@ -185,7 +222,7 @@ function onData(conn: Conn, chunk: Buffer) {
   conn.rest = i < buf.length ? Buffer.from(buf.subarray(i)) : undefined
 }
 
-function open(device: { id: string; secret: string }): Promise<Conn | string> {
+function open(device: { id: string; secret: string }, templates: string[]): Promise<Conn | string> {
   return new Promise((resolve) => {
     const socket = connect({ host: options.host, port: options.port })
     socket.setNoDelay(true)
@@ -196,10 +233,12 @@ function open(device: { id: string; secret: string }): Promise<Conn | string> {
       seq: 0,
       inflight: 0,
       nextId: 1,
-      pending: new Uint8Array(65536),
+      pending: new Uint8Array(options.mode === 'load' ? 65536 / 8 : 0),
       blocked: false,
       rest: undefined,
       sent: 0,
+      templates,
+      lastTs: 0,
     }
     let settled = false
     const settle = (value: Conn | string) => {
@@ -251,7 +290,8 @@ async function connectAll(): Promise<number> {
   let failed = 0
   const worker = async () => {
     while (next < options.devices.length) {
-      const result = await open(options.devices[next++]!)
+      const device = options.devices[next++]!
+      const result = await open(device, options.mode === 'load' ? templatesFor(device) : PLAIN)
       if (typeof result === 'string') {
         failed += 1
         recordError(result)
@@ -292,7 +332,7 @@ async function publish(): Promise<LoadResult> {
   const unacked = conns.reduce((sum, c) => sum + c.inflight, 0)
   const cpu = process.cpuUsage(cpuAtGo)
   const cpuSeconds = (cpu.user + cpu.system) / 1e6
-  return { lastAckMs: Math.max(0, lastAckAt - goAt), cpuSeconds, connected: conns.length, connectFailed: 0, published: stats.published, acked: stats.acked, unacked, errors, errorSamples, perSecond: Array.from(perSecond, (n) => n ?? 0), publishMs }
+  return { firstTs: Number.isFinite(firstTs) ? firstTs : goAt, lastTs: lastTs || goAt, lastAckMs: Math.max(0, lastAckAt - goAt), cpuSeconds, connected: conns.length, connectFailed: 0, published: stats.published, acked: stats.acked, unacked, errors, errorSamples, perSecond: Array.from(perSecond, (n) => n ?? 0), publishMs }
 }
 
 function sleep(ms: number) {

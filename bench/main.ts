@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { BenchOptions, SystemName } from './bench.ts'
+import type { FleetName } from './fleet.ts'
 
 /**
  * The benchmark, a program of its own beside the product (not a `piazza` sub-command):
@@ -13,27 +14,33 @@ import type { BenchOptions, SystemName } from './bench.ts'
  */
 
 const PARTS = ['pipeline', 'public', 'dashboard'] as const
+const FLEETS: readonly FleetName[] = ['mixed', 'air-quality']
+/** 10,000 is allowed but slow (registering and first logins hash 10,000 secrets): opt-in, and the only size above 1,000. */
+const MAX_DEVICES = 10_000
 
 const USAGE =
-  'node --import tsx bench/main.ts [--quick] [--seconds S] [--rounds N] [--connections N] [--window W] [--rate R] [--idle N] [--probes N] ' +
-  '[--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,dashboard] [--json]'
+  'node --import tsx bench/main.ts [--quick] [--fleet mixed|air-quality] [--devices 50,1000,10000] [--seconds S] [--rounds N] [--warmup S] [--window W] [--rate R] ' +
+  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,dashboard] [--profile] [--json]'
 const SUMMARY = 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)'
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string }
 
 const OPTIONS: Record<string, OptionSpec> = {
-  quick: { type: 'boolean', description: 'a short smoke run: 1 round of 5 s, 20 connections, 200 idle, 3 s overload' },
-  seconds: { type: 'string', description: 'seconds of load per system and round (default 15, quick 5)' },
-  rounds: { type: 'string', description: 'load rounds per system, alternating between the systems; medians are reported (default 3, quick 1)' },
-  connections: { type: 'string', description: 'publishing connections (default 100, quick 20)' },
+  quick: { type: 'boolean', description: 'a short smoke run: 50 devices, 1 round of 5 s after 2 s of warm-up, 100 idle, 3 s overload' },
+  fleet: { type: 'string', description: 'mixed (every device type, realistic proportions) or air-quality (every device a station); default both, one after the other' },
+  devices: { type: 'string', description: `fleet sizes, comma-separated; each device is its own connection (default 50,1000, quick 50; up to ${MAX_DEVICES.toLocaleString('en-US')}, slow)` },
+  seconds: { type: 'string', description: 'seconds of load per system, fleet, size and round (default 15, quick 5)' },
+  rounds: { type: 'string', description: 'load rounds per system, fleet and size, alternating between the systems; medians are reported (default 3, quick 1)' },
+  warmup: { type: 'string', description: 'seconds of unmeasured load before each fleet and size (default 5, quick 2)' },
   window: { type: 'string', description: 'unacknowledged QoS 1 messages per connection (default 20)' },
   rate: { type: 'string', description: 'target offered readings/s instead of the closed-loop maximum' },
-  idle: { type: 'string', description: 'idle connections for the memory figure (default 1000, quick 200)' },
+  idle: { type: 'string', description: 'idle connections for the memory figure (default 1000, quick 100; 10000 measures the target instead of projecting it)' },
   probes: { type: 'string', description: 'publish-to-stored latency probes during the load (default 20, quick 8)' },
   'overload-seconds': { type: 'string', description: 'seconds of overload per system, 0 to skip (default 5, quick 3)' },
   'overload-rate': { type: 'string', description: 'offered readings/s in the overload phase (default 100000)' },
   'overload-window': { type: 'string', description: 'unacknowledged messages per connection in the overload phase (default 500)' },
   systems: { type: 'string', description: 'which systems to run, comma-separated (default piazza,baseline)' },
+  profile: { type: 'boolean', description: 'run Piazza under --cpu-prof and print the top 20 functions by self time and the share of GC' },
   json: { type: 'boolean', description: 'also print the full report as JSON' },
   parts: { type: 'string', description: `which benchmarks, comma-separated: ${PARTS.join(', ')} (default all)` },
   help: { type: 'boolean', short: 'h', description: 'print this help' },
@@ -61,6 +68,23 @@ function positive(name: string, raw: string | boolean | undefined, fallback: num
 
 type Values = Record<string, string | boolean | undefined>
 
+function fleets(raw: string | boolean | undefined): FleetName[] {
+  if (raw === undefined) return [...FLEETS]
+  const list = String(raw).split(',').map((f) => f.trim())
+  for (const f of list) if (!(FLEETS as readonly string[]).includes(f)) throw new UsageError(`--fleet takes ${FLEETS.join(' or ')}, got '${f}'`)
+  return [...new Set(list)] as FleetName[]
+}
+
+function sizes(raw: string | boolean | undefined, fallback: string): number[] {
+  const list = String(raw ?? fallback).split(',').map((s) => s.trim())
+  const out = list.map((s) => {
+    const n = Number(s)
+    if (s === '' || !Number.isInteger(n) || n < 1 || n > MAX_DEVICES) throw new UsageError(`--devices takes whole numbers from 1 to ${MAX_DEVICES}, got '${s}'`)
+    return n
+  })
+  return [...new Set(out)].sort((a, b) => a - b)
+}
+
 function parse(argv: string[]): Values {
   const options = Object.fromEntries(Object.entries(OPTIONS).map(([key, { description: _description, ...spec }]) => [key, spec]))
   try {
@@ -80,10 +104,13 @@ async function run(values: Values): Promise<number> {
     systems: [...new Set(systems)],
     seconds: positive('seconds', values.seconds, quick ? 5 : 15, { integer: false }),
     rounds: positive('rounds', values.rounds, quick ? 1 : 3),
-    connections: positive('connections', values.connections, quick ? 20 : 100),
+    warmupSeconds: positive('warmup', values.warmup, quick ? 2 : 5, { integer: false, zero: true }),
+    fleets: fleets(values.fleet),
+    sizes: sizes(values.devices, quick ? '50' : '50,1000'),
+    profile: values.profile === true,
     window: positive('window', values.window, 20),
     rate: values.rate === undefined ? undefined : positive('rate', values.rate, 0),
-    idle: positive('idle', values.idle, quick ? 200 : 1000),
+    idle: positive('idle', values.idle, quick ? 100 : 1000),
     probes: positive('probes', values.probes, quick ? 8 : 20, { zero: true }),
     overloadSeconds: positive('overload-seconds', values['overload-seconds'], quick ? 3 : 5, { integer: false, zero: true }),
     overloadRate: positive('overload-rate', values['overload-rate'], 100_000),

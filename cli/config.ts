@@ -116,6 +116,8 @@ export function loadConfig(env: Env) {
       clientId: get('MQTT_CLIENT_ID') ?? 'piazza-ingest',
     },
     adminPassword: get('ADMIN_PASSWORD'),
+    /** Diagnostics: time ingest and every feed listener, exposed on /metrics (the benchmark turns it on). Off: no cost. */
+    timing: boolean('PIAZZA_TIMING', false),
     mapStyleUrl: url('MAP_STYLE_URL', ['http:', 'https:']),
     /** Open data: the licence every public answer names (an SPDX id such as CC-BY-4.0, the default, or a URL) and the credit line. */
     dataLicense: license(get('DATA_LICENSE')),

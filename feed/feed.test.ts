@@ -51,3 +51,56 @@ function feedContract(name: string, make: (options: LocalFeedOptions) => Feed | 
     })
   })
 }
+
+describe('local feed timing (diagnostics)', () => {
+  const device = { id: 'aq-firenze-001', type: 'air-quality' as const, city: 'firenze' }
+  const busy = (ms: number) => {
+    const until = performance.now() + ms
+    while (performance.now() < until) {
+      // spin
+    }
+  }
+
+  it('is off by default: no totals, listeners called as given', () => {
+    const feed = createLocalFeed()
+    const seen: string[] = []
+    feed.subscribe({ accepted: (d) => seen.push(d.id) }, 'live')
+    feed.accepted(device, [{ time: 1, values: {} }], 1)
+    expect(seen).toEqual([device.id])
+    expect(feed.listenerSeconds).toBeUndefined()
+  })
+
+  it('adds up the time of each named subscriber, every event, thrown or not', () => {
+    const errors: string[] = []
+    const feed = createLocalFeed({ timing: true, onError: (_err, event) => errors.push(event) })
+    const seen: string[] = []
+    feed.subscribe({ accepted: () => busy(5), connection: () => busy(5) }, 'slow')
+    feed.subscribe({ accepted: (d) => seen.push(d.id) }, 'fast')
+    feed.subscribe({
+      rejected: () => {
+        busy(3)
+        throw new Error('broken')
+      },
+    })
+    feed.accepted(device, [{ time: 1, values: {} }], 1)
+    feed.connection(device.id, true)
+    feed.rejected(device, [{ code: 'invalid-json', reason: 'x' }], 2)
+    const totals = feed.listenerSeconds!()
+    expect(Object.keys(totals).sort()).toEqual(['fast', 'slow', 'unnamed'])
+    expect(totals.slow).toBeGreaterThanOrEqual(0.01)
+    expect(totals.fast).toBeLessThan(0.005)
+    expect(totals.unnamed).toBeGreaterThanOrEqual(0.003)
+    expect(seen).toEqual([device.id])
+    expect(errors).toEqual(['rejected'])
+  })
+
+  it('unsubscribes the timed listener', () => {
+    const feed = createLocalFeed({ timing: true })
+    const seen: number[] = []
+    const stop = feed.subscribe({ accepted: (_d, _r, at) => seen.push(at) }, 'live')
+    feed.accepted(device, [{ time: 1, values: {} }], 1)
+    stop()
+    feed.accepted(device, [{ time: 2, values: {} }], 2)
+    expect(seen).toEqual([1])
+  })
+})

@@ -75,7 +75,7 @@ export interface ListenOptions {
 }
 
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
-  const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed') })
+  const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed'), timing: config.timing })
   const { db, registry } = openRegistry(config.dataDir)
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
@@ -89,15 +89,26 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     onAccepted: feed.accepted,
     onRejected: feed.rejected,
   })
+  /** Milliseconds inside ingest.accept, counted only when config.timing (no wrapper otherwise). */
+  let ingestMs = 0
   const broker: Broker = await createBroker({
     registry,
     serviceAccounts: config.mqtt.serviceAccounts,
     limits: { maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress },
     logger: logger.child({ part: 'broker' }),
     onConnectionChange: feed.connection,
-    onTelemetry: (device, payload, receivedAt, done) => ingest.accept(device, `devices/${device.id}/telemetry`, payload, receivedAt, done),
+    onTelemetry: config.timing
+      ? (device, payload, receivedAt, done) => {
+          const started = performance.now()
+          try {
+            ingest.accept(device, `devices/${device.id}/telemetry`, payload, receivedAt, done)
+          } finally {
+            ingestMs += performance.now() - started
+          }
+        }
+      : (device, payload, receivedAt, done) => ingest.accept(device, `devices/${device.id}/telemetry`, payload, receivedAt, done),
   })
-  const stopFeedback = feed.subscribe({ rejected: (device, rejections) => broker.reportRejections(device.id, rejections) })
+  const stopFeedback = feed.subscribe({ rejected: (device, rejections) => broker.reportRejections(device.id, rejections) }, 'error-feedback')
 
   let listener: BrokerListener | undefined
   // Known once the broker listens (port 0 picks a free port); connection sheets ask for it later.
@@ -119,6 +130,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       ingestStatus: ingest,
       broker: { listening: () => listener !== undefined, stats: () => broker.stats() },
       feed,
+      timing: config.timing ? { ingestSeconds: () => ingestMs / 1000, listenerSeconds: feed.listenerSeconds } : undefined,
       logger,
     })
   } catch (err) {

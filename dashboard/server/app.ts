@@ -18,7 +18,7 @@ import type { Feed } from '../../feed/feed.ts'
 import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/live.ts'
 import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
 import { createLoginLimiter, type LoginLimiterOptions } from './identity/login-limiter.ts'
-import { createMetrics, type IngestStatsSource } from './http/metrics.ts'
+import { createMetrics, type IngestStatsSource, type TimingSource } from './http/metrics.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
 import { installDeviceScope, roomRefusal } from './identity/permissions.ts'
@@ -67,6 +67,8 @@ export interface AppDeps {
   broker?: BrokerStatus
   /** What happens on the MQTT side (accepted and rejected readings, connections), for every part that reacts to it. */
   feed: Feed
+  /** Diagnostics timing (PIAZZA_TIMING), exposed on /metrics; absent when off. */
+  timing?: TimingSource
   /** The live stream's timing and limits (tests). */
   live?: LiveHubOptions
   /** The realtime server's options (tests). */
@@ -136,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     socketClients: () => live.socketCount(),
     brokerRefusals: broker?.stats && (() => broker.stats!().refused),
     httpLogins: () => limiter.counters,
+    timing: deps.timing,
   })
 
   const app = Fastify({

@@ -132,7 +132,7 @@ export function createCommissioning(deps: CommissioningDeps) {
     scheduleEmit(deviceId)
   }
 
-  if (deps.feed) unsubscribers.push(deps.feed.subscribe({ accepted: onAccepted, rejected: onRejected, connection: onConnection }))
+  if (deps.feed) unsubscribers.push(deps.feed.subscribe({ accepted: onAccepted, rejected: onRejected, connection: onConnection }, 'commissioning'))
   unsubscribers.push(registry.onChange((change) => scheduleEmit(change.device.id)))
 
   /** Fills a device's track from what the server knew before (live hub, dead letters). */

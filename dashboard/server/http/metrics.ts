@@ -16,6 +16,14 @@ export interface IngestStatsSource {
   }
 }
 
+/** Diagnostics timing (PIAZZA_TIMING): where the process's CPU goes, by component. */
+export interface TimingSource {
+  /** Seconds inside ingest's accept (validation, encoding, log append: the synchronous part). */
+  ingestSeconds(): number
+  /** Seconds inside each named feed subscriber's listeners. */
+  listenerSeconds?(): Record<string, number>
+}
+
 export interface MetricsSources {
   ingest: IngestStatsSource
   connectedDevices?: () => number
@@ -24,6 +32,8 @@ export interface MetricsSources {
   brokerRefusals?: () => Partial<Record<string, number>>
   /** HTTP logins: failed, refused by the login limits (throttled), refused because password checks were queued full (busy). */
   httpLogins?: () => { failed: number; throttled: number; busy: number }
+  /** Only when timing is on: adds piazza_ingest_seconds_total and piazza_feed_listener_seconds_total. */
+  timing?: TimingSource
 }
 
 /** MQTT refusal reasons that are failed logins (a wrong secret, an unknown name) or their consequence. */
@@ -121,6 +131,21 @@ export function createMetrics(sources: MetricsSources) {
   gauge('piazza_storage_last_write_timestamp_seconds', 'When storage last confirmed a batch, Unix seconds (0 before the first).', () => (ingest.stats().shipper?.lastStoredAt ?? 0) / 1000)
   if (sources.connectedDevices) gauge('piazza_mqtt_connected_devices', 'Devices logged in to the MQTT broker.', sources.connectedDevices)
   gauge('piazza_socket_clients', 'Browsers connected to the live stream.', sources.socketClients)
+
+  const { timing } = sources
+  if (timing) {
+    mirror('piazza_ingest_seconds_total', 'Seconds spent in ingest accept (validation, encoding, write-ahead log append; synchronous part). Diagnostics timing only.', () => timing.ingestSeconds())
+    new Counter({
+      name: 'piazza_feed_listener_seconds_total',
+      help: 'Seconds spent in each feed subscriber\'s listeners, by subscriber. Diagnostics timing only.',
+      labelNames: ['listener'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [listener, seconds] of Object.entries(timing.listenerSeconds?.() ?? {})) this.inc({ listener }, seconds)
+      },
+    })
+  }
 
   const httpDuration = new Histogram({
     name: 'piazza_http_request_duration_seconds',

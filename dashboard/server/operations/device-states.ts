@@ -157,7 +157,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
             // A registry read failing (closing down) must not fail ingest; the next reading retries.
           }
         },
-      }),
+      }, 'device-states'),
     )
   }
   if (options.timers !== false) {

@@ -227,7 +227,7 @@ export function createSnapshots(options: SnapshotOptions) {
     }
   }
 
-  const unsubscribe = options.feed?.subscribe({ accepted: onAccepted })
+  const unsubscribe = options.feed?.subscribe({ accepted: onAccepted }, 'public-snapshots')
   const stationCity = new Map<string, string>()
   const stopWatchingRegistry = registry.onChange((change) => {
     if (change.device.type !== TYPE || closed || !cacheEnabled) return

@@ -184,7 +184,7 @@ export function createLiveHub(options: LiveHubOptions = {}) {
 
     /** Takes readings and connection changes from the feed; returns the unsubscribe function. */
     follow(feed: Pick<Feed, 'subscribe'>): () => void {
-      return feed.subscribe({ accepted: push, connection: connectionChanged })
+      return feed.subscribe({ accepted: push, connection: connectionChanged }, 'live')
     },
 
     attach(realtime: Realtime, auth: LiveRoomAuth): void {

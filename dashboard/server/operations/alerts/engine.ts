@@ -149,7 +149,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
             options.logger?.error({ err, device: device.id }, 'alert evaluation failed')
           }
         },
-      }),
+      }, 'alerts'),
     )
   }
   if (states) unsubscribers.push(states.onChange(judging.stateChanged))
