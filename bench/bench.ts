@@ -486,13 +486,12 @@ function percentile(values: number[], p: number): number {
  * idle - after the first logins) / count.
  *
  * It used to be (with idle - at rest) / count, with only 8 first logins before: the delta then
- * held what first logins cost once, not per connection (Piazza's scrypt: 16 MiB a hash on each
- * of the threadpool's 4 threads, which the allocator keeps and trims at its own pace, plus the
- * login path's first JIT and heap growth), spread over 200-1,000 connections: 86-95 KB "per
- * connection" where an independent run at 10,000 measured ~6.4 KB. A first batch alone does not
- * fix it: the next logins run scrypt again and the allocator trims meanwhile (the delta came out
- * negative). Logged in once, a device's next login is checked from the verified-secret cache
- * (a SHA-256, no scrypt), so the second pass costs the connections and nothing else. Device secrets are now checked with an HMAC (no scrypt at all); the two passes still keep one-off costs out of the figure.
+ * held what first logins cost once, not per connection (scrypt, as device secrets were then
+ * hashed: 16 MiB a hash on each of the threadpool's 4 threads, which the allocator keeps and trims
+ * at its own pace, plus the login path's first JIT and heap growth), spread over 200-1,000
+ * connections: 86-95 KB "per connection" where an independent run at 10,000 measured ~6.4 KB.
+ * Device secrets are now checked with an HMAC, but the first pass still takes the login path's
+ * one-off costs (JIT, heap growth, registry rows upgraded from older hashes) out of the figure.
  */
 async function measureMemory(system: SystemUnderTest, devices: string[], options: BenchOptions): Promise<MemoryFigure> {
   const login = (ids: string[]): LoadOptions => ({
