@@ -7,7 +7,8 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
+    // Deadlines for a busy machine, not expected times: a test waits for conditions, never for a time.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
   },
 })

@@ -77,52 +77,52 @@ describe('durability', () => {
     let piazza = await startPiazza(env)
     const port = mqttPort(piazza)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(2000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 60_000 }).toBeGreaterThan(2000)
     piazza.child.kill('SIGKILL')
     expect(await piazza.exited).toBe('SIGKILL')
     const ackedAtKill = publishers.ackedCount()
 
     piazza = await startPiazza({ ...env, MQTT_PORT: port })
     // The publishers reconnect and are acknowledged again.
-    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(ackedAtKill + 2000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 60_000 }).toBeGreaterThan(ackedAtKill + 2000)
     await publishers.stop()
     await expectAllAcknowledgedStored(database, publishers.acked)
 
     piazza.child.kill('SIGTERM')
     expect(await piazza.exited).toBe(0)
-  })
+  }, 180_000)
 
   it('keeps acknowledging while InfluxDB is down and catches up when it returns', async () => {
     const { env, devices, database } = await setup('outage', 6)
     const piazza = await startPiazza(env)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(1000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 60_000 }).toBeGreaterThan(1000)
 
     await influx.stop()
     const ackedAtOutage = publishers.ackedCount()
     // Acknowledgements go on: the write-ahead log holds what InfluxDB cannot take.
-    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(ackedAtOutage + 3000)
-    await expect.poll(() => /storage write failed/.test(piazza.logs()), { timeout: 30_000, message: 'the outage in the logs' }).toBe(true)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 60_000 }).toBeGreaterThan(ackedAtOutage + 3000)
+    await expect.poll(() => /storage write failed/.test(piazza.logs()), { timeout: 60_000, message: 'the outage in the logs' }).toBe(true)
     await influx.start()
 
     await publishers.stop()
     await expectAllAcknowledgedStored(database, publishers.acked)
     piazza.child.kill('SIGTERM')
     expect(await piazza.exited).toBe(0)
-  })
+  }, 180_000)
 
   it('shuts down gracefully on SIGTERM under load with every acknowledged reading stored', async () => {
     const { env, devices, database } = await setup('sigterm', 4)
     const piazza = await startPiazza(env)
     const publishers = startPublishers({ url: piazza.mqttUrl, devices })
-    await expect.poll(() => publishers.ackedCount(), { timeout: 30_000 }).toBeGreaterThan(1000)
+    await expect.poll(() => publishers.ackedCount(), { timeout: 60_000 }).toBeGreaterThan(1000)
     piazza.child.kill('SIGTERM')
     expect(await piazza.exited).toBe(0)
     await publishers.stop(2000)
     // Stopped cleanly: the write-ahead log was shipped before exit, nothing waits for a restart.
     await expectAllAcknowledgedStored(database, publishers.acked)
     expect(piazza.logs()).toMatch(/stopped cleanly/)
-  })
+  }, 180_000)
 
   it('stops within a bounded time on SIGTERM with storage down and the log over its budget, and keeps the log', async () => {
     const { env, devices, database } = await setup('budget', 4)
