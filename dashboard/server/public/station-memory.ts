@@ -136,6 +136,26 @@ function firstTime(m: StationMemory, time: number, now: number): boolean {
 }
 
 /**
+ * The slot of ring cell `index` (a minute or an hour) when it lies within [lo, hi]: a cell still
+ * holding an older index is cleared and taken; one already holding a newer index is not ours
+ * (-1), nor is an index outside the range.
+ */
+function claimSlot(keys: Int32Array, sums: Float64Array, counts: Float64Array, slots: number, index: number, lo: number, hi: number): number {
+  if (index < lo || index > hi) return -1
+  const slot = index % slots
+  const key = keys[slot]!
+  if (key > index) return -1
+  if (key < index) {
+    keys[slot] = index
+    for (let p = 0; p < P; p++) {
+      sums[p * slots + slot] = 0
+      counts[p * slots + slot] = 0
+    }
+  }
+  return slot
+}
+
+/**
  * Takes one reading: O(pollutants). `now` is the snapshots' clock, which decides what is too
  * old for the minute ring, the hour ring and the duplicate window. Returns the hour the reading
  * changed (for the city's history), or undefined when it changed nothing (a duplicate).
@@ -153,32 +173,10 @@ export function addReading(m: StationMemory, reading: ValidReading, now: number)
   }
   const minute = Math.floor(time / MINUTE_MS)
   const nowMinute = Math.floor(now / MINUTE_MS)
-  let minuteSlot = -1
-  if (minute >= nowMinute - 61 && minute <= nowMinute + 6) {
-    minuteSlot = minute % MINUTE_SLOTS
-    const key = m.minuteKey[minuteSlot]!
-    if (key < minute) {
-      m.minuteKey[minuteSlot] = minute
-      for (let p = 0; p < P; p++) {
-        m.minuteSum[p * MINUTE_SLOTS + minuteSlot] = 0
-        m.minuteCount[p * MINUTE_SLOTS + minuteSlot] = 0
-      }
-    } else if (key > minute) minuteSlot = -1
-  }
+  const minuteSlot = claimSlot(m.minuteKey, m.minuteSum, m.minuteCount, MINUTE_SLOTS, minute, nowMinute - 61, nowMinute + 6)
   const hour = Math.floor(time / HOUR_MS)
   const nowHour = Math.floor(now / HOUR_MS)
-  let hourSlot = -1
-  if (hour >= nowHour - HISTORY_HOURS && hour <= nowHour + 1) {
-    hourSlot = hour % HOUR_SLOTS
-    const key = m.hourKey[hourSlot]!
-    if (key < hour) {
-      m.hourKey[hourSlot] = hour
-      for (let p = 0; p < P; p++) {
-        m.hourSum[p * HOUR_SLOTS + hourSlot] = 0
-        m.hourCount[p * HOUR_SLOTS + hourSlot] = 0
-      }
-    } else if (key > hour) hourSlot = -1
-  }
+  const hourSlot = claimSlot(m.hourKey, m.hourSum, m.hourCount, HOUR_SLOTS, hour, nowHour - HISTORY_HOURS, nowHour + 1)
   if (minuteSlot < 0 && hourSlot < 0) return undefined
   for (let p = 0; p < P; p++) {
     const v = values[EAQI_POLLUTANTS[p]!]
