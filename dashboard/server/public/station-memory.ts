@@ -135,12 +135,15 @@ function firstTime(m: StationMemory, time: number, now: number): boolean {
   return true
 }
 
+/** A typed array of any element type: the rings' keys, sums and counts. */
+type Cells = { [index: number]: number }
+
 /**
  * The slot of ring cell `index` (a minute or an hour) when it lies within [lo, hi]: a cell still
  * holding an older index is cleared and taken; one already holding a newer index is not ours
  * (-1), nor is an index outside the range.
  */
-function claimSlot(keys: Int32Array, sums: Float64Array, counts: Float64Array, slots: number, index: number, lo: number, hi: number): number {
+function claimSlot(keys: Cells, sums: Cells, counts: Cells, slots: number, index: number, lo: number, hi: number): number {
   if (index < lo || index > hi) return -1
   const slot = index % slots
   const key = keys[slot]!
