@@ -9,7 +9,7 @@ import { SECURED, type Auth } from '../identity/auth.ts'
 import { distanceKm, CITY_RADIUS_KM } from '../../../devices/region.ts'
 import { toCsv } from '../../shared/csv.ts'
 import { CsvError, detectSeparator, parseCsv } from '../http/csv.ts'
-import { ApiError, badRequest, errorResponses } from '../http/errors.ts'
+import { ApiError, badRequest, errorResponses, forbidden } from '../http/errors.ts'
 import { actorOf, registerRefusal, type Actor } from '../identity/permissions.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
@@ -95,7 +95,9 @@ function parseMetaValue(raw: string): string | number | boolean {
 }
 
 /** Reads the file and checks every row against the registry and the actor's rights. */
-export function checkImport(text: string, actor: Actor, registry: Pick<Registry, 'list' | 'get'>): { rows: RowReport[]; plans: Plan[] } {
+export function checkImport(text: string, actor: Actor, registry: Pick<Registry, 'list' | 'get'>): { rows: RowReport[]; plans: Plan[]; notAllowed: { line: number; reason: string }[] } {
+  /** Rows this user may not register (another city than theirs): the import is refused with 403, not 400. */
+  const notAllowed: { line: number; reason: string }[] = []
   const separator = detectSeparator(text)
   let records
   try {
@@ -162,7 +164,10 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
     else {
       report.city = city.id
       const refusal = registerRefusal(actor, city.id)
-      if (refusal) errors.push(`city: ${refusal}`)
+      if (refusal) {
+        errors.push(`city: ${refusal}`)
+        notAllowed.push({ line: report.line, reason: refusal })
+      }
     }
     if (!name) errors.push('name: missing')
     else if (name.length > 120) errors.push(`name: ${name.length} characters, at most 120`)
@@ -238,7 +243,7 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
     }
     rows.push(report)
   }
-  return { rows, plans }
+  return { rows, plans, notAllowed }
 }
 
 function summarise(dryRun: boolean, rows: RowReport[], secretsCsv?: string): ImportReport {
@@ -316,8 +321,13 @@ export function registerDeviceImportRoutes(app: Api, deps: DeviceImportDeps): vo
         const { dryRun } = request.query
         if (dryRun) return summarise(true, checkImport(request.body, actor, registry).rows)
         return serialised(async () => {
-          const { rows, plans } = checkImport(request.body, actor, registry)
+          const { rows, plans, notAllowed } = checkImport(request.body, actor, registry)
           const bad = rows.filter((r) => r.status === 'error')
+          // Only a matter of permission (the file is otherwise fine): 403, as for one device.
+          if (notAllowed.length > 0 && bad.every((r) => r.errors.length === 1 && notAllowed.some((n) => n.line === r.line))) {
+            const first = notAllowed[0]!
+            throw forbidden(`${notAllowed.length} of ${rows.length} rows are in cities you may not register devices in, so nothing was imported (line ${first.line}: ${first.reason})`)
+          }
           if (bad.length > 0) {
             const first = bad[0]!
             throw badRequest(

@@ -85,6 +85,15 @@ describe('bulk import', () => {
     expect(t.registry.list().total).toBe(before)
   })
 
+  it('refuses with 403 an installer importing devices into a city that is not theirs, creating nothing', async () => {
+    const total = t.registry.list().total
+    const csv = 'type,city,name\nnoise,firenze,Mine Firenze\nnoise,pisa,Not Mine Pisa\n'
+    const dry = (await post(csv, true, t.tokens.installer)).json() as Json
+    expect(dry.rows[1]).toMatchObject({ status: 'error', errors: [expect.stringMatching(/works in firenze, not in pisa/)] })
+    expectError(await post(csv, false, t.tokens.installer), 403, 'forbidden', /^1 of 2 rows are in cities you may not register devices in, so nothing was imported \(line 3: installer 'ivan' works in firenze, not in pisa\)/)
+    expect(t.registry.list().total).toBe(total)
+  })
+
   it('refuses an import with errors as a whole (400), creating nothing', async () => {
     const before = t.registry.list().total
     expectError(await post(BAD, false, t.tokens.installer), 400, 'validation', /^7 of 8 rows have errors, so nothing was imported \(line 3: type: 'airquality'/)
