@@ -19,6 +19,7 @@ import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/liv
 import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
 import { createLoginLimiter, type LoginLimiterOptions } from './identity/login-limiter.ts'
 import { createMetrics, type IngestStatsSource, type TimingSource } from './http/metrics.ts'
+import { DEVICE_TYPES } from '../../devices/kinds.ts'
 import { restoreFromStorage, type RestoreOptions, type RestoreResult } from './restore.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
@@ -115,6 +116,8 @@ export interface BuiltApp {
   operations: Operations
   /** Settles when the start-up restore from storage (restore.ts) has finished, been cancelled or was off (then all zero). */
   restored: Promise<RestoreResult>
+  /** Settles when windowed alert rules' rolling windows have been refilled from storage (after the restore); undefined when skipped. */
+  refilled: Promise<Awaited<ReturnType<Operations['alerts']['refillWindows']>> | undefined>
   /** Every route registered (method, URL pattern), for tests that must cover them all. */
   routes: readonly { method: string; url: string }[]
   /** Set only when this start created the `admin` account with a generated password: print it once. */
@@ -269,7 +272,23 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   })
   commissioning.attach(realtime)
   operations.attach(io)
+  // After the restore (which waits for storage to answer): windowed alert rules' rolling windows.
+  let closingDown = false
+  const refilled =
+    deps.restore === false
+      ? Promise.resolve(undefined)
+      : restoring.done
+          .then((restored) =>
+            closingDown || restored.failedTypes.length === DEVICE_TYPES.length
+              ? undefined
+              : operations.alerts.refillWindows(storage, () => registry.list().items, { cancelled: () => closingDown }),
+          )
+          .catch((err: unknown) => {
+            logger.warn({ err }, 'alerts: refilling the rolling windows from storage failed; they fill from new readings')
+            return undefined
+          })
   app.addHook('preClose', async () => {
+    closingDown = true
     restoring.cancel()
     commissioning.close()
     operations.close()
@@ -290,6 +309,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     commissioning,
     operations,
     restored: restoring.done,
+    refilled,
     routes,
     generatedAdminPassword: initial.generatedPassword,
     close: () => (closing ??= app.close()),
