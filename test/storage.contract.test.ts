@@ -154,6 +154,26 @@ function contract(name: string, create: () => Promise<Harness>): void {
       })
     })
 
+    it('answers lastReadings: each device’s newest reading of a type within the window, whole', async () => {
+      await writeAll([
+        aq('aq-1', BASE, { pm25: 10, pm10: 20 }),
+        aq('aq-1', BASE + MINUTE, { pm25: 11 }),
+        aq('aq-2', BASE + 2 * MINUTE, { pm25: 99, pm10: 98 }),
+        aq('aq-old', BASE - 3_600_000, { pm25: 5 }),
+        line('noise', 'firenze', 'nz-1', BASE + MINUTE, { LAeq: 55 }),
+      ])
+      const byDevice = (list: { deviceId: string }[]) => [...list].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1))
+      expect(byDevice(await store.lastReadings('air-quality', BASE - 60_000))).toEqual([
+        { deviceId: 'aq-1', time: BASE + MINUTE, values: { pm25: 11 } },
+        { deviceId: 'aq-2', time: BASE + 2 * MINUTE, values: { pm25: 99, pm10: 98 } },
+      ])
+      // `since` is exclusive; a device with nothing newer is left out.
+      expect(await store.lastReadings('air-quality', BASE + MINUTE)).toEqual([{ deviceId: 'aq-2', time: BASE + 2 * MINUTE, values: { pm25: 99, pm10: 98 } }])
+      expect(await store.lastReadings('air-quality', BASE + 2 * MINUTE)).toEqual([])
+      expect(await store.lastReadings('traffic-counter', 0)).toEqual([])
+      await expect(store.lastReadings('reactor" OR 1=1', 0)).rejects.toThrow(RangeError)
+    })
+
     it('treats the lanes of a traffic counter as one device', async () => {
       const tc = (lane: number, time: number, intensity: number) => line('traffic-counter', 'prato', 'tc-1', time, { laneId: lane, intensity })
       await writeAll([tc(1, BASE, 10), tc(2, BASE, 30), tc(1, BASE + MINUTE, 12), tc(2, BASE + MINUTE + 1000, 40)])

@@ -28,10 +28,12 @@ export interface TestAppOptions {
   deps?: PlatformOptions['http'] & Partial<Pick<AppDeps, 'feed'>>
   live?: LiveHubOptions
   realtime?: RealtimeOptions
+  /** Reuse this data directory (a restart); cleanup() then leaves it in place for the caller to remove. */
+  dir?: string
 }
 
 export async function startTestApp(options: TestAppOptions = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'piazza-dashboard-'))
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'piazza-dashboard-'))
   const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD })
   const { feed, ...http } = options.deps ?? {}
   const platform = await createPlatform(config, pino({ level: 'silent' }), {
@@ -69,7 +71,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
     bearer: (token: string) => ({ authorization: `Bearer ${token}` }),
     async cleanup() {
       await platform.close()
-      rmSync(dir, { recursive: true, force: true })
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true })
     },
   }
 }

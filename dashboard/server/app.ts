@@ -19,6 +19,8 @@ import { createLiveHub, type LiveHub, type LiveHubOptions } from './realtime/liv
 import { createRealtime, type RealtimeOptions } from './realtime/server.ts'
 import { createLoginLimiter, type LoginLimiterOptions } from './identity/login-limiter.ts'
 import { createMetrics, type IngestStatsSource, type TimingSource } from './http/metrics.ts'
+import { DEVICE_TYPES } from '../../devices/kinds.ts'
+import { restoreFromStorage, type RestoreOptions, type RestoreResult } from './restore.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
 import { installDeviceScope, roomRefusal } from './identity/permissions.ts'
@@ -99,6 +101,8 @@ export interface AppDeps {
   mqttPublic?: MqttPublicInfo | (() => MqttPublicInfo | undefined)
   /** Device states (live, late, silent) and alerts: thresholds, timings, clock (tests). */
   operations?: OperationsOptions
+  /** Restoring each device's newest stored reading at start (restore.ts): its window and concurrency; false: start with no memory. */
+  restore?: RestoreOptions | false
 }
 
 export interface BuiltApp {
@@ -110,6 +114,10 @@ export interface BuiltApp {
   commissioning: Commissioning
   /** Device-state tracker and alert engine. */
   operations: Operations
+  /** Settles when the start-up restore from storage (restore.ts) has finished, been cancelled or was off (then all zero). */
+  restored: Promise<RestoreResult>
+  /** Settles when windowed alert rules' rolling windows have been refilled from storage (after the restore); undefined when skipped. */
+  refilled: Promise<Awaited<ReturnType<Operations['alerts']['refillWindows']>> | undefined>
   /** Every route registered (method, URL pattern), for tests that must cover them all. */
   routes: readonly { method: string; url: string }[]
   /** Set only when this start created the `admin` account with a generated password: print it once. */
@@ -226,6 +234,14 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerDeadLetterRoutes(app, { storage, auth })
   const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
   operations.register(app, auth)
+  // In the background: start-up and ingest do not wait for it; readings received meanwhile win.
+  const restoring =
+    deps.restore === false
+      ? { done: Promise.resolve({ devices: 0, states: 0, live: 0, failedTypes: [] }), cancel: () => {} }
+      : restoreFromStorage(
+          { storage, lookup: (id) => registry.get(id), live, states: operations.states, logger: logger.child({ part: 'restore' }), clock: deps.operations?.clock },
+          deps.restore,
+        )
 
   fallback = await registerStatic(app, deps.staticDir)
   installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
@@ -256,7 +272,24 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   })
   commissioning.attach(realtime)
   operations.attach(io)
+  // After the restore (which waits for storage to answer): windowed alert rules' rolling windows.
+  let closingDown = false
+  const refilled =
+    deps.restore === false
+      ? Promise.resolve(undefined)
+      : restoring.done
+          .then((restored) =>
+            closingDown || restored.failedTypes.length === DEVICE_TYPES.length
+              ? undefined
+              : operations.alerts.refillWindows(storage, () => registry.list().items, { cancelled: () => closingDown }),
+          )
+          .catch((err: unknown) => {
+            logger.warn({ err }, 'alerts: refilling the rolling windows from storage failed; they fill from new readings')
+            return undefined
+          })
   app.addHook('preClose', async () => {
+    closingDown = true
+    restoring.cancel()
     commissioning.close()
     operations.close()
     unfollow()
@@ -275,6 +308,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     audit,
     commissioning,
     operations,
+    restored: restoring.done,
+    refilled,
     routes,
     generatedAdminPassword: initial.generatedPassword,
     close: () => (closing ??= app.close()),

@@ -26,7 +26,10 @@ export const DeviceStateSchema = Type.Object({
   id: Type.String(),
   state: HealthStateSchema,
   since: Type.Integer({ description: 'When it entered this state, epoch ms.' }),
-  lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'When this server last received a reading from it, epoch ms.' }),
+  lastSeen: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      "When this server last received a reading from it, epoch ms; null while never seen. After a restart, until the device reports again, the time of its newest stored reading (the device's clock) stands in.",
+  }),
   interval: Type.Integer({ description: 'Expected reporting interval, seconds.' }),
 })
 export type DeviceStateView = Static<typeof DeviceStateSchema>

@@ -33,6 +33,15 @@ export const LatestSchema = Type.Object({
 })
 export type Latest = Static<typeof LatestSchema>
 
+/** A device's newest reading within a window, as lastReadings() answers it. */
+export interface LastReading {
+  deviceId: string
+  /** Time of the device's newest reading, epoch ms. */
+  time: number
+  /** That reading's fields (only those present in it). */
+  values: Record<string, number>
+}
+
 export const AGGREGATES = ['mean', 'min', 'max', 'count', 'last'] as const
 export type Aggregate = (typeof AGGREGATES)[number]
 
@@ -113,6 +122,12 @@ export interface Storage {
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>
   latest(device: { deviceId: string; type: string }): Promise<Latest | null>
   series(query: SeriesQuery): Promise<SeriesPoint[]>
+  /**
+   * Every device of a type that has a reading newer than `since` (epoch ms, exclusive): its
+   * newest reading's time and values, one entry per device, in no particular order. What a
+   * restarting server restores its memory from (last seen, the live hub's newest values).
+   */
+  lastReadings(type: string, since: number): Promise<LastReading[]>
   cityAggregates(query: CityAggregateQuery): Promise<CityAggregate[]>
   deadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>
   health(): Promise<StorageHealth>

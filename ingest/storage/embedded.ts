@@ -9,6 +9,7 @@ import {
   type CityAggregateQuery,
   type DeadLetter,
   type DeadLetterQuery,
+  type LastReading,
   type Latest,
   type SeriesPoint,
   type SeriesQuery,
@@ -102,6 +103,13 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
         .prepare<[string, string, string], { time: number; value: number }>(
           'SELECT time, value FROM readings WHERE type = ? AND device_id = ? AND field = ? ORDER BY time DESC LIMIT 1',
         ),
+      // Walks the devices of a type through the primary key (one seek each) instead of scanning.
+      nextDevice: d.prepare<[string, string], { device: string }>(
+        'SELECT device_id AS device FROM readings WHERE type = ? AND device_id > ? ORDER BY device_id LIMIT 1',
+      ),
+      newestOfDevice: d.prepare<[string, string, string, number], { time: number; value: number }>(
+        'SELECT time, value FROM readings WHERE type = ? AND device_id = ? AND field = ? AND time > ? ORDER BY time DESC LIMIT 1',
+      ),
       raw: d.prepare<{ type: string; device: string; field: string; from: number; to: number; limit: number }, { time: number; value: number }>(
         `SELECT time, value FROM readings
          WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to
@@ -232,6 +240,31 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
         }
       })()
       return time === -Infinity ? null : { time, values }
+    },
+
+    async lastReadings(type, since) {
+      const kind = kindOf(type)
+      const { db: d, s } = open()
+      const out: LastReading[] = []
+      // One read transaction (one snapshot); per device, one index seek per field. The newest
+      // reading is the newest time any field has; its values are the fields stored at that time.
+      d.transaction(() => {
+        for (let next = s.nextDevice.get(type, ''); next; next = s.nextDevice.get(type, next.device)) {
+          const newest = new Map<string, { time: number; value: number }>()
+          let time = -Infinity
+          for (const field of kind.fieldNames) {
+            const row = s.newestOfDevice.get(type, next.device, field, Number.isSafeInteger(since) ? since : 0)
+            if (!row) continue
+            newest.set(field, row)
+            if (row.time > time) time = row.time
+          }
+          if (time === -Infinity) continue
+          const values: Record<string, number> = {}
+          for (const [field, row] of newest) if (row.time === time) values[field] = row.value
+          out.push({ deviceId: next.device, time, values })
+        }
+      })()
+      return out
     },
 
     async series(q) {

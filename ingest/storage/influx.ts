@@ -6,6 +6,7 @@ import {
   type Aggregate,
   type CityAggregate,
   type DeadLetter,
+  type LastReading,
   type Storage,
   type StorageHealth,
   type WriteResult,
@@ -266,6 +267,23 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
         time = Math.max(time, row.time as number)
       })
       return time === -Infinity ? null : { time, values }
+    },
+
+    async lastReadings(type, since) {
+      const kind = kindOf(type)
+      // One statement: the newest row of each device (LIMIT applies per GROUP BY series). Not
+      // last(*), which reports time 0 in some versions when it selects several fields.
+      const result = await query(
+        `SELECT * FROM ${policy}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+      )
+      const out: LastReading[] = []
+      for (const row of rows(result[0])) {
+        if (typeof row.device !== 'string' || typeof row.time !== 'number') continue
+        const values: Record<string, number> = {}
+        for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
+        out.push({ deviceId: row.device, time: row.time, values })
+      }
+      return out
     },
 
     async series(q) {

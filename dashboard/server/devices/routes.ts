@@ -26,7 +26,12 @@ export const AUDITED_DEVICE_FIELDS = ['type', 'name', 'city', 'lat', 'lon', 'int
 export const DeviceViewSchema = Type.Object({
   ...DeviceSchema.properties,
   connected: Type.Optional(Type.Boolean({ description: 'Logged in to the MQTT broker now.' })),
-  lastSeen: Type.Optional(Type.Integer({ description: 'When this server last received a reading from it, epoch ms.' })),
+  lastSeen: Type.Optional(
+    Type.Integer({
+      description:
+        "When this server last received a reading from it, epoch ms. After a restart, until the device reports again, the time of its newest stored reading (the device's clock) stands in.",
+    }),
+  ),
 })
 
 export const DeviceIdParamsSchema = Type.Object({ id: Type.String({ pattern: DEVICE_ID_PATTERN }) }, { additionalProperties: false })

@@ -216,3 +216,43 @@ describe('device state pushes', () => {
     expect(received(olga!, 'device_states')).toHaveLength(2)
   })
 })
+
+describe('restoring from storage at start', () => {
+  it('judges a device from its newest stored reading, counting late and silent from it', () => {
+    const s = setup([device('a'), device('b'), device('c'), device('d'), device('gone', { status: 'revoked' })])
+    s.at(0)
+    expect(s.tracker.restore('a', T0 - 5_000)).toBe(true)
+    expect(s.tracker.restore('b', T0 - 30_000)).toBe(true)
+    expect(s.tracker.restore('c', T0 - 120_000)).toBe(true)
+    expect(s.tracker.restore('gone', T0 - 1_000)).toBe(false)
+    expect(s.tracker.get('a')).toMatchObject({ state: 'live', since: T0 - 5_000, lastSeen: T0 - 5_000 })
+    expect(s.tracker.get('b')).toMatchObject({ state: 'late', since: T0 - 30_000 + 20_000, lastSeen: T0 - 30_000 })
+    expect(s.tracker.get('c')).toMatchObject({ state: 'silent', since: T0 - 120_000 + 50_000, lastSeen: T0 - 120_000 })
+    expect(s.tracker.get('d')).toMatchObject({ state: 'pending', lastSeen: null })
+    expect(s.state('gone')).toBe('inactive')
+    // Listeners hear the state and when it began.
+    expect(s.changes.find((c) => c.id === 'c')).toMatchObject({ previous: 'pending', state: 'silent', since: T0 - 70_000 })
+    // Then ages on as usual.
+    s.at(16)
+    expect(s.state('a')).toBe('late')
+  })
+
+  it('never overwrites a reading received since the start', () => {
+    const s = setup([device('a')])
+    s.reading('a', 1)
+    expect(s.tracker.restore('a', T0 - 120_000)).toBe(false)
+    expect(s.tracker.get('a')).toMatchObject({ state: 'live', lastSeen: T0 + 1000 })
+  })
+
+  it('keeps quiet for a device already silent since the start, and takes a device clock ahead of ours as now', () => {
+    const s = setup([device('a'), device('b')])
+    s.at(60)
+    expect(s.state('a')).toBe('silent')
+    const heard = s.changes.length
+    expect(s.tracker.restore('a', T0 - 600_000)).toBe(true)
+    expect(s.changes.length).toBe(heard)
+    expect(s.tracker.get('a')).toMatchObject({ state: 'silent', lastSeen: T0 - 600_000, since: T0 - 600_000 + 50_000 })
+    s.tracker.restore('b', T0 + 3_600_000)
+    expect(s.tracker.get('b')).toMatchObject({ lastSeen: T0 + 60_000 })
+  })
+})

@@ -56,11 +56,11 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   const pusher = createDeviceStatePush({ maxPerMessage })
   const timers: NodeJS.Timeout[] = []
 
-  function transition(d: TrackedDevice, next: HealthState, now: number): void {
+  function transition(d: TrackedDevice, next: HealthState, now: number, since = now): void {
     if (next === d.state) return
     const previous = d.state
     d.state = next
-    d.since = now
+    d.since = since
     pusher.changed(d)
     const change: DeviceStateChange = { ...stateView(d), previous, type: d.type, city: d.city }
     for (const listener of listeners) {
@@ -143,6 +143,33 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     transition(d, next, receivedAt)
   }
 
+  /**
+   * Restores what a previous run knew (at start, from storage): the device's newest stored
+   * reading was at `readingTime` (device time). Judged as a running tracker would have: live at
+   * that reading, then late / silent as time passed, each state counted from when it would have
+   * begun. Ignored when the device has been seen since this tracker started (newer information
+   * wins), is not tracked, or is inactive. Returns whether it was applied.
+   */
+  function restore(deviceId: string, readingTime: number): boolean {
+    const d = devices.get(deviceId)
+    if (!d || d.state === 'inactive' || d.lastSeen !== null || !Number.isFinite(readingTime)) return false
+    const now = clock()
+    // A device clock ahead of ours must not make it look fresher than now.
+    const lastSeen = Math.min(readingTime, now)
+    const intervalMs = d.interval * 1000
+    const next = stateAt({ state: 'live', lastSeen, interval: d.interval, reference: d.reference }, now, t)
+    const since = next === 'silent' ? lastSeen + t.silentAfter * intervalMs : next === 'late' ? lastSeen + t.lateAfter * intervalMs : lastSeen
+    d.lastSeen = lastSeen
+    if (next === d.state) {
+      // Already there (e.g. silent since start): keep the listeners quiet, only move the start.
+      d.since = Math.min(d.since, since)
+      pusher.changed(d)
+      return true
+    }
+    transition(d, next, now, since)
+    return true
+  }
+
   resync()
   const unsubscribers: (() => void)[] = []
   unsubscribers.push(options.registry.onChange((change) => upsert(change.device, clock())))
@@ -171,6 +198,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     thresholds: t,
     /** A reading arrived (the feed does this when given). */
     seen,
+    restore,
     check,
     resync,
     /** Sends what changed to the sockets now (tests; the timer does it every pushMs); resolves when the installers' messages have gone out. */

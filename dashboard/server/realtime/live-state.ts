@@ -73,6 +73,27 @@ export function createLiveState() {
       markDirty(e)
     },
 
+    /**
+     * A device's newest reading as a previous run stored it (restored at start): taken only while
+     * this process has no reading of the device, so a reading received meanwhile wins. Its time
+     * stands in for when it was received. Returns whether it was taken.
+     */
+    seed(device: DeviceRef, reading: LiveReading): boolean {
+      const known = entries.get(device.id)
+      if (known?.time !== undefined || known?.receivedAt !== undefined) return false
+      const e = entryFor(device)
+      e.type = device.type
+      e.city = device.city
+      e.time = reading.time
+      e.values = reading.values
+      e.receivedAt = reading.time
+      e.full = undefined
+      e.public = undefined
+      e.readingChanged = true
+      markDirty(e)
+      return true
+    },
+
     connection(device: DeviceRef, connected: boolean, at: number): void {
       const e = entryFor(device)
       e.connected = connected

@@ -374,3 +374,22 @@ describe('live hub with a backed-up socket', () => {
     hub.detach()
   })
 })
+
+describe('seeding the live hub from storage', () => {
+  const device = { id: 'aq-seeded', type: 'air-quality' as const, city: 'firenze' }
+  it('takes a stored reading as the newest, with its time as last seen, until one is received', () => {
+    const hub = createLiveHub()
+    expect(hub.seed(device, { time: 1000, values: { pm25: 4 } })).toBe(true)
+    expect(hub.latest(device.id)).toEqual({ time: 1000, values: { pm25: 4 }, receivedAt: 1000 })
+    expect(hub.lastSeen(device.id)).toBe(1000)
+    hub.push(device, [{ time: 2000, values: { pm25: 5 } }], 2500)
+    expect(hub.seed(device, { time: 1500, values: { pm25: 6 } })).toBe(false)
+    expect(hub.latest(device.id)).toEqual({ time: 2000, values: { pm25: 5 }, receivedAt: 2500 })
+  })
+  it('never replaces a reading received before the restore reached the device', () => {
+    const hub = createLiveHub()
+    hub.push(device, [{ time: 500, values: { pm25: 1 } }], 600)
+    expect(hub.seed(device, { time: 900, values: { pm25: 9 } })).toBe(false)
+    expect(hub.latest(device.id)?.values).toEqual({ pm25: 1 })
+  })
+})

@@ -182,6 +182,9 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     /** The broker's connection changes (through the feed). Devices the registry cannot place are ignored. */
     connectionChanged,
 
+    /** A device's newest stored reading, restored at start; ignored once a reading has been received (newer wins). */
+    seed: (device: DeviceRef, reading: LiveReading): boolean => state.seed(device, reading),
+
     /** Takes readings and connection changes from the feed; returns the unsubscribe function. */
     follow(feed: Pick<Feed, 'subscribe'>): () => void {
       return feed.subscribe({ accepted: push, connection: connectionChanged }, 'live')
@@ -220,7 +223,10 @@ export function createLiveHub(options: LiveHubOptions = {}) {
       return { time: e.time, values, receivedAt: e.receivedAt! }
     },
 
-    /** When this process last received a reading from the device, epoch ms. */
+    /**
+     * When this process last received a reading from the device, epoch ms; for a device not heard
+     * from since the start, its newest stored reading's (device) time, when restored.
+     */
     lastSeen(deviceId: string): number | undefined {
       return state.get(deviceId)?.receivedAt
     },

@@ -10,6 +10,10 @@ import { createAlertWriter } from './persistence.ts'
 import { createAlertPush } from './push.ts'
 import { applyPatch, checkDefinition, definitionFromInput, RuleError, type NewRuleInput, type Rule, type RuleDefinition, type RulePatchInput } from './rules.ts'
 import { createRuntimes } from './runtime.ts'
+import { RollingWindow } from './evaluator.ts'
+import { inScope } from './rules.ts'
+import type { DeviceRef } from '../../../../devices/registry.ts'
+import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
 import { createAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
@@ -172,7 +176,72 @@ export function createAlertEngine(options: AlertEngineOptions) {
     pusher.rulesChanged()
   }
 
+  const buckets = options.windowBuckets ?? 20
+
+  /**
+   * Refills the rolling windows of windowed threshold rules from storage (at start, in the
+   * background): for each enabled rule with a window, the last `window` seconds of its field for
+   * every active device in scope, at most `concurrency` queries at a time. The points only fill
+   * the window (the next reading judges it, as it would have in a running engine). A rule with
+   * more than `maxDevices` devices in scope is skipped (logged); a pair that already has a window
+   * (readings received since the start) keeps it: newer information wins.
+   */
+  async function refillWindows(
+    source: { series(q: SeriesQuery): Promise<SeriesPoint[]> },
+    devices: () => readonly (DeviceRef & { status: string })[],
+    refill: { maxDevices?: number; concurrency?: number; maxPoints?: number; cancelled?: () => boolean } = {},
+  ): Promise<{ rules: number; pairs: number; points: number; skippedRules: number[] }> {
+    const maxDevices = refill.maxDevices ?? 10_000
+    const maxPoints = refill.maxPoints ?? 10_000
+    const cancelled = refill.cancelled ?? (() => false)
+    const out = { rules: 0, pairs: 0, points: 0, skippedRules: [] as number[] }
+    const windowed = [...runtimes.all()].filter((rt) => rt.rule.enabled && rt.rule.kind === 'threshold' && rt.rule.window !== null)
+    if (windowed.length === 0) return out
+    const all = devices().filter((d) => d.status === 'active')
+    const jobs: { rule: Rule; device: DeviceRef }[] = []
+    for (const rt of windowed) {
+      const scoped = all.filter((d) => inScope(rt.rule, d))
+      if (scoped.length > maxDevices) {
+        out.skippedRules.push(rt.rule.id)
+        options.logger?.warn(
+          { rule: rt.rule.id, devices: scoped.length, maxDevices },
+          'alerts: too many devices in scope to refill the rule’s rolling windows from storage; they fill from new readings',
+        )
+        continue
+      }
+      out.rules += 1
+      for (const d of scoped) jobs.push({ rule: rt.rule, device: { id: d.id, type: d.type, city: d.city } })
+    }
+    const worker = async () => {
+      for (let job = jobs.shift(); job && !cancelled(); job = jobs.shift()) {
+        const { rule, device } = job
+        const windowMs = rule.window! * 1000
+        const to = clock()
+        let points: SeriesPoint[]
+        try {
+          points = await source.series({ deviceId: device.id, type: device.type, field: rule.field!, from: to - windowMs, to: to + 1, limit: maxPoints })
+        } catch (err) {
+          options.logger?.warn({ err, rule: rule.id, device: device.id }, 'alerts: could not refill a rolling window from storage')
+          continue
+        }
+        // The rule may have changed or gone meanwhile; a window built from live readings wins.
+        const rt = runtimes.get(rule.id)
+        if (cancelled() || !rt || rt.rule !== rule || points.length === 0 || rt.keys.get(device.id)?.window) continue
+        const key = runtimes.keyFor(rt, device.id)
+        if (!key) continue
+        const window = new RollingWindow(windowMs, buckets)
+        for (const p of points) if (p.value !== null && window.add(p.time, p.value)) out.points += 1
+        key.window = window
+        out.pairs += 1
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, refill.concurrency ?? 4) }, worker))
+    options.logger?.info(out, 'alerts: rolling windows refilled from storage')
+    return out
+  }
+
   return {
+    refillWindows,
     stats: () => ({ ...stats, keys: runtimes.keyCount, active: active.size, rules: runtimes.size }),
 
     listRules: (): RuleView[] => [...runtimes.all()].map((rt) => ruleView(rt.rule)),
