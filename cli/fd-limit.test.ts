@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { readFdLimits } from './fd-limit.ts'
 
@@ -14,4 +16,13 @@ describe('readFdLimits', () => {
     expect(limits!.soft).toBeGreaterThan(0)
     expect(limits!.hard).toBeGreaterThanOrEqual(limits!.soft)
   })
+
+  it.skipIf(process.platform !== 'linux' || !['/usr/bin/prlimit', '/bin/prlimit'].some((p) => existsSync(p)))(
+    'relies on node raising its soft limit to the hard one at start-up (why Piazza does not try itself)',
+    () => {
+      const script = "process.stdout.write(JSON.stringify(require('fs').readFileSync('/proc/self/limits','utf8').match(/Max open files\\s+(\\d+)\\s+(\\d+)/).slice(1)))"
+      const out = execFileSync('prlimit', ['--nofile=256:1024', process.execPath, '-e', script], { encoding: 'utf8' })
+      expect(JSON.parse(out)).toEqual(['1024', '1024'])
+    },
+  )
 })
