@@ -289,6 +289,9 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
+        // Every simulated device connects from 127.0.0.1, up to 10,000 logging in at once.
+        MQTT_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+        MQTT_MAX_PENDING: '1000000',
         ...options.childEnv,
         DATA_DIR: dataDir,
         INFLUX_URL: influxd.url,

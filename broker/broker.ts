@@ -4,13 +4,13 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { DEVICE_ID_PATTERN, type Device, type Registry } from '../devices/registry.ts'
 import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
-import { createAddressCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits } from './limits.ts'
+import { createConnectionCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
 import { Refusal, type RefusalReason } from './refusals.ts'
 
-export { DEFAULT_BROKER_LIMITS, type BrokerLimits } from './limits.ts'
+export { DEFAULT_BROKER_LIMITS, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 export type { ServiceAccount } from './auth.ts'
 export type { MqttLoginLimits } from './login-limiter.ts'
 
@@ -40,8 +40,10 @@ export interface BrokerDeps {
 }
 
 export interface BrokerStats {
-  /** Open transport connections, logged in or not. */
+  /** Open transport connections, logged in or not (WebSocket-port sockets from before their upgrade included). */
   connections: number
+  /** Of those, the ones not logged in yet. */
+  pending: number
   /** Devices logged in. */
   devices: number
   refused: Partial<Record<RefusalReason, number>>
@@ -51,8 +53,18 @@ export interface Broker {
   aedes: Aedes
   readonly limits: Readonly<BrokerLimits>
   readonly logger: Logger
-  /** Serves one connection: a TCP socket or a WebSocket stream. */
-  handleConnection(stream: Duplex, meta: { remoteAddress?: string }): void
+  /**
+   * Takes a connection slot for a newly accepted socket (the caps in all, per address and not
+   * logged in). Undefined when a cap is reached: the refusal is logged and counted, and the
+   * caller closes the socket at once.
+   */
+  admit(remoteAddress: string | undefined): ConnectionSlot | undefined
+  /**
+   * Serves one connection: a TCP socket or a WebSocket stream. Without a slot it takes one
+   * itself (and destroys the stream if it gets none); with one (taken by admit for the raw socket
+   * under a WebSocket) it uses that, and the caller releases it when the raw socket closes.
+   */
+  handleConnection(stream: Duplex, meta: { remoteAddress?: string }, slot?: ConnectionSlot): void
   connectedDevices(): number
   isConnected(deviceId: string): boolean
   disconnect(deviceId: string, reason: string): void
@@ -86,7 +98,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const streams = new Set<Duplex>()
   const addressOf = new WeakMap<object, string>() // connection stream → remote address
   const cutOff = new WeakSet<object>() // connection streams closed for an oversized packet
-  const perAddress = createAddressCounter(limits.maxConnectionsPerAddress)
+  const counter = createConnectionCounter(limits)
+  const slotOf = new WeakMap<object, ConnectionSlot>() // connection stream → its slot
   // Devices logged in, by id, with the connection that holds the id (the newest on a takeover).
   const devices = new Map<string, Client>()
 
@@ -109,6 +122,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     wasCutOff: (client) => cutOff.has(client.conn),
     onAuthenticated(client: Client, principal: Principal) {
       // The connection may have dropped while the secret was being checked.
+      // From here on the connection may send full-size packets and no longer counts as pending.
+      slotOf.get(client.conn)?.loggedIn()
       if (principal.kind !== 'device' || client.closed) return
       devices.set(principal.device.id, client)
       deps.onConnectionChange?.(principal.device.id, true)
@@ -165,31 +180,47 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     client.close()
   }
 
-  function handleConnection(stream: Duplex, meta: { remoteAddress?: string }) {
+  function admit(remoteAddress: string | undefined): ConnectionSlot | undefined {
+    const address = remoteAddress ?? 'unknown'
+    const taken = counter.acquire(address)
+    if ('slot' in taken) return taken.slot
+    refuse(taken.refusal, null, { address, limit: taken.limit, scope: taken.scope })
+    return undefined
+  }
+
+  function handleConnection(stream: Duplex, meta: { remoteAddress?: string }, given?: ConnectionSlot) {
     const address = meta.remoteAddress ?? 'unknown'
     // An 'error' without a listener would crash the process. aedes adds its own listener to the
     // streams it takes; this one covers streams refused before that and errors after aedes let go.
     stream.on('error', () => {})
     if (aedes.closed) return void stream.destroy()
-    if (!perAddress.acquire(address)) {
-      refuse('too-many-connections', null, { address, limit: limits.maxConnectionsPerAddress })
-      return void stream.destroy()
-    }
+    const slot = given ?? admit(address)
+    if (!slot) return void stream.destroy()
     streams.add(stream)
     addressOf.set(stream, address)
+    slotOf.set(stream, slot)
     const client = aedes.handle(stream)
     stream.once('close', () => {
       streams.delete(stream)
-      perAddress.release(address)
+      // A given slot belongs to the raw socket under this stream; its owner releases it too.
+      slot.release()
       const principal = auth.principalOf(client)
       if (principal?.kind === 'device' && devices.get(principal.device.id) === client) {
         devices.delete(principal.device.id)
         deps.onConnectionChange?.(principal.device.id, false)
       }
     })
-    guardPacketSize(stream, limits.maxPacketSize, (size) => {
+    // Until the login succeeds only a small CONNECT is accepted: an unfinished large one would
+    // otherwise hold up to maxPacketSize per socket. A packet pipelined behind the CONNECT in the
+    // same read is held to the same limit (mqtt.js and devices wait for the CONNACK).
+    let loggedIn = false
+    const limitNow = () => {
+      if (!loggedIn && auth.principalOf(client)) loggedIn = true
+      return loggedIn ? limits.maxPacketSize : limits.maxConnectPacketSize
+    }
+    guardPacketSize(stream, limitNow, (size, limit) => {
       cutOff.add(stream)
-      stream.destroy(refuse('packet-too-large', client, { address, size, limit: limits.maxPacketSize }))
+      stream.destroy(refuse('packet-too-large', client, { address, size, limit, loggedIn }))
     })
   }
 
@@ -209,6 +240,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     aedes,
     limits,
     logger,
+    admit,
     handleConnection,
     connectedDevices: () => devices.size,
     isConnected: (deviceId) => devices.has(deviceId),
@@ -217,7 +249,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     reportRejections(deviceId, rejections) {
       if (DEVICE_ID.test(deviceId)) feedback.report(deviceId, rejections)
     },
-    stats: () => ({ connections: streams.size, devices: devices.size, refused: { ...refused } }),
+    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused } }),
     async close() {
       stopWatching()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

@@ -6,16 +6,25 @@ import type { Readable } from 'node:stream'
  * thousands of device connections from 127.0.0.1.
  */
 export interface BrokerLimits {
-  /** Largest MQTT packet accepted, in bytes, fixed header included. */
+  /** Largest MQTT packet accepted once logged in, in bytes, fixed header included. */
   maxPacketSize: number
+  /**
+   * Largest packet accepted before the login succeeds: the CONNECT (client id ≤ 128, user name ≤
+   * 128, password ≤ 1 KB, a small will) and anything pipelined behind it in the same read.
+   */
+  maxConnectPacketSize: number
   /** Longest topic or topic filter, in characters. */
   maxTopicLength: number
   /** Most `/`-separated levels in a topic or filter (aedes clamps this to 1–100). */
   maxTopicLevels: number
   /** Longest client id. Device ids are at most 63 characters. */
   maxClientIdLength: number
-  /** Open connections from one source address, loopback included. */
+  /** Open connections from one source address, loopback included. A raw WebSocket-port socket counts from its first byte. */
   maxConnectionsPerAddress: number
+  /** Open connections in all, logged in or not. */
+  maxConnections: number
+  /** Open connections that have not logged in yet (no CONNECT, or its login still being checked). */
+  maxPendingConnections: number
   /** A socket that has not sent CONNECT by then is closed. */
   connectTimeoutMs: number
   /** Largest keepalive a client may ask for, seconds. Keepalive 0 (never) is refused too, so half-open connections always end. */
@@ -30,11 +39,15 @@ export interface BrokerLimits {
 
 export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
   maxPacketSize: 256 * 1024,
+  maxConnectPacketSize: 4096,
   maxTopicLength: 256,
   // devices/{id}/telemetry is three levels; leave a little room, refuse anything deep.
   maxTopicLevels: 8,
   maxClientIdLength: 128,
-  maxConnectionsPerAddress: 2000,
+  // Simulators and benchmarks that open more from 127.0.0.1 raise it (MQTT_MAX_CONNECTIONS_PER_ADDRESS).
+  maxConnectionsPerAddress: 1000,
+  maxConnections: 50_000,
+  maxPendingConnections: 1000,
   connectTimeoutMs: 10_000,
   keepaliveLimitSeconds: 1200,
   drainTimeoutMs: 10_000,
@@ -50,7 +63,8 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
 })
 
 /**
- * Closes a connection as soon as it announces a packet larger than `maxPacketSize`, before the
+ * Closes a connection as soon as it announces a packet larger than `maxPacketSize` (a number,
+ * or a function read at each fixed header: the broker allows less before the login), before the
  * MQTT parser buffers it: mqtt-packet's parser has no size limit and would otherwise keep up to
  * 256 MiB per packet in memory.
  *
@@ -61,7 +75,8 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
  * guard sees every chunk just before the parser does and adds no buffering or write-path cost.
  * Must be attached after aedes has attached its 'readable' listener.
  */
-export function guardPacketSize(stream: Readable, maxPacketSize: number, onTooLarge: (size: number) => void): void {
+export function guardPacketSize(stream: Readable, maxPacketSize: number | (() => number), onTooLarge: (size: number, limit: number) => void): void {
+  const limitNow = typeof maxPacketSize === 'number' ? () => maxPacketSize : maxPacketSize
   let inLength = false // reading the remaining-length bytes of a fixed header
   let length = 0
   let multiplier = 1
@@ -96,9 +111,10 @@ export function guardPacketSize(stream: Readable, maxPacketSize: number, onTooLa
       }
       inLength = false
       const size = 1 + lengthBytes + length
-      if (size > maxPacketSize) {
+      const limit = limitNow()
+      if (size > limit) {
         stream.off('data', onData)
-        onTooLarge(size)
+        onTooLarge(size, limit)
         return
       }
       toSkip = length
@@ -122,6 +138,64 @@ export function createAddressCounter(maxPerAddress: number) {
       const n = counts.get(address) ?? 0
       if (n <= 1) counts.delete(address)
       else counts.set(address, n - 1)
+    },
+  }
+}
+
+/** A connection's hold on the counters, taken when its socket is accepted. */
+export interface ConnectionSlot {
+  readonly address: string
+  /** The login succeeded: no longer pending. Idempotent. */
+  loggedIn(): void
+  /** The socket closed. Idempotent. */
+  release(): void
+}
+
+export type SlotRefusal = 'too-many-connections' | 'too-many-pending'
+
+/**
+ * Counts open connections in all, per address, and those not logged in yet. Every accepted
+ * socket takes one slot at once (a WebSocket-port socket before it upgrades), so idle and
+ * half-open sockets are capped as well as logged-in ones.
+ */
+export function createConnectionCounter(limits: Pick<BrokerLimits, 'maxConnections' | 'maxPendingConnections' | 'maxConnectionsPerAddress'>) {
+  const perAddress = createAddressCounter(limits.maxConnectionsPerAddress)
+  let open = 0
+  let pending = 0
+  return {
+    get open() {
+      return open
+    },
+    get pending() {
+      return pending
+    },
+    /** A slot, or why there is none (with the limit that was hit). */
+    acquire(address: string): { slot: ConnectionSlot } | { refusal: SlotRefusal; limit: number; scope: 'all' | 'pending' | 'address' } {
+      if (open >= limits.maxConnections) return { refusal: 'too-many-connections', limit: limits.maxConnections, scope: 'all' }
+      if (pending >= limits.maxPendingConnections) return { refusal: 'too-many-pending', limit: limits.maxPendingConnections, scope: 'pending' }
+      if (!perAddress.acquire(address)) return { refusal: 'too-many-connections', limit: limits.maxConnectionsPerAddress, scope: 'address' }
+      open += 1
+      pending += 1
+      let isPending = true
+      let released = false
+      return {
+        slot: {
+          address,
+          loggedIn() {
+            if (!isPending || released) return
+            isPending = false
+            pending -= 1
+          },
+          release() {
+            if (released) return
+            released = true
+            open -= 1
+            if (isPending) pending -= 1
+            isPending = false
+            perAddress.release(address)
+          },
+        },
+      }
     },
   }
 }

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net'
 import { createWebSocketStream, WebSocketServer } from 'ws'
-import type { Broker } from './broker.ts'
+import type { Broker, ConnectionSlot } from './broker.ts'
 
 /**
  * The only place the broker binds ports: MQTT over TCP, and MQTT over WebSocket (paths /mqtt
@@ -32,7 +32,7 @@ function closeServer(server: TcpServer | HttpServer): Promise<void> {
 }
 
 export async function listenBroker(
-  broker: Pick<Broker, 'handleConnection' | 'limits' | 'logger'>,
+  broker: Pick<Broker, 'admit' | 'handleConnection' | 'limits' | 'logger'>,
   options: { host: string; port: number; wsPort?: number },
 ): Promise<BrokerListener> {
   const { logger } = broker
@@ -63,16 +63,38 @@ export async function listenBroker(
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
       res.end('MQTT over WebSocket: open a WebSocket to /mqtt\n')
     })
-    http.on('connection', track)
+    // Every raw socket takes a connection slot from its 'connection' event, like a TCP socket,
+    // and must upgrade within the CONNECT timeout; aedes' own timeout then covers the CONNECT.
+    const slots = new WeakMap<Socket, ConnectionSlot>()
+    const upgraded = new WeakSet<Socket>()
+    http.on('connection', (socket: Socket) => {
+      socket.on('error', () => {})
+      const slot = broker.admit(socket.remoteAddress)
+      if (!slot) return void socket.destroy()
+      track(socket)
+      slots.set(socket, slot)
+      const timer = setTimeout(() => {
+        if (!upgraded.has(socket)) socket.destroy()
+      }, broker.limits.connectTimeoutMs)
+      timer.unref()
+      socket.once('close', () => {
+        clearTimeout(timer)
+        slot.release()
+      })
+    })
     http.on('clientError', (_err, socket) => socket.destroy())
-    http.on('upgrade', (req, socket, head) => {
+    http.on('upgrade', (req, rawSocket, head) => {
+      const socket = rawSocket as Socket
+      const slot = slots.get(socket)
+      if (!slot) return void socket.destroy()
       const path = new URL(req.url ?? '/', 'http://localhost').pathname
       if (!WS_PATHS.has(path)) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
         return
       }
+      upgraded.add(socket)
       ws.handleUpgrade(req, socket, head, (websocket) => {
-        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress })
+        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress }, slot)
       })
     })
     try {

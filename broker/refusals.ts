@@ -21,7 +21,10 @@ export type RefusalReason =
   | 'bad-protocol-version'
   | 'keepalive-not-allowed'
   // transport
+  // all connections, or those from one address, at their limit
   | 'too-many-connections'
+  // too many connections not logged in yet
+  | 'too-many-pending'
   | 'packet-too-large'
   // PUBLISH / SUBSCRIBE
   | 'not-authenticated'

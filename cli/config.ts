@@ -84,7 +84,11 @@ export function loadConfig(env: Env) {
     mqtt: {
       port: integer('MQTT_PORT', 1883, 0, 65535),
       wsPort: integer('MQTT_WS_PORT', 8083, 0, 65535),
-      maxConnectionsPerAddress: integer('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 5000, 1, 1_000_000),
+      maxConnectionsPerAddress: integer('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 1000, 1, 1_000_000),
+      /** Open MQTT connections in all (TCP and WebSocket, logged in or not). */
+      maxConnections: integer('MQTT_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
+      /** Open MQTT connections that have not logged in yet. */
+      maxPendingConnections: integer('MQTT_MAX_PENDING', 1000, 1, 10_000_000),
       serviceAccounts: servicePassword ? [{ username: serviceUser, password: servicePassword }] : [],
     },
     storage: influxUrl

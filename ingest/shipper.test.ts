@@ -92,3 +92,37 @@ describe('shipper', () => {
     await reopened.close()
   })
 })
+
+describe('shipper when opening files fails', () => {
+  it('retries reading the log and writing the checkpoint after EMFILE instead of stopping', async () => {
+    const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000', 'Rair-quality,city=pisa,device=aq-2 pm25=2 1000'])
+    const emfile = () => Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' })
+    let readFailures = 2
+    let confirmFailures = 1
+    const flaky: Wal = {
+      ...wal,
+      readBatch(max, maxBytes) {
+        if (readFailures > 0) {
+          readFailures -= 1
+          throw emfile()
+        }
+        return wal.readBatch(max, maxBytes)
+      },
+      confirm(position) {
+        if (confirmFailures > 0) {
+          confirmFailures -= 1
+          throw emfile()
+        }
+        wal.confirm(position)
+      },
+    }
+    const { storage, written } = scriptedStorage([])
+    const shipper = createShipper({ wal: flaky, storage, logger, flushIntervalMs: 10, maxBackoffMs: 50 })
+    await expect.poll(() => written.length, { timeout: 20_000 }).toBe(2)
+    await expect.poll(() => confirmFailures, { timeout: 20_000 }).toBe(0)
+    expect(shipper.stats().failedAttempts).toBeGreaterThanOrEqual(3)
+    await shipper.close(5_000)
+    expect(wal.unreadRecords()).toBe(0)
+    await wal.close()
+  })
+})

@@ -71,13 +71,38 @@ export function createShipper(options: ShipperOptions) {
         waitingForData = false
         continue
       }
-      const batch = wal.readBatch(batchSize)
+      const batch = await withLocalRetry('read the write-ahead log', () => wal.readBatch(batchSize))
+      if (!batch) break
       if (batch.records.length > 0) {
         const stored = await store(batch.records)
         if (!stored) break // abandoned while storage is down: the log keeps the batch for the next start
       }
-      wal.confirm(batch.end)
+      if (!(await withLocalRetry('checkpoint the write-ahead log', () => wal.confirm(batch.end)))) break
       lastShipAt = Date.now()
+    }
+  }
+
+  /**
+   * Runs a step on the local disk (reading a segment, writing the checkpoint), retrying with
+   * backoff when it throws: opening a file fails with EMFILE while the process is out of file
+   * descriptors (a connection flood), and that passes. Both steps can be repeated safely: a
+   * failed read leaves the read position alone, and confirming the same position twice is the
+   * same as once. Undefined when the shipper is abandoned meanwhile.
+   */
+  async function withLocalRetry<T>(what: string, step: () => T): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = step()
+        if (attempt > 0) logger.info({ attempts: attempt + 1 }, `shipper: could ${what} again`)
+        return result
+      } catch (err) {
+        stats.failedAttempts += 1
+        const wait = Math.min(maxBackoffMs, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2)
+        if (attempt === 0) logger.error({ err, retryInMs: Math.round(wait) }, `shipper: cannot ${what}; retrying`)
+        if (abandoned) return undefined
+        await sleep(wait)
+        if (abandoned) return undefined
+      }
     }
   }
 

@@ -159,15 +159,28 @@ export async function openWal(options: WalOptions) {
   }
 
   function rotate() {
+    // Open the next segment before letting go of this one: when opening fails (EMFILE, ENFILE,
+    // a full directory) the writer keeps appending to the current segment and tries again at
+    // the next flush, instead of throwing out of a setImmediate and taking the process down.
+    let next: number
+    try {
+      next = fs.openSync(join(dir, segmentName(current + 1)), 'a')
+    } catch (err) {
+      logger?.error({ err, segment: current + 1 }, 'write-ahead log: cannot open the next segment; appending to the current one for now')
+      return
+    }
     fs.closeSync(fd)
+    fd = next
     current += 1
-    fd = fs.openSync(join(dir, segmentName(current)), 'a')
     sizes.set(current, 0)
   }
 
   function readFdFor(segment: number): number {
     if (readFdSegment !== segment) {
       if (readFd !== undefined) fs.closeSync(readFd)
+      // Forget the closed descriptor first: if the open below fails (EMFILE), the next call retries it.
+      readFd = undefined
+      readFdSegment = -1
       readFd = fs.openSync(join(dir, segmentName(segment)), 'r')
       readFdSegment = segment
     }

@@ -94,7 +94,11 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   const broker: Broker = await createBroker({
     registry,
     serviceAccounts: config.mqtt.serviceAccounts,
-    limits: { maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress },
+    limits: {
+      maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress,
+      maxConnections: config.mqtt.maxConnections,
+      maxPendingConnections: config.mqtt.maxPendingConnections,
+    },
     logger: logger.child({ part: 'broker' }),
     onConnectionChange: feed.connection,
     onTelemetry: config.timing

@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts'
+import { checkFdLimit } from '../fd-limit.ts'
 import { createLogger } from '../logger.ts'
 import { startServer } from '../../platform/platform.ts'
 import { stopWithin, untilSignal } from '../signals.ts'
@@ -9,6 +10,8 @@ export const startCommand: Command = {
   options: {},
   async run({ config }) {
     const logger = createLogger(config.logLevel)
+    // Connections plus room for the write-ahead log, the registry, HTTP and dashboard clients.
+    checkFdLimit(logger, config.mqtt.maxConnections + 1024)
     const server = await startServer(config, logger)
     const storage = config.storage.kind === 'influxdb' ? `InfluxDB ${config.storage.url} (database ${config.storage.database})` : `embedded store in ${config.dataDir}`
     const admin = server.web.generatedAdminPassword

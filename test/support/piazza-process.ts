@@ -11,12 +11,16 @@ export interface PiazzaProcess {
   mqttUrl: string
   /** Everything the process wrote to stderr (its logs), for assertions and for debugging failures. */
   logs(): string
+  /** What it printed on stdout (the ready banner with its URLs). */
+  output(): string
   /** Resolves with the exit code (or the signal's name). */
   exited: Promise<number | string>
 }
 
-export async function startPiazza(env: Record<string, string>, args: string[] = ['start']): Promise<PiazzaProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `prefix` runs the process under a wrapper, e.g. ['prlimit', '--nofile=256:256']. */
+export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], prefix: string[] = []): Promise<PiazzaProcess> {
+  const command = [...prefix, process.execPath, CLI, ...args]
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -41,5 +45,5 @@ export async function startPiazza(env: Record<string, string>, args: string[] = 
       reject(new Error(`piazza exited (${code}) before it was ready.\nstdout: ${stdout}\nstderr: ${stderr}`))
     })
   })
-  return { child, mqttUrl, logs: () => stderr, exited }
+  return { child, mqttUrl, logs: () => stderr, output: () => stdout, exited }
 }
