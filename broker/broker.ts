@@ -52,7 +52,7 @@ export interface Broker {
   readonly limits: Readonly<BrokerLimits>
   readonly logger: Logger
   /** Serves one connection: a TCP socket or a WebSocket stream. */
-  handleConnection(stream: Duplex, meta: { remoteAddress?: string }): void
+  handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }): void
   connectedDevices(): number
   isConnected(deviceId: string): boolean
   disconnect(deviceId: string, reason: string): void
@@ -85,6 +85,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const refused: Partial<Record<RefusalReason, number>> = {}
   const streams = new Set<Duplex>()
   const addressOf = new WeakMap<object, string>() // connection stream → remote address
+  const certNameOf = new WeakMap<object, string>() // connection stream → verified client certificate CN
   const cutOff = new WeakSet<object>() // connection streams closed for an oversized packet
   const perAddress = createAddressCounter(limits.maxConnectionsPerAddress)
   // Devices logged in, by id, with the connection that holds the id (the newest on a takeover).
@@ -102,6 +103,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     limits,
     loginLimiter: createMqttLoginLimiter(deps.loginLimits),
     addressOf: (client) => addressOf.get(client.conn) ?? 'unknown',
+    clientCertNameOf: (client) => certNameOf.get(client.conn),
     onTelemetry: deps.onTelemetry,
     onStatus: deps.onStatus,
     refuse,
@@ -165,7 +167,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     client.close()
   }
 
-  function handleConnection(stream: Duplex, meta: { remoteAddress?: string }) {
+  function handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }) {
     const address = meta.remoteAddress ?? 'unknown'
     // An 'error' without a listener would crash the process. aedes adds its own listener to the
     // streams it takes; this one covers streams refused before that and errors after aedes let go.
@@ -177,6 +179,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }
     streams.add(stream)
     addressOf.set(stream, address)
+    if (meta.clientCertName !== undefined) certNameOf.set(stream, meta.clientCertName)
     const client = aedes.handle(stream)
     stream.once('close', () => {
       streams.delete(stream)
