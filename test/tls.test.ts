@@ -137,3 +137,48 @@ describe('MQTT over TLS', () => {
     expect(await peerSerial(tlsPort)).toBe('2002')
   })
 })
+
+describe('TLS client certificates (TLS_CA_FILE)', () => {
+  let platform: Platform
+  let tlsPort: number
+
+  async function makeClientCert(name: string, cn: string) {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`)
+    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x3003', '-days', '2', '-out', `${name}.pem`)
+  }
+
+  it('starts asking for client certificates', async () => {
+    if (!fs.existsSync(join(dir, 'ca.pem'))) await makeCa()
+    await makeServerCert('server2', '1002')
+    const config = loadConfig({ DATA_DIR: join(dir, 'data2'), INGEST_FLUSH_MS: '100', TLS_CERT_FILE: join(dir, 'server2.pem'), TLS_KEY_FILE: join(dir, 'server2.key'), TLS_CA_FILE: join(dir, 'ca.pem') })
+    platform = await createPlatform(config, pino({ level: 'silent' }))
+    tlsPort = (await platform.listen({ host: '127.0.0.1', mqttPort: 0, tlsPort: 0 })).tlsPort!
+  })
+
+  afterAll(async () => {
+    await platform?.close()
+  })
+
+  const pub = (id: string, secret: string, extra: string[]) =>
+    mosquittoPub(['--cafile', join(dir, 'ca.pem'), '-h', 'localhost', '-p', String(tlsPort), '-i', id, '-u', id, '-P', secret, '-t', `devices/${id}/telemetry`, '-q', '1', '-m', JSON.stringify({ ts: Date.now(), pm25: 3 }), ...extra])
+
+  it('lets a device in with a certificate naming it, or with none; refuses a certificate naming another client', async () => {
+    const { device, secret } = await platform.registry.add({ type: 'air-quality', city: 'Pisa', name: 'Cert' })
+    await makeClientCert('mine', device.id)
+    await makeClientCert('theirs', 'someone-else')
+    expect(await pub(device.id, secret, ['--cert', join(dir, 'mine.pem'), '--key', join(dir, 'mine.key')])).toEqual({ code: 0, output: '' })
+    expect(await pub(device.id, secret, [])).toEqual({ code: 0, output: '' })
+    const refused = await pub(device.id, secret, ['--cert', join(dir, 'theirs.pem'), '--key', join(dir, 'theirs.key')])
+    expect(refused.code).not.toBe(0)
+    expect(platform.broker.stats().refused['client-cert-mismatch']).toBe(1)
+  })
+})
+
+describe('TLS configuration', () => {
+  it('refuses a certificate without its key, and unreadable files', () => {
+    const cert = join(dir, 'ca.pem')
+    expect(() => loadConfig({ TLS_CERT_FILE: cert })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE go together/)
+    expect(() => loadConfig({ TLS_CERT_FILE: cert, TLS_KEY_FILE: join(dir, 'missing.key') })).toThrow(/TLS_KEY_FILE must name a readable PEM file/)
+    expect(loadConfig({}).mqtt.tls).toBeUndefined()
+  })
+})
