@@ -13,6 +13,8 @@ import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
  *  - a service account (configured user name and password) may subscribe under devices/ and
  *    publish nothing;
  *  - nobody else gets in.
+ * Over TLS, a verified client certificate (when one is presented) must name the client id as its
+ * subject CN, or the login is refused ('client-cert-mismatch'); the password is checked as usual.
  * Failed logins are counted per remote address and per user name (broker/login-limiter.ts);
  * past the free ones, attempts are refused with 'not authorised' before any secret is checked.
  */
@@ -31,6 +33,8 @@ export interface AuthDeps {
   loginLimiter: MqttLoginLimiter
   /** The connection's remote address (for the login limiter). */
   addressOf(client: Client): string
+  /** The subject CN of the connection's verified TLS client certificate, if it presented one. */
+  clientCertNameOf?(client: Client): string | undefined
   onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
   onStatus?(device: Device, status: string): void
   /** Counts and logs a refusal once, and returns the error to hand to aedes. */
@@ -153,6 +157,11 @@ export function createAuth(deps: AuthDeps) {
     authenticate(client: Client, username: string | undefined, password: Buffer | undefined, callback: AuthenticateCallback): void {
       if (client.id.length > limits.maxClientIdLength) {
         return callback(refuse('client-id-too-long', client, { username: username?.slice(0, 128) }, CONNACK.identifierRejected), null)
+      }
+      // A verified client certificate names the one client it is for; the password is still required.
+      const certName = deps.clientCertNameOf?.(client)
+      if (certName !== undefined && certName !== client.id) {
+        return callback(refuse('client-cert-mismatch', client, { username: username?.slice(0, 128), certName: certName.slice(0, 128) }, CONNACK.notAuthorized), null)
       }
       if (!username || !password || password.length === 0) {
         return callback(refuse('no-credentials', client, { username: username?.slice(0, 128) }, CONNACK.notAuthorized), null)

@@ -64,7 +64,7 @@ export interface Broker {
    * itself (and destroys the stream if it gets none); with one (taken by admit for the raw socket
    * under a WebSocket) it uses that, and the caller releases it when the raw socket closes.
    */
-  handleConnection(stream: Duplex, meta: { remoteAddress?: string }, slot?: ConnectionSlot): void
+  handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }, slot?: ConnectionSlot): void
   connectedDevices(): number
   isConnected(deviceId: string): boolean
   disconnect(deviceId: string, reason: string): void
@@ -97,6 +97,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const refused: Partial<Record<RefusalReason, number>> = {}
   const streams = new Set<Duplex>()
   const addressOf = new WeakMap<object, string>() // connection stream → remote address
+  const certNameOf = new WeakMap<object, string>() // connection stream → verified client certificate CN
   const cutOff = new WeakSet<object>() // connection streams closed for an oversized packet
   const counter = createConnectionCounter(limits)
   const slotOf = new WeakMap<object, ConnectionSlot>() // connection stream → its slot
@@ -115,6 +116,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     limits,
     loginLimiter: createMqttLoginLimiter(deps.loginLimits),
     addressOf: (client) => addressOf.get(client.conn) ?? 'unknown',
+    clientCertNameOf: (client) => certNameOf.get(client.conn),
     onTelemetry: deps.onTelemetry,
     onStatus: deps.onStatus,
     refuse,
@@ -188,7 +190,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     return undefined
   }
 
-  function handleConnection(stream: Duplex, meta: { remoteAddress?: string }, given?: ConnectionSlot) {
+  function handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }, given?: ConnectionSlot) {
     const address = meta.remoteAddress ?? 'unknown'
     // An 'error' without a listener would crash the process. aedes adds its own listener to the
     // streams it takes; this one covers streams refused before that and errors after aedes let go.
@@ -199,6 +201,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     streams.add(stream)
     addressOf.set(stream, address)
     slotOf.set(stream, slot)
+    if (meta.clientCertName !== undefined) certNameOf.set(stream, meta.clientCertName)
     const client = aedes.handle(stream)
     stream.once('close', () => {
       streams.delete(stream)

@@ -12,6 +12,8 @@ export type RefusalReason =
   | 'revoked'
   | 'decommissioned'
   | 'client-id-mismatch'
+  // a verified TLS client certificate whose subject CN is not the client id
+  | 'client-cert-mismatch'
   | 'client-id-too-long'
   | 'client-id-taken'
   | 'will-not-allowed'

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs'
 import { resolve } from 'node:path'
 import { checkLicense } from '../dashboard/server/public/license.ts'
 
@@ -61,6 +62,28 @@ export function loadConfig(env: Env) {
     if (problem) throw new ConfigError(`DATA_LICENSE ${problem}, got '${value}'`)
     return value
   }
+  const readableFile = (name: string): string | undefined => {
+    const raw = get(name)
+    if (raw === undefined) return undefined
+    const path = resolve(raw)
+    try {
+      accessSync(path, constants.R_OK)
+    } catch {
+      throw new ConfigError(`${name} must name a readable PEM file, got '${raw}'`)
+    }
+    return path
+  }
+  const tls = () => {
+    const certFile = readableFile('TLS_CERT_FILE')
+    const keyFile = readableFile('TLS_KEY_FILE')
+    const caFile = readableFile('TLS_CA_FILE')
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both (TLS on) or neither (TLS off)')
+    if (certFile === undefined || keyFile === undefined) {
+      if (caFile !== undefined) throw new ConfigError('TLS_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE')
+      return undefined
+    }
+    return { certFile, keyFile, caFile, port: integer('MQTT_TLS_PORT', 8883, 0, 65535), wssPort: integer('MQTT_WSS_PORT', 8084, 0, 65535) }
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -89,6 +112,8 @@ export function loadConfig(env: Env) {
       maxConnections: integer('MQTT_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
       /** Open MQTT connections that have not logged in yet. */
       maxPendingConnections: integer('MQTT_MAX_PENDING', 1000, 1, 10_000_000),
+      /** MQTT over TLS and over secure WebSocket, when a certificate and key are configured; the files are re-read when they change. */
+      tls: tls(),
       serviceAccounts: servicePassword ? [{ username: serviceUser, password: servicePassword }] : [],
     },
     storage: influxUrl

@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
+import { readTlsFiles, watchTlsFiles } from '../broker/tls-files.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
@@ -63,6 +64,8 @@ export interface PlatformOptions {
   /** Replaces the in-process feed (e.g. one shared between nodes). */
   feed?: Feed
   /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
+  /** How often the TLS certificate files are checked for changes (default 5 s; tests go faster). */
+  tlsPollMs?: number
   http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
 
@@ -70,6 +73,9 @@ export interface ListenOptions {
   host: string
   mqttPort: number
   wsPort?: number
+  /** MQTT over TLS and over secure WebSocket, when config.mqtt.tls is set; default the configured ports. */
+  tlsPort?: number
+  wssPort?: number
   /** Without it the HTTP side is not bound (tests that use app.inject). */
   httpPort?: number
 }
@@ -116,7 +122,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
 
   let listener: BrokerListener | undefined
   // Known once the broker listens (port 0 picks a free port); connection sheets ask for it later.
-  let mqttPorts: { port: number; wsPort?: number } | undefined
+  let mqttPorts: { port: number; wsPort?: number; tlsPort?: number; wssPort?: number } | undefined
+  let stopWatchingTls: (() => void) | undefined
   let web: BuiltApp
   try {
     web = await buildApp({
@@ -124,7 +131,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       mapStyleUrl: config.mapStyleUrl,
       adminPassword: config.adminPassword,
       publicData: { license: config.dataLicense, attribution: config.dataAttribution },
-      mqttPublic: () => mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt' },
+      mqttPublic: () =>
+        mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt', tlsPort: mqttPorts.tlsPort, wssPort: mqttPorts.wssPort },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
       realtime: { maxSocketsPerAddress: config.socketsPerAddress },
       ...options.http,
@@ -158,14 +166,19 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     web,
 
     /** Binds the broker's ports and, when asked, the HTTP port; answers the ports bound. */
-    async listen(ports: ListenOptions): Promise<{ port: number; wsPort?: number; httpPort?: number }> {
-      listener = await listenBroker(broker, { host: ports.host, port: ports.mqttPort, wsPort: ports.wsPort })
-      mqttPorts = listener
-      if (ports.httpPort === undefined) return { port: listener.port, wsPort: listener.wsPort }
+    async listen(ports: ListenOptions): Promise<{ port: number; wsPort?: number; tlsPort?: number; wssPort?: number; httpPort?: number }> {
+      const tlsFiles = config.mqtt.tls
+      const tls = tlsFiles && { context: readTlsFiles(tlsFiles), tlsPort: ports.tlsPort ?? tlsFiles.port, wssPort: ports.wssPort ?? tlsFiles.wssPort }
+      const bound = await listenBroker(broker, { host: ports.host, port: ports.mqttPort, wsPort: ports.wsPort, tls })
+      listener = bound
+      mqttPorts = bound
+      if (tlsFiles) stopWatchingTls = watchTlsFiles(tlsFiles, (material) => bound.setSecureContext(material), { logger: logger.child({ part: 'broker' }), intervalMs: options.tlsPollMs })
+      const answer = { port: bound.port, wsPort: bound.wsPort, tlsPort: bound.tlsPort, wssPort: bound.wssPort }
+      if (ports.httpPort === undefined) return answer
       await web.app.listen({ host: ports.host, port: ports.httpPort })
       const address = web.app.server.address()
       const httpPort = typeof address === 'object' && address ? address.port : ports.httpPort
-      return { port: listener.port, wsPort: listener.wsPort, httpPort }
+      return { ...answer, httpPort }
     },
 
     /**
@@ -175,6 +188,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     close(): Promise<void> {
       closing ??= (async () => {
         await web.close()
+        stopWatchingTls?.()
         await listener?.close()
         await broker.close()
         stopFeedback()
@@ -191,7 +205,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
 export type Platform = Awaited<ReturnType<typeof createPlatform>>
 
 export interface RunningServer extends Platform {
-  urls: { http: string; mqtt: string; mqttWs: string }
+  urls: { http: string; mqtt: string; mqttWs: string; mqtts?: string; mqttWss?: string }
   mqttPort: number
 }
 
@@ -203,7 +217,13 @@ export async function startServer(config: Config, logger: Logger, options: Platf
     const host = config.publicHost
     return Object.assign(platform, {
       mqttPort: ports.port,
-      urls: { http: `http://${host}:${ports.httpPort}`, mqtt: `mqtt://${host}:${ports.port}`, mqttWs: `ws://${host}:${ports.wsPort}/mqtt` },
+      urls: {
+        http: `http://${host}:${ports.httpPort}`,
+        mqtt: `mqtt://${host}:${ports.port}`,
+        mqttWs: `ws://${host}:${ports.wsPort}/mqtt`,
+        ...(ports.tlsPort !== undefined ? { mqtts: `mqtts://${host}:${ports.tlsPort}` } : {}),
+        ...(ports.wssPort !== undefined ? { mqttWss: `wss://${host}:${ports.wssPort}/mqtt` } : {}),
+      },
     })
   } catch (err) {
     await platform.close().catch(() => {})

@@ -17,7 +17,7 @@ export const startCommand: Command = {
     const admin = server.web.generatedAdminPassword
     console.log(`Piazza is running.
   Dashboard   ${server.urls.http}        (API docs ${server.urls.http}/api/docs)
-  MQTT        ${server.urls.mqtt}   (WebSocket ${server.urls.mqttWs})
+  MQTT        ${server.urls.mqtt}   (WebSocket ${server.urls.mqttWs})${server.urls.mqtts ? `\n  MQTT/TLS    ${server.urls.mqtts}   (secure WebSocket ${server.urls.mqttWss})` : ''}
   Storage     ${storage}
   Data        ${config.dataDir}${admin ? `\n  Admin       user 'admin', password '${admin}' (generated; shown only this once)` : ''}
 Add a device with 'npx piazza devices add --type air-quality --city Firenze --name "My station"'. Ctrl-C stops.`)

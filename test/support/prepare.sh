@@ -8,6 +8,7 @@ missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

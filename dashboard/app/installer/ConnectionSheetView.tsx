@@ -18,6 +18,8 @@ export function ConnectionSheetView({ sheet, device, onDone, doneLabel, rotated 
     ['Broker host', sheet.host, 'host'],
     ['MQTT port', String(sheet.port), 'port'],
     ...(sheet.wsUrl ? ([['WebSocket', sheet.wsUrl, 'ws']] as [string, string, string][]) : []),
+    ...(sheet.tlsPort ? ([['MQTT/TLS port', String(sheet.tlsPort), 'tls-port']] as [string, string, string][]) : []),
+    ...(sheet.wssUrl ? ([['Secure WebSocket', sheet.wssUrl, 'wss']] as [string, string, string][]) : []),
     ['Client id', sheet.clientId, 'client-id'],
     ['Username', sheet.username, 'username'],
     ['Password', sheet.password, 'password'],

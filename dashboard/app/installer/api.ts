@@ -49,6 +49,9 @@ export interface MqttInfo {
   port: number | null
   wsPort: number | null
   wsPath: string
+  /** MQTT over TLS / secure WebSocket; null when TLS is off (older servers: absent). */
+  tlsPort?: number | null
+  wssPort?: number | null
   protocol: string
   topics: { telemetry: string; status: string; errors: string }
   examples: Record<string, Record<string, number | string>>

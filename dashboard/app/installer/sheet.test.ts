@@ -15,6 +15,18 @@ const mqtt: MqttInfo = {
 const device = { id: 'aq-firenze-1a2b3c', type: 'air-quality', name: 'Viale Gramsci', city: 'firenze' }
 
 describe('connection sheet', () => {
+  it('with TLS on, shows the TLS ports and tests over TLS with --cafile', () => {
+    const sheet = buildSheet({ device, secret: 'S3cr-et_x', mqtt: { ...mqtt, tlsPort: 8883, wssPort: 8084 }, fallbackHost: 'ignored' })
+    expect(sheet).toMatchObject({ port: 1883, tlsPort: 8883, wssUrl: 'wss://mqtt.piazza.example:8084/mqtt' })
+    expect(sheet.command).toContain('-p 8883 --cafile ca.pem')
+    expect(sheet.command).not.toContain('-p 1883')
+    expect(sheet.fileText).toContain('MQTT/TLS port: 8883')
+    const plain = buildSheet({ device, secret: 'S3cr-et_x', mqtt: { ...mqtt, tlsPort: null, wssPort: null }, fallbackHost: 'ignored' })
+    expect(plain.tlsPort).toBeUndefined()
+    expect(plain.command).toContain('-p 1883')
+    expect(plain.command).not.toContain('--cafile')
+  })
+
   it('has every setting, username = client id = device id', () => {
     const sheet = buildSheet({ device, secret: 'S3cr-et_x', mqtt, fallbackHost: 'ignored' })
     expect(sheet).toMatchObject({

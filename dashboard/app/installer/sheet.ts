@@ -18,6 +18,10 @@ export interface ConnectionSheet {
   port: number
   /** MQTT over WebSocket, when the broker offers it. */
   wsUrl?: string
+  /** MQTT over TLS, when the broker offers it (the command line then uses it, with --cafile). */
+  tlsPort?: number
+  /** MQTT over secure WebSocket, when the broker offers it. */
+  wssUrl?: string
   clientId: string
   username: string
   password: string
@@ -52,10 +56,11 @@ export function buildSheet(input: { device: SheetDevice; secret: string; mqtt: M
   const topic = mqtt.topics.telemetry.replace('{id}', device.id)
   const example = mqtt.examples[device.type] ?? { ts: new Date().toISOString() }
   const payload = JSON.stringify(example, null, 2)
+  const tlsPort = mqtt.tlsPort ?? undefined
   const command = [
     'mosquitto_pub',
     `-h ${shellQuote(host)}`,
-    `-p ${port}`,
+    ...(tlsPort ? [`-p ${tlsPort}`, '--cafile ca.pem'] : [`-p ${port}`]),
     '-V mqttv311',
     '-q 1',
     `-i ${shellQuote(device.id)}`,
@@ -82,6 +87,9 @@ export function buildSheet(input: { device: SheetDevice; secret: string; mqtt: M
     fileText: '',
   }
   if (wsUrl) sheet.wsUrl = wsUrl
+  const wssUrl = mqtt.wssPort ? `wss://${host}:${mqtt.wssPort}${mqtt.wsPath}` : undefined
+  if (tlsPort) sheet.tlsPort = tlsPort
+  if (wssUrl) sheet.wssUrl = wssUrl
   sheet.fileText = [
     `Piazza connection sheet — ${device.name} (${device.id})`,
     `Type: ${device.type}   City: ${device.city}`,
@@ -89,6 +97,8 @@ export function buildSheet(input: { device: SheetDevice; secret: string; mqtt: M
     `Broker host:   ${host}`,
     `MQTT port:     ${port} (MQTT 3.1.1, TCP)`,
     ...(wsUrl ? [`WebSocket:     ${wsUrl}`] : []),
+    ...(tlsPort ? [`MQTT/TLS port: ${tlsPort} (MQTT 3.1.1 over TLS; ca.pem: the CA that signed the broker certificate)`] : []),
+    ...(wssUrl ? [`Secure WS:     ${wssUrl}`] : []),
     `Client id:     ${device.id}`,
     `Username:      ${device.id}`,
     `Password:      ${secret}`,

@@ -29,6 +29,9 @@ export interface MqttPublicInfo {
   wsPort?: number
   /** Default /mqtt. */
   wsPath?: string
+  /** MQTT over TLS and over secure WebSocket (same path), when TLS is on. */
+  tlsPort?: number
+  wssPort?: number
 }
 
 export interface DeviceLifecycleDeps {
@@ -47,6 +50,8 @@ const MqttInfoSchema = Type.Object({
   port: Type.Union([Type.Integer(), Type.Null()], { description: 'MQTT over TCP.' }),
   wsPort: Type.Union([Type.Integer(), Type.Null()], { description: 'MQTT over WebSocket.' }),
   wsPath: Type.String(),
+  tlsPort: Type.Union([Type.Integer(), Type.Null()], { description: 'MQTT over TLS; null when TLS is off.' }),
+  wssPort: Type.Union([Type.Integer(), Type.Null()], { description: 'MQTT over secure WebSocket (wss://, path wsPath); null when TLS is off.' }),
   protocol: Type.String({ description: 'MQTT 3.1.1 (protocol level 4).' }),
   topics: Type.Object({
     telemetry: Type.String(),
@@ -101,6 +106,8 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
         port: info?.port ?? null,
         wsPort: info?.wsPort ?? null,
         wsPath: info?.wsPath ?? '/mqtt',
+        tlsPort: info?.tlsPort ?? null,
+        wssPort: info?.wssPort ?? null,
         protocol: 'MQTT 3.1.1',
         topics: { telemetry: 'devices/{id}/telemetry', status: 'devices/{id}/status', errors: 'devices/{id}/errors' },
         examples: allExamples() as Record<DeviceType, Record<string, number | string>>,
