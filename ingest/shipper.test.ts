@@ -93,6 +93,22 @@ describe('shipper', () => {
   })
 })
 
+describe('shipper over time', () => {
+  it('keeps shipping what is appended after its first batch', async () => {
+    const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000'])
+    const { storage, written } = scriptedStorage([])
+    const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
+    await expect.poll(() => written.length, { timeout: 20_000 }).toBe(1)
+    for (const [i, line] of ['Rair-quality,city=pisa,device=aq-1 pm25=2 2000', 'Rair-quality,city=pisa,device=aq-1 pm25=3 3000'].entries()) {
+      await new Promise<void>((resolve, reject) => wal.append(`${line}\n`, 1, (e) => (e ? reject(e) : resolve())))
+      await expect.poll(() => written.length, { timeout: 20_000 }).toBe(i + 2)
+    }
+    await shipper.close(5_000)
+    expect(wal.unreadRecords()).toBe(0)
+    await wal.close()
+  })
+})
+
 describe('shipper when opening files fails', () => {
   it('retries reading the log and writing the checkpoint after EMFILE instead of stopping', async () => {
     const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000', 'Rair-quality,city=pisa,device=aq-2 pm25=2 1000'])

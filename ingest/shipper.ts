@@ -77,7 +77,11 @@ export function createShipper(options: ShipperOptions) {
         const stored = await store(batch.records)
         if (!stored) break // abandoned while storage is down: the log keeps the batch for the next start
       }
-      if (!(await withLocalRetry('checkpoint the write-ahead log', () => wal.confirm(batch.end)))) break
+      const confirmed = await withLocalRetry('checkpoint the write-ahead log', () => {
+        wal.confirm(batch.end)
+        return true
+      })
+      if (!confirmed) break
       lastShipAt = Date.now()
     }
   }
@@ -87,9 +91,9 @@ export function createShipper(options: ShipperOptions) {
    * backoff when it throws: opening a file fails with EMFILE while the process is out of file
    * descriptors (a connection flood), and that passes. Both steps can be repeated safely: a
    * failed read leaves the read position alone, and confirming the same position twice is the
-   * same as once. Undefined when the shipper is abandoned meanwhile.
+   * same as once. Undefined when the shipper is abandoned meanwhile, so a step must return a value.
    */
-  async function withLocalRetry<T>(what: string, step: () => T): Promise<T | undefined> {
+  async function withLocalRetry<T extends object | boolean>(what: string, step: () => T): Promise<T | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = step()
