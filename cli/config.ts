@@ -85,6 +85,8 @@ export function loadConfig(env: Env) {
       port: integer('MQTT_PORT', 1883, 0, 65535),
       wsPort: integer('MQTT_WS_PORT', 8083, 0, 65535),
       maxConnectionsPerAddress: integer('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 5000, 1, 1_000_000),
+      /** Per-device quotas (broker/quotas.ts): 1 on, 0 off (load tests that outrun devices' intervals on purpose). */
+      quotas: integer('MQTT_QUOTAS', 1, 0, 1) === 1,
       serviceAccounts: servicePassword ? [{ username: serviceUser, password: servicePassword }] : [],
     },
     storage: influxUrl
