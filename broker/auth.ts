@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Device, Registry } from '../devices/registry.ts'
 import type { BrokerLimits } from './limits.ts'
 import type { MqttLoginLimiter } from './login-limiter.ts'
+import type { Quotas } from './quotas.ts'
 import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
 
 /**
@@ -35,7 +36,14 @@ export interface AuthDeps {
   addressOf(client: Client): string
   /** The subject CN of the connection's verified TLS client certificate, if it presented one. */
   clientCertNameOf?(client: Client): string | undefined
-  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
+    onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void
+  /** Per-device quotas (broker/quotas.ts); without them nothing is limited. */
+  quotas?: Quotas
+  /**
+   * A device over its hard quota: tell it why, then call back with the refusal that closes the
+   * connection. Nothing of the message is recorded.
+   */
+  overQuota?(client: Client, device: Device, reason: string, callback: (refusal: Refusal) => void): void
   onStatus?(device: Device, status: string): void
   /** Counts and logs a refusal once, and returns the error to hand to aedes. */
   refuse(reason: RefusalReason, client: Client | null, details?: Record<string, unknown>, returnCode?: number): Refusal
@@ -121,12 +129,24 @@ export function createAuth(deps: AuthDeps) {
   }
 
   function publishTelemetry(client: Client, device: Device, payload: Buffer, callback: (error?: Error | null) => void) {
+    const quotas = deps.quotas
+    if (quotas) {
+      const check = quotas.admit(device, payload.length)
+      if (!check.ok) {
+        if (deps.overQuota) return deps.overQuota(client, device, check.reason, callback)
+        return callback(refuse('over-quota', client, { device: device.id, quota: check.reason }))
+      }
+    }
     let called = false
-    const done = (err?: Error) => {
+    const done = (err?: Error, readings?: number) => {
       if (called) return
       called = true
       if (err) return callback(refuse('ingest-failed', client, { err: err.message }))
-      callback(null)
+      // Over quota but under the hard limit: hold the PUBACK until the buckets refill. aedes
+      // reads nothing more from this connection meanwhile, so only this device slows down.
+      const delay = quotas ? quotas.recorded(device, readings ?? 1) : 0
+      if (delay > 0) setTimeout(() => callback(null), delay).unref()
+      else callback(null)
     }
     try {
       deps.onTelemetry(device, payload, Date.now(), done)

@@ -8,6 +8,7 @@ import { createConnectionCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type B
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
+import { createQuotas, type QuotaSettings } from './quotas.ts'
 import { Refusal, type RefusalReason } from './refusals.ts'
 
 export { DEFAULT_BROKER_LIMITS, type BrokerLimits, type ConnectionSlot } from './limits.ts'
@@ -32,7 +33,11 @@ export interface BrokerDeps {
    * (or with an error if it cannot be): only then is a QoS 1 PUBACK sent, and nothing more is
    * read from that connection meanwhile.
    */
-  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void
+  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void
+  /** Per-device quota settings (broker/quotas.ts); the rates come from each device's interval and metadata. */
+  quotas?: Partial<QuotaSettings> | false
+  /** A device refused for being over its quota (the commissioning page shows it). */
+  onOverQuota?(device: Device, reason: string): void
   /** A message on devices/{id}/status, including the device's will when it drops off. */
   onStatus?(device: Device, status: string): void
   /** Fires true when a device logs in (again on a takeover by a new connection) and false when its connection ends. */
@@ -47,6 +52,8 @@ export interface BrokerStats {
   /** Devices logged in. */
   devices: number
   refused: Partial<Record<RefusalReason, number>>
+  /** PUBACKs held back for being over quota. */
+  quotaSlowed: number
 }
 
 export interface Broker {
@@ -110,7 +117,31 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     return new Refusal(reason, returnCode)
   }
 
+  const quotas = createQuotas(deps.quotas || {})
+  const refusedOverQuota = new WeakSet<Client>() // connections being closed for being over quota
+
   const auth = createAuth({
+    quotas: deps.quotas === false ? undefined : quotas,
+    overQuota(client, device, reason, callback) {
+      // Packets already read from the socket still reach the hooks while it closes: turned away uncounted.
+      refusedOverQuota.add(client)
+      // Counted every time, logged once per device per minute (a device reconnecting in a loop
+      // would otherwise flood the log).
+      refused['over-quota'] = (refused['over-quota'] ?? 0) + 1
+      if (quotas.shouldLog(device.id)) logger.warn({ reason: 'over-quota', clientId: device.id, address: addressOf.get(client.conn), quota: reason }, 'mqtt refused')
+      try {
+        deps.onOverQuota?.(device, reason)
+      } catch (err) {
+        logger.error({ err }, 'onOverQuota failed')
+      }
+      // Tell the device first; the refusal closes the connection once the message is on its way.
+      const message = JSON.stringify({ rejections: [{ code: 'over-quota', reason }], at: new Date().toISOString() })
+      // Written straight to this connection (its own subscription to the topic is not required
+      // to have been routed first); the refusal follows once the write is done.
+      client.publish({ cmd: 'publish', topic: `devices/${device.id}/errors`, payload: Buffer.from(message), qos: 0, retain: false, dup: false }, () => {
+        callback(new Refusal('over-quota'))
+      })
+    },
     registry: deps.registry,
     serviceAccounts: deps.serviceAccounts,
     limits,
@@ -121,7 +152,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     onStatus: deps.onStatus,
     refuse,
     isDeviceConnected: (clientId) => devices.has(clientId),
-    wasCutOff: (client) => cutOff.has(client.conn),
+    wasCutOff: (client) => cutOff.has(client.conn) || refusedOverQuota.has(client),
     onAuthenticated(client: Client, principal: Principal) {
       // The connection may have dropped while the secret was being checked.
       // From here on the connection may send full-size packets and no longer counts as pending.
@@ -252,7 +283,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     reportRejections(deviceId, rejections) {
       if (DEVICE_ID.test(deviceId)) feedback.report(deviceId, rejections)
     },
-    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused } }),
+    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused }, quotaSlowed: quotas.stats().slowed }),
     async close() {
       stopWatching()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

@@ -38,6 +38,8 @@ export type RefusalReason =
   | 'topic-too-long'
   // the reading could not be recorded, so it is not acknowledged and the device will resend it
   | 'ingest-failed'
+  // past the device's hard quota (broker/quotas.ts): not recorded, connection closed
+  | 'over-quota'
 
 /** MQTT 3.1.1 CONNACK return codes. */
 export const CONNACK = {

@@ -114,6 +114,8 @@ export function loadConfig(env: Env) {
       maxPendingConnections: integer('MQTT_MAX_PENDING', 1000, 1, 10_000_000),
       /** MQTT over TLS and over secure WebSocket, when a certificate and key are configured; the files are re-read when they change. */
       tls: tls(),
+      /** Per-device quotas (broker/quotas.ts): 1 on, 0 off (load tests that outrun devices' intervals on purpose). */
+      quotas: integer('MQTT_QUOTAS', 1, 0, 1) === 1,
       serviceAccounts: servicePassword ? [{ username: serviceUser, password: servicePassword }] : [],
     },
     storage: influxUrl

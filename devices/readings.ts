@@ -24,6 +24,8 @@ export const REJECT_CODES = [
   'timestamp-too-old',
   'inconsistent',
   'no-fields',
+  // not about a reading: the device was refused for sending past its quota (broker/quotas.ts)
+  'over-quota',
 ] as const
 export type RejectCode = (typeof REJECT_CODES)[number]
 

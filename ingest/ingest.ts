@@ -23,6 +23,7 @@ export interface IngestOptions {
   limits?: ValidationLimits
   onAccepted?: PipelineOptions['onAccepted']
   onRejected?: PipelineOptions['onRejected']
+  deadLettersPerHour?: PipelineOptions['deadLettersPerHour']
 }
 
 export interface IngestHealth {
@@ -42,7 +43,7 @@ export async function createIngest(options: IngestOptions) {
     fsync: options.walFsync,
     logger,
   })
-  const pipeline = createPipeline({ wal, logger, limits: options.limits, onAccepted: options.onAccepted, onRejected: options.onRejected })
+  const pipeline = createPipeline({ wal, logger, limits: options.limits, onAccepted: options.onAccepted, onRejected: options.onRejected, deadLettersPerHour: options.deadLettersPerHour })
 
   let storageDetail = 'starting'
   let storageReady = false

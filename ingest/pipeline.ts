@@ -21,6 +21,12 @@ export interface PipelineOptions {
   onAccepted?: (device: DeviceRef, readings: ValidReading[], receivedAt: number) => void
   /** Rejected readings, once durable in the dead-letter log: tells installers what was wrong. */
   onRejected?: (device: DeviceRef, rejections: Rejection[], receivedAt: number) => void
+  /**
+   * Dead letters stored per device per clock hour (default 60). Past it they are counted, and one
+   * summary dead letter 'over-dead-letter-quota' is stored for that hour instead. A device's
+   * metadata key `quota.deadLettersPerHour` (a number) overrides it for that device.
+   */
+  deadLettersPerHour?: number
 }
 
 export interface PipelineCounters {
@@ -29,15 +35,48 @@ export interface PipelineCounters {
   readingsRejected: number
   rejectedByCode: Record<string, number>
   walErrors: number
+  /** Dead letters not stored because the device was over its hourly dead-letter quota. */
+  deadLettersOverQuota: number
 }
 
 const DEAD_LETTER_PAYLOAD_BYTES = 4096
+/** A payload's dead letter lists every reason, up to this many characters, then '… and N more'. */
+const DEAD_LETTER_REASON_CHARS = 1000
+const HOUR_MS = 3_600_000
+export const DEFAULT_DEAD_LETTERS_PER_HOUR = 60
+/** Devices whose hourly dead-letter count is kept; past it the table is cleared (memory bound). */
+const MAX_QUOTA_DEVICES = 100_000
+
+const describe = (r: Rejection) => (r.index === undefined ? r.reason : `reading ${r.index}: ${r.reason}`)
+
+/**
+ * One payload's rejections as one reason: 'reading 0: …; reading 3: …', cut at
+ * DEAD_LETTER_REASON_CHARS with '… and N more' for the reasons left out.
+ */
+export function combinedReason(rejections: readonly Rejection[]): string {
+  let reason = ''
+  for (let i = 0; i < rejections.length; i++) {
+    const part = describe(rejections[i]!)
+    const next = reason ? `${reason}; ${part}` : part
+    if (next.length > DEAD_LETTER_REASON_CHARS && reason) return `${reason}; … and ${rejections.length - i} more`
+    reason = next.length > DEAD_LETTER_REASON_CHARS ? `${next.slice(0, DEAD_LETTER_REASON_CHARS)}…` : next
+  }
+  return reason
+}
+
+function deviceDeadLetterQuota(device: unknown, fallback: number): number {
+  const value = (device as { metadata?: Record<string, unknown> }).metadata?.['quota.deadLettersPerHour']
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback
+}
 /** How often the same device and reason is logged again, with the count in between. */
 const REJECTION_LOG_INTERVAL_MS = 60_000
 
 export function createPipeline(options: PipelineOptions) {
   const { wal, logger, limits = DEFAULT_LIMITS, onAccepted, onRejected } = options
-  const counters: PipelineCounters = { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0 }
+  const deadLettersPerHour = options.deadLettersPerHour ?? DEFAULT_DEAD_LETTERS_PER_HOUR
+  const counters: PipelineCounters = { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0, deadLettersOverQuota: 0 }
+  // Per device: the clock hour counted and the dead letters stored in it.
+  const deadLetterHours = new Map<string, { hour: number; stored: number }>()
   const prefixes = new Map<string, string>()
   const lastLogged = new Map<string, { at: number; suppressed: number }>()
 
@@ -67,6 +106,31 @@ export function createPipeline(options: PipelineOptions) {
     )
   }
 
+  /**
+   * The dead-letter record to write for this payload: the letter itself while the device is within
+   * its hourly quota, one summary the first time past it, nothing after that until the next hour.
+   */
+  function deadLetterRecord(device: { id: string }, letter: DeadLetter, quota: number): string {
+    const hour = Math.floor(letter.receivedAt / HOUR_MS)
+    let seen = deadLetterHours.get(device.id)
+    if (!seen || seen.hour !== hour) {
+      if (deadLetterHours.size >= MAX_QUOTA_DEVICES) deadLetterHours.clear()
+      seen = { hour, stored: 0 }
+      deadLetterHours.set(device.id, seen)
+    }
+    seen.stored += 1
+    if (seen.stored <= quota) return `D${JSON.stringify(letter)}\n`
+    counters.deadLettersOverQuota += 1
+    if (seen.stored > quota + 1) return ''
+    logger.warn({ device: device.id, quota }, 'device over its dead-letter quota: storing a summary until the hour ends')
+    const summary: DeadLetter = {
+      ...letter,
+      code: 'over-dead-letter-quota',
+      reason: `over the quota of ${quota} dead letters per hour: later refused payloads this hour are counted, not stored; this one: ${letter.reason}`.slice(0, DEAD_LETTER_REASON_CHARS),
+    }
+    return `D${JSON.stringify(summary)}\n`
+  }
+
   return {
     counters,
 
@@ -74,21 +138,25 @@ export function createPipeline(options: PipelineOptions) {
     refuse(deviceId: string, topic: string, payload: Buffer, receivedAt: number, code: string, reason: string, done: (err?: Error) => void): void {
       counters.messages += 1
       const letter: DeadLetter = { deviceId, receivedAt, topic, code, reason, payload: payload.toString('utf8', 0, Math.min(payload.length, DEAD_LETTER_PAYLOAD_BYTES)) }
-      wal.append(`D${JSON.stringify(letter)}\n`, 1, (err) => {
+      const record = deadLetterRecord({ id: deviceId }, letter, deadLettersPerHour)
+      const finish = (err?: Error | null) => {
         if (err) counters.walErrors += 1
         else {
           counters.readingsRejected += 1
           counters.rejectedByCode[code] = (counters.rejectedByCode[code] ?? 0) + 1
         }
-        done(err)
-      })
+        done(err ?? undefined)
+      }
+      if (record) wal.append(record, 1, finish)
+      else finish()
     },
 
     /**
      * Takes one telemetry message. `done` fires once everything in it, readings and rejections
-     * alike, is durable; only then may the message be acknowledged.
+     * alike, is durable; only then may the message be acknowledged. It is told how many readings
+     * the payload held, valid or not.
      */
-    accept(device: DeviceRef, topic: string, payload: Buffer, receivedAt: number, done: (err?: Error) => void): void {
+    accept(device: DeviceRef, topic: string, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void {
       counters.messages += 1
       const { readings, rejections } = parseTelemetry(device.type, payload, receivedAt, limits)
       const kind = KINDS[device.type]
@@ -97,28 +165,33 @@ export function createPipeline(options: PipelineOptions) {
         const prefix = prefixFor(device)
         for (const reading of readings) text += `R${encodeReading(kind, prefix, reading)}\n`
       }
+      let records = readings.length
       if (rejections.length) {
-        const raw = payload.toString('utf8', 0, Math.min(payload.length, DEAD_LETTER_PAYLOAD_BYTES))
-        for (const rejection of rejections) {
-          const letter: DeadLetter = {
-            deviceId: device.id,
-            receivedAt,
-            topic,
-            code: rejection.code,
-            reason: rejection.index === undefined ? rejection.reason : `reading ${rejection.index}: ${rejection.reason}`,
-            payload: raw,
-          }
-          text += `D${JSON.stringify(letter)}\n`
+        // One dead letter per refused payload, however many readings in it were rejected: every
+        // reason in one text, the first rejection's code, the raw payload once.
+        const letter: DeadLetter = {
+          deviceId: device.id,
+          receivedAt,
+          topic,
+          code: rejections[0]!.code,
+          reason: combinedReason(rejections),
+          payload: payload.toString('utf8', 0, Math.min(payload.length, DEAD_LETTER_PAYLOAD_BYTES)),
+        }
+        const record = deadLetterRecord(device, letter, deviceDeadLetterQuota(device, deadLettersPerHour))
+        if (record) {
+          text += record
+          records += 1
         }
       }
-      wal.append(text, readings.length + rejections.length, (err) => {
+      const written = (err?: Error | null) => {
         if (err) {
           counters.walErrors += 1
           return done(err)
         }
         counters.readingsAccepted += readings.length
-        // Acknowledge first: what the listeners do must never delay the device's PUBACK.
-        done()
+        // Acknowledge first: what the listeners do must never delay the device's PUBACK. The count
+        // of readings in the payload (accepted or not) feeds the broker's per-device quota.
+        done(undefined, readings.length + rejections.length)
         if (rejections.length) {
           counters.readingsRejected += rejections.length
           for (const rejection of rejections) {
@@ -128,7 +201,9 @@ export function createPipeline(options: PipelineOptions) {
           onRejected?.(device, rejections, receivedAt)
         }
         if (readings.length) onAccepted?.(device, readings, receivedAt)
-      })
+      }
+      if (records) wal.append(text, records, written)
+      else written()
     },
   }
 }

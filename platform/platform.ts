@@ -107,6 +107,9 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     },
     logger: logger.child({ part: 'broker' }),
     onConnectionChange: feed.connection,
+    quotas: config.mqtt.quotas ? {} : false,
+    // The commissioning page lists it with the readings' rejections; nothing is stored.
+    onOverQuota: (device, reason) => feed.rejected(device, [{ code: 'over-quota', reason }], Date.now()),
     onTelemetry: config.timing
       ? (device, payload, receivedAt, done) => {
           const started = performance.now()

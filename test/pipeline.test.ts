@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
+import { connectAsync } from 'mqtt'
 import { afterAll, describe, expect, inject, it, vi } from 'vitest'
 import { loadConfig } from '../cli/config.ts'
 import { createPlatform, type Platform } from '../platform/platform.ts'
@@ -103,5 +104,59 @@ describe.each(storages)('the pipeline into the $name', ({ env }) => {
     await mosquittoPub(port, user, `devices/${device.id}/telemetry`, JSON.stringify({ ts, temperature: 12.5 }))
     await expect.poll(() => platform.storage.latest({ deviceId: device.id, type: 'weather' }), { timeout: 30_000 }).toMatchObject({ time: ts, values: { temperature: 12.5 } })
     expect(platform.ingest.counters.rejectedByCode['out-of-range']).toBeGreaterThanOrEqual(1)
+  })
+
+  /** Publishes each payload at QoS 1 over one connection, waiting for every PUBACK. */
+  async function publishAll(user: { id: string; secret: string }, payloads: string[]) {
+    const client = await connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: user.id, username: user.id, password: user.secret, protocolVersion: 4, reconnectPeriod: 0 })
+    try {
+      for (const payload of payloads) await client.publishAsync(`devices/${user.id}/telemetry`, payload, { qos: 1 })
+    } finally {
+      await client.endAsync()
+    }
+  }
+
+  it('stores one dead letter for a 1,000-reading garbage array, with every reason and the payload once', async () => {
+    const { device, secret } = await platform.registry.add({ type: 'air-quality', city: 'Prato', name: 'Garbage array' })
+    const rejectedBefore = platform.ingest.counters.readingsRejected
+    const garbage = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ ts: Date.now(), pm25: -1 - i })))
+    await publishAll({ id: device.id, secret }, [garbage])
+    const letters = await vi.waitFor(
+      async () => {
+        const found = await platform.storage.deadLetters({ deviceId: device.id, limit: 10 })
+        expect(found.length).toBeGreaterThan(0)
+        return found
+      },
+      { timeout: 30_000, interval: 100 },
+    )
+    // Give a second letter, were there one, time to be shipped as well.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(await platform.storage.deadLetters({ deviceId: device.id, limit: 10 })).toHaveLength(1)
+    const [letter] = letters
+    expect(letter!.code).toBe('out-of-range')
+    expect(letter!.reason).toMatch(/^reading 0: .*; reading 1: .*… and \d+ more$/)
+    expect(letter!.reason.length).toBeLessThan(1100)
+    expect(letter!.payload.length).toBe(4096)
+    // Counting stays per reading.
+    expect(platform.ingest.counters.readingsRejected - rejectedBefore).toBe(1000)
+  })
+
+  it("caps a garbage-only device's stored dead letters at its hourly quota, plus one summary", async () => {
+    const { device, secret } = await platform.registry.add({ type: 'noise', city: 'Arezzo', name: 'Garbage only', metadata: { 'quota.deadLettersPerHour': 3 } })
+    const overBefore = platform.ingest.counters.deadLettersOverQuota
+    await publishAll({ id: device.id, secret }, Array.from({ length: 8 }, (_, i) => `not json ${i}`))
+    const letters = await vi.waitFor(
+      async () => {
+        const found = await platform.storage.deadLetters({ deviceId: device.id, limit: 20 })
+        expect(found.length).toBeGreaterThanOrEqual(4)
+        return found
+      },
+      { timeout: 30_000, interval: 100 },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(await platform.storage.deadLetters({ deviceId: device.id, limit: 20 })).toHaveLength(4)
+    expect(letters.filter((l) => l.code === 'over-dead-letter-quota')).toHaveLength(1)
+    // (Exact unless the run crosses a clock hour, where the count starts again.)
+    expect(platform.ingest.counters.deadLettersOverQuota - overBefore).toBe(5)
   })
 })

@@ -53,8 +53,8 @@ export async function startBroker(limits: Partial<BrokerLimits> = {}, extra: Par
   const clients: MqttClient[] = []
   const sockets: Socket[] = []
 
-  async function addDevice(id: string) {
-    const { secret } = await registry.add({ id, type: 'air-quality', city: 'firenze', name: id })
+  async function addDevice(id: string, extra: { metadata?: Record<string, string | number | boolean>; interval?: number } = {}) {
+    const { secret } = await registry.add({ id, type: 'air-quality', city: 'firenze', name: id, ...extra })
     return { id, secret }
   }
 

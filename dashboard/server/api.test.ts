@@ -31,7 +31,7 @@ function expectError(response: { statusCode: number; json(): unknown }, status: 
 /** Minimal ingest-like status objects, for health states the real ingest does not easily reach. */
 function fakeIngest(health: { ok: boolean; storageOk: boolean; backlogBytes?: number; overBudget?: boolean; lastStoredAt?: number }) {
   return {
-    counters: { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0 },
+    counters: { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0, deadLettersOverQuota: 0 },
     stats: () => ({ wal: { unconfirmedBytes: health.backlogBytes ?? 0, overBudget: health.overBudget ?? false } }),
     health: async () => ({
       ok: health.ok,

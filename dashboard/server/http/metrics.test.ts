@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createMetrics, type IngestStatsSource } from './metrics.ts'
 
 const ingest: IngestStatsSource = {
-  counters: { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0 },
+  counters: { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0, deadLettersOverQuota: 0 },
   stats: () => ({ wal: { unconfirmedBytes: 0, overBudget: false } }),
 }
 

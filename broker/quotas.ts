@@ -1,0 +1,152 @@
+import type { Device } from '../devices/registry.ts'
+
+/**
+ * Per-device quotas: token buckets for messages, readings and bytes, refilled at a rate derived
+ * from the device's reporting interval, with a burst allowance so a device coming back online
+ * can send its backlog at once.
+ *
+ * A bucket may go into debt (a payload's readings are only known once ingest has parsed it). The
+ * broker uses the debt two ways:
+ *  - slow down: the PUBACK is delayed by the time the deepest bucket needs to refill, at most
+ *    `maxDelayMs`; aedes reads nothing more from that connection meanwhile, so only that device
+ *    waits;
+ *  - refuse: a message arriving while a bucket needs more than `hardLimitMs` to refill is not
+ *    recorded and the connection is closed (refusal 'over-quota'). A device keeping to the PUBACKs
+ *    at its quota never gets there; one sending faster than the delays let it does.
+ *
+ * Defaults (nominal rate = 1 / interval): messages 10× nominal, burst 100; readings 10× nominal,
+ * burst 1,000 (one backlog array); bytes 10× nominal × 2 KiB, burst 512 KiB. Per type: TYPE_QUOTAS
+ * below. Per device: metadata keys `quota.messagesPerSecond`, `quota.messagesBurst`,
+ * `quota.readingsPerSecond`, `quota.readingsBurst`, `quota.bytesPerSecond`, `quota.bytesBurst`
+ * (numbers) override the rest. Dead letters per hour are capped in ingest/pipeline.ts (metadata
+ * key `quota.deadLettersPerHour`).
+ *
+ * Memory is bounded: at most `maxDevices` devices' buckets are kept; the least recently used is
+ * dropped past that (it starts again with full buckets).
+ */
+
+export interface QuotaPolicy {
+  messagesPerSecond: number
+  messagesBurst: number
+  readingsPerSecond: number
+  readingsBurst: number
+  bytesPerSecond: number
+  bytesBurst: number
+}
+
+export interface QuotaSettings {
+  /** Longest a PUBACK is delayed for being over quota. */
+  maxDelayMs: number
+  /** Refill time past which a message is refused. */
+  hardLimitMs: number
+  maxDevices: number
+  /** How often an over-quota device is logged again. */
+  logIntervalMs: number
+}
+
+export const DEFAULT_QUOTA_SETTINGS: QuotaSettings = { maxDelayMs: 5_000, hardLimitMs: 30_000, maxDevices: 100_000, logIntervalMs: 60_000 }
+
+/** Per-type overrides of the interval-derived policy (none yet; a configuration file may fill this later). */
+export const TYPE_QUOTAS: Partial<Record<Device['type'], Partial<QuotaPolicy>>> = {}
+
+const KEYS = ['messagesPerSecond', 'messagesBurst', 'readingsPerSecond', 'readingsBurst', 'bytesPerSecond', 'bytesBurst'] as const
+
+export function quotaPolicy(device: Pick<Device, 'type' | 'interval' | 'metadata'>): QuotaPolicy {
+  const nominal = 1 / Math.max(1, device.interval)
+  const policy: QuotaPolicy = {
+    messagesPerSecond: 10 * nominal,
+    messagesBurst: 100,
+    readingsPerSecond: 10 * nominal,
+    readingsBurst: 1000,
+    bytesPerSecond: 10 * nominal * 2048,
+    bytesBurst: 512 * 1024,
+    ...TYPE_QUOTAS[device.type],
+  }
+  const metadata = device.metadata as Record<string, unknown> | undefined
+  for (const key of KEYS) {
+    const value = metadata?.[`quota.${key}`]
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) policy[key] = value
+  }
+  return policy
+}
+
+interface Buckets {
+  at: number
+  messages: number
+  readings: number
+  bytes: number
+  lastLogged: number
+}
+
+export type QuotaCheck = { ok: true } | { ok: false; reason: string }
+
+export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () => number = Date.now) {
+  const { maxDelayMs, hardLimitMs, maxDevices, logIntervalMs } = { ...DEFAULT_QUOTA_SETTINGS, ...settings }
+  const buckets = new Map<string, Buckets>()
+  let slowed = 0
+
+  function refilled(device: Device, policy: QuotaPolicy, now: number): Buckets {
+    let b = buckets.get(device.id)
+    if (!b) {
+      if (buckets.size >= maxDevices) buckets.delete(buckets.keys().next().value!)
+      b = { at: now, messages: policy.messagesBurst, readings: policy.readingsBurst, bytes: policy.bytesBurst, lastLogged: Number.NEGATIVE_INFINITY }
+    } else {
+      buckets.delete(device.id) // re-inserted below: the map's order is least recently used first
+      const seconds = Math.max(0, now - b.at) / 1000
+      b.at = now
+      b.messages = Math.min(policy.messagesBurst, b.messages + seconds * policy.messagesPerSecond)
+      b.readings = Math.min(policy.readingsBurst, b.readings + seconds * policy.readingsPerSecond)
+      b.bytes = Math.min(policy.bytesBurst, b.bytes + seconds * policy.bytesPerSecond)
+    }
+    buckets.set(device.id, b)
+    return b
+  }
+
+  /** Milliseconds until every bucket is out of debt, and which one takes longest. */
+  function debt(b: Buckets, policy: QuotaPolicy): { ms: number; bucket: string } {
+    const m = b.messages < 0 ? (-b.messages / policy.messagesPerSecond) * 1000 : 0
+    const r = b.readings < 0 ? (-b.readings / policy.readingsPerSecond) * 1000 : 0
+    const y = b.bytes < 0 ? (-b.bytes / policy.bytesPerSecond) * 1000 : 0
+    if (m >= r && m >= y) return { ms: m, bucket: 'messages' }
+    return r >= y ? { ms: r, bucket: 'readings' } : { ms: y, bucket: 'bytes' }
+  }
+
+  return {
+    /** Before recording a message: refuses it past the hard limit, else charges one message and its bytes. */
+    admit(device: Device, bytes: number): QuotaCheck {
+      const policy = quotaPolicy(device)
+      const b = refilled(device, policy, clock())
+      const owed = debt(b, policy)
+      if (owed.ms > hardLimitMs) {
+        const rates = { messages: policy.messagesPerSecond, readings: policy.readingsPerSecond, bytes: policy.bytesPerSecond }
+        return { ok: false, reason: `over quota: ${owed.bucket} (${+rates[owed.bucket as keyof typeof rates].toPrecision(3)}/s); slow down and retry in ${Math.ceil(owed.ms / 1000)} s` }
+      }
+      b.messages -= 1
+      b.bytes -= bytes
+      return { ok: true }
+    },
+
+    /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
+    recorded(device: Device, readings: number): number {
+      const policy = quotaPolicy(device)
+      const b = refilled(device, policy, clock())
+      b.readings -= readings
+      const ms = Math.min(maxDelayMs, debt(b, policy).ms)
+      if (ms > 0) slowed += 1
+      return ms
+    },
+
+    /** Whether to log this device's refusal now (once per logIntervalMs per device). */
+    shouldLog(deviceId: string): boolean {
+      const b = buckets.get(deviceId)
+      const now = clock()
+      if (!b || now - b.lastLogged < logIntervalMs) return false
+      b.lastLogged = now
+      return true
+    },
+
+    stats: () => ({ devices: buckets.size, slowed }),
+  }
+}
+
+export type Quotas = ReturnType<typeof createQuotas>
