@@ -10,15 +10,25 @@ describe('quota policy', () => {
     const policy = quotaPolicy({ type: 'air-quality', interval: 60, metadata: { 'quota.messagesBurst': 7 } })
     expect(policy.messagesPerSecond).toBeCloseTo(10 / 60)
     expect(policy.messagesBurst).toBe(7)
-    expect(policy.readingsBurst).toBe(1000)
+    expect(policy.readingsBurst).toBe(11_520) // 8 days at one a minute
+    expect(policy.bytesBurst).toBe(11_520 * 128)
   })
 
-  it('allows a 1,000-reading backlog array in one burst, then asks for a delay, then refuses', () => {
+  it('lets a week of backlog through at any interval, within bounds', () => {
+    for (const interval of [1, 10, 60, 600, 3600]) {
+      const { readingsBurst } = quotaPolicy({ type: 'air-quality', interval, metadata: {} })
+      expect(readingsBurst).toBeGreaterThanOrEqual(Math.min(100_000, (7 * 24 * 3600) / interval))
+      expect(readingsBurst).toBeGreaterThanOrEqual(1000)
+      expect(readingsBurst).toBeLessThanOrEqual(100_000)
+    }
+  })
+
+  it('allows a week of backlog in one burst, then asks for a delay, then refuses', () => {
     let now = 0
     const quotas = createQuotas({ maxDelayMs: 5_000, hardLimitMs: 30_000 }, () => now)
     const device = { id: 'aq-q', type: 'air-quality', interval: 60, metadata: {} } as never
-    expect(quotas.admit(device, 31_000)).toEqual({ ok: true })
-    expect(quotas.recorded(device, 1000)).toBe(0)
+    expect(quotas.admit(device, 700_000)).toEqual({ ok: true })
+    expect(quotas.recorded(device, 11_520)).toBe(0)
     expect(quotas.admit(device, 100)).toEqual({ ok: true })
     expect(quotas.recorded(device, 10)).toBe(5_000) // 10 readings owed at 1/6 per s: held for the longest delay
     now += 5_000

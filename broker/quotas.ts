@@ -15,7 +15,8 @@ import type { Device } from '../devices/registry.ts'
  *    at its quota never gets there; one sending faster than the delays let it does.
  *
  * Defaults (nominal rate = 1 / interval): messages 10× nominal, burst 100; readings 10× nominal,
- * burst 1,000 (one backlog array); bytes 10× nominal × 2 KiB, burst 512 KiB. Per type: TYPE_QUOTAS
+ * burst 8 days of readings at the interval (at least 1,000, at most 100,000: a week's backlog goes
+ * through at once); bytes 10× nominal × 2 KiB, burst 128 bytes per burst reading (at least 512 KiB). Per type: TYPE_QUOTAS
  * below. Per device: metadata keys `quota.messagesPerSecond`, `quota.messagesBurst`,
  * `quota.readingsPerSecond`, `quota.readingsBurst`, `quota.bytesPerSecond`, `quota.bytesBurst`
  * (numbers) override the rest. Dead letters per hour are capped in ingest/pipeline.ts (metadata
@@ -49,17 +50,26 @@ export const DEFAULT_QUOTA_SETTINGS: QuotaSettings = { maxDelayMs: 5_000, hardLi
 /** Per-type overrides of the interval-derived policy (none yet; a configuration file may fill this later). */
 export const TYPE_QUOTAS: Partial<Record<Device['type'], Partial<QuotaPolicy>>> = {}
 
+/** The backlog a device may send at once: 8 days of readings at its interval (a week offline, and a day's slack). */
+const BACKLOG_SECONDS = 8 * 24 * 3600
+const MAX_READINGS_BURST = 100_000
+/** Room per backlog reading in the bytes burst (a JSON reading with a few fields is 60–120 bytes). */
+const BACKLOG_BYTES_PER_READING = 128
+
 const KEYS = ['messagesPerSecond', 'messagesBurst', 'readingsPerSecond', 'readingsBurst', 'bytesPerSecond', 'bytesBurst'] as const
 
 export function quotaPolicy(device: Pick<Device, 'type' | 'interval' | 'metadata'>): QuotaPolicy {
-  const nominal = 1 / Math.max(1, device.interval)
+  const interval = Math.max(1, device.interval)
+  const nominal = 1 / interval
+  // A device back from days offline sends its backlog at once; that must go through.
+  const readingsBurst = Math.min(MAX_READINGS_BURST, Math.max(1000, Math.ceil(BACKLOG_SECONDS / interval)))
   const policy: QuotaPolicy = {
     messagesPerSecond: 10 * nominal,
     messagesBurst: 100,
     readingsPerSecond: 10 * nominal,
-    readingsBurst: 1000,
+    readingsBurst,
     bytesPerSecond: 10 * nominal * 2048,
-    bytesBurst: 512 * 1024,
+    bytesBurst: Math.max(512 * 1024, readingsBurst * BACKLOG_BYTES_PER_READING),
     ...TYPE_QUOTAS[device.type],
   }
   const metadata = device.metadata as Record<string, unknown> | undefined
