@@ -13,7 +13,7 @@ import type { FleetName } from './fleet.ts'
  * against a naive baseline, then the citizens' public API and the operators' dashboard.
  */
 
-const PARTS = ['pipeline', 'public', 'dashboard'] as const
+const PARTS = ['pipeline', 'public', 'mobility', 'dashboard'] as const
 const FLEETS: readonly FleetName[] = ['mixed', 'air-quality']
 /** 10,000 is allowed but slow (registering and first logins hash 10,000 secrets): opt-in, and the only size above 1,000. */
 const MAX_DEVICES = 10_000
@@ -137,6 +137,12 @@ async function run(values: Values): Promise<number> {
     const { benchPublic, formatPublicBench } = await import('./public.ts')
     const result = await benchPublic({ seconds: quick ? 3 : 5, connections: 20, log: options.log })
     console.log(formatPublicBench(result))
+  }
+  if (parts.includes('mobility')) {
+    console.log('\nGTFS-Realtime for 2,000 buses: served from the snapshot against built per request, same run')
+    const { benchMobility } = await import('./mobility.ts')
+    const { formatPublicBench } = await import('./public.ts')
+    console.log(formatPublicBench(await benchMobility({ vehicles: 2000, seconds: quick ? 3 : 5, connections: 20, log: options.log })))
   }
   if (parts.includes('dashboard')) {
     console.log('\nOperators\' dashboard in headless Chromium: updates batched per animation frame against React state per message, same run')
