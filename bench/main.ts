@@ -20,7 +20,7 @@ const MAX_DEVICES = 10_000
 
 const USAGE =
   'node --import tsx bench/main.ts [--quick] [--fleet mixed|air-quality] [--devices 50,1000,10000] [--seconds S] [--rounds N] [--warmup S] [--window W] [--rate R] ' +
-  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,dashboard] [--profile] [--json]'
+  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json]'
 const SUMMARY = 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)'
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string }
