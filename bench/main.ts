@@ -13,14 +13,14 @@ import type { FleetName } from './fleet.ts'
  * against a naive baseline, then the citizens' public API and the operators' dashboard.
  */
 
-const PARTS = ['pipeline', 'public', 'dashboard'] as const
+const PARTS = ['pipeline', 'public', 'mobility', 'dashboard'] as const
 const FLEETS: readonly FleetName[] = ['mixed', 'air-quality']
 /** 10,000 is allowed but slow (registering and first logins hash 10,000 secrets): opt-in, and the only size above 1,000. */
 const MAX_DEVICES = 10_000
 
 const USAGE =
   'node --import tsx bench/main.ts [--quick] [--fleet mixed|air-quality] [--devices 50,1000,10000] [--seconds S] [--rounds N] [--warmup S] [--window W] [--rate R] ' +
-  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,dashboard] [--profile] [--json]'
+  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json]'
 const SUMMARY = 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)'
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string }
@@ -137,6 +137,12 @@ async function run(values: Values): Promise<number> {
     const { benchPublic, formatPublicBench } = await import('./public.ts')
     const result = await benchPublic({ seconds: quick ? 3 : 5, connections: 20, log: options.log })
     console.log(formatPublicBench(result))
+  }
+  if (parts.includes('mobility')) {
+    console.log('\nGTFS-Realtime for 2,000 buses: served from the snapshot against built per request, same run')
+    const { benchMobility } = await import('./mobility.ts')
+    const { formatPublicBench } = await import('./public.ts')
+    console.log(formatPublicBench(await benchMobility({ vehicles: 2000, seconds: quick ? 3 : 5, connections: 20, log: options.log })))
   }
   if (parts.includes('dashboard')) {
     console.log('\nOperators\' dashboard in headless Chromium: updates batched per animation frame against React state per message, same run')

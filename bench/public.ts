@@ -56,7 +56,7 @@ export interface PublicBenchResult {
   notes: string[]
 }
 
-interface LoadResult {
+export interface LoadResult {
   requests: number
   errors: number
   statuses: Record<string, number>
@@ -116,7 +116,7 @@ setTimeout(async () => {
 }, warmupMs + measureMs)
 `
 
-function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+export function load(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, connections, warmupMs: 1000, measureMs: seconds * 1000, headers } })
     const timer = setTimeout(() => {

@@ -84,6 +84,11 @@ export function loadConfig(env: Env) {
     }
     return { certFile, keyFile, caFile, port: integer('MQTT_TLS_PORT', 8883, 0, 65535), wssPort: integer('MQTT_WSS_PORT', 8084, 0, 65535) }
   }
+  const email = (name: string): string | undefined => {
+    const value = get(name)
+    if (value !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) throw new ConfigError(`${name} must be an e-mail address, got '${value}'`)
+    return value
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -153,6 +158,8 @@ export function loadConfig(env: Env) {
     /** Open data: the licence every public answer names (an SPDX id such as CC-BY-4.0, the default, or a URL) and the credit line. */
     dataLicense: license(get('DATA_LICENSE')),
     dataAttribution: get('DATA_ATTRIBUTION'),
+    /** Open data: who answers for the feeds (GBFS requires a contact address; the catalogue names it). */
+    dataContactEmail: email('DATA_CONTACT_EMAIL'),
   }
 }
 

@@ -133,7 +133,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       staticDir: existsSync(DASHBOARD_DIST) ? DASHBOARD_DIST : undefined,
       mapStyleUrl: config.mapStyleUrl,
       adminPassword: config.adminPassword,
-      publicData: { license: config.dataLicense, attribution: config.dataAttribution },
+      publicData: { license: config.dataLicense, attribution: config.dataAttribution, contactEmail: config.dataContactEmail },
       mqttPublic: () =>
         mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt', tlsPort: mqttPorts.tlsPort, wssPort: mqttPorts.wssPort },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },

@@ -76,6 +76,12 @@ export const EXPECTATIONS: Record<string, Expectation> = {
   'GET /api/public/stations': { request: get('/api/public/stations'), expect: everyone(200) },
   'GET /api/public/stations/:id/readings': { request: async (c) => ({ url: `/api/public/stations/${await c.ownDevice()}/readings` }), expect: everyone(200) },
   'GET /api/public/readings': { request: get('/api/public/readings?city=firenze'), expect: everyone(200) },
+  'GET /api/public/gtfs-rt/vehicle-positions': { request: get('/api/public/gtfs-rt/vehicle-positions'), expect: everyone(200) },
+  'GET /api/public/gtfs-rt/trip-updates': { request: get('/api/public/gtfs-rt/trip-updates?format=json'), expect: everyone(200) },
+  'GET /api/public/gbfs/manifest.json': { request: get('/api/public/gbfs/manifest.json'), expect: everyone(200) },
+  'GET /api/public/gbfs/:city/:file': { request: get('/api/public/gbfs/firenze/station_status.json'), expect: everyone(200) },
+  'GET /api/public/parking': { request: get('/api/public/parking?format=datex'), expect: everyone(200) },
+  'GET /api/public/catalog': { request: get('/api/public/catalog'), expect: everyone(200) },
 
   // ---- auth
   'POST /api/auth/login': {

@@ -22,6 +22,8 @@ import { Scale } from './Scale.tsx'
 // Below the fold and heavy (Recharts, maplibre-gl): loaded when their section nears the viewport.
 const Charts = lazy(() => import('./Charts.tsx'))
 const StationMap = lazy(() => import('./StationMap.tsx'))
+// Live over Socket.IO: the client library comes with this chunk, not with the first paint.
+const MobilityNow = lazy(() => import('./MobilityNow.tsx'))
 
 const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
 
@@ -121,6 +123,9 @@ export function App() {
             </div>
           </div>
         )}
+        <Deferred fallback={t.loading} testId="mobility-section">
+          <MobilityNow city={city} lang={lang} />
+        </Deferred>
       </main>
       <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />
     </>

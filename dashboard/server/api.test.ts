@@ -682,6 +682,13 @@ describe('dashboard API', () => {
           '/api/public/readings',
           '/api/public/stations',
           '/api/public/stations/{id}/readings',
+          // Infomobility feeds (issue #15)
+          '/api/public/catalog',
+          '/api/public/gbfs/manifest.json',
+          '/api/public/gbfs/{city}/{file}',
+          '/api/public/gtfs-rt/trip-updates',
+          '/api/public/gtfs-rt/vehicle-positions',
+          '/api/public/parking',
         ].sort(),
       )
       expect(Object.keys(doc.paths['/api/devices'])).toEqual(['get', 'post'])

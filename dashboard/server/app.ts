@@ -246,7 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   fallback = await registerStatic(app, deps.staticDir)
   installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
   // After the error handler and security headers, so the public routes' own scope inherits both.
-  await registerPublic(app, { registry, storage, feed, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
+  await registerPublic(app, { registry, storage, feed, live, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
 
   const realtime = createRealtime(
     app.server,

@@ -11,16 +11,27 @@ import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/device-schemas
  * browsers connected to any node.
  */
 
-/** The citizens' live room carries only this type's readings, and only these fields. */
+/** The citizens' live room carries this type's readings by default (`{ public: true }`), and only these fields. */
 export const PUBLIC_TYPE: DeviceType = 'air-quality'
 export const PUBLIC_FIELDS: readonly string[] = ['pm25', 'pm10', 'no2', 'o3', 'so2', 'co']
+/**
+ * Every type the citizens' rooms carry (`{ public: true, type }`), with the tags and fields they
+ * may see: air quality, and the mobility types of the "Getting around now" section.
+ */
+export const PUBLIC_VIEWS: Readonly<Partial<Record<DeviceType, readonly string[]>>> = {
+  'air-quality': PUBLIC_FIELDS,
+  bus: ['route', 'lat', 'lon', 'heading', 'speed', 'delay'],
+  parking: ['availableSpotNumber', 'totalSpotNumber'],
+  'bike-dock': ['availableBikeNumber', 'freeSlotNumber'],
+}
+export const PUBLIC_TYPES = Object.keys(PUBLIC_VIEWS) as DeviceType[]
 
 export const ErrorBodySchema = Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String() })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
 // ------------------------------------------------------------------ client → server
 
-/** A live subscription: every given key must match; `public: true` is the citizens' room (air quality only). */
+/** A live subscription: every given key must match; `public: true` is the citizens' room (air quality, or with `type` a mobility type). */
 export const SubscriptionSchema = Type.Object(
   {
     public: Type.Optional(Type.Boolean()),

@@ -10,6 +10,9 @@ import { licenseLink, resolveLicense, type DataLicense } from './license.ts'
 import { registerPages } from './pages.ts'
 import { registerPublicRoutes } from './routes.ts'
 import { createSnapshots, type Snapshots } from './snapshots.ts'
+import { createMobilitySnapshots, type MobilitySnapshots } from './mobility-snapshot.ts'
+import { registerMobilityRoutes } from './mobility-routes.ts'
+import type { LiveHub } from '../realtime/live.ts'
 
 /**
  * The citizens' side, registered by buildApp with one call: the public pages (`/`,
@@ -43,12 +46,21 @@ export interface PublicDataOptions {
   }
   /** Cache-Control max-age of snapshot answers. Default 5 s. */
   maxAgeSeconds?: number
+  /** Who answers for the open data (GBFS system_information, the catalogue's contact point). */
+  contactEmail?: string
+  /** The mobility feeds' snapshot (GTFS-Realtime, GBFS, parking) is rebuilt at most this often; 0: per request (only to measure what it saves). Default 1000 ms. */
+  mobilitySnapshotMs?: number
 }
+
+/** Until DATA_CONTACT_EMAIL is set: a reserved domain, so nobody mistakes it for a real address. */
+export const DEFAULT_CONTACT_EMAIL = 'opendata@piazza.invalid'
 
 export interface PublicDeps {
   registry: Pick<Registry, 'get' | 'list' | 'onChange'>
   storage: Pick<Storage, 'series' | 'latest'>
   feed?: Pick<Feed, 'subscribe'>
+  /** Newest reading per device, for the mobility feeds. */
+  live: Pick<LiveHub, 'readingsOf'>
   accounts: Pick<Accounts, 'authenticate'>
   logger: Logger
   staticDir?: string
@@ -57,6 +69,7 @@ export interface PublicDeps {
 
 export interface PublicSide {
   snapshots: Snapshots
+  mobility: MobilitySnapshots
   license: DataLicense
 }
 
@@ -74,6 +87,8 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
     warm: options.snapshots?.warm,
   })
   app.addHook('onClose', async () => snapshots.close())
+
+  const mobility = createMobilitySnapshots({ registry: deps.registry, live: deps.live, minIntervalMs: options.mobilitySnapshotMs })
 
   registerPages(app, { staticDir: deps.staticDir, accounts: deps.accounts })
 
@@ -101,6 +116,7 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
       maxAgeSeconds: options.maxAgeSeconds ?? 5,
       exportRateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
     })
+    registerMobilityRoutes(api, { snapshots: mobility, license, contactEmail: options.contactEmail ?? DEFAULT_CONTACT_EMAIL, maxAgeSeconds: options.maxAgeSeconds ?? 5 })
   })
-  return { snapshots, license }
+  return { snapshots, mobility, license }
 }

@@ -1,6 +1,6 @@
 import { KINDS, type DeviceType } from '../../../devices/kinds.ts'
 import type { DeviceRef } from '../../../devices/registry.ts'
-import { PUBLIC_FIELDS, PUBLIC_TYPE, type ConnectionStatus, type LiveUpdate } from '../../shared/realtime.ts'
+import { PUBLIC_TYPE, PUBLIC_VIEWS, type ConnectionStatus, type LiveUpdate } from '../../shared/realtime.ts'
 
 /**
  * What the live stream knows of each device: its newest reading and whether it is connected,
@@ -135,13 +135,13 @@ export function fullView(e: Entry): LiveUpdate {
   return e.full
 }
 
-/** A reading as the public room carries it: air-quality values only. */
+/** A reading as the public rooms carry it: only its type's public tags and fields (PUBLIC_VIEWS). */
 export function publicView(e: Entry): LiveUpdate {
   if (!e.public) {
-    const values: Record<string, number> = {}
-    for (const field of PUBLIC_FIELDS) {
+    const values: Record<string, number | string> = {}
+    for (const field of PUBLIC_VIEWS[e.type] ?? []) {
       const v = e.values![field]
-      if (typeof v === 'number') values[field] = v
+      if (typeof v === 'number' || typeof v === 'string') values[field] = v
     }
     e.public = { id: e.id, type: e.type, city: e.city, time: e.time!, values }
   }

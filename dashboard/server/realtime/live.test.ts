@@ -122,6 +122,31 @@ describe('live stream over Socket.IO', () => {
     expect(statuses.seen).toEqual([])
   })
 
+  it("anonymous sockets get a city's buses, car parks and bike docks in the public room, with their public fields only", async () => {
+    const BUS = { id: 'bus-firenze-001', type: 'bus' as const, city: 'firenze' }
+    const PRATO_BUS = { id: 'bus-prato-001', type: 'bus' as const, city: 'prato' }
+    const PARK = { id: 'park-firenze-001', type: 'parking' as const, city: 'firenze' }
+    const start = Date.now()
+    t.feed.accepted(BUS, [{ time: start, values: { route: '14', lat: 43.77, lon: 11.25, delay: 60 } }], start)
+    const socket = await open()
+    const updates = recorder(socket, 'update', (m: UpdateMessage) => m.updates)
+    const buses = await ask(socket, 'subscribe', { public: true, city: 'firenze', type: 'bus' })
+    expect(buses).toMatchObject({ ok: true, snapshot: [{ id: BUS.id, type: 'bus', city: 'firenze', time: start, values: { route: '14', lat: 43.77, lon: 11.25, delay: 60 } }] })
+    expect((await ask(socket, 'subscribe', { public: true, city: 'firenze', type: 'parking' })).ok).toBe(true)
+    const now = start + 1
+    t.feed.accepted(FIRENZE_AQ, [{ time: now, values: { pm25: 9 } }], now) // air quality: another public room
+    t.feed.accepted(PRATO_BUS, [{ time: now, values: { route: '1', lat: 43.88, lon: 11.1 } }], now) // another city
+    t.feed.accepted(BUS, [{ time: now, values: { route: '14', lat: 43.78, lon: 11.26, delay: 90, ts: now } }], now)
+    t.feed.accepted(PARK, [{ time: now, values: { availableSpotNumber: 12, totalSpotNumber: 40 } }], now)
+    const seen: LiveUpdate[] = []
+    await vi.waitFor(async () => {
+      seen.push(...(await updates.next()))
+      expect(seen.map((u) => u.id).sort()).toEqual([BUS.id, PARK.id])
+    })
+    expect(seen.find((u) => u.id === BUS.id)!.values).toEqual({ route: '14', lat: 43.78, lon: 11.26, delay: 90 })
+    expect(seen.find((u) => u.id === PARK.id)!.values).toEqual({ availableSpotNumber: 12, totalSpotNumber: 40 })
+  })
+
   it('unsubscribe stops updates for that room', async () => {
     const watcher = await open({ auth: { token } })
     const watched = recorder(watcher, 'update', (m: UpdateMessage) => m.updates)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { KINDS } from '../../../devices/kinds.ts'
+import { KINDS, type DeviceType } from '../../../devices/kinds.ts'
 import type { DeviceRef } from '../../../devices/registry.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { SubscriptionSchema, UnsubscribeSchema, type ErrorBody, type LiveUpdate } from '../../shared/realtime.ts'
@@ -221,6 +221,19 @@ export function createLiveHub(options: LiveHubOptions = {}) {
         if (typeof v === 'number') values[field] = v
       }
       return { time: e.time, values, receivedAt: e.receivedAt! }
+    },
+
+    /**
+     * Every device of a type with a reading: its newest tags and fields (as logged-in users see
+     * them) and when it was received, for the public mobility feeds' snapshots.
+     */
+    readingsOf(type: DeviceType): { id: string; city: string; time: number; values: Record<string, number | string>; receivedAt: number }[] {
+      const out: { id: string; city: string; time: number; values: Record<string, number | string>; receivedAt: number }[] = []
+      for (const e of state.entries.values()) {
+        if (e.type !== type || e.time === undefined) continue
+        out.push({ id: e.id, city: e.city, time: e.time, values: fullView(e).values, receivedAt: e.receivedAt ?? e.time })
+      }
+      return out
     },
 
     /**

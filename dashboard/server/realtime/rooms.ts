@@ -22,10 +22,13 @@ export const liveRoom = {
   city: (city: string) => `live:city:${city}`,
   type: (type: DeviceType) => `live:type:${type}`,
   cityType: (city: string, type: DeviceType) => `live:city:${city}:type:${type}`,
-  /** The citizens' rooms: air-quality values only. */
+  /** The citizens' rooms: air-quality values only… */
   public: () => 'live:public',
   publicCity: (city: string) => `live:public:city:${city}`,
   publicDevice: (id: string) => `live:public:device:${id}`,
+  /** …and the other public types' (buses, car parks, bike docks), by type. */
+  publicType: (type: DeviceType) => `live:public:type:${type}`,
+  publicCityType: (city: string, type: DeviceType) => `live:public:city:${city}:type:${type}`,
 }
 
 export const commissioningRoom = (deviceId: string) => `commissioning:${deviceId}`

@@ -1,7 +1,7 @@
 import { DEVICE_TYPES, isDeviceType, type DeviceType } from '../../../devices/kinds.ts'
 import { DEVICE_ID_PATTERN } from '../../../devices/registry.ts'
 import { cityIds, findCity } from '../../../devices/region.ts'
-import { PUBLIC_TYPE, type ErrorBody, type SubscriptionRequest } from '../../shared/realtime.ts'
+import { PUBLIC_TYPE, PUBLIC_TYPES, type ErrorBody, type SubscriptionRequest } from '../../shared/realtime.ts'
 import type { Entry } from './live-state.ts'
 import { liveRoom } from './rooms.ts'
 import type { SocketUser } from './types.ts'
@@ -46,8 +46,9 @@ export function checkSubscription(p: SubscriptionRequest, user: SocketUser | und
     sub.city = city.id
   }
   if (p.type !== undefined) {
-    if (sub.public && p.type !== PUBLIC_TYPE) return invalid(`the public room carries only ${PUBLIC_TYPE} readings`)
-    sub.type = p.type
+    if (sub.public && !PUBLIC_TYPES.includes(p.type)) return invalid(`the public room carries only ${PUBLIC_TYPES.join(', ')} readings`)
+    // The public room's default type is implied: { public: true, type: 'air-quality' } is { public: true }.
+    if (!(sub.public && p.type === PUBLIC_TYPE)) sub.type = p.type
   }
   if (p.device !== undefined) sub.device = p.device
   if (!sub.public && sub.city === undefined && sub.type === undefined && sub.device === undefined) {
@@ -66,12 +67,13 @@ export function matches(sub: Subscription, e: Pick<Entry, 'id' | 'type' | 'city'
     (sub.city === undefined || sub.city === e.city) &&
     (sub.type === undefined || sub.type === e.type) &&
     (sub.device === undefined || sub.device === e.id) &&
-    (!sub.public || e.type === PUBLIC_TYPE)
+    (!sub.public || e.type === (sub.type ?? PUBLIC_TYPE))
   )
 }
 
 /** The room a subscription listens in (the narrowest that holds everything it matches). */
 export function roomOf(sub: Subscription): string {
+  if (sub.public && sub.type) return sub.device ? liveRoom.publicDevice(sub.device) : sub.city ? liveRoom.publicCityType(sub.city, sub.type) : liveRoom.publicType(sub.type)
   if (sub.public) return sub.device ? liveRoom.publicDevice(sub.device) : sub.city ? liveRoom.publicCity(sub.city) : liveRoom.public()
   if (sub.device) return liveRoom.device(sub.device)
   if (sub.city && sub.type) return liveRoom.cityType(sub.city, sub.type)
@@ -79,10 +81,10 @@ export function roomOf(sub: Subscription): string {
   return liveRoom.type(sub.type!)
 }
 
-/** Every room a device's changes go to: full views, then (air quality only) the public ones. */
+/** Every room a device's changes go to: full views, then (public types only) the public ones. */
 export function roomsOf(e: Pick<Entry, 'id' | 'type' | 'city'>): { full: string[]; public: string[] } {
-  return {
-    full: [liveRoom.device(e.id), liveRoom.city(e.city), liveRoom.type(e.type), liveRoom.cityType(e.city, e.type)],
-    public: e.type === PUBLIC_TYPE ? [liveRoom.public(), liveRoom.publicCity(e.city), liveRoom.publicDevice(e.id)] : [],
-  }
+  const full = [liveRoom.device(e.id), liveRoom.city(e.city), liveRoom.type(e.type), liveRoom.cityType(e.city, e.type)]
+  if (e.type === PUBLIC_TYPE) return { full, public: [liveRoom.public(), liveRoom.publicCity(e.city), liveRoom.publicDevice(e.id)] }
+  if (PUBLIC_TYPES.includes(e.type)) return { full, public: [liveRoom.publicType(e.type), liveRoom.publicCityType(e.city, e.type), liveRoom.publicDevice(e.id)] }
+  return { full, public: [] }
 }

@@ -1,0 +1,81 @@
+import GtfsRealtimeBindings from 'gtfs-realtime-bindings'
+import type { MobilityItem, MobilitySnapshot } from './mobility-snapshot.ts'
+
+/**
+ * GTFS-Realtime feeds of the bus trackers, built with MobilityData's bindings:
+ *
+ * - VehiclePositions: one entity per bus heard from within its interval × 3 (id: the device id,
+ *   stable across feeds), position, bearing (heading), speed (m/s), the reading's time, the route;
+ * - TripUpdates: one entity per such bus that reports a `delay`, with the trip's delay (seconds,
+ *   TripUpdate.delay) and the vehicle.
+ *
+ * There is no static GTFS behind these feeds: trips are not matched, so each TripDescriptor
+ * carries the route only (`route_id` = the tracker's `route` tag). The HTTP answer says so in its
+ * `X-GTFS-Static` header and, in the JSON rendering, in `piazza.staticGtfs`.
+ */
+
+export const rt = GtfsRealtimeBindings.transit_realtime
+export type FeedMessage = GtfsRealtimeBindings.transit_realtime.FeedMessage
+
+export const GTFS_FEEDS = ['vehicle-positions', 'trip-updates'] as const
+export type GtfsFeed = (typeof GTFS_FEEDS)[number]
+
+export const NO_STATIC_GTFS_NOTE = 'No static GTFS is loaded: trips are not matched to a timetable; each vehicle carries its route_id only.'
+
+const seconds = (ms: number) => Math.floor(ms / 1000)
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+
+function publishable(item: MobilityItem, city: string | undefined): item is MobilityItem & { reading: NonNullable<MobilityItem['reading']> } {
+  return item.fresh && item.reading !== undefined && (city === undefined || item.device.city === city)
+}
+
+function descriptors(item: MobilityItem & { reading: NonNullable<MobilityItem['reading']> }) {
+  const route = item.reading.values.route
+  return {
+    trip: typeof route === 'string' ? { routeId: route } : undefined,
+    vehicle: { id: item.device.id, label: item.device.name },
+  }
+}
+
+export function buildFeed(snap: MobilitySnapshot, feed: GtfsFeed, city?: string): FeedMessage {
+  const entity: GtfsRealtimeBindings.transit_realtime.IFeedEntity[] = []
+  for (const item of snap.items.bus) {
+    if (!publishable(item, city)) continue
+    const v = item.reading.values
+    const { trip, vehicle } = descriptors(item)
+    if (feed === 'vehicle-positions') {
+      const latitude = num(v.lat)
+      const longitude = num(v.lon)
+      if (latitude === undefined || longitude === undefined) continue
+      const speed = num(v.speed)
+      entity.push({
+        id: item.device.id,
+        vehicle: {
+          trip,
+          vehicle,
+          position: { latitude, longitude, bearing: num(v.heading), speed: speed === undefined ? undefined : speed / 3.6 },
+          timestamp: seconds(item.reading.time),
+        },
+      })
+    } else {
+      const delay = num(v.delay)
+      if (delay === undefined || !trip) continue
+      entity.push({ id: item.device.id, tripUpdate: { trip, vehicle, delay: Math.round(delay), timestamp: seconds(item.reading.time), stopTimeUpdate: [] } })
+    }
+  }
+  return rt.FeedMessage.create({
+    header: { gtfsRealtimeVersion: '2.0', incrementality: rt.FeedHeader.Incrementality.FULL_DATASET, timestamp: seconds(snap.at) },
+    entity,
+  })
+}
+
+export function encodeFeed(message: FeedMessage): Buffer {
+  const bytes = rt.FeedMessage.encode(message).finish()
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** The feed as the bindings render it to JSON (field names in lowerCamelCase, enums by name), with Piazza's note beside it. */
+export function feedJson(message: FeedMessage): string {
+  const object = rt.FeedMessage.toObject(message, { longs: Number, enums: String, defaults: false })
+  return JSON.stringify({ ...object, piazza: { staticGtfs: false, note: NO_STATIC_GTFS_NOTE } })
+}
