@@ -278,3 +278,27 @@ describe('Redis feed while Redis is away', () => {
     expect(remote).not.toContain('during')
   })
 })
+
+describe('Redis feed: a session taken over by another node', () => {
+  it("drops the old node's late 'disconnected', on both nodes, and passes the real end", async () => {
+    const a = await redisFeed({ nodeId: 'take-a' })
+    const b = await redisFeed({ nodeId: 'take-b' })
+    const seenA: string[] = []
+    const seenB: string[] = []
+    a.subscribe({ connection: (id, c) => seenA.push(`${id} ${c}`) })
+    b.subscribe({ connection: (id, c) => seenB.push(`${id} ${c}`) })
+    a.connection('dev-1', true)
+    await vi.waitFor(() => expect(seenB).toEqual(['dev-1 true']))
+    b.connection('dev-1', true) // logs in on B
+    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true']))
+    a.connection('dev-1', false) // A closes its old connection
+    // A marker published after it: once B has the marker, it had A's message before.
+    a.connection('marker', true)
+    await vi.waitFor(() => expect(seenB.at(-1)).toBe('marker true'))
+    expect(seenA).toEqual(['dev-1 true', 'dev-1 true', 'marker true'])
+    expect(seenB).toEqual(['dev-1 true', 'dev-1 true', 'marker true'])
+    b.connection('dev-1', false) // later the device really leaves B
+    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true', 'marker true', 'dev-1 false']))
+    expect(seenB).toEqual(['dev-1 true', 'dev-1 true', 'marker true', 'dev-1 false'])
+  })
+})

@@ -42,7 +42,7 @@ export interface RedisFeedStatus {
 export interface RedisFeed extends Feed {
   readonly nodeId: string
   status(): RedisFeedStatus
-  /** Resolves once subscribed (events from other nodes flow). Start-up does not wait for it. */
+  /** Resolves once subscribed and able to publish (events flow both ways). Start-up does not wait for it. */
   ready(): Promise<void>
   close(): Promise<void>
 }
@@ -63,8 +63,9 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
   // Publishing connection without an offline queue: while Redis is away a publish fails at once
   // instead of piling up in memory.
   const pub = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
-  // Subscribing connection: ioredis re-subscribes by itself after each reconnect.
-  const sub = new Redis(options.url, { maxRetriesPerRequest: null })
+  // Subscribing connection: ioredis re-subscribes by itself after each reconnect. No ready check:
+  // its INFO fails once the connection is in subscriber mode (see broker/cluster-mq.ts).
+  const sub = new Redis(options.url, { maxRetriesPerRequest: null, enableReadyCheck: false })
   const counts = { dropped: 0, malformed: 0 }
   let down = false
   let closing = false
@@ -88,6 +89,21 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
   const subscribed = sub.subscribe(channel).then(() => undefined)
   // Not awaited by anyone at start-up; a failure here is the same as Redis being down.
   subscribed.catch(trouble)
+  const publishing = new Promise<void>((resolve) => (pub.status === 'ready' ? resolve() : pub.once('ready', () => resolve())))
+
+  // Device → the node holding its connection, as far as this node heard. A device that logs in on
+  // node B takes over from node A, whose 'disconnected' then arrives after B's 'connected': that
+  // stale end of a session is not the device's end, and is not delivered.
+  const holders = new Map<string, string>()
+  const connection = (node: string, deviceId: string, connected: boolean) => {
+    if (connected) holders.set(deviceId, node)
+    else {
+      const holder = holders.get(deviceId)
+      if (holder !== undefined && holder !== node) return
+      holders.delete(deviceId)
+    }
+    local.connection(deviceId, connected)
+  }
 
   let malformedReported = false
   sub.on('message', (from: string, text: string) => {
@@ -110,7 +126,7 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
       case 'rejected':
         return local.rejected(message.d, message.r, message.t)
       case 'connection':
-        return local.connection(message.id, message.c)
+        return connection(message.n, message.id, message.c)
       case 'registry':
         return local.registry(message.change)
       default:
@@ -140,7 +156,7 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
       send({ n: nodeId, e: 'rejected', d: ref(device), r: rejections, t: receivedAt })
     },
     connection(deviceId, connected) {
-      local.connection(deviceId, connected)
+      connection(nodeId, deviceId, connected)
       send({ n: nodeId, e: 'connection', id: deviceId, c: connected })
     },
     registry(change) {
@@ -150,7 +166,7 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
     subscribe: local.subscribe,
     ...(local.listenerSeconds && { listenerSeconds: local.listenerSeconds }),
     status: () => ({ connected: pub.status === 'ready' && sub.status === 'ready', ...counts }),
-    ready: () => subscribed,
+    ready: () => Promise.all([subscribed, publishing]).then(() => undefined),
     async close() {
       closing = true
       pub.disconnect()
