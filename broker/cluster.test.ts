@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
 import { closed, publish, startBroker, type TestBroker } from '../testkit/test-broker.ts'
 
+/** Deadline for conditions that cross Redis: generous, for a busy machine (never an expected time). */
+const WAIT = { timeout: 30_000 }
+
 /**
  * Two brokers on one Redis (cluster mode, broker/cluster-mq.ts), real MQTT clients over TCP. Both
  * check logins against node A's registry, as nodes sharing one registry store do.
@@ -56,7 +59,7 @@ describe('brokers of a cluster, over one Redis', () => {
     const firstClosed = closed(first)
     const second = await b.deviceConnect(device)
     await firstClosed
-    await vi.waitFor(() => expect(a.broker.isConnected(device.id)).toBe(false))
+    await vi.waitFor(() => expect(a.broker.isConnected(device.id)).toBe(false), WAIT)
     expect(b.broker.isConnected(device.id)).toBe(true)
     // The newer connection works on.
     await publish(second, `devices/${device.id}/telemetry`, '{"pm25":2}', { qos: 1 })

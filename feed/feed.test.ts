@@ -5,6 +5,9 @@ import { createLocalFeed, type Feed, type LocalFeedOptions } from './feed.ts'
 import { createRedisFeed, type RedisFeed } from './redis-feed.ts'
 import type { Device } from '../devices/registry.ts'
 
+/** Deadline for conditions that cross Redis: generous, for a busy machine (never an expected time). */
+const WAIT = { timeout: 30_000 }
+
 let redis: RedisServer
 const redisFeeds: RedisFeed[] = []
 beforeAll(async () => {
@@ -177,15 +180,15 @@ describe('Redis feed between nodes', () => {
     expect(seenA).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 1 10', 'registry status aq-firenze-001 revoked'])
     expect(seenB).toEqual(['rejected aq-firenze-001 invalid-json'])
 
-    await vi.waitFor(() => expect(seenB).toHaveLength(4))
-    await vi.waitFor(() => expect(seenA).toHaveLength(4))
+    await vi.waitFor(() => expect(seenB).toHaveLength(4), WAIT)
+    await vi.waitFor(() => expect(seenA).toHaveLength(4), WAIT)
     // A marker round trip: anything still in flight (a duplicate) would arrive before it.
     a.connection('marker', false)
     b.connection('marker', false)
     await vi.waitFor(() => {
       expect(seenA.filter((e) => e.includes('marker'))).toHaveLength(2)
       expect(seenB.filter((e) => e.includes('marker'))).toHaveLength(2)
-    })
+    }, WAIT)
     expect(seenB).toEqual([
       'rejected aq-firenze-001 invalid-json',
       'connection aq-firenze-001 true',
@@ -209,7 +212,7 @@ describe('Redis feed between nodes', () => {
     b.subscribe({ accepted: (d, r, at) => got.push({ d, r, at }) })
     const readings = [{ time: 1_700_000_000_000, values: { pm25: 12.5, pm10: 20, label: 'ok', door: false } }]
     a.accepted(registeredDevice(), readings, 42)
-    await vi.waitFor(() => expect(got).toHaveLength(1))
+    await vi.waitFor(() => expect(got).toHaveLength(1), WAIT)
     expect(got[0]).toEqual({ d: device, r: readings, at: 42 })
   })
 
@@ -226,7 +229,7 @@ describe('Redis feed between nodes', () => {
     b.subscribe({ connection: (id) => seen.push(id) })
     a.connection('one', true)
     a.connection('two', true)
-    await vi.waitFor(() => expect(seen).toEqual(['one', 'two']))
+    await vi.waitFor(() => expect(seen).toEqual(['one', 'two']), WAIT)
     expect(errors).toEqual(['connection: broken listener', 'connection: broken listener'])
   })
 
@@ -241,7 +244,7 @@ describe('Redis feed between nodes', () => {
     await raw.publish('piazza:feed', JSON.stringify({ n: 'x', e: 'nonsense' }))
     raw.disconnect()
     a.connection('after', true)
-    await vi.waitFor(() => expect(seen).toEqual(['after']))
+    await vi.waitFor(() => expect(seen).toEqual(['after']), WAIT)
     expect(b.status().malformed).toBe(2)
   })
 })
@@ -259,7 +262,7 @@ describe('Redis feed while Redis is away', () => {
     b.subscribe({ connection: (id) => remote.push(id) })
 
     await redis.stop()
-    await vi.waitFor(() => expect(a.status().connected).toBe(false))
+    await vi.waitFor(() => expect(a.status().connected).toBe(false), WAIT)
     expect(() => a.connection('during', true)).not.toThrow()
     expect(local).toEqual(['during'])
     expect(a.status().dropped).toBeGreaterThanOrEqual(1)
@@ -288,17 +291,17 @@ describe('Redis feed: a session taken over by another node', () => {
     a.subscribe({ connection: (id, c) => seenA.push(`${id} ${c}`) })
     b.subscribe({ connection: (id, c) => seenB.push(`${id} ${c}`) })
     a.connection('dev-1', true)
-    await vi.waitFor(() => expect(seenB).toEqual(['dev-1 true']))
+    await vi.waitFor(() => expect(seenB).toEqual(['dev-1 true']), WAIT)
     b.connection('dev-1', true) // logs in on B
-    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true']))
+    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true']), WAIT)
     a.connection('dev-1', false) // A closes its old connection
     // A marker published after it: once B has the marker, it had A's message before.
     a.connection('marker', true)
-    await vi.waitFor(() => expect(seenB.at(-1)).toBe('marker true'))
+    await vi.waitFor(() => expect(seenB.at(-1)).toBe('marker true'), WAIT)
     expect(seenA).toEqual(['dev-1 true', 'dev-1 true', 'marker true'])
     expect(seenB).toEqual(['dev-1 true', 'dev-1 true', 'marker true'])
     b.connection('dev-1', false) // later the device really leaves B
-    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true', 'marker true', 'dev-1 false']))
+    await vi.waitFor(() => expect(seenA).toEqual(['dev-1 true', 'dev-1 true', 'marker true', 'dev-1 false']), WAIT)
     expect(seenB).toEqual(['dev-1 true', 'dev-1 true', 'marker true', 'dev-1 false'])
   })
 })

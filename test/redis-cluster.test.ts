@@ -4,6 +4,9 @@ import type { NewDevice } from '../devices/registry.ts'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
 import { startStack, type Stack } from '../testkit/stack.ts'
 
+/** Deadline for conditions that cross Redis: generous, for a busy machine (never an expected time). */
+const WAIT = { timeout: 30_000 }
+
 /**
  * Two whole nodes (broker, ingest, embedded storage, HTTP side) in cluster mode on one real
  * redis-server, with real MQTT clients over TCP.
@@ -55,9 +58,9 @@ describe('two nodes on one Redis', () => {
     const stop = b.feed.subscribe({ accepted: (d, r) => d.id === id && heard.push(`accepted ${r.length}`), connection: (d, c) => d === id && heard.push(`connection ${c}`) })
     const client = await mqttConnect(a, id, secrets.a)
     await client.publishAsync(`devices/${id}/telemetry`, JSON.stringify({ ts: Date.now(), pm25: 12 }), { qos: 1 })
-    await vi.waitFor(() => expect(heard).toEqual(['connection true', 'accepted 1']))
+    await vi.waitFor(() => expect(heard).toEqual(['connection true', 'accepted 1']), WAIT)
     // B's own view of the fleet (device states) has it live, though it never connected to B.
-    await vi.waitFor(() => expect(b.web.operations.states.get(id)).toMatchObject({ state: 'live', lastSeen: expect.any(Number) }))
+    await vi.waitFor(() => expect(b.web.operations.states.get(id)).toMatchObject({ state: 'live', lastSeen: expect.any(Number) }), WAIT)
     stop()
   })
 
@@ -68,7 +71,7 @@ describe('two nodes on one Redis', () => {
     const gone = new Promise<void>((resolve) => client.once('close', () => resolve()))
     a.registry.setStatus(id, 'revoked')
     await gone
-    await vi.waitFor(() => expect(b.broker.isConnected(id)).toBe(false))
+    await vi.waitFor(() => expect(b.broker.isConnected(id)).toBe(false), WAIT)
   })
 
   it("tells a device on node B why its reading was refused once, not once per node", async () => {
@@ -82,7 +85,7 @@ describe('two nodes on one Redis', () => {
       const stop = a.feed.subscribe({ rejected: (d) => d.id === id && (stop(), resolve()) })
     })
     await client.publishAsync(`devices/${id}/telemetry`, 'not json', { qos: 1 })
-    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    await vi.waitFor(() => expect(errors).toHaveLength(1), WAIT)
     await heardOnA
     // Node A heard the rejection. Anything A published to the device then is ahead of this marker,
     // sent by A over the same Redis connection.
@@ -91,7 +94,7 @@ describe('two nodes on one Redis', () => {
         a.broker.publishToDevice(id, 'errors', 'marker')
         expect(errors).toContain('marker')
       },
-      { interval: 200 },
+      { timeout: 30_000, interval: 200 },
     )
     expect(errors[0]).toMatch(/invalid-json/)
     expect(errors.filter((e) => e !== 'marker')).toHaveLength(1)
@@ -112,7 +115,7 @@ describe('two nodes on one Redis', () => {
       expect(h.redis?.detail).toMatch(/Redis is unreachable/)
       // Readiness is about ingest and storage: the node stays in the load balancer.
       expect(h.ready).toBe(true)
-    })
+    }, WAIT)
     const during = Date.now()
     for (let i = 0; i < 5; i++) {
       // Each resolves on the PUBACK: acknowledged after the WAL commit, Redis or not.

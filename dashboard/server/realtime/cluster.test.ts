@@ -6,6 +6,9 @@ import { createRedisAdapter, type RedisAdapter } from './redis-adapter.ts'
 import { STAFF_ROOM } from './rooms.ts'
 import { createRealtime, type Realtime } from './server.ts'
 
+/** Deadline for conditions that cross Redis: generous, for a busy machine (never an expected time). */
+const WAIT = { timeout: 30_000 }
+
 /**
  * Two realtime servers (two nodes) on one Redis through the Socket.IO Redis adapter, and real
  * socket.io-client sockets (the browser library) over WebSocket.
@@ -104,9 +107,9 @@ describe('realtime servers of a cluster, over one Redis', () => {
     one.realtime.io.local.to(STAFF_ROOM).emit('alerts', { local: true } as never)
     // Then a cluster-wide one: once it arrived on node 2, the local one would have too.
     one.realtime.io.to(STAFF_ROOM).emit('alerts', { everywhere: true } as never)
-    await vi.waitFor(() => expect(gotThere).toContainEqual({ everywhere: true }))
+    await vi.waitFor(() => expect(gotThere).toContainEqual({ everywhere: true }), WAIT)
     expect(gotThere).not.toContainEqual({ local: true })
-    await vi.waitFor(() => expect(gotHere).toEqual([{ local: true }, { everywhere: true }]))
+    await vi.waitFor(() => expect(gotHere).toEqual([{ local: true }, { everywhere: true }]), WAIT)
   })
 
   it("ends a user's sockets on every node when the user is ended on one", async () => {
