@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { DEVICE_ID_PATTERN, type Device, type Registry } from '../devices/registry.ts'
 import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
+import { createClusterMq, type ClusterMq } from './cluster-mq.ts'
 import { createConnectionCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
@@ -42,6 +43,12 @@ export interface BrokerDeps {
   onStatus?(device: Device, status: string): void
   /** Fires true when a device logs in (again on a takeover by a new connection) and false when its connection ends. */
   onConnectionChange?(deviceId: string, connected: boolean): void
+  /**
+   * Cluster mode: the Redis every node shares, so messages for a device reach it on whichever node
+   * it is connected to and a client id lives on one node at a time (broker/cluster-mq.ts).
+   * Without it aedes's in-process emitter, as for a single node.
+   */
+  redisUrl?: string
 }
 
 export interface BrokerStats {
@@ -54,6 +61,8 @@ export interface BrokerStats {
   refused: Partial<Record<RefusalReason, number>>
   /** PUBACKs held back for being over quota. */
   quotaSlowed: number
+  /** Cluster mode only: whether the Redis connections are up, and messages for devices on other nodes dropped while not. */
+  redis?: { connected: boolean; dropped: number }
 }
 
 export interface Broker {
@@ -163,7 +172,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
   })
 
+  const mq: ClusterMq | undefined = deps.redisUrl
+    ? createClusterMq({ url: deps.redisUrl, concurrency: limits.concurrency, onError: (err) => logger.warn({ err: String(err) }, 'mqtt: Redis unreachable; messages for devices on other nodes are dropped until it is back') })
+    : undefined
   const aedes = await Aedes.createBroker({
+    ...(mq && { mq }),
     concurrency: limits.concurrency,
     connectTimeout: limits.connectTimeoutMs,
     drainTimeout: limits.drainTimeoutMs,
@@ -283,7 +296,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     reportRejections(deviceId, rejections) {
       if (DEVICE_ID.test(deviceId)) feedback.report(deviceId, rejections)
     },
-    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused }, quotaSlowed: quotas.stats().slowed }),
+    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused }, quotaSlowed: quotas.stats().slowed, ...(mq && { redis: mq.stats() }) }),
     async close() {
       stopWatching()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))

@@ -40,14 +40,14 @@ export function loadConfig(env: Env) {
     if (['0', 'false', 'no', 'off'].includes(raw)) return false
     throw new ConfigError(`${name} must be true or false, got '${raw}'`)
   }
-  const url = (name: string, protocols: string[]): string | undefined => {
+  const url = (name: string, protocols: string[], example = `${protocols[0]}//127.0.0.1:8086`): string | undefined => {
     const raw = get(name)
     if (raw === undefined) return undefined
     let parsed: URL
     try {
       parsed = new URL(raw)
     } catch {
-      throw new ConfigError(`${name} must be a URL such as ${protocols[0]}//127.0.0.1:8086, got '${raw}'`)
+      throw new ConfigError(`${name} must be a URL such as ${example}, got '${raw}'`)
     }
     if (!protocols.includes(parsed.protocol)) throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got '${raw}'`)
     return raw.replace(/\/+$/, '')
@@ -151,6 +151,11 @@ export function loadConfig(env: Env) {
       password: get('MQTT_PASSWORD') ?? servicePassword,
       clientId: get('MQTT_CLIENT_ID') ?? 'piazza-ingest',
     },
+    /**
+     * Cluster mode: the Redis every node shares for messages between nodes (the feed, MQTT messages
+     * to devices, Socket.IO room emits). Unset: a single node, nothing leaves the process.
+     */
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
     adminPassword: get('ADMIN_PASSWORD'),
     /** Diagnostics: time ingest and every feed listener, exposed on /metrics (the benchmark turns it on). Off: no cost. */
     timing: boolean('PIAZZA_TIMING', false),

@@ -1,12 +1,14 @@
 import type { Rejection, ValidReading } from '../devices/readings.ts'
-import type { DeviceRef } from '../devices/registry.ts'
+import type { DeviceRef, RegistryChange } from '../devices/registry.ts'
 
 /**
  * The platform's event bus: what happens on the MQTT side (readings accepted and rejected by
  * ingest, devices logging in and out of the broker), for every part that reacts to it (live
  * stream, device states, alerts, public snapshots, commissioning, error feedback to devices).
  *
- * An interface with one implementation here (in process); a Redis one carries it between nodes.
+ * Two implementations: in process (below) and over Redis between nodes (redis-feed.ts), which
+ * delivers a node's own events to its listeners at once, exactly as this one does, and other nodes'
+ * events as they arrive.
  * Publishing runs on the ingest path after the PUBACK: listeners must be cheap. A listener that
  * throws is reported to `onError` and never reaches the publisher or the other listeners.
  */
@@ -18,12 +20,15 @@ export interface FeedListeners {
   rejected?(device: DeviceRef, rejections: readonly Rejection[], receivedAt: number): void
   /** A device logged in (true) or its connection ended (false). */
   connection?(deviceId: string, connected: boolean): void
+  /** A device was added, changed, re-keyed, revoked or decommissioned (the registry's announcement). */
+  registry?(change: RegistryChange): void
 }
 
 export interface Feed {
   accepted(device: DeviceRef, readings: readonly ValidReading[], receivedAt: number): void
   rejected(device: DeviceRef, rejections: readonly Rejection[], receivedAt: number): void
   connection(deviceId: string, connected: boolean): void
+  registry(change: RegistryChange): void
   /**
    * Returns the unsubscribe function. `name` says who listens (live, alerts…): diagnostics such as
    * the listener timing below report under it.
@@ -51,7 +56,7 @@ function timed(listeners: FeedListeners, name: string, totals: Map<string, numbe
   if (!totals.has(name)) totals.set(name, 0)
   const add = (started: number) => totals.set(name, totals.get(name)! + (performance.now() - started))
   const wrapped: FeedListeners = {}
-  const { accepted, rejected, connection } = listeners
+  const { accepted, rejected, connection, registry } = listeners
   if (accepted) {
     wrapped.accepted = (device, readings, receivedAt) => {
       const started = performance.now()
@@ -77,6 +82,16 @@ function timed(listeners: FeedListeners, name: string, totals: Map<string, numbe
       const started = performance.now()
       try {
         connection.call(listeners, deviceId, connected)
+      } finally {
+        add(started)
+      }
+    }
+  }
+  if (registry) {
+    wrapped.registry = (change) => {
+      const started = performance.now()
+      try {
+        registry.call(listeners, change)
       } finally {
         add(started)
       }
@@ -122,6 +137,15 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
           l.connection?.(deviceId, connected)
         } catch (err) {
           failed(err, 'connection')
+        }
+      }
+    },
+    registry(change) {
+      for (const l of listeners) {
+        try {
+          l.registry?.(change)
+        } catch (err) {
+          failed(err, 'registry')
         }
       }
     },

@@ -9,7 +9,10 @@ import { readTlsFiles, watchTlsFiles } from '../broker/tls-files.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
+import type { RedisStatus } from '../dashboard/server/http/health-routes.ts'
+import { createRedisAdapter, type RedisAdapter } from '../dashboard/server/realtime/redis-adapter.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
+import { createRedisFeed, type RedisFeed } from '../feed/redis-feed.ts'
 import { createIngest } from '../ingest/ingest.ts'
 import { createMqttSource } from '../ingest/mqtt-source.ts'
 import type { Storage } from '../ingest/storage/contract.ts'
@@ -28,6 +31,12 @@ import type { Config } from '../cli/config.ts'
  *                                                                   broker's error feedback
  *
  * Building never binds a port; `listen()` does, so tests can build the platform and bind port 0.
+ *
+ * Cluster mode (config.redisUrl): the feed is the Redis feed, so every node hears every node's
+ * readings, connections and registry changes; the broker's aedes shares messages for devices and
+ * session takeovers over Redis; Socket.IO room emits cross nodes through the Redis adapter. The
+ * registry's announcements go out on the feed and the parts listen to the feed's, so a device
+ * revoked on one node loses its connection on whichever node holds it. Ingest never touches Redis.
  */
 
 export const DASHBOARD_DIST = fileURLToPath(new URL('../dashboard/dist', import.meta.url))
@@ -80,9 +89,35 @@ export interface ListenOptions {
   httpPort?: number
 }
 
+/**
+ * The registry as the parts see it in cluster mode: the same, but announcing changes from the feed,
+ * which carries this node's own (sent there below) and every other node's.
+ */
+function announcedThroughFeed(registry: Registry, feed: Feed): { registry: Registry; stop: () => void } {
+  const stop = registry.onChange((change) => feed.registry(change))
+  return { registry: { ...registry, onChange: (listener) => feed.subscribe({ registry: listener }, 'registry') }, stop }
+}
+
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
-  const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed'), timing: config.timing })
-  const { db, registry } = openRegistry(config.dataDir)
+  const onListenerError = (err: unknown, event: string) => logger.error({ err, event }, 'a feed listener failed')
+  const redisLogger = logger.child({ part: 'redis' })
+  const redisFeed: RedisFeed | undefined =
+    !options.feed && config.redisUrl
+      ? createRedisFeed({
+          url: config.redisUrl,
+          onError: onListenerError,
+          timing: config.timing,
+          onRedisError: (err, what) =>
+            what === 'message'
+              ? redisLogger.warn({ err: String(err) }, 'feed: a message from Redis could not be read (skipped, counted)')
+              : redisLogger.warn({ err: String(err) }, 'feed: Redis unreachable; events stay on this node until it is back'),
+        })
+      : undefined
+  const feed = options.feed ?? redisFeed ?? createLocalFeed({ onError: onListenerError, timing: config.timing })
+  const opened = openRegistry(config.dataDir)
+  const { db } = opened
+  const announcing = config.redisUrl ? announcedThroughFeed(opened.registry, feed) : undefined
+  const registry = announcing?.registry ?? opened.registry
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
     dataDir: config.dataDir,
@@ -106,6 +141,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       maxPendingConnections: config.mqtt.maxPendingConnections,
     },
     logger: logger.child({ part: 'broker' }),
+    redisUrl: config.redisUrl,
     onConnectionChange: feed.connection,
     quotas: config.mqtt.quotas ? {} : false,
     // The commissioning page lists it with the readings' rejections; nothing is stored.
@@ -121,12 +157,38 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         }
       : (device, payload, receivedAt, done) => ingest.accept(device, `devices/${device.id}/telemetry`, payload, receivedAt, done),
   })
-  const stopFeedback = feed.subscribe({ rejected: (device, rejections) => broker.reportRejections(device.id, rejections) }, 'error-feedback')
+  // In cluster mode every node hears every rejection; only the node holding the device's connection
+  // (where it was rejected: ingest is local) tells the device, or it would hear it once per node.
+  const stopFeedback = feed.subscribe(
+    {
+      rejected: config.redisUrl
+        ? (device, rejections) => broker.isConnected(device.id) && broker.reportRejections(device.id, rejections)
+        : (device, rejections) => broker.reportRejections(device.id, rejections),
+    },
+    'error-feedback',
+  )
 
   let listener: BrokerListener | undefined
   // Known once the broker listens (port 0 picks a free port); connection sheets ask for it later.
   let mqttPorts: { port: number; wsPort?: number; tlsPort?: number; wssPort?: number } | undefined
   let stopWatchingTls: (() => void) | undefined
+  const adapter: RedisAdapter | undefined = config.redisUrl
+    ? createRedisAdapter({ url: config.redisUrl, onError: (err) => redisLogger.warn({ err: String(err) }, 'realtime: Redis unreachable; browsers on other nodes miss room emits until it is back') })
+    : undefined
+  const redisStatus = (): RedisStatus => {
+    const feedUp = redisFeed?.status().connected ?? true
+    const mqtt = broker.stats().redis ?? { connected: true, dropped: 0 }
+    const realtime = adapter?.status() ?? { connected: true, dropped: 0 }
+    const ok = feedUp && mqtt.connected && realtime.connected
+    return {
+      ok,
+      feed: feedUp,
+      mqtt: mqtt.connected,
+      realtime: realtime.connected,
+      dropped: (redisFeed?.status().dropped ?? 0) + mqtt.dropped + realtime.dropped,
+      ...(!ok && { detail: 'Redis is unreachable: this node acknowledges and stores readings, but other nodes miss its events until it is back (reconnecting by itself)' }),
+    }
+  }
   let web: BuiltApp
   try {
     web = await buildApp({
@@ -137,8 +199,9 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       mqttPublic: () =>
         mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt', tlsPort: mqttPorts.tlsPort, wssPort: mqttPorts.wssPort },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
-      realtime: { maxSocketsPerAddress: config.socketsPerAddress },
       ...options.http,
+      realtime: { maxSocketsPerAddress: config.socketsPerAddress, ...options.http?.realtime, ...(adapter && { adapter: adapter.adapter }) },
+      ...(config.redisUrl && { redis: { status: redisStatus } }),
       registry,
       db,
       storage,
@@ -151,17 +214,22 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   } catch (err) {
     await broker.close().catch(() => {})
     await ingest.close().catch(() => {})
+    adapter?.close()
+    announcing?.stop()
+    await redisFeed?.close()
     db.close()
     throw err
   }
   // Changes made by other processes (`piazza devices revoke`) reach the broker and the HTTP side as our own do.
-  const stopWatchingRegistry = registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
+  const stopWatchingRegistry = opened.registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
 
   let closing: Promise<void> | undefined
   return {
     config,
     feed,
     registry,
+    /** Cluster mode: this node's Redis connections (also in /api/health). */
+    redisStatus: config.redisUrl ? redisStatus : undefined,
     db,
     storage,
     ingest,
@@ -192,12 +260,15 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       closing ??= (async () => {
         await web.close()
         stopWatchingTls?.()
+        adapter?.close()
         await listener?.close()
         await broker.close()
         stopFeedback()
         await ingest.close()
         stopWatchingRegistry()
-        registry.close()
+        announcing?.stop()
+        await redisFeed?.close()
+        opened.registry.close()
         db.close()
       })()
       return closing

@@ -15,10 +15,11 @@ export const startCommand: Command = {
     const server = await startServer(config, logger)
     const storage = config.storage.kind === 'influxdb' ? `InfluxDB ${config.storage.url} (database ${config.storage.database})` : `embedded store in ${config.dataDir}`
     const admin = server.web.generatedAdminPassword
+    const cluster = config.redisUrl ? `\n  Cluster     Redis ${withoutPassword(config.redisUrl)} (messages between nodes)` : ''
     console.log(`Piazza is running.
   Dashboard   ${server.urls.http}        (API docs ${server.urls.http}/api/docs)
   MQTT        ${server.urls.mqtt}   (WebSocket ${server.urls.mqttWs})${server.urls.mqtts ? `\n  MQTT/TLS    ${server.urls.mqtts}   (secure WebSocket ${server.urls.mqttWss})` : ''}
-  Storage     ${storage}
+  Storage     ${storage}${cluster}
   Data        ${config.dataDir}${admin ? `\n  Admin       user 'admin', password '${admin}' (generated; shown only this once)` : ''}
 Add a device with 'npx piazza devices add --type air-quality --city Firenze --name "My station"'. Ctrl-C stops.`)
     const signal = await untilSignal()
@@ -31,4 +32,11 @@ Add a device with 'npx piazza devices add --type air-quality --city Firenze --na
     logger.flush()
     return 0
   },
+}
+
+/** A Redis URL fit to print: its password replaced. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.toString()
 }

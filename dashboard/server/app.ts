@@ -32,7 +32,7 @@ import { registerDeadLetterRoutes } from './readings/dead-letter-routes.ts'
 import { registerDeviceImportRoutes } from './devices/import-routes.ts'
 import { registerDeviceLifecycleRoutes, type MqttPublicInfo } from './devices/lifecycle-routes.ts'
 import { registerDeviceRoutes } from './devices/routes.ts'
-import { registerHealthRoutes } from './http/health-routes.ts'
+import { registerHealthRoutes, type RedisStatus } from './http/health-routes.ts'
 import { registerMetricsRoutes } from './http/metrics-routes.ts'
 import { registerReadingRoutes } from './readings/routes.ts'
 import { registerUserRoutes } from './identity/user-routes.ts'
@@ -73,8 +73,10 @@ export interface AppDeps {
   timing?: TimingSource
   /** The live stream's timing and limits (tests). */
   live?: LiveHubOptions
-  /** The realtime server's options (tests). */
+  /** The realtime server's options (tests; the Redis adapter in cluster mode). */
   realtime?: RealtimeOptions
+  /** Cluster mode: this node's Redis connections, reported by /api/health. */
+  redis?: { status(): RedisStatus }
   logger: Logger
   /** The dashboard's build (e.g. dashboard/dist); without it (or without its index.html) only the API is served. */
   staticDir?: string
@@ -210,7 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
 
-  registerHealthRoutes(app, { ingestStatus, broker, live, startedAt })
+  registerHealthRoutes(app, { ingestStatus, broker, live, startedAt, redis: deps.redis })
   registerMetricsRoutes(app, { metrics })
   registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
   registerAuthRoutes(app, { accounts, auth, limiter, endLiveSession: (token) => realtime.endSession(token) })
@@ -271,7 +273,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     lookup: (id) => registry.get(id),
   })
   commissioning.attach(realtime)
-  operations.attach(io)
+  // Each node pushes what it derived from the feed to its own browsers only (operations/push.ts).
+  operations.attach(io.local)
   // After the restore (which waits for storage to answer): windowed alert rules' rolling windows.
   let closingDown = false
   const refilled =

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
-# the storage tests talk to), chromium (dashboard tests) and mosquitto_pub (broker tests).
+# the storage tests talk to), chromium (dashboard tests), mosquitto_pub (broker tests) and
+# redis-server (cluster mode tests).
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

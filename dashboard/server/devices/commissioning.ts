@@ -84,7 +84,7 @@ export function createCommissioning(deps: CommissioningDeps) {
     const timer = setTimeout(() => {
       pendingEmits.delete(id)
       const state = stateOf(id)
-      if (state && io) io.to(room(id)).emit('commissioning', state)
+      if (state && io) io.local.to(room(id)).emit('commissioning', state)
     }, EMIT_COALESCE_MS)
     timer.unref()
     pendingEmits.set(id, timer)

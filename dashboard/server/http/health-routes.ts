@@ -7,7 +7,8 @@ import { NoQuerySchema } from './validation.ts'
 /**
  * Liveness and readiness of each part. 200 when ready (ingest can make readings durable and
  * storage answers, the broker listens when it is part of this process), 503 otherwise, with the
- * same body either way so a load balancer and a person both get their answer. Public.
+ * same body either way so a load balancer and a person both get their answer. Public. In cluster
+ * mode it also says whether Redis is reachable, without making the node unready over it.
  */
 
 export interface HealthRouteDeps {
@@ -15,7 +16,22 @@ export interface HealthRouteDeps {
   broker?: { listening?(): boolean }
   live: { socketCount(): number; connectedCount(): number }
   startedAt: number
+  /** Cluster mode: the state of this node's Redis connections. */
+  redis?: { status(): RedisStatus }
 }
+
+export const RedisStatusSchema = Type.Object(
+  {
+    ok: Type.Boolean({ description: 'Every Redis connection of this node is up. Readiness does not depend on it: ingest needs no Redis.' }),
+    feed: Type.Boolean({ description: 'Events between nodes (readings, connections, registry changes).' }),
+    mqtt: Type.Boolean({ description: 'Messages to devices connected to other nodes, session takeover.' }),
+    realtime: Type.Boolean({ description: 'Room emits to browsers on other nodes.' }),
+    dropped: Type.Integer({ description: 'Messages for other nodes dropped while Redis was unreachable, since start.' }),
+    detail: Type.Optional(Type.String()),
+  },
+  { description: 'Cluster mode only (REDIS_URL set).' },
+)
+export type RedisStatus = Static<typeof RedisStatusSchema>
 
 const PartSchema = { ok: Type.Boolean() }
 export const HealthSchema = Type.Object({
@@ -35,6 +51,7 @@ export const HealthSchema = Type.Object({
   }),
   storage: Type.Object({ ...PartSchema, kind: Type.String(), detail: Type.String() }),
   stream: Type.Object({ ...PartSchema, sockets: Type.Integer() }),
+  redis: Type.Optional(RedisStatusSchema),
 })
 
 /** Storage is asked at most this often, however many probes and visitors ask for health. */
@@ -95,6 +112,8 @@ export function registerHealthRoutes(app: Api, deps: HealthRouteDeps): void {
         body.broker = { ok: listening !== false, connectedDevices: live.connectedCount() }
         if (listening !== undefined) body.broker.listening = listening
       }
+      if (deps.redis) body.redis = deps.redis.status()
+      // Redis is left out on purpose: a node without it still acknowledges and stores readings.
       body.ready = ingest.ok && storage.ok && (body.broker?.ok ?? true)
       return reply.status(body.ready ? 200 : 503).send(body)
     },

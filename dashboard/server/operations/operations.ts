@@ -10,8 +10,7 @@ import { visibleTo } from '../identity/permissions.ts'
 import { registerAlertRoutes } from './alerts/routes.ts'
 import { registerDeviceStateRoutes } from './device-state-routes.ts'
 import type { Api } from '../http/types.ts'
-import type { RealtimeServer } from '../realtime/types.ts'
-import type { UserVisibility } from './push.ts'
+import type { PushServer, UserVisibility } from './push.ts'
 
 /**
  * The operators' control-room side, wired in one place: the device-state tracker (live, late,
@@ -38,7 +37,8 @@ export interface Operations {
   states: DeviceStates
   alerts: AlertEngine
   register(app: Api, auth: Auth): void
-  attach(io: RealtimeServer): void
+  /** Where the pushes go: this node's browsers (`io.local`, see push.ts). */
+  attach(io: PushServer): void
   /** Stops; resolves once pushes under way have finished (they send nothing more). Never rejects. */
   close(): Promise<void>
 }

@@ -3,12 +3,15 @@ import type { RealtimeServer } from '../realtime/types.ts'
 
 /**
  * What the operations pushes (device states, alerts, alert rules) share: every push is an emit to
- * a room (realtime/rooms.ts), never a loop over this node's sockets, so with a Socket.IO adapter
- * it reaches browsers on every node.
+ * a room (realtime/rooms.ts), never a loop over the sockets.
+ *
+ * Pushes are made from what the feed told this node, and in cluster mode the feed tells every
+ * node about the whole fleet: so each node pushes to its own browsers only (app.ts hands the
+ * pushes `io.local`), or a browser would get the same message once per node through the adapter.
  *
  * Staff (admins and operators, the `staff` room) get one shared message. Installers see only
- * some devices: the installers online are found with fetchSockets (across nodes with an
- * adapter), and each gets, in their own `user:` room, the part they may see.
+ * some devices: the installers online are found with fetchSockets, and each gets, in their own
+ * `user:` room, the part they may see.
  */
 
 /** Whether a device is one the reader may see. */

@@ -327,6 +327,8 @@ describe('live hub with a backed-up socket', () => {
         }),
       }),
     }
+    // The hub emits to this node's sockets only (io.local): one node here, the same rooms.
+    Object.assign(io, { local: io })
     const realtime = {
       io,
       listen: (event: string, _schema: unknown, handler: (socket: unknown, payload: unknown, answer: (r: unknown) => void) => void) => listeners.push({ event, handler }),

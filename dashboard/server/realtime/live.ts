@@ -127,14 +127,14 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     for (const [room, entries] of statuses) {
       if (!listened(server, room)) continue
       stats.statusSent += 1
-      server.to(room).except(LAGGING_ROOM).emit('status', { room, items: entries.map(statusView) })
+      server.local.to(room).except(LAGGING_ROOM).emit('status', { room, items: entries.map(statusView) })
     }
     for (const [room, list] of updates) {
       if (!listened(server, room)) continue
       const n = (seq.get(room) ?? 0) + 1
       seq.set(room, n)
       stats.updatesSent += 1
-      server.to(room).except(LAGGING_ROOM).emit('update', { room, hub, seq: n, updates: list })
+      server.local.to(room).except(LAGGING_ROOM).emit('update', { room, hub, seq: n, updates: list })
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
-import { Server } from 'socket.io'
+import { Server, type ServerOptions } from 'socket.io'
 import type { TSchema, Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { ClientToServerEvents } from '../../shared/events.ts'
@@ -32,6 +32,11 @@ export interface RealtimeOptions {
   eventBurst?: number
   /** A socket refused this many events in a row (it goes on regardless) is disconnected. Default 100. */
   maxRefusedEvents?: number
+  /**
+   * Cluster mode: the Socket.IO adapter that carries room emits between nodes (the Redis adapter,
+   * built by the platform). Without it, the in-memory adapter of a single node.
+   */
+  adapter?: ServerOptions['adapter']
 }
 
 export type Ack = (answer: unknown) => void
@@ -62,6 +67,7 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     serveClient: false,
     maxHttpBufferSize: 16 * 1024,
     allowRequest: (request, callback) => callback(null, sameOrigin(request)),
+    ...(options.adapter && { adapter: options.adapter }),
   })
   const handlers: ((socket: RealtimeSocket) => void)[] = []
   const maxPerAddress = options.maxSocketsPerAddress ?? 100
