@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type Database from 'better-sqlite3'
+import pg from 'pg'
 import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
+import { createPostgresRegistryStore } from '../devices/registry-postgres.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
@@ -49,14 +51,55 @@ export function createStorage(config: Config, logger: Logger): Storage {
 }
 
 /**
- * The data directory's device registry, with the server key its secrets are stored under
- * (DATA_DIR/secret-key, created on first use): what `piazza start` and `piazza devices …` both
- * open, so they agree on every secret.
+ * The shared state: the device registry with the server key its secrets are stored under
+ * (DATA_DIR/secret-key, created on first use), and the SQLite database of the data directory
+ * (users, sessions, alert rules and alerts, audit log). With DATABASE_URL the registry lives in
+ * PostgreSQL, shared by every node (each node needs the same secret-key file). What `piazza
+ * start` and `piazza devices …` both open, so they agree on every device and secret.
  */
-export function openRegistry(dataDir: string): { db: Database.Database; registry: Registry } {
-  const secretKey = loadOrCreateSecretKey(dataDir)
-  const db = openRegistryDatabase(join(dataDir, 'registry.db'))
-  return { db, registry: createRegistry({ db, secretKey }) }
+export interface SharedState {
+  db: Database.Database
+  registry: Registry
+  /** Set with DATABASE_URL. */
+  pool?: pg.Pool
+  close(): Promise<void>
+}
+
+export async function openSharedState(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<SharedState> {
+  const secretKey = loadOrCreateSecretKey(config.dataDir)
+  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
+  if (!config.databaseUrl) {
+    const registry = createRegistry({ db, secretKey })
+    return {
+      db,
+      registry,
+      async close() {
+        await registry.close()
+        db.close()
+      },
+    }
+  }
+  // A few connections are plenty: registry reads are served from memory, writes are rare.
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 5 })
+  // An idle connection that breaks (server restart) must not crash the process: the pool replaces it.
+  pool.on('error', () => {})
+  try {
+    const registry = createRegistry({ store: await createPostgresRegistryStore({ pool }), secretKey })
+    return {
+      db,
+      registry,
+      pool,
+      async close() {
+        await registry.close()
+        await pool.end()
+        db.close()
+      },
+    }
+  } catch (err) {
+    await pool.end().catch(() => {})
+    db.close()
+    throw err
+  }
 }
 
 export interface PlatformOptions {
@@ -76,7 +119,8 @@ export interface ListenOptions {
 
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
   const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed'), timing: config.timing })
-  const { db, registry } = openRegistry(config.dataDir)
+  const shared = await openSharedState(config)
+  const { db, registry } = shared
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
     dataDir: config.dataDir,
@@ -136,11 +180,11 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   } catch (err) {
     await broker.close().catch(() => {})
     await ingest.close().catch(() => {})
-    db.close()
+    await shared.close()
     throw err
   }
   // Changes made by other processes (`piazza devices revoke`) reach the broker and the HTTP side as our own do.
-  const stopWatchingRegistry = registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
+  const stopWatchingRegistry = await registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
 
   let closing: Promise<void> | undefined
   return {
@@ -176,8 +220,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         stopFeedback()
         await ingest.close()
         stopWatchingRegistry()
-        registry.close()
-        db.close()
+        await shared.close()
       })()
       return closing
     },
@@ -209,24 +252,27 @@ export async function startServer(config: Config, logger: Logger, options: Platf
 
 /** Runs `work` against the data directory's registry, closing it after (the `piazza devices` commands). */
 export async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const { db, registry } = openRegistry(config.dataDir)
+  const shared = await openSharedState(config)
   try {
-    return await work(registry)
+    return await work(shared.registry)
   } finally {
-    db.close()
+    await shared.close()
   }
 }
 
 /** `piazza ingest`: ingest alone, consuming telemetry from another MQTT broker. */
 export async function startIngestNode(config: Config, logger: Logger, source: { url: string; username?: string; password?: string; clientId: string }) {
-  const { db, registry } = openRegistry(config.dataDir)
+  const shared = await openSharedState(config)
+  const { registry } = shared
+  // Keeps a PostgreSQL registry's read model current (SQLite reads the file fresh anyway).
+  await registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
   const ingest = await createIngest({ dataDir: config.dataDir, storage: createStorage(config, logger), logger: logger.child({ part: 'ingest' }), ...config.ingest })
   const consumer = createMqttSource({ ...source, lookupDevice: registry.get, ingest, logger: logger.child({ part: 'mqtt-source' }) })
   return {
     async close() {
       await consumer.close()
       await ingest.close()
-      db.close()
+      await shared.close()
     },
   }
 }
