@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { migratePostgres, type PostgresMigration } from './migrations.ts'
+import { hashDeviceSecret } from './secrets.ts'
 import { CHANGE_LOG_KEEP_MS, CHANGE_LOG_PRUNE_EVERY_MS, RegistryError, type ChangeKind, type DeviceRow, type RegistryStore, type RowPatch } from './registry-store.ts'
 
 /**
@@ -50,6 +51,7 @@ export const POSTGRES_REGISTRY_MIGRATIONS: readonly PostgresMigration[] = [
       );`,
   },
   { version: 2, name: 'change log pruned by time', up: 'CREATE INDEX IF NOT EXISTS device_changes_at ON device_changes (at)' },
+  { version: 3, name: 'server key check', up: 'CREATE TABLE IF NOT EXISTS registry_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)' },
 ]
 
 /** Advisory-lock key of registry writes (see Ordering above). */
@@ -60,12 +62,30 @@ const PATCH_COLUMNS = new Set(['name', 'lat', 'lon', 'interval', 'metadata', 'st
 
 export interface PostgresRegistryStoreOptions {
   pool: pg.Pool
+  /**
+   * A value derived from the server key (keyCheckValue). The first node stores it; a node or a
+   * command whose DATA_DIR/secret-key differs is refused at start, before it could store secrets
+   * no other node can verify.
+   */
+  keyCheck: string
   now?: () => number
+}
+
+/** What the registry remembers of the server key: an HMAC of a fixed text under it, which tells nothing of the key. */
+export function keyCheckValue(secretKey: Buffer): string {
+  return hashDeviceSecret(secretKey, 'piazza registry server key check')
 }
 
 export async function createPostgresRegistryStore(options: PostgresRegistryStoreOptions): Promise<RegistryStore> {
   const { pool, now = Date.now } = options
   await migratePostgres(pool, 'registry', POSTGRES_REGISTRY_MIGRATIONS)
+  await pool.query("INSERT INTO registry_settings (name, value) VALUES ('key-check', $1) ON CONFLICT (name) DO NOTHING", [options.keyCheck])
+  const stored = (await pool.query<{ value: string }>("SELECT value FROM registry_settings WHERE name = 'key-check'")).rows[0]?.value
+  if (stored !== options.keyCheck) {
+    throw new Error(
+      'this DATA_DIR/secret-key is not the server key the shared registry stores device secrets under: copy secret-key from the DATA_DIR of a node already using this DATABASE_URL',
+    )
+  }
 
   const rows = new Map<string, DeviceRow>()
   let sorted: DeviceRow[] | undefined // list()'s order, rebuilt after a change

@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
-import { createPostgresRegistryStore } from '../devices/registry-postgres.ts'
+import { createPostgresRegistryStore, keyCheckValue } from '../devices/registry-postgres.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
@@ -84,7 +84,7 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
   // An idle connection that breaks (server restart) must not crash the process: the pool replaces it.
   pool.on('error', () => {})
   try {
-    const registry = createRegistry({ store: await createPostgresRegistryStore({ pool }), secretKey })
+    const registry = createRegistry({ store: await createPostgresRegistryStore({ pool, keyCheck: keyCheckValue(secretKey) }), secretKey })
     return {
       db,
       registry,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -84,21 +85,10 @@ export async function startPostgres(): Promise<Postgres> {
   const url = `postgres://${USER}@127.0.0.1:${port}/postgres`
   await waitForConnection(url, proc, () => output)
 
-  let databases = 0
   return {
     url,
     port,
-    async createDatabase() {
-      const name = `test_${process.pid}_${++databases}`
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      try {
-        await client.query(`CREATE DATABASE ${name}`)
-      } finally {
-        await client.end()
-      }
-      return `postgres://${USER}@127.0.0.1:${port}/${name}`
-    },
+    createDatabase: () => createDatabase(url),
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGINT')
@@ -130,4 +120,19 @@ async function waitForConnection(url: string, proc: ChildProcess, output: () => 
   }
   proc.kill('SIGKILL')
   throw new Error(`postgres did not accept connections at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${output()}`)
+}
+
+/** Creates a fresh, empty database on the server of `url` (its maintenance database) and answers its URL. */
+export async function createDatabase(url: string): Promise<string> {
+  const name = `test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await client.end()
+  }
+  const next = new URL(url)
+  next.pathname = `/${name}`
+  return next.toString()
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
-# the storage tests talk to), chromium (dashboard tests) and mosquitto_pub (broker tests).
+# the storage tests talk to), chromium (dashboard tests), mosquitto_pub (broker tests) and
+# PostgreSQL (the shared-state stores' tests; testkit/postgres.ts runs its own server).
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -20,8 +22,8 @@ fi
 echo "prepare.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-# policy-rc.d answering 101 keeps the package's own influxdb service from starting: tests run
-# their own. An existing policy (as in container images) is left as it is.
+# policy-rc.d answering 101 keeps the packages' own influxdb and postgresql services from
+# starting: tests run their own. An existing policy (as in container images) is left as it is.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   "${sudo[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
   trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
