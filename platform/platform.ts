@@ -8,6 +8,8 @@ import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
 import { createPostgresRegistryStore, keyCheckValue } from '../devices/registry-postgres.ts'
+import { createPostgresAccountStore } from '../dashboard/server/identity/account-store-postgres.ts'
+import type { AccountStore } from '../dashboard/server/identity/account-store.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
@@ -60,12 +62,14 @@ export function createStorage(config: Config, logger: Logger): Storage {
 export interface SharedState {
   db: Database.Database
   registry: Registry
+  /** Set with DATABASE_URL: users and sessions in PostgreSQL. */
+  accountStore?: AccountStore
   /** Set with DATABASE_URL. */
   pool?: pg.Pool
   close(): Promise<void>
 }
 
-export async function openSharedState(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<SharedState> {
+export async function openSharedState(config: Pick<Config, 'dataDir' | 'databaseUrl'>, logger?: Logger): Promise<SharedState> {
   const secretKey = loadOrCreateSecretKey(config.dataDir)
   const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
   if (!config.databaseUrl) {
@@ -85,12 +89,15 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
   pool.on('error', () => {})
   try {
     const registry = createRegistry({ store: await createPostgresRegistryStore({ pool, keyCheck: keyCheckValue(secretKey) }), secretKey })
+    const accountStore = await createPostgresAccountStore({ pool, onError: (err) => logger?.error({ err }, 'reading the user change log failed') })
     return {
       db,
       registry,
+      accountStore,
       pool,
       async close() {
         await registry.close()
+        await accountStore.close()
         await pool.end()
         db.close()
       },
@@ -106,7 +113,7 @@ export interface PlatformOptions {
   /** Replaces the in-process feed (e.g. one shared between nodes). */
   feed?: Feed
   /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
-  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
+  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
 
 export interface ListenOptions {
@@ -119,7 +126,7 @@ export interface ListenOptions {
 
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
   const feed = options.feed ?? createLocalFeed({ onError: (err, event) => logger.error({ err, event }, 'a feed listener failed'), timing: config.timing })
-  const shared = await openSharedState(config)
+  const shared = await openSharedState(config, logger)
   const { db, registry } = shared
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
@@ -170,6 +177,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       ...options.http,
       registry,
       db,
+      accountStore: shared.accountStore,
       storage,
       ingestStatus: ingest,
       broker: { listening: () => listener !== undefined, stats: () => broker.stats() },

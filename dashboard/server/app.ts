@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Registry } from '../../devices/registry.ts'
 import type { IngestHealth } from '../../ingest/ingest.ts'
 import type { Storage } from '../../ingest/storage/contract.ts'
+import type { AccountStore } from './identity/account-store.ts'
 import { createAccounts, type Accounts } from './identity/accounts.ts'
 import { createAuditLog, type AuditLog } from './identity/audit.ts'
 import { createAuth, SESSION_COOKIE } from './identity/auth.ts'
@@ -62,8 +63,10 @@ export interface BrokerStatus {
 
 export interface AppDeps {
   registry: Registry
-  /** The registry database; the accounts tables (users, user_sessions) are created in it. */
+  /** The registry database; the accounts tables (users, user_sessions) are created in it unless accountStore is given. */
   db: Database.Database
+  /** Users and sessions elsewhere (PostgreSQL, shared by nodes); its owner closes it. */
+  accountStore?: AccountStore
   storage: Storage
   ingestStatus: IngestStatus
   broker?: BrokerStatus
@@ -135,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const unfollow = live.follow(feed)
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT
 
-  const accounts = createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
+  const accounts = deps.accountStore ? createAccounts({ store: deps.accountStore, sessionTtlMs: deps.sessionTtlMs }) : createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
   const initial = await accounts.ensureInitialAdmin(deps.adminPassword)
   if (initial.created) logger.info({ user: 'admin', generated: initial.generatedPassword !== undefined }, 'created the initial admin account')
   const auth = createAuth({ accounts, cookieSecure: deps.cookieSecure })
@@ -251,12 +254,12 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const realtime = createRealtime(
     app.server,
     {
-      authenticate(handshake) {
-        const result = auth.handshake(handshake)
+      async authenticate(handshake) {
+        const result = await auth.handshake(handshake)
         if (result === null || result === 'anonymous') return result
         return { user: { username: result.session.user.username, role: result.session.user.role }, credential: result.token }
       },
-      stillValid: (token) => accounts.authenticate(token, { touch: false }) !== null,
+      stillValid: async (token) => (await accounts.authenticate(token, { touch: false })) !== null,
     },
     deps.realtime,
   )

@@ -132,7 +132,7 @@ export function registerUserRoutes(app: Api, deps: UserRouteDeps): void {
       if (body.role !== undefined) patch.role = body.role
       if (body.cities !== undefined) patch.cities = body.cities
       if (body.disabled !== undefined) patch.disabled = body.disabled
-      const { before, after, sessionsEnded } = accounts.update(existing.username, patch)
+      const { before, after, sessionsEnded } = await accounts.update(existing.username, patch)
       const changes: Changes = diff(toAdminUser(before), toAdminUser(after), ['role', 'cities'])
       if (Object.keys(changes).length > 0) audit.record({ actor: me, action: 'user.update', targetType: 'user', target: after.username, changes })
       if ((before.disabled === true) !== (after.disabled === true)) {

@@ -8,13 +8,13 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { SECRET_KEY_FILE } from '../devices/secret-key.ts'
 import { createDatabase } from '../testkit/postgres.ts'
-import { startStack, type Stack } from '../testkit/stack.ts'
+import { ADMIN_PASSWORD, startStack, type Stack } from '../testkit/stack.ts'
 
 /**
- * Two whole platforms (two nodes, each with its own data directory) sharing one device registry
- * in a real PostgreSQL through DATABASE_URL: a device added on one node logs in on the other, a
- * revocation on one drops the device's connection on the other, and `piazza devices` with
- * DATABASE_URL writes where both nodes read.
+ * Two whole platforms (two nodes, each with its own data directory) sharing their state in a real
+ * PostgreSQL through DATABASE_URL: a device added on one node logs in on the other, a revocation
+ * on one drops the device's connection on the other, a login through one holds on the other, and
+ * `piazza devices` with DATABASE_URL writes where both nodes read.
  */
 
 const CLI = new URL('../cli/piazza.mjs', import.meta.url).pathname
@@ -84,6 +84,19 @@ describe('one registry in PostgreSQL shared by two nodes', () => {
     await vi.waitFor(() => expect(a.registry.get(added.id)?.name).toBe('From the CLI'), { timeout: 10_000, interval: 50 })
     const client = await mqttConnect(a, added.id, added.secret)
     expect(client.connected).toBe(true)
+  })
+
+  it('logs a user in through node A and knows the session on node B at once; logout on B ends it on A', async () => {
+    const [a, b] = nodes as [Stack, Stack]
+    const login = await fetch(`${a.urls.http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) })
+    expect(login.status).toBe(200)
+    const { token } = (await login.json()) as { token: string }
+    const me = (node: Stack) => fetch(`${node.urls.http}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })
+    expect(await (await me(b)).json()).toMatchObject({ user: { username: 'admin', role: 'admin' } })
+    // One admin for the cluster: the second node found the first node's and made none.
+    expect(b.web.accounts.list().map((u) => u.username)).toEqual(['admin'])
+    expect((await fetch(`${b.urls.http}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(204)
+    expect((await me(a)).status).toBe(401)
   })
 
   it('refuses a command (or node) whose server key differs, before it stores anything', async () => {
