@@ -10,6 +10,8 @@ import { createRegistry, openRegistryDatabase, type Registry } from '../devices/
 import { createPostgresRegistryStore, keyCheckValue } from '../devices/registry-postgres.ts'
 import { createPostgresAccountStore } from '../dashboard/server/identity/account-store-postgres.ts'
 import type { AccountStore } from '../dashboard/server/identity/account-store.ts'
+import type { AuditStore } from '../dashboard/server/identity/audit.ts'
+import { createPostgresAuditStore } from '../dashboard/server/identity/audit-store-postgres.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
@@ -55,15 +57,18 @@ export function createStorage(config: Config, logger: Logger): Storage {
 /**
  * The shared state: the device registry with the server key its secrets are stored under
  * (DATA_DIR/secret-key, created on first use), and the SQLite database of the data directory
- * (users, sessions, alert rules and alerts, audit log). With DATABASE_URL the registry lives in
- * PostgreSQL, shared by every node (each node needs the same secret-key file). What `piazza
- * start` and `piazza devices …` both open, so they agree on every device and secret.
+ * (users, sessions, alert rules and alerts, audit log). With DATABASE_URL the registry, users and
+ * sessions and the audit log live in PostgreSQL, shared by every node (each node needs the same
+ * secret-key file); alert rules and alerts stay in the node's SQLite file. What `piazza start`
+ * and `piazza devices …` both open, so they agree on every device and secret.
  */
 export interface SharedState {
   db: Database.Database
   registry: Registry
   /** Set with DATABASE_URL: users and sessions in PostgreSQL. */
   accountStore?: AccountStore
+  /** Set with DATABASE_URL: the audit log in PostgreSQL. */
+  auditStore?: AuditStore
   /** Set with DATABASE_URL. */
   pool?: pg.Pool
   close(): Promise<void>
@@ -83,17 +88,19 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
       },
     }
   }
-  // A few connections are plenty: registry reads are served from memory, writes are rare.
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 5 })
+  // Registry and user reads are served from memory; sessions are read per authenticated request.
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 })
   // An idle connection that breaks (server restart) must not crash the process: the pool replaces it.
   pool.on('error', () => {})
   try {
     const registry = createRegistry({ store: await createPostgresRegistryStore({ pool, keyCheck: keyCheckValue(secretKey) }), secretKey })
     const accountStore = await createPostgresAccountStore({ pool, onError: (err) => logger?.error({ err }, 'reading the user change log failed') })
+    const auditStore = await createPostgresAuditStore(pool)
     return {
       db,
       registry,
       accountStore,
+      auditStore,
       pool,
       async close() {
         await registry.close()
@@ -113,7 +120,7 @@ export interface PlatformOptions {
   /** Replaces the in-process feed (e.g. one shared between nodes). */
   feed?: Feed
   /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
-  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
+  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'auditStore' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
 
 export interface ListenOptions {
@@ -178,6 +185,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       registry,
       db,
       accountStore: shared.accountStore,
+      auditStore: shared.auditStore,
       storage,
       ingestStatus: ingest,
       broker: { listening: () => listener !== undefined, stats: () => broker.stats() },

@@ -86,7 +86,7 @@ describe('one registry in PostgreSQL shared by two nodes', () => {
     expect(client.connected).toBe(true)
   })
 
-  it('logs a user in through node A and knows the session on node B at once; logout on B ends it on A', async () => {
+  it('logs a user in through node A and knows the session on node B at once; users and the audit log are shared; logout on B ends it on A', async () => {
     const [a, b] = nodes as [Stack, Stack]
     const login = await fetch(`${a.urls.http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) })
     expect(login.status).toBe(200)
@@ -95,6 +95,19 @@ describe('one registry in PostgreSQL shared by two nodes', () => {
     expect(await (await me(b)).json()).toMatchObject({ user: { username: 'admin', role: 'admin' } })
     // One admin for the cluster: the second node found the first node's and made none.
     expect(b.web.accounts.list().map((u) => u.username)).toEqual(['admin'])
+    expect(a.db.prepare("SELECT name FROM sqlite_master WHERE name = 'users'").get()).toBeUndefined()
+    // A user made through node B is audited where node A reads, and can log in through A.
+    const made = await fetch(`${b.urls.http}/api/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ username: 'olga', password: 'operator-pass', role: 'operator' }),
+    })
+    expect(made.status).toBe(201)
+    expect((await a.web.audit.list({ target: 'olga' })).items).toMatchObject([{ action: 'user.create', actor: 'admin' }])
+    await vi.waitFor(() => expect(a.web.accounts.get('olga')).toMatchObject({ role: 'operator' }), { timeout: 10_000, interval: 50 })
+    const olga = await fetch(`${a.urls.http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'olga', password: 'operator-pass' }) })
+    expect(olga.status).toBe(200)
+
     expect((await fetch(`${b.urls.http}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(204)
     expect((await me(a)).status).toBe(401)
   })

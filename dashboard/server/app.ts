@@ -11,7 +11,7 @@ import type { IngestHealth } from '../../ingest/ingest.ts'
 import type { Storage } from '../../ingest/storage/contract.ts'
 import type { AccountStore } from './identity/account-store.ts'
 import { createAccounts, type Accounts } from './identity/accounts.ts'
-import { createAuditLog, type AuditLog } from './identity/audit.ts'
+import { createAuditLog, type AuditLog, type AuditStore } from './identity/audit.ts'
 import { createAuth, SESSION_COOKIE } from './identity/auth.ts'
 import { createCommissioning, type Commissioning } from './devices/commissioning.ts'
 import { installErrorHandling, tooManyRequests } from './http/errors.ts'
@@ -67,6 +67,8 @@ export interface AppDeps {
   db: Database.Database
   /** Users and sessions elsewhere (PostgreSQL, shared by nodes); its owner closes it. */
   accountStore?: AccountStore
+  /** The audit log elsewhere (PostgreSQL, shared by nodes); default the registry database. */
+  auditStore?: AuditStore
   storage: Storage
   ingestStatus: IngestStatus
   broker?: BrokerStatus
@@ -217,7 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerMetricsRoutes(app, { metrics })
   registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
   registerAuthRoutes(app, { accounts, auth, limiter, endLiveSession: (token) => realtime.endSession(token) })
-  const audit = createAuditLog({ db })
+  const audit = deps.auditStore ? createAuditLog({ store: deps.auditStore }) : createAuditLog({ db })
   const commissioning = createCommissioning({
     registry,
     feed,
