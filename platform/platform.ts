@@ -89,7 +89,9 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
     }
   }
   // Registry and user reads are served from memory; sessions are read per authenticated request.
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 })
+  // Bounded waits: an unreachable database fails a request in seconds instead of holding it (and
+  // the registry's queue of writes and polls) forever.
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 5000, query_timeout: 15_000 })
   // An idle connection that breaks (server restart) must not crash the process: the pool replaces it.
   pool.on('error', () => {})
   try {
