@@ -89,6 +89,20 @@ export function loadConfig(env: Env) {
     if (value !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) throw new ConfigError(`${name} must be an e-mail address, got '${value}'`)
     return value
   }
+  const databaseUrl = (): string | undefined => {
+    const raw = get('DATABASE_URL')
+    if (raw === undefined) return undefined
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(raw)
+    } catch {
+      // reported below
+    }
+    if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol) || !parsed.hostname) {
+      throw new ConfigError('DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/piazza')
+    }
+    return raw
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -100,6 +114,8 @@ export function loadConfig(env: Env) {
   return {
     logLevel: logLevel as (typeof LOG_LEVELS)[number],
     dataDir: resolve(get('DATA_DIR') ?? './data'),
+    /** PostgreSQL for the state nodes share (the device registry); unset: the SQLite file in DATA_DIR. */
+    databaseUrl: databaseUrl(),
     /** Interface every listener binds to; loopback unless opened up on purpose. */
     bindHost: get('BIND_HOST') ?? '127.0.0.1',
     /** Host name printed in connection instructions. */

@@ -116,25 +116,25 @@ describe('the change log', () => {
     const cli = open(dir)
     const seen: string[] = []
     server.registry.onChange((c) => seen.push(`${c.kind}:${c.device.id}:${c.device.status}`))
-    const stop = server.registry.watchChanges({ intervalMs: 60_000 }) // polled by hand below
-    expect(server.registry.pollChanges()).toBe(0)
+    const stop = await server.registry.watchChanges({ intervalMs: 60_000 }) // polled by hand below
+    expect(await server.registry.pollChanges()).toBe(0)
 
     await server.registry.add({ ...NEW, id: 'aq-own' })
     expect(seen).toEqual(['added:aq-own:active'])
-    expect(server.registry.pollChanges()).toBe(0)
+    expect(await server.registry.pollChanges()).toBe(0)
 
     const { secret } = await cli.registry.add({ ...NEW, id: 'aq-cli' })
-    server.registry.setStatus('aq-own', 'decommissioned') // interleaved with the other process's writes
-    cli.registry.setStatus('aq-cli', 'revoked')
-    expect(server.registry.pollChanges()).toBe(2)
+    await server.registry.setStatus('aq-own', 'decommissioned') // interleaved with the other process's writes
+    await cli.registry.setStatus('aq-cli', 'revoked')
+    expect(await server.registry.pollChanges()).toBe(2)
     expect(seen).toEqual(['added:aq-own:active', 'status:aq-own:decommissioned', 'added:aq-cli:revoked', 'status:aq-cli:revoked'])
-    expect(server.registry.pollChanges()).toBe(0)
+    expect(await server.registry.pollChanges()).toBe(0)
 
     // The key is shared through the data directory: what the CLI stored, the server verifies.
-    cli.registry.setStatus('aq-cli', 'active')
+    await cli.registry.setStatus('aq-cli', 'active')
     expect(await server.registry.checkCredentials('aq-cli', secret)).toMatchObject({ ok: true })
     await cli.registry.rotate('aq-cli')
-    server.registry.pollChanges()
+    await server.registry.pollChanges()
     expect(seen.slice(-2)).toEqual(['status:aq-cli:active', 'rotated:aq-cli:active'])
     expect(await server.registry.checkCredentials('aq-cli', secret)).toEqual({ ok: false, reason: 'bad-secret' })
     stop()
@@ -148,10 +148,10 @@ describe('the change log', () => {
     const cli = open(dir)
     const seen: RegistryChange[] = []
     server.registry.onChange((c) => seen.push(c))
-    server.registry.watchChanges({ intervalMs: 50 })
+    await server.registry.watchChanges({ intervalMs: 50 })
     await cli.registry.add({ ...NEW, id: 'aq-later' })
     await vi.waitFor(() => expect(seen.map((c) => c.device.id)).toEqual(['aq-later']), { timeout: 5000 })
-    server.registry.close()
+    await server.registry.close()
     server.db.close()
     cli.db.close()
   })

@@ -1,22 +1,24 @@
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { KINDS, type DeviceType } from './kinds.ts'
 import type { Device, DevicePatch, DeviceStatus, NewDevice } from './device-schemas.ts'
 import { findCity, isInRegion } from './region.ts'
+import { createSqliteRegistryStore, RegistryError, type ChangeKind, type DeviceRow, type RegistryStore } from './registry-store.ts'
 import { createDeviceSecretVerifier, generateSecret, hashDeviceSecret, isLegacyHash } from './secrets.ts'
 
 /**
- * The device registry: who may connect, what each device is and where it stands. A SQLite file
- * in the data directory, shared by `piazza start` and the command line, so a device added from
- * the command line can log in to a running broker at once.
+ * The device registry: who may connect, what each device is and where it stands. Kept in a
+ * RegistryStore (registry-store.ts): a SQLite file in the data directory by default, shared by
+ * `piazza start` and the command line, or PostgreSQL shared by several nodes
+ * (registry-postgres.ts).
  *
  * Every change (add, update, rotate, status) is also appended, in the same transaction, to the
- * table `device_changes`. The running platform polls it (watchChanges) and announces changes made
- * by other processes — `piazza devices revoke` — through onChange exactly as its own, so a device
- * revoked or re-keyed from the command line loses its live connection within a second.
+ * change log. The running platform polls it (watchChanges) and announces changes made by other
+ * processes — `piazza devices revoke`, another node — through onChange exactly as its own, so a
+ * device revoked or re-keyed elsewhere loses its live connection within a second.
  */
+
+export { openRegistryDatabase, RegistryError, type RegistryStore } from './registry-store.ts'
 
 export {
   DEVICE_ID_PATTERN,
@@ -43,17 +45,6 @@ export interface DeviceFilter {
   offset?: number
 }
 
-/** A request the registry refuses, with a reason meant for the person who made it. */
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'invalid' | 'not-found' | 'conflict',
-  ) {
-    super(message)
-    this.name = 'RegistryError'
-  }
-}
-
 const ID_PREFIX: Record<DeviceType, string> = {
   'air-quality': 'aq',
   noise: 'noise',
@@ -62,54 +53,6 @@ const ID_PREFIX: Record<DeviceType, string> = {
   bus: 'bus',
   parking: 'park',
   'bike-dock': 'bike',
-}
-
-export function openRegistryDatabase(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  db.pragma('busy_timeout = 5000')
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS devices (
-      id TEXT PRIMARY KEY,
-      type TEXT NOT NULL,
-      name TEXT NOT NULL,
-      city TEXT NOT NULL,
-      lat REAL NOT NULL,
-      lon REAL NOT NULL,
-      interval INTEGER NOT NULL,
-      metadata TEXT NOT NULL DEFAULT '{}',
-      status TEXT NOT NULL DEFAULT 'active',
-      secret_hash TEXT NOT NULL,
-      created_at TEXT NOT NULL,
-      updated_at TEXT NOT NULL,
-      created_by TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS devices_city_type ON devices (city, type);
-    CREATE TABLE IF NOT EXISTS device_changes (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      device_id TEXT NOT NULL,
-      kind TEXT NOT NULL,
-      at TEXT NOT NULL
-    );
-  `)
-  return db
-}
-
-interface DeviceRow {
-  id: string
-  type: DeviceType
-  name: string
-  city: string
-  lat: number
-  lon: number
-  interval: number
-  metadata: string
-  status: DeviceStatus
-  secret_hash: string
-  created_at: string
-  updated_at: string
-  created_by: string
 }
 
 function toDevice(row: DeviceRow): Device {
@@ -133,12 +76,15 @@ export type RegistryChange = { kind: 'added' | 'updated' | 'rotated' | 'status';
 
 export type CredentialCheck = { ok: true; device: Device } | { ok: false; reason: 'unknown-device' | 'bad-secret' | 'revoked' | 'decommissioned' }
 
-export interface RegistryDeps {
-  db: Database.Database
-  /** The server key device secrets are stored under (devices/secret-key.ts): every process sharing the file must use the same. */
+
+export type RegistryDeps = {
+  /** The server key device secrets are stored under (devices/secret-key.ts): every process sharing the registry must use the same. */
   secretKey: Buffer
   now?: () => number
-}
+} & (
+  | { /** A SQLite registry database (openRegistryDatabase). */ db: Database.Database; store?: undefined }
+  | { store: RegistryStore; db?: undefined }
+)
 
 export interface WatchOptions {
   /** Default 500 ms. */
@@ -147,40 +93,29 @@ export interface WatchOptions {
   onError?(err: unknown): void
 }
 
-/** Change-log entries older than this are deleted (every watcher is far more recent). */
-const CHANGE_LOG_KEEP_MS = 24 * 3_600_000
-const CHANGE_LOG_PRUNE_EVERY_MS = 10 * 60_000
-
 export function createRegistry(deps: RegistryDeps) {
-  const { db, secretKey, now = Date.now } = deps
+  const { secretKey, now = Date.now } = deps
   if (secretKey.length < 32) throw new Error('the registry needs a secret key of at least 32 bytes')
+  const store = deps.store ?? createSqliteRegistryStore(deps.db, now)
   const verifier = createDeviceSecretVerifier(secretKey)
   const listeners = new Set<(change: RegistryChange) => void>()
-  const getRow = db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?')
-  const insert = db.prepare(`INSERT INTO devices (id, type, name, city, lat, lon, interval, metadata, status, secret_hash, created_at, updated_at, created_by)
-    VALUES (@id, @type, @name, @city, @lat, @lon, @interval, @metadata, 'active', @secret_hash, @now, @now, @created_by)`)
-  const upgradeHash = db.prepare<[string, string, string]>('UPDATE devices SET secret_hash = ? WHERE id = ? AND secret_hash = ?')
-  const logChange = db.prepare<[string, string, string]>('INSERT INTO device_changes (device_id, kind, at) VALUES (?, ?, ?)')
-  const changesSince = db.prepare<[number], { seq: number; device_id: string; kind: RegistryChange['kind'] }>(
-    'SELECT seq, device_id, kind FROM device_changes WHERE seq > ? ORDER BY seq',
-  )
-  const lastChange = db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM device_changes')
-  const pruneChanges = db.prepare<[string]>('DELETE FROM device_changes WHERE at < ?')
-  /** Changes to data_version when another connection (another process) commits, and only then. */
-  const dataVersion = () => db.pragma('data_version', { simple: true }) as number
+  let watching: { timer: NodeJS.Timeout } | undefined
+  let polling: Promise<number> | undefined
 
-  // The watcher's position: the last change-log entry seen, and which later ones this process wrote itself.
-  let watching: { timer: NodeJS.Timeout; onError?: (err: unknown) => void } | undefined
-  let seenSeq = 0
-  let seenVersion = 0
-  const ownSeqs = new Set<number>()
-  let lastPrune = 0
-
-  const emit = (change: RegistryChange) => {
-    for (const listener of listeners) listener(change)
+  /** Tells every listener; a listener that throws does not keep the others from hearing. */
+  const emit = (change: RegistryChange): unknown[] => {
+    const errors: unknown[] = []
+    for (const listener of listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        errors.push(err)
+      }
+    }
+    return errors
   }
   const mustGet = (id: string): DeviceRow => {
-    const row = getRow.get(id)
+    const row = store.get(id)
     if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found')
     return row
   }
@@ -188,50 +123,35 @@ export function createRegistry(deps: RegistryDeps) {
     if (!isInRegion(lat, lon)) throw new RegistryError(`location ${lat}, ${lon} is outside the region`, 'invalid')
     return { city, lat, lon }
   }
+  const at = () => new Date(now()).toISOString()
 
-  /** Runs a write and its change-log entry in one transaction, then tells this process's listeners. */
-  function change(id: string, kind: RegistryChange['kind'], write: () => void): Device {
-    const seq = db.transaction(() => {
-      write()
-      return Number(logChange.run(id, kind, new Date(now()).toISOString()).lastInsertRowid)
-    })()
-    if (watching) {
-      // No other connection committed since the last poll: every entry up to ours is ours.
-      if (dataVersion() === seenVersion && ownSeqs.size === 0) seenSeq = Math.max(seenSeq, seq)
-      else ownSeqs.add(seq)
-    }
-    const device = toDevice(mustGet(id))
-    emit({ kind, device })
+  /** Announces a committed change of our own; a listener's failure is the listener's, not the write's. */
+  function announce(kind: ChangeKind, row: DeviceRow): Device {
+    const device = toDevice(row)
+    const errors = emit({ kind, device })
+    if (errors.length > 0) throw errors[0]
     return device
   }
 
   /** Announces changes other processes logged since the last call; answers how many. Nearly free when nothing changed. */
-  function pollChanges(): number {
-    const version = dataVersion()
-    if (version === seenVersion) return 0
-    let announced = 0
-    for (const entry of changesSince.all(seenSeq)) {
-      // Advanced first: a listener that throws does not get the same entry again.
-      seenSeq = entry.seq
-      if (ownSeqs.delete(entry.seq)) continue
-      const row = getRow.get(entry.device_id)
-      if (!row) continue
-      announced += 1
-      emit({ kind: entry.kind, device: toDevice(row) })
-    }
-    // Only once all were announced: after a throw the next poll reads on from seenSeq.
-    seenVersion = version
-    const t = now()
-    if (t - lastPrune > CHANGE_LOG_PRUNE_EVERY_MS) {
-      lastPrune = t
-      pruneChanges.run(new Date(t - CHANGE_LOG_KEEP_MS).toISOString())
-    }
-    return announced
+  function pollChanges(): Promise<number> {
+    polling ??= (async () => {
+      try {
+        const changes = await store.poll()
+        const errors: unknown[] = []
+        for (const { kind, row } of changes) errors.push(...emit({ kind, device: toDevice(row) }))
+        if (errors.length > 0) throw errors[0]
+        return changes.length
+      } finally {
+        polling = undefined
+      }
+    })()
+    return polling
   }
 
   return {
     get(id: string): Device | undefined {
-      const row = getRow.get(id)
+      const row = store.get(id)
       return row && toDevice(row)
     },
 
@@ -246,69 +166,58 @@ export function createRegistry(deps: RegistryDeps) {
       const secretHash = hashDeviceSecret(secretKey, secret)
       let id = input.id
       if (id) {
-        if (getRow.get(id)) throw new RegistryError(`a device with id '${id}' already exists`, 'conflict')
+        if (store.get(id)) throw new RegistryError(`a device with id '${id}' already exists`, 'conflict')
       } else {
         do id = `${ID_PREFIX[input.type]}-${city.id}-${randomBytes(3).toString('hex')}`
-        while (getRow.get(id))
+        while (store.get(id))
       }
-      const newId = id
-      const device = change(newId, 'added', () =>
-        insert.run({
-          id: newId,
+      const t = at()
+      const row = await store.insert(
+        {
+          id,
           type: input.type,
           name: input.name,
           ...location,
           interval: input.interval ?? kind.defaultInterval,
           metadata: JSON.stringify(input.metadata ?? {}),
+          status: 'active',
           secret_hash: secretHash,
-          now: new Date(now()).toISOString(),
+          created_at: t,
+          updated_at: t,
           created_by: createdBy,
-        }),
+        },
+        t,
       )
-      return { device, secret }
+      return { device: announce('added', row), secret }
     },
 
     list(filter: DeviceFilter = {}): { items: Device[]; total: number } {
-      const where: string[] = []
-      const params: Record<string, string | number> = {}
-      if (filter.city) {
-        where.push('city = @city')
-        params.city = findCity(filter.city)?.id ?? filter.city
-      }
-      if (filter.type) {
-        where.push('type = @type')
-        params.type = filter.type
-      }
-      if (filter.status) {
-        where.push('status = @status')
-        params.status = filter.status
-      }
-      if (filter.search) {
-        where.push("(instr(lower(id), @search) > 0 OR instr(lower(name), @search) > 0)")
-        params.search = filter.search.toLowerCase()
-      }
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
-      const total = (db.prepare(`SELECT count(*) AS n FROM devices ${clause}`).get(params) as { n: number }).n
-      const rows = db
-        .prepare(`SELECT * FROM devices ${clause} ORDER BY id LIMIT @limit OFFSET @offset`)
-        .all({ ...params, limit: filter.limit ?? -1, offset: filter.offset ?? 0 }) as DeviceRow[]
+      const { rows, total } = store.list({
+        city: filter.city ? (findCity(filter.city)?.id ?? filter.city) : undefined,
+        type: filter.type,
+        status: filter.status,
+        search: filter.search?.toLowerCase(),
+        limit: filter.limit,
+        offset: filter.offset,
+      })
       return { items: rows.map(toDevice), total }
     },
 
     /**
-     * Checks a device's login. Reads the row fresh, so revocations by another process apply at
-     * once. One HMAC whether or not the id exists, so neither time nor answer tells ids apart (the
-     * broker refuses both with the same return code). A secret stored the old way (scrypt) is
-     * checked in the scrypt worker and, when right, stored again as HMAC.
+     * Checks a device's login. One HMAC whether or not the id exists, so neither time nor answer
+     * tells ids apart (the broker refuses both with the same return code). A secret stored the old
+     * way (scrypt) is checked in the scrypt worker and, when right, stored again as HMAC.
+     * SQLite reads the row fresh, so a revocation by another process applies at once; PostgreSQL
+     * reads the node's read model, current to the last poll of the change log.
      */
     async checkCredentials(id: string, secret: string): Promise<CredentialCheck> {
-      const row = getRow.get(id)
+      const row = store.get(id)
       const verdict = verifier.verify(secret, row?.secret_hash)
       const ok = typeof verdict === 'boolean' ? verdict : await verdict
       if (!row) return { ok: false, reason: 'unknown-device' }
       if (!ok) return { ok: false, reason: 'bad-secret' }
       // Only if the row still holds the hash just checked: a rotation meanwhile wins.
-      if (isLegacyHash(row.secret_hash)) upgradeHash.run(hashDeviceSecret(secretKey, secret), id, row.secret_hash)
+      if (isLegacyHash(row.secret_hash)) await store.upgradeHash(id, row.secret_hash, hashDeviceSecret(secretKey, secret))
       if (row.status !== 'active') return { ok: false, reason: row.status }
       return { ok: true, device: toDevice(row) }
     },
@@ -316,41 +225,43 @@ export function createRegistry(deps: RegistryDeps) {
     async rotate(id: string): Promise<{ device: Device; secret: string }> {
       mustGet(id)
       const secret = generateSecret()
-      const hash = hashDeviceSecret(secretKey, secret)
-      const device = change(id, 'rotated', () => {
-        db.prepare('UPDATE devices SET secret_hash = ?, updated_at = ? WHERE id = ?').run(hash, new Date(now()).toISOString(), id)
-      })
-      return { device, secret }
+      const t = at()
+      const row = await store.change(id, 'rotated', { secret_hash: hashDeviceSecret(secretKey, secret), updated_at: t }, t)
+      return { device: announce('rotated', row), secret }
     },
 
-    setStatus(id: string, status: DeviceStatus): Device {
+    /** With SQLite the write is done when the call returns (the promise only reports it). */
+    async setStatus(id: string, status: DeviceStatus): Promise<Device> {
       mustGet(id)
-      return change(id, 'status', () => {
-        db.prepare('UPDATE devices SET status = ?, updated_at = ? WHERE id = ?').run(status, new Date(now()).toISOString(), id)
-      })
+      const t = at()
+      return announce('status', await store.change(id, 'status', { status, updated_at: t }, t))
     },
 
-    update(id: string, patch: DevicePatch): Device {
+    async update(id: string, patch: DevicePatch): Promise<Device> {
       const row = mustGet(id)
       const lat = patch.lat ?? row.lat
       const lon = patch.lon ?? row.lon
       if (patch.lat !== undefined || patch.lon !== undefined) checkLocation(row.city, lat, lon)
-      return change(id, 'updated', () => {
-        db.prepare('UPDATE devices SET name = ?, lat = ?, lon = ?, interval = ?, metadata = ?, updated_at = ? WHERE id = ?').run(
-          patch.name ?? row.name,
+      const t = at()
+      const changed = await store.change(
+        id,
+        'updated',
+        {
+          name: patch.name ?? row.name,
           lat,
           lon,
-          patch.interval ?? row.interval,
-          patch.metadata ? JSON.stringify(patch.metadata) : row.metadata,
-          new Date(now()).toISOString(),
-          id,
-        )
-      })
+          interval: patch.interval ?? row.interval,
+          metadata: patch.metadata ? JSON.stringify(patch.metadata) : row.metadata,
+          updated_at: t,
+        },
+        t,
+      )
+      return announce('updated', changed)
     },
 
     /**
      * Called for every change made through this registry object, and — while watchChanges runs —
-     * for changes other processes sharing the file made (each announced once).
+     * for changes other processes sharing the registry made (each announced once).
      */
     onChange(listener: (change: RegistryChange) => void): () => void {
       listeners.add(listener)
@@ -361,22 +272,17 @@ export function createRegistry(deps: RegistryDeps) {
 
     /**
      * Polls the change log (default every 500 ms) and announces other processes' changes through
-     * onChange. While nobody else writes, a poll is one `PRAGMA data_version`. Returns stop.
+     * onChange. Returns stop.
      */
-    watchChanges(options: WatchOptions = {}): () => void {
+    async watchChanges(options: WatchOptions = {}): Promise<() => void> {
       if (watching) throw new Error('already watching the change log')
-      seenVersion = dataVersion()
-      seenSeq = lastChange.get()?.seq ?? 0
-      ownSeqs.clear()
+      await store.follow()
       const timer = setInterval(() => {
-        try {
-          pollChanges()
-        } catch (err) {
-          options.onError?.(err)
-        }
+        if (polling) return
+        pollChanges().catch((err: unknown) => options.onError?.(err))
       }, options.intervalMs ?? 500)
       timer.unref()
-      watching = { timer, onError: options.onError }
+      watching = { timer }
       return () => {
         if (watching?.timer === timer) {
           clearInterval(timer)
@@ -385,10 +291,13 @@ export function createRegistry(deps: RegistryDeps) {
       }
     },
 
-    close() {
+    /** Stops watching and forgets the listeners; the store (and its database) stays the caller's to close. */
+    async close(): Promise<void> {
       if (watching) clearInterval(watching.timer)
       watching = undefined
       listeners.clear()
+      await polling?.catch(() => {})
+      await store.close()
     },
   }
 }

@@ -2,11 +2,17 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type Database from 'better-sqlite3'
+import pg from 'pg'
 import type { Logger } from 'pino'
 import { createBroker, type Broker } from '../broker/broker.ts'
 import { listenBroker, type BrokerListener } from '../broker/listen.ts'
 import { readTlsFiles, watchTlsFiles } from '../broker/tls-files.ts'
 import { createRegistry, openRegistryDatabase, type Registry } from '../devices/registry.ts'
+import { createPostgresRegistryStore, keyCheckValue } from '../devices/registry-postgres.ts'
+import { createPostgresAccountStore } from '../dashboard/server/identity/account-store-postgres.ts'
+import type { AccountStore } from '../dashboard/server/identity/account-store.ts'
+import type { AuditStore } from '../dashboard/server/identity/audit.ts'
+import { createPostgresAuditStore } from '../dashboard/server/identity/audit-store-postgres.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import type { RedisStatus } from '../dashboard/server/http/health-routes.ts'
@@ -59,14 +65,67 @@ export function createStorage(config: Config, logger: Logger): Storage {
 }
 
 /**
- * The data directory's device registry, with the server key its secrets are stored under
- * (DATA_DIR/secret-key, created on first use): what `piazza start` and `piazza devices …` both
- * open, so they agree on every secret.
+ * The shared state: the device registry with the server key its secrets are stored under
+ * (DATA_DIR/secret-key, created on first use), and the SQLite database of the data directory
+ * (users, sessions, alert rules and alerts, audit log). With DATABASE_URL the registry, users and
+ * sessions and the audit log live in PostgreSQL, shared by every node (each node needs the same
+ * secret-key file); alert rules and alerts stay in the node's SQLite file. What `piazza start`
+ * and `piazza devices …` both open, so they agree on every device and secret.
  */
-export function openRegistry(dataDir: string): { db: Database.Database; registry: Registry } {
-  const secretKey = loadOrCreateSecretKey(dataDir)
-  const db = openRegistryDatabase(join(dataDir, 'registry.db'))
-  return { db, registry: createRegistry({ db, secretKey }) }
+export interface SharedState {
+  db: Database.Database
+  registry: Registry
+  /** Set with DATABASE_URL: users and sessions in PostgreSQL. */
+  accountStore?: AccountStore
+  /** Set with DATABASE_URL: the audit log in PostgreSQL. */
+  auditStore?: AuditStore
+  /** Set with DATABASE_URL. */
+  pool?: pg.Pool
+  close(): Promise<void>
+}
+
+export async function openSharedState(config: Pick<Config, 'dataDir' | 'databaseUrl'>, logger?: Logger): Promise<SharedState> {
+  const secretKey = loadOrCreateSecretKey(config.dataDir)
+  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
+  if (!config.databaseUrl) {
+    const registry = createRegistry({ db, secretKey })
+    return {
+      db,
+      registry,
+      async close() {
+        await registry.close()
+        db.close()
+      },
+    }
+  }
+  // Registry and user reads are served from memory; sessions are read per authenticated request.
+  // Bounded waits: an unreachable database fails a request in seconds instead of holding it (and
+  // the registry's queue of writes and polls) forever.
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 5000, query_timeout: 15_000 })
+  // An idle connection that breaks (server restart) must not crash the process: the pool replaces it.
+  pool.on('error', () => {})
+  try {
+    const registry = createRegistry({ store: await createPostgresRegistryStore({ pool, keyCheck: keyCheckValue(secretKey) }), secretKey })
+    const accountStore = await createPostgresAccountStore({ pool, onError: (err) => logger?.error({ err }, 'reading the user change log failed') })
+    const auditStore = await createPostgresAuditStore(pool)
+    return {
+      db,
+      registry,
+      accountStore,
+      auditStore,
+      pool,
+      async close() {
+        await registry.close()
+        await accountStore.close()
+        await pool.end()
+        db.close()
+      },
+    }
+  } catch (err) {
+    await pool.end().catch(() => {})
+    db.close()
+    throw err
+  }
 }
 
 export interface PlatformOptions {
@@ -75,7 +134,7 @@ export interface PlatformOptions {
   /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
   /** How often the TLS certificate files are checked for changes (default 5 s; tests go faster). */
   tlsPollMs?: number
-  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
+  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'auditStore' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
 
 export interface ListenOptions {
@@ -99,6 +158,8 @@ function announcedThroughFeed(registry: Registry, feed: Feed): { registry: Regis
 }
 
 export async function createPlatform(config: Config, logger: Logger, options: PlatformOptions = {}) {
+  const shared = await openSharedState(config, logger)
+  const { db } = shared
   const onListenerError = (err: unknown, event: string) => logger.error({ err, event }, 'a feed listener failed')
   const redisLogger = logger.child({ part: 'redis' })
   const redisFeed: RedisFeed | undefined =
@@ -114,10 +175,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         })
       : undefined
   const feed = options.feed ?? redisFeed ?? createLocalFeed({ onError: onListenerError, timing: config.timing })
-  const opened = openRegistry(config.dataDir)
-  const { db } = opened
-  const announcing = config.redisUrl ? announcedThroughFeed(opened.registry, feed) : undefined
-  const registry = announcing?.registry ?? opened.registry
+  const announcing = config.redisUrl ? announcedThroughFeed(shared.registry, feed) : undefined
+  const registry = announcing?.registry ?? shared.registry
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
     dataDir: config.dataDir,
@@ -204,6 +263,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       ...(config.redisUrl && { redis: { status: redisStatus } }),
       registry,
       db,
+      accountStore: shared.accountStore,
+      auditStore: shared.auditStore,
       storage,
       ingestStatus: ingest,
       broker: { listening: () => listener !== undefined, stats: () => broker.stats() },
@@ -217,11 +278,11 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     adapter?.close()
     announcing?.stop()
     await redisFeed?.close()
-    db.close()
+    await shared.close()
     throw err
   }
   // Changes made by other processes (`piazza devices revoke`) reach the broker and the HTTP side as our own do.
-  const stopWatchingRegistry = opened.registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
+  const stopWatchingRegistry = await shared.registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
 
   let closing: Promise<void> | undefined
   return {
@@ -268,8 +329,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         stopWatchingRegistry()
         announcing?.stop()
         await redisFeed?.close()
-        opened.registry.close()
-        db.close()
+        await shared.close()
       })()
       return closing
     },
@@ -307,24 +367,27 @@ export async function startServer(config: Config, logger: Logger, options: Platf
 
 /** Runs `work` against the data directory's registry, closing it after (the `piazza devices` commands). */
 export async function withRegistry<T>(config: Config, work: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const { db, registry } = openRegistry(config.dataDir)
+  const shared = await openSharedState(config)
   try {
-    return await work(registry)
+    return await work(shared.registry)
   } finally {
-    db.close()
+    await shared.close()
   }
 }
 
 /** `piazza ingest`: ingest alone, consuming telemetry from another MQTT broker. */
 export async function startIngestNode(config: Config, logger: Logger, source: { url: string; username?: string; password?: string; clientId: string }) {
-  const { db, registry } = openRegistry(config.dataDir)
+  const shared = await openSharedState(config)
+  const { registry } = shared
+  // Keeps a PostgreSQL registry's read model current (SQLite reads the file fresh anyway).
+  await registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
   const ingest = await createIngest({ dataDir: config.dataDir, storage: createStorage(config, logger), logger: logger.child({ part: 'ingest' }), ...config.ingest })
   const consumer = createMqttSource({ ...source, lookupDevice: registry.get, ingest, logger: logger.child({ part: 'mqtt-source' }) })
   return {
     async close() {
       await consumer.close()
       await ingest.close()
-      db.close()
+      await shared.close()
     },
   }
 }

@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { createRegistry, openRegistryDatabase } from '../../devices/registry.ts'
-import { loadOrCreateSecretKey } from '../../devices/secret-key.ts'
+import { withRegistry } from '../../platform/platform.ts'
 import { ensureFleet, planFleet } from '../../simulator/fleet.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { createSimulator, type SimulatorDeps } from '../../simulator/simulator.ts'
@@ -21,11 +20,8 @@ export interface FleetOptions {
 
 /** Registers (or reuses) the simulated fleet in the data directory's registry and starts it publishing. */
 export async function startFleet(config: Config, mqttUrl: string, options: FleetOptions, logger: Logger, onProgress?: SimulatorDeps['onProgress']) {
-  const db = openRegistryDatabase(join(config.dataDir, 'registry.db'))
-  const registry = createRegistry({ db, secretKey: loadOrCreateSecretKey(config.dataDir) })
   const plan = planFleet({ devices: options.devices, seed: options.seed })
-  const fleet = await ensureFleet(registry, plan, join(config.dataDir, 'simulator', 'fleet.json'))
-  db.close()
+  const fleet = await withRegistry(config, (registry) => ensureFleet(registry, plan, join(config.dataDir, 'simulator', 'fleet.json')))
   const simulator = createSimulator({ mqttUrl, fleet, logger, onProgress, ...options })
   await simulator.start()
   return simulator

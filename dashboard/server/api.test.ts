@@ -204,15 +204,15 @@ describe('dashboard API', () => {
       let now = Date.now()
       const { createAccounts } = await import('./identity/accounts.ts')
       const accounts = createAccounts({ db: t.db, sessionTtlMs: HOUR, now: () => now })
-      const { token } = accounts.createSession('admin')
+      const { token } = await accounts.createSession('admin')
       now += 30 * MINUTE
-      const slid = accounts.authenticate(token) // slides to now + 1 h, so a cookie is renewed too
+      const slid = await accounts.authenticate(token) // slides to now + 1 h, so a cookie is renewed too
       expect(slid).toMatchObject({ user: { username: 'admin' }, expiresAt: now + HOUR, extended: true })
-      expect(accounts.authenticate(token)?.extended).toBeUndefined() // not again within the minute
+      expect((await accounts.authenticate(token))?.extended).toBeUndefined() // not again within the minute
       now += 50 * MINUTE
-      expect(accounts.authenticate(token, { touch: false })).not.toBeNull()
+      expect(await accounts.authenticate(token, { touch: false })).not.toBeNull()
       now += 11 * MINUTE
-      expect(accounts.authenticate(token)).toBeNull()
+      expect(await accounts.authenticate(token)).toBeNull()
     })
 
     it('limits failed logins per username and address: 429 with Retry-After, the right password included', async () => {

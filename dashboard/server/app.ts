@@ -9,8 +9,9 @@ import type { Logger } from 'pino'
 import type { Registry } from '../../devices/registry.ts'
 import type { IngestHealth } from '../../ingest/ingest.ts'
 import type { Storage } from '../../ingest/storage/contract.ts'
+import type { AccountStore } from './identity/account-store.ts'
 import { createAccounts, type Accounts } from './identity/accounts.ts'
-import { createAuditLog, type AuditLog } from './identity/audit.ts'
+import { createAuditLog, type AuditLog, type AuditStore } from './identity/audit.ts'
 import { createAuth, SESSION_COOKIE } from './identity/auth.ts'
 import { createCommissioning, type Commissioning } from './devices/commissioning.ts'
 import { installErrorHandling, tooManyRequests } from './http/errors.ts'
@@ -62,8 +63,12 @@ export interface BrokerStatus {
 
 export interface AppDeps {
   registry: Registry
-  /** The registry database; the accounts tables (users, user_sessions) are created in it. */
+  /** The registry database; the accounts tables (users, user_sessions) are created in it unless accountStore is given. */
   db: Database.Database
+  /** Users and sessions elsewhere (PostgreSQL, shared by nodes); its owner closes it. */
+  accountStore?: AccountStore
+  /** The audit log elsewhere (PostgreSQL, shared by nodes); default the registry database. */
+  auditStore?: AuditStore
   storage: Storage
   ingestStatus: IngestStatus
   broker?: BrokerStatus
@@ -137,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const unfollow = live.follow(feed)
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT
 
-  const accounts = createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
+  const accounts = deps.accountStore ? createAccounts({ store: deps.accountStore, sessionTtlMs: deps.sessionTtlMs }) : createAccounts({ db, sessionTtlMs: deps.sessionTtlMs })
   const initial = await accounts.ensureInitialAdmin(deps.adminPassword)
   if (initial.created) logger.info({ user: 'admin', generated: initial.generatedPassword !== undefined }, 'created the initial admin account')
   const auth = createAuth({ accounts, cookieSecure: deps.cookieSecure })
@@ -216,7 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerMetricsRoutes(app, { metrics })
   registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
   registerAuthRoutes(app, { accounts, auth, limiter, endLiveSession: (token) => realtime.endSession(token) })
-  const audit = createAuditLog({ db })
+  const audit = deps.auditStore ? createAuditLog({ store: deps.auditStore }) : createAuditLog({ db })
   const commissioning = createCommissioning({
     registry,
     feed,
@@ -253,12 +258,12 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const realtime = createRealtime(
     app.server,
     {
-      authenticate(handshake) {
-        const result = auth.handshake(handshake)
+      async authenticate(handshake) {
+        const result = await auth.handshake(handshake)
         if (result === null || result === 'anonymous') return result
         return { user: { username: result.session.user.username, role: result.session.user.role }, credential: result.token }
       },
-      stillValid: (token) => accounts.authenticate(token, { touch: false }) !== null,
+      stillValid: async (token) => (await accounts.authenticate(token, { touch: false })) !== null,
     },
     deps.realtime,
   )

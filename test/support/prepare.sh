@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
-# the storage tests talk to), chromium (dashboard tests), mosquitto_pub (broker tests) and
-# redis-server (cluster mode tests).
+# the storage tests talk to), chromium (dashboard tests), mosquitto_pub and openssl (broker and
+# TLS tests), redis-server (cluster mode tests) and PostgreSQL (the shared-state stores' tests).
+# Tests run their own servers of these.
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -23,8 +25,8 @@ fi
 echo "prepare.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-# policy-rc.d answering 101 keeps the package's own influxdb service from starting: tests run
-# their own. An existing policy (as in container images) is left as it is.
+# policy-rc.d answering 101 keeps the packages' own influxdb and postgresql services from
+# starting: tests run their own. An existing policy (as in container images) is left as it is.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   "${sudo[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
   trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT

@@ -340,7 +340,7 @@ export function registerDeviceImportRoutes(app: Api, deps: DeviceImportDeps): vo
             const report = byLine.get(plan.line)!
             try {
               const { device, secret } = await registry.add(plan.input, actor.username)
-              audit.record({ actor: actor.username, action: 'device.create', targetType: 'device', target: device.id, changes: created(device, AUDITED_DEVICE_FIELDS), details: { via: 'import', line: plan.line } })
+              await audit.record({ actor: actor.username, action: 'device.create', targetType: 'device', target: device.id, changes: created(device, AUDITED_DEVICE_FIELDS), details: { via: 'import', line: plan.line } })
               report.status = 'created'
               report.id = device.id
               secrets.push([device.id, device.type, device.city, device.name, device.id, secret, device.id, `devices/${device.id}/telemetry`])

@@ -124,8 +124,8 @@ describe('bulk import', () => {
     const a = t.registry.list({ search: 'Firenze Import A' }).items[0]!
     expect(a.metadata).toEqual({ serial: 'SN-0001', mounting_height_m: 3.5 })
     expect(t.registry.list({ search: 'Import, "C"' }).items[0]).toMatchObject({ type: 'noise', lat: 43.77 })
-    expect(t.audit.list({ target: b.id }).items[0]).toMatchObject({ action: 'device.create', actor: 'ivan', details: { via: 'import' } })
-    expect(JSON.stringify(t.audit.list().items)).not.toContain(secrets[1]!.fields[5]!)
+    expect((await t.audit.list({ target: b.id })).items[0]).toMatchObject({ action: 'device.create', actor: 'ivan', details: { via: 'import' } })
+    expect(JSON.stringify((await t.audit.list()).items)).not.toContain(secrets[1]!.fields[5]!)
 
     const total = t.registry.list().total
     const again = (await post(GOOD, false, t.tokens.installer)).json() as Json

@@ -161,7 +161,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
         throw new ApiError(409, 'conflict', `device '${device.id}' is ${device.status}: it cannot get a new secret; register a new device instead`)
       }
       const { device: after, secret } = await registry.rotate(device.id)
-      audit.record({ actor: request.session!.user.username, action: 'device.rotate', targetType: 'device', target: device.id, details: { note: 'secret replaced' } })
+      await audit.record({ actor: request.session!.user.username, action: 'device.rotate', targetType: 'device', target: device.id, details: { note: 'secret replaced' } })
       request.log.info({ device: device.id }, 'device secret rotated')
       return { ...after, secret }
     },
@@ -186,8 +186,8 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
         const device = manageable(request, request.params.id)
         if (device.status === status) return view(device)
         if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned already`)
-        const after = registry.setStatus(device.id, status)
-        record(request, action, device, after)
+        const after = await registry.setStatus(device.id, status)
+        await record(request, action, device, after)
         request.log.info({ device: device.id, status }, `device ${status}`)
         return view(after)
       },
@@ -230,9 +230,9 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
       if (Object.keys(body).length === 0) throw badRequest('give at least one of name, lat, lon, interval, metadata')
       if ((body.lat === undefined) !== (body.lon === undefined)) throw badRequest('give both lat and lon, or neither')
       if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned: it no longer changes`)
-      const after = registry.update(device.id, body)
+      const after = await registry.update(device.id, body)
       const changes = diff(device, after, AUDITED_DEVICE_FIELDS)
-      if (Object.keys(changes).length > 0) audit.record({ actor: request.session!.user.username, action: 'device.update', targetType: 'device', target: device.id, changes })
+      if (Object.keys(changes).length > 0) await audit.record({ actor: request.session!.user.username, action: 'device.update', targetType: 'device', target: device.id, changes })
       return view(after)
     },
   )

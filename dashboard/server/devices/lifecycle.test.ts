@@ -92,10 +92,10 @@ describe('device lifecycle API', () => {
       expect(body.secret).not.toBe(old.secret)
       expect(await t.registry.checkCredentials(old.id, old.secret)).toEqual({ ok: false, reason: 'bad-secret' })
       expect(await t.registry.checkCredentials(old.id, body.secret)).toMatchObject({ ok: true })
-      const entry = t.audit.list({ target: old.id, action: 'device.rotate' }).items[0]!
+      const entry = (await t.audit.list({ target: old.id, action: 'device.rotate' })).items[0]!
       expect(entry).toMatchObject({ actor: 'ivan', action: 'device.rotate', targetType: 'device' })
-      expect(JSON.stringify(t.audit.list().items)).not.toContain(body.secret)
-      expect(JSON.stringify(t.audit.list().items)).not.toContain(old.secret)
+      expect(JSON.stringify((await t.audit.list()).items)).not.toContain(body.secret)
+      expect(JSON.stringify((await t.audit.list()).items)).not.toContain(old.secret)
     })
 
     it('answers 404, 400, 401 and 403 (operator, other city) precisely', async () => {
@@ -120,7 +120,7 @@ describe('device lifecycle API', () => {
       expect(await t.registry.checkCredentials(d.id, d.secret)).toEqual({ ok: false, reason: 'revoked' })
       expect((await inject('POST', `/api/devices/${d.id}/revoke`, t.tokens.installer)).statusCode).toBe(200)
       expect(changes).toHaveLength(1)
-      expect(t.audit.list({ target: d.id, action: 'device.revoke' }).items[0]!.changes).toEqual({ status: { from: 'active', to: 'revoked' } })
+      expect((await t.audit.list({ target: d.id, action: 'device.revoke' })).items[0]!.changes).toEqual({ status: { from: 'active', to: 'revoked' } })
       expectError(await inject('POST', `/api/devices/${d.id}/rotate`, t.tokens.installer), 409, 'conflict', /is revoked: it cannot get a new secret/)
       stop()
     })
@@ -152,7 +152,7 @@ describe('device lifecycle API', () => {
       const response = await inject('PATCH', `/api/devices/${ivanDevice.id}`, t.tokens.installer, { name: 'Firenze Viale Gramsci', lat: 43.7785, lon: 11.266, interval: 30, metadata: { serial: 'SN-1', height_m: 3.5 } })
       expect(response.statusCode, response.body).toBe(200)
       expect(response.json()).toMatchObject({ name: 'Firenze Viale Gramsci', lat: 43.7785, lon: 11.266, interval: 30, metadata: { serial: 'SN-1', height_m: 3.5 } })
-      const entry = t.audit.list({ target: ivanDevice.id, action: 'device.update' }).items[0]!
+      const entry = (await t.audit.list({ target: ivanDevice.id, action: 'device.update' })).items[0]!
       expect(entry.actor).toBe('ivan')
       expect(entry.changes).toEqual({
         name: { from: 'Firenze Gramsci', to: 'Firenze Viale Gramsci' },
@@ -239,8 +239,8 @@ describe('device lifecycle API', () => {
   })
 
   describe('audit of registrations', () => {
-    it('records POST /api/devices with who and what, never the secret', () => {
-      const entry = t.audit.list({ target: ivanDevice.id, action: 'device.create' }).items[0]!
+    it('records POST /api/devices with who and what, never the secret', async () => {
+      const entry = (await t.audit.list({ target: ivanDevice.id, action: 'device.create' })).items[0]!
       expect(entry).toMatchObject({ actor: 'ivan', targetType: 'device', changes: { type: { to: 'air-quality' }, city: { to: 'firenze' }, name: { to: 'Firenze Gramsci' } } })
       expect(JSON.stringify(entry)).not.toContain(ivanDevice.secret)
     })

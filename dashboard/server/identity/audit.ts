@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3'
+import { migrateSqlite, type SqliteMigration } from '../../../devices/migrations.ts'
 import Type, { type Static } from 'typebox'
 
 /**
  * The audit log: every change to devices and users made through the API, with who made it, when,
  * and what changed (field by field, from → to). Secrets and passwords are never written here: a
- * rotation or a password reset is recorded as the event alone. Stored in the registry database
- * (table `audit_log`), append-only.
+ * rotation or a password reset is recorded as the event alone. Append-only, in an AuditStore:
+ * the registry database by default (table `audit_log`), or PostgreSQL shared by several nodes.
  */
 
 export const AUDIT_ACTIONS = [
@@ -71,7 +72,7 @@ export interface AuditFilter {
 /** Keys whose values are never recorded, whatever the caller passes. */
 const SECRET_KEYS = /secret|password|token|hash/i
 
-interface AuditRow {
+export interface AuditRow {
   id: number
   at_ms: number
   actor: string
@@ -110,26 +111,82 @@ function scrub(changes: Changes): Changes {
   return out
 }
 
-export function createAuditLog(options: { db: Database.Database; now?: () => number }) {
-  const { db, now = Date.now } = options
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS audit_log (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      at_ms INTEGER NOT NULL,
-      actor TEXT NOT NULL,
-      action TEXT NOT NULL,
-      target_type TEXT NOT NULL,
-      target TEXT NOT NULL,
-      changes TEXT NOT NULL DEFAULT '{}',
-      details TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_ms);
-    CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log (target_type, target);
-    CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor);
-  `)
-  const insert = db.prepare<[number, string, string, string, string, string, string]>(
-    'INSERT INTO audit_log (at_ms, actor, action, target_type, target, changes, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  )
+/** What an audit store holds per entry: the entry with its JSON as text and its time in epoch ms. */
+export type AuditRowInput = Omit<AuditRow, 'id'>
+
+/**
+ * Where audit entries live. Two implementations, one contract (audit.contract.test.ts): SQLite,
+ * the registry database (createSqliteAuditStore), and PostgreSQL shared by several nodes
+ * (audit-store-postgres.ts). Entry ids increase with time of insertion.
+ */
+export interface AuditStore {
+  insert(row: AuditRowInput): Promise<number>
+  /** Newest first. */
+  list(filter: AuditFilter): Promise<{ rows: AuditRow[]; total: number }>
+}
+
+export const SQLITE_AUDIT_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'audit log',
+    up: `
+      CREATE TABLE IF NOT EXISTS audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        changes TEXT NOT NULL DEFAULT '{}',
+        details TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_ms);
+      CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log (target_type, target);
+      CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor);`,
+  },
+]
+
+/** The filter as SQL conditions with numbered ($1…) or named (@x) parameters. */
+export function auditWhere(filter: AuditFilter, style: 'numbered' | 'named'): { clause: string; params: Record<string, string | number>; values: (string | number)[] } {
+  const where: string[] = []
+  const params: Record<string, string | number> = {}
+  const values: (string | number)[] = []
+  const param = (name: string, value: string | number) => {
+    params[name] = value
+    values.push(value)
+    return style === 'named' ? `@${name}` : `$${values.length}`
+  }
+  if (filter.actor) where.push(`actor = ${param('actor', filter.actor.trim().toLowerCase())}`)
+  if (filter.target) where.push(`target = ${param('target', filter.target.trim().toLowerCase())}`)
+  if (filter.targetType) where.push(`target_type = ${param('targetType', filter.targetType)}`)
+  if (filter.action) {
+    if (filter.action.endsWith('.')) where.push(`substr(action, 1, ${param('actionLength', filter.action.length)}) = ${param('action', filter.action)}`)
+    else where.push(`action = ${param('action', filter.action)}`)
+  }
+  if (filter.from !== undefined) where.push(`at_ms >= ${param('from', filter.from)}`)
+  if (filter.to !== undefined) where.push(`at_ms < ${param('to', filter.to)}`)
+  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params, values }
+}
+
+export function createSqliteAuditStore(db: Database.Database): AuditStore {
+  migrateSqlite(db, 'audit', SQLITE_AUDIT_MIGRATIONS)
+  const insert = db.prepare('INSERT INTO audit_log (at_ms, actor, action, target_type, target, changes, details) VALUES (@at_ms, @actor, @action, @target_type, @target, @changes, @details)')
+  return {
+    insert: async (row) => Number(insert.run(row).lastInsertRowid),
+    async list(filter) {
+      const { clause, params } = auditWhere(filter, 'named')
+      const total = (db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(params) as { n: number }).n
+      const rows = db
+        .prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`)
+        .all({ ...params, limit: filter.limit ?? 100, offset: filter.offset ?? 0 }) as AuditRow[]
+      return { rows, total }
+    },
+  }
+}
+
+export function createAuditLog(options: ({ db: Database.Database; store?: undefined } | { store: AuditStore; db?: undefined }) & { now?: () => number }) {
+  const { now = Date.now } = options
+  const store = options.store ?? createSqliteAuditStore(options.db)
   const toEntry = (row: AuditRow): AuditEntry => ({
     id: row.id,
     at: new Date(row.at_ms).toISOString(),
@@ -142,59 +199,24 @@ export function createAuditLog(options: { db: Database.Database; now?: () => num
   })
 
   return {
-    record(entry: AuditRecord): AuditEntry {
+    async record(entry: AuditRecord): Promise<AuditEntry> {
       const details: AuditEntry['details'] = {}
       for (const [key, value] of Object.entries(entry.details ?? {})) if (!SECRET_KEYS.test(key)) details[key] = value
-      const at = now()
-      const result = insert.run(at, entry.actor, entry.action, entry.targetType, entry.target, JSON.stringify(scrub(entry.changes ?? {})), JSON.stringify(details))
-      return toEntry({
-        id: Number(result.lastInsertRowid),
-        at_ms: at,
+      const row: AuditRowInput = {
+        at_ms: now(),
         actor: entry.actor,
         action: entry.action,
         target_type: entry.targetType,
         target: entry.target,
         changes: JSON.stringify(scrub(entry.changes ?? {})),
         details: JSON.stringify(details),
-      })
+      }
+      return toEntry({ id: await store.insert(row), ...row })
     },
 
     /** Newest first. */
-    list(filter: AuditFilter = {}): { items: AuditEntry[]; total: number } {
-      const where: string[] = []
-      const params: Record<string, string | number> = {}
-      if (filter.actor) {
-        where.push('actor = @actor')
-        params.actor = filter.actor.trim().toLowerCase()
-      }
-      if (filter.target) {
-        where.push('target = @target')
-        params.target = filter.target.trim().toLowerCase()
-      }
-      if (filter.targetType) {
-        where.push('target_type = @targetType')
-        params.targetType = filter.targetType
-      }
-      if (filter.action) {
-        if (filter.action.endsWith('.')) {
-          where.push('substr(action, 1, @actionLength) = @action')
-          params.actionLength = filter.action.length
-        } else where.push('action = @action')
-        params.action = filter.action
-      }
-      if (filter.from !== undefined) {
-        where.push('at_ms >= @from')
-        params.from = filter.from
-      }
-      if (filter.to !== undefined) {
-        where.push('at_ms < @to')
-        params.to = filter.to
-      }
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
-      const total = (db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(params) as { n: number }).n
-      const rows = db
-        .prepare(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`)
-        .all({ ...params, limit: filter.limit ?? 100, offset: filter.offset ?? 0 }) as AuditRow[]
+    async list(filter: AuditFilter = {}): Promise<{ items: AuditEntry[]; total: number }> {
+      const { rows, total } = await store.list(filter)
       return { items: rows.map(toEntry), total }
     },
   }

@@ -71,7 +71,7 @@ export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
         throw unauthorized('wrong username or password')
       }
       limiter.succeed(name, request.ip)
-      const { token, expiresAt } = accounts.createSession(user.username)
+      const { token, expiresAt } = await accounts.createSession(user.username)
       auth.setSessionCookie(reply, token, expiresAt)
       request.log.info({ user: user.username }, 'user logged in')
       return { token, expiresAt, user }
@@ -91,7 +91,7 @@ export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
       },
     },
     async (request, reply) => {
-      accounts.endSession(request.sessionToken!)
+      await accounts.endSession(request.sessionToken!)
       deps.endLiveSession?.(request.sessionToken!)
       auth.clearSessionCookie(reply)
       return reply.status(204).send(null)

@@ -62,7 +62,7 @@ export function createAuth(options: AuthOptions) {
   async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const credential = credentialOf(request)
     if (!credential) throw unauthorized('log in first: POST /api/auth/login, then send the session cookie or Authorization: Bearer <token>')
-    const session = accounts.authenticate(credential.token)
+    const session = await accounts.authenticate(credential.token)
     if (!session) {
       if (credential.via === 'cookie') clearSessionCookie(reply)
       throw unauthorized('the session has expired or was ended; log in again')
@@ -93,15 +93,15 @@ export function createAuth(options: AuthOptions) {
      * from the cookie header. An explicit token that is wrong is an error (null); a stale cookie
      * just means anonymous ('anonymous').
      */
-    handshake(input: { cookieHeader?: string; token?: unknown }): { session: Session; token: string } | 'anonymous' | null {
+    async handshake(input: { cookieHeader?: string; token?: unknown }): Promise<{ session: Session; token: string } | 'anonymous' | null> {
       if (input.token !== undefined) {
         if (typeof input.token !== 'string') return null
-        const session = accounts.authenticate(input.token)
+        const session = await accounts.authenticate(input.token)
         return session ? { session, token: input.token } : null
       }
       const cookie = input.cookieHeader ? fastifyCookie.parse(input.cookieHeader)[SESSION_COOKIE] : undefined
       if (!cookie) return 'anonymous'
-      const session = accounts.authenticate(cookie)
+      const session = await accounts.authenticate(cookie)
       return session ? { session, token: cookie } : 'anonymous'
     },
   }

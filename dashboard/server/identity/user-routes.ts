@@ -99,7 +99,7 @@ export function registerUserRoutes(app: Api, deps: UserRouteDeps): void {
     },
     async (request, reply) => {
       const user = await accounts.create(request.body)
-      audit.record({ actor: actor(request), action: 'user.create', targetType: 'user', target: user.username, changes: created(toAdminUser(user), ['role', 'cities']) })
+      await audit.record({ actor: actor(request), action: 'user.create', targetType: 'user', target: user.username, changes: created(toAdminUser(user), ['role', 'cities']) })
       return reply.status(201).header('location', `/api/users/${user.username}`).send(toAdminUser(user))
     },
   )
@@ -132,16 +132,16 @@ export function registerUserRoutes(app: Api, deps: UserRouteDeps): void {
       if (body.role !== undefined) patch.role = body.role
       if (body.cities !== undefined) patch.cities = body.cities
       if (body.disabled !== undefined) patch.disabled = body.disabled
-      const { before, after, sessionsEnded } = accounts.update(existing.username, patch)
+      const { before, after, sessionsEnded } = await accounts.update(existing.username, patch)
       const changes: Changes = diff(toAdminUser(before), toAdminUser(after), ['role', 'cities'])
-      if (Object.keys(changes).length > 0) audit.record({ actor: me, action: 'user.update', targetType: 'user', target: after.username, changes })
+      if (Object.keys(changes).length > 0) await audit.record({ actor: me, action: 'user.update', targetType: 'user', target: after.username, changes })
       if ((before.disabled === true) !== (after.disabled === true)) {
-        audit.record({ actor: me, action: after.disabled ? 'user.disable' : 'user.enable', targetType: 'user', target: after.username, changes: diff(toAdminUser(before), toAdminUser(after), ['disabled']) })
+        await audit.record({ actor: me, action: after.disabled ? 'user.disable' : 'user.enable', targetType: 'user', target: after.username, changes: diff(toAdminUser(before), toAdminUser(after), ['disabled']) })
       }
       let ended = sessionsEnded
       if (body.password !== undefined) {
         await accounts.setPassword(existing.username, body.password)
-        audit.record({ actor: me, action: 'user.password-reset', targetType: 'user', target: after.username })
+        await audit.record({ actor: me, action: 'user.password-reset', targetType: 'user', target: after.username })
         ended = true
       }
       if (ended) deps.endLiveSessions?.(after.username)

@@ -40,7 +40,7 @@ describe('users and audit API', () => {
       expect(response.headers.location).toBe('/api/users/nina')
       expect(response.json()).toEqual({ username: 'nina', role: 'installer', cities: ['pisa', 'lucca'], disabled: false, createdAt: expect.any(String) })
       expect((await login('nina', 'nina-password-1')).statusCode).toBe(200)
-      const entry = t.audit.list({ target: 'nina' }).items[0]!
+      const entry = (await t.audit.list({ target: 'nina' })).items[0]!
       expect(entry).toMatchObject({ actor: 'admin', action: 'user.create', targetType: 'user', changes: { role: { to: 'installer' }, cities: { to: ['pisa', 'lucca'] } } })
       expect(JSON.stringify(entry)).not.toContain('nina-password-1')
     })
@@ -73,7 +73,7 @@ describe('users and audit API', () => {
       expectError(await inject('GET', '/api/auth/me', token), 401, 'unauthorized')
       const me = (await inject('GET', '/api/auth/me', (await login('paula', 'paula-password')).json().token)).json() as Json
       expect(me.user).toMatchObject({ role: 'installer', cities: ['siena'] })
-      expect(t.audit.list({ target: 'paula', action: 'user.update' }).items[0]!.changes).toEqual({
+      expect((await t.audit.list({ target: 'paula', action: 'user.update' })).items[0]!.changes).toEqual({
         role: { from: 'operator', to: 'installer' },
         cities: { to: ['siena'] },
       })
@@ -101,11 +101,11 @@ describe('users and audit API', () => {
       expectError(await inject('GET', '/api/auth/me', token), 401, 'unauthorized')
       expectError(await login('dora', 'dora-password'), 401, 'unauthorized', /wrong username or password/)
       await expect.poll(() => expired && socket.disconnected, { timeout: 20_000, message: 'the live socket to end' }).toBe(true)
-      expect(t.audit.list({ target: 'dora' }).items[0]).toMatchObject({ action: 'user.disable', changes: { disabled: { from: false, to: true } } })
+      expect((await t.audit.list({ target: 'dora' })).items[0]).toMatchObject({ action: 'user.disable', changes: { disabled: { from: false, to: true } } })
 
       expect((await inject('PATCH', '/api/users/dora', t.tokens.admin, { disabled: false })).json()).toMatchObject({ disabled: false })
       expect((await login('dora', 'dora-password')).statusCode).toBe(200)
-      expect(t.audit.list({ target: 'dora' }).items[0]!.action).toBe('user.enable')
+      expect((await t.audit.list({ target: 'dora' })).items[0]!.action).toBe('user.enable')
       socket.disconnect()
     })
 
@@ -117,9 +117,9 @@ describe('users and audit API', () => {
       expectError(await inject('GET', '/api/auth/me', token), 401, 'unauthorized')
       expectError(await login('rita', 'rita-password-old'), 401, 'unauthorized')
       expect((await login('rita', 'rita-password-new')).statusCode).toBe(200)
-      const entry = t.audit.list({ target: 'rita' }).items[0]!
+      const entry = (await t.audit.list({ target: 'rita' })).items[0]!
       expect(entry).toMatchObject({ action: 'user.password-reset', changes: {} })
-      expect(JSON.stringify(t.audit.list().items)).not.toContain('rita-password')
+      expect(JSON.stringify((await t.audit.list()).items)).not.toContain('rita-password')
     })
 
     it('protects the last admin and one\'s own account; validates the patch', async () => {

@@ -49,7 +49,7 @@ export function registerPages(app: Api, deps: PageDeps): void {
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const token = request.cookies[SESSION_COOKIE]
-    if (token && deps.accounts.authenticate(token, { touch: false })) {
+    if (token && (await deps.accounts.authenticate(token, { touch: false }))) {
       return reply.header('cache-control', 'no-store').redirect('/dashboard', 302)
     }
     reply.header('cache-control', 'no-cache').header('vary', 'Cookie, Accept-Language')

@@ -32,11 +32,11 @@ async function startNode(redisUrl: string): Promise<Node> {
   const realtime = createRealtime(
     http,
     {
-      authenticate({ token }) {
+      async authenticate({ token }) {
         const user = typeof token === 'string' ? tokens[token] : undefined
         return user ? { user, credential: String(token) } : 'anonymous'
       },
-      stillValid: () => true,
+      stillValid: async () => true,
     },
     { recheckSessionsMs: 0, adapter: adapter.adapter },
   )

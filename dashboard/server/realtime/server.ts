@@ -17,9 +17,9 @@ import type { RealtimeServer, RealtimeSocket, SocketUser } from './types.ts'
 
 export interface RealtimeAuth {
   /** From the handshake: a user, 'anonymous', or null to refuse (an explicit token that is wrong). */
-  authenticate(handshake: { cookieHeader?: string; token?: unknown }): { user: SocketUser; credential: string } | 'anonymous' | null
+  authenticate(handshake: { cookieHeader?: string; token?: unknown }): Promise<{ user: SocketUser; credential: string } | 'anonymous' | null>
   /** Whether a credential accepted earlier still holds (checked without extending it). */
-  stillValid(credential: string): boolean
+  stillValid(credential: string): Promise<boolean>
 }
 
 export interface RealtimeOptions {
@@ -93,9 +93,16 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     next()
   })
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const token = (socket.handshake.auth as Record<string, unknown> | undefined)?.token
-    const result = auth.authenticate({ cookieHeader: socket.handshake.headers.cookie, token })
+    let result: Awaited<ReturnType<RealtimeAuth['authenticate']>>
+    try {
+      result = await auth.authenticate({ cookieHeader: socket.handshake.headers.cookie, token })
+    } catch {
+      const refused = new Error('unavailable') as Error & { data?: ErrorBody }
+      refused.data = { status: 503, code: 'unavailable', message: 'sessions cannot be checked right now; try again' }
+      return next(refused)
+    }
     if (result === null) {
       const err = new Error('unauthorized') as Error & { data?: ErrorBody }
       err.data = { status: 401, code: 'unauthorized', message: 'the token is unknown or expired; log in again' }
@@ -149,10 +156,16 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
       ? setInterval(() => {
           for (const socket of io.of('/').sockets.values()) {
             const credential = socket.data.credential
-            if (credential !== undefined && !auth.stillValid(credential)) {
-              socket.emit('session_expired')
-              socket.disconnect(true)
-            }
+            if (credential === undefined) continue
+            // A check that fails (database unreachable) keeps the socket: the next recheck decides.
+            auth.stillValid(credential).then(
+              (valid) => {
+                if (valid) return
+                socket.emit('session_expired')
+                socket.disconnect(true)
+              },
+              () => {},
+            )
           }
         }, recheckMs)
       : undefined

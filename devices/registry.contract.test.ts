@@ -1,0 +1,252 @@
+import type Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest'
+import { createDatabase } from '../testkit/postgres.ts'
+import { postgresVersions, sqliteVersions } from './migrations.ts'
+import { createRegistry, openRegistryDatabase, RegistryError, type Registry, type RegistryChange } from './registry.ts'
+import { createPostgresRegistryStore, keyCheckValue, POSTGRES_REGISTRY_MIGRATIONS } from './registry-postgres.ts'
+import { SQLITE_REGISTRY_MIGRATIONS } from './registry-store.ts'
+import { scryptPool } from './scrypt-pool.ts'
+
+/**
+ * The behaviour every registry store owes its callers, on SQLite and on PostgreSQL. "Processes"
+ * are separate registry objects over separate connections to one database: the server and the
+ * command line on one SQLite file, or two nodes on one PostgreSQL database.
+ */
+
+const NEW = { type: 'air-quality', city: 'firenze', name: 'test' } as const
+
+interface Backend {
+  /** A registry over the shared database, as another process would open it. */
+  open(): Promise<Registry>
+  /** Overwrites a device's stored secret hash behind the registry's back (an old-format secret). */
+  setSecretHash(id: string, hash: string): Promise<void>
+  versions(): Promise<number[]>
+  newest: number
+  cleanup(): Promise<void>
+}
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function sqliteBackend(): Backend {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-registry-contract-'))
+  dirs.push(dir)
+  const file = join(dir, 'registry.db')
+  const secretKey = randomBytes(32)
+  const dbs: Database.Database[] = []
+  const db = () => {
+    const opened = openRegistryDatabase(file)
+    dbs.push(opened)
+    return opened
+  }
+  return {
+    async open() {
+      return createRegistry({ db: db(), secretKey })
+    },
+    async setSecretHash(id, hash) {
+      db().prepare('UPDATE devices SET secret_hash = ? WHERE id = ?').run(hash, id)
+    },
+    async versions() {
+      return sqliteVersions(db(), 'registry')
+    },
+    newest: SQLITE_REGISTRY_MIGRATIONS.length,
+    async cleanup() {
+      for (const d of dbs) d.close()
+    },
+  }
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const url = await createDatabase(inject('postgresUrl'))
+  const secretKey = randomBytes(32)
+  const pools: pg.Pool[] = []
+  const pool = () => {
+    const p = new pg.Pool({ connectionString: url, max: 3 })
+    pools.push(p)
+    return p
+  }
+  const admin = pool()
+  return {
+    async open() {
+      return createRegistry({ store: await createPostgresRegistryStore({ pool: pool(), keyCheck: keyCheckValue(secretKey) }), secretKey })
+    },
+    async setSecretHash(id, hash) {
+      await admin.query('UPDATE devices SET secret_hash = $1 WHERE id = $2', [hash, id])
+    },
+    versions: () => postgresVersions(admin, 'registry'),
+    newest: POSTGRES_REGISTRY_MIGRATIONS.length,
+    async cleanup() {
+      await Promise.all(pools.map((p) => p.end()))
+    },
+  }
+}
+
+function contract(name: string, backend: () => Backend | Promise<Backend>): void {
+  describe(`registry contract: ${name}`, () => {
+    let b: Backend
+    const registries: Registry[] = []
+    const open = async () => {
+      const registry = await b.open()
+      registries.push(registry)
+      return registry
+    }
+    beforeEach(async () => {
+      b = await backend()
+    })
+    afterEach(async () => {
+      for (const r of registries.splice(0)) await r.close()
+      await b.cleanup()
+    })
+
+    it('adds devices and answers them by id and by filter, ordered by id', async () => {
+      const registry = await open()
+      await registry.add({ ...NEW, id: 'aq-b', name: 'Ponte Vecchio' })
+      await registry.add({ ...NEW, id: 'aq-a', name: 'Duomo', metadata: { mast: 'north' } })
+      await registry.add({ type: 'noise', city: 'Pisa', name: 'Lungarno', id: 'noise-1' })
+      const generated = (await registry.add({ type: 'weather', city: 'siena', name: 'Campo' }, 'someone')).device
+      expect(generated.id).toMatch(/^wx-siena-[0-9a-f]{6}$/)
+      expect(generated).toMatchObject({ type: 'weather', city: 'siena', status: 'active', createdBy: 'someone', metadata: {} })
+
+      expect(registry.get('aq-a')).toMatchObject({ id: 'aq-a', name: 'Duomo', city: 'firenze', metadata: { mast: 'north' }, createdBy: 'cli' })
+      expect(registry.get('nobody')).toBeUndefined()
+      expect(registry.list().items.map((d) => d.id)).toEqual(['aq-a', 'aq-b', 'noise-1', generated.id])
+      expect(registry.list({ city: 'Firenze' })).toMatchObject({ total: 2, items: [{ id: 'aq-a' }, { id: 'aq-b' }] })
+      expect(registry.list({ type: 'noise' }).items.map((d) => d.id)).toEqual(['noise-1'])
+      expect(registry.list({ search: 'VECCHIO' }).items.map((d) => d.id)).toEqual(['aq-b'])
+      expect(registry.list({ search: 'aq-' }).total).toBe(2)
+      expect(registry.list({ limit: 2, offset: 1 })).toMatchObject({ total: 4, items: [{ id: 'aq-b' }, { id: 'noise-1' }] })
+      await registry.setStatus('aq-b', 'revoked')
+      expect(registry.list({ status: 'revoked' }).items.map((d) => d.id)).toEqual(['aq-b'])
+      expect(registry.list({ status: 'active', city: 'firenze' }).items.map((d) => d.id)).toEqual(['aq-a'])
+    })
+
+    it('refuses bad requests with a RegistryError naming the problem', async () => {
+      const registry = await open()
+      await registry.add({ ...NEW, id: 'aq-taken' })
+      await expect(registry.add({ ...NEW, id: 'aq-taken' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('aq-taken') })
+      await expect(registry.add({ ...NEW, city: 'atlantis' })).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('atlantis') })
+      await expect(registry.add({ ...NEW, lat: 1, lon: 1 })).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('outside the region') })
+      await expect(registry.setStatus('nobody', 'revoked')).rejects.toBeInstanceOf(RegistryError)
+      await expect(registry.update('nobody', { name: 'x' })).rejects.toMatchObject({ code: 'not-found' })
+      await expect(registry.rotate('nobody')).rejects.toMatchObject({ code: 'not-found' })
+      expect(registry.list().total).toBe(1)
+    })
+
+    it('answers a conflict when another process took the id meanwhile', async () => {
+      const a = await open()
+      const b2 = await open()
+      await a.add({ ...NEW, id: 'aq-race' })
+      await expect(b2.add({ ...NEW, id: 'aq-race', name: 'second' })).rejects.toMatchObject({ code: 'conflict' })
+      const c = await open()
+      expect(c.get('aq-race')?.name).toBe('test')
+    })
+
+    it('checks credentials: right secret, wrong secret, unknown id, revoked, rotated', async () => {
+      const registry = await open()
+      const { device, secret } = await registry.add({ ...NEW, id: 'aq-login' })
+      expect(await registry.checkCredentials(device.id, secret)).toMatchObject({ ok: true, device: { id: 'aq-login' } })
+      expect(await registry.checkCredentials(device.id, 'wrong')).toEqual({ ok: false, reason: 'bad-secret' })
+      expect(await registry.checkCredentials('aq-nobody', secret)).toEqual({ ok: false, reason: 'unknown-device' })
+      await registry.setStatus(device.id, 'revoked')
+      expect(await registry.checkCredentials(device.id, secret)).toEqual({ ok: false, reason: 'revoked' })
+      await registry.setStatus(device.id, 'active')
+      const { secret: next } = await registry.rotate(device.id)
+      expect(await registry.checkCredentials(device.id, secret)).toEqual({ ok: false, reason: 'bad-secret' })
+      expect(await registry.checkCredentials(device.id, next)).toMatchObject({ ok: true })
+      // What one process stored, another verifies (same server key).
+      expect(await (await open()).checkCredentials(device.id, next)).toMatchObject({ ok: true })
+    })
+
+    it('updates only the given fields and keeps the secret', async () => {
+      const registry = await open()
+      const { device, secret } = await registry.add({ ...NEW, id: 'aq-edit', interval: 60 })
+      const after = await registry.update(device.id, { name: 'Renamed', metadata: { floor: '2' } })
+      expect(after).toMatchObject({ id: 'aq-edit', name: 'Renamed', interval: 60, lat: device.lat, metadata: { floor: '2' } })
+      expect(registry.get('aq-edit')).toEqual(after)
+      await expect(registry.update(device.id, { lat: 0, lon: 0 })).rejects.toMatchObject({ code: 'invalid' })
+      expect(await registry.checkCredentials(device.id, secret)).toMatchObject({ ok: true })
+      expect((await open()).get('aq-edit')).toEqual(after)
+    })
+
+    it('stores a secret found in the old form (scrypt) again as HMAC, without announcing a change', async () => {
+      const first = await open()
+      const { device, secret } = await first.add({ ...NEW, id: 'aq-legacy' })
+      await b.setSecretHash(device.id, await scryptPool().hash(secret))
+      const registry = await open()
+      const changes: RegistryChange[] = []
+      registry.onChange((c) => changes.push(c))
+      expect(await registry.checkCredentials(device.id, 'wrong')).toEqual({ ok: false, reason: 'bad-secret' })
+      expect(await registry.checkCredentials(device.id, secret)).toMatchObject({ ok: true })
+      // Upgraded in the database: a process opening it now finds HMAC, checked without scrypt.
+      const started = scryptPool().stats().started
+      expect(await (await open()).checkCredentials(device.id, secret)).toMatchObject({ ok: true })
+      expect(scryptPool().stats().started).toBe(started)
+      expect(changes).toEqual([])
+    })
+
+    it("announces another process's changes once, and never its own twice", async () => {
+      const server = await open()
+      const cli = await open()
+      const seen: string[] = []
+      server.onChange((c) => seen.push(`${c.kind}:${c.device.id}:${c.device.status}`))
+      await server.watchChanges({ intervalMs: 60_000 }) // polled by hand below
+      expect(await server.pollChanges()).toBe(0)
+
+      await server.add({ ...NEW, id: 'aq-own' })
+      expect(seen).toEqual(['added:aq-own:active'])
+      expect(await server.pollChanges()).toBe(0)
+
+      const { secret } = await cli.add({ ...NEW, id: 'aq-cli' })
+      await server.setStatus('aq-own', 'decommissioned') // interleaved with the other process's writes
+      await cli.setStatus('aq-cli', 'revoked')
+      expect(await server.pollChanges()).toBe(2)
+      expect(seen).toEqual(['added:aq-own:active', 'status:aq-own:decommissioned', 'added:aq-cli:revoked', 'status:aq-cli:revoked'])
+      expect(await server.pollChanges()).toBe(0)
+      expect(server.get('aq-cli')?.status).toBe('revoked')
+      expect(await server.checkCredentials('aq-cli', secret)).toEqual({ ok: false, reason: 'revoked' })
+
+      await cli.setStatus('aq-cli', 'active')
+      await cli.rotate('aq-cli')
+      expect(await server.pollChanges()).toBe(2)
+      expect(seen.slice(-2)).toEqual(['status:aq-cli:active', 'rotated:aq-cli:active'])
+      expect(await server.checkCredentials('aq-cli', secret)).toEqual({ ok: false, reason: 'bad-secret' })
+      expect(server.list({ search: 'aq-cli' }).items[0]?.status).toBe('active')
+    })
+
+    it('polls by itself while watching', async () => {
+      const server = await open()
+      const cli = await open()
+      const seen: RegistryChange[] = []
+      server.onChange((c) => seen.push(c))
+      await server.watchChanges({ intervalMs: 50 })
+      await cli.add({ ...NEW, id: 'aq-later' })
+      await cli.update('aq-later', { name: 'Later' })
+      // Each announcement carries the device as it is when the poll reads it: 'added' may already show the new name.
+      await vi.waitFor(() => expect(seen.map((c) => c.kind)).toEqual(['added', 'updated']), { timeout: 10_000 })
+      expect(seen[1]!.device.name).toBe('Later')
+      expect(server.get('aq-later')?.name).toBe('Later')
+    })
+
+    it('keeps everything across a reopen, at the newest schema version', async () => {
+      const registry = await open()
+      const { secret } = await registry.add({ ...NEW, id: 'aq-kept', metadata: { a: 'b' } })
+      await registry.setStatus('aq-kept', 'revoked')
+      await registry.close()
+      const again = await open()
+      expect(again.get('aq-kept')).toMatchObject({ status: 'revoked', metadata: { a: 'b' } })
+      await again.setStatus('aq-kept', 'active')
+      expect(await again.checkCredentials('aq-kept', secret)).toMatchObject({ ok: true })
+      expect(await b.versions()).toEqual(Array.from({ length: b.newest }, (_, i) => i + 1))
+    })
+  })
+}
+
+contract('SQLite', sqliteBackend)
+contract('PostgreSQL', postgresBackend)
