@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import Type from 'typebox'
 import { cities, findCity } from '../../../devices/region.ts'
+import type { Accounts } from '../identity/accounts.ts'
+import { SESSION_COOKIE } from '../identity/auth.ts'
 import { notFound } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 
@@ -14,6 +16,7 @@ import type { Api } from '../http/types.ts'
 
 export interface PageDeps {
   staticDir?: string
+  accounts: Pick<Accounts, 'authenticate'>
 }
 
 /** 'it' when the visitor's most preferred language is Italian, else 'en'. */
@@ -45,12 +48,14 @@ export function registerPages(app: Api, deps: PageDeps): void {
   const file = (...parts: string[]) => (root ? join(root, ...parts) : undefined)
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
-    // Staff see the citizens' page too (it offers them the way to the dashboard).
     reply.header('cache-control', 'no-cache').header('vary', 'Cookie, Accept-Language')
     const page = await readIfExists(file('public', 'public.html'))
     if (page) {
       const lang = preferredLanguage(request.headers['accept-language'])
-      return reply.type('text/html; charset=utf-8').send(page.replace(/<html lang="[a-z-]*"/, `<html lang="${lang}"`))
+      // Staff see the citizens' page too; it marks them so the page offers the way to the dashboard.
+      const token = request.cookies[SESSION_COOKIE]
+      const staff = token && deps.accounts.authenticate(token, { touch: false }) ? ' data-staff="true"' : ''
+      return reply.type('text/html; charset=utf-8').send(page.replace(/<html lang="[a-z-]*"/, `<html lang="${lang}"${staff}`))
     }
     // Without the public build, the operators' app keeps answering at / as it always did.
     const operators = await readIfExists(file('index.html'))

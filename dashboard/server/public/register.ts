@@ -75,7 +75,7 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
   })
   app.addHook('onClose', async () => snapshots.close())
 
-  registerPages(app, { staticDir: deps.staticDir })
+  registerPages(app, { staticDir: deps.staticDir, accounts: deps.accounts })
 
   const windowMs = options.rateLimit?.windowMs ?? 60_000
   const link = licenseLink(license)
