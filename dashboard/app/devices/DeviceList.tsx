@@ -55,12 +55,15 @@ export function DeviceList({ config, devices, selectedId, onSelect }: Props) {
     getItemKey: (i) => sorted[i]!.id,
   })
 
-  // A device picked on the map comes into view in the list.
+  // A device picked (on the map, or from a link) comes into view in the list; later list
+  // changes leave the operator's scroll position alone.
+  const sortedRef = useRef(sorted)
+  sortedRef.current = sorted
   useEffect(() => {
     if (!selectedId) return
-    const i = sorted.findIndex((d) => d.id === selectedId)
+    const i = sortedRef.current.findIndex((d) => d.id === selectedId)
     if (i >= 0) virtualizer.scrollToIndex(i, { align: 'auto' })
-  }, [selectedId, sorted, virtualizer])
+  }, [selectedId, virtualizer])
 
   const changeSort = (next: DeviceSort) => {
     setSort(next)
