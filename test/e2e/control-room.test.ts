@@ -245,6 +245,19 @@ describe('a control room people can run a city from', () => {
     expect(await contrastOf(page, '[data-testid="logout"]')).toBeGreaterThanOrEqual(4.5)
   })
 
+  it('pages and searches the devices page on the server: 50 at a time, whatever the fleet', async () => {
+    const range = page.getByTestId('installer-range')
+    await expect.poll(() => range.getAttribute('data-total'), WAIT).toBe(String(total))
+    expect(await range.textContent()).toBe(`1–50 of ${total.toLocaleString('en-GB')}`)
+    expect(await page.getByTestId('installer-device-item').count()).toBe(50)
+    await page.getByTestId('installer-next').click()
+    await expect.poll(() => range.textContent(), WAIT).toBe(`51–100 of ${total.toLocaleString('en-GB')}`)
+    await page.getByTestId('installer-search').fill('vespucci')
+    await expect.poll(() => range.getAttribute('data-total'), WAIT).toBe('1')
+    expect(await page.getByTestId('installer-device-item').textContent()).toContain(LONG_NAME)
+    await screenshot(page, 'control-admin-devices')
+  })
+
   it('clears a form error once its field is fixed, and warns that a loopback broker host is unreachable', async () => {
     const phone = await browser.newPage({ width: 390, height: 844 })
     await phone.goto(`${stack.urls.http}/dashboard/installer/register`)
