@@ -2,7 +2,8 @@ import { Suspense, lazy, useCallback, useEffect, useState } from 'react'
 import { ApiError, api, setUnauthorizedHandler } from './api/client.ts'
 import type { User } from './api/types.ts'
 import { LoginPage } from './auth/LoginPage.tsx'
-import { isInstallerOrAdminPath, navigate, ROUTES, usePath } from './installer/router.ts'
+import { isDashboardPath, isInstallerOrAdminPath, navigate, ROUTES, usePath } from './installer/router.ts'
+import { NotFound } from './NotFound.tsx'
 
 // The dashboard (maplibre, recharts) loads only after login, so the login page stays small.
 const Dashboard = lazy(() => import('./Dashboard.tsx'))
@@ -68,6 +69,7 @@ export function App() {
         <InstallerApp user={session.user} onLogout={onLogout} onSessionEnd={onSessionEnd} />
       </Suspense>
     )
+  if (!isDashboardPath(path)) return <NotFound path={path} />
   return (
     <Suspense fallback={<p className="loading" role="status">Loading the dashboard…</p>}>
       <Dashboard user={session.user} onLogout={onLogout} onSessionEnd={onSessionEnd} />

@@ -10,6 +10,7 @@ import { DevicePanel } from './devices/DevicePanel.tsx'
 import { FilterBar } from './FilterBar.tsx'
 import { navigate, ROUTES } from './installer/router.ts'
 import { live, type FlushBatch } from './live/connection.ts'
+import { describeLive } from './live/describe.ts'
 import { useLiveFlush, useLiveStatus } from './live/hooks.ts'
 import { Legend } from './map/Legend.tsx'
 import { MapView, type FlyRequest } from './map/MapView.tsx'
@@ -129,7 +130,10 @@ export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
       return next
     })
   }, [])
+  // A city card shows that city: the filter follows (the list, the map and the URL agree), and
+  // the map flies there even when the filter already named it.
   const flyTo = useCallback((city: string) => {
+    setFilters((prev) => (prev.city === city ? prev : { ...prev, city }))
     setFly((f) => ({ city, seq: (f?.seq ?? 0) + 1 }))
     setFocusedCity(city)
   }, [])
@@ -306,21 +310,25 @@ function AlertToast({ onOpen }: { onOpen: () => void }) {
 }
 
 function LiveBadge() {
-  const { state, message } = useLiveStatus()
-  const text =
-    state === 'live'
-      ? 'Live'
-      : state === 'connecting'
-        ? 'Connecting…'
-        : state === 'reconnecting'
-          ? 'Reconnecting…'
-          : state === 'error' || state === 'expired'
-            ? `Live data unavailable${message ? `: ${message}` : ''}`
-            : 'Offline'
+  const status = useLiveStatus()
+  // Away from live, the data's age grows: re-read it every second.
+  const [now, setNow] = useState(Date.now)
+  useEffect(() => {
+    if (status.state === 'live') return
+    setNow(Date.now())
+    const timer = setInterval(() => setNow(Date.now()), 1000)
+    return () => clearInterval(timer)
+  }, [status.state])
+  const { text, age, detail } = describeLive(status, live.getLastDataAt(), now)
   return (
-    <span className={`live-badge live-${state}`} role="status" data-testid="live-status" data-state={state}>
+    <span className={`live-badge live-${status.state}`} data-testid="live-status" data-state={status.state} title={detail}>
       <span className="dot" aria-hidden="true" />
-      {text}
+      <span role="status">{text}</span>
+      {age && (
+        <small className="live-age" data-testid="live-age">
+          · {age}
+        </small>
+      )}
     </span>
   )
 }

@@ -73,7 +73,7 @@ export function App() {
             ))}
           </div>
           <a className="operators" href="/dashboard" data-testid="operators-link">
-            {t.operators}
+            {document.documentElement.dataset.staff === 'true' ? t.openDashboard : t.operators}
           </a>
         </nav>
       </header>

@@ -33,7 +33,18 @@ export function Widget() {
     if (city) document.title = `${t.airIn(city.name)} · ${t.appTitle}`
   }, [theme, lang, city, t])
 
-  if (!city) return <p className="widget-card">?</p>
+  if (!city) {
+    const asked = decodeURIComponent(location.pathname.replace(/^\/widget\//, '').split('/')[0] ?? '')
+    return (
+      <article className="widget-card" data-testid="not-found" data-theme={theme}>
+        <h1>{t.notFoundTitle}</h1>
+        <p>{t.widgetUnknownCity(asked)}</p>
+        <a href="/" target="_blank" rel="noopener" className="widget-link">
+          {t.notFoundHome} →
+        </a>
+      </article>
+    )
+  }
   const level = data?.index.value
   const b = level ? bandOf(level as Level) : undefined
   const driving = data?.index.drivingPollutant ? data.pollutants.find((p) => p.pollutant === data.index.drivingPollutant) : undefined

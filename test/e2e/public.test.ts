@@ -66,6 +66,7 @@ beforeAll(async () => {
     if (!existsSync(new URL('../../dashboard/dist/public/public.html', import.meta.url))) throw err
     console.warn(String(err).split('\n')[0])
   })
+  // The stations backfill 30 days in batches, far above their interval's quota: quotas off here.
   stack = await startStack()
   const add = async (key: string, city: string, name: string, lat: number, lon: number) => {
     const { device, secret } = await stack.registry.add({ type: 'air-quality', city, name, lat, lon, interval: INTERVAL_S })

@@ -10,7 +10,7 @@ import { useDeviceConnection, useDeviceHealth, useDeviceState } from '../live/ho
 import { healthOf } from '../map/features.ts'
 import { grade } from '../map/levels.ts'
 import { DeviceChart } from './DeviceChart.tsx'
-import { cityName, formatDateTime, formatTime, formatValue, typeLabel } from './format.ts'
+import { cityName, expectedLastHour, formatDateTime, formatTime, formatValue, typeLabel } from './format.ts'
 
 interface Props {
   config: AppConfig
@@ -178,7 +178,7 @@ function MetaRow({ name, value }: { name: string; value: string | number | boole
 function DeviceHealthSection({ device, mainField, lastSeen, now, connected }: { device: Device; mainField: string | undefined; lastSeen: number; now: number; connected: boolean | undefined }) {
   const [counts, setCounts] = useState<{ lastHour: number; perHour24: number } | null>(null)
   const [rejected, setRejected] = useState<DeadLetter[] | null>(null)
-  const expected = Math.floor(3600 / device.interval)
+  const { expected, since } = expectedLastHour(device, now)
 
   useEffect(() => {
     let cancelled = false
@@ -215,7 +215,10 @@ function DeviceHealthSection({ device, mainField, lastSeen, now, connected }: { 
         <dd data-testid="device-readings-per-hour">
           {counts ? (
             <>
-              {counts.lastHour} <span className="muted">of {expected} expected</span>
+              {counts.lastHour}{' '}
+              <span className="muted">
+                of {expected} expected{since !== undefined && ` (registered ${formatAge(now - since)} ago)`}
+              </span>
             </>
           ) : (
             '…'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { testConfig } from '../api/fixtures.ts'
 import type { AppConfig, Device } from '../api/types.ts'
-import { defaultChartField, formatValue, matchesSearch } from './format.ts'
+import { defaultChartField, expectedLastHour, formatValue, matchesSearch } from './format.ts'
 
 const config: AppConfig = testConfig(
   {
@@ -33,5 +33,16 @@ describe('format', () => {
     expect(matchesSearch(config, d, 'air firenze')).toBe(true)
     expect(matchesSearch(config, d, '1a2b')).toBe(true)
     expect(matchesSearch(config, d, 'pisa')).toBe(false)
+  })
+})
+
+describe('readings expected in the last hour', () => {
+  const now = Date.parse('2026-12-04T10:00:00Z')
+  it('counts a full hour for a device older than an hour', () => {
+    expect(expectedLastHour({ interval: 60, createdAt: '2026-12-01T00:00:00Z' }, now)).toEqual({ expected: 60 })
+  })
+  it('counts only since registration for a young device', () => {
+    expect(expectedLastHour({ interval: 60, createdAt: '2026-12-04T09:55:00Z' }, now)).toEqual({ expected: 5, since: Date.parse('2026-12-04T09:55:00Z') })
+    expect(expectedLastHour({ interval: 600, createdAt: '2026-12-04T09:55:00Z' }, now).expected).toBe(0)
   })
 })

@@ -50,3 +50,15 @@ export function matchesSearch(config: AppConfig, device: Device, search: string)
   const hay = `${device.name} ${device.id} ${typeLabel(config, device.type)} ${cityName(config, device.city)}`.toLowerCase()
   return words.every((w) => hay.includes(w))
 }
+
+/**
+ * Readings the last hour should hold by the device's interval, counted only since it was
+ * registered: a device 5 minutes old on a 60 s interval owes 5, not 60.
+ */
+export function expectedLastHour(device: Pick<Device, 'interval' | 'createdAt'>, now: number): { expected: number; since?: number } {
+  const created = Date.parse(device.createdAt)
+  const hourAgo = now - 3_600_000
+  const since = Number.isFinite(created) && created > hourAgo ? created : undefined
+  const window = now - (since ?? hourAgo)
+  return { expected: Math.max(0, Math.floor(window / 1000 / device.interval)), ...(since !== undefined && { since }) }
+}

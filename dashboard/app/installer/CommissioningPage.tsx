@@ -6,6 +6,7 @@ import { loadConfig, loadMqtt, useLoad } from './data.ts'
 import { Link, ConfirmButton, StatusBadge, ago, formatClock, parseMetaValue } from './ui.tsx'
 import { ROUTES } from './router.ts'
 import { buildSheet } from './sheet.ts'
+import { bannerFor } from './banner.ts'
 import { live } from '../live/connection.ts'
 
 /**
@@ -29,14 +30,6 @@ const STEPS: { stage: Stage; label: string; testid: string }[] = [
 ]
 const ORDER: Record<Stage, number> = { waiting: 0, connected: 1, receiving: 2, plausible: 3, revoked: -1, decommissioned: -1 }
 
-const BANNER: Record<Stage, string> = {
-  waiting: 'Waiting for the device to connect…',
-  connected: 'Connected. Waiting for the first reading…',
-  receiving: 'Readings arrive. Checking that they are plausible…',
-  plausible: 'Commissioned: the device sends good data.',
-  revoked: 'Revoked: the broker refuses this device.',
-  decommissioned: 'Decommissioned: out of service, its history is kept.',
-}
 
 const CHECKS: [keyof CommissioningState['checks'], string][] = [
   ['connection', 'Connection'],
@@ -143,6 +136,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
     }
   }
   const stageIndex = ORDER[state.stage]
+  const banner = bannerFor(state, Date.now())
 
   return (
     <div className="inst-stack" data-testid="commissioning" data-device-id={d.id}>
@@ -154,8 +148,15 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
         <p className="inst-sub">
           <code>{d.id}</code> · {kind?.label ?? d.type} · {d.cityName} · every {d.interval} s
         </p>
-        <p className={`inst-stage inst-stage-${state.stage}`} role="status" aria-live="polite" data-testid="commissioning-stage" data-stage={state.stage}>
-          {BANNER[state.stage]}
+        <p
+          className={`inst-stage inst-stage-${banner.silent ? 'silent' : state.stage}`}
+          role="status"
+          aria-live="polite"
+          data-testid="commissioning-stage"
+          data-stage={state.stage}
+          data-silent={banner.silent}
+        >
+          {banner.text}
         </p>
         <ol className="inst-steps" data-testid="commissioning-steps">
           {STEPS.map((step, i) => {

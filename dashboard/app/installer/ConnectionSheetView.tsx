@@ -31,6 +31,12 @@ export function ConnectionSheetView({ sheet, device, onDone, doneLabel, rotated 
       <p className="inst-warning" role="note">
         <strong>Save these settings now.</strong> The password is shown only this once and cannot be shown again; if it is lost, rotate the secret.
       </p>
+      {sheet.unreachable && (
+        <p className="inst-warning" role="note" data-testid="sheet-host-warning">
+          <strong>{sheet.host} is this server itself:</strong> a device elsewhere cannot connect to it. Ask the administrator to set <code>PUBLIC_HOST</code> to the name or address
+          devices reach the broker at, then open this sheet again.
+        </p>
+      )}
       <dl className="inst-settings">
         {rows.map(([label, value, key]) => (
           <div key={key} className="inst-setting">

@@ -28,7 +28,7 @@ const TITLES: Record<string, string> = {
   device: 'Commissioning',
   users: 'Users',
   audit: 'Audit log',
-  unknown: 'Not found',
+  unknown: 'Page not found',
 }
 
 export default function InstallerApp({ user, onLogout, onSessionEnd }: Props) {
@@ -66,9 +66,12 @@ export default function InstallerApp({ user, onLogout, onSessionEnd }: Props) {
       break
     default:
       page = (
-        <p className="inst-card">
-          No such page. <Link to={ROUTES.devices}>Devices</Link>
-        </p>
+        <section className="inst-card" data-testid="not-found">
+          <h1>Page not found</h1>
+          <p>
+            There is no page at <code data-testid="not-found-path">{path}</code>. <Link to={ROUTES.devices}>Devices</Link>
+          </p>
+        </section>
       )
   }
   return (

@@ -20,6 +20,14 @@ interface MetaRow {
   value: string
 }
 
+/** The form's own checks that name one field. */
+type CheckedField = 'name' | 'location' | 'interval'
+
+const validInterval = (text: string) => {
+  const every = Number(text)
+  return text.trim() !== '' && Number.isInteger(every) && every >= 1 && every <= 86400
+}
+
 const SUGGESTED_META: MetaRow[] = [
   { key: 'serial', value: '' },
   { key: 'mounting_height_m', value: '' },
@@ -64,7 +72,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
   const [interval, setInterval] = useState(String(config.kinds[0]?.defaultInterval ?? 60))
   const [intervalTouched, setIntervalTouched] = useState(false)
   const [meta, setMeta] = useState<MetaRow[]>(SUGGESTED_META)
-  const [error, setError] = useState('')
+  const [error, setError] = useState<{ message: string; field?: CheckedField }>({ message: '' })
   const [locating, setLocating] = useState(false)
   const [busy, setBusy] = useState(false)
   const errorRef = useRef<HTMLParagraphElement>(null)
@@ -80,8 +88,12 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
     setLon(String(v.lon))
   }
 
-  const fail = (message: string) => {
-    setError(message)
+  // A check's message goes as soon as its field is fixed: a stale one reads as still wrong.
+  const fieldOk: Record<CheckedField, boolean> = { name: name.trim() !== '', location: location !== undefined, interval: validInterval(interval) }
+  const shownError = error.field && fieldOk[error.field] ? '' : error.message
+
+  const fail = (message: string, field?: CheckedField) => {
+    setError({ message, field })
     requestAnimationFrame(() => errorRef.current?.scrollIntoView({ block: 'center' }))
   }
 
@@ -104,10 +116,10 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (busy) return
-    if (!name.trim()) return fail('Give the device a name, e.g. the street and number.')
-    if (!location) return fail('Set where the device stands: tap the map, use your position, or type latitude and longitude.')
+    if (!name.trim()) return fail('Give the device a name, e.g. the street and number.', 'name')
+    if (!location) return fail('Set where the device stands: tap the map, use your position, or type latitude and longitude.', 'location')
     const every = Number(interval)
-    if (!Number.isInteger(every) || every < 1 || every > 86400) return fail('The reporting interval is a whole number of seconds from 1 to 86400.')
+    if (!validInterval(interval)) return fail('The reporting interval is a whole number of seconds from 1 to 86400.', 'interval')
     const metadata: Record<string, string | number | boolean> = {}
     for (const row of meta) {
       const key = row.key.trim()
@@ -116,7 +128,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       metadata[key] = parseMetaValue(row.value)
     }
     setBusy(true)
-    setError('')
+    setError({ message: '' })
     try {
       onCreated(await installerApi.register({ type, city: cityId, name: name.trim(), lat: location.lat, lon: location.lon, interval: every, metadata }))
     } catch (err) {
@@ -209,7 +221,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       </fieldset>
 
       <p ref={errorRef} className="error" role="alert" data-testid="register-error">
-        {error}
+        {shownError}
       </p>
       <button type="submit" className="inst-primary" aria-disabled={busy} data-testid="register-submit">
         {busy ? 'Registering…' : 'Register and get the connection sheet'}

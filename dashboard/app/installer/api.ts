@@ -131,7 +131,9 @@ const query = (params: Record<string, string | number | undefined>) => {
 export const installerApi = {
   config: () => request<RawConfig>('GET', '/api/config'),
   mqtt: () => request<MqttInfo>('GET', '/api/mqtt'),
-  devices: () => request<{ items: Device[]; total: number }>('GET', '/api/devices?limit=1000'),
+  /** One page of the devices this user may see, searched and filtered by the server. */
+  devices: (q: { search?: string; status?: string; limit: number; offset: number }) =>
+    request<{ items: Device[]; total: number }>('GET', `/api/devices${query({ search: q.search || undefined, status: q.status || undefined, limit: q.limit, offset: q.offset })}`),
   device: (id: string) => request<Device>('GET', `/api/devices/${enc(id)}`),
   register: (input: NewDeviceInput) => request<DeviceWithSecret>('POST', '/api/devices', input),
   rotate: (id: string) => request<DeviceWithSecret>('POST', `/api/devices/${enc(id)}/rotate`),

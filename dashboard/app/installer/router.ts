@@ -68,3 +68,6 @@ export function matchPage(path: string): Page {
 
 /** Whether a path belongs to the installer or admin pages (App.tsx routes these here). */
 export const isInstallerOrAdminPath = (path: string) => /^\/dashboard\/(installer|admin)(\/|$)/.test(path)
+
+/** The operators' map: `/dashboard` (and `/`, where the operators' app answers when the public pages are not built). */
+export const isDashboardPath = (path: string) => /^\/(dashboard\/?|index\.html)?$/.test(path)

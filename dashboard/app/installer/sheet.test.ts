@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { buildSheet, shellQuote } from './sheet.ts'
+import { buildSheet, isLocalOnlyHost, shellQuote } from './sheet.ts'
 import type { MqttInfo } from './api.ts'
 
 const mqtt: MqttInfo = {
@@ -15,6 +15,13 @@ const mqtt: MqttInfo = {
 const device = { id: 'aq-firenze-1a2b3c', type: 'air-quality', name: 'Viale Gramsci', city: 'firenze' }
 
 describe('connection sheet', () => {
+  it('flags a host only the server itself can reach', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0.0.0.0', 'box.localhost']) expect(isLocalOnlyHost(host), host).toBe(true)
+    for (const host of ['mqtt.piazza.example', '192.168.1.10', '10.0.0.1', '128.0.0.1', 'localhost.example.com']) expect(isLocalOnlyHost(host), host).toBe(false)
+    expect(buildSheet({ device, secret: 'x', mqtt: { ...mqtt, host: '127.0.0.1' }, fallbackHost: 'x' }).unreachable).toBe(true)
+    expect(buildSheet({ device, secret: 'x', mqtt, fallbackHost: 'x' }).unreachable).toBe(false)
+  })
+
   it('with TLS on, shows the TLS ports and tests over TLS with --cafile', () => {
     const sheet = buildSheet({ device, secret: 'S3cr-et_x', mqtt: { ...mqtt, tlsPort: 8883, wssPort: 8084 }, fallbackHost: 'ignored' })
     expect(sheet).toMatchObject({ port: 1883, tlsPort: 8883, wssUrl: 'wss://mqtt.piazza.example:8084/mqtt' })

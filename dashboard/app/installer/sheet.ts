@@ -22,6 +22,8 @@ export interface ConnectionSheet {
   tlsPort?: number
   /** MQTT over secure WebSocket, when the broker offers it. */
   wssUrl?: string
+  /** The host answers only on the machine itself (127.x, ::1, localhost) or nowhere (0.0.0.0): no device elsewhere can reach it. */
+  unreachable: boolean
   clientId: string
   username: string
   password: string
@@ -49,6 +51,12 @@ function payloadTemplate(example: Record<string, number | string>): string {
   return JSON.stringify(withPlaceholder).replace(/%(?!s")/g, '%%')
 }
 
+/** Loopback or unspecified addresses: a device in the street cannot connect to them. */
+export function isLocalOnlyHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1' || h === '0.0.0.0' || h === '::' || h === '0:0:0:0:0:0:0:1'
+}
+
 export function buildSheet(input: { device: SheetDevice; secret: string; mqtt: MqttInfo; fallbackHost: string }): ConnectionSheet {
   const { device, secret, mqtt } = input
   const host = mqtt.host ?? input.fallbackHost
@@ -74,6 +82,7 @@ export function buildSheet(input: { device: SheetDevice; secret: string; mqtt: M
   const sheet: ConnectionSheet = {
     host,
     port,
+    unreachable: isLocalOnlyHost(host),
     clientId: device.id,
     username: device.id,
     password: secret,

@@ -185,6 +185,8 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
   let pendingConnections: (DeviceConnection & { id: string })[] = []
   let frameRequested = false
   let status: LiveStatus = { state: 'idle' }
+  /** When the stream last brought data, or was last known current (a disconnect): the age of what is shown. */
+  let lastDataAt: number | undefined
   let socket: SocketLike | null = null
   let connected = false
   let subscriptions: LiveFilter[] = []
@@ -272,6 +274,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
 
   /** What the stream's `update` event does, by mode (the baselines publish at once). */
   const receive = (updates: readonly LiveUpdate[]) => {
+    lastDataAt = Date.now()
     stats.messages += 1
     stats.updates += updates.length
     if (mode === 'frame') return buffer(updates)
@@ -380,6 +383,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       s.on('disconnect', (reason: string) => {
         if (socket !== s) return
         connected = false
+        lastDataAt = Date.now()
         if (status.state !== 'expired') setStatus(reason === 'io client disconnect' ? 'idle' : 'reconnecting')
       })
       s.on('connect_error', (err: Error) => {
@@ -452,6 +456,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
       subscriptions = []
       seqs.clear()
       roundOpen = false
+      lastDataAt = undefined
       status = { state: 'idle' }
       notify()
     },
@@ -540,6 +545,8 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
     getHealthMap: (): ReadonlyMap<string, DeviceHealth> => health,
     getHealthVersion: (): number => healthVersion,
     getStatus: (): LiveStatus => status,
+    /** When the shown data was last known current (epoch ms): a reading arrived, or the stream dropped; undefined before any. */
+    getLastDataAt: (): number | undefined => lastDataAt,
     /** All current states; the map reads it when it (re)builds its source. */
     getDevices: (): ReadonlyMap<string, DeviceState> => devices,
 

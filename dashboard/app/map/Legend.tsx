@@ -36,13 +36,17 @@ export function StateIcon({ state, color = '#2c7bb6', size = 18 }: { state: Heal
   )
 }
 
+/** Screens on which the legend starts collapsed. */
+export const SMALL_SCREEN = '(max-width: 760px), (max-height: 560px)'
+
 /**
  * Explains every mark on the map in words: the states (by shape, not only colour), alerts,
  * clusters, and each device type's colour scale with its bands and ranges.
  */
 export function Legend({ config, type }: { config: AppConfig; type?: string }) {
   const graded = Object.keys(SCALES).filter((t) => config.kinds[t])
-  const [open, setOpen] = useState(true)
+  // Open it would cover most of a phone's map: there it starts closed, one tap away.
+  const [open, setOpen] = useState(() => typeof window === 'undefined' || !window.matchMedia(SMALL_SCREEN).matches)
   const [scaleType, setScaleType] = useState(type && SCALES[type] ? type : (graded[0] ?? ''))
   useEffect(() => {
     if (type && SCALES[type]) setScaleType(type)
@@ -52,7 +56,7 @@ export function Legend({ config, type }: { config: AppConfig; type?: string }) {
   return (
     <section className={`legend${open ? '' : ' collapsed'}`} aria-labelledby="legend-title" data-testid="map-legend">
       <h2 id="legend-title">
-        <button type="button" className="legend-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <button type="button" className="legend-toggle" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="legend-toggle">
           Legend <span aria-hidden="true">{open ? '▾' : '▸'}</span>
         </button>
       </h2>

@@ -1,6 +1,6 @@
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { basename, extname, join, resolve, sep } from 'node:path'
 
 /**
@@ -15,6 +15,8 @@ import { basename, extname, join, resolve, sep } from 'node:path'
 const SERVER_PATHS = /^\/(api|metrics|socket\.io)(\/|$)/
 /** The citizens' build (dashboard/dist/public, served at /public/) and widget: never the operators' app. */
 const PUBLIC_PATHS = /^\/(public|widget)(\/|$)/
+/** The operators' app: it shows its own "not found" for sub-paths it does not know. */
+const OPERATOR_PATHS = /^\/dashboard(\/|$)/
 
 /** Returns the fallback for the not-found handler, or undefined when there is nothing to serve. */
 export async function registerStatic(app: FastifyInstance, staticDir: string | undefined): Promise<((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined> {
@@ -39,10 +41,18 @@ export async function registerStatic(app: FastifyInstance, staticDir: string | u
     },
   })
 
+  const publicPage = join(root, 'public', 'public.html')
   return (request, reply) => {
-    if (!operators || (request.method !== 'GET' && request.method !== 'HEAD')) return false
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false
     const path = request.url.split('?')[0]!
     if (SERVER_PATHS.test(path) || PUBLIC_PATHS.test(path) || extname(path) !== '') return false
+    // Outside the operators' app, an unknown address is the citizens' 404: their page, which says
+    // "not found" in their language and links home (status 404, so nothing indexes it).
+    if (!OPERATOR_PATHS.test(path) && existsSync(publicPage)) {
+      void reply.code(404).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(readFileSync(publicPage, 'utf8'))
+      return true
+    }
+    if (!operators) return false
     void reply.header('cache-control', 'no-cache').sendFile('index.html')
     return true
   }

@@ -47,15 +47,30 @@ describe('public pages', () => {
     }
   })
 
-  it('sends a visitor with a valid session to /dashboard, and ignores a stale cookie', async () => {
+  it('shows a visitor with a valid session the citizens’ page too, marked as staff; a stale cookie is a visitor', async () => {
     const token = await t.login('admin', ADMIN_PASSWORD)
-    const redirected = await t.app.inject({ url: '/', cookies: { piazza_session: token } })
-    expect(redirected.statusCode).toBe(302)
-    expect(redirected.headers.location).toBe('/dashboard')
-    expect(redirected.headers['cache-control']).toBe('no-store')
+    const staff = await t.app.inject({ url: '/', cookies: { piazza_session: token } })
+    expect(staff.statusCode).toBe(200)
+    expect(staff.body).toContain('data-app="public"')
+    expect(staff.body).toMatch(/<html lang="[a-z]+" data-staff="true"/)
     const stale = await t.app.inject({ url: '/', cookies: { piazza_session: 'not-a-session' } })
     expect(stale.statusCode).toBe(200)
     expect(stale.body).toContain('data-app="public"')
+    expect(stale.body).not.toContain('data-staff')
+  })
+
+  it('answers an unknown address with the citizens’ page as a 404, the operators’ app under /dashboard', async () => {
+    for (const url of ['/nope', '/nope/xyz?x=1', '/cities/firenze']) {
+      const response = await t.app.inject({ url })
+      expect(response.statusCode, url).toBe(404)
+      expect(response.headers['content-type']).toBe('text/html; charset=utf-8')
+      expect(response.body).toContain('data-app="public"')
+    }
+    // The operators' app shows its own "not found" for its unknown sub-paths.
+    const staff = await t.app.inject({ url: '/dashboard/nope/xyz' })
+    expect(staff.statusCode).toBe(200)
+    expect(staff.body).toContain('data-app="operators"')
+    expect((await t.app.inject({ method: 'POST', url: '/nope', payload: {} })).json()).toMatchObject({ error: { status: 404, code: 'not-found' } })
   })
 
   it('serves the operators’ app at /dashboard and its sub-paths, with its assets at /assets/', async () => {
@@ -87,7 +102,10 @@ describe('public pages', () => {
     expect(widget.headers['x-frame-options']).toBeUndefined()
     expect(widget.headers['content-security-policy']).toContain('frame-ancestors *')
     expect((await t.app.inject({ url: '/widget/Pisa?lang=it' })).body).toContain('<html lang="it"')
-    expect((await t.app.inject({ url: '/widget/atlantis' })).json()).toEqual({ error: { status: 404, code: 'not-found', message: expect.stringMatching(/no city 'atlantis'/) } })
+    // An unknown city: the widget says so itself, as a 404 (frames show it, crawlers skip it).
+    const unknown = await t.app.inject({ url: '/widget/atlantis' })
+    expect(unknown.statusCode).toBe(404)
+    expect(unknown.body).toContain('data-app="widget"')
     expect((await t.app.inject({ url: '/widget/firenze?theme=pink' })).statusCode).toBe(400)
     // Everything else keeps DENY, the open-data API included.
     for (const url of ['/api/public/air-quality?city=firenze', '/api/config']) {
@@ -106,6 +124,7 @@ describe('public pages without a build', () => {
       expect(response.statusCode).toBe(404)
       expect(response.json().error.message).toMatch(/public pages are not built/)
       expect((await t.app.inject({ url: '/widget/firenze' })).json().error.message).toMatch(/widget is not built/)
+      expect((await t.app.inject({ url: '/widget/atlantis' })).json().error.message).toMatch(/no city 'atlantis'/)
     } finally {
       await t.cleanup()
     }

@@ -8,8 +8,8 @@ import { notFound } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 
 /**
- * The citizens' pages: `/` (the public air-quality page; a visitor with a valid session is sent
- * on to the operators' `/dashboard`) and `/widget/<city>` (an embeddable card, the one page any
+ * The citizens' pages: `/` (the public air-quality page, for everyone: staff find their way to
+ * `/dashboard` on it) and `/widget/<city>` (an embeddable card, the one page any
  * site may frame: see security.ts). Both are HTML shells of the public build in
  * `<staticDir>/public/`, whose assets are under `/public/`.
  */
@@ -48,15 +48,14 @@ export function registerPages(app: Api, deps: PageDeps): void {
   const file = (...parts: string[]) => (root ? join(root, ...parts) : undefined)
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
-    const token = request.cookies[SESSION_COOKIE]
-    if (token && (await deps.accounts.authenticate(token, { touch: false }))) {
-      return reply.header('cache-control', 'no-store').redirect('/dashboard', 302)
-    }
     reply.header('cache-control', 'no-cache').header('vary', 'Cookie, Accept-Language')
     const page = await readIfExists(file('public', 'public.html'))
     if (page) {
       const lang = preferredLanguage(request.headers['accept-language'])
-      return reply.type('text/html; charset=utf-8').send(page.replace(/<html lang="[a-z-]*"/, `<html lang="${lang}"`))
+      // Staff see the citizens' page too; it marks them so the page offers the way to the dashboard.
+      const token = request.cookies[SESSION_COOKIE]
+      const staff = token && (await deps.accounts.authenticate(token, { touch: false })) ? ' data-staff="true"' : ''
+      return reply.type('text/html; charset=utf-8').send(page.replace(/<html lang="[a-z-]*"/, `<html lang="${lang}"${staff}`))
     }
     // Without the public build, the operators' app keeps answering at / as it always did.
     const operators = await readIfExists(file('index.html'))
@@ -74,9 +73,12 @@ export function registerPages(app: Api, deps: PageDeps): void {
       },
     },
     async (request, reply) => {
-      if (!findCity(request.params.city)) throw notFound(`no city '${request.params.city}'; cities: ${cities.map((c) => c.id).join(', ')}`)
+      const known = findCity(request.params.city)
       const page = await readIfExists(file('public', 'widget.html'))
+      if (!known && !page) throw notFound(`no city '${request.params.city}'; cities: ${cities.map((c) => c.id).join(', ')}`)
       if (!page) throw notFound('the widget is not built: build the dashboard (npx vite build --config dashboard/vite.public.config.ts)')
+      // An unknown city: the widget itself says so, in the frame where it was embedded (status 404).
+      if (!known) void reply.code(404)
       const lang = request.query.lang ?? preferredLanguage(request.headers['accept-language'])
       return reply
         .header('cache-control', 'no-cache')
