@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client'
+import { WebSocket } from 'ws'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
@@ -683,6 +684,18 @@ async function preloginCapsCase(influxd: Influxd) {
     record('4 pending (not logged in) cap', 'MQTT_MAX_PENDING=200: 210 idle sockets → 10 closed at once (too-many-pending)', `${pendingClosed} closed, too-many-pending +${tooManyPending}`, pendingClosed === 10 && tooManyPending === 10)
     for (const s of pendingSockets) s.destroy()
     await sleep(500)
+
+    // WebSocket port: a message larger than a CONNECT before login is refused before it is buffered.
+    {
+      const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/mqtt`, 'mqtt', { localAddress: '127.0.2.8' })
+      ws.on('error', () => {})
+      await once(ws, 'open')
+      const closedWith = once(ws, 'close')
+      ws.send(Buffer.alloc(200 * 1024, 0x61))
+      const [code] = (await Promise.race([closedWith, sleep(5000).then(() => ['none'])])) as [number | string]
+      ws.terminate()
+      record('4 WebSocket message before login', 'a 200 KiB WebSocket message before CONNECT closes the socket (1009: over the 4 KiB cap, not the 256 KiB packet limit)', `closed with ${code}`, code === 1009)
+    }
 
     // WebSocket port: raw sockets that never upgrade count in the per-address cap and are closed after the CONNECT timeout (10 s).
     const ws: Socket[] = []
