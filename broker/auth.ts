@@ -16,6 +16,9 @@ import { CONNACK, Refusal, type RefusalReason } from './refusals.ts'
  *  - nobody else gets in.
  * Over TLS, a verified client certificate (when one is presented) must name the client id as its
  * subject CN, or the login is refused ('client-cert-mismatch'); the password is checked as usual.
+ * A device presenting such a certificate and no password logs in on the certificate alone when
+ * certificate login is on for every device (`certificateLogin`) or for it (metadata
+ * `auth.certificate` = true); otherwise that is 'no-credentials'.
  * Failed logins are counted per remote address and per user name (broker/login-limiter.ts);
  * past the free ones, attempts are refused with 'not authorised' before any secret is checked.
  */
@@ -28,7 +31,9 @@ export interface ServiceAccount {
 export type Principal = { kind: 'device'; device: Device } | { kind: 'service'; username: string }
 
 export interface AuthDeps {
-  registry: Pick<Registry, 'checkCredentials'>
+  registry: Pick<Registry, 'checkCredentials' | 'get'>
+  /** A verified client certificate naming the device replaces its secret, for every device (else only where its metadata says `auth.certificate`). */
+  certificateLogin?: boolean
   serviceAccounts: readonly ServiceAccount[]
   limits: Pick<BrokerLimits, 'maxClientIdLength' | 'maxTopicLength'>
   loginLimiter: MqttLoginLimiter
@@ -128,6 +133,20 @@ export function createAuth(deps: AuthDeps) {
     )
   }
 
+  /** A device whose verified certificate names it (checked by the caller), with no password. */
+  function authenticateByCertificate(client: Client, username: string | undefined, callback: AuthenticateCallback) {
+    const device = registry.get(client.id)
+    const allowed = device && (deps.certificateLogin === true || device.metadata?.['auth.certificate'] === true || device.metadata?.['auth.certificate'] === 'true')
+    if (!device || !allowed) return callback(refuse('no-credentials', client, { username: username?.slice(0, 128), certName: client.id.slice(0, 128) }, CONNACK.notAuthorized), null)
+    if (username !== undefined && username !== client.id) return callback(refuse('client-id-mismatch', client, { username: username.slice(0, 128) }, CONNACK.identifierRejected), null)
+    if (device.status !== 'active') return callback(refuse(device.status, client, { username: client.id }, CONNACK.notAuthorized), null)
+    const will = wills.get(client)
+    if (will && (will.topic !== statusTopic(device.id) || will.retain)) {
+      return callback(refuse('will-not-allowed', client, { username: device.id, willTopic: will.topic.slice(0, 128) }, CONNACK.notAuthorized), null)
+    }
+    allow(client, { kind: 'device', device }, callback)
+  }
+
   function publishTelemetry(client: Client, device: Device, payload: Buffer, callback: (error?: Error | null) => void) {
     const quotas = deps.quotas
     if (quotas) {
@@ -183,6 +202,8 @@ export function createAuth(deps: AuthDeps) {
       if (certName !== undefined && certName !== client.id) {
         return callback(refuse('client-cert-mismatch', client, { username: username?.slice(0, 128), certName: certName.slice(0, 128) }, CONNACK.notAuthorized), null)
       }
+      // The certificate was verified against TLS_CA_FILE in the handshake: nothing to guess, so no login limiter.
+      if (certName !== undefined && (!password || password.length === 0)) return authenticateByCertificate(client, username, callback)
       if (!username || !password || password.length === 0) {
         return callback(refuse('no-credentials', client, { username: username?.slice(0, 128) }, CONNACK.notAuthorized), null)
       }

@@ -22,8 +22,10 @@ export type { MqttLoginLimits } from './login-limiter.ts'
  */
 
 export interface BrokerDeps {
-  registry: Pick<Registry, 'checkCredentials' | 'onChange'>
+  registry: Pick<Registry, 'checkCredentials' | 'get' | 'onChange'>
   serviceAccounts: readonly ServiceAccount[]
+  /** Over TLS, a verified client certificate naming the device logs it in without its secret, for every device (else only devices whose metadata says `auth.certificate`). */
+  certificateLogin?: boolean
   /** Merged over DEFAULT_BROKER_LIMITS. */
   limits?: Partial<BrokerLimits>
   /** Failed-login backoff per address and per user name (defaults in broker/login-limiter.ts). */
@@ -152,6 +154,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       })
     },
     registry: deps.registry,
+    certificateLogin: deps.certificateLogin,
     serviceAccounts: deps.serviceAccounts,
     limits,
     loginLimiter: createMqttLoginLimiter(deps.loginLimits),

@@ -136,7 +136,23 @@ export async function listenBroker(
       upgraded.add(socket)
       const clientCertName = 'encrypted' in req.socket ? verifiedClientCertName(req.socket as TLSSocket) : undefined
       ws.handleUpgrade(req, socket, head, (websocket) => {
-        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress, clientCertName }, slot)
+        // Before login a message may be no larger than a CONNECT: ws checks a frame's announced
+        // length against its receiver's limit before buffering the frame, so a socket that has not
+        // logged in cannot make the broker hold 256 KiB. ws sets one limit per server; the
+        // receiver's field is not public API (ws 8), hence the guarded write and the test in
+        // broker/prelogin.test.ts that fails if ws stops honouring it.
+        const receiver = (websocket as unknown as { _receiver?: { _maxPayload?: number } })._receiver
+        const small = receiver && typeof receiver._maxPayload === 'number'
+        if (small) receiver._maxPayload = broker.limits.maxConnectPacketSize + 8
+        const raised: ConnectionSlot = {
+          address: slot.address,
+          loggedIn() {
+            if (small) receiver._maxPayload = broker.limits.maxPacketSize + 8
+            slot.loggedIn()
+          },
+          release: () => slot.release(),
+        }
+        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress, clientCertName }, raised)
       })
     })
   }

@@ -167,3 +167,32 @@ describe('WebSocket port, counted like TCP', () => {
     expect(t.broker.stats()).toMatchObject({ connections: 1, pending: 0 })
   })
 })
+
+describe('WebSocket message size before login', () => {
+  let t: TestBroker
+  beforeAll(async () => {
+    t = await startBroker()
+  })
+  afterAll(() => t.stop())
+
+  it('closes a socket whose first message is larger than a CONNECT (1009), before any login', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${t.listener.wsPort}/mqtt`, 'mqtt')
+    opened.push(ws)
+    ws.on('error', () => {})
+    await once(ws, 'open')
+    const gone = once(ws, 'close')
+    // 64 KiB: well under the 256 KiB packet limit, far over the 4 KiB CONNECT cap.
+    ws.send(Buffer.alloc(64 * 1024, 0x61))
+    const [code] = (await gone) as [number]
+    expect(code).toBe(1009)
+    await vi.waitFor(() => expect(t.broker.stats().connections).toBe(0))
+  })
+
+  it('accepts a CONNECT under the cap, then full-size messages once logged in', async () => {
+    const device = await t.addDevice('aq-ws-big')
+    const wsClient = await t.mqttConnect({ clientId: device.id, username: device.id, password: device.secret }, `ws://127.0.0.1:${t.listener.wsPort}/mqtt`)
+    const payload = `{"ts":1,"pad":"${'b'.repeat(100_000)}"}`
+    await publish(wsClient, `devices/${device.id}/telemetry`, payload)
+    expect(t.telemetry.filter((r) => r.device.id === device.id).at(-1)?.payload).toBe(payload)
+  })
+})

@@ -82,7 +82,9 @@ export function loadConfig(env: Env) {
       if (caFile !== undefined) throw new ConfigError('TLS_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE')
       return undefined
     }
-    return { certFile, keyFile, caFile, port: integer('MQTT_TLS_PORT', 8883, 0, 65535), wssPort: integer('MQTT_WSS_PORT', 8084, 0, 65535) }
+    const certificateLogin = boolean('MQTT_CERT_LOGIN', false)
+    if (certificateLogin && caFile === undefined) throw new ConfigError('MQTT_CERT_LOGIN needs TLS_CA_FILE (the CA that signs device certificates)')
+    return { certFile, keyFile, caFile, port: integer('MQTT_TLS_PORT', 8883, 0, 65535), wssPort: integer('MQTT_WSS_PORT', 8084, 0, 65535), certificateLogin }
   }
   const email = (name: string): string | undefined => {
     const value = get(name)

@@ -194,6 +194,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   const broker: Broker = await createBroker({
     registry,
     serviceAccounts: config.mqtt.serviceAccounts,
+    certificateLogin: config.mqtt.tls?.certificateLogin ?? false,
     limits: {
       maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress,
       maxConnections: config.mqtt.maxConnections,

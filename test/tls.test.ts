@@ -174,6 +174,58 @@ describe('TLS client certificates (TLS_CA_FILE)', () => {
   })
 })
 
+describe('certificate-only device login', () => {
+  let platform: Platform | undefined
+  afterAll(async () => {
+    await platform?.close()
+  })
+
+  async function makeClientCert(name: string, cn: string, serial: string) {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`)
+    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', `0x${serial}`, '-days', '2', '-out', `${name}.pem`)
+  }
+
+  /** mosquitto_pub with a client certificate and no password (-u only). */
+  const pubWithCert = (port: number, id: string, cert: string) =>
+    mosquittoPub(['--cafile', join(dir, 'ca.pem'), '-h', 'localhost', '-p', String(port), '-i', id, '-u', id, '--cert', join(dir, `${cert}.pem`), '--key', join(dir, `${cert}.key`), '-t', `devices/${id}/telemetry`, '-q', '1', '-m', JSON.stringify({ ts: Date.now(), pm25: 4 })])
+
+  it('lets a device whose metadata allows it in on its certificate alone; others need their secret; revoked ones stay out', async () => {
+    if (!fs.existsSync(join(dir, 'ca.pem'))) await makeCa()
+    await makeServerCert('server3', '1003')
+    const config = loadConfig({ DATA_DIR: join(dir, 'data3'), INGEST_FLUSH_MS: '100', TLS_CERT_FILE: join(dir, 'server3.pem'), TLS_KEY_FILE: join(dir, 'server3.key'), TLS_CA_FILE: join(dir, 'ca.pem') })
+    expect(config.mqtt.tls?.certificateLogin).toBe(false)
+    platform = await createPlatform(config, pino({ level: 'silent' }))
+    const port = (await platform.listen({ host: '127.0.0.1', mqttPort: 0, tlsPort: 0 })).tlsPort!
+    const { device: allowed } = await platform.registry.add({ type: 'air-quality', city: 'Pisa', name: 'Cert only', metadata: { 'auth.certificate': true } })
+    const { device: plain, secret: plainSecret } = await platform.registry.add({ type: 'air-quality', city: 'Pisa', name: 'Cert and secret' })
+    await makeClientCert('only', allowed.id, '4004')
+    await makeClientCert('plain', plain.id, '4005')
+
+    expect(await pubWithCert(port, allowed.id, 'only')).toEqual({ code: 0, output: '' })
+    expect(platform.broker.stats().refused['no-credentials'] ?? 0).toBe(0)
+    await expect.poll(() => platform!.ingest.stats().shipper?.storedReadings ?? 0, { timeout: 20_000 }).toBe(1)
+
+    // Without the metadata switch the certificate alone is not enough; with the secret it is.
+    expect((await pubWithCert(port, plain.id, 'plain')).code).not.toBe(0)
+    expect(platform.broker.stats().refused['no-credentials']).toBe(1)
+    expect(await mosquittoPub(['--cafile', join(dir, 'ca.pem'), '-h', 'localhost', '-p', String(port), '-i', plain.id, '-u', plain.id, '-P', plainSecret, '--cert', join(dir, 'plain.pem'), '--key', join(dir, 'plain.key'), '-t', `devices/${plain.id}/telemetry`, '-q', '1', '-m', JSON.stringify({ ts: Date.now(), pm25: 5 })])).toEqual({ code: 0, output: '' })
+
+    // Another device's certificate does not log in as this one.
+    expect((await pubWithCert(port, allowed.id, 'plain')).code).not.toBe(0)
+    expect(platform.broker.stats().refused['client-cert-mismatch']).toBe(1)
+
+    platform.registry.setStatus(allowed.id, 'revoked')
+    expect((await pubWithCert(port, allowed.id, 'only')).code).not.toBe(0)
+    expect(platform.broker.stats().refused.revoked).toBe(1)
+  })
+
+  it('MQTT_CERT_LOGIN=true turns it on for every device, and needs TLS_CA_FILE', () => {
+    const files = { TLS_CERT_FILE: join(dir, 'server3.pem'), TLS_KEY_FILE: join(dir, 'server3.key') }
+    expect(loadConfig({ ...files, TLS_CA_FILE: join(dir, 'ca.pem'), MQTT_CERT_LOGIN: 'true' }).mqtt.tls?.certificateLogin).toBe(true)
+    expect(() => loadConfig({ ...files, MQTT_CERT_LOGIN: 'true' })).toThrow(/MQTT_CERT_LOGIN needs TLS_CA_FILE/)
+  })
+})
+
 describe('TLS configuration', () => {
   it('refuses a certificate without its key, and unreadable files', () => {
     const cert = join(dir, 'ca.pem')

@@ -32,6 +32,7 @@ export async function startBroker(limits: Partial<BrokerLimits> = {}, extra: Par
   const broker: Broker = await createBroker({
     registry: {
       onChange: (listener) => registry.onChange(listener),
+      get: (id) => registry.get(id),
       async checkCredentials(id, secret) {
         const check = await registry.checkCredentials(id, secret)
         await hooks.afterCheck()
