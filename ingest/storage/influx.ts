@@ -1,6 +1,19 @@
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
+import { FAMILIES, KINDS, type DeviceType, type Family } from '../../devices/kinds.ts'
+import { decodeLine } from '../../devices/line-protocol.ts'
+import {
+  DAY_MS,
+  DEFAULT_HOURLY_RETENTION_MS,
+  mergeInto,
+  planParts,
+  pointsOf,
+  runsOf,
+  type Level,
+  type RetentionOptions,
+  type WindowStats,
+} from './rollups.ts'
 import {
   StorageUnavailableError,
   type Aggregate,
@@ -21,17 +34,31 @@ import {
  *   drops it; the caller retries from its write-ahead log);
  * - a 4xx is bisected down to the lines InfluxDB refuses, so the good lines get written;
  * - 401/403 is a configuration problem, never a bad line.
+ *
+ * Rollups (rollups.ts) are written from here, not by continuous queries: a CQ only computes the
+ * intervals just ended when it runs, so a device's backlog arriving after its hour was rolled up
+ * would never reach the rollup (and RESAMPLE FOR only stretches that to a fixed lookback). After
+ * each batch is stored, one request of SELECT … INTO statements recomputes, inside InfluxDB,
+ * exactly the hours (from raw) and then days (from hours) the batch's readings fall in, per
+ * device: idempotent, since a point with the same tags and time overwrites. The batch counts as
+ * written only once its rollups are: if they fail, the caller retries the whole batch.
  */
 
-export interface InfluxStorageOptions {
+export interface InfluxStorageOptions extends RetentionOptions {
   url: string
   database: string
   username?: string
   password?: string
-  /** Default 'piazza_raw'. */
+  /**
+   * Default 'piazza_raw': the default policy, holding dead letters and the raw readings of each
+   * family without its own retention (durations rounded to whole hours, at least one). A family
+   * with its own retention gets the policy '<retentionPolicy>_<family>'.
+   */
   retentionPolicy?: string
-  /** Duration of the retention policy; rounded to whole hours, at least one. */
-  retentionMs: number
+  /** Hourly rollups, kept hourlyRetentionMs; default 'piazza_hourly'. */
+  hourlyPolicy?: string
+  /** Daily rollups, kept forever; default 'piazza_daily'. */
+  dailyPolicy?: string
   logger?: Logger
   /** Socket timeout per request, default 10 s. */
   timeoutMs?: number
@@ -60,8 +87,16 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
   }
   const influx = new InfluxDB({ url, timeout: options.timeoutMs ?? 10_000, headers })
   const policy = `${ident(database)}.${ident(rp)}`
+  const hourlyRp = options.hourlyPolicy ?? 'piazza_hourly'
+  const dailyRp = options.dailyPolicy ?? 'piazza_daily'
+  const rawRpOf = (family: Family): string => (options.familyRetentionMs?.[family] !== undefined ? `${rp}_${family}` : rp)
+  // A measurement no kind knows (nothing writes one, but a line may say so) goes to the default.
+  const rawRpOfType = (type: string): string => (type in KINDS ? rawRpOf(KINDS[type as DeviceType].family) : rp)
+  const rawPolicy = (type: string) => `${ident(database)}.${ident(rawRpOfType(type))}`
+  const levelPolicy = (level: Level, type: string) =>
+    level === 'raw' ? rawPolicy(type) : `${ident(database)}.${ident(level === 'hourly' ? hourlyRp : dailyRp)}`
 
-  function writeApi(precision: 'ms' | 'ns'): WriteApi {
+  function writeApi(precision: 'ms' | 'ns', retentionPolicy = rp): WriteApi {
     const api = influx.getWriteApi('', '', precision, {
       batchSize: CHUNK_LINES + 1,
       maxBatchBytes: Number.MAX_SAFE_INTEGER,
@@ -71,13 +106,18 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       // Returning the rejection hands the error to flush() without the library logging it.
       writeFailed: (error) => Promise.reject(error),
     })
-    const params = new URLSearchParams({ db: database, rp })
+    const params = new URLSearchParams({ db: database, rp: retentionPolicy })
     // ns is the v1 default precision; 'ms' is spelled the same in v1 and v2.
     if (precision === 'ms') params.set('precision', 'ms')
     api.path = `/write?${params}`
     return api
   }
-  const readingsApi = writeApi('ms')
+  const readingsApis = new Map<string, WriteApi>()
+  const readingsApi = (retentionPolicy: string): WriteApi => {
+    let api = readingsApis.get(retentionPolicy)
+    if (!api) readingsApis.set(retentionPolicy, (api = writeApi('ms', retentionPolicy)))
+    return api
+  }
   // Dead letters carry a per-process counter in the sub-millisecond digits, so two from one
   // device with one code in the same millisecond are two points, not one overwriting the other.
   const deadLettersApi = writeApi('ns')
@@ -153,7 +193,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
   }
 
   /** Runs InfluxQL statements; 401/403, 5xx and network failures throw StorageUnavailableError. */
-  async function query(q: string, withDatabase = true): Promise<QueryResult[]> {
+  async function query(q: string, withDatabase = true, tolerated?: RegExp): Promise<QueryResult[]> {
     const params = new URLSearchParams({ epoch: 'ms' })
     if (withDatabase) params.set('db', database)
     let response: { results?: QueryResult[]; error?: string }
@@ -170,7 +210,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       throw unreachable(err)
     }
     const results = response?.results ?? []
-    const failed = response?.error ?? results.find((r) => r.error)?.error
+    const failed = response?.error ?? results.find((r) => r.error && !tolerated?.test(r.error))?.error
     if (failed) throw new Error(`InfluxDB query failed: ${failed}`)
     return results
   }
@@ -187,6 +227,67 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
     return out
   }
 
+  /** Recomputes the hours, then the days, the stored readings fall in (see the header). */
+  async function rollUp(readings: { type: string; device: string; time: number }[]): Promise<void> {
+    const byType = new Map<string, Map<string, number[]>>()
+    for (const r of readings) {
+      if (!(r.type in KINDS)) continue
+      let devices = byType.get(r.type)
+      if (!devices) byType.set(r.type, (devices = new Map()))
+      let times = devices.get(r.device)
+      if (!times) devices.set(r.device, (times = []))
+      times.push(r.time)
+    }
+    const hourly: string[] = []
+    const daily: string[] = []
+    // Hours past the hourly retention are not kept, and a day is recomputed only while all its
+    // hours are: a reading older than that stays raw only (see README, Retention).
+    const cutoff = Date.now() - (options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS)
+    for (const [type, devices] of byType) {
+      const fields = KINDS[type as DeviceType].fieldNames
+      const hourFields = fields
+        .map((f) => `sum(${ident(f)}) AS ${ident(`sum_${f}`)}, min(${ident(f)}) AS ${ident(`min_${f}`)}, max(${ident(f)}) AS ${ident(`max_${f}`)}, count(${ident(f)}) AS ${ident(`count_${f}`)}`)
+        .join(', ')
+      const dayFields = fields
+        .map((f) => {
+          const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${f}`))
+          return `sum(${s}) AS ${s}, min(${lo}) AS ${lo}, max(${hi}) AS ${hi}, sum(${n}) AS ${n}`
+        })
+        .join(', ')
+      const statements = (step: number, select: string, from: string, into: string, out: string[]) => {
+        // Devices with the same runs of hours (days) share a statement, a few hundred at a time.
+        const byRun = new Map<string, string[]>()
+        for (const [device, times] of devices) {
+          for (const run of runsOf(times, step)) {
+            run.from = Math.max(run.from, Math.ceil(cutoff / step) * step)
+            if (run.from >= run.to) continue
+            const key = `${run.from}-${run.to}`
+            let group = byRun.get(key)
+            if (!group) byRun.set(key, (group = []))
+            group.push(device)
+          }
+        }
+        for (const [key, group] of byRun) {
+          const [runFrom, runTo] = key.split('-').map(Number) as [number, number]
+          for (let i = 0; i < group.length; i += 200) {
+            const who = group.slice(i, i + 200).map((d) => `"device" = ${str(d)}`).join(' OR ')
+            out.push(
+              `SELECT ${select} INTO ${into}.${ident(type)} FROM ${from}.${ident(type)} WHERE (${who}) ` +
+                `AND time >= ${runFrom}ms AND time < ${runTo}ms GROUP BY time(${step}ms), * fill(none)`,
+            )
+          }
+        }
+      }
+      statements(HOUR_MS, hourFields, rawPolicy(type), levelPolicy('hourly', type), hourly)
+      statements(DAY_MS, dayFields, levelPolicy('hourly', type), levelPolicy('daily', type), daily)
+    }
+    // Hours before days: the days are read from the hours.
+    for (const batch of [hourly, daily]) {
+      // An hour that passed out of retention between the check above and the write is dropped.
+      for (let i = 0; i < batch.length; i += 100) await query(batch.slice(i, i + 100).join('; '), true, /points beyond retention policy/)
+    }
+  }
+
   return {
     kind: 'influxdb',
 
@@ -194,21 +295,56 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       // CREATE DATABASE is idempotent in 1.x.
       await query(`CREATE DATABASE ${ident(database)}`, false)
       const policies = rows((await query(`SHOW RETENTION POLICIES ON ${ident(database)}`, false))[0])
-      const hours = Math.max(1, Math.round(retentionMs / HOUR_MS))
-      const spec = `DURATION ${hours}h REPLICATION 1 SHARD DURATION ${shardGroupHours(hours)}h DEFAULT`
-      const current = policies.find((p) => p.name === rp)
-      if (!current) {
-        await query(`CREATE RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
-        logger?.info({ database, retentionPolicy: rp, hours }, 'influx: created the retention policy')
-      } else if (goDurationMs(String(current.duration)) !== hours * HOUR_MS || current.default !== true) {
-        await query(`ALTER RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
-        logger?.info({ database, retentionPolicy: rp, hours, was: current.duration }, 'influx: altered the retention policy')
+      /** Creates or alters a policy to this duration (null: forever). */
+      const ensure = async (name: string, ms: number | null, isDefault: boolean) => {
+        const hours = ms === null ? 0 : Math.max(1, Math.round(ms / HOUR_MS))
+        const duration = ms === null ? 'INF' : `${hours}h`
+        const shard = ms === null ? 24 * 7 : shardGroupHours(hours)
+        const spec = `DURATION ${duration} REPLICATION 1 SHARD DURATION ${shard}h${isDefault ? ' DEFAULT' : ''}`
+        const current = policies.find((p) => p.name === name)
+        if (!current) {
+          await query(`CREATE RETENTION POLICY ${ident(name)} ON ${ident(database)} ${spec}`, false)
+          logger?.info({ database, retentionPolicy: name, duration }, 'influx: created the retention policy')
+        } else if (goDurationMs(String(current.duration)) !== hours * HOUR_MS || (isDefault && current.default !== true)) {
+          await query(`ALTER RETENTION POLICY ${ident(name)} ON ${ident(database)} ${spec}`, false)
+          logger?.info({ database, retentionPolicy: name, duration, was: current.duration }, 'influx: altered the retention policy')
+        }
       }
+      await ensure(rp, retentionMs, true)
+      for (const family of FAMILIES) {
+        const ms = options.familyRetentionMs?.[family]
+        if (ms !== undefined) await ensure(rawRpOf(family), ms, false)
+      }
+      await ensure(hourlyRp, options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS, false)
+      await ensure(dailyRp, null, false)
     },
 
     write(lines) {
       if (closed) return Promise.reject(new Error('influx storage: write after close()'))
-      return oneAtATime(() => writeAll(readingsApi, lines))
+      return oneAtATime(async () => {
+        // Each line to its family's policy; what cannot be decoded goes to the default one,
+        // which refuses it with InfluxDB's own reason.
+        const byPolicy = new Map<string, string[]>()
+        const decoded = new Map<string, { type: string; device: string; time: number }>()
+        for (const line of lines) {
+          let target = rp
+          try {
+            const d = decodeLine(line)
+            target = rawRpOfType(d.measurement)
+            if (d.tags.device !== undefined) decoded.set(line, { type: d.measurement, device: d.tags.device, time: d.time })
+          } catch {
+            // refused below
+          }
+          let group = byPolicy.get(target)
+          if (!group) byPolicy.set(target, (group = []))
+          group.push(line)
+        }
+        const rejected: WriteResult['rejected'] = []
+        for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
+        const refused = new Set(rejected.map((r) => r.line))
+        await rollUp([...decoded].filter(([line]) => !refused.has(line)).map(([, d]) => d))
+        return { rejected }
+      })
     },
 
     writeDeadLetters(letters) {
@@ -230,7 +366,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
 
     async latest({ deviceId, type }) {
       const kind = kindOf(type)
-      const from = `FROM ${policy}.${ident(type)} WHERE "device" = ${str(deviceId)}`
+      const from = `FROM ${rawPolicy(type)}.${ident(type)} WHERE "device" = ${str(deviceId)}`
       // The newest point, in one statement: its fields come back together. (One last() statement
       // per field could each see a different set of points, and mix two readings.)
       const newest = rows((await query(`SELECT * ${from} ORDER BY time DESC LIMIT 1`))[0])[0]
@@ -274,7 +410,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       // One statement: the newest row of each device (LIMIT applies per GROUP BY series). Not
       // last(*), which reports time 0 in some versions when it selects several fields.
       const result = await query(
-        `SELECT * FROM ${policy}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+        `SELECT * FROM ${rawPolicy(type)}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
       )
       const out: LastReading[] = []
       for (const row of rows(result[0])) {
@@ -290,11 +426,31 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       checkField(kindOf(q.type), q.field)
       const range = clampRange(q.from, q.to)
       if (!range || checkLimit(q.limit) === 0) return []
+      const aggregate = q.aggregate ?? 'mean'
+      if (q.every !== undefined && aggregate !== 'last') {
+        const every = checkEvery(q.every)
+        const f = ident(q.field)
+        const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${q.field}`))
+        const parts = planParts(range.from, range.to, every, aggregate)
+        const results = await query(
+          parts
+            .map(
+              (part) =>
+                `SELECT ${part.level === 'raw' ? `sum(${f}) AS sum, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count` : `sum(${s}) AS sum, min(${lo}) AS min, max(${hi}) AS max, sum(${n}) AS count`} ` +
+                `FROM ${levelPolicy(part.level, q.type)}.${ident(q.type)} WHERE "device" = ${str(q.deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms ` +
+                `GROUP BY time(${every}ms) fill(none)`,
+            )
+            .join('; '),
+        )
+        const total = new Map<number, WindowStats>()
+        for (const result of results) for (const r of rows(result)) mergeInto(total, r.time as number, r as unknown as WindowStats)
+        return pointsOf(total, aggregate, q.limit)
+      }
       const where = `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms`
       const sql =
         q.every === undefined
-          ? `SELECT ${ident(q.field)} AS value FROM ${policy}.${ident(q.type)} ${where}`
-          : `SELECT ${AGGREGATE_FN[q.aggregate ?? 'mean']}(${ident(q.field)}) AS value FROM ${policy}.${ident(q.type)} ${where} ` +
+          ? `SELECT ${ident(q.field)} AS value FROM ${rawPolicy(q.type)}.${ident(q.type)} ${where}`
+          : `SELECT ${AGGREGATE_FN[aggregate]}(${ident(q.field)}) AS value FROM ${rawPolicy(q.type)}.${ident(q.type)} ${where} ` +
             `GROUP BY time(${checkEvery(q.every)}ms) fill(none)`
       const result = await query(`${sql} ORDER BY time DESC LIMIT ${q.limit}`)
       return rows(result[0])
@@ -308,7 +464,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       if (!range) return []
       const f = ident(q.field)
       const result = await query(
-        `SELECT mean(${f}) AS mean, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count FROM ${policy}.${ident(q.type)} ` +
+        `SELECT mean(${f}) AS mean, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count FROM ${rawPolicy(q.type)}.${ident(q.type)} ` +
           `WHERE time >= ${range.from}ms AND time < ${range.to}ms GROUP BY "city"`,
       )
       return rows(result[0])
@@ -371,7 +527,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
     async close() {
       closed = true
       await writing
-      await Promise.all([readingsApi.close(), deadLettersApi.close()])
+      await Promise.all([...[...readingsApis.values()].map((api) => api.close()), deadLettersApi.close()])
     },
   }
 }
