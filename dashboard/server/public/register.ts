@@ -9,6 +9,7 @@ import type { Api } from '../http/types.ts'
 import { licenseLink, resolveLicense, type DataLicense } from './license.ts'
 import { registerPages } from './pages.ts'
 import { registerPublicRoutes } from './routes.ts'
+import { registerStatisticsRoutes } from './statistics.ts'
 import { createSnapshots, type Snapshots } from './snapshots.ts'
 
 /**
@@ -100,6 +101,12 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
       license,
       maxAgeSeconds: options.maxAgeSeconds ?? 5,
       exportRateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
+    })
+    registerStatisticsRoutes(api, {
+      registry: deps.registry,
+      storage: deps.storage,
+      license,
+      rateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
     })
   })
   return { snapshots, license }
