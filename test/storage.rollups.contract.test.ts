@@ -49,6 +49,8 @@ function expected(readings: [number, number][], from: number, to: number, every:
 interface Harness {
   /** A store on the same data (file or database) each time, with these retentions. */
   open(retention: RetentionOptions): Storage
+  /** Whatever the store defers, rolled up now (InfluxDB rolls up settled hours once a minute). */
+  settle(store: Storage): Promise<void>
   cleanup(): Promise<void>
 }
 
@@ -139,6 +141,40 @@ function contract(name: string, create: () => Harness): void {
       expect(await store.series(query(D, D + DAY_MS, DAY_MS, 'count'))).toEqual([{ time: D, value: 4 }])
     })
 
+    it('answers a backlog from many devices at once, before and after it is rolled up', async () => {
+      fresh()
+      const old = TODAY - 20 * DAY_MS
+      const store = await open()
+      const devices = Array.from({ length: 30 }, (_, i) => `aq-${i}`)
+      const lines = devices.flatMap((d, i) => readings.slice(0, 50).map(([t, v]) => aq(d, t - D + old, { pm25: v + i })))
+      await writeAll(store, lines)
+      const mine = readings.slice(0, 50).map(([t, v]): [number, number] => [t - D + old, v + 1])
+      const q = { ...query(old, old + DAY_MS, HOUR_MS, 'mean'), deviceId: 'aq-1' }
+      expect(await store.series(q)).toEqual(expected(mine, old, old + DAY_MS, HOUR_MS, 'mean'))
+      await harness.settle(store)
+      expect(await store.series(q)).toEqual(expected(mine, old, old + DAY_MS, HOUR_MS, 'mean'))
+      await store.close()
+      // Rolled up: what the hourly rollups hold outlives the raw readings.
+      const short = await open({ ...RETENTION, familyRetentionMs: { environment: 10 * DAY_MS } })
+      await expect.poll(() => short.series({ ...q, every: undefined, aggregate: undefined }), { timeout: 60_000 }).toEqual([])
+      expect(await short.series(q)).toEqual(expected(mine, old, old + DAY_MS, HOUR_MS, 'mean'))
+      expect(await short.series({ ...q, every: DAY_MS, aggregate: 'count' })).toEqual(expected(mine, old, old + DAY_MS, DAY_MS, 'count'))
+    })
+
+    it('answers the hours under way, not rolled up yet, from the raw readings', async () => {
+      fresh()
+      const store = await open()
+      const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS
+      await writeAll(store, [aq('aq-1', hour - HOUR_MS + 1000, { pm25: 2 }), aq('aq-1', hour + 1000, { pm25: 4 }), aq('aq-1', hour + 2000, { pm25: 8 })])
+      expect(await store.series(query(hour - HOUR_MS, hour + HOUR_MS, HOUR_MS, 'mean'))).toEqual([
+        { time: hour - HOUR_MS, value: 2 },
+        { time: hour, value: 6 },
+      ])
+      expect(await store.series(query(hour - DAY_MS, hour + HOUR_MS, DAY_MS, 'count'))).toEqual(
+        expected([[hour - HOUR_MS + 1000, 2], [hour + 1000, 4], [hour + 2000, 8]], hour - DAY_MS, hour + HOUR_MS, DAY_MS, 'count'),
+      )
+    })
+
     it('keeps each lane of a traffic counter in the rollups and sums them as raw does', async () => {
       fresh()
       const store = await open()
@@ -188,6 +224,8 @@ contract('embedded', () => {
   const dir = mkdtempSync(join(tmpdir(), 'piazza-rollups-'))
   return {
     open: (retention) => createEmbeddedStorage({ file: join(dir, 'piazza.db'), ...retention }),
+    // Rolled up within each write's transaction: nothing deferred.
+    settle: async () => undefined,
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   }
 })
@@ -235,6 +273,7 @@ contract('influxdb', () => {
   const database = `piazza_rollups_${process.pid}_${++databases}`
   return {
     open: (retention) => createInfluxStorage({ url: influxd.url, database, ...retention }),
+    settle: (store) => (store as ReturnType<typeof createInfluxStorage>).settle(),
     cleanup: async () => void (await fetch(`${influxd.url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })),
   }
 })

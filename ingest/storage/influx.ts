@@ -6,9 +6,11 @@ import { decodeLine } from '../../devices/line-protocol.ts'
 import {
   DAY_MS,
   DEFAULT_HOURLY_RETENTION_MS,
+  HOUR_MS,
   mergeInto,
   planParts,
   pointsOf,
+  rawRetentionOf,
   runsOf,
   type Level,
   type RetentionOptions,
@@ -67,7 +69,13 @@ export interface InfluxStorageOptions extends RetentionOptions {
 const DEAD_LETTERS = 'piazza_dead_letters'
 /** Lines per request; the client's buffer must never fill up, or it sends on its own and loses the error. */
 const CHUNK_LINES = 50_000
-const HOUR_MS = 3_600_000
+/** Rollup watermarks, one point per type at time 0 in the daily policy. */
+const ROLLUP_STATE = 'piazza_rollup_state'
+/** An hour is rolled up this long after it ends (late readings of a live fleet arrive by then). */
+const SETTLE_MS = 5 * 60_000
+const SETTLE_CHUNK_MS = 24 * HOUR_MS
+/** A backlog from at most this many devices is rolled up with its batch. */
+const FEW_DEVICES = 20
 const AGGREGATE_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', count: 'count', last: 'last' }
 
 interface QueryResult {
@@ -76,7 +84,7 @@ interface QueryResult {
   series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]
 }
 
-export function createInfluxStorage(options: InfluxStorageOptions): Storage {
+export function createInfluxStorage(options: InfluxStorageOptions): Storage & { settle(): Promise<void> } {
   const { url, database, retentionMs, logger } = options
   const rp = options.retentionPolicy ?? 'piazza_raw'
   const headers: Record<string, string> = {}
@@ -227,69 +235,120 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
     return out
   }
 
-  /** Recomputes the hours, then the days, the stored readings fall in (see the header). */
-  async function rollUp(readings: { type: string; device: string; time: number }[]): Promise<void> {
-    const byType = new Map<string, Map<string, number[]>>()
+  // ---------------------------------------------------------------- rollups
+  // Per type, `settled`: every hour before it is rolled up (persisted in STATE). Queries read
+  // rollups only before it and raw readings after, so the hours under way are never rolled up
+  // per batch (that would rescan a whole hour of the fleet each second): the settler rolls up
+  // each hour once, a few minutes after it ends, for all devices of a type at once. A reading
+  // in a settled hour (a backlog) is rolled up with its batch when it comes from a few devices;
+  // from many, `settled` is moved back to its hour (persisted before the batch counts as
+  // written) and the settler redoes those hours for everyone.
+  const settled = new Map<string, number>()
+  let settleTimer: NodeJS.Timeout | undefined
+  const cutoffOfHourly = () => Date.now() - (options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS)
+  const settledOf = (type: string) => settled.get(type) ?? 0
+
+  /** SELECT … INTO statements recomputing [from, to) (whole hours) of some devices or all, and the days it touches. */
+  function recomputeStatements(type: string, devices: readonly string[] | null, from: number, to: number): { hourly: string[]; daily: string[] } {
+    const fields = KINDS[type as DeviceType].fieldNames
+    const hourFields = fields
+      .map((f) => `sum(${ident(f)}) AS ${ident(`sum_${f}`)}, min(${ident(f)}) AS ${ident(`min_${f}`)}, max(${ident(f)}) AS ${ident(`max_${f}`)}, count(${ident(f)}) AS ${ident(`count_${f}`)}`)
+      .join(', ')
+    const dayFields = fields
+      .map((f) => {
+        const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${f}`))
+        return `sum(${s}) AS ${s}, min(${lo}) AS ${lo}, max(${hi}) AS ${hi}, sum(${n}) AS ${n}`
+      })
+      .join(', ')
+    // Hours past the hourly retention are not kept, and a day is recomputed only while all its
+    // hours are: a reading older than that stays raw only (see README, Retention).
+    const cutoff = cutoffOfHourly()
+    const hourFrom = Math.max(from, Math.ceil(cutoff / HOUR_MS) * HOUR_MS)
+    const dayFrom = Math.max(Math.floor(from / DAY_MS) * DAY_MS, Math.ceil(cutoff / DAY_MS) * DAY_MS)
+    const dayTo = Math.ceil(to / DAY_MS) * DAY_MS
+    const who = devices === null ? '' : `(${devices.map((d) => `"device" = ${str(d)}`).join(' OR ')}) AND `
+    const statement = (select: string, src: string, dst: string, a: number, b: number, step: number) =>
+      `SELECT ${select} INTO ${dst}.${ident(type)} FROM ${src}.${ident(type)} WHERE ${who}time >= ${a}ms AND time < ${b}ms GROUP BY time(${step}ms), * fill(none)`
+    return {
+      hourly: hourFrom < to ? [statement(hourFields, rawPolicy(type), levelPolicy('hourly', type), hourFrom, to, HOUR_MS)] : [],
+      daily: dayFrom < dayTo ? [statement(dayFields, levelPolicy('hourly', type), levelPolicy('daily', type), dayFrom, dayTo, DAY_MS)] : [],
+    }
+  }
+
+  async function runRecompute(parts: { hourly: string[]; daily: string[] }[]): Promise<void> {
+    // Hours before days: the days are read from the hours. An hour that passed out of retention
+    // meanwhile is dropped by InfluxDB, which is what retention means.
+    for (const level of ['hourly', 'daily'] as const) {
+      const statements = parts.flatMap((p) => p[level])
+      for (let i = 0; i < statements.length; i += 50) await query(statements.slice(i, i + 50).join('; '), true, /points beyond retention policy/)
+    }
+  }
+
+  async function saveSettled(entries: [string, number][]): Promise<void> {
+    const lines = entries.map(([type, time]) => `${ROLLUP_STATE},type=${escapeTag(type)} settled=${time}i 0`)
+    if (lines.length === 0) return
+    const { rejected } = await writeAll(readingsApi(dailyRp), lines)
+    if (rejected.length > 0) throw new StorageUnavailableError(`InfluxDB refused the rollup state: ${rejected[0]!.reason}`)
+  }
+
+  /** After a batch is stored: backlogs into settled hours (see above). */
+  async function rollUp(readings: readonly SeriesTime[]): Promise<void> {
+    const late = new Map<string, Map<string, number[]>>()
     for (const r of readings) {
-      if (!(r.type in KINDS)) continue
-      let devices = byType.get(r.type)
-      if (!devices) byType.set(r.type, (devices = new Map()))
+      if (!(r.type in KINDS) || r.time >= settledOf(r.type)) continue
+      let devices = late.get(r.type)
+      if (!devices) late.set(r.type, (devices = new Map()))
       let times = devices.get(r.device)
       if (!times) devices.set(r.device, (times = []))
       times.push(r.time)
     }
-    const hourly: string[] = []
-    const daily: string[] = []
-    // Hours past the hourly retention are not kept, and a day is recomputed only while all its
-    // hours are: a reading older than that stays raw only (see README, Retention).
-    const cutoff = Date.now() - (options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS)
-    for (const [type, devices] of byType) {
-      const fields = KINDS[type as DeviceType].fieldNames
-      const hourFields = fields
-        .map((f) => `sum(${ident(f)}) AS ${ident(`sum_${f}`)}, min(${ident(f)}) AS ${ident(`min_${f}`)}, max(${ident(f)}) AS ${ident(`max_${f}`)}, count(${ident(f)}) AS ${ident(`count_${f}`)}`)
-        .join(', ')
-      const dayFields = fields
-        .map((f) => {
-          const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${f}`))
-          return `sum(${s}) AS ${s}, min(${lo}) AS ${lo}, max(${hi}) AS ${hi}, sum(${n}) AS ${n}`
-        })
-        .join(', ')
-      const statements = (step: number, select: string, from: string, into: string, out: string[]) => {
-        // Devices with the same runs of hours (days) share a statement, a few hundred at a time.
-        const byRun = new Map<string, string[]>()
-        for (const [device, times] of devices) {
-          for (const run of runsOf(times, step)) {
-            run.from = Math.max(run.from, Math.ceil(cutoff / step) * step)
-            if (run.from >= run.to) continue
-            const key = `${run.from}-${run.to}`
-            let group = byRun.get(key)
-            if (!group) byRun.set(key, (group = []))
-            group.push(device)
-          }
-        }
-        for (const [key, group] of byRun) {
-          const [runFrom, runTo] = key.split('-').map(Number) as [number, number]
-          for (let i = 0; i < group.length; i += 200) {
-            const who = group.slice(i, i + 200).map((d) => `"device" = ${str(d)}`).join(' OR ')
-            out.push(
-              `SELECT ${select} INTO ${into}.${ident(type)} FROM ${from}.${ident(type)} WHERE (${who}) ` +
-                `AND time >= ${runFrom}ms AND time < ${runTo}ms GROUP BY time(${step}ms), * fill(none)`,
-            )
-          }
-        }
+    const now: { hourly: string[]; daily: string[] }[] = []
+    const moveBack: [string, number][] = []
+    for (const [type, devices] of late) {
+      if (devices.size > FEW_DEVICES) {
+        moveBack.push([type, Math.floor(Math.min(...[...devices.values()].flat()) / HOUR_MS) * HOUR_MS])
+        continue
       }
-      statements(HOUR_MS, hourFields, rawPolicy(type), levelPolicy('hourly', type), hourly)
-      statements(DAY_MS, dayFields, levelPolicy('hourly', type), levelPolicy('daily', type), daily)
+      for (const [device, times] of devices) for (const run of runsOf(times, HOUR_MS)) now.push(recomputeStatements(type, [device], run.from, run.to))
     }
-    // Hours before days: the days are read from the hours.
-    for (const batch of [hourly, daily]) {
-      // An hour that passed out of retention between the check above and the write is dropped.
-      for (let i = 0; i < batch.length; i += 100) await query(batch.slice(i, i + 100).join('; '), true, /points beyond retention policy/)
+    await runRecompute(now)
+    if (moveBack.length > 0) {
+      await saveSettled(moveBack)
+      for (const [type, time] of moveBack) settled.set(type, Math.min(settledOf(type), time))
     }
+  }
+
+  /** Rolls up, for all devices, the hours that ended SETTLE_MS ago and are not rolled up yet. */
+  async function settle(): Promise<void> {
+    const target = Math.floor((Date.now() - SETTLE_MS) / HOUR_MS) * HOUR_MS
+    for (const kind of Object.values(KINDS)) {
+      // Nothing older than the raw readings can be recomputed.
+      const oldest = Math.floor((Date.now() - rawRetentionOf(options, kind.family)) / HOUR_MS) * HOUR_MS
+      let from = Math.max(settledOf(kind.type), oldest)
+      while (from < target) {
+        const to = Math.min(target, from + SETTLE_CHUNK_MS)
+        // Writes wait meanwhile (one at a time), so no backlog moves the watermark under us.
+        await runRecompute([recomputeStatements(kind.type, null, from, to)])
+        await saveSettled([[kind.type, to]])
+        settled.set(kind.type, to)
+        from = to
+      }
+    }
+  }
+
+  let settling: Promise<void> | undefined
+  function scheduleSettle(): Promise<void> {
+    settling ??= oneAtATime(settle)
+      .catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'influx: rolling up settled hours failed; retried in a minute'))
+      .finally(() => (settling = undefined))
+    return settling
   }
 
   return {
     kind: 'influxdb',
+
+    /** Rolls up the settled hours now rather than at the next minute's tick (tests, shutdown tools). */
+    settle: () => scheduleSettle(),
 
     async init() {
       // CREATE DATABASE is idempotent in 1.x.
@@ -317,6 +376,22 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       }
       await ensure(hourlyRp, options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS, false)
       await ensure(dailyRp, null, false)
+
+      // The rollup watermarks; a type without one (a new database, or one from before rollups)
+      // starts at the hour of its oldest raw reading, or now when it has none.
+      for (const row of rows((await query(`SELECT last("settled") AS settled FROM ${ident(database)}.${ident(dailyRp)}.${ident(ROLLUP_STATE)} GROUP BY "type"`))[0])) {
+        if (typeof row.type === 'string' && typeof row.settled === 'number') settled.set(row.type, row.settled)
+      }
+      const fresh: [string, number][] = []
+      for (const type of Object.keys(KINDS)) {
+        if (settled.has(type)) continue
+        const oldest = rows((await query(`SELECT * FROM ${rawPolicy(type)}.${ident(type)} ORDER BY time ASC LIMIT 1`))[0])[0]
+        fresh.push([type, Math.floor((typeof oldest?.time === 'number' ? oldest.time : Date.now() - SETTLE_MS) / HOUR_MS) * HOUR_MS])
+      }
+      await saveSettled(fresh)
+      for (const [type, time] of fresh) settled.set(type, time)
+      void scheduleSettle()
+      settleTimer = setInterval(() => void scheduleSettle(), 60_000).unref()
     },
 
     write(lines) {
@@ -325,16 +400,11 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
         // Each line to its family's policy; what cannot be decoded goes to the default one,
         // which refuses it with InfluxDB's own reason.
         const byPolicy = new Map<string, string[]>()
-        const decoded = new Map<string, { type: string; device: string; time: number }>()
+        const stored: SeriesTime[] = []
         for (const line of lines) {
-          let target = rp
-          try {
-            const d = decodeLine(line)
-            target = rawRpOfType(d.measurement)
-            if (d.tags.device !== undefined) decoded.set(line, { type: d.measurement, device: d.tags.device, time: d.time })
-          } catch {
-            // refused below
-          }
+          const d = seriesTime(line)
+          const target = d ? rawRpOfType(d.type) : rp
+          if (d) stored.push(d)
           let group = byPolicy.get(target)
           if (!group) byPolicy.set(target, (group = []))
           group.push(line)
@@ -342,7 +412,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
         const rejected: WriteResult['rejected'] = []
         for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
         const refused = new Set(rejected.map((r) => r.line))
-        await rollUp([...decoded].filter(([line]) => !refused.has(line)).map(([, d]) => d))
+        await rollUp(refused.size === 0 ? stored : stored.filter((d) => !refused.has(d.line)))
         return { rejected }
       })
     },
@@ -431,7 +501,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
         const every = checkEvery(q.every)
         const f = ident(q.field)
         const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${q.field}`))
-        const parts = planParts(range.from, range.to, every, aggregate)
+        const parts = planParts(range.from, range.to, every, aggregate, settledOf(q.type))
         const results = await query(
           parts
             .map(
@@ -526,9 +596,40 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
 
     async close() {
       closed = true
+      clearInterval(settleTimer)
+      await settling
       await writing
       await Promise.all([...[...readingsApis.values()].map((api) => api.close()), deadLettersApi.close()])
     },
+  }
+}
+
+interface SeriesTime {
+  line: string
+  type: string
+  device: string
+  time: number
+}
+
+/**
+ * A line's measurement, device and time, read without decoding the fields (this runs per line
+ * on the ingest path); a line with escapes goes through the full decoder; undefined when
+ * it cannot be read (InfluxDB then refuses it with its own reason).
+ */
+function seriesTime(line: string): SeriesTime | undefined {
+  const space = line.indexOf(' ')
+  const last = line.lastIndexOf(' ')
+  const tagAt = line.indexOf(',device=')
+  const time = Number(line.slice(last + 1))
+  if (space > 0 && tagAt > 0 && tagAt < space && !line.slice(0, space).includes('\\') && Number.isSafeInteger(time)) {
+    const end = line.indexOf(',', tagAt + 8)
+    return { line, type: line.slice(0, line.indexOf(',')), device: line.slice(tagAt + 8, end === -1 || end > space ? space : end), time }
+  }
+  try {
+    const d = decodeLine(line)
+    return d.tags.device === undefined ? undefined : { line, type: d.measurement, device: d.tags.device, time: d.time }
+  } catch {
+    return undefined
   }
 }
 

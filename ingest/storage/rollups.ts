@@ -54,10 +54,12 @@ export function rollupLevel(every: number, aggregate: Aggregate): Level {
 
 /**
  * The pieces of [from, to) each level serves: the whole hours (days) of the range from the
- * rollup, the uneven edges from the next finer level. Ordered by time, contiguous.
+ * rollup, the uneven edges from the next finer level, and anything from `rolledUpBefore` on (an
+ * hour boundary: the hours not rolled up yet) from raw. Ordered by time, contiguous.
  */
-export function planParts(from: number, to: number, every: number, aggregate: Aggregate): Part[] {
-  return split(rollupLevel(every, aggregate), from, to)
+export function planParts(from: number, to: number, every: number, aggregate: Aggregate, rolledUpBefore = Infinity): Part[] {
+  const split_ = Math.max(from, Math.min(to, rolledUpBefore))
+  return [...split(rollupLevel(every, aggregate), from, split_), ...split('raw', split_, to)]
 }
 
 function split(level: Level, from: number, to: number): Part[] {
