@@ -131,6 +131,7 @@ const AGGREGATE_SQL: Record<Aggregate, string> = {
 
 type StatsParams = { type: string; device: string; field: string; from: number; to: number; every: number }
 type StatsRow = WindowStats & { window: number }
+type AddParams = { type: string; device: string; field: string; lane: string; route: string; time: number; city: string } & WindowStats
 
 type Row = [type: string, deviceId: string, field: string, time: number, laneId: string, route: string, city: string, value: number]
 
@@ -149,6 +150,19 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       upsert: d.prepare<Row>(
         `INSERT INTO readings (type, device_id, field, time, lane_id, route, city, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET city = excluded.city, value = excluded.value`,
+      ),
+      insertNew: d.prepare<Row>(
+        'INSERT INTO readings (type, device_id, field, time, lane_id, route, city, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      addHour: d.prepare<AddParams>(
+        `INSERT INTO rollup_hourly (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         VALUES (@type, @device, @field, @time, @lane, @route, @city, @sum, @min, @max, @count)
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max), count = count + excluded.count`,
+      ),
+      addDay: d.prepare<AddParams>(
+        `INSERT INTO rollup_daily (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         VALUES (@type, @device, @field, @time, @lane, @route, @city, @sum, @min, @max, @count)
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max), count = count + excluded.count`,
       ),
       insertDeadLetter: d.prepare<[string, number, string, string, string, string]>(
         'INSERT INTO dead_letters (device_id, received_at, topic, code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
@@ -257,30 +271,67 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
     const { db: d, s } = open()
     // Readings and their rollups in one transaction: a rollup never lags what is stored.
     d.transaction(() => {
-      for (const row of rows) s.upsert.run(...row)
+      // A new reading is added to its hour and day; one that overwrites a stored reading (a
+      // replay, a resend) has its hour and day recomputed whole. Either way each batch costs
+      // what it holds, not what its hours hold.
+      const added: Row[] = []
+      const replaced: Row[] = []
+      for (const row of rows) {
+        if (s.insertNew.run(...row).changes === 1) added.push(row)
+        else {
+          s.upsert.run(...row)
+          replaced.push(row)
+        }
+      }
       for (const l of letters) s.insertDeadLetter.run(l.deviceId, l.receivedAt, l.topic, l.code, l.reason, l.payload)
-      rollUp(s, rows)
+      rollUp(s, added, replaced)
     })()
   }
 
-  function rollUp(s: ReturnType<typeof prepare>, rows: Row[]): void {
-    const hours = new Map<string, Touched>()
+  function rollUp(s: ReturnType<typeof prepare>, added: Row[], replaced: Row[]): void {
     // Hours past the hourly retention are not kept, and a day is recomputed only while all its
     // hours are: a reading older than that stays raw only (see README, Retention).
     const cutoff = Date.now() - hourlyRetentionMs
-    for (const [type, device, field, time, lane, route] of rows) {
+    const key = (t: Touched) => t.join('\0')
+    const redoHours = new Map<string, Touched>()
+    for (const [type, device, field, time, lane, route] of replaced) {
+      const hour = windowOf(time, HOUR_MS)
+      if (hour >= cutoff) redoHours.set(key([type, device, field, lane, route, hour]), [type, device, field, lane, route, hour])
+    }
+    const redoDays = new Map<string, Touched>()
+    for (const [type, device, field, lane, route, hour] of redoHours.values()) {
+      const day = windowOf(hour, DAY_MS)
+      if (day >= cutoff) redoDays.set(key([type, device, field, lane, route, day]), [type, device, field, lane, route, day])
+    }
+    // Sums of the new readings per hour and per day, skipping what is recomputed anyway.
+    const addHours = new Map<string, { at: Touched; city: string } & WindowStats>()
+    const addDays = new Map<string, { at: Touched; city: string } & WindowStats>()
+    const accumulate = (into: typeof addHours, at: Touched, city: string, value: number) => {
+      const k = key(at)
+      const t = into.get(k)
+      if (!t) into.set(k, { at, city, sum: value, min: value, max: value, count: 1 })
+      else {
+        t.sum += value
+        t.count++
+        if (value < t.min) t.min = value
+        if (value > t.max) t.max = value
+      }
+    }
+    for (const [type, device, field, time, lane, route, city, value] of added) {
       const hour = windowOf(time, HOUR_MS)
       if (hour < cutoff) continue
-      hours.set(`${type}\0${device}\0${field}\0${lane}\0${route}\0${hour}`, [type, device, field, lane, route, hour])
-    }
-    const days = new Map<string, Touched>()
-    for (const [type, device, field, lane, route, hour] of hours.values()) {
-      s.rollHour.run({ type, device, field, lane, route, from: hour, to: hour + HOUR_MS })
+      const h: Touched = [type, device, field, lane, route, hour]
+      if (!redoHours.has(key(h))) accumulate(addHours, h, city, value)
       const day = windowOf(hour, DAY_MS)
-      if (day < cutoff) continue
-      days.set(`${type}\0${device}\0${field}\0${lane}\0${route}\0${day}`, [type, device, field, lane, route, day])
+      const d: Touched = [type, device, field, lane, route, day]
+      if (day >= cutoff && !redoDays.has(key(d))) accumulate(addDays, d, city, value)
     }
-    for (const [type, device, field, lane, route, day] of days.values()) s.rollDay.run({ type, device, field, lane, route, from: day, to: day + DAY_MS })
+    const params = ({ at: [type, device, field, lane, route, time], city, sum, min, max, count }: { at: Touched; city: string } & WindowStats) =>
+      ({ type, device, field, lane, route, time, city, sum, min, max, count })
+    for (const a of addHours.values()) s.addHour.run(params(a))
+    for (const a of addDays.values()) s.addDay.run(params(a))
+    for (const [type, device, field, lane, route, hour] of redoHours.values()) s.rollHour.run({ type, device, field, lane, route, from: hour, to: hour + HOUR_MS })
+    for (const [type, device, field, lane, route, day] of redoDays.values()) s.rollDay.run({ type, device, field, lane, route, from: day, to: day + DAY_MS })
   }
 
   function runOrUnavailable(fn: () => void): void {
