@@ -4,10 +4,11 @@ import type { Aggregate, SeriesPoint } from './contract.ts'
 /**
  * Rollups, shared by both stores: every numeric field of every reading kind is kept as hourly
  * and daily aggregates (sum, min, max, count; the mean is sum / count), besides the raw
- * readings. Each store recomputes, from what it holds, every hour a written batch touched and
- * then every day those hours fall in (hours from raw, days from hours): continuous, idempotent
- * (a recomputation overwrites), and a device's backlog arriving late simply touches old hours
- * again. Hours and days are UTC, aligned to the epoch like every query window.
+ * readings. Hours and days are UTC, aligned to the epoch like every query window. How each store
+ * keeps them current, late readings included, is told in embedded.ts (in each write's
+ * transaction: new readings added, rewritten ones recomputed) and influx.ts (hours rolled up once
+ * settled, behind a watermark; backlogs recomputed); a recomputation always overwrites whole
+ * rows, so redoing one is harmless.
  *
  * A windowed series() whose window is a whole number of hours (days) and whose aggregate is
  * mean, min, max or count is answered from the hourly (daily) rollup, with the uneven edges of
