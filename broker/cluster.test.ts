@@ -17,7 +17,7 @@ describe('brokers of a cluster, over one Redis', () => {
   beforeAll(async () => {
     redis = await startRedis()
     a = await startBroker({}, { redisUrl: redis.url })
-    b = await startBroker({}, { redisUrl: redis.url, registry: { onChange: a.registry.onChange, checkCredentials: a.registry.checkCredentials } })
+    b = await startBroker({}, { redisUrl: redis.url, registry: { onChange: a.registry.onChange, checkCredentials: a.registry.checkCredentials, get: a.registry.get } })
   })
   afterAll(async () => {
     await a?.stop()

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs'
 import { resolve } from 'node:path'
 import { checkLicense } from '../dashboard/server/public/license.ts'
+import { FAMILIES, type Family } from '../devices/kinds.ts'
 
 /**
  * All configuration, read once from the environment by the process entry point and passed down
@@ -109,6 +110,17 @@ export function loadConfig(env: Env) {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
   const retentionDays = integer('RETENTION_DAYS', 90, 1, 36500)
+  // Raw retention per family (RETENTION_DAYS_ENVIRONMENT, …), when it differs from RETENTION_DAYS.
+  const familyRetentionMs: Partial<Record<Family, number>> = {}
+  for (const family of FAMILIES) {
+    const name = `RETENTION_DAYS_${family.toUpperCase()}`
+    if (get(name) !== undefined) familyRetentionMs[family] = integer(name, retentionDays, 1, 36500) * 86_400_000
+  }
+  const retention = {
+    retentionMs: retentionDays * 86_400_000,
+    familyRetentionMs,
+    hourlyRetentionMs: integer('HOURLY_RETENTION_YEARS', 10, 1, 1000) * 365 * 86_400_000,
+  }
   const influxUrl = url('INFLUX_URL', ['http:', 'https:'])
   const serviceUser = get('MQTT_SERVICE_USERNAME') ?? 'piazza-service'
   const servicePassword = get('MQTT_SERVICE_PASSWORD')
@@ -149,10 +161,10 @@ export function loadConfig(env: Env) {
           retentionPolicy: identifier('INFLUX_RETENTION_POLICY', 'piazza_raw'),
           username: get('INFLUX_USER'),
           password: get('INFLUX_PASSWORD'),
-          retentionMs: retentionDays * 86_400_000,
+          ...retention,
           timeoutMs: integer('INFLUX_TIMEOUT_MS', 10_000, 100, 600_000),
         }
-      : { kind: 'embedded' as const, retentionMs: retentionDays * 86_400_000 },
+      : { kind: 'embedded' as const, ...retention },
     retentionMs: retentionDays * 86_400_000,
     ingest: {
       walBudgetBytes: integer('WAL_BUDGET_MB', 2048, 1, 10_000_000) * 1024 * 1024,

@@ -57,11 +57,19 @@ export function createStorage(config: Config, logger: Logger): Storage {
       username: storage.username,
       password: storage.password,
       retentionMs: storage.retentionMs,
+      familyRetentionMs: storage.familyRetentionMs,
+      hourlyRetentionMs: storage.hourlyRetentionMs,
       timeoutMs: storage.timeoutMs,
       logger: logger.child({ part: 'storage' }),
     })
   }
-  return createEmbeddedStorage({ file: join(config.dataDir, 'readings.db'), retentionMs: storage.retentionMs, logger: logger.child({ part: 'storage' }) })
+  return createEmbeddedStorage({
+    file: join(config.dataDir, 'readings.db'),
+    retentionMs: storage.retentionMs,
+    familyRetentionMs: storage.familyRetentionMs,
+    hourlyRetentionMs: storage.hourlyRetentionMs,
+    logger: logger.child({ part: 'storage' }),
+  })
 }
 
 /**

@@ -73,6 +73,7 @@ export const EXPECTATIONS: Record<string, Expectation> = {
   'GET /widget/:city': { request: get('/widget/firenze'), expect: everyone(404) /* not built in this test */ },
   'GET /api/public/air-quality': { request: get('/api/public/air-quality'), expect: everyone(200) },
   'GET /api/public/air-quality/history': { request: get('/api/public/air-quality/history?city=firenze'), expect: everyone(200) },
+  'GET /api/public/air-quality/statistics': { request: get('/api/public/air-quality/statistics?city=firenze'), expect: everyone(200) },
   'GET /api/public/stations': { request: get('/api/public/stations'), expect: everyone(200) },
   'GET /api/public/stations/:id/readings': { request: async (c) => ({ url: `/api/public/stations/${await c.ownDevice()}/readings` }), expect: everyone(200) },
   'GET /api/public/readings': { request: get('/api/public/readings?city=firenze'), expect: everyone(200) },

@@ -24,6 +24,8 @@ export interface Influxd {
 export interface InfluxdOptions {
   /** Enables authentication with this admin user. */
   auth?: { username: string; password: string }
+  /** How often expired shard groups are deleted, e.g. '1s' (InfluxDB's default is 30m). */
+  retentionCheckInterval?: string
 }
 
 const INFLUXD = '/usr/bin/influxd'
@@ -41,7 +43,7 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
   const rpcPort = await freePort()
   const url = `http://127.0.0.1:${port}`
   const configFile = join(dataDir, 'influxdb.conf')
-  writeFileSync(configFile, config(dataDir, port, rpcPort, opts.auth !== undefined))
+  writeFileSync(configFile, config(dataDir, port, rpcPort, opts.auth !== undefined, opts.retentionCheckInterval ?? '30m'))
 
   let child: ChildProcess | undefined
   let output = ''
@@ -97,7 +99,7 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
   }
 }
 
-function config(dir: string, port: number, rpcPort: number, auth: boolean): string {
+function config(dir: string, port: number, rpcPort: number, auth: boolean, retentionCheckInterval: string): string {
   return `reporting-disabled = true
 reporting-enabled = false
 bind-address = "127.0.0.1:${rpcPort}"
@@ -113,6 +115,10 @@ bind-address = "127.0.0.1:${rpcPort}"
 
 [monitor]
   store-enabled = false
+
+[retention]
+  enabled = true
+  check-interval = "${retentionCheckInterval}"
 
 [http]
   enabled = true

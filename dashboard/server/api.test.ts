@@ -450,7 +450,22 @@ describe('dashboard API', () => {
       expect(tooFine.points.length).toBeLessThanOrEqual(2000)
     })
 
-    it('validates field, times and window precisely', async () => {
+    it('over more than a week, picks windows of whole hours (served by the rollups)', async () => {
+      const start = now - 20 * 24 * HOUR
+      const lines = [line('air-quality', 'firenze', 'aq-firenze-001', start + 60_000, { so2: 4 }), line('air-quality', 'firenze', 'aq-firenze-001', start + 120_000, { so2: 8 })]
+      expect(await t.storage.write(lines)).toEqual({ rejected: [] })
+      const month = (await get(`/api/devices/aq-firenze-001/readings?field=so2&from=${start}&to=${now}`)).json() as Json
+      expect(month.every).toBe(HOUR)
+      expect(month.points[0]).toEqual({ time: start - (start % HOUR), value: 6 })
+      const asked = (await get(`/api/devices/aq-firenze-001/readings?field=so2&from=${start}&to=${now}&every=1m`)).json() as Json
+      expect(asked.every).toBe(HOUR)
+      // Within a week, raw readings as before.
+      const week = (await get(`/api/devices/aq-firenze-001/readings?field=so2&from=${start}&to=${start + 7 * 24 * HOUR}`)).json() as Json
+      expect(week.every).toBeNull()
+      expect(week.points.map((p: Json) => p.value)).toEqual([4, 8])
+    })
+
+        it('validates field, times and window precisely', async () => {
       expectError(await get('/api/devices/aq-firenze-001/readings?field=LAeq'), 400, 'validation', /device 'aq-firenze-001' \(air-quality\) has no field 'LAeq'; fields: pm25, pm10, no2, o3, so2, co/)
       expectError(await get('/api/devices/aq-firenze-001/readings?from=yesterday'), 400, 'validation', /query parameter 'from' must be an ISO 8601 time/)
       expectError(await get(`/api/devices/aq-firenze-001/readings?from=${now}&to=${now - HOUR}`), 400, 'validation', /'from' .* must be before 'to'/)
@@ -679,6 +694,7 @@ describe('dashboard API', () => {
           // Citizens and open data (issue #5)
           '/api/public/air-quality',
           '/api/public/air-quality/history',
+          '/api/public/air-quality/statistics',
           '/api/public/readings',
           '/api/public/stations',
           '/api/public/stations/{id}/readings',

@@ -2,6 +2,20 @@ import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkLimit, clampRange, kindOf } from './query-checks.ts'
 import { decodeLine } from '../../devices/line-protocol.ts'
+import { KINDS, type DeviceType } from '../../devices/kinds.ts'
+import {
+  DAY_MS,
+  DEFAULT_HOURLY_RETENTION_MS,
+  HOUR_MS,
+  mergeInto,
+  planParts,
+  pointsOf,
+  rawRetentionOf,
+  windowOf,
+  type Level,
+  type RetentionOptions,
+  type WindowStats,
+} from './rollups.ts'
 import {
   StorageUnavailableError,
   type Aggregate,
@@ -33,10 +47,13 @@ import {
  * per lane) — the same as InfluxDB answers when no GROUP BY tag is given.
  */
 
-export interface EmbeddedStorageOptions {
+/**
+ * Raw readings older than their family's retention (retentionMs unless familyRetentionMs says
+ * otherwise) are refused on write and pruned, as are dead letters older than retentionMs and
+ * hourly rollups older than hourlyRetentionMs. Daily rollups are never pruned.
+ */
+export interface EmbeddedStorageOptions extends RetentionOptions {
   file: string
-  /** Readings and dead letters older than this are refused on write and pruned. */
-  retentionMs: number
   logger?: Logger
 }
 
@@ -68,7 +85,38 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (received_at);
 CREATE INDEX IF NOT EXISTS dead_letters_by_device ON dead_letters (device_id, received_at);
+CREATE TABLE IF NOT EXISTS rollup_hourly (
+  type TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  lane_id TEXT NOT NULL,
+  route TEXT NOT NULL,
+  city TEXT NOT NULL,
+  sum REAL NOT NULL,
+  min REAL NOT NULL,
+  max REAL NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (type, device_id, field, time, lane_id, route)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_daily (
+  type TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  lane_id TEXT NOT NULL,
+  route TEXT NOT NULL,
+  city TEXT NOT NULL,
+  sum REAL NOT NULL,
+  min REAL NOT NULL,
+  max REAL NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (type, device_id, field, time, lane_id, route)
+) WITHOUT ROWID;
 `
+
+/** A (series, field, hour) a write touched: its hour is recomputed, then its day. */
+type Touched = [type: string, deviceId: string, field: string, laneId: string, route: string, hour: number]
 
 // Epoch-aligned window start; the double modulo floors negative times too.
 const WINDOW = '(time - ((time % @every) + @every) % @every)'
@@ -81,10 +129,17 @@ const AGGREGATE_SQL: Record<Aggregate, string> = {
   last: 'value, max(time) AS newest',
 }
 
+type StatsParams = { type: string; device: string; field: string; from: number; to: number; every: number }
+type StatsRow = WindowStats & { window: number }
+type AddParams = { type: string; device: string; field: string; lane: string; route: string; time: number; city: string } & WindowStats
+
 type Row = [type: string, deviceId: string, field: string, time: number, laneId: string, route: string, city: string, value: number]
 
 export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage {
   const { file, retentionMs, logger } = options
+  const hourlyRetentionMs = options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS
+  // A measurement no kind knows (nothing writes one, but a line may say so) keeps the default.
+  const rawRetention = (type: string): number => (type in KINDS ? rawRetentionOf(options, KINDS[type as DeviceType].family) : retentionMs)
   let db: Database.Database | undefined
   let statements: ReturnType<typeof prepare> | undefined
   let pruneTimer: NodeJS.Timeout | undefined
@@ -95,6 +150,19 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       upsert: d.prepare<Row>(
         `INSERT INTO readings (type, device_id, field, time, lane_id, route, city, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET city = excluded.city, value = excluded.value`,
+      ),
+      insertNew: d.prepare<Row>(
+        'INSERT INTO readings (type, device_id, field, time, lane_id, route, city, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      addHour: d.prepare<AddParams>(
+        `INSERT INTO rollup_hourly (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         VALUES (@type, @device, @field, @time, @lane, @route, @city, @sum, @min, @max, @count)
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max), count = count + excluded.count`,
+      ),
+      addDay: d.prepare<AddParams>(
+        `INSERT INTO rollup_daily (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         VALUES (@type, @device, @field, @time, @lane, @route, @city, @sum, @min, @max, @count)
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max), count = count + excluded.count`,
       ),
       insertDeadLetter: d.prepare<[string, number, string, string, string, string]>(
         'INSERT INTO dead_letters (device_id, received_at, topic, code, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
@@ -125,6 +193,34 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       ),
       pruneReadings: d.prepare<[string, string, number]>('DELETE FROM readings WHERE type = ? AND field = ? AND time < ?'),
       pruneDeadLetters: d.prepare<[number]>('DELETE FROM dead_letters WHERE received_at < ?'),
+      pruneHourly: d.prepare<[number]>('DELETE FROM rollup_hourly WHERE time < ?'),
+      // A rollup row is the whole of its hour (day), recomputed from the finer level.
+      rollHour: d.prepare<{ type: string; device: string; field: string; lane: string; route: string; from: number; to: number }>(
+        `INSERT INTO rollup_hourly (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         SELECT type, device_id, field, @from, lane_id, route, city, sum(value), min(value), max(value), count(*) FROM readings
+         WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to AND lane_id = @lane AND route = @route
+         GROUP BY type, device_id, field, lane_id, route
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = excluded.sum, min = excluded.min, max = excluded.max, count = excluded.count`,
+      ),
+      rollDay: d.prepare<{ type: string; device: string; field: string; lane: string; route: string; from: number; to: number }>(
+        `INSERT INTO rollup_daily (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+         SELECT type, device_id, field, @from, lane_id, route, city, sum(sum), min(min), max(max), sum(count) FROM rollup_hourly
+         WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to AND lane_id = @lane AND route = @route
+         GROUP BY type, device_id, field, lane_id, route
+         ON CONFLICT DO UPDATE SET city = excluded.city, sum = excluded.sum, min = excluded.min, max = excluded.max, count = excluded.count`,
+      ),
+      rawStats: d.prepare<StatsParams, StatsRow>(
+        `SELECT ${WINDOW} AS window, sum(value) AS sum, min(value) AS min, max(value) AS max, count(*) AS count FROM readings
+         WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to GROUP BY window`,
+      ),
+      hourlyStats: d.prepare<StatsParams, StatsRow>(
+        `SELECT ${WINDOW} AS window, sum(sum) AS sum, min(min) AS min, max(max) AS max, sum(count) AS count FROM rollup_hourly
+         WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to GROUP BY window`,
+      ),
+      dailyStats: d.prepare<StatsParams, StatsRow>(
+        `SELECT ${WINDOW} AS window, sum(sum) AS sum, min(min) AS min, max(max) AS max, sum(count) AS count FROM rollup_daily
+         WHERE type = @type AND device_id = @device AND field = @field AND time >= @from AND time < @to GROUP BY window`,
+      ),
     }
   }
 
@@ -150,11 +246,13 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
 
   async function prune(): Promise<void> {
     const { s } = open()
-    const cutoff = Date.now() - retentionMs
+    const now = Date.now()
+    const cutoff = now - retentionMs
     let deleted = s.pruneDeadLetters.run(cutoff).changes
+    deleted += s.pruneHourly.run(now - hourlyRetentionMs).changes
     // One (type, field) at a time, yielding in between: a large prune must not stall ingest.
     for (let pair = s.nextPair.get('', ''); pair; pair = s.nextPair.get(pair.type, pair.field)) {
-      deleted += s.pruneReadings.run(pair.type, pair.field, cutoff).changes
+      deleted += s.pruneReadings.run(pair.type, pair.field, now - rawRetention(pair.type)).changes
       await new Promise((resolve) => setImmediate(resolve))
       if (!db) return
     }
@@ -171,10 +269,69 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
 
   const insertBatch = (rows: Row[], letters: readonly DeadLetter[]): void => {
     const { db: d, s } = open()
+    // Readings and their rollups in one transaction: a rollup never lags what is stored.
     d.transaction(() => {
-      for (const row of rows) s.upsert.run(...row)
+      // A new reading is added to its hour and day; one that overwrites a stored reading (a
+      // replay, a resend) has its hour and day recomputed whole. Either way each batch costs
+      // what it holds, not what its hours hold.
+      const added: Row[] = []
+      const replaced: Row[] = []
+      for (const row of rows) {
+        if (s.insertNew.run(...row).changes === 1) added.push(row)
+        else {
+          s.upsert.run(...row)
+          replaced.push(row)
+        }
+      }
       for (const l of letters) s.insertDeadLetter.run(l.deviceId, l.receivedAt, l.topic, l.code, l.reason, l.payload)
+      rollUp(s, added, replaced)
     })()
+  }
+
+  function rollUp(s: ReturnType<typeof prepare>, added: Row[], replaced: Row[]): void {
+    // Hours past the hourly retention are not kept, and a day is recomputed only while all its
+    // hours are: a reading older than that stays raw only (see README, Retention).
+    const cutoff = Date.now() - hourlyRetentionMs
+    const key = (t: Touched) => t.join('\0')
+    const redoHours = new Map<string, Touched>()
+    for (const [type, device, field, time, lane, route] of replaced) {
+      const hour = windowOf(time, HOUR_MS)
+      if (hour >= cutoff) redoHours.set(key([type, device, field, lane, route, hour]), [type, device, field, lane, route, hour])
+    }
+    const redoDays = new Map<string, Touched>()
+    for (const [type, device, field, lane, route, hour] of redoHours.values()) {
+      const day = windowOf(hour, DAY_MS)
+      if (day >= cutoff) redoDays.set(key([type, device, field, lane, route, day]), [type, device, field, lane, route, day])
+    }
+    // Sums of the new readings per hour and per day, skipping what is recomputed anyway.
+    const addHours = new Map<string, { at: Touched; city: string } & WindowStats>()
+    const addDays = new Map<string, { at: Touched; city: string } & WindowStats>()
+    const accumulate = (into: typeof addHours, at: Touched, city: string, value: number) => {
+      const k = key(at)
+      const t = into.get(k)
+      if (!t) into.set(k, { at, city, sum: value, min: value, max: value, count: 1 })
+      else {
+        t.sum += value
+        t.count++
+        if (value < t.min) t.min = value
+        if (value > t.max) t.max = value
+      }
+    }
+    for (const [type, device, field, time, lane, route, city, value] of added) {
+      const hour = windowOf(time, HOUR_MS)
+      if (hour < cutoff) continue
+      const h: Touched = [type, device, field, lane, route, hour]
+      if (!redoHours.has(key(h))) accumulate(addHours, h, city, value)
+      const day = windowOf(hour, DAY_MS)
+      const d: Touched = [type, device, field, lane, route, day]
+      if (day >= cutoff && !redoDays.has(key(d))) accumulate(addDays, d, city, value)
+    }
+    const params = ({ at: [type, device, field, lane, route, time], city, sum, min, max, count }: { at: Touched; city: string } & WindowStats) =>
+      ({ type, device, field, lane, route, time, city, sum, min, max, count })
+    for (const a of addHours.values()) s.addHour.run(params(a))
+    for (const a of addDays.values()) s.addDay.run(params(a))
+    for (const [type, device, field, lane, route, hour] of redoHours.values()) s.rollHour.run({ type, device, field, lane, route, from: hour, to: hour + HOUR_MS })
+    for (const [type, device, field, lane, route, day] of redoDays.values()) s.rollDay.run({ type, device, field, lane, route, from: day, to: day + DAY_MS })
   }
 
   function runOrUnavailable(fn: () => void): void {
@@ -198,6 +355,7 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
         db.pragma('synchronous = NORMAL')
         db.pragma('busy_timeout = 5000')
         db.exec(SCHEMA)
+        backfillRollups(db, logger)
         statements = prepare(db)
       } catch (err) {
         db?.close()
@@ -211,9 +369,9 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
     async write(lines) {
       const rejected: WriteResult['rejected'] = []
       const rows: Row[] = []
-      const oldest = Date.now() - retentionMs
+      const now = Date.now()
       for (const line of lines) {
-        const reason = toRows(line, oldest, rows)
+        const reason = toRows(line, (type) => now - rawRetention(type), rows)
         if (reason) rejected.push({ line, reason })
       }
       runOrUnavailable(() => insertBatch(rows, []))
@@ -273,10 +431,22 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       if (!range || checkLimit(q.limit) === 0) return []
       const { db: d, s } = open()
       const params = { type: q.type, device: q.deviceId, field: q.field, from: range.from, to: range.to, limit: q.limit }
+      const aggregate = q.aggregate ?? 'mean'
+      if (q.every !== undefined && aggregate !== 'last') {
+        const every = checkEvery(q.every)
+        const statsOf: Record<Level, Database.Statement<StatsParams, StatsRow>> = { raw: s.rawStats, hourly: s.hourlyStats, daily: s.dailyStats }
+        const total = new Map<number, WindowStats>()
+        d.transaction(() => {
+          for (const part of planParts(range.from, range.to, every, aggregate)) {
+            for (const r of statsOf[part.level].all({ ...params, from: part.from, to: part.to, every })) mergeInto(total, r.window, r)
+          }
+        })()
+        return pointsOf(total, aggregate, q.limit)
+      }
       const rows: SeriesPoint[] =
         q.every === undefined
           ? s.raw.all(params)
-          : windowStatement(d, q.aggregate ?? 'mean')
+          : windowStatement(d, aggregate)
               .all({ ...params, every: checkEvery(q.every) })
               .map((r) => ({ time: r.window, value: r.value }))
       return rows.reverse()
@@ -323,8 +493,26 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
   }
 }
 
+/**
+ * A file written before rollups existed: its readings are rolled up once, when it is first opened
+ * (rollups empty, readings not), in one transaction.
+ */
+function backfillRollups(d: Database.Database, logger: Logger | undefined): void {
+  if (d.prepare('SELECT 1 FROM rollup_hourly LIMIT 1').get() || !d.prepare('SELECT 1 FROM readings LIMIT 1').get()) return
+  const hour = (step: number) => `(time - ((time % ${step}) + ${step}) % ${step})`
+  d.transaction(() => {
+    d.exec(`INSERT INTO rollup_hourly (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+      SELECT type, device_id, field, ${hour(HOUR_MS)} AS hour, lane_id, route, city, sum(value), min(value), max(value), count(*)
+      FROM readings GROUP BY type, device_id, field, hour, lane_id, route`)
+    d.exec(`INSERT INTO rollup_daily (type, device_id, field, time, lane_id, route, city, sum, min, max, count)
+      SELECT type, device_id, field, ${hour(DAY_MS)} AS day, lane_id, route, city, sum(sum), min(min), max(max), sum(count)
+      FROM rollup_hourly GROUP BY type, device_id, field, day, lane_id, route`)
+  })()
+  logger?.info('embedded storage: rolled up the readings stored before rollups existed')
+}
+
 /** Appends the rows of one line; returns why the line is refused, or undefined. */
-function toRows(line: string, oldest: number, rows: Row[]): string | undefined {
+function toRows(line: string, oldestOf: (type: string) => number, rows: Row[]): string | undefined {
   let decoded
   try {
     decoded = decodeLine(line)
@@ -335,7 +523,7 @@ function toRows(line: string, oldest: number, rows: Row[]): string | undefined {
   const deviceId = tags.device
   if (!deviceId) return 'line protocol: missing the device tag'
   for (const tag of Object.keys(tags)) if (!KEY_TAGS.has(tag)) return `unsupported tag '${tag}'`
-  if (time < oldest) return `time ${time} is older than the retention period`
+  if (time < oldestOf(measurement)) return `time ${time} is older than the retention period`
   const start = rows.length
   for (const [field, value] of Object.entries(fields)) {
     if (typeof value !== 'number') {

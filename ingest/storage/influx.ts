@@ -1,6 +1,21 @@
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
+import { FAMILIES, KINDS, type DeviceType, type Family } from '../../devices/kinds.ts'
+import { decodeLine } from '../../devices/line-protocol.ts'
+import {
+  DAY_MS,
+  DEFAULT_HOURLY_RETENTION_MS,
+  HOUR_MS,
+  mergeInto,
+  planParts,
+  pointsOf,
+  rawRetentionOf,
+  runsOf,
+  type Level,
+  type RetentionOptions,
+  type WindowStats,
+} from './rollups.ts'
 import {
   StorageUnavailableError,
   type Aggregate,
@@ -21,17 +36,31 @@ import {
  *   drops it; the caller retries from its write-ahead log);
  * - a 4xx is bisected down to the lines InfluxDB refuses, so the good lines get written;
  * - 401/403 is a configuration problem, never a bad line.
+ *
+ * Rollups (rollups.ts) are written from here, not by continuous queries: a CQ only computes the
+ * intervals just ended when it runs, so a device's backlog arriving after its hour was rolled up
+ * would never reach the rollup (and RESAMPLE FOR only stretches that to a fixed lookback). After
+ * each batch is stored, one request of SELECT … INTO statements recomputes, inside InfluxDB,
+ * exactly the hours (from raw) and then days (from hours) the batch's readings fall in, per
+ * device: idempotent, since a point with the same tags and time overwrites. The batch counts as
+ * written only once its rollups are: if they fail, the caller retries the whole batch.
  */
 
-export interface InfluxStorageOptions {
+export interface InfluxStorageOptions extends RetentionOptions {
   url: string
   database: string
   username?: string
   password?: string
-  /** Default 'piazza_raw'. */
+  /**
+   * Default 'piazza_raw': the default policy, holding dead letters and the raw readings of each
+   * family without its own retention (durations rounded to whole hours, at least one). A family
+   * with its own retention gets the policy '<retentionPolicy>_<family>'.
+   */
   retentionPolicy?: string
-  /** Duration of the retention policy; rounded to whole hours, at least one. */
-  retentionMs: number
+  /** Hourly rollups, kept hourlyRetentionMs; default 'piazza_hourly'. */
+  hourlyPolicy?: string
+  /** Daily rollups, kept forever; default 'piazza_daily'. */
+  dailyPolicy?: string
   logger?: Logger
   /** Socket timeout per request, default 10 s. */
   timeoutMs?: number
@@ -40,7 +69,13 @@ export interface InfluxStorageOptions {
 const DEAD_LETTERS = 'piazza_dead_letters'
 /** Lines per request; the client's buffer must never fill up, or it sends on its own and loses the error. */
 const CHUNK_LINES = 50_000
-const HOUR_MS = 3_600_000
+/** Rollup watermarks, one point per type at time 0 in the daily policy. */
+const ROLLUP_STATE = 'piazza_rollup_state'
+/** An hour is rolled up this long after it ends (late readings of a live fleet arrive by then). */
+const SETTLE_MS = 5 * 60_000
+const SETTLE_CHUNK_MS = 24 * HOUR_MS
+/** A backlog from at most this many devices is rolled up with its batch. */
+const FEW_DEVICES = 20
 const AGGREGATE_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', count: 'count', last: 'last' }
 
 interface QueryResult {
@@ -49,7 +84,7 @@ interface QueryResult {
   series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]
 }
 
-export function createInfluxStorage(options: InfluxStorageOptions): Storage {
+export function createInfluxStorage(options: InfluxStorageOptions): Storage & { settle(): Promise<void> } {
   const { url, database, retentionMs, logger } = options
   const rp = options.retentionPolicy ?? 'piazza_raw'
   const headers: Record<string, string> = {}
@@ -60,8 +95,16 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
   }
   const influx = new InfluxDB({ url, timeout: options.timeoutMs ?? 10_000, headers })
   const policy = `${ident(database)}.${ident(rp)}`
+  const hourlyRp = options.hourlyPolicy ?? 'piazza_hourly'
+  const dailyRp = options.dailyPolicy ?? 'piazza_daily'
+  const rawRpOf = (family: Family): string => (options.familyRetentionMs?.[family] !== undefined ? `${rp}_${family}` : rp)
+  // A measurement no kind knows (nothing writes one, but a line may say so) goes to the default.
+  const rawRpOfType = (type: string): string => (type in KINDS ? rawRpOf(KINDS[type as DeviceType].family) : rp)
+  const rawPolicy = (type: string) => `${ident(database)}.${ident(rawRpOfType(type))}`
+  const levelPolicy = (level: Level, type: string) =>
+    level === 'raw' ? rawPolicy(type) : `${ident(database)}.${ident(level === 'hourly' ? hourlyRp : dailyRp)}`
 
-  function writeApi(precision: 'ms' | 'ns'): WriteApi {
+  function writeApi(precision: 'ms' | 'ns', retentionPolicy = rp): WriteApi {
     const api = influx.getWriteApi('', '', precision, {
       batchSize: CHUNK_LINES + 1,
       maxBatchBytes: Number.MAX_SAFE_INTEGER,
@@ -71,13 +114,18 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       // Returning the rejection hands the error to flush() without the library logging it.
       writeFailed: (error) => Promise.reject(error),
     })
-    const params = new URLSearchParams({ db: database, rp })
+    const params = new URLSearchParams({ db: database, rp: retentionPolicy })
     // ns is the v1 default precision; 'ms' is spelled the same in v1 and v2.
     if (precision === 'ms') params.set('precision', 'ms')
     api.path = `/write?${params}`
     return api
   }
-  const readingsApi = writeApi('ms')
+  const readingsApis = new Map<string, WriteApi>()
+  const readingsApi = (retentionPolicy: string): WriteApi => {
+    let api = readingsApis.get(retentionPolicy)
+    if (!api) readingsApis.set(retentionPolicy, (api = writeApi('ms', retentionPolicy)))
+    return api
+  }
   // Dead letters carry a per-process counter in the sub-millisecond digits, so two from one
   // device with one code in the same millisecond are two points, not one overwriting the other.
   const deadLettersApi = writeApi('ns')
@@ -153,7 +201,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
   }
 
   /** Runs InfluxQL statements; 401/403, 5xx and network failures throw StorageUnavailableError. */
-  async function query(q: string, withDatabase = true): Promise<QueryResult[]> {
+  async function query(q: string, withDatabase = true, tolerated?: RegExp): Promise<QueryResult[]> {
     const params = new URLSearchParams({ epoch: 'ms' })
     if (withDatabase) params.set('db', database)
     let response: { results?: QueryResult[]; error?: string }
@@ -170,7 +218,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       throw unreachable(err)
     }
     const results = response?.results ?? []
-    const failed = response?.error ?? results.find((r) => r.error)?.error
+    const failed = response?.error ?? results.find((r) => r.error && !tolerated?.test(r.error))?.error
     if (failed) throw new Error(`InfluxDB query failed: ${failed}`)
     return results
   }
@@ -187,28 +235,186 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
     return out
   }
 
+  // ---------------------------------------------------------------- rollups
+  // Per type, `settled`: every hour before it is rolled up (persisted in STATE). Queries read
+  // rollups only before it and raw readings after, so the hours under way are never rolled up
+  // per batch (that would rescan a whole hour of the fleet each second): the settler rolls up
+  // each hour once, a few minutes after it ends, for all devices of a type at once. A reading
+  // in a settled hour (a backlog) is rolled up with its batch when it comes from a few devices;
+  // from many, `settled` is moved back to its hour (persisted before the batch counts as
+  // written) and the settler redoes those hours for everyone.
+  const settled = new Map<string, number>()
+  let settleTimer: NodeJS.Timeout | undefined
+  const cutoffOfHourly = () => Date.now() - (options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS)
+  const settledOf = (type: string) => settled.get(type) ?? 0
+
+  /** SELECT … INTO statements recomputing [from, to) (whole hours) of some devices or all, and the days it touches. */
+  function recomputeStatements(type: string, devices: readonly string[] | null, from: number, to: number): { hourly: string[]; daily: string[] } {
+    const fields = KINDS[type as DeviceType].fieldNames
+    const hourFields = fields
+      .map((f) => `sum(${ident(f)}) AS ${ident(`sum_${f}`)}, min(${ident(f)}) AS ${ident(`min_${f}`)}, max(${ident(f)}) AS ${ident(`max_${f}`)}, count(${ident(f)}) AS ${ident(`count_${f}`)}`)
+      .join(', ')
+    const dayFields = fields
+      .map((f) => {
+        const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${f}`))
+        return `sum(${s}) AS ${s}, min(${lo}) AS ${lo}, max(${hi}) AS ${hi}, sum(${n}) AS ${n}`
+      })
+      .join(', ')
+    // Hours past the hourly retention are not kept, and a day is recomputed only while all its
+    // hours are: a reading older than that stays raw only (see README, Retention).
+    const cutoff = cutoffOfHourly()
+    const hourFrom = Math.max(from, Math.ceil(cutoff / HOUR_MS) * HOUR_MS)
+    const dayFrom = Math.max(Math.floor(from / DAY_MS) * DAY_MS, Math.ceil(cutoff / DAY_MS) * DAY_MS)
+    const dayTo = Math.ceil(to / DAY_MS) * DAY_MS
+    const who = devices === null ? '' : `(${devices.map((d) => `"device" = ${str(d)}`).join(' OR ')}) AND `
+    const statement = (select: string, src: string, dst: string, a: number, b: number, step: number) =>
+      `SELECT ${select} INTO ${dst}.${ident(type)} FROM ${src}.${ident(type)} WHERE ${who}time >= ${a}ms AND time < ${b}ms GROUP BY time(${step}ms), * fill(none)`
+    return {
+      hourly: hourFrom < to ? [statement(hourFields, rawPolicy(type), levelPolicy('hourly', type), hourFrom, to, HOUR_MS)] : [],
+      daily: dayFrom < dayTo ? [statement(dayFields, levelPolicy('hourly', type), levelPolicy('daily', type), dayFrom, dayTo, DAY_MS)] : [],
+    }
+  }
+
+  async function runRecompute(parts: { hourly: string[]; daily: string[] }[]): Promise<void> {
+    // Hours before days: the days are read from the hours. An hour that passed out of retention
+    // meanwhile is dropped by InfluxDB, which is what retention means.
+    for (const level of ['hourly', 'daily'] as const) {
+      const statements = parts.flatMap((p) => p[level])
+      for (let i = 0; i < statements.length; i += 50) await query(statements.slice(i, i + 50).join('; '), true, /points beyond retention policy/)
+    }
+  }
+
+  async function saveSettled(entries: [string, number][]): Promise<void> {
+    const lines = entries.map(([type, time]) => `${ROLLUP_STATE},type=${escapeTag(type)} settled=${time}i 0`)
+    if (lines.length === 0) return
+    const { rejected } = await writeAll(readingsApi(dailyRp), lines)
+    if (rejected.length > 0) throw new StorageUnavailableError(`InfluxDB refused the rollup state: ${rejected[0]!.reason}`)
+  }
+
+  /** After a batch is stored: backlogs into settled hours (see above). */
+  async function rollUp(readings: readonly SeriesTime[]): Promise<void> {
+    const late = new Map<string, Map<string, number[]>>()
+    for (const r of readings) {
+      if (!(r.type in KINDS) || r.time >= settledOf(r.type)) continue
+      let devices = late.get(r.type)
+      if (!devices) late.set(r.type, (devices = new Map()))
+      let times = devices.get(r.device)
+      if (!times) devices.set(r.device, (times = []))
+      times.push(r.time)
+    }
+    const now: { hourly: string[]; daily: string[] }[] = []
+    const moveBack: [string, number][] = []
+    for (const [type, devices] of late) {
+      if (devices.size > FEW_DEVICES) {
+        moveBack.push([type, Math.floor(Math.min(...[...devices.values()].flat()) / HOUR_MS) * HOUR_MS])
+        continue
+      }
+      for (const [device, times] of devices) for (const run of runsOf(times, HOUR_MS)) now.push(recomputeStatements(type, [device], run.from, run.to))
+    }
+    await runRecompute(now)
+    if (moveBack.length > 0) {
+      await saveSettled(moveBack)
+      for (const [type, time] of moveBack) settled.set(type, Math.min(settledOf(type), time))
+    }
+  }
+
+  /** Rolls up, for all devices, the hours that ended SETTLE_MS ago and are not rolled up yet. */
+  async function settle(): Promise<void> {
+    const target = Math.floor((Date.now() - SETTLE_MS) / HOUR_MS) * HOUR_MS
+    for (const kind of Object.values(KINDS)) {
+      // Nothing older than the raw readings can be recomputed.
+      const oldest = Math.floor((Date.now() - rawRetentionOf(options, kind.family)) / HOUR_MS) * HOUR_MS
+      let from = Math.max(settledOf(kind.type), oldest)
+      while (from < target) {
+        const to = Math.min(target, from + SETTLE_CHUNK_MS)
+        // Writes wait meanwhile (one at a time), so no backlog moves the watermark under us.
+        await runRecompute([recomputeStatements(kind.type, null, from, to)])
+        await saveSettled([[kind.type, to]])
+        settled.set(kind.type, to)
+        from = to
+      }
+    }
+  }
+
+  let settling: Promise<void> | undefined
+  function scheduleSettle(): Promise<void> {
+    settling ??= oneAtATime(settle)
+      .catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'influx: rolling up settled hours failed; retried in a minute'))
+      .finally(() => (settling = undefined))
+    return settling
+  }
+
   return {
     kind: 'influxdb',
+
+    /** Rolls up the settled hours now rather than at the next minute's tick (tests, shutdown tools). */
+    settle: () => scheduleSettle(),
 
     async init() {
       // CREATE DATABASE is idempotent in 1.x.
       await query(`CREATE DATABASE ${ident(database)}`, false)
       const policies = rows((await query(`SHOW RETENTION POLICIES ON ${ident(database)}`, false))[0])
-      const hours = Math.max(1, Math.round(retentionMs / HOUR_MS))
-      const spec = `DURATION ${hours}h REPLICATION 1 SHARD DURATION ${shardGroupHours(hours)}h DEFAULT`
-      const current = policies.find((p) => p.name === rp)
-      if (!current) {
-        await query(`CREATE RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
-        logger?.info({ database, retentionPolicy: rp, hours }, 'influx: created the retention policy')
-      } else if (goDurationMs(String(current.duration)) !== hours * HOUR_MS || current.default !== true) {
-        await query(`ALTER RETENTION POLICY ${ident(rp)} ON ${ident(database)} ${spec}`, false)
-        logger?.info({ database, retentionPolicy: rp, hours, was: current.duration }, 'influx: altered the retention policy')
+      /** Creates or alters a policy to this duration (null: forever). */
+      const ensure = async (name: string, ms: number | null, isDefault: boolean) => {
+        const hours = ms === null ? 0 : Math.max(1, Math.round(ms / HOUR_MS))
+        const duration = ms === null ? 'INF' : `${hours}h`
+        const shard = ms === null ? 24 * 7 : shardGroupHours(hours)
+        const spec = `DURATION ${duration} REPLICATION 1 SHARD DURATION ${shard}h${isDefault ? ' DEFAULT' : ''}`
+        const current = policies.find((p) => p.name === name)
+        if (!current) {
+          await query(`CREATE RETENTION POLICY ${ident(name)} ON ${ident(database)} ${spec}`, false)
+          logger?.info({ database, retentionPolicy: name, duration }, 'influx: created the retention policy')
+        } else if (goDurationMs(String(current.duration)) !== hours * HOUR_MS || (isDefault && current.default !== true)) {
+          await query(`ALTER RETENTION POLICY ${ident(name)} ON ${ident(database)} ${spec}`, false)
+          logger?.info({ database, retentionPolicy: name, duration, was: current.duration }, 'influx: altered the retention policy')
+        }
       }
+      await ensure(rp, retentionMs, true)
+      for (const family of FAMILIES) {
+        const ms = options.familyRetentionMs?.[family]
+        if (ms !== undefined) await ensure(rawRpOf(family), ms, false)
+      }
+      await ensure(hourlyRp, options.hourlyRetentionMs ?? DEFAULT_HOURLY_RETENTION_MS, false)
+      await ensure(dailyRp, null, false)
+
+      // The rollup watermarks; a type without one (a new database, or one from before rollups)
+      // starts at the hour of its oldest raw reading, or now when it has none.
+      for (const row of rows((await query(`SELECT last("settled") AS settled FROM ${ident(database)}.${ident(dailyRp)}.${ident(ROLLUP_STATE)} GROUP BY "type"`))[0])) {
+        if (typeof row.type === 'string' && typeof row.settled === 'number') settled.set(row.type, row.settled)
+      }
+      const fresh: [string, number][] = []
+      for (const type of Object.keys(KINDS)) {
+        if (settled.has(type)) continue
+        const oldest = rows((await query(`SELECT * FROM ${rawPolicy(type)}.${ident(type)} ORDER BY time ASC LIMIT 1`))[0])[0]
+        fresh.push([type, Math.floor((typeof oldest?.time === 'number' ? oldest.time : Date.now() - SETTLE_MS) / HOUR_MS) * HOUR_MS])
+      }
+      await saveSettled(fresh)
+      for (const [type, time] of fresh) settled.set(type, time)
+      void scheduleSettle()
+      settleTimer = setInterval(() => void scheduleSettle(), 60_000).unref()
     },
 
     write(lines) {
       if (closed) return Promise.reject(new Error('influx storage: write after close()'))
-      return oneAtATime(() => writeAll(readingsApi, lines))
+      return oneAtATime(async () => {
+        // Each line to its family's policy; what cannot be decoded goes to the default one,
+        // which refuses it with InfluxDB's own reason.
+        const byPolicy = new Map<string, string[]>()
+        const stored: SeriesTime[] = []
+        for (const line of lines) {
+          const d = seriesTime(line)
+          const target = d ? rawRpOfType(d.type) : rp
+          if (d) stored.push(d)
+          let group = byPolicy.get(target)
+          if (!group) byPolicy.set(target, (group = []))
+          group.push(line)
+        }
+        const rejected: WriteResult['rejected'] = []
+        for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
+        const refused = new Set(rejected.map((r) => r.line))
+        await rollUp(refused.size === 0 ? stored : stored.filter((d) => !refused.has(d.line)))
+        return { rejected }
+      })
     },
 
     writeDeadLetters(letters) {
@@ -230,7 +436,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
 
     async latest({ deviceId, type }) {
       const kind = kindOf(type)
-      const from = `FROM ${policy}.${ident(type)} WHERE "device" = ${str(deviceId)}`
+      const from = `FROM ${rawPolicy(type)}.${ident(type)} WHERE "device" = ${str(deviceId)}`
       // The newest point, in one statement: its fields come back together. (One last() statement
       // per field could each see a different set of points, and mix two readings.)
       const newest = rows((await query(`SELECT * ${from} ORDER BY time DESC LIMIT 1`))[0])[0]
@@ -274,7 +480,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       // One statement: the newest row of each device (LIMIT applies per GROUP BY series). Not
       // last(*), which reports time 0 in some versions when it selects several fields.
       const result = await query(
-        `SELECT * FROM ${policy}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
+        `SELECT * FROM ${rawPolicy(type)}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
       )
       const out: LastReading[] = []
       for (const row of rows(result[0])) {
@@ -290,11 +496,31 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       checkField(kindOf(q.type), q.field)
       const range = clampRange(q.from, q.to)
       if (!range || checkLimit(q.limit) === 0) return []
+      const aggregate = q.aggregate ?? 'mean'
+      if (q.every !== undefined && aggregate !== 'last') {
+        const every = checkEvery(q.every)
+        const f = ident(q.field)
+        const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${q.field}`))
+        const parts = planParts(range.from, range.to, every, aggregate, settledOf(q.type))
+        const results = await query(
+          parts
+            .map(
+              (part) =>
+                `SELECT ${part.level === 'raw' ? `sum(${f}) AS sum, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count` : `sum(${s}) AS sum, min(${lo}) AS min, max(${hi}) AS max, sum(${n}) AS count`} ` +
+                `FROM ${levelPolicy(part.level, q.type)}.${ident(q.type)} WHERE "device" = ${str(q.deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms ` +
+                `GROUP BY time(${every}ms) fill(none)`,
+            )
+            .join('; '),
+        )
+        const total = new Map<number, WindowStats>()
+        for (const result of results) for (const r of rows(result)) mergeInto(total, r.time as number, r as unknown as WindowStats)
+        return pointsOf(total, aggregate, q.limit)
+      }
       const where = `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms`
       const sql =
         q.every === undefined
-          ? `SELECT ${ident(q.field)} AS value FROM ${policy}.${ident(q.type)} ${where}`
-          : `SELECT ${AGGREGATE_FN[q.aggregate ?? 'mean']}(${ident(q.field)}) AS value FROM ${policy}.${ident(q.type)} ${where} ` +
+          ? `SELECT ${ident(q.field)} AS value FROM ${rawPolicy(q.type)}.${ident(q.type)} ${where}`
+          : `SELECT ${AGGREGATE_FN[aggregate]}(${ident(q.field)}) AS value FROM ${rawPolicy(q.type)}.${ident(q.type)} ${where} ` +
             `GROUP BY time(${checkEvery(q.every)}ms) fill(none)`
       const result = await query(`${sql} ORDER BY time DESC LIMIT ${q.limit}`)
       return rows(result[0])
@@ -308,7 +534,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
       if (!range) return []
       const f = ident(q.field)
       const result = await query(
-        `SELECT mean(${f}) AS mean, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count FROM ${policy}.${ident(q.type)} ` +
+        `SELECT mean(${f}) AS mean, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count FROM ${rawPolicy(q.type)}.${ident(q.type)} ` +
           `WHERE time >= ${range.from}ms AND time < ${range.to}ms GROUP BY "city"`,
       )
       return rows(result[0])
@@ -370,9 +596,40 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage {
 
     async close() {
       closed = true
+      clearInterval(settleTimer)
+      await settling
       await writing
-      await Promise.all([readingsApi.close(), deadLettersApi.close()])
+      await Promise.all([...[...readingsApis.values()].map((api) => api.close()), deadLettersApi.close()])
     },
+  }
+}
+
+interface SeriesTime {
+  line: string
+  type: string
+  device: string
+  time: number
+}
+
+/**
+ * A line's measurement, device and time, read without decoding the fields (this runs per line
+ * on the ingest path); a line with escapes goes through the full decoder; undefined when
+ * it cannot be read (InfluxDB then refuses it with its own reason).
+ */
+function seriesTime(line: string): SeriesTime | undefined {
+  const space = line.indexOf(' ')
+  const last = line.lastIndexOf(' ')
+  const tagAt = line.indexOf(',device=')
+  const time = Number(line.slice(last + 1))
+  if (space > 0 && tagAt > 0 && tagAt < space && !line.slice(0, space).includes('\\') && Number.isSafeInteger(time)) {
+    const end = line.indexOf(',', tagAt + 8)
+    return { line, type: line.slice(0, line.indexOf(',')), device: line.slice(tagAt + 8, end === -1 || end > space ? space : end), time }
+  }
+  try {
+    const d = decodeLine(line)
+    return d.tags.device === undefined ? undefined : { line, type: d.measurement, device: d.tags.device, time: d.time }
+  } catch {
+    return undefined
   }
 }
 

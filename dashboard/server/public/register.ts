@@ -9,6 +9,7 @@ import type { Api } from '../http/types.ts'
 import { licenseLink, resolveLicense, type DataLicense } from './license.ts'
 import { registerPages } from './pages.ts'
 import { registerPublicRoutes } from './routes.ts'
+import { registerStatisticsRoutes } from './statistics.ts'
 import { createSnapshots, type Snapshots } from './snapshots.ts'
 import { createMobilitySnapshots, type MobilitySnapshots } from './mobility-snapshot.ts'
 import { registerMobilityRoutes } from './mobility-routes.ts'
@@ -117,6 +118,12 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
       exportRateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
     })
     registerMobilityRoutes(api, { snapshots: mobility, license, contactEmail: options.contactEmail ?? DEFAULT_CONTACT_EMAIL, maxAgeSeconds: options.maxAgeSeconds ?? 5 })
+    registerStatisticsRoutes(api, {
+      registry: deps.registry,
+      storage: deps.storage,
+      license,
+      rateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
+    })
   })
   return { snapshots, mobility, license }
 }

@@ -151,6 +151,12 @@ describe('the index now', () => {
 
   it('ignores readings of other device types', async () => {
     await station('Gramsci')
+    // The new station's load from storage, and the computation it brings, come first.
+    await vi.waitFor(() => {
+      expect(snapshots.stats().loading).toBe(0)
+      expect(snapshots.stats().computations).toBeGreaterThan(0)
+    }, WAIT)
+    await new Promise((resolve) => setTimeout(resolve, 100))
     const before = snapshots.stats().computations
     feed.accepted({ id: 'noise-firenze-1', type: 'noise', city: 'firenze' }, [{ time: Date.now(), values: { LAeq: 50 } }], Date.now())
     await new Promise((resolve) => setImmediate(resolve))

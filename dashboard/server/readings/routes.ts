@@ -52,6 +52,8 @@ export function parseEvery(value: string): number {
 }
 
 /** The smallest nice window that keeps the range within MAX_POINTS windows. */
+const LONG_RANGE_MS = 7 * DAY
+
 export function windowFor(rangeMs: number, atLeastMs = 0): number {
   const needed = Math.max(atLeastMs, Math.ceil(rangeMs / MAX_POINTS))
   return NICE_WINDOWS.find((w) => w >= needed) ?? Math.ceil(needed / DAY) * DAY
@@ -127,15 +129,19 @@ export function registerReadingRoutes(app: Api, deps: ReadingRouteDeps): void {
       const base = { deviceId: device.id, type: device.type, field, from, to }
       const range = to - from
 
+      // Past a week, a window the server picks is whole hours, so the hourly (daily) rollups
+      // answer it, also for times the raw readings are no longer kept.
+      const pick = (atLeast = 0) => windowFor(range, range > LONG_RANGE_MS ? Math.max(atLeast, HOUR) : atLeast)
       let every = q.every !== undefined ? parseEvery(q.every) : undefined
-      if (every !== undefined && range / every > MAX_POINTS) every = windowFor(range, every)
+      if (every !== undefined && range / every > MAX_POINTS) every = pick(every)
+      if (every === undefined && range > LONG_RANGE_MS) every = pick()
       let points: SeriesPoint[] | undefined
       if (every === undefined) {
         points = await storage.series({ ...base, limit: MAX_POINTS + 1 })
         // More raw readings than the cap: aggregate instead of cutting the range short.
         if (points.length > MAX_POINTS) {
           points = undefined
-          every = windowFor(range)
+          every = pick()
         }
       }
       const aggregate: Aggregate | null = every === undefined ? null : (q.aggregate ?? 'mean')
