@@ -423,6 +423,33 @@ describe('influxdb storage', () => {
     })
   })
 
+  it('closes a request that timed out, so a store that never answers holds no sockets', async () => {
+    // A fault the real server cannot be made to produce on demand: it accepts and never answers.
+    const open = new Set<import('node:net').Socket>()
+    let accepted = 0
+    const server = createServer((req) => req.resume())
+    server.on('connection', (socket) => {
+      accepted += 1
+      open.add(socket)
+      socket.on('close', () => open.delete(socket))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const store = createInfluxStorage({ url, database: 'x', retentionMs: RETENTION_MS, timeoutMs: 200 })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const failure = await store.write([aq('aq-1', BASE + i, { pm25: 1 })]).catch((e: unknown) => e)
+        expect(failure).toBeInstanceOf(StorageUnavailableError)
+      }
+      expect(accepted).toBeGreaterThanOrEqual(3)
+      await expect.poll(() => open.size, { timeout: 10_000 }).toBe(0)
+    } finally {
+      await store.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it('reads Retry-After as seconds', async () => {
     // A fault the real server cannot be made to produce on demand.
     const server = createServer((req, res) => {

@@ -1,4 +1,4 @@
-import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client'
+import { HttpError, InfluxDB, RequestTimedOutError, type Transport, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
 import { FAMILIES, KINDS, type DeviceType, type Family } from '../../devices/kinds.ts'
@@ -94,6 +94,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
   }
   const influx = new InfluxDB({ url, timeout: options.timeoutMs ?? 10_000, headers })
+  abortOnTimeout(influx.transport)
   const policy = `${ident(database)}.${ident(rp)}`
   const hourlyRp = options.hourlyPolicy ?? 'piazza_hourly'
   const dailyRp = options.dailyPolicy ?? 'piazza_daily'
@@ -694,3 +695,22 @@ function escapeTag(value: string): string {
   return value.replace(/[\r\n]/g, ' ').replace(/([,= \\])/g, '\\$1')
 }
 
+
+/**
+ * The client reports a request that timed out but leaves it open (Node's 'timeout' event only
+ * notifies), so a store that never answers would collect one open socket per attempt. Each
+ * request gets a signal, aborted when it times out: Node then destroys its socket.
+ */
+function abortOnTimeout(transport: Transport): void {
+  const send = transport.send.bind(transport)
+  transport.send = (path, body, options, callbacks) => {
+    const controller = new AbortController()
+    send(path, body, { ...options, signal: controller.signal }, {
+      ...callbacks,
+      error(error) {
+        if (error instanceof RequestTimedOutError) controller.abort()
+        callbacks?.error?.(error)
+      },
+    })
+  }
+}
