@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
-# the storage tests talk to), chromium (dashboard tests) and mosquitto_pub (broker tests).
+# the storage tests talk to), chromium (dashboard tests), mosquitto_pub (broker tests), haproxy
+# (the deployment example, in front of two nodes) and systemd-analyze (checks the unit file).
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
