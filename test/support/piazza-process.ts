@@ -9,14 +9,19 @@ const CLI = fileURLToPath(new URL('../../cli/piazza.mjs', import.meta.url))
 export interface PiazzaProcess {
   child: ChildProcess
   mqttUrl: string
+  /** The HTTP side's origin, from the start-up banner (http://127.0.0.1:PORT). */
+  httpUrl: string
   /** Everything the process wrote to stderr (its logs), for assertions and for debugging failures. */
   logs(): string
+  /** Everything it wrote to stdout (the banner). */
+  output(): string
   /** Resolves with the exit code (or the signal's name). */
   exited: Promise<number | string>
 }
 
-export async function startPiazza(env: Record<string, string>, args: string[] = ['start']): Promise<PiazzaProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** `cli` is the command to run: by default this checkout's cli/piazza.mjs; the package test passes an installed `piazza`. */
+export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], cli: string = CLI): Promise<PiazzaProcess> {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -41,5 +46,6 @@ export async function startPiazza(env: Record<string, string>, args: string[] = 
       reject(new Error(`piazza exited (${code}) before it was ready.\nstdout: ${stdout}\nstderr: ${stderr}`))
     })
   })
-  return { child, mqttUrl, logs: () => stderr, exited }
+  const httpUrl = /Dashboard\s+(http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1] ?? ''
+  return { child, mqttUrl, httpUrl, logs: () => stderr, output: () => stdout, exited }
 }
