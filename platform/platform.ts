@@ -122,6 +122,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       publicData: { license: config.dataLicense, attribution: config.dataAttribution },
       mqttPublic: () => mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt' },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
+      trustProxy: config.trustProxy,
       realtime: { maxSocketsPerAddress: config.socketsPerAddress },
       ...options.http,
       registry,

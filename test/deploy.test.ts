@@ -183,6 +183,8 @@ describe('HAProxy deploy/haproxy.cfg in front of two nodes', () => {
         DATA_DIR: dataDir,
         BIND_HOST: ports.host,
         PUBLIC_HOST: ports.host,
+        // HAProxy's address here, in place of the example's.
+        TRUST_PROXY: front.host,
         MQTT_PORT: String(ports.mqttPort),
         MQTT_WS_PORT: String(ports.wsPort),
         HTTP_PORT: String(ports.httpPort),
@@ -196,7 +198,7 @@ describe('HAProxy deploy/haproxy.cfg in front of two nodes', () => {
       .catch((err: unknown) => {
         throw new Error(`no answer through haproxy:\n${haproxy.output()}`, { cause: err })
       })
-  })
+  }, 300_000) // eight processes to start on a busy machine
 
   afterAll(async () => {
     for (const socket of sockets) socket.disconnect()
@@ -249,6 +251,21 @@ describe('HAProxy deploy/haproxy.cfg in front of two nodes', () => {
     const pinned = await fetch(`${base()}/api/health`, { headers: { cookie: 'piazza_node=node2' } })
     expect(pinned.status).toBe(200)
     expect(pinned.headers.get('set-cookie')).toBeNull()
+  })
+
+  it('the nodes count HTTP requests per client named by HAProxy (TRUST_PROXY), not per proxy', async () => {
+    const limit = Number(envFile.HTTP_RATE_LIMIT)
+    // Pinned to one node, as browsers are. Everything is loopback here, so the clients name
+    // themselves in X-Forwarded-For; HAProxy (option forwardfor) appends the address it saw.
+    const ask = async (client: string) => {
+      const res = await fetch(`${base()}/api/health`, { headers: { cookie: 'piazza_node=node1', 'x-forwarded-for': client } })
+      expect(res.status).toBe(200)
+      return Number(res.headers.get('x-ratelimit-remaining'))
+    }
+    const first = await ask('203.0.113.9')
+    expect(await ask('203.0.113.9')).toBeLessThan(first)
+    // A client never seen before has its whole allowance, whatever the other one used.
+    expect(await ask('203.0.113.10')).toBe(limit - 1)
   })
 
   it('a Socket.IO connection polls, upgrades to a WebSocket through the proxy and receives live readings', async () => {

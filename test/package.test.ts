@@ -93,10 +93,14 @@ it(
     const health = await fetch(`${node.httpUrl}/api/health`)
     expect(health.status).toBe(200)
     expect(await health.json()).toMatchObject({ ready: true, storage: { ok: true, kind: 'embedded' }, broker: { listening: true } })
-    // The dashboard bundles came in the package.
+    // The dashboard bundles came in the package: the citizens' page at / and the script it loads.
     const page = await fetch(`${node.httpUrl}/`)
     expect(page.status).toBe(200)
-    expect(await page.text()).toMatch(/<script[^>]+src="\/assets\/[^"]+\.js"/)
+    const script = /<script[^>]+src="([^"]+\.js)"/.exec(await page.text())?.[1]
+    expect(script).toBeDefined()
+    const bundle = await fetch(`${node.httpUrl}${script}`)
+    expect(bundle.status).toBe(200)
+    expect(bundle.headers.get('content-type')).toMatch(/javascript/)
     expect(node.logs()).not.toContain('older than the sources')
 
     node.child.kill('SIGTERM')
