@@ -14,6 +14,8 @@ const PRODUCT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli)'
 /** Every top-level folder of the project. */
 const PROJECT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli|bench|testkit|test)'
 const TEST_FILE = '\\.test\\.tsx?$'
+/** Product files that run only at build time or from a checkout, never in the installed package. */
+const BUILD_TIME = ['^dashboard/(app|public-app)/', '^dashboard/vite[^/]*\\.config\\.ts$', '^dashboard/build\\.ts$', '^cli/piazza\\.mjs$']
 
 /**
  * Rules forbidding folder `from` to import any project folder except itself and `allowed`; its
@@ -69,9 +71,19 @@ module.exports = {
     {
       name: 'product-without-dev-dependencies',
       severity: 'error',
-      comment: 'A devDependency is not installed with the product (npm install --omit=dev); unit tests beside the code (*.test.ts[x]) may use them.',
-      from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE] },
+      comment:
+        'A devDependency is not installed with the product (npm install --omit=dev); unit tests beside the code (*.test.ts[x]) may use them. ' +
+        'Exempt, as they never run in the installed package: the browser apps and their vite configs (bundled at build time, the package ships the bundles), ' +
+        'dashboard/build.ts (runs vite only from a checkout) and cli/piazza.mjs (loads tsx only from a checkout).',
+      from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE, ...BUILD_TIME] },
       to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
+      name: 'server-without-browser-apps',
+      severity: 'error',
+      comment: 'The server side is compiled into the package without the browser apps (tsconfig.build.json); it shares code with them through dashboard/shared and devices/.',
+      from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE, ...BUILD_TIME] },
+      to: { path: '^dashboard/(app|public-app)/' },
     },
     {
       name: 'no-circular',

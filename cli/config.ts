@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { checkLicense } from '../dashboard/server/public/license.ts'
 import { FAMILIES, type Family } from '../devices/kinds.ts'
@@ -106,6 +107,18 @@ export function loadConfig(env: Env) {
     }
     return raw
   }
+  const proxies = (name: string): string[] | undefined => {
+    const raw = get(name)
+    if (raw === undefined) return undefined
+    const list = raw.split(',').map((entry) => entry.trim())
+    for (const entry of list) {
+      const [address, bits, extra] = entry.split('/')
+      const version = isIP(address ?? '')
+      const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32))
+      if (!version || !prefixOk || extra !== undefined) throw new ConfigError(`${name} must list proxy addresses or networks such as 10.0.0.5,10.0.1.0/24, got '${raw}'`)
+    }
+    return list
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -135,6 +148,8 @@ export function loadConfig(env: Env) {
     /** Host name printed in connection instructions. */
     publicHost: get('PUBLIC_HOST') ?? get('BIND_HOST') ?? '127.0.0.1',
     httpPort: integer('HTTP_PORT', 8080, 0, 65535),
+    /** Load balancers whose X-Forwarded-For names the client (rate limits and login throttling key on it); unset: none. */
+    trustProxy: proxies('TRUST_PROXY'),
     /** Requests per client address per minute to any HTTP route. */
     httpRateLimitPerMinute: integer('HTTP_RATE_LIMIT', 3000, 1, 10_000_000),
     /** Socket.IO connections open at once from one address. */

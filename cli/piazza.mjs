@@ -1,6 +1,44 @@
 #!/usr/bin/env node
-// The `piazza` command. The sources are TypeScript run through tsx, so a checkout needs no build step.
-import { register } from 'tsx/esm/api'
+// The `piazza` command. The installed package runs the compiled JavaScript in dist/ (`npm run
+// build`); a checkout without a build runs the TypeScript sources through tsx, so development
+// needs no build step. A checkout whose dist/ is older than its sources runs the sources (and says
+// so), so a forgotten rebuild never runs old code.
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
-register()
-await import('./main.ts')
+const ROOT = new URL('../', import.meta.url)
+const COMPILED = new URL('dist/cli/main.js', ROOT)
+/** Written by `npm run build` once everything is in dist/. */
+const STAMP = new URL('dist/.built', ROOT)
+/** The folders tsconfig.build.json compiles. */
+const SOURCES = ['broker', 'ingest', 'devices', 'feed', 'platform', 'dashboard', 'simulator', 'cli']
+
+function newestSource(path) {
+  let newest = 0
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (entry.name !== 'node_modules' && entry.name !== 'dist') newest = Math.max(newest, newestSource(`${path}/${entry.name}`))
+    } else if (/\.(ts|tsx|json|html)$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name)) {
+      newest = Math.max(newest, statSync(`${path}/${entry.name}`).mtimeMs)
+    }
+  }
+  return newest
+}
+
+function compiledIsCurrent() {
+  if (!existsSync(COMPILED)) return false
+  // The package holds no sources: dist/ is all there is.
+  if (!existsSync(new URL('cli/main.ts', ROOT))) return true
+  if (!existsSync(STAMP)) return false
+  const built = statSync(STAMP).mtimeMs
+  return SOURCES.every((folder) => !existsSync(new URL(folder, ROOT)) || newestSource(fileURLToPath(new URL(folder, ROOT))) <= built)
+}
+
+if (compiledIsCurrent()) {
+  await import(COMPILED.href)
+} else {
+  if (existsSync(COMPILED)) process.stderr.write('piazza: dist/ is older than the sources; running the sources (npm run build refreshes dist/)\n')
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import('./main.ts')
+}

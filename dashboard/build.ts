@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -43,6 +43,8 @@ function isStale(output: string): boolean {
 }
 
 export function dashboardIsStale(): boolean {
+  // The compiled package (dist/dashboard/) ships the bundles and not their sources: nothing to build from.
+  if (!existsSync(join(DASHBOARD, BUILDS.operators.config))) return false
   return isStale(BUILDS.operators.output) || isStale(BUILDS.public.output)
 }
 

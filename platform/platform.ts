@@ -267,6 +267,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       mqttPublic: () =>
         mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt', tlsPort: mqttPorts.tlsPort, wssPort: mqttPorts.wssPort },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
+      trustProxy: config.trustProxy,
       ...options.http,
       realtime: { maxSocketsPerAddress: config.socketsPerAddress, ...options.http?.realtime, ...(adapter && { adapter: adapter.adapter }) },
       ...(config.redisUrl && { redis: { status: redisStatus } }),

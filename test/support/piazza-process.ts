@@ -9,6 +9,8 @@ const CLI = fileURLToPath(new URL('../../cli/piazza.mjs', import.meta.url))
 export interface PiazzaProcess {
   child: ChildProcess
   mqttUrl: string
+  /** The HTTP side's origin, from the start-up banner (http://127.0.0.1:PORT). */
+  httpUrl: string
   /** Everything the process wrote to stderr (its logs), for assertions and for debugging failures. */
   logs(): string
   /** What it printed on stdout (the ready banner with its URLs). */
@@ -17,9 +19,12 @@ export interface PiazzaProcess {
   exited: Promise<number | string>
 }
 
-/** `prefix` runs the process under a wrapper, e.g. ['prlimit', '--nofile=256:256']. */
-export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], prefix: string[] = []): Promise<PiazzaProcess> {
-  const command = [...prefix, process.execPath, CLI, ...args]
+/**
+ * `cli` is the command to run: by default this checkout's cli/piazza.mjs; the package test passes
+ * an installed `piazza`. `prefix` runs the process under a wrapper, e.g. ['prlimit', '--nofile=256:256'].
+ */
+export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], prefix: string[] = [], cli: string = CLI): Promise<PiazzaProcess> {
+  const command = [...prefix, process.execPath, cli, ...args]
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,5 +50,6 @@ export async function startPiazza(env: Record<string, string>, args: string[] = 
       reject(new Error(`piazza exited (${code}) before it was ready.\nstdout: ${stdout}\nstderr: ${stderr}`))
     })
   })
-  return { child, mqttUrl, logs: () => stderr, output: () => stdout, exited }
+  const httpUrl = /Dashboard\s+(http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1] ?? ''
+  return { child, mqttUrl, httpUrl, logs: () => stderr, output: () => stdout, exited }
 }

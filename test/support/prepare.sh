@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run against, when missing: influxd (the real InfluxDB
 # the storage tests talk to), chromium (dashboard tests), mosquitto_pub and openssl (broker and
-# TLS tests), redis-server (cluster mode tests) and PostgreSQL (the shared-state stores' tests).
-# Tests run their own servers of these.
+# TLS tests), redis-server (cluster mode tests), PostgreSQL (the shared-state stores' tests),
+# haproxy (the deployment example, in front of two nodes) and systemd-analyze (checks the unit
+# file). Tests run their own servers of these.
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * A real HAProxy (Debian's haproxy, installed by test/support/prepare.sh) running the example
+ * configuration deploy/haproxy.cfg, with the test's loopback addresses and free ports put in place
+ * of the example's. The example file stays the source: only addresses, ports and the list of
+ * nodes change.
+ */
+
+export const HAPROXY_EXAMPLE = fileURLToPath(new URL('../deploy/haproxy.cfg', import.meta.url))
+const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((path) => spawnSync(path, ['-v']).status === 0) ?? 'haproxy'
+
+/** The ports of one Piazza node, or of the proxy's front ends. */
+export interface Ports {
+  host: string
+  mqttPort: number
+  wsPort: number
+  httpPort: number
+}
+
+/** The example's default ports, by which its `bind` and `server` lines are recognised. */
+const EXAMPLE = { mqttPort: 1883, wsPort: 8083, httpPort: 8080, httpFront: 80 }
+
+/**
+ * deploy/haproxy.cfg for these nodes: `bind :PORT` lines get the front-end address and port, the
+ * `server nodeK ADDR:PORT … port 8080` lines node K's address and ports; servers beyond the nodes
+ * given are dropped. Without root, the global lines that need it (user, group, chroot) go too.
+ */
+export function renderHaproxyConfig(template: string, front: Ports, nodes: Ports[]): string {
+  const service = (port: number) =>
+    port === EXAMPLE.mqttPort ? 'mqttPort' : port === EXAMPLE.wsPort ? 'wsPort' : port === EXAMPLE.httpPort || port === EXAMPLE.httpFront ? 'httpPort' : undefined
+  const root = process.getuid?.() === 0
+  let servers = 0
+  const lines = template.split('\n').flatMap((line) => {
+    const bind = /^(\s*)bind :(\d+)\s*$/.exec(line)
+    if (bind) {
+      const key = service(Number(bind[2]))
+      if (!key) throw new Error(`deploy/haproxy.cfg: no test port for '${line.trim()}'`)
+      return [`${bind[1]}bind ${front.host}:${front[key]}`]
+    }
+    const server = /^(\s*)server node(\d+) [\d.]+:(\d+)(.*)$/.exec(line)
+    if (server) {
+      const node = nodes[Number(server[2]) - 1]
+      if (!node) return []
+      const key = service(Number(server[3]))
+      if (!key) throw new Error(`deploy/haproxy.cfg: no test port for '${line.trim()}'`)
+      servers += 1
+      const rest = server[4]!.replace(/\bport \d+/, `port ${node.httpPort}`)
+      return [`${server[1]}server node${server[2]} ${node.host}:${node[key]}${rest}`]
+    }
+    if (!root && /^\s*(user|group|chroot)\s/.test(line)) return []
+    return [line]
+  })
+  if (servers === 0) throw new Error('deploy/haproxy.cfg: no server lines found')
+  return lines.join('\n')
+}
+
+export interface Haproxy {
+  configFile: string
+  output(): string
+  stop(): Promise<void>
+}
+
+/** Checks the configuration (warnings count as errors), then runs HAProxy in the foreground. */
+export async function startHaproxy(config: string): Promise<Haproxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'piazza-haproxy-'))
+  const configFile = join(dir, 'haproxy.cfg')
+  writeFileSync(configFile, config)
+  const check = spawnSync(HAPROXY, ['-c', '-dW', '-f', configFile], { encoding: 'utf8' })
+  if (check.status !== 0) throw new Error(`haproxy rejects the configuration:\n${check.stdout}${check.stderr}\n${config}`)
+  const proc = spawn(HAPROXY, ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = once(proc, 'exit')
+  return {
+    configFile,
+    output: () => output,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM')
+        await exited
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export function readHaproxyExample(): string {
+  return readFileSync(HAPROXY_EXAMPLE, 'utf8')
+}
