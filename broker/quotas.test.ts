@@ -36,6 +36,42 @@ describe('quota policy', () => {
     expect(check.ok).toBe(false) // still ~50 s of readings owed, past the 30 s hard limit
   })
 
+  it('refuses a device leaning on the backpressure for a minute, never one keeping to its rate', () => {
+    let now = 0
+    const quotas = createQuotas({ maxDelayMs: 5_000, hardLimitMs: 30_000, sustainedLimitMs: 60_000 }, () => now)
+    const flooder = { id: 'aq-flood', type: 'air-quality', interval: 60, metadata: { 'quota.messagesBurst': 10 } } as never
+    const steady = { id: 'aq-steady', type: 'air-quality', interval: 60, metadata: { 'quota.messagesBurst': 10 } } as never
+    // The flooder sends its next message as soon as its PUBACK comes (held by the delay asked).
+    let sent = 0
+    let refusedAt: number | undefined
+    while (now < 300_000 && refusedAt === undefined) {
+      const check = quotas.admit(flooder, 100)
+      if (!check.ok) {
+        refusedAt = now
+        expect(check.reason).toMatch(/without a break/)
+        break
+      }
+      sent += 1
+      now += quotas.recorded(flooder, 1)
+    }
+    expect(sent).toBeGreaterThan(10) // the burst, then slowed messages
+    expect(refusedAt).toBeGreaterThan(60_000)
+    expect(refusedAt).toBeLessThan(70_000)
+    // Coming straight back does not help; after a pause longer than any hold it is let in again.
+    now += 100
+    expect(quotas.admit(flooder, 100).ok).toBe(false)
+    const retryIn = Number(/retry in (\d+) s/.exec((quotas.admit(flooder, 100) as { reason: string }).reason)?.[1])
+    expect(retryIn).toBeGreaterThan(5)
+    now += retryIn * 1000
+    expect(quotas.admit(flooder, 100).ok).toBe(true)
+
+    // A device at its quota rate (10 × nominal: every 6 s) for ten minutes is never held or refused.
+    for (now = 0; now < 600_000; now += 6_000) {
+      expect(quotas.admit(steady, 100)).toEqual({ ok: true })
+      expect(quotas.recorded(steady, 1)).toBe(0)
+    }
+  })
+
   it('keeps at most maxDevices buckets', () => {
     const quotas = createQuotas({ maxDevices: 10 })
     for (let i = 0; i < 50; i++) quotas.admit({ id: `d${i}`, type: 'noise', interval: 60, metadata: {} } as never, 10)

@@ -10,9 +10,10 @@ import type { Device } from '../devices/registry.ts'
  *  - slow down: the PUBACK is delayed by the time the deepest bucket needs to refill, at most
  *    `maxDelayMs`; aedes reads nothing more from that connection meanwhile, so only that device
  *    waits;
- *  - refuse: a message arriving while a bucket needs more than `hardLimitMs` to refill is not
- *    recorded and the connection is closed (refusal 'over-quota'). A device keeping to the PUBACKs
- *    at its quota never gets there; one sending faster than the delays let it does.
+ *  - refuse: a message arriving while a bucket needs more than `hardLimitMs` to refill, or after
+ *    every message for `sustainedLimitMs` was slowed (a device leaning on the backpressure instead
+ *    of keeping to its rate), is not recorded and the connection is closed (refusal 'over-quota').
+ *    A device keeping to its rate, or sending a backlog within its burst, never gets there.
  *
  * Defaults (nominal rate = 1 / interval): messages 10× nominal, burst 100; readings 10× nominal,
  * burst 8 days of readings at the interval (at least 1,000, at most 100,000: a week's backlog goes
@@ -40,12 +41,14 @@ export interface QuotaSettings {
   maxDelayMs: number
   /** Refill time past which a message is refused. */
   hardLimitMs: number
+  /** How long a device may stay slowed without a break before it is refused. */
+  sustainedLimitMs: number
   maxDevices: number
   /** How often an over-quota device is logged again. */
   logIntervalMs: number
 }
 
-export const DEFAULT_QUOTA_SETTINGS: QuotaSettings = { maxDelayMs: 5_000, hardLimitMs: 30_000, maxDevices: 100_000, logIntervalMs: 60_000 }
+export const DEFAULT_QUOTA_SETTINGS: QuotaSettings = { maxDelayMs: 5_000, hardLimitMs: 30_000, sustainedLimitMs: 60_000, maxDevices: 100_000, logIntervalMs: 60_000 }
 
 /** Per-type overrides of the interval-derived policy (none yet; a configuration file may fill this later). */
 export const TYPE_QUOTAS: Partial<Record<Device['type'], Partial<QuotaPolicy>>> = {}
@@ -86,12 +89,14 @@ interface Buckets {
   readings: number
   bytes: number
   lastLogged: number
+  /** Since when every message has been slowed (undefined while the device keeps to its quota). */
+  slowedSince?: number
 }
 
 export type QuotaCheck = { ok: true } | { ok: false; reason: string }
 
 export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () => number = Date.now) {
-  const { maxDelayMs, hardLimitMs, maxDevices, logIntervalMs } = { ...DEFAULT_QUOTA_SETTINGS, ...settings }
+  const { maxDelayMs, hardLimitMs, sustainedLimitMs, maxDevices, logIntervalMs } = { ...DEFAULT_QUOTA_SETTINGS, ...settings }
   const buckets = new Map<string, Buckets>()
   let slowed = 0
 
@@ -125,11 +130,19 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
     /** Before recording a message: refuses it past the hard limit, else charges one message and its bytes. */
     admit(device: Device, bytes: number): QuotaCheck {
       const policy = quotaPolicy(device)
-      const b = refilled(device, policy, clock())
+      const now = clock()
+      const previous = buckets.get(device.id)?.at
+      const b = refilled(device, policy, now)
       const owed = debt(b, policy)
-      if (owed.ms > hardLimitMs) {
+      // A pause longer than any PUBACK hold ends a slowed streak: the device was not being held.
+      if (owed.ms === 0 && (previous === undefined || now - previous > maxDelayMs)) b.slowedSince = undefined
+      // Held back on every PUBACK, a device sending as fast as they let it never owes much: a
+      // device that keeps that up without a break is refused too.
+      const sustained = b.slowedSince !== undefined && now - b.slowedSince > sustainedLimitMs
+      if (owed.ms > hardLimitMs || sustained) {
         const rates = { messages: policy.messagesPerSecond, readings: policy.readingsPerSecond, bytes: policy.bytesPerSecond }
-        return { ok: false, reason: `over quota: ${owed.bucket} (${+rates[owed.bucket as keyof typeof rates].toPrecision(3)}/s); slow down and retry in ${Math.ceil(owed.ms / 1000)} s` }
+        const why = sustained ? `over quota for ${Math.round(sustainedLimitMs / 1000)} s without a break` : 'over quota'
+        return { ok: false, reason: `${why}: ${owed.bucket} (${+rates[owed.bucket as keyof typeof rates].toPrecision(3)}/s); slow down and retry in ${Math.ceil(Math.max(owed.ms, sustained ? maxDelayMs + 1000 : 0) / 1000)} s` }
       }
       b.messages -= 1
       b.bytes -= bytes
@@ -139,10 +152,16 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
     /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
     recorded(device: Device, readings: number): number {
       const policy = quotaPolicy(device)
-      const b = refilled(device, policy, clock())
+      const now = clock()
+      const b = refilled(device, policy, now)
       b.readings -= readings
       const ms = Math.min(maxDelayMs, debt(b, policy).ms)
-      if (ms > 0) slowed += 1
+      if (ms > 0) {
+        slowed += 1
+        b.slowedSince ??= now
+      } else {
+        b.slowedSince = undefined
+      }
       return ms
     },
 

@@ -166,6 +166,8 @@ export function loadConfig(env: Env) {
       tls: tls(),
       /** Per-device quotas (broker/quotas.ts): 1 on, 0 off (load tests that outrun devices' intervals on purpose). */
       quotas: integer('MQTT_QUOTAS', 1, 0, 1) === 1,
+      /** How long a device may be slowed by its quota on every message before it is refused. */
+      quotaSustainedS: integer('MQTT_QUOTA_SUSTAINED_S', 60, 1, 86_400),
       serviceAccounts: servicePassword ? [{ username: serviceUser, password: servicePassword }] : [],
     },
     storage: influxUrl

@@ -211,7 +211,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     logger: logger.child({ part: 'broker' }),
     redisUrl: config.redisUrl,
     onConnectionChange: feed.connection,
-    quotas: config.mqtt.quotas ? {} : false,
+    quotas: config.mqtt.quotas ? { sustainedLimitMs: config.mqtt.quotaSustainedS * 1000 } : false,
     // The commissioning page lists it with the readings' rejections; nothing is stored.
     onOverQuota: (device, reason) => feed.rejected(device, [{ code: 'over-quota', reason }], Date.now()),
     onTelemetry: config.timing
