@@ -16,13 +16,17 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
   const [status, setStatus] = useState('active')
   const [offset, setOffset] = useState(0)
   // The server searches and pages (a fleet of thousands is never loaded at once); typing waits a beat.
+  // Only a changed search goes back to the first page: on mount (or typing back to the same
+  // words) the timer would otherwise undo a "Next" clicked within its beat.
   useEffect(() => {
+    const next = search.trim()
+    if (next === query) return
     const timer = setTimeout(() => {
-      setQuery(search.trim())
+      setQuery(next)
       setOffset(0)
     }, 300)
     return () => clearTimeout(timer)
-  }, [search])
+  }, [search, query])
   const key = JSON.stringify({ query, status, offset })
   const [devices, reload] = useLoad(() => installerApi.devices({ search: query, status, limit: PAGE_SIZE, offset }), key)
   const items = devices.state === 'ready' ? devices.value.items : []
