@@ -53,7 +53,7 @@ export interface RowFilter {
   city?: string
   type?: DeviceType
   status?: DeviceStatus
-  /** Lower-case substring of id or name. */
+  /** Substring of id or name (the registry lower-cases it before it reaches a store). */
   search?: string
   limit?: number
   offset?: number

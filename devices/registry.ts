@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { KINDS, type DeviceType } from './kinds.ts'
 import type { Device, DevicePatch, DeviceStatus, NewDevice } from './device-schemas.ts'
 import { findCity, isInRegion } from './region.ts'
-import { createSqliteRegistryStore, RegistryError, type ChangeKind, type DeviceRow, type RegistryStore } from './registry-store.ts'
+import { createSqliteRegistryStore, RegistryError, type ChangeKind, type DeviceRow, type RegistryStore, type RowFilter } from './registry-store.ts'
 import { createDeviceSecretVerifier, generateSecret, hashDeviceSecret, isLegacyHash } from './secrets.ts'
 
 /**
@@ -35,15 +35,8 @@ export {
   type NewDevice,
 } from './device-schemas.ts'
 
-export interface DeviceFilter {
-  city?: string
-  type?: DeviceType
-  status?: DeviceStatus
-  /** Substring of id or name, case-insensitive. */
-  search?: string
-  limit?: number
-  offset?: number
-}
+/** Which devices list() returns; its search is a substring of id or name, any case. */
+export type DeviceFilter = RowFilter
 
 const ID_PREFIX: Record<DeviceType, string> = {
   'air-quality': 'aq',
