@@ -88,6 +88,18 @@ describe('compression and caching', () => {
     expect(identity.json()).toEqual(decoded)
   })
 
+  it('keeps the open-data answers revalidatable: the same ETag compressed or not, 304 on a match', async () => {
+    const url = '/api/public/air-quality'
+    const br = await t.app.inject({ url, headers: { 'accept-encoding': 'br' } })
+    expect(br.statusCode).toBe(200)
+    const etag = br.headers.etag as string
+    expect(etag).toMatch(/^"/)
+    const again = await t.app.inject({ url, headers: { 'if-none-match': etag } })
+    expect(again.statusCode).toBe(304)
+    expect(again.headers['content-encoding']).toBeUndefined()
+    expect(br.headers.vary).toMatch(/Accept.*accept-encoding|accept-encoding.*Accept/i)
+  })
+
   it('answers the GTFS-RT protobuf intact whether or not the client asks for compression', async () => {
     const url = '/api/public/gtfs-rt/vehicle-positions'
     const plain = await t.app.inject({ url })
