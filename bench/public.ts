@@ -9,7 +9,9 @@ import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
 import { KINDS } from '../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
 import { cities } from '../devices/region.ts'
+import { launchBrowser } from '../testkit/browser.ts'
 import { startStack, type Stack } from '../testkit/stack.ts'
+import { request as httpRequest } from 'node:http'
 
 /**
  * Figures for the citizens' side, for `npm run bench`:
@@ -21,7 +23,11 @@ import { startStack, type Stack } from '../testkit/stack.ts'
  *   mostly send) and, for reference, /api/config through the same server (a constant object, but
  *   serialized per request: the snapshot answers, sent as ready strings, outrun it);
  * - the gzipped size of the public page's initial JavaScript (the entry and its static imports,
- *   from the Vite manifest), and of the lazy chart and map chunks.
+ *   from the Vite manifest), and of the lazy chart and map chunks;
+ * - the bytes a phone's first visit transfers before the visitor scrolls: the requests real
+ *   Chromium makes at 390 px until the network is idle, each fetched again with
+ *   `Accept-Encoding: br, gzip` (what browsers send) and with `identity` (the baseline: what the
+ *   server sent before it compressed), bodies counted as they cross the wire.
  *
  * The platform is a real stack (testkit/stack.ts: broker, ingest, embedded storage); a week
  * of readings for 3 stations per city is written to its storage. The two servers measured are
@@ -166,6 +172,44 @@ export function publicBundleSizes(dist = DASHBOARD_DIST): { initialGzip: number;
   return { initialGzip: initialFiles.reduce((n, f) => n + gz(f), 0), initialFiles, lazy }
 }
 
+/** Bytes of one answer's body as sent (not decoded), with the given Accept-Encoding. */
+function wireBytes(url: string, acceptEncoding: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+      let n = 0
+      res.on('data', (chunk: Buffer) => (n += chunk.length))
+      res.on('end', () => resolve(n))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** The first phone visit (390 × 844) before scrolling: what it requests, and those answers' bytes compressed and not. */
+export async function phoneVisitBytes(base: string): Promise<{ requests: number; compressed: number; identity: number }> {
+  const browser = await launchBrowser({ locale: 'it-IT' })
+  try {
+    const page = await browser.newPage({ width: 390, height: 844 })
+    const urls: string[] = []
+    page.on('request', (r) => {
+      if (r.url().startsWith(base)) urls.push(r.url())
+    })
+    await page.goto(`${base}/`)
+    await page.getByTestId('aqi-card').waitFor({ timeout: 30_000 })
+    await page.waitForLoadState('networkidle')
+    let compressed = 0
+    let identity = 0
+    for (const url of urls) {
+      compressed += await wireBytes(url, 'br, gzip')
+      identity += await wireBytes(url, 'identity')
+    }
+    return { requests: urls.length, compressed, identity }
+  } finally {
+    await browser.close()
+  }
+}
+
 async function seed(stack: Stack, perCity: number): Promise<number> {
   const kind = KINDS['air-quality']
   let count = 0
@@ -207,7 +251,7 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
     const readings = await seed(stack, perCity)
     const logger = pino({ level: 'silent' })
     const unlimited = { max: Number.MAX_SAFE_INTEGER, exportMax: Number.MAX_SAFE_INTEGER }
-    const build = async (snapshots: boolean) => {
+    const build = async (snapshots: boolean, staticDir?: string) => {
       const built = await buildApp({
         registry: stack.registry,
         db: stack.db,
@@ -215,6 +259,7 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
         ingestStatus: stack.ingest,
         feed: stack.feed,
         logger,
+        staticDir,
         publicData: { rateLimit: unlimited, snapshots: { enabled: snapshots } },
       })
       apps.push(built)
@@ -222,7 +267,7 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
       const address = built.app.server.address()
       return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
     }
-    const withSnapshots = await build(true)
+    const withSnapshots = await build(true, DASHBOARD_DIST)
     const perRequest = await build(false)
     const path = '/api/public/air-quality'
     const first = await fetch(`${withSnapshots}${path}`)
@@ -250,6 +295,15 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
       { figure: 'public page initial JS, gzipped KB', piazza: kb(bundle?.initialGzip), baseline: undefined, unit: 'KB', better: 'lower' },
     ]
     for (const [name, bytes] of Object.entries(bundle?.lazy ?? {})) rows.push({ figure: `  lazy chunk ${name}, gzipped KB`, piazza: kb(bytes), baseline: undefined, unit: 'KB', better: '' })
+    log('public bench: a first phone visit in Chromium…')
+    const visit = await phoneVisitBytes(withSnapshots).catch((err: unknown) => {
+      notes.push(`phone visit not measured: ${String(err).split('\n')[0]}`)
+      return undefined
+    })
+    if (visit) {
+      rows.push({ figure: 'first phone visit before scrolling, KB transferred: Brotli/gzip vs identity', piazza: kb(visit.compressed), baseline: kb(visit.identity), unit: 'KB', better: 'lower' })
+      notes.push(`phone visit: ${visit.requests} requests before scrolling (390 × 844, until the network is idle); bodies only, headers not counted`)
+    }
     if (bundle) notes.push(`initial JS files: ${bundle.initialFiles.join(', ')}`)
     else notes.push('no public build found: bundle sizes missing')
     notes.push(`load: ${connections} keep-alive clients in a worker thread, closed loop, 1 s warm-up then ${seconds} s; server and clients share this machine's cores`)

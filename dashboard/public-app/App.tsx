@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useRef, useState, type ReactNode } from 'react'
+import { Suspense, lazy, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { band as bandOf, EAQI_POLLUTANTS, EAQI_VERSION, type BandId, type Level, type Pollutant } from '../../devices/aqi.ts'
 import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality } from './api.ts'
 import { CITIES, findCity, initialCity, rememberCity } from './cities.ts'
@@ -17,6 +17,7 @@ import {
   type Lang,
   type Strings,
 } from './i18n.ts'
+import { byName } from './natural-sort.ts'
 import { Scale } from './Scale.tsx'
 
 // Below the fold and heavy (Recharts, maplibre-gl): loaded when their section nears the viewport.
@@ -34,7 +35,9 @@ export function App() {
   const t = strings(lang)
   const now = usePolling(city.id, fetchCity, REFRESH_MS)
   const history = usePolling(city.id, fetchHistory, HISTORY_REFRESH_MS)
-  const data = now.data?.items[0]
+  const loaded = now.data?.items[0]
+  // Natural order everywhere the stations appear (list and map): "#2" before "#10".
+  const data = useMemo(() => (loaded ? { ...loaded, stations: byName(loaded.stations, lang) } : undefined), [loaded, lang])
 
   useEffect(() => {
     document.documentElement.lang = lang
@@ -123,7 +126,7 @@ export function App() {
             </div>
           </div>
         )}
-        <Deferred fallback={t.loading} testId="mobility-section">
+        <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
           <MobilityNow city={city} lang={lang} />
         </Deferred>
       </main>
@@ -328,13 +331,17 @@ function Footer({ city, lang, t, license, attribution }: { city: string; lang: L
   )
 }
 
-/** Renders its children (a lazy chunk) once the section comes within a screen of the viewport. */
-function Deferred({ children, fallback, testId }: { children: ReactNode; fallback: string; testId: string }) {
+/**
+ * Renders its children (a lazy chunk) once the section comes near the viewport. Not before the
+ * content above it is in place (`ready`): while the page still says "loading", a section below is
+ * in view, and an observer started then would fetch its chunk before the data pushed it down.
+ */
+function Deferred({ children, fallback, testId, ready = true }: { children: ReactNode; fallback: string; testId: string; ready?: boolean }) {
   const ref = useRef<HTMLDivElement>(null)
   const [near, setNear] = useState(false)
   useEffect(() => {
     const el = ref.current
-    if (near || !el) return
+    if (near || !el || !ready) return
     if (!('IntersectionObserver' in window)) {
       setNear(true)
       return
@@ -344,10 +351,10 @@ function Deferred({ children, fallback, testId }: { children: ReactNode; fallbac
         setNear(true)
         observer.disconnect()
       }
-    }, { rootMargin: '600px 0px' })
+    }, { rootMargin: '200px 0px' })
     observer.observe(el)
     return () => observer.disconnect()
-  }, [near])
+  }, [near, ready])
   const placeholder = (
     <p className="loading small" role="status">
       {fallback}

@@ -39,6 +39,7 @@ import { registerReadingRoutes } from './readings/routes.ts'
 import { registerUserRoutes } from './identity/user-routes.ts'
 import { installSecurityHeaders } from './http/security.ts'
 import { registerStatic } from './http/static.ts'
+import { registerCompression } from './http/compression.ts'
 import type { Api } from './http/types.ts'
 import type { RealtimeServer } from './realtime/types.ts'
 import { typeboxValidatorCompiler } from './http/validation.ts'
@@ -174,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   // JSON only: a text/plain POST is what a cross-site form could send.
   app.removeContentTypeParser('text/plain')
 
+  await registerCompression(app)
   await app.register(fastifyCookie)
   // Every route, every caller: one address cannot take the HTTP side for itself. An app-level
   // hook, so it runs before any route's own (authentication included).

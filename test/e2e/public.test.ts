@@ -284,3 +284,60 @@ describe('the public page in an English browser', () => {
     }
   })
 })
+
+describe('the public page on a narrow phone', () => {
+  let browser: Browser
+  beforeAll(async () => {
+    browser = await launchBrowser({ locale: 'it-IT' })
+  })
+  afterAll(async () => browser?.close())
+
+  const overflow = (page: Page) =>
+    page.evaluate(() => {
+      const el = document.scrollingElement!
+      return { scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }
+    })
+
+  for (const width of [320, 390]) {
+    it(`has no horizontal scroll at ${width} px, the embed code included`, async () => {
+      const page = await openPage(browser, { width, height: 740 })
+      await page.locator('.foot pre code').waitFor()
+      const before = await overflow(page)
+      expect(before.scrollWidth).toBeLessThanOrEqual(before.clientWidth)
+      // And with every lazy section drawn (charts, map, buses).
+      await showChartsAndMap(page)
+      await page.getByTestId('mobility-section').scrollIntoViewIfNeeded()
+      await expect.poll(() => page.getByTestId('mobility-section').getAttribute('data-loaded'), WAIT).toBe('true')
+      const after = await overflow(page)
+      expect(after.scrollWidth).toBeLessThanOrEqual(after.clientWidth)
+      await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+      await screenshot(page, `public-phone-${width}-footer`)
+      await page.close()
+    })
+  }
+
+  it('requests the charts, map and bus chunks only once they are scrolled near', async () => {
+    const page = await browser.newPage(PHONE)
+    const requested: string[] = []
+    page.on('request', (r) => requested.push(new URL(r.url()).pathname))
+    await page.goto(`${stack.urls.http}/`)
+    await page.getByTestId('aqi-card').waitFor()
+    await page.locator('.foot pre code').waitFor()
+    // Every first-paint request has settled, and the data has pushed the sections down.
+    await page.waitForLoadState('networkidle')
+    const lazy = (name: string) => requested.filter((p) => new RegExp(`/assets/${name}-[^/]*\\.js$`).test(p))
+    const beforeScroll = requested.length
+    expect({ charts: lazy('Charts'), map: lazy('StationMap'), maplibre: lazy('maplibre'), buses: lazy('MobilityNow') }).toEqual({ charts: [], map: [], maplibre: [], buses: [] })
+    for (const section of ['charts-section', 'map-section', 'mobility-section']) expect(await page.getByTestId(section).getAttribute('data-loaded')).toBe('false')
+
+    await showChartsAndMap(page)
+    expect(lazy('Charts')).toHaveLength(1)
+    expect(lazy('StationMap')).toHaveLength(1)
+    expect(lazy('maplibre')).toHaveLength(1)
+    await page.getByTestId('mobility-section').scrollIntoViewIfNeeded()
+    await expect.poll(() => lazy('MobilityNow').length, WAIT).toBe(1)
+    console.info(`phone page: ${beforeScroll} requests before scrolling, ${requested.length} after`)
+    expect(requested.length).toBeGreaterThan(beforeScroll)
+    await page.close()
+  })
+})
