@@ -64,18 +64,24 @@ type Row = { line: number; get: (column: string) => string }
 function table(files: Record<string, Uint8Array>, name: string, columns: string[]): Row[] | undefined {
   const bytes = files[name]
   if (!bytes) return undefined
-  let records: { record: Record<string, string>; info: { lines: number } }[]
+  let records: string[][]
   try {
-    records = parse(Buffer.from(bytes), { columns: (h: string[]) => h.map((c) => c.trim()), bom: true, skip_empty_lines: true, info: true, trim: true })
+    // Arrays, not objects, and no per-record info: both cost csv-parse several times its base speed on a large stop_times.txt.
+    records = parse(Buffer.from(bytes), { bom: true, skip_empty_lines: true, relax_column_count: false })
   } catch (err) {
     throw new GtfsError(`${name}: ${(err as Error).message}`)
   }
-  const header = records[0] ? Object.keys(records[0].record) : []
-  const missing = columns.filter((c) => records.length > 0 && !header.includes(c))
-  if (missing.length > 0) throw new GtfsError(`${name} line 1: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`)
-  return records.map(({ record, info }) => ({
-    line: info.lines,
-    get: (column) => record[column] ?? '',
+  const header = (records[0] ?? []).map((c) => c.trim())
+  const missing = columns.filter((c) => !header.includes(c))
+  if (records.length > 0 && missing.length > 0) throw new GtfsError(`${name} line 1: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`)
+  const at = new Map(header.map((c, i) => [c, i]))
+  // Line numbers count one record a line: GTFS fields hold no line breaks (empty lines are skipped, so a file with them is off).
+  return records.slice(1).map((record, i) => ({
+    line: i + 2,
+    get: (column) => {
+      const k = at.get(column)
+      return k === undefined ? '' : (record[k] ?? '').trim()
+    },
   }))
 }
 
@@ -192,6 +198,8 @@ export function parseGtfs(zip: Uint8Array): GtfsIndex {
     list.push({ id, direction: trip.direction, serviceId: trip.serviceId, ...s })
     byRoute.set(trip.routeId, list)
   }
+  // By first departure, so matching stops at the first trip not yet begun.
+  for (const list of byRoute.values()) list.sort((a, b) => a.start - b.start)
   return { timezone, byRoute, calendar, exceptions, summary: { routes: routes.size, trips: trips.size, services: new Set([...calendar.keys(), ...exceptions.keys()]).size } }
 }
 
@@ -203,9 +211,17 @@ function runs(index: GtfsIndex, serviceId: string, day: string, weekday: number)
 }
 
 /** The agency's local date (YYYYMMDD, weekday Monday = 0) and seconds since midnight, at `at`. */
+// Building a formatter costs far more than using one; a feed asks once per bus.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
 function localTime(at: number, timezone: string) {
+  let format = formatters.get(timezone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    formatters.set(timezone, format)
+  }
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    format
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   )
@@ -230,7 +246,8 @@ export function matchTrip(index: GtfsIndex, routeId: string, at: number, delaySe
     const t = scheduled - offset * 86_400
     const { day, weekday } = serviceDay(y, m, d + offset)
     for (const trip of trips) {
-      if (trip.start > t || trip.end < t || !runs(index, trip.serviceId, day, weekday)) continue
+      if (trip.start > t) break
+      if (trip.end < t || !runs(index, trip.serviceId, day, weekday)) continue
       const begun = trip.start + offset * 86_400
       if (!best || begun > best.begun || (begun === best.begun && trip.id < best.trip.id)) best = { trip, day, begun }
     }
