@@ -1,6 +1,7 @@
 import type { InjectOptions } from 'fastify'
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { gtfsZip, minimalGtfs } from '../testkit/gtfs-zip.ts'
 import { startRolesApp, type Json, type RolesApp } from '../testkit/roles-app.ts'
 
 /**
@@ -135,6 +136,10 @@ export const EXPECTATIONS: Record<string, Expectation> = {
     expect: adminOnly(200),
   },
   'GET /api/audit': { request: get('/api/audit'), expect: adminOnly(200) },
+  'PUT /api/admin/gtfs/:city': {
+    request: () => ({ url: '/api/admin/gtfs/firenze', payload: gtfsZip(minimalGtfs()), headers: { 'content-type': 'application/zip' } }),
+    expect: adminOnly(200),
+  },
 
   // ---- device health and alerts (operators edit rules and acknowledge alerts)
   'GET /api/device-states': { request: get('/api/device-states'), expect: loggedIn(200) },

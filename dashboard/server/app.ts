@@ -24,6 +24,8 @@ import { DEVICE_TYPES } from '../../devices/kinds.ts'
 import { restoreFromStorage, type RestoreOptions, type RestoreResult } from './restore.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
+import { registerGtfsAdminRoutes } from './public/gtfs-admin-routes.ts'
+import { createGtfsStore } from './public/gtfs-static.ts'
 import { installDeviceScope, roomRefusal } from './identity/permissions.ts'
 import { registerAuditRoutes } from './identity/audit-routes.ts'
 import { registerAuthRoutes } from './identity/auth-routes.ts'
@@ -63,6 +65,8 @@ export interface BrokerStatus {
 }
 
 export interface AppDeps {
+  /** Where uploaded static GTFS zips are kept (DATA_DIR/gtfs); none: in memory only. */
+  gtfsDir?: string
   registry: Registry
   /** The registry database; the accounts tables (users, user_sessions) are created in it unless accountStore is given. */
   db: Database.Database
@@ -238,6 +242,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerDeviceImportRoutes(app, { registry, auth, audit, bodyLimitBytes })
   registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => realtime.endUser(username) })
   registerAuditRoutes(app, { audit, auth })
+  const gtfs = createGtfsStore({ dir: deps.gtfsDir, logger: logger.child({ part: 'gtfs' }) })
+  registerGtfsAdminRoutes(app, { gtfs, auth })
   registerReadingRoutes(app, { registry, storage, auth, live })
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
@@ -255,7 +261,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   fallback = await registerStatic(app, deps.staticDir)
   installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
   // After the error handler and security headers, so the public routes' own scope inherits both.
-  await registerPublic(app, { registry, storage, feed, live, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
+  await registerPublic(app, { registry, storage, feed, live, gtfs, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
 
   const realtime = createRealtime(
     app.server,

@@ -75,8 +75,8 @@ export const FEEDS: readonly Feed[] = [
     id: 'gtfs-rt-vehicle-positions',
     title: { it: 'Posizioni degli autobus (GTFS-Realtime)', en: 'Bus positions (GTFS-Realtime)' },
     description: {
-      it: 'Posizione, direzione, velocità e linea di ogni autobus che trasmette, in GTFS-Realtime VehiclePositions (senza GTFS statico: solo la linea).',
-      en: 'Position, bearing, speed and route of every reporting bus, as GTFS-Realtime VehiclePositions (no static GTFS: route only).',
+      it: 'Posizione, direzione, velocità e linea di ogni autobus che trasmette, in GTFS-Realtime VehiclePositions; con la corsa (trip_id) nelle città di cui è caricato il GTFS statico, altrove solo la linea.',
+      en: 'Position, bearing, speed and route of every reporting bus, as GTFS-Realtime VehiclePositions; with the trip (trip_id) in cities whose static GTFS is loaded, elsewhere the route only.',
     },
     theme: 'TRAN',
     frequency: 'UPDATE_CONT',

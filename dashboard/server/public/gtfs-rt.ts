@@ -1,4 +1,5 @@
 import GtfsRealtimeBindings from 'gtfs-realtime-bindings'
+import { matchTrip, type GtfsStore } from './gtfs-static.ts'
 import type { MobilityItem, MobilitySnapshot } from './mobility-snapshot.ts'
 
 /**
@@ -9,9 +10,11 @@ import type { MobilityItem, MobilitySnapshot } from './mobility-snapshot.ts'
  * - TripUpdates: one entity per such bus that reports a `delay`, with the trip's delay (seconds,
  *   TripUpdate.delay) and the vehicle.
  *
- * There is no static GTFS behind these feeds: trips are not matched, so each TripDescriptor
- * carries the route only (`route_id` = the tracker's `route` tag). The HTTP answer says so in its
- * `X-GTFS-Static` header and, in the JSON rendering, in `piazza.staticGtfs`.
+ * In a city with a static GTFS (uploaded by an admin, gtfs-static.ts) each bus is matched to the
+ * trip of its route in progress now (matchTrip) and its TripDescriptor carries trip_id, start_date,
+ * start_time and direction_id besides route_id. Elsewhere, or when no trip of the route is in
+ * progress, it carries the route only (`route_id` = the tracker's `route` tag). The HTTP answer
+ * says which in its `X-GTFS-Static` header and, in the JSON rendering, in `piazza.staticGtfs`.
  */
 
 export const rt = GtfsRealtimeBindings.transit_realtime
@@ -29,20 +32,24 @@ function publishable(item: MobilityItem, city: string | undefined): item is Mobi
   return item.fresh && item.reading !== undefined && (city === undefined || item.device.city === city)
 }
 
-function descriptors(item: MobilityItem & { reading: NonNullable<MobilityItem['reading']> }) {
+type Static = Pick<GtfsStore, 'get'> | undefined
+
+function descriptors(item: MobilityItem & { reading: NonNullable<MobilityItem['reading']> }, at: number, gtfs: Static) {
   const route = item.reading.values.route
+  const index = gtfs?.get(item.device.city)
+  const match = index && typeof route === 'string' ? matchTrip(index, route, at, num(item.reading.values.delay)) : undefined
   return {
-    trip: typeof route === 'string' ? { routeId: route } : undefined,
+    trip: typeof route === 'string' ? { routeId: route, ...match } : undefined,
     vehicle: { id: item.device.id, label: item.device.name },
   }
 }
 
-export function buildFeed(snap: MobilitySnapshot, feed: GtfsFeed, city?: string): FeedMessage {
+export function buildFeed(snap: MobilitySnapshot, feed: GtfsFeed, city?: string, gtfs?: Static): FeedMessage {
   const entity: GtfsRealtimeBindings.transit_realtime.IFeedEntity[] = []
   for (const item of snap.items.bus) {
     if (!publishable(item, city)) continue
     const v = item.reading.values
-    const { trip, vehicle } = descriptors(item)
+    const { trip, vehicle } = descriptors(item, snap.at, gtfs)
     if (feed === 'vehicle-positions') {
       const latitude = num(v.lat)
       const longitude = num(v.lon)
@@ -75,7 +82,14 @@ export function encodeFeed(message: FeedMessage): Buffer {
 }
 
 /** The feed as the bindings render it to JSON (field names in lowerCamelCase, enums by name), with Piazza's note beside it. */
-export function feedJson(message: FeedMessage): string {
+export function feedJson(message: FeedMessage, staticCities: string[] = []): string {
   const object = rt.FeedMessage.toObject(message, { longs: Number, enums: String, defaults: false })
-  return JSON.stringify({ ...object, piazza: { staticGtfs: false, note: NO_STATIC_GTFS_NOTE } })
+  const piazza = staticCities.length === 0 ? { staticGtfs: false, note: NO_STATIC_GTFS_NOTE } : { staticGtfs: staticCities, note: staticNote(staticCities) }
+  return JSON.stringify({ ...object, piazza })
 }
+
+export const staticNote = (cities: string[]) =>
+  `Static GTFS loaded for ${cities.join(', ')}: buses there are matched to the trip of their route in progress now; elsewhere vehicles carry their route_id only.`
+
+/** The X-GTFS-Static header: `present; cities=…` where a static GTFS applies to the answer, else `none; …`. */
+export const staticHeader = (cities: string[]) => (cities.length === 0 ? 'none; trips are not matched, vehicles carry route_id only' : `present; cities=${cities.join(',')}`)

@@ -7,7 +7,8 @@ import type { Api } from '../http/types.ts'
 import { catalog } from './catalog.ts'
 import { etagMatches } from './formats.ts'
 import { GBFS_FILES, GBFS_TTL, gbfsFile, gbfsManifest, type GbfsFile } from './gbfs.ts'
-import { buildFeed, encodeFeed, feedJson, GTFS_FEEDS, NO_STATIC_GTFS_NOTE, type GtfsFeed } from './gtfs-rt.ts'
+import { buildFeed, encodeFeed, feedJson, GTFS_FEEDS, staticHeader, type GtfsFeed } from './gtfs-rt.ts'
+import type { GtfsStore } from './gtfs-static.ts'
 import { licenseFields, type DataLicense } from './license.ts'
 import { renderOnce, type MobilitySnapshots } from './mobility-snapshot.ts'
 import { carParks, datexParkingStatus, parkingCsv, parkingEntity, ParkingResponseSchema } from './parking.ts'
@@ -21,6 +22,8 @@ import { carParks, datexParkingStatus, parkingCsv, parkingEntity, ParkingRespons
 
 export interface MobilityRouteDeps {
   snapshots: MobilitySnapshots
+  /** The static GTFS per city, for matching buses to trips. */
+  gtfs?: Pick<GtfsStore, 'get' | 'cities' | 'version'>
   license: DataLicense
   contactEmail: string
   /** Cache-Control max-age of the answers, seconds. */
@@ -57,7 +60,7 @@ function send(request: FastifyRequest, reply: FastifyReply, r: Body, type: strin
 }
 
 export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void {
-  const { snapshots, license, contactEmail, maxAgeSeconds } = deps
+  const { snapshots, license, contactEmail, maxAgeSeconds, gtfs } = deps
 
   // ---------------------------------------------------------------- GTFS-Realtime
 
@@ -71,7 +74,8 @@ export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void 
           summary: `GTFS-Realtime ${feed === 'vehicle-positions' ? 'vehicle positions' : 'trip updates'} of the buses`,
           description:
             `${what}. Protobuf (application/x-protobuf) by default, the bindings' JSON rendering with ?format=json. FULL_DATASET; entity ids are the device ids. ` +
-            `${NO_STATIC_GTFS_NOTE} (also said by the X-GTFS-Static header). Rebuilt at most once a second.`,
+            'In a city whose static GTFS an admin uploaded (PUT /api/admin/gtfs/{city}), each bus is matched to the trip of its route in progress now (trip_id, start_date, start_time); elsewhere vehicles carry route_id only. ' +
+            'The X-GTFS-Static header says which (present; cities=… or none). Rebuilt at most once a second.',
           querystring: Type.Object({ format: Type.Optional(Type.Enum(['protobuf', 'json'])), city: CityQuery }, { additionalProperties: false }),
           response: {
             200: { description: 'The feed', content: { [PROTOBUF]: { schema: Type.String({ format: 'binary' }) }, 'application/json': { schema: Anything } } },
@@ -84,11 +88,12 @@ export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void 
         const format = request.query.format ?? 'protobuf'
         const city = cityOr400(request.query.city)
         const snap = snapshots.current()
-        const r = renderOnce(snap, `gtfs|${feed}|${format}|${city?.id ?? '*'}`, () => {
-          const message = buildFeed(snap, feed as GtfsFeed, city?.id)
-          return body(format === 'json' ? feedJson(message) : encodeFeed(message))
+        const staticCities = (gtfs?.cities() ?? []).filter((c) => city === undefined || c === city.id)
+        const r = renderOnce(snap, `gtfs|${feed}|${format}|${city?.id ?? '*'}|${gtfs?.version() ?? 0}`, () => {
+          const message = buildFeed(snap, feed as GtfsFeed, city?.id, gtfs)
+          return body(format === 'json' ? feedJson(message, staticCities) : encodeFeed(message))
         })
-        reply.header('x-gtfs-static', 'none; trips are not matched, vehicles carry route_id only')
+        reply.header('x-gtfs-static', staticHeader(staticCities))
         return send(request, reply as FastifyReply, r, format === 'json' ? 'application/json; charset=utf-8' : PROTOBUF, maxAgeSeconds)
       },
     )

@@ -13,6 +13,7 @@ import { registerStatisticsRoutes } from './statistics.ts'
 import { createSnapshots, type Snapshots } from './snapshots.ts'
 import { createMobilitySnapshots, type MobilitySnapshots } from './mobility-snapshot.ts'
 import { registerMobilityRoutes } from './mobility-routes.ts'
+import type { GtfsStore } from './gtfs-static.ts'
 import type { LiveHub } from '../realtime/live.ts'
 
 /**
@@ -62,6 +63,8 @@ export interface PublicDeps {
   feed?: Pick<Feed, 'subscribe'>
   /** Newest reading per device, for the mobility feeds. */
   live: Pick<LiveHub, 'readingsOf'>
+  /** Static GTFS per city, for matching buses to trips in the GTFS-Realtime feeds. */
+  gtfs?: Pick<GtfsStore, 'get' | 'cities' | 'version'>
   accounts: Pick<Accounts, 'authenticate'>
   logger: Logger
   staticDir?: string
@@ -117,7 +120,7 @@ export async function registerPublic(app: Api, deps: PublicDeps): Promise<Public
       maxAgeSeconds: options.maxAgeSeconds ?? 5,
       exportRateLimit: { max: options.rateLimit?.exportMax ?? 60, timeWindow: windowMs },
     })
-    registerMobilityRoutes(api, { snapshots: mobility, license, contactEmail: options.contactEmail ?? DEFAULT_CONTACT_EMAIL, maxAgeSeconds: options.maxAgeSeconds ?? 5 })
+    registerMobilityRoutes(api, { snapshots: mobility, gtfs: deps.gtfs, license, contactEmail: options.contactEmail ?? DEFAULT_CONTACT_EMAIL, maxAgeSeconds: options.maxAgeSeconds ?? 5 })
     registerStatisticsRoutes(api, {
       registry: deps.registry,
       storage: deps.storage,

@@ -1,0 +1,302 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'csv-parse/sync'
+import { unzipSync } from 'fflate'
+import type { Logger } from 'pino'
+
+/**
+ * Static GTFS per city, uploaded by an admin as the operator's zip: parsed with fflate (a small,
+ * dependency-free zip reader working on the buffer in memory) and csv-parse (RFC 4180, BOM, line
+ * numbers), into a compact index of what trip matching needs: the trips of each route with their
+ * first and last scheduled times, and the service calendar. The `gtfs` package was not used: it
+ * imports into its own SQLite database, heavy for the five files read here.
+ *
+ * Matching a bus to a trip (matchTrip): the tracker sends its route and its delay, not its trip or
+ * direction. Its schedule time is now − delay (in the agency's time zone); the trips of that route
+ * whose service runs on the service day and whose first departure ≤ schedule time ≤ last arrival
+ * are in progress; the one that started last is chosen (the bus cannot yet be on a later one, and
+ * an earlier one still "in progress" is usually another vehicle's). Trips after midnight (times
+ * past 24:00) count on the previous day's service. Without a trip in progress: route only.
+ */
+
+export class GtfsError extends Error {}
+
+interface Trip {
+  id: string
+  direction?: number
+  /** First departure and last arrival, seconds after the service day's midnight (may pass 24 h). */
+  start: number
+  end: number
+  startTime: string
+  serviceId: string
+}
+
+interface Service {
+  /** Monday first. */
+  days: boolean[]
+  start: string
+  end: string
+}
+
+export interface GtfsIndex {
+  timezone: string
+  byRoute: Map<string, Trip[]>
+  calendar: Map<string, Service>
+  /** service → date (YYYYMMDD) → added (true) or removed (false). */
+  exceptions: Map<string, Map<string, boolean>>
+  summary: { routes: number; trips: number; services: number }
+}
+
+export interface TripMatch {
+  tripId: string
+  startDate: string
+  startTime: string
+  directionId?: number
+}
+
+const FILES = ['agency.txt', 'routes.txt', 'trips.txt', 'stop_times.txt', 'calendar.txt', 'calendar_dates.txt']
+/** Uncompressed size a single file may have: a large region's stop_times.txt is a few hundred MB; more is a bomb. */
+const MAX_FILE_BYTES = 512 * 1024 * 1024
+const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']
+
+type Row = { line: number; get: (column: string) => string }
+
+function table(files: Record<string, Uint8Array>, name: string, columns: string[]): Row[] | undefined {
+  const bytes = files[name]
+  if (!bytes) return undefined
+  let records: string[][]
+  try {
+    // Arrays, not objects, and no per-record info: both cost csv-parse several times its base speed on a large stop_times.txt.
+    records = parse(Buffer.from(bytes), { bom: true, skip_empty_lines: true, relax_column_count: false })
+  } catch (err) {
+    throw new GtfsError(`${name}: ${(err as Error).message}`)
+  }
+  const header = (records[0] ?? []).map((c) => c.trim())
+  const missing = columns.filter((c) => !header.includes(c))
+  if (records.length > 0 && missing.length > 0) throw new GtfsError(`${name} line 1: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`)
+  const at = new Map(header.map((c, i) => [c, i]))
+  // Line numbers count one record a line: GTFS fields hold no line breaks (empty lines are skipped, so a file with them is off).
+  return records.slice(1).map((record, i) => ({
+    line: i + 2,
+    get: (column) => {
+      const k = at.get(column)
+      return k === undefined ? '' : (record[k] ?? '').trim()
+    },
+  }))
+}
+
+function required(files: Record<string, Uint8Array>, name: string, columns: string[]): Row[] {
+  const rows = table(files, name, columns)
+  if (!rows) throw new GtfsError(`${name} is missing from the zip (GTFS files must be at its top level)`)
+  if (rows.length === 0) throw new GtfsError(`${name} has no rows`)
+  return rows
+}
+
+function fail(file: string, row: Row, message: string): never {
+  throw new GtfsError(`${file} line ${row.line}: ${message}`)
+}
+
+function nonEmpty(file: string, row: Row, column: string): string {
+  const v = row.get(column)
+  if (v === '') fail(file, row, `${column} is empty`)
+  return v
+}
+
+const TIME = /^(\d{1,3}):([0-5]\d):([0-5]\d)$/
+const DATE = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$/
+
+function date(file: string, row: Row, column: string): string {
+  const v = row.get(column)
+  if (!DATE.test(v)) fail(file, row, `${column} '${v}' is not a date YYYYMMDD`)
+  return v
+}
+
+/** Parses and checks a GTFS zip; throws GtfsError naming the file and line of the first problem. */
+export function parseGtfs(zip: Uint8Array): GtfsIndex {
+  let files: Record<string, Uint8Array>
+  try {
+    files = unzipSync(zip, {
+      filter: (f) => {
+        if (!FILES.includes(f.name)) return false
+        if (f.originalSize > MAX_FILE_BYTES) throw new GtfsError(`${f.name} is larger than ${MAX_FILE_BYTES / 1024 / 1024} MB uncompressed`)
+        return true
+      },
+    })
+  } catch (err) {
+    if (err instanceof GtfsError) throw err
+    throw new GtfsError(`not a readable zip file: ${(err as Error).message}`)
+  }
+
+  const agency = required(files, 'agency.txt', ['agency_timezone'])
+  const timezone = nonEmpty('agency.txt', agency[0]!, 'agency_timezone')
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone })
+  } catch {
+    fail('agency.txt', agency[0]!, `agency_timezone '${timezone}' is not a time zone`)
+  }
+
+  const routes = new Set<string>()
+  for (const row of required(files, 'routes.txt', ['route_id'])) routes.add(nonEmpty('routes.txt', row, 'route_id'))
+
+  const calendar = new Map<string, Service>()
+  for (const row of table(files, 'calendar.txt', ['service_id', ...DAYS, 'start_date', 'end_date']) ?? []) {
+    const days = DAYS.map((d) => {
+      const v = row.get(d)
+      if (v !== '0' && v !== '1') fail('calendar.txt', row, `${d} must be 0 or 1, not '${v}'`)
+      return v === '1'
+    })
+    calendar.set(nonEmpty('calendar.txt', row, 'service_id'), { days, start: date('calendar.txt', row, 'start_date'), end: date('calendar.txt', row, 'end_date') })
+  }
+  const exceptions = new Map<string, Map<string, boolean>>()
+  for (const row of table(files, 'calendar_dates.txt', ['service_id', 'date', 'exception_type']) ?? []) {
+    const type = row.get('exception_type')
+    if (type !== '1' && type !== '2') fail('calendar_dates.txt', row, `exception_type must be 1 or 2, not '${type}'`)
+    const service = nonEmpty('calendar_dates.txt', row, 'service_id')
+    const dates = exceptions.get(service) ?? new Map<string, boolean>()
+    dates.set(date('calendar_dates.txt', row, 'date'), type === '1')
+    exceptions.set(service, dates)
+  }
+  if (!files['calendar.txt'] && !files['calendar_dates.txt']) throw new GtfsError('calendar.txt and calendar_dates.txt are both missing from the zip: one is needed to know when trips run')
+
+  const trips = new Map<string, { row: Row; routeId: string; serviceId: string; direction?: number }>()
+  for (const row of required(files, 'trips.txt', ['route_id', 'service_id', 'trip_id'])) {
+    const routeId = nonEmpty('trips.txt', row, 'route_id')
+    if (!routes.has(routeId)) fail('trips.txt', row, `route_id '${routeId}' is not in routes.txt`)
+    const serviceId = nonEmpty('trips.txt', row, 'service_id')
+    if (!calendar.has(serviceId) && !exceptions.has(serviceId)) fail('trips.txt', row, `service_id '${serviceId}' is in neither calendar.txt nor calendar_dates.txt`)
+    const d = row.get('direction_id')
+    if (d !== '' && d !== '0' && d !== '1') fail('trips.txt', row, `direction_id must be 0 or 1, not '${d}'`)
+    const id = nonEmpty('trips.txt', row, 'trip_id')
+    if (trips.has(id)) fail('trips.txt', row, `trip_id '${id}' is repeated (first on line ${trips.get(id)!.row.line})`)
+    trips.set(id, { row, routeId, serviceId, direction: d === '' ? undefined : Number(d) })
+  }
+
+  const span = new Map<string, { start: number; end: number; startTime: string }>()
+  for (const row of required(files, 'stop_times.txt', ['trip_id', 'arrival_time', 'departure_time', 'stop_sequence'])) {
+    const tripId = nonEmpty('stop_times.txt', row, 'trip_id')
+    if (!trips.has(tripId)) fail('stop_times.txt', row, `trip_id '${tripId}' is not in trips.txt`)
+    for (const column of ['arrival_time', 'departure_time']) {
+      const v = row.get(column)
+      if (v === '') continue // times are optional between timepoints
+      const m = TIME.exec(v)
+      if (!m) fail('stop_times.txt', row, `${column} '${v}' is not a time HH:MM:SS`)
+      const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])
+      const known = span.get(tripId)
+      if (!known) span.set(tripId, { start: s, end: s, startTime: v.padStart(8, '0') })
+      else {
+        if (s < known.start) Object.assign(known, { start: s, startTime: v.padStart(8, '0') })
+        if (s > known.end) known.end = s
+      }
+    }
+  }
+
+  const byRoute = new Map<string, Trip[]>()
+  for (const [id, trip] of trips) {
+    const s = span.get(id)
+    if (!s) fail('trips.txt', trip.row, `trip '${id}' has no timed stops in stop_times.txt`)
+    const list = byRoute.get(trip.routeId) ?? []
+    list.push({ id, direction: trip.direction, serviceId: trip.serviceId, ...s })
+    byRoute.set(trip.routeId, list)
+  }
+  // By first departure, so matching stops at the first trip not yet begun.
+  for (const list of byRoute.values()) list.sort((a, b) => a.start - b.start)
+  return { timezone, byRoute, calendar, exceptions, summary: { routes: routes.size, trips: trips.size, services: new Set([...calendar.keys(), ...exceptions.keys()]).size } }
+}
+
+function runs(index: GtfsIndex, serviceId: string, day: string, weekday: number): boolean {
+  const exception = index.exceptions.get(serviceId)?.get(day)
+  if (exception !== undefined) return exception
+  const s = index.calendar.get(serviceId)
+  return s !== undefined && s.days[weekday]! && s.start <= day && day <= s.end
+}
+
+/** The agency's local date (YYYYMMDD, weekday Monday = 0) and seconds since midnight, at `at`. */
+// Building a formatter costs far more than using one; a feed asks once per bus.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function localTime(at: number, timezone: string) {
+  let format = formatters.get(timezone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    formatters.set(timezone, format)
+  }
+  const parts = Object.fromEntries(
+    format
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  )
+  return { y: Number(parts.year), m: Number(parts.month), d: Number(parts.day), seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second) }
+}
+
+function serviceDay(y: number, m: number, d: number) {
+  const day = new Date(Date.UTC(y, m - 1, d))
+  return { day: day.toISOString().slice(0, 10).replaceAll('-', ''), weekday: (day.getUTCDay() + 6) % 7 }
+}
+
+/** The trip of `routeId` a bus `delaySeconds` late is on at `at` (rule at the top of this file), if any. */
+export function matchTrip(index: GtfsIndex, routeId: string, at: number, delaySeconds = 0): TripMatch | undefined {
+  const trips = index.byRoute.get(routeId)
+  if (!trips) return undefined
+  const { y, m, d, seconds } = localTime(at, index.timezone)
+  const scheduled = seconds - delaySeconds
+  // `begun`: when the trip started, in seconds from today's midnight (for comparing across days).
+  let best: { trip: Trip; day: string; begun: number } | undefined
+  // Today's service, and yesterday's (trips running past midnight carry times after 24:00).
+  for (const offset of [0, -1]) {
+    const t = scheduled - offset * 86_400
+    const { day, weekday } = serviceDay(y, m, d + offset)
+    for (const trip of trips) {
+      if (trip.start > t) break
+      if (trip.end < t || !runs(index, trip.serviceId, day, weekday)) continue
+      const begun = trip.start + offset * 86_400
+      if (!best || begun > best.begun || (begun === best.begun && trip.id < best.trip.id)) best = { trip, day, begun }
+    }
+  }
+  if (!best) return undefined
+  return { tripId: best.trip.id, startDate: best.day, startTime: best.trip.startTime, directionId: best.trip.direction }
+}
+
+export interface GtfsStoreDeps {
+  /** Where the zips are kept (DATA_DIR/gtfs); none: in memory only. */
+  dir?: string
+  logger: Logger
+}
+
+/** The static GTFS of each city: the uploaded zip on disk (read back at start) and its index in memory. */
+export function createGtfsStore(deps: GtfsStoreDeps) {
+  const byCity = new Map<string, { index: GtfsIndex; uploadedAt: number }>()
+  let version = 0
+  if (deps.dir) {
+    mkdirSync(deps.dir, { recursive: true })
+    for (const file of readdirSync(deps.dir).filter((f) => f.endsWith('.zip'))) {
+      const city = file.slice(0, -4)
+      try {
+        byCity.set(city, { index: parseGtfs(readFileSync(join(deps.dir, file))), uploadedAt: Date.now() })
+      } catch (err) {
+        deps.logger.error({ city, err: (err as Error).message }, 'static GTFS on disk is unreadable; this city has none until a new upload')
+      }
+    }
+  }
+
+  return {
+    /** Parses (throws GtfsError), then keeps the zip (written to a temp file, then renamed over the old) and its index. */
+    put(city: string, zip: Uint8Array) {
+      const index = parseGtfs(zip)
+      if (deps.dir) {
+        const tmp = join(deps.dir, `${city}.zip.tmp`)
+        writeFileSync(tmp, zip)
+        renameSync(tmp, join(deps.dir, `${city}.zip`))
+      }
+      const uploadedAt = Date.now()
+      byCity.set(city, { index, uploadedAt })
+      version += 1
+      return { city, ...index.summary, timezone: index.timezone, uploadedAt: new Date(uploadedAt).toISOString() }
+    },
+    get: (city: string): GtfsIndex | undefined => byCity.get(city)?.index,
+    cities: () => [...byCity.keys()].sort(),
+    /** Changes on every upload, for caches of what was built from the indexes. */
+    version: () => version,
+  }
+}
+
+export type GtfsStore = ReturnType<typeof createGtfsStore>
