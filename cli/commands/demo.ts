@@ -45,6 +45,8 @@ export async function startDemoFleet(
   const empty: typeof entries = []
   for (const entry of entries) if ((await server.storage.latest({ deviceId: entry.device.id, type: entry.device.type })) === null) empty.push(entry)
   let backfill: BackfillResult = { devices: 0, readings: 0, messages: 0, ms: 0 }
+  // Air-quality stations first: the public index and history are what a first visit looks at.
+  empty.sort((a, b) => Number(b.device.type === 'air-quality') - Number(a.device.type === 'air-quality'))
   if (empty.length > 0) {
     say(`Back-filling the last 7 days (30 for weather stations) of ${empty.length} devices with nothing stored, over MQTT…`)
     let shown = 0
