@@ -7,6 +7,9 @@ import { startDemoFleet } from '../cli/commands/demo.ts'
 import { loadConfig } from '../cli/config.ts'
 import { cities } from '../devices/region.ts'
 import { startServer } from '../platform/platform.ts'
+import { quotaPolicy } from '../broker/quotas.ts'
+import { DEVICE_TYPES } from '../devices/kinds.ts'
+import { backfillReadings } from '../simulator/backfill.ts'
 import { planFleet } from '../simulator/fleet.ts'
 
 /**
@@ -47,6 +50,18 @@ type Air = { items: { city: string; index: { value: number | null } | null; stat
 type History = { hours: { time: string; index: number | null }[] }
 
 describe('demo back-fill', () => {
+  it("every kind's backlog fits its device's quota burst, so the broker takes it at once", () => {
+    const plan = planFleet({ devices: DEVICES, seed: 1 })
+    for (const type of DEVICE_TYPES) {
+      const planned = plan.find((d) => d.type === type)!
+      const device = { ...planned, interval: planned.interval ?? 60 }
+      const readings = backfillReadings(device, 1, Date.now())
+      const policy = quotaPolicy(device)
+      expect(readings.length, type).toBeLessThanOrEqual(policy.readingsBurst)
+      expect(Buffer.byteLength(JSON.stringify(readings)), type).toBeLessThanOrEqual(policy.bytesBurst)
+    }
+  })
+
   it('every city has an index and 7 days of complete hours within a minute; a second start does not back-fill again', async () => {
     // The fleet this test runs has an air-quality station in every city, or the check below proves nothing.
     expect(new Set(planFleet({ devices: DEVICES, seed: 1 }).filter((d) => d.type === 'air-quality').map((d) => d.city)).size).toBe(cities.length)
