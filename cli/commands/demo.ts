@@ -5,9 +5,13 @@ import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { UsageError, type Command } from '../command.ts'
 import { createLogger } from '../logger.ts'
-import { startServer } from '../../platform/platform.ts'
+import { startServer, type RunningServer } from '../../platform/platform.ts'
 import { stopWithin, untilSignal } from '../signals.ts'
-import { startFleet } from './simulate.ts'
+import type { Logger } from 'pino'
+import type { Config } from '../config.ts'
+import { backfillFleet, type BackfillResult } from '../../simulator/backfill.ts'
+import type { SimulatorDeps } from '../../simulator/simulator.ts'
+import { registerFleet, startFleet } from './simulate.ts'
 
 /** The demo's admin password: ADMIN_PASSWORD, or one generated on the first demo and kept in the data directory. */
 function demoAdminPassword(dataDir: string, configured: string | undefined): string {
@@ -21,6 +25,46 @@ function demoAdminPassword(dataDir: string, configured: string | undefined): str
     writeFileSync(file, `${password}\n`, { mode: 0o600 })
     return password
   }
+}
+
+/**
+ * The demo's fleet: registered (or reused), devices with nothing stored yet publish their last
+ * days as a backlog first (simulator/backfill.ts), then every device publishes live.
+ */
+export async function startDemoFleet(
+  config: Config,
+  server: Pick<RunningServer, 'mqttPort' | 'storage' | 'registry'>,
+  options: { devices: number; rate: number },
+  logger: Logger,
+  say: (line: string) => void,
+  onProgress?: SimulatorDeps['onProgress'],
+): Promise<{ fleet: Awaited<ReturnType<typeof startFleet>>; backfill: BackfillResult }> {
+  const mqttUrl = `mqtt://127.0.0.1:${server.mqttPort}`
+  const fleetOptions = { devices: options.devices, seed: 1, rateMultiplier: options.rate }
+  const entries = await registerFleet(config, fleetOptions, server.registry)
+  const empty: typeof entries = []
+  for (const entry of entries) if ((await server.storage.latest({ deviceId: entry.device.id, type: entry.device.type })) === null) empty.push(entry)
+  let backfill: BackfillResult = { devices: 0, readings: 0, messages: 0, ms: 0 }
+  // Air-quality stations first: the public index and history are what a first visit looks at.
+  empty.sort((a, b) => Number(b.device.type === 'air-quality') - Number(a.device.type === 'air-quality'))
+  if (empty.length > 0) {
+    say(`Back-filling the last 7 days (30 for weather stations) of ${empty.length} devices with nothing stored, over MQTT…`)
+    let shown = 0
+    backfill = await backfillFleet({
+      mqttUrl,
+      fleet: empty,
+      seed: fleetOptions.seed,
+      onDevice: (done, total) => {
+        if (done === total || done - shown >= Math.ceil(total / 10)) {
+          shown = done
+          say(`  back-fill: ${done}/${total} devices`)
+        }
+      },
+    })
+    say(`Back-filled ${backfill.readings} readings of ${backfill.devices} devices in ${(backfill.ms / 1000).toFixed(1)} s.`)
+  }
+  const fleet = await startFleet(config, mqttUrl, fleetOptions, logger, onProgress, entries)
+  return { fleet, backfill }
 }
 
 export const demoCommand: Command = {
@@ -45,11 +89,12 @@ export const demoCommand: Command = {
   MQTT        ${server.urls.mqtt}   (WebSocket ${server.urls.mqttWs})
   Storage     ${config.storage.kind === 'influxdb' ? config.storage.url : `embedded store in ${config.dataDir}`}
 Starting ${devices} simulated devices across the ten cities. Ctrl-C stops everything.`)
-    const fleet = await startFleet(
+    const { fleet } = await startDemoFleet(
       config,
-      `mqtt://127.0.0.1:${server.mqttPort}`,
-      { devices, seed: 1, rateMultiplier: rate },
+      server,
+      { devices, rate },
       logger.child({ part: 'simulator' }),
+      (line) => console.log(line),
       createProgressPrinter((line) => process.stderr.write(`${line}\n`)),
     )
     const signal = await untilSignal()

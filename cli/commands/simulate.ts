@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { withRegistry } from '../../platform/platform.ts'
-import { ensureFleet, planFleet } from '../../simulator/fleet.ts'
+import { ensureFleet, planFleet, type FleetEntry } from '../../simulator/fleet.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { createSimulator, type SimulatorDeps } from '../../simulator/simulator.ts'
 import { UsageError, type Command } from '../command.ts'
@@ -18,10 +18,19 @@ export interface FleetOptions {
   faults?: SimulatorDeps['faults']
 }
 
-/** Registers (or reuses) the simulated fleet in the data directory's registry and starts it publishing. */
-export async function startFleet(config: Config, mqttUrl: string, options: FleetOptions, logger: Logger, onProgress?: SimulatorDeps['onProgress']) {
+/**
+ * Registers (or reuses) the simulated fleet in the data directory's registry, or in `registry`
+ * (a running server's own: its broker knows the devices at once).
+ */
+export async function registerFleet(config: Config, options: Pick<FleetOptions, 'devices' | 'seed'>, registry?: Parameters<typeof ensureFleet>[0]): Promise<FleetEntry[]> {
   const plan = planFleet({ devices: options.devices, seed: options.seed })
-  const fleet = await withRegistry(config, (registry) => ensureFleet(registry, plan, join(config.dataDir, 'simulator', 'fleet.json')))
+  const file = join(config.dataDir, 'simulator', 'fleet.json')
+  return registry ? ensureFleet(registry, plan, file) : withRegistry(config, (r) => ensureFleet(r, plan, file))
+}
+
+/** Registers (or reuses) the simulated fleet, unless given, and starts it publishing. */
+export async function startFleet(config: Config, mqttUrl: string, options: FleetOptions, logger: Logger, onProgress?: SimulatorDeps['onProgress'], entries?: FleetEntry[]) {
+  const fleet = entries ?? (await registerFleet(config, options))
   const simulator = createSimulator({ mqttUrl, fleet, logger, onProgress, ...options })
   await simulator.start()
   return simulator
