@@ -369,7 +369,7 @@ async function main(): Promise<number> {
     ...honestIds.map((id) => ({ id, interval: 1 })),
     ...victimIds.map((id) => ({ id, interval: 60 })),
     { id: 'faults-flooder', interval: 1 },
-    { id: 'faults-garbage-array', interval: 1 },
+    { id: 'faults-garbage-array', interval: 60 },
     { id: 'faults-garbage-single', interval: 1 },
     { id: 'faults-revoked', interval: 60 },
     { id: 'faults-tls', interval: 60 },
@@ -568,7 +568,7 @@ async function deviceCases(a: Piazza, fleet: ReturnType<typeof honestFleet>, sec
   }
   record(
     '2 garbage arrays (1,000 bad readings each)',
-    'one dead letter per payload (≤ 6 KiB each; was 1,000 × 4 KB), then refused over-quota (1,000 readings owe 100 s of a 10/s quota)',
+    'one dead letter per payload (≤ 6 KiB each; was 1,000 × 4 KB), then refused over-quota (a station reporting every 60 s: once its 8-day backlog burst of 11,520 readings is spent, 1,000 more owe 6,000 s of its 1/6-a-second quota)',
     `${garbage.array.sent} sent, ${garbage.array.acked} acked, over-quota refusals +${overQuota}; ${stored.array.count} dead letters, ${stored.array.bytes} B stored (${(stored.array.bytes / Math.max(1, garbage.array.sent)).toFixed(0)} B per payload sent of ${arrayPayload.length} B)`,
     stored.array.bytes / Math.max(1, garbage.array.sent) <= 6 * 1024 && overQuota >= 1 && garbage.array.acked < garbage.array.sent,
   )
