@@ -662,6 +662,7 @@ describe('dashboard API', () => {
       expect(doc.openapi).toMatch(/^3\./)
       expect(Object.keys(doc.paths).sort()).toEqual(
         [
+          '/api/admin/gtfs/{city}',
           '/api/auth/login',
           '/api/auth/logout',
           '/api/auth/me',
