@@ -316,6 +316,14 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.ready()
 
   let closing: Promise<void> | undefined
+  // Fastify ends the keep-alive connections idle when closing starts; one busy then (a bundle
+  // still being sent) turns idle afterwards and would hold server.close() for the keep-alive
+  // timeout (72 s), past the shutdown deadline. Sweep them until the server has closed.
+  function closeApp(): Promise<void> {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+    return app.close().finally(() => clearInterval(sweep))
+  }
+
   return {
     app,
     io,
@@ -328,6 +336,6 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     refilled,
     routes,
     generatedAdminPassword: initial.generatedPassword,
-    close: () => (closing ??= app.close()),
+    close: () => (closing ??= closeApp()),
   }
 }
