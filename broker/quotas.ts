@@ -89,6 +89,8 @@ interface Buckets {
   readings: number
   bytes: number
   lastLogged: number
+  /** The policy admit() derived for the message being handled; recorded() reuses it. */
+  policy?: QuotaPolicy
   /** Since when every message has been slowed (undefined while the device keeps to its quota). */
   slowedSince?: number
 }
@@ -133,6 +135,7 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
       const now = clock()
       const previous = buckets.get(device.id)?.at
       const b = refilled(device, policy, now)
+      b.policy = policy
       const owed = debt(b, policy)
       // A pause longer than any PUBACK hold ends a slowed streak: the device was not being held.
       if (owed.ms === 0 && (previous === undefined || now - previous > maxDelayMs)) b.slowedSince = undefined
@@ -151,7 +154,8 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
 
     /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
     recorded(device: Device, readings: number): number {
-      const policy = quotaPolicy(device)
+      // Derived once per message (in admit), not again on the PUBACK path.
+      const policy = buckets.get(device.id)?.policy ?? quotaPolicy(device)
       const now = clock()
       const b = refilled(device, policy, now)
       b.readings -= readings
