@@ -61,6 +61,22 @@ const PRUNE_INTERVAL_MS = 60 * 60_000
 /** Tags stored in their own columns; any other tag cannot be represented and is refused. */
 const KEY_TAGS = new Set(['city', 'device', 'laneId', 'route'])
 
+/** The hourly and daily rollups share one shape: sums, extremes and counts per series, field and period. */
+const rollupTable = (name: string) => `CREATE TABLE IF NOT EXISTS ${name} (
+  type TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  lane_id TEXT NOT NULL,
+  route TEXT NOT NULL,
+  city TEXT NOT NULL,
+  sum REAL NOT NULL,
+  min REAL NOT NULL,
+  max REAL NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (type, device_id, field, time, lane_id, route)
+) WITHOUT ROWID;`
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
   type TEXT NOT NULL,
@@ -85,34 +101,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (received_at);
 CREATE INDEX IF NOT EXISTS dead_letters_by_device ON dead_letters (device_id, received_at);
-CREATE TABLE IF NOT EXISTS rollup_hourly (
-  type TEXT NOT NULL,
-  device_id TEXT NOT NULL,
-  field TEXT NOT NULL,
-  time INTEGER NOT NULL,
-  lane_id TEXT NOT NULL,
-  route TEXT NOT NULL,
-  city TEXT NOT NULL,
-  sum REAL NOT NULL,
-  min REAL NOT NULL,
-  max REAL NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (type, device_id, field, time, lane_id, route)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_daily (
-  type TEXT NOT NULL,
-  device_id TEXT NOT NULL,
-  field TEXT NOT NULL,
-  time INTEGER NOT NULL,
-  lane_id TEXT NOT NULL,
-  route TEXT NOT NULL,
-  city TEXT NOT NULL,
-  sum REAL NOT NULL,
-  min REAL NOT NULL,
-  max REAL NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (type, device_id, field, time, lane_id, route)
-) WITHOUT ROWID;
+${rollupTable('rollup_hourly')}
+${rollupTable('rollup_daily')}
 `
 
 /** A (series, field, hour) a write touched: its hour is recomputed, then its day. */
