@@ -117,6 +117,23 @@ describe('the hourly sums', () => {
   })
 })
 
+describe('memory', () => {
+  it('allocates a station\'s rings with its first reading inside them, not before', () => {
+    const now = Date.UTC(2026, 5, 1, 12, 30)
+    const m = newStationMemory()
+    expect(m.rings).toBeUndefined()
+    expect(rollingHour(m, now)).toEqual({})
+    expect(hourValues(m, now - HOUR)).toEqual({})
+    // Older than the week of history: remembered as the newest value, no rings.
+    addReading(m, { time: now - 8 * 24 * HOUR, values: { pm25: 12 } }, now)
+    expect(m.rings).toBeUndefined()
+    expect(latestOf(m).values).toEqual({ pm25: 12 })
+    addReading(m, { time: now - 2 * HOUR, values: { pm25: 20 } }, now)
+    expect(m.rings).toBeDefined()
+    expect(hourValues(m, Math.floor((now - 2 * HOUR) / HOUR) * HOUR)).toEqual({ pm25: { mean: 20, count: 1 } })
+  })
+})
+
 describe('duplicates', () => {
   it('count once within the duplicate window, and again beyond it (storage has them once; the next load corrects it)', () => {
     const m = newStationMemory()

@@ -23,9 +23,11 @@ import { PUBLIC_FIELDS } from './schemas.ts'
  *   reading with different values keeps the first one's values here (storage keeps the last).
  *
  * Memory per station, bounded whatever the message rate: 5 pollutants × (72 minute slots + 172
- * hour slots) × (sum + count) ≈ 2,440 numbers plus 244 slot keys (≈ 20 KB in typed arrays), 6
- * newest values with their times, and the duplicate window: at most 4,096 times (a Set plus a
- * ring of the same size, ≈ 100 KB at the cap; a station reporting once a minute keeps 120).
+ * hour slots) × (sum + count) plus 244 slot keys in one 15.6 KB buffer, allocated with the
+ * station's first reading inside the rings (a registered station without data in the last 7
+ * days has none), 6 newest values with their times, and the duplicate window: at most 4,096
+ * times (a Set plus a ring of the same size, ≈ 100 KB at the cap; a station reporting once a
+ * minute keeps 120).
  *
  * The rolling mean has minute resolution: the "now" window of a computation at T is the minutes
  * from the one containing T − 60 min (counted whole) to the one containing T + 5 min.
@@ -49,7 +51,8 @@ const F = PUBLIC_FIELDS.length
 export const floorHour = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS
 export const round1 = (v: number) => Math.round(v * 10) / 10
 
-export interface StationMemory {
+/** The minute and hour rings of one station: views into one buffer, allocated with its first data. */
+interface Rings {
   minuteKey: Int32Array
   /** [pollutant × MINUTE_SLOTS + slot] */
   minuteSum: Float64Array
@@ -58,9 +61,14 @@ export interface StationMemory {
   /** [pollutant × HOUR_SLOTS + slot] */
   hourSum: Float64Array
   hourCount: Uint32Array
+}
+
+export interface StationMemory {
+  /** Undefined until the station has a reading inside the rings (a station that never reported costs nothing here). */
+  rings: Rings | undefined
   /** Per public field (PUBLIC_FIELDS order): newest value and its time (NaN / -Infinity when none). */
-  latestValue: Float64Array
-  latestTime: Float64Array
+  latestValue: number[]
+  latestTime: number[]
   seen: Set<number>
   /** The times in `seen`, in insertion order (a ring), to forget them oldest first. */
   seenRing: Float64Array
@@ -71,32 +79,56 @@ export interface StationMemory {
   generation: number
 }
 
+const NO_TIMES = new Float64Array(0)
+
 export function newStationMemory(): StationMemory {
   return {
-    minuteKey: new Int32Array(MINUTE_SLOTS).fill(-1),
-    minuteSum: new Float64Array(P * MINUTE_SLOTS),
-    minuteCount: new Uint32Array(P * MINUTE_SLOTS),
-    hourKey: new Int32Array(HOUR_SLOTS).fill(-1),
-    hourSum: new Float64Array(P * HOUR_SLOTS),
-    hourCount: new Uint32Array(P * HOUR_SLOTS),
-    latestValue: new Float64Array(F).fill(Number.NaN),
-    latestTime: new Float64Array(F).fill(Number.NEGATIVE_INFINITY),
+    rings: undefined,
+    latestValue: new Array<number>(F).fill(Number.NaN),
+    latestTime: new Array<number>(F).fill(Number.NEGATIVE_INFINITY),
     seen: new Set(),
-    seenRing: new Float64Array(0),
+    seenRing: NO_TIMES,
     seenHead: 0,
     loaded: false,
     generation: 0,
   }
 }
 
+// One buffer per station rather than six: with 10,000 stations, six small allocations each
+// fragmented the process's memory well beyond the rings' own size.
+const SUMS_BYTES = P * (MINUTE_SLOTS + HOUR_SLOTS) * 8
+const COUNTS_BYTES = P * (MINUTE_SLOTS + HOUR_SLOTS) * 4
+const KEYS_BYTES = (MINUTE_SLOTS + HOUR_SLOTS) * 4
+
+function rings(m: StationMemory): Rings {
+  if (m.rings) return m.rings
+  const buffer = new ArrayBuffer(SUMS_BYTES + COUNTS_BYTES + KEYS_BYTES)
+  let offset = 0
+  const take = <T>(make: (buffer: ArrayBuffer, offset: number, length: number) => T, length: number, size: number): T => {
+    const view = make(buffer, offset, length)
+    offset += length * size
+    return view
+  }
+  const f64 = (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n)
+  const u32 = (b: ArrayBuffer, o: number, n: number) => new Uint32Array(b, o, n)
+  const i32 = (b: ArrayBuffer, o: number, n: number) => new Int32Array(b, o, n)
+  const r: Rings = {
+    minuteSum: take(f64, P * MINUTE_SLOTS, 8),
+    hourSum: take(f64, P * HOUR_SLOTS, 8),
+    minuteCount: take(u32, P * MINUTE_SLOTS, 4),
+    hourCount: take(u32, P * HOUR_SLOTS, 4),
+    minuteKey: take(i32, MINUTE_SLOTS, 4),
+    hourKey: take(i32, HOUR_SLOTS, 4),
+  }
+  r.minuteKey.fill(-1)
+  r.hourKey.fill(-1)
+  m.rings = r
+  return r
+}
+
 /** Clears what a station remembers (before a load). */
 function reset(m: StationMemory): void {
-  m.minuteKey.fill(-1)
-  m.minuteSum.fill(0)
-  m.minuteCount.fill(0)
-  m.hourKey.fill(-1)
-  m.hourSum.fill(0)
-  m.hourCount.fill(0)
+  m.rings = undefined
   m.latestValue.fill(Number.NaN)
   m.latestTime.fill(Number.NEGATIVE_INFINITY)
   m.seen.clear()
@@ -176,21 +208,25 @@ export function addReading(m: StationMemory, reading: ValidReading, now: number)
   }
   const minute = Math.floor(time / MINUTE_MS)
   const nowMinute = Math.floor(now / MINUTE_MS)
-  const minuteSlot = claimSlot(m.minuteKey, m.minuteSum, m.minuteCount, MINUTE_SLOTS, minute, nowMinute - 61, nowMinute + 6)
   const hour = Math.floor(time / HOUR_MS)
   const nowHour = Math.floor(now / HOUR_MS)
-  const hourSlot = claimSlot(m.hourKey, m.hourSum, m.hourCount, HOUR_SLOTS, hour, nowHour - HISTORY_HOURS, nowHour + 1)
+  const inMinutes = minute >= nowMinute - 61 && minute <= nowMinute + 6
+  const inHours = hour >= nowHour - HISTORY_HOURS && hour <= nowHour + 1
+  if (!inMinutes && !inHours) return undefined
+  const r = rings(m)
+  const minuteSlot = claimSlot(r.minuteKey, r.minuteSum, r.minuteCount, MINUTE_SLOTS, minute, nowMinute - 61, nowMinute + 6)
+  const hourSlot = claimSlot(r.hourKey, r.hourSum, r.hourCount, HOUR_SLOTS, hour, nowHour - HISTORY_HOURS, nowHour + 1)
   if (minuteSlot < 0 && hourSlot < 0) return undefined
   for (let p = 0; p < P; p++) {
     const v = values[EAQI_POLLUTANTS[p]!]
     if (typeof v !== 'number') continue
     if (minuteSlot >= 0) {
-      m.minuteSum[p * MINUTE_SLOTS + minuteSlot] = m.minuteSum[p * MINUTE_SLOTS + minuteSlot]! + v
-      m.minuteCount[p * MINUTE_SLOTS + minuteSlot] = m.minuteCount[p * MINUTE_SLOTS + minuteSlot]! + 1
+      r.minuteSum[p * MINUTE_SLOTS + minuteSlot] = r.minuteSum[p * MINUTE_SLOTS + minuteSlot]! + v
+      r.minuteCount[p * MINUTE_SLOTS + minuteSlot] = r.minuteCount[p * MINUTE_SLOTS + minuteSlot]! + 1
     }
     if (hourSlot >= 0) {
-      m.hourSum[p * HOUR_SLOTS + hourSlot] = m.hourSum[p * HOUR_SLOTS + hourSlot]! + v
-      m.hourCount[p * HOUR_SLOTS + hourSlot] = m.hourCount[p * HOUR_SLOTS + hourSlot]! + 1
+      r.hourSum[p * HOUR_SLOTS + hourSlot] = r.hourSum[p * HOUR_SLOTS + hourSlot]! + v
+      r.hourCount[p * HOUR_SLOTS + hourSlot] = r.hourCount[p * HOUR_SLOTS + hourSlot]! + 1
     }
   }
   return hourSlot >= 0 ? hour * HOUR_MS : undefined
@@ -202,12 +238,14 @@ export function rollingHour(m: StationMemory, now: number): Partial<Record<Pollu
   const to = Math.floor((now + FUTURE_MS - 1) / MINUTE_MS)
   const sums = [0, 0, 0, 0, 0]
   const counts = [0, 0, 0, 0, 0]
+  const r = m.rings
+  if (!r) return {}
   for (let minute = from; minute <= to; minute++) {
     const slot = minute % MINUTE_SLOTS
-    if (m.minuteKey[slot] !== minute) continue
+    if (r.minuteKey[slot] !== minute) continue
     for (let p = 0; p < P; p++) {
-      sums[p]! += m.minuteSum[p * MINUTE_SLOTS + slot]!
-      counts[p]! += m.minuteCount[p * MINUTE_SLOTS + slot]!
+      sums[p]! += r.minuteSum[p * MINUTE_SLOTS + slot]!
+      counts[p]! += r.minuteCount[p * MINUTE_SLOTS + slot]!
     }
   }
   const out: Partial<Record<Pollutant, HourlyValue>> = {}
@@ -220,10 +258,11 @@ export function hourValues(m: StationMemory, hourStart: number): Partial<Record<
   const hour = Math.floor(hourStart / HOUR_MS)
   const slot = hour % HOUR_SLOTS
   const out: Partial<Record<Pollutant, HourlyValue>> = {}
-  if (m.hourKey[slot] !== hour) return out
+  const r = m.rings
+  if (!r || r.hourKey[slot] !== hour) return out
   for (let p = 0; p < P; p++) {
-    const count = m.hourCount[p * HOUR_SLOTS + slot]!
-    if (count > 0) out[EAQI_POLLUTANTS[p]!] = { mean: round1(m.hourSum[p * HOUR_SLOTS + slot]! / count), count }
+    const count = r.hourCount[p * HOUR_SLOTS + slot]!
+    if (count > 0) out[EAQI_POLLUTANTS[p]!] = { mean: round1(r.hourSum[p * HOUR_SLOTS + slot]! / count), count }
   }
   return out
 }
@@ -232,11 +271,13 @@ export function hourValues(m: StationMemory, hourStart: number): Partial<Record<
 export function hoursWithData(m: StationMemory, now: number): number[] {
   const nowHour = Math.floor(now / HOUR_MS)
   const out: number[] = []
+  const r = m.rings
+  if (!r) return out
   for (let slot = 0; slot < HOUR_SLOTS; slot++) {
-    const hour = m.hourKey[slot]!
+    const hour = r.hourKey[slot]!
     if (hour < nowHour - HISTORY_HOURS || hour >= nowHour) continue
     for (let p = 0; p < P; p++) {
-      if (m.hourCount[p * HOUR_SLOTS + slot]! > 0) {
+      if (r.hourCount[p * HOUR_SLOTS + slot]! > 0) {
         out.push(hour * HOUR_MS)
         break
       }
@@ -298,18 +339,12 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
     for (const w of means) {
       const count = countAt.get(w.time) ?? 0
       const hour = Math.floor(w.time / HOUR_MS)
-      if (w.value === null || count <= 0 || hour < nowHour - HISTORY_HOURS || hour > nowHour + 1) continue
-      const slot = hour % HOUR_SLOTS
-      if (m.hourKey[slot]! > hour) continue
-      if (m.hourKey[slot]! < hour) {
-        m.hourKey[slot] = hour
-        for (let q = 0; q < P; q++) {
-          m.hourSum[q * HOUR_SLOTS + slot] = 0
-          m.hourCount[q * HOUR_SLOTS + slot] = 0
-        }
-      }
-      m.hourSum[p * HOUR_SLOTS + slot] = m.hourSum[p * HOUR_SLOTS + slot]! + w.value * count
-      m.hourCount[p * HOUR_SLOTS + slot] = m.hourCount[p * HOUR_SLOTS + slot]! + count
+      if (w.value === null || count <= 0) continue
+      const r = rings(m)
+      const slot = claimSlot(r.hourKey, r.hourSum, r.hourCount, HOUR_SLOTS, hour, nowHour - HISTORY_HOURS, nowHour + 1)
+      if (slot < 0) continue
+      r.hourSum[p * HOUR_SLOTS + slot] = r.hourSum[p * HOUR_SLOTS + slot]! + w.value * count
+      r.hourCount[p * HOUR_SLOTS + slot] = r.hourCount[p * HOUR_SLOTS + slot]! + count
     }
   })
   // The raw readings, joined by time into readings, oldest first.
