@@ -302,8 +302,8 @@ export function latestOf(m: StationMemory): { time: number | null; values: Recor
  * Loads a station from storage into its memory: the hourly means and counts of the history
  * before the duplicate window (sums rebuilt as mean × count), the raw readings from the start of
  * the hour the duplicate window starts in (minute sums, their hours, the times seen) and each
- * field's newest value. 5 × 2 windowed queries, 5 raw ones and one `latest`: 16 calls, whatever
- * the station holds.
+ * field's newest value. One `latest`, then (when the newest reading is inside the week of
+ * history) 5 × 2 windowed queries and 5 raw ones: 16 calls, whatever the station holds.
  *
  * Merged into what the memory already took from the feed (a reload, `fresh`, clears it first):
  * storage's raw readings the feed already gave are skipped by their time. A reading older than
@@ -319,17 +319,22 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
   const rawFrom = floorHour(now - DUPLICATE_WINDOW_MS)
   const rawTo = now + FUTURE_MS + 1
   const hoursLimit = Math.ceil((rawFrom - historyFrom) / HOUR_MS) + 1
-  const [hourly, raw, latest] = await Promise.all([
-    Promise.all(
-      EAQI_POLLUTANTS.map(async (field) => {
-        const query = { deviceId, type: TYPE, field, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }
-        const [means, counts] = await Promise.all([storage.series({ ...query, aggregate: 'mean' }), storage.series({ ...query, aggregate: 'count' })])
-        return { means, counts }
-      }),
-    ),
-    Promise.all(EAQI_POLLUTANTS.map((field) => storage.series({ deviceId, type: TYPE, field, from: rawFrom, to: rawTo, limit: RAW_LIMIT }))),
-    storage.latest({ deviceId, type: TYPE }),
-  ])
+  // The newest reading first: a station with nothing in the week of history (registered, never
+  // reported, or silent for long) costs one call rather than 16 (10,000 of them at start).
+  const latest = await storage.latest({ deviceId, type: TYPE })
+  const recent = latest !== null && latest.time >= historyFrom
+  const [hourly, raw] = recent
+    ? await Promise.all([
+        Promise.all(
+          EAQI_POLLUTANTS.map(async (field) => {
+            const query = { deviceId, type: TYPE, field, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }
+            const [means, counts] = await Promise.all([storage.series({ ...query, aggregate: 'mean' }), storage.series({ ...query, aggregate: 'count' })])
+            return { means, counts }
+          }),
+        ),
+        Promise.all(EAQI_POLLUTANTS.map((field) => storage.series({ deviceId, type: TYPE, field, from: rawFrom, to: rawTo, limit: RAW_LIMIT }))),
+      ])
+    : [[], []]
   if (generation !== m.generation) return false
   const loadedAt = clock()
   const nowHour = Math.floor(loadedAt / HOUR_MS)
