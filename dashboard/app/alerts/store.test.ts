@@ -26,6 +26,8 @@ const alert = (over: Partial<Alert> = {}): Alert => ({
   acknowledgedBy: null,
   resolvedAt: null,
   resolvedReason: null,
+  assignee: null,
+  silenced: false,
   ...over,
 })
 
