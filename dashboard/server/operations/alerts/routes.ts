@@ -477,16 +477,18 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       if (b.deviceId !== undefined && !registry.get(b.deviceId)) throw badRequest(`no device with id '${b.deviceId}'`)
       const city = b.city === undefined ? null : (findCity(b.city)?.id ?? null)
       if (b.city !== undefined && !city) throw badRequest(`unknown city '${b.city}'; cities: ${cityIds.join(', ')}`)
+      const reason = b.reason.trim()
+      if (!reason) throw badRequest('give the reason for the silence')
       if ((b.endsAt === undefined) === (b.duration === undefined)) throw badRequest('give the end of the silence: endsAt or duration (one of them)')
       const now = alerts.now()
       const startsAt = b.startsAt === undefined ? now : isoTime('startsAt', b.startsAt)
       let endsAt: number
       if (b.endsAt !== undefined) endsAt = isoTime('endsAt', b.endsAt)
       else endsAt = startsAt + mapErrors(() => parseDuration('duration', b.duration!)) * 1000
-      if (!(endsAt > startsAt)) throw badRequest('the silence must end after it starts')
       if (endsAt <= now) throw badRequest(`the silence ends in the past (${new Date(endsAt).toISOString()})`)
+      if (!(endsAt > startsAt)) throw badRequest('the silence must end after it starts')
       if (endsAt - startsAt > MAX_SILENCE_MS) throw badRequest('a silence lasts at most 30 days')
-      const silence = alerts.createSilence({ ruleId: b.ruleId ?? null, deviceId: b.deviceId ?? null, city, reason: b.reason.trim() || b.reason, startsAt, endsAt }, by)
+      const silence = alerts.createSilence({ ruleId: b.ruleId ?? null, deviceId: b.deviceId ?? null, city, reason, startsAt, endsAt }, by)
       await record({
         actor: by,
         action: 'silence.create',

@@ -367,10 +367,6 @@ export function createAlertStore(db: Database.Database) {
       return n
     }),
 
-    /** Sets a stored alert's assignee directly (a resolved one: the engine does not hold it). */
-    setAssignee: (id: number, assignee: string | null): void => {
-      db.prepare('UPDATE alerts SET assignee = ? WHERE id = ?').run(assignee, id)
-    },
     addNote: (note: AlertNote): void => {
       insertNote.run(note)
     },
