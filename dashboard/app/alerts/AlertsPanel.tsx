@@ -256,6 +256,7 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
                 onSelectDevice={onSelectDevice}
                 selected={canAck && a.state === 'open' && g.total > 1 ? selected.has(a.id) : undefined}
                 onSelect={toggle}
+                grouped={g.total > 1}
               />
             ))}
           </ul>
@@ -275,10 +276,12 @@ interface ItemProps {
   /** Defined: a checkbox to select it for a bulk acknowledgement. */
   selected?: boolean
   onSelect?: (id: number, on: boolean) => void
+  /** Inside a group card (which names the rule and the city): titled by its device, tighter. */
+  grouped?: boolean
 }
 
 /** One alert: severity, what and where in words, since when, its state, Acknowledge, and its details (timeline, comment, assign). */
-export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onSelectDevice, compact, selected, onSelect }: ItemProps) {
+export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onSelectDevice, compact, selected, onSelect, grouped }: ItemProps) {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState('')
   const [details, setDetails] = useState(false)
@@ -296,7 +299,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
   }
   return (
     <li
-      className={`alert-item sev-${a.severity} state-${a.state}${compact ? ' compact' : ''}${a.silenced ? ' silenced' : ''}`}
+      className={`alert-item sev-${a.severity} state-${a.state}${compact || grouped ? ' compact' : ''}${a.silenced ? ' silenced' : ''}`}
       data-testid="alert-item"
       data-alert-id={a.id}
       data-state={a.state}
@@ -313,7 +316,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
       </span>
       <div className="alert-body">
         <p className="alert-title">
-          <strong>{a.ruleName}</strong>
+          <strong>{grouped ? a.deviceName : a.ruleName}</strong>
           <span>
             {a.silenced && (
               <span className="silenced-chip" data-testid="alert-silenced" title="A silence mutes its notifications">
@@ -327,14 +330,28 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
           {a.message}
         </p>
         <p className="alert-meta">
-          {onSelectDevice ? (
+          {grouped ? (
+            <>
+              {onSelectDevice && (
+                <button type="button" className="link" onClick={() => onSelectDevice(a.deviceId)} data-testid="alert-device">
+                  Show on map
+                </button>
+              )}{' '}
+              · opened {at(a.openedAt)}
+            </>
+          ) : onSelectDevice ? (
             <button type="button" className="link" onClick={() => onSelectDevice(a.deviceId)} data-testid="alert-device">
               {a.deviceName}
             </button>
           ) : (
             a.deviceName
-          )}{' '}
-          · {cityName(config, a.city)} · opened {at(a.openedAt)} ({formatAge(Date.now() - Date.parse(a.openedAt))} ago)
+          )}
+          {!grouped && (
+            <>
+              {' '}
+              · {cityName(config, a.city)} · opened {at(a.openedAt)} ({formatAge(Date.now() - Date.parse(a.openedAt))} ago)
+            </>
+          )}
           {a.state !== 'resolved' && a.kind === 'threshold' && a.lastValue !== null && a.lastValue !== a.value && (
             <>
               {' '}
@@ -373,7 +390,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
         )}
         {!compact && (
           <button type="button" className="secondary" aria-expanded={details} onClick={() => setDetails(!details)} data-testid="alert-details-toggle">
-            {details ? 'Hide timeline' : 'Timeline, comment, assign'}
+            {details ? 'Hide timeline' : 'Timeline'}
           </button>
         )}
       </div>
