@@ -35,6 +35,16 @@ export function SeverityIcon({ severity, size = 22 }: { severity: string; size?:
   )
 }
 
+/** A crossed-out bell: muted by a silence (drawn, not an emoji: control-room machines may lack an emoji font). */
+function MuteIcon() {
+  return (
+    <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" className="mute-icon">
+      <path d="M6 17h12l-1.6-2.2V10a4.4 4.4 0 0 0-8.8 0v4.8L6 17z M10 19.5a2 2 0 0 0 4 0" fill="none" stroke="currentColor" strokeWidth="2" strokeLinejoin="round" />
+      <path d="M4 4l16 16" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
+    </svg>
+  )
+}
+
 const timeFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 const at = (iso: string | null) => (iso ? timeFormat.format(Date.parse(iso)) : '—')
 
@@ -198,7 +208,7 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
             {g.silenced > 0 && (
               <span className="silenced-chip" data-testid="group-silenced" title="A silence mutes their notifications">
                 {' '}
-                🔕 {g.silenced} silenced
+                <MuteIcon /> {g.silenced} silenced
               </span>
             )}
           </p>
@@ -320,7 +330,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
           <span>
             {a.silenced && (
               <span className="silenced-chip" data-testid="alert-silenced" title="A silence mutes its notifications">
-                🔕 Silenced
+                <MuteIcon /> Silenced
               </span>
             )}{' '}
             <span className={`alert-state ${a.state}`}>{a.state === 'open' ? 'Open' : a.state === 'acknowledged' ? 'Acknowledged' : 'Resolved'}</span>
