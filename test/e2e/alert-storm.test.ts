@@ -170,6 +170,7 @@ describe('an alert storm in the staff alerts view', () => {
     const card = phone.locator(`[data-testid="alert-group"][data-rule-id="${ruleId}"]`)
     await expect.poll(() => card.getAttribute('data-total'), WAIT).toBe(String(STORM))
     expect(await phone.getByTestId('alert-group').count()).toBe(1)
+    // The alerts panel sits below the map and the device list on a phone.
     await card.scrollIntoViewIfNeeded()
     await screenshot(phone, 'alerts-storm-phone-dark')
     await phone.close()
