@@ -161,6 +161,40 @@ export const EXPECTATIONS: Record<string, Expectation> = {
     request: async (c) => ({ url: `/api/alerts/${await c.freshAlert()}/ack` }),
     expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 },
   },
+  // ---- alerts as incidents (issue 13): staff act on them, everyone logged in reads
+  'GET /api/alert-groups': { request: get('/api/alert-groups'), expect: loggedIn(200) },
+  'POST /api/alerts/ack': {
+    request: async (c) => ({ url: '/api/alerts/ack', payload: { ids: [await c.freshAlert()] } }),
+    expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 },
+  },
+  'GET /api/alerts/:id/timeline': { request: async (c) => ({ url: `/api/alerts/${await c.freshAlert()}/timeline` }), expect: loggedIn(200) },
+  'POST /api/alerts/:id/comments': {
+    request: async (c) => ({ url: `/api/alerts/${await c.freshAlert()}/comments`, payload: { text: 'Roles comment' } }),
+    expect: { anonymous: 401, admin: 201, operator: 201, installer: 403 },
+  },
+  'PUT /api/alerts/:id/assignee': {
+    request: async (c) => ({ url: `/api/alerts/${await c.freshAlert()}/assignee`, payload: { assignee: 'olga' } }),
+    expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 },
+  },
+  'GET /api/alert-assignees': { request: get('/api/alert-assignees'), expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 } },
+  'GET /api/alert-silences': { request: get('/api/alert-silences'), expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 } },
+  'POST /api/alert-silences': {
+    request: (c) => ({ url: '/api/alert-silences', payload: { city: 'prato', reason: c.unique('Roles silence'), duration: '1h' } }),
+    expect: { anonymous: 401, admin: 201, operator: 201, installer: 403 },
+  },
+  'DELETE /api/alert-silences/:id': {
+    request: async (c) => {
+      const response = await c.t.app.inject({
+        method: 'POST',
+        url: '/api/alert-silences',
+        headers: c.t.as(c.t.tokens.admin),
+        payload: { city: 'prato', reason: c.unique('Roles fixture silence'), duration: '1h' },
+      })
+      if (response.statusCode !== 201) throw new Error(`fixture silence: ${response.statusCode} ${response.body}`)
+      return { url: `/api/alert-silences/${(response.json() as Json).id}` }
+    },
+    expect: { anonymous: 401, admin: 200, operator: 200, installer: 403 },
+  },
 }
 
 describe('roles on every route and room', () => {

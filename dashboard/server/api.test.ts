@@ -692,6 +692,15 @@ describe('dashboard API', () => {
           '/api/alerts',
           '/api/alerts/{id}/ack',
           '/api/device-states',
+          // Alerts as incidents (issue 13)
+          '/api/alert-groups',
+          '/api/alerts/ack',
+          '/api/alerts/{id}/timeline',
+          '/api/alerts/{id}/comments',
+          '/api/alerts/{id}/assignee',
+          '/api/alert-assignees',
+          '/api/alert-silences',
+          '/api/alert-silences/{id}',
           // Citizens and open data (issue #5)
           '/api/public/air-quality',
           '/api/public/air-quality/history',

@@ -248,7 +248,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
   const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
-  operations.register(app, auth)
+  operations.register(app, auth, audit)
   // In the background: start-up and ingest do not wait for it; readings received meanwhile win.
   const restoring =
     deps.restore === false

@@ -116,8 +116,112 @@ export const AlertSchema = Type.Object({
   acknowledgedBy: NullableString,
   resolvedAt: NullableString,
   resolvedReason: Type.Union([Type.String(), Type.Null()], { description: 'cleared, reporting (a silent device reports again), rule-changed, rule-disabled, rule-deleted, device-inactive' }),
+  assignee: Type.Union([Type.String(), Type.Null()], { description: 'The staff user name it is assigned to.' }),
+  silenced: Type.Boolean({ description: 'A silence matches it now: it stays open but sends no notification.' }),
 })
 export type AlertView = Static<typeof AlertSchema>
+
+// ------------------------------------------------------------------ groups
+
+/**
+ * Active alerts grouped by rule and city: a storm of one rule over fifty devices is one group.
+ * Key `<ruleId>:<city>`.
+ */
+export const AlertGroupSchema = Type.Object({
+  key: Type.String(),
+  ruleId: Type.Integer(),
+  ruleName: Type.String(),
+  severity: Type.Enum([...SEVERITIES]),
+  city: Type.String(),
+  total: Type.Integer({ minimum: 0 }),
+  open: Type.Integer({ minimum: 0 }),
+  acknowledged: Type.Integer({ minimum: 0 }),
+  silenced: Type.Integer({ minimum: 0, description: 'How many of them a silence matches now.' }),
+  firstOpenedAt: Type.String({ description: 'ISO 8601: the oldest alert of the group.' }),
+  lastOpenedAt: Type.String({ description: 'ISO 8601: the newest alert of the group.' }),
+  alertIds: Type.Array(Type.Integer(), { description: 'Its alerts, most urgent first (open before acknowledged, newest first).' }),
+})
+export type AlertGroup = Static<typeof AlertGroupSchema>
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 }
+
+export const groupKey = (a: { ruleId: number; city: string }) => `${a.ruleId}:${a.city}`
+
+/**
+ * Groups alerts by (rule, city), most urgent group first: more open alerts of a higher severity,
+ * then the newest. Pure, shared by the API (GET /api/alert-groups) and the staff app (which
+ * groups its live list the same way).
+ */
+export function groupAlerts(alerts: readonly AlertView[]): AlertGroup[] {
+  const groups = new Map<string, AlertGroup & { members: AlertView[] }>()
+  for (const a of alerts) {
+    const key = groupKey(a)
+    let g = groups.get(key)
+    if (!g) {
+      g = { key, ruleId: a.ruleId, ruleName: a.ruleName, severity: a.severity, city: a.city, total: 0, open: 0, acknowledged: 0, silenced: 0, firstOpenedAt: a.openedAt, lastOpenedAt: a.openedAt, alertIds: [], members: [] }
+      groups.set(key, g)
+    }
+    g.total += 1
+    if (a.state === 'open') g.open += 1
+    else if (a.state === 'acknowledged') g.acknowledged += 1
+    if (a.silenced) g.silenced += 1
+    if (a.openedAt < g.firstOpenedAt) g.firstOpenedAt = a.openedAt
+    if (a.openedAt > g.lastOpenedAt) {
+      g.lastOpenedAt = a.openedAt
+      // The newest alert names the group (a renamed rule shows its new name).
+      g.ruleName = a.ruleName
+      g.severity = a.severity
+    }
+    g.members.push(a)
+  }
+  const urgent = (a: AlertView, b: AlertView) =>
+    (a.state === b.state ? 0 : a.state === 'open' ? -1 : 1) || b.openedAt.localeCompare(a.openedAt) || b.id - a.id
+  return [...groups.values()]
+    .map(({ members, ...g }) => ({ ...g, alertIds: members.sort(urgent).map((a) => a.id) }))
+    .sort(
+      (a, b) =>
+        (a.open > 0 ? 0 : 1) - (b.open > 0 ? 0 : 1) ||
+        (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3) ||
+        b.lastOpenedAt.localeCompare(a.lastOpenedAt) ||
+        a.key.localeCompare(b.key),
+    )
+}
+
+// ------------------------------------------------------------------ timeline
+
+export const TIMELINE_KINDS = ['opened', 'acknowledged', 'comment', 'assigned', 'resolved'] as const
+export type TimelineKind = (typeof TIMELINE_KINDS)[number]
+
+/** One event in an alert's life. `actor` is null for what the engine did (opened, resolved). */
+export const TimelineEventSchema = Type.Object({
+  at: Type.String({ description: 'ISO 8601' }),
+  kind: Type.Enum([...TIMELINE_KINDS]),
+  actor: Type.Union([Type.String(), Type.Null()]),
+  text: Type.Union([Type.String(), Type.Null()], { description: 'comment: its text; opened: the message; resolved: the reason.' }),
+  assignee: Type.Union([Type.String(), Type.Null()], { description: 'assigned: to whom (null: unassigned).' }),
+})
+export type TimelineEvent = Static<typeof TimelineEventSchema>
+
+// ------------------------------------------------------------------ silences
+
+/**
+ * A silence mutes the alerts of a rule, a device and/or a city (every given matcher must match)
+ * from startsAt to endsAt: they still open and show, marked silenced, but send no notification.
+ */
+export const SilenceSchema = Type.Object({
+  id: Type.Integer(),
+  ruleId: Type.Union([Type.Integer(), Type.Null()]),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  city: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.String(),
+  startsAt: Type.String({ description: 'ISO 8601' }),
+  endsAt: Type.String({ description: 'ISO 8601; set to the time it was ended when ended early.' }),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+  endedBy: Type.Union([Type.String(), Type.Null()], { description: 'Who ended it early, if anyone.' }),
+  state: Type.Enum(['pending', 'active', 'expired'], { description: 'Now: not started yet, muting, or over.' }),
+})
+export type SilenceView = Static<typeof SilenceSchema>
 
 /** Open and acknowledged alerts now (of the devices the reader may see). */
 export const AlertCountsSchema = Type.Object({ open: Type.Integer(), acknowledged: Type.Integer() })

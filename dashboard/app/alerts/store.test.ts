@@ -26,6 +26,8 @@ const alert = (over: Partial<Alert> = {}): Alert => ({
   acknowledgedBy: null,
   resolvedAt: null,
   resolvedReason: null,
+  assignee: null,
+  silenced: false,
   ...over,
 })
 
@@ -38,6 +40,16 @@ function setup(seed: Alert[] = []) {
     }),
     rules: vi.fn(async () => ({ items: [], derivedFields: [] })),
     ack: vi.fn(async (id: number) => ({ ...seed.find((a) => a.id === id)!, state: 'acknowledged' as const, acknowledgedBy: 'olga', acknowledgedAt: new Date().toISOString() })),
+    ackMany: vi.fn(async (body: { ids: number[] } | { group: { ruleId: number; city: string } }) => {
+      const chosen = 'ids' in body ? seed.filter((a) => body.ids.includes(a.id)) : seed.filter((a) => a.ruleId === body.group.ruleId && a.city === body.group.city)
+      const open = chosen.filter((a) => a.state === 'open')
+      return {
+        acknowledged: open.map((a) => ({ ...a, state: 'acknowledged' as const, acknowledgedBy: 'olga', acknowledgedAt: new Date().toISOString() })),
+        already: chosen.filter((a) => a.state === 'acknowledged').map((a) => a.id),
+        resolved: [],
+        missing: [],
+      }
+    }),
   }
   const store = createAlertStore({ api, reloadMinMs: 2000, setTimer: (fn) => timers.push(fn) })
   return { store, api, timers }
@@ -90,5 +102,18 @@ describe('alerts store', () => {
     expect(api.ack).toHaveBeenCalledWith(open.id)
     expect(store.getSnapshot().active[0]).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'olga' })
     expect(store.getSnapshot().counts).toEqual({ open: 0, acknowledged: 1 })
+  })
+
+  it('acknowledges a whole group in one call and moves only the open ones in the counts', async () => {
+    const a = alert({ ruleId: 3, city: 'firenze' })
+    const b = alert({ ruleId: 3, city: 'firenze', state: 'acknowledged', acknowledgedBy: 'ada' })
+    const c = alert({ ruleId: 3, city: 'pisa' })
+    const { store, api } = setup([a, b, c])
+    await store.reload()
+    const result = await store.ackMany({ group: { ruleId: 3, city: 'firenze' } })
+    expect(api.ackMany).toHaveBeenCalledTimes(1)
+    expect(result.already).toEqual([b.id])
+    expect(store.getSnapshot().counts).toEqual({ open: 1, acknowledged: 2 })
+    expect(store.getSnapshot().active.filter((x) => x.state === 'open').map((x) => x.id)).toEqual([c.id])
   })
 })

@@ -1,4 +1,4 @@
-import type { Alert, AlertCounts, AlertRule, AlertsPush, DerivedField } from '../api/ops.ts'
+import type { Alert, AlertCounts, AlertRule, AlertsPush, BulkAck, DerivedField } from '../api/ops.ts'
 
 /**
  * The active alerts (open and acknowledged) and the rules, kept outside React like the live
@@ -24,6 +24,7 @@ export interface AlertsApi {
   alerts(params: { state: 'open' | 'acknowledged'; limit: number }): Promise<{ items: Alert[]; counts: AlertCounts }>
   rules(): Promise<{ items: AlertRule[]; derivedFields: DerivedField[] }>
   ack(id: number): Promise<Alert>
+  ackMany(body: { ids: number[] } | { group: { ruleId: number; city: string } }): Promise<BulkAck>
 }
 
 const SEVERITY_ORDER: Record<string, number> = { critical: 0, warning: 1, info: 2 }
@@ -136,6 +137,26 @@ export function createAlertStore(deps: { api: AlertsApi; reloadMinMs?: number; s
       const before = active.get(id)
       set(alert)
       if (before?.state === 'open' && alert.state === 'acknowledged') counts = { open: Math.max(0, counts.open - 1), acknowledged: counts.acknowledged + 1 }
+      changed()
+    },
+
+    /** Acknowledges a selection or a whole group; answers how many were acknowledged now. */
+    async ackMany(body: { ids: number[] } | { group: { ruleId: number; city: string } }): Promise<BulkAck> {
+      const result = await api.ackMany(body)
+      let moved = 0
+      for (const alert of result.acknowledged) {
+        if (active.get(alert.id)?.state === 'open') moved += 1
+        set(alert)
+      }
+      counts = { open: Math.max(0, counts.open - moved), acknowledged: counts.acknowledged + moved }
+      changed()
+      return result
+    },
+
+    /** One alert changed here (assigned): the server pushes too, this is just sooner. */
+    update(alert: Alert): void {
+      if (alert.state === 'resolved' && !active.has(alert.id)) return
+      set(alert)
       changed()
     },
 

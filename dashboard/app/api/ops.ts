@@ -1,7 +1,7 @@
 import type { Static } from 'typebox'
 import type { DeadLetter as ServerDeadLetter } from '../../../ingest/storage/contract.ts'
 import type { AlertState, Op, RuleAggregate, Severity } from '../../shared/operations.ts'
-import type { AlertSchema, RuleSchema } from '../../shared/operations.ts'
+import type { AlertSchema, RuleSchema, SilenceView, TimelineEvent } from '../../shared/operations.ts'
 import { normalisePoints, request } from './client.ts'
 import type { Point } from './types.ts'
 import type { DeviceHealth, HealthState } from '../live/health.ts'
@@ -17,6 +17,25 @@ export type { AlertState, Op, RuleAggregate, Severity } from '../../shared/opera
 export type Alert = Static<typeof AlertSchema>
 export type AlertRule = Static<typeof RuleSchema>
 export type DeadLetter = ServerDeadLetter
+export type { AlertGroup, SilenceView, TimelineEvent } from '../../shared/operations.ts'
+
+/** What POST /api/alerts/ack answers. */
+export interface BulkAck {
+  acknowledged: Alert[]
+  already: number[]
+  resolved: number[]
+  missing: number[]
+}
+
+/** A silence as sent to POST /api/alert-silences: at least one matcher, a reason, an end. */
+export interface SilenceInput {
+  ruleId?: number
+  deviceId?: string
+  city?: string
+  reason: string
+  duration?: string
+  endsAt?: string
+}
 
 export interface AlertCounts {
   open: number
@@ -86,6 +105,14 @@ export const ops = {
   alerts: (params: { state?: AlertState; device?: string; limit?: number } = {}) =>
     request<{ items: Alert[]; total: number; counts: AlertCounts }>('GET', `/api/alerts${q(params)}`),
   ack: (id: number) => request<Alert>('POST', `/api/alerts/${id}/ack`),
+  ackMany: (body: { ids: number[] } | { group: { ruleId: number; city: string } }) => request<BulkAck>('POST', '/api/alerts/ack', body),
+  timeline: (id: number) => request<{ alert: Alert; events: TimelineEvent[] }>('GET', `/api/alerts/${id}/timeline`),
+  comment: (id: number, text: string) => request<TimelineEvent>('POST', `/api/alerts/${id}/comments`, { text }),
+  assign: (id: number, assignee: string | null) => request<Alert>('PUT', `/api/alerts/${id}/assignee`, { assignee }),
+  assignees: () => request<{ items: { username: string; role: string }[] }>('GET', '/api/alert-assignees'),
+  silences: () => request<{ items: SilenceView[] }>('GET', '/api/alert-silences'),
+  createSilence: (input: SilenceInput) => request<SilenceView>('POST', '/api/alert-silences', input),
+  endSilence: (id: number) => request<SilenceView>('DELETE', `/api/alert-silences/${id}`),
 
   rules: () => request<{ items: AlertRule[]; derivedFields: DerivedField[] }>('GET', '/api/alert-rules'),
   createRule: (input: RuleInput) => request<AlertRule>('POST', '/api/alert-rules', input),

@@ -7,14 +7,14 @@ import { parseTime } from '../readings/routes.ts'
 
 /** The audit log of changes to devices and users, newest first, filtered (admins only). */
 
-const ACTION_FILTERS = [...AUDIT_ACTIONS, 'device.', 'user.']
+const ACTION_FILTERS = [...AUDIT_ACTIONS, 'device.', 'user.', 'alert-rule.', 'alert.', 'silence.']
 
 const AuditQuerySchema = Type.Object(
   {
     actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Who made the change (user name, or cli).' })),
-    target: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Device id or user name.' })),
+    target: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Device id, user name, or an alert rule, alert or silence id.' })),
     targetType: Type.Optional(AuditTargetTypeSchema),
-    action: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `One of ${AUDIT_ACTIONS.join(', ')}; or device. / user. for all of a kind.` })),
+    action: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: `One of ${AUDIT_ACTIONS.join(', ')}; or device. / user. / alert-rule. / alert. / silence. for all of a kind.` })),
     from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 or epoch ms, inclusive.' })),
     to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 or epoch ms, exclusive.' })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),

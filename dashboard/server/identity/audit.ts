@@ -3,7 +3,8 @@ import { migrateSqlite, type SqliteMigration } from '../../../devices/migrations
 import Type, { type Static } from 'typebox'
 
 /**
- * The audit log: every change to devices and users made through the API, with who made it, when,
+ * The audit log: every change to devices and users made through the API (and to alert rules,
+ * silences, and every acknowledgement, comment and assignment of an alert), with who made it, when,
  * and what changed (field by field, from → to). Secrets and passwords are never written here: a
  * rotation or a password reset is recorded as the event alone. Append-only, in an AuditStore:
  * the registry database by default (table `audit_log`), or PostgreSQL shared by several nodes.
@@ -20,10 +21,18 @@ export const AUDIT_ACTIONS = [
   'user.password-reset',
   'user.disable',
   'user.enable',
+  'alert-rule.create',
+  'alert-rule.update',
+  'alert-rule.delete',
+  'alert.acknowledge',
+  'alert.comment',
+  'alert.assign',
+  'silence.create',
+  'silence.expire',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
-export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user')])
+export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user'), Type.Literal('alert-rule'), Type.Literal('alert'), Type.Literal('silence')])
 export type AuditTargetType = Static<typeof AuditTargetTypeSchema>
 
 const ChangeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String()), Type.Record(Type.String(), Type.Unknown())])
@@ -35,7 +44,7 @@ export const AuditEntrySchema = Type.Object({
   actor: Type.String({ description: 'User name, or "cli".' }),
   action: Type.String({ description: `One of ${AUDIT_ACTIONS.join(', ')}.` }),
   targetType: AuditTargetTypeSchema,
-  target: Type.String({ description: 'Device id or user name.' }),
+  target: Type.String({ description: 'Device id, user name, or the id of an alert rule, alert or silence.' }),
   changes: Type.Record(Type.String(), Type.Object({ from: Type.Optional(ChangeValue), to: Type.Optional(ChangeValue) }), {
     description: 'Field by field, what it was and what it became; never a secret or a password.',
   }),

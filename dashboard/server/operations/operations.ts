@@ -4,6 +4,7 @@ import type { Registry } from '../../../devices/registry.ts'
 import type { Accounts } from '../identity/accounts.ts'
 import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from './alerts/engine.ts'
 import type { Auth } from '../identity/auth.ts'
+import type { AuditLog } from '../identity/audit.ts'
 import { createDeviceStates, type DeviceStates, type DeviceStatesOptions } from './device-states.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { visibleTo } from '../identity/permissions.ts'
@@ -29,14 +30,14 @@ export interface OperationsDeps extends OperationsOptions {
   db: Database.Database
   registry: Registry
   feed?: Pick<Feed, 'subscribe'>
-  accounts: Pick<Accounts, 'get'>
+  accounts: Pick<Accounts, 'get' | 'list'>
   logger: Logger
 }
 
 export interface Operations {
   states: DeviceStates
   alerts: AlertEngine
-  register(app: Api, auth: Auth): void
+  register(app: Api, auth: Auth, audit?: Pick<AuditLog, 'record'>): void
   /** Where the pushes go: this node's browsers (`io.local`, see push.ts). */
   attach(io: PushServer): void
   /** Stops; resolves once pushes under way have finished (they send nothing more). Never rejects. */
@@ -64,9 +65,9 @@ export function createOperations(deps: OperationsDeps): Operations {
   return {
     states,
     alerts,
-    register(app, auth) {
+    register(app, auth, audit) {
       registerDeviceStateRoutes(app, { states, auth, registry })
-      registerAlertRoutes(app, { alerts, auth, registry })
+      registerAlertRoutes(app, { alerts, auth, registry, accounts, audit })
     },
     attach(io) {
       states.attach(io, visibility)

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from '../../../../devices/registry.ts'
 import type { DeviceStates } from '../device-states.ts'
 import type { Feed } from '../../../../feed/feed.ts'
-import type { AlertCounts } from '../../../shared/operations.ts'
+import { groupAlerts, type AlertCounts, type AlertGroup, type SilenceView, type TimelineEvent } from '../../../shared/operations.ts'
 import type { DeviceFilter, PushServer, UserVisibility } from '../push.ts'
 import { createJudging } from './judging.ts'
 import { createAlertWriter } from './persistence.ts'
@@ -15,6 +15,7 @@ import { inScope } from './rules.ts'
 import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
 import { createAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
+import { createSilences, silenceView, type NewSilence, type Silence, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
 /**
@@ -59,6 +60,29 @@ export type AlertVisibility = UserVisibility
 export class AlertNotFoundError extends Error {}
 export class AlertConflictError extends Error {}
 
+/**
+ * What happened to an alert, for listeners such as the notifier (engine.onAlert): `silenced` says
+ * whether a silence matches it at that moment (send nothing then). Opened and resolved come from
+ * judging (on the ingest path: a listener must be quick and must not throw; errors are logged).
+ */
+export interface AlertEvent {
+  type: 'opened' | 'acknowledged' | 'resolved'
+  alert: AlertView
+  silenced: boolean
+}
+
+/** The outcome of a bulk acknowledgement. */
+export interface BulkAckResult {
+  /** Acknowledged now. */
+  acknowledged: AlertView[]
+  /** Already acknowledged (the first acknowledgement stands). */
+  already: number[]
+  /** Resolved before this: not acknowledged. */
+  resolved: number[]
+  /** No such alert. */
+  missing: number[]
+}
+
 /** Only these parts of a rule change what it judges; a change to the others keeps its alerts. */
 const JUDGED: (keyof RuleDefinition)[] = ['kind', 'field', 'op', 'threshold', 'deviceId', 'type', 'city', 'window', 'aggregate', 'minDuration', 'hysteresis']
 
@@ -67,6 +91,21 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const clock = options.clock ?? Date.now
   const retentionMs = options.retentionMs ?? 90 * 86_400_000
   const store = createAlertStore(db)
+  const silences = createSilences({ db, clock })
+  const view = (a: Alert) => alertView(a, a.state !== 'resolved' && silences.isSilenced(a))
+  const listeners = new Set<(event: AlertEvent) => void>()
+  function emit(type: AlertEvent['type'], alert: Alert): void {
+    if (listeners.size === 0) return
+    const v = view(alert)
+    const event: AlertEvent = { type, alert: v, silenced: type === 'resolved' ? silences.isSilenced(alert) : v.silenced }
+    for (const listener of listeners) {
+      try {
+        listener(event)
+      } catch (err) {
+        options.logger?.error({ err, alert: alert.id }, 'an alert listener failed')
+      }
+    }
+  }
   const stats = { evaluated: 0, opened: 0, resolved: 0, droppedKeys: 0, pushes: 0, writeErrors: 0 }
   const lookup = (id: string) => registry.get(id)
 
@@ -90,6 +129,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
     maxChanges: options.maxChangesPerMessage ?? 100,
     counts,
     rules: () => [...runtimes.all()].map((rt) => ruleView(rt.rule)),
+    view,
     onError: (err) => options.logger?.warn({ err }, 'could not push alerts to installers'),
     stats,
   })
@@ -107,20 +147,49 @@ export function createAlertEngine(options: AlertEngineOptions) {
         writer.record(alert, true)
         pusher.changed(alert)
         pusher.count('opened')
+        emit('opened', alert)
       },
       resolved(alert) {
         active.delete(alert.id)
         writer.record(alert, false)
         pusher.changed(alert)
         pusher.count('resolved')
+        emit('resolved', alert)
       },
     },
   })
   const { flush } = writer
+
+  /** Acknowledges an open alert; false when it was acknowledged already. */
+  function acknowledgeOne(alert: Alert, by: string): boolean {
+    if (alert.state !== 'open') return false
+    alert.state = 'acknowledged'
+    alert.acknowledgedAt = clock()
+    alert.acknowledgedBy = by
+    writer.record(alert, false)
+    pusher.changed(alert)
+    pusher.count('acknowledged')
+    emit('acknowledged', alert)
+    return true
+  }
   const timers: NodeJS.Timeout[] = []
+
+  /** The silences muting something at the last tick: when one starts or ends, the alerts it matches are pushed again (their `silenced` changed). */
+  let silencing = new Set(silences.activeIds(clock()))
+  function silencesMoved(): void {
+    const now = new Set(silences.activeIds(clock()))
+    const moved = [...now].filter((id) => !silencing.has(id)).concat([...silencing].filter((id) => !now.has(id)))
+    silencing = now
+    if (moved.length === 0) return
+    const matchers = moved.map((id) => silences.get(id)).filter((s): s is Silence => s !== undefined)
+    for (const a of active.values()) {
+      if (matchers.some((s) => (s.ruleId === null || s.ruleId === a.ruleId) && (s.deviceId === null || s.deviceId === a.deviceId) && (s.city === null || s.city === a.city))) pusher.changed(a)
+    }
+  }
 
   function tick(): Promise<void> {
     judging.checkPendingSilent(clock())
+    silencesMoved()
     flush()
     return pusher.push()
   }
@@ -139,6 +208,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   }
   runtimes.reindex()
   store.prune(clock() - retentionMs)
+  silences.prune(clock() - retentionMs)
   flush()
 
   const unsubscribers: (() => void)[] = []
@@ -164,7 +234,12 @@ export function createAlertEngine(options: AlertEngineOptions) {
   )
   if (options.timers !== false) {
     timers.push(setInterval(() => void tick(), options.tickMs ?? 250))
-    timers.push(setInterval(() => store.prune(clock() - retentionMs), 6 * 3_600_000))
+    timers.push(
+      setInterval(() => {
+        store.prune(clock() - retentionMs)
+        silences.prune(clock() - retentionMs)
+      }, 6 * 3_600_000),
+    )
     for (const t of timers) t.unref()
   }
   for (const rt of runtimes.silent()) judging.seedSilent(rt)
@@ -295,14 +370,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
         result = { items: mine.slice(offset, offset + q.limit), total: mine.length }
       }
       // Active alerts' newest judged value lives in memory.
-      const items = result.items.map((a) => alertView(active.get(a.id) ?? a))
+      const items = result.items.map((a) => view(active.get(a.id) ?? a))
       return { items, total: result.total, counts: counts(visible) }
     },
 
     getAlert(id: number): AlertView | undefined {
       flush()
       const a = active.get(id) ?? store.getAlert(id)
-      return a && alertView(a)
+      return a && view(a)
     },
 
     /** Acknowledges an open alert; an acknowledged one is returned as it is (the first acknowledgement stands). */
@@ -314,19 +389,129 @@ export function createAlertEngine(options: AlertEngineOptions) {
         if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
         throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only open alerts can be acknowledged`)
       }
-      if (alert.state === 'open') {
-        alert.state = 'acknowledged'
-        alert.acknowledgedAt = clock()
-        alert.acknowledgedBy = by
-        writer.record(alert, false)
-        pusher.changed(alert)
-        pusher.count('acknowledged')
-        flush()
-      }
-      return alertView(alert)
+      if (acknowledgeOne(alert, by)) flush()
+      return view(alert)
     },
 
+    /**
+     * Acknowledges several alerts at once (a group, or a selection), in one write: the open ones
+     * are acknowledged, the others reported as already acknowledged, resolved or missing.
+     */
+    acknowledgeMany(ids: readonly number[], by: string): BulkAckResult {
+      flush()
+      const out: BulkAckResult = { acknowledged: [], already: [], resolved: [], missing: [] }
+      for (const id of new Set(ids)) {
+        const alert = active.get(id)
+        if (alert) {
+          if (acknowledgeOne(alert, by)) out.acknowledged.push(view(alert))
+          else out.already.push(id)
+        } else if (store.getAlert(id)) out.resolved.push(id)
+        else out.missing.push(id)
+      }
+      flush()
+      return out
+    },
+
+    /** The active alerts of one group (rule, city), of the devices `visible` lets through. */
+    groupIds(ruleId: number, city: string, visible?: DeviceFilter): number[] {
+      const ids: number[] = []
+      for (const a of active.values()) if (a.ruleId === ruleId && a.city === city && (!visible || visible({ id: a.deviceId, city: a.city }))) ids.push(a.id)
+      return ids
+    },
+
+    /** Active alerts grouped by rule and city (shared/operations.ts groupAlerts), with their alerts. */
+    groups(visible?: DeviceFilter): { groups: AlertGroup[]; alerts: AlertView[] } {
+      const alerts: AlertView[] = []
+      for (const a of active.values()) if (!visible || visible({ id: a.deviceId, city: a.city })) alerts.push(view(a))
+      return { groups: groupAlerts(alerts), alerts }
+    },
+
+    /** A comment on an alert (any state: a resolved one too, for the record). */
+    comment(id: number, by: string, text: string): TimelineEvent {
+      const alert = active.get(id) ?? store.getAlert(id)
+      if (!alert) throw new AlertNotFoundError(`no alert with id ${id}`)
+      const at = clock()
+      store.addNote({ alertId: id, at, kind: 'comment', actor: by, text, assignee: null })
+      return { at: iso(at)!, kind: 'comment', actor: by, text, assignee: null }
+    },
+
+    /** Assigns an active alert to a staff user (null: unassigns). Resolved ones answer a conflict. */
+    assign(id: number, by: string, assignee: string | null): AlertView {
+      flush()
+      const alert = active.get(id)
+      if (!alert) {
+        const stored = store.getAlert(id)
+        if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
+        throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only active alerts can be assigned`)
+      }
+      if (alert.assignee !== assignee) {
+        alert.assignee = assignee
+        store.addNote({ alertId: id, at: clock(), kind: 'assigned', actor: by, text: null, assignee })
+        writer.record(alert, false)
+        pusher.changed(alert)
+        flush()
+      }
+      return view(alert)
+    },
+
+    /** An alert's life, oldest first: opened, acknowledged, comments, assignments, resolved. */
+    timeline(id: number): { alert: AlertView; events: TimelineEvent[] } | undefined {
+      flush()
+      const alert = active.get(id) ?? store.getAlert(id)
+      if (!alert) return undefined
+      const events: (TimelineEvent & { ms: number; order: number })[] = [
+        { ms: alert.openedAt, order: 0, at: iso(alert.openedAt)!, kind: 'opened', actor: null, text: alert.message, assignee: null },
+      ]
+      if (alert.acknowledgedAt !== null) {
+        events.push({ ms: alert.acknowledgedAt, order: 1, at: iso(alert.acknowledgedAt)!, kind: 'acknowledged', actor: alert.acknowledgedBy, text: null, assignee: null })
+      }
+      for (const n of store.notes(id)) events.push({ ms: n.at, order: 1, at: iso(n.at)!, kind: n.kind, actor: n.actor, text: n.text, assignee: n.assignee })
+      if (alert.resolvedAt !== null) {
+        events.push({ ms: alert.resolvedAt, order: 2, at: iso(alert.resolvedAt)!, kind: 'resolved', actor: null, text: alert.resolvedReason, assignee: null })
+      }
+      // Stable: same-millisecond events keep opened first, resolved last, the rest as recorded.
+      events.sort((a, b) => a.ms - b.ms || a.order - b.order)
+      return { alert: view(alert), events: events.map(({ ms: _ms, order: _order, ...e }) => e) }
+    },
+
+    // ------------------------------------------------------------------ silences
+
+    /** Whether a silence mutes this alert at `now` (default: the engine's clock). For the notifier. */
+    isSilenced: (alert: Silenceable, now?: number): boolean => silences.isSilenced(alert, now),
+
+    /** Listens to alerts opened, acknowledged and resolved (the notifier); returns the unsubscribe. */
+    onAlert(listener: (event: AlertEvent) => void): () => void {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+
+    createSilence(input: NewSilence, by: string): SilenceView {
+      const s = silences.create(input, by)
+      silencesMoved()
+      return silenceView(s, clock())
+    },
+
+    /** Ends a silence now (kept, as expired); undefined when there is no such silence. */
+    endSilence(id: number, by: string): SilenceView | undefined {
+      const s = silences.end(id, by)
+      if (!s) return undefined
+      silencesMoved()
+      return silenceView(s, clock())
+    },
+
+    getSilence(id: number): SilenceView | undefined {
+      const s = silences.get(id)
+      return s && silenceView(s, clock())
+    },
+
+    listSilences: (): SilenceView[] => silences.list().map((s) => silenceView(s, clock())),
+
     counts,
+
+    /** The engine's clock (epoch ms). */
+    now: () => clock(),
 
     /** Runs a tick now: pending silent rules, writes, pushes (tests; the timer does it every tickMs). Resolves when the installers' pushes have gone out. */
     tick,

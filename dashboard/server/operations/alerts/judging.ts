@@ -62,6 +62,7 @@ export function createJudging(options: JudgingOptions) {
       acknowledgedBy: null,
       resolvedAt: null,
       resolvedReason: null,
+      assignee: null,
     }
     key.alert = alert
     sink.opened(alert)

@@ -1,8 +1,8 @@
 import { STAFF_ROOM } from '../../realtime/rooms.ts'
 import type { AlertCounts, AlertRulesMessage, AlertsMessage, RuleView } from '../../../shared/operations.ts'
 import { createInstallerQueue, LOGGED_IN_ROOMS, toInstaller, type DeviceFilter, type PushServer, type UserVisibility } from '../push.ts'
+import type { AlertView } from '../../../shared/operations.ts'
 import type { Alert } from './store.ts'
-import { alertView } from './views.ts'
 
 /**
  * The alert pushes, once per tick, each an emit to a room:
@@ -29,6 +29,8 @@ export interface AlertPushOptions {
   counts(visible?: DeviceFilter): AlertCounts
   /** Every rule, as the API shows them. */
   rules(): RuleView[]
+  /** An alert as sent (views.ts alertView, with whether a silence matches it now). */
+  view(alert: Alert): AlertView
   onError?(err: unknown): void
   stats: { pushes: number }
 }
@@ -45,7 +47,7 @@ export function createAlertPush(options: AlertPushOptions) {
   let visibility: UserVisibility | undefined
 
   function message(alerts: Alert[], summary: Record<Tally, number>, visible?: DeviceFilter): AlertsMessage {
-    return { changes: alerts.slice(0, maxChanges).map(alertView), more: Math.max(0, alerts.length - maxChanges), counts: options.counts(visible), ...summary }
+    return { changes: alerts.slice(0, maxChanges).map(options.view), more: Math.max(0, alerts.length - maxChanges), counts: options.counts(visible), ...summary }
   }
 
   const installers = createInstallerQueue<InstallerBatch>({

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
 import type { Rule, RuleDefinition } from './rules.ts'
@@ -38,6 +39,18 @@ export interface Alert {
   acknowledgedBy: string | null
   resolvedAt: number | null
   resolvedReason: ResolvedReason | null
+  /** The staff user name it is assigned to. */
+  assignee: string | null
+}
+
+/** A comment or an assignment (the rest of an alert's timeline is read from the alert itself). */
+export interface AlertNote {
+  alertId: number
+  at: number
+  kind: 'comment' | 'assigned'
+  actor: string
+  text: string | null
+  assignee: string | null
 }
 
 interface RuleRow {
@@ -84,6 +97,7 @@ interface AlertRow {
   acknowledged_by: string | null
   resolved_at: number | null
   resolved_reason: ResolvedReason | null
+  assignee: string | null
 }
 
 const toRule = (r: RuleRow): Rule => ({
@@ -130,6 +144,7 @@ const toAlert = (r: AlertRow): Alert => ({
   acknowledgedBy: r.acknowledged_by,
   resolvedAt: r.resolved_at,
   resolvedReason: r.resolved_reason,
+  assignee: r.assignee,
 })
 
 const ruleParams = (d: RuleDefinition) => ({
@@ -172,6 +187,7 @@ const alertParams = (a: Alert) => ({
   acknowledged_by: a.acknowledgedBy,
   resolved_at: a.resolvedAt,
   resolved_reason: a.resolvedReason,
+  assignee: a.assignee,
 })
 
 export interface AlertQuery {
@@ -183,8 +199,16 @@ export interface AlertQuery {
   offset?: number
 }
 
-export function createAlertStore(db: Database.Database) {
-  db.exec(`
+/**
+ * The alert tables' migrations (component `alerts` in schema_migrations). Version 1 is the
+ * schema from before migrations (IF NOT EXISTS: adopted unchanged); 2 adds assignment, the
+ * comments and assignments of the timeline, and silences.
+ */
+export const ALERT_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'alert rules and alerts',
+    up: `
     CREATE TABLE IF NOT EXISTS alert_rules (
       id INTEGER PRIMARY KEY AUTOINCREMENT,
       name TEXT NOT NULL,
@@ -231,18 +255,55 @@ export function createAlertStore(db: Database.Database) {
     );
     CREATE INDEX IF NOT EXISTS alerts_state_opened ON alerts (state, opened_at);
     CREATE INDEX IF NOT EXISTS alerts_device ON alerts (device_id, opened_at);
-    CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (rule_id, device_id) WHERE state != 'resolved';
-  `)
+    CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (rule_id, device_id) WHERE state != 'resolved';`,
+  },
+  {
+    version: 2,
+    name: 'alert assignee, notes and silences',
+    up: `
+      ALTER TABLE alerts ADD COLUMN assignee TEXT;
+      CREATE TABLE alert_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        text TEXT,
+        assignee TEXT
+      );
+      CREATE INDEX alert_notes_alert ON alert_notes (alert_id, id);
+      CREATE TABLE alert_silences (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id INTEGER,
+        device_id TEXT,
+        city TEXT,
+        reason TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        ended_by TEXT
+      );
+      CREATE INDEX alert_silences_ends ON alert_silences (ends_at);`,
+  },
+]
+
+export function createAlertStore(db: Database.Database) {
+  migrateSqlite(db, 'alerts', ALERT_MIGRATIONS)
 
   const insertRule = db.prepare(`INSERT INTO alert_rules (name, kind, field, op, threshold, device_id, type, city, window_s, aggregate, min_duration_s, hysteresis, severity, enabled, created_by, created_at, updated_at)
     VALUES (@name, @kind, @field, @op, @threshold, @device_id, @type, @city, @window_s, @aggregate, @min_duration_s, @hysteresis, @severity, @enabled, @created_by, @now, @now)`)
   const updateRule = db.prepare(`UPDATE alert_rules SET name = @name, kind = @kind, field = @field, op = @op, threshold = @threshold, device_id = @device_id, type = @type,
     city = @city, window_s = @window_s, aggregate = @aggregate, min_duration_s = @min_duration_s, hysteresis = @hysteresis, severity = @severity, enabled = @enabled, updated_at = @now WHERE id = @id`)
   const getRule = db.prepare<[number], RuleRow>('SELECT * FROM alert_rules WHERE id = ?')
-  const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason)
-    VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason)`)
+  const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason, assignee)
+    VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason, @assignee)`)
   const updateAlert = db.prepare(`UPDATE alerts SET state = @state, last_value = @last_value, acknowledged_at = @acknowledged_at, acknowledged_by = @acknowledged_by,
-    resolved_at = @resolved_at, resolved_reason = @resolved_reason WHERE id = @id`)
+    resolved_at = @resolved_at, resolved_reason = @resolved_reason, assignee = @assignee WHERE id = @id`)
+  const insertNote = db.prepare('INSERT INTO alert_notes (alert_id, at_ms, kind, actor, text, assignee) VALUES (@alertId, @at, @kind, @actor, @text, @assignee)')
+  const listNotes = db.prepare<[number], { alert_id: number; at_ms: number; kind: AlertNote['kind']; actor: string; text: string | null; assignee: string | null }>(
+    'SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id',
+  )
   const getAlert = db.prepare<[number], AlertRow>('SELECT * FROM alerts WHERE id = ?')
 
   return {
@@ -300,7 +361,17 @@ export function createAlertStore(db: Database.Database) {
       return { items: rows.map(toAlert), total }
     },
     /** Deletes resolved alerts resolved before `before` (epoch ms); returns how many. */
-    prune: (before: number): number => db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?").run(before).changes,
+    prune: db.transaction((before: number): number => {
+      const n = db.prepare("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?").run(before).changes
+      if (n > 0) db.prepare('DELETE FROM alert_notes WHERE alert_id NOT IN (SELECT id FROM alerts)').run()
+      return n
+    }),
+
+    addNote: (note: AlertNote): void => {
+      insertNote.run(note)
+    },
+    notes: (alertId: number): AlertNote[] =>
+      listNotes.all(alertId).map((r) => ({ alertId: r.alert_id, at: r.at_ms, kind: r.kind, actor: r.actor, text: r.text, assignee: r.assignee })),
   }
 }
 

@@ -11,8 +11,9 @@ export type { AlertView, RuleView }
 
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
-export function alertView(a: Alert): AlertView {
-  return { ...a, openedAt: iso(a.openedAt)!, acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt) }
+/** `silenced`: whether a silence matches it now (silences.ts), which the alert itself does not hold. */
+export function alertView(a: Alert, silenced = false): AlertView {
+  return { ...a, openedAt: iso(a.openedAt)!, acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt), silenced }
 }
 
 export function ruleView(rule: Rule): RuleView {
