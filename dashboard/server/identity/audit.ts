@@ -20,10 +20,14 @@ export const AUDIT_ACTIONS = [
   'user.password-reset',
   'user.disable',
   'user.enable',
+  'contact-point.create',
+  'contact-point.update',
+  'contact-point.delete',
+  'contact-point.test',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
-export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user')])
+export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user'), Type.Literal('contact-point')])
 export type AuditTargetType = Static<typeof AuditTargetTypeSchema>
 
 const ChangeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String()), Type.Record(Type.String(), Type.Unknown())])
@@ -35,7 +39,7 @@ export const AuditEntrySchema = Type.Object({
   actor: Type.String({ description: 'User name, or "cli".' }),
   action: Type.String({ description: `One of ${AUDIT_ACTIONS.join(', ')}.` }),
   targetType: AuditTargetTypeSchema,
-  target: Type.String({ description: 'Device id or user name.' }),
+  target: Type.String({ description: 'Device id, user name or contact point id.' }),
   changes: Type.Record(Type.String(), Type.Object({ from: Type.Optional(ChangeValue), to: Type.Optional(ChangeValue) }), {
     description: 'Field by field, what it was and what it became; never a secret or a password.',
   }),
