@@ -48,6 +48,8 @@ export interface AlertEngineOptions {
   /** Resolved alerts are deleted after this long. Default 90 days. */
   retentionMs?: number
   timers?: boolean
+  /** Told of every alert opened and resolved, synchronously as judged (notifications); must not throw. */
+  onAlertChange?: (change: 'opened' | 'resolved', alert: Alert) => void
 }
 
 export { alertView, ruleView, type AlertView, type RuleView }
@@ -107,12 +109,14 @@ export function createAlertEngine(options: AlertEngineOptions) {
         writer.record(alert, true)
         pusher.changed(alert)
         pusher.count('opened')
+        options.onAlertChange?.('opened', alert)
       },
       resolved(alert) {
         active.delete(alert.id)
         writer.record(alert, false)
         pusher.changed(alert)
         pusher.count('resolved')
+        options.onAlertChange?.('resolved', alert)
       },
     },
   })
