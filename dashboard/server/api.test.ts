@@ -692,6 +692,11 @@ describe('dashboard API', () => {
           '/api/alerts',
           '/api/alerts/{id}/ack',
           '/api/device-states',
+          // Notifications through contact points (issue #13)
+          '/api/contact-points',
+          '/api/contact-points/{id}',
+          '/api/contact-points/{id}/deliveries',
+          '/api/contact-points/{id}/test',
           // Citizens and open data (issue #5)
           '/api/public/air-quality',
           '/api/public/air-quality/history',
