@@ -57,7 +57,7 @@ describe('contact points API', () => {
     expect(list).toMatchObject({ email: false, defaultSecret: false })
     expect(list.items.map((c: Json) => c.id)).toEqual([id])
 
-    const [entry] = await auditFor(id)
+    const entry = (await auditFor(id))[0]!
     expect(entry).toMatchObject({ actor: 'admin', action: 'contact-point.create', targetType: 'contact-point', target: String(id) })
     expect(entry.changes).toMatchObject({ name: { to: 'Control room hook' }, kind: { to: 'webhook' }, url: { to: hookUrl } })
     expect(JSON.stringify(entry)).not.toContain(SECRET)
@@ -95,7 +95,7 @@ describe('contact points API', () => {
     const response = await inject('PATCH', `/api/contact-points/${id}`, { name: 'Renamed hook', secret: 'another-secret-of-length', enabled: false })
     expect(response.statusCode, response.body).toBe(200)
     expect(response.json()).toMatchObject({ name: 'Renamed hook', enabled: false, secret: 'own' })
-    const [entry] = await auditFor(id)
+    const entry = (await auditFor(id))[0]!
     expect(entry).toMatchObject({ action: 'contact-point.update', changes: { name: { from: 'Control room hook', to: 'Renamed hook' }, enabled: { from: true, to: false }, signing: { to: 'new secret' } } })
     expect(JSON.stringify(entry)).not.toContain('another-secret-of-length')
   })
