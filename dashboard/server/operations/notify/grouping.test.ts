@@ -192,6 +192,23 @@ describe('notification grouping', () => {
     ])
   })
 
+  it('still sends the resolved message when the alerts left after the notified ones were silenced before their message', () => {
+    const silenced = new Set<string>()
+    const { time, sent, open, resolve } = setup({ isSilenced: (a) => silenced.has(a.deviceId) })
+    const a = open()
+    time.advance(30_000)
+    const b = open()
+    resolve(a)
+    silenced.add(b.deviceId)
+    time.advance(300_000)
+    expect(sent.map((n) => n.status)).toEqual(['firing'])
+    time.advance(30_000)
+    expect(sent.map((n) => [n.status, n.devices.map((d) => d.id)])).toEqual([
+      ['firing', [a.deviceId]],
+      ['resolved', [a.deviceId]],
+    ])
+  })
+
   it('flush() sends pending messages at once; close() cancels what is pending', () => {
     const { time, sent, open, grouping } = setup()
     open()

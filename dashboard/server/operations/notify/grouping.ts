@@ -129,7 +129,11 @@ export function createGrouping(options: GroupingOptions) {
         g.active.delete(id)
         stats.silenced += 1
       }
-      if (g.unsent.size === 0) return forgetIfIdle(g)
+      if (g.unsent.size === 0) {
+        // Silenced since they opened: what was notified may be all resolved now.
+        if (g.active.size === 0 && g.notified.size > 0) return schedule(g, 'resolved', clock() + groupWindowMs)
+        return forgetIfIdle(g)
+      }
       const newAlerts = g.unsent.size
       for (const [id, a] of g.unsent) g.notified.set(id, a)
       g.unsent.clear()
