@@ -32,3 +32,37 @@ describe('TRUST_PROXY', () => {
     }
   })
 })
+
+describe('notification settings (SMTP_*, NOTIFY_*)', () => {
+  it('has defaults: no e-mail, no default secret, 30 s window, 5 min interval', () => {
+    expect(loadConfig({}).notify).toEqual({
+      smtpUrl: undefined,
+      smtpFrom: 'Piazza <piazza@localhost>',
+      webhookSecret: undefined,
+      groupWindowMs: 30_000,
+      repeatIntervalMs: 300_000,
+      retry: { maxAttempts: 6 },
+      deliveryLog: 100,
+    })
+  })
+
+  it('takes them from the environment', () => {
+    const notify = loadConfig({
+      SMTP_URL: 'smtps://alerts:pw@mail.comune.test:465',
+      SMTP_FROM: 'Sala operativa <sala@comune.test>',
+      NOTIFY_WEBHOOK_SECRET: 'a-secret-of-16-chars',
+      NOTIFY_GROUP_WINDOW_S: '10',
+      NOTIFY_REPEAT_INTERVAL_S: '600',
+      NOTIFY_MAX_ATTEMPTS: '3',
+    }).notify
+    expect(notify).toMatchObject({ smtpUrl: 'smtps://alerts:pw@mail.comune.test:465', smtpFrom: 'Sala operativa <sala@comune.test>', webhookSecret: 'a-secret-of-16-chars', groupWindowMs: 10_000, repeatIntervalMs: 600_000, retry: { maxAttempts: 3 } })
+    expect(loadConfig({ SMTP_FROM: 'alerts@comune.test' }).notify.smtpFrom).toBe('alerts@comune.test')
+  })
+
+  it('refuses bad values, naming the variable', () => {
+    expect(() => loadConfig({ SMTP_URL: 'http://mail.test' })).toThrow("SMTP_URL must use smtp: or smtps:, got 'http://mail.test'")
+    expect(() => loadConfig({ SMTP_FROM: 'not an address' })).toThrow(/^SMTP_FROM must be an e-mail address/)
+    expect(() => loadConfig({ NOTIFY_WEBHOOK_SECRET: 'short' })).toThrow('NOTIFY_WEBHOOK_SECRET must be at least 16 characters long')
+    expect(() => loadConfig({ NOTIFY_MAX_ATTEMPTS: '0' })).toThrow(ConfigError)
+  })
+})

@@ -119,6 +119,19 @@ export function loadConfig(env: Env) {
     }
     return list
   }
+  const sender = (name: string): string | undefined => {
+    const value = get(name)
+    // "piazza@example.org" or "Piazza <piazza@example.org>"
+    if (value !== undefined && !/^([^<>]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/.test(value)) {
+      throw new ConfigError(`${name} must be an e-mail address such as piazza@example.org or "Piazza <piazza@example.org>", got '${value}'`)
+    }
+    return value
+  }
+  const secret = (name: string): string | undefined => {
+    const value = get(name)
+    if (value !== undefined && value.length < 16) throw new ConfigError(`${name} must be at least 16 characters long`)
+    return value
+  }
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
@@ -210,6 +223,20 @@ export function loadConfig(env: Env) {
     /** Open data: the licence every public answer names (an SPDX id such as CC-BY-4.0, the default, or a URL) and the credit line. */
     dataLicense: license(get('DATA_LICENSE')),
     dataAttribution: get('DATA_ATTRIBUTION'),
+    /** Alert notifications through contact points (dashboard/server/operations/notify/). */
+    notify: {
+      /** SMTP server for e-mail contact points; unset: no e-mail. */
+      smtpUrl: url('SMTP_URL', ['smtp:', 'smtps:'], 'smtp://user:password@mail.example.org:587'),
+      smtpFrom: sender('SMTP_FROM') ?? 'Piazza <piazza@localhost>',
+      /** Signs webhooks that have no secret of their own. */
+      webhookSecret: secret('NOTIFY_WEBHOOK_SECRET'),
+      /** Alerts of one rule and city opened within this window are one message. */
+      groupWindowMs: integer('NOTIFY_GROUP_WINDOW_S', 30, 0, 3600) * 1000,
+      /** At most one message per group this often. */
+      repeatIntervalMs: integer('NOTIFY_REPEAT_INTERVAL_S', 300, 0, 86_400) * 1000,
+      retry: { maxAttempts: integer('NOTIFY_MAX_ATTEMPTS', 6, 1, 20) },
+      deliveryLog: integer('NOTIFY_DELIVERY_LOG', 100, 1, 10_000),
+    },
     /** Open data: who answers for the feeds (GBFS requires a contact address; the catalogue names it). */
     dataContactEmail: email('DATA_CONTACT_EMAIL'),
   }

@@ -269,6 +269,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
         mqttPorts && { host: config.publicHost, port: mqttPorts.port, wsPort: mqttPorts.wsPort, wsPath: '/mqtt', tlsPort: mqttPorts.tlsPort, wssPort: mqttPorts.wssPort },
       rateLimit: { max: config.httpRateLimitPerMinute, windowMs: 60_000 },
       trustProxy: config.trustProxy,
+      notify: config.notify,
       ...options.http,
       realtime: { maxSocketsPerAddress: config.socketsPerAddress, ...options.http?.realtime, ...(adapter && { adapter: adapter.adapter }) },
       ...(config.redisUrl && { redis: { status: redisStatus } }),

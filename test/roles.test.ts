@@ -55,6 +55,14 @@ const device = (suffix: string, fresh = false) => async (c: Context, _who: Who, 
 
 const CSV = 'type,city,name\nnoise,firenze,Roles import row\n'
 
+/** A new webhook contact point, by an admin. */
+async function freshContactPoint(c: Context): Promise<number> {
+  const payload = { kind: 'webhook', name: c.unique('Roles fixture hook'), url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars-or-more' }
+  const response = await c.t.app.inject({ method: 'POST', url: '/api/contact-points', headers: c.t.as(c.t.tokens.admin), payload })
+  if (response.statusCode !== 201) throw new Error(`fixture contact point: ${response.statusCode} ${response.body}`)
+  return (response.json() as Json).id as number
+}
+
 export const EXPECTATIONS: Record<string, Expectation> = {
   // ---- public: operations, docs, config
   'GET /api/health': { request: get('/api/health'), expect: everyone(200) },
@@ -136,6 +144,18 @@ export const EXPECTATIONS: Record<string, Expectation> = {
     expect: adminOnly(200),
   },
   'GET /api/audit': { request: get('/api/audit'), expect: adminOnly(200) },
+
+  // ---- contact points (alert notifications)
+  'GET /api/contact-points': { request: get('/api/contact-points'), expect: adminOnly(200) },
+  'POST /api/contact-points': {
+    request: (c) => ({ url: '/api/contact-points', payload: { kind: 'webhook', name: c.unique('Roles hook'), url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars-or-more' } }),
+    expect: adminOnly(201),
+  },
+  'PATCH /api/contact-points/:id': { request: async (c) => ({ url: `/api/contact-points/${await freshContactPoint(c)}`, payload: { enabled: false } }), expect: adminOnly(200) },
+  'DELETE /api/contact-points/:id': { request: async (c) => ({ url: `/api/contact-points/${await freshContactPoint(c)}` }), expect: adminOnly(204) },
+  // One attempt to a closed port: the answer is the failed delivery's log entry.
+  'POST /api/contact-points/:id/test': { request: async (c) => ({ url: `/api/contact-points/${await freshContactPoint(c)}/test` }), expect: adminOnly(200) },
+  'GET /api/contact-points/:id/deliveries': { request: async (c) => ({ url: `/api/contact-points/${await freshContactPoint(c)}/deliveries` }), expect: adminOnly(200) },
   'PUT /api/admin/gtfs/:city': {
     request: () => ({ url: '/api/admin/gtfs/firenze', payload: gtfsZip(minimalGtfs()), headers: { 'content-type': 'application/zip' } }),
     expect: adminOnly(200),

@@ -701,6 +701,11 @@ describe('dashboard API', () => {
           '/api/alert-assignees',
           '/api/alert-silences',
           '/api/alert-silences/{id}',
+          // Notifications through contact points (issue #13)
+          '/api/contact-points',
+          '/api/contact-points/{id}',
+          '/api/contact-points/{id}/deliveries',
+          '/api/contact-points/{id}/test',
           // Citizens and open data (issue #5)
           '/api/public/air-quality',
           '/api/public/air-quality/history',

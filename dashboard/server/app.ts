@@ -23,6 +23,8 @@ import { createMetrics, type IngestStatsSource, type TimingSource } from './http
 import { DEVICE_TYPES } from '../../devices/kinds.ts'
 import { restoreFromStorage, type RestoreOptions, type RestoreResult } from './restore.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
+import { createNotifications, type Notifications, type NotificationsDeps } from './operations/notify/notify.ts'
+import { registerNotifyRoutes } from './operations/notify/routes.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
 import { registerGtfsAdminRoutes } from './public/gtfs-admin-routes.ts'
 import { createGtfsStore } from './public/gtfs-static.ts'
@@ -113,6 +115,8 @@ export interface AppDeps {
   mqttPublic?: MqttPublicInfo | (() => MqttPublicInfo | undefined)
   /** Device states (live, late, silent) and alerts: thresholds, timings, clock (tests). */
   operations?: OperationsOptions
+  /** Alert notifications through contact points: SMTP, webhook secret, grouping and retry timings (NOTIFY_*, SMTP_*); silences and clock for tests. */
+  notify?: Omit<NotificationsDeps, 'db' | 'logger'>
   /** Restoring each device's newest stored reading at start (restore.ts): its window and concurrency; false: start with no memory. */
   restore?: RestoreOptions | false
 }
@@ -126,6 +130,8 @@ export interface BuiltApp {
   commissioning: Commissioning
   /** Device-state tracker and alert engine. */
   operations: Operations
+  /** Alert notifications through contact points. */
+  notifications: Notifications
   /** Settles when the start-up restore from storage (restore.ts) has finished, been cancelled or was off (then all zero). */
   restored: Promise<RestoreResult>
   /** Settles when windowed alert rules' rolling windows have been refilled from storage (after the restore); undefined when skipped. */
@@ -247,8 +253,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerReadingRoutes(app, { registry, storage, auth, live })
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
-  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
+  // Silences live with the alerts; the notifier asks them when an alert changes (never before operations exist).
+  const notifications = createNotifications({ db, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
+  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations, onAlertChange: notifications.alertChanged })
   operations.register(app, auth, audit)
+  registerNotifyRoutes(app, { notifications, auth, audit })
   // In the background: start-up and ingest do not wait for it; readings received meanwhile win.
   const restoring =
     deps.restore === false
@@ -308,6 +317,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     restoring.cancel()
     commissioning.close()
     operations.close()
+    await notifications.close()
     unfollow()
     live.detach()
     await realtime.close()
@@ -332,6 +342,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     audit,
     commissioning,
     operations,
+    notifications,
     restored: restoring.done,
     refilled,
     routes,

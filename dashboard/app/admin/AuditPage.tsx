@@ -20,6 +20,11 @@ const ACTIONS = [
   ['user.password-reset', 'Password reset'],
   ['user.disable', 'User disabled'],
   ['user.enable', 'User enabled'],
+  ['contact-point.', 'Any contact-point change'],
+  ['contact-point.create', 'Contact point created'],
+  ['contact-point.update', 'Contact point changed'],
+  ['contact-point.delete', 'Contact point deleted'],
+  ['contact-point.test', 'Test notification sent'],
 ] as const
 
 const PAGE = 50

@@ -2,6 +2,7 @@ import { useEffect } from 'react'
 import type { User } from '../api/types.ts'
 import { live } from '../live/connection.ts'
 import { AuditPage } from '../admin/AuditPage.tsx'
+import { ContactPointsPage } from '../admin/ContactPointsPage.tsx'
 import { UsersPage } from '../admin/UsersPage.tsx'
 import { CommissioningPage } from './CommissioningPage.tsx'
 import { DevicesPage } from './DevicesPage.tsx'
@@ -28,6 +29,7 @@ const TITLES: Record<string, string> = {
   device: 'Commissioning',
   users: 'Users',
   audit: 'Audit log',
+  notifications: 'Notifications',
   unknown: 'Page not found',
 }
 
@@ -63,6 +65,9 @@ export default function InstallerApp({ user, onLogout, onSessionEnd }: Props) {
       break
     case 'audit':
       page = user.role === 'admin' ? <AuditPage user={user} /> : denied('Only admins see the audit log.')
+      break
+    case 'notifications':
+      page = user.role === 'admin' ? <ContactPointsPage /> : denied('Only admins manage notifications.')
       break
     default:
       page = (

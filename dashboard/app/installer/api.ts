@@ -72,6 +72,8 @@ export interface NewDeviceInput {
 export type DeviceWithSecret = Device & { secret: string }
 
 // The commissioning view's shape is the server's (dashboard/shared/commissioning.ts).
+export type { ContactPointPatch, ContactPointView, DeliveryView, NewContactPoint } from '../../shared/notify.ts'
+import type { ContactPointPatch, ContactPointView, DeliveryView, NewContactPoint } from '../../shared/notify.ts'
 export type { Check, CheckState, CommissioningReading, CommissioningState, Stage } from '../../shared/commissioning.ts'
 
 export interface ImportRow {
@@ -105,7 +107,7 @@ export interface AuditEntry {
   at: string
   actor: string
   action: string
-  targetType: 'device' | 'user'
+  targetType: 'device' | 'user' | 'contact-point'
   target: string
   changes: Record<string, { from?: unknown; to?: unknown }>
   details: Record<string, string | number | boolean>
@@ -151,6 +153,12 @@ export const adminApi = {
   updateUser: (username: string, patch: { role?: Role; cities?: string[] | null; disabled?: boolean; password?: string }) =>
     request<AdminUser>('PATCH', `/api/users/${enc(username)}`, patch),
   audit: (q: AuditQuery) => request<{ items: AuditEntry[]; total: number; limit: number; offset: number }>('GET', `/api/audit${query({ ...q })}`),
+  contactPoints: () => request<{ items: ContactPointView[]; email: boolean; defaultSecret: boolean }>('GET', '/api/contact-points'),
+  createContactPoint: (input: NewContactPoint) => request<ContactPointView>('POST', '/api/contact-points', input),
+  updateContactPoint: (id: number, patch: ContactPointPatch) => request<ContactPointView>('PATCH', `/api/contact-points/${id}`, patch),
+  deleteContactPoint: (id: number) => request<null>('DELETE', `/api/contact-points/${id}`),
+  testContactPoint: (id: number) => request<DeliveryView>('POST', `/api/contact-points/${id}/test`),
+  deliveries: (id: number) => request<{ items: DeliveryView[] }>('GET', `/api/contact-points/${id}/deliveries?limit=20`),
 }
 
 export function errorMessage(e: unknown): string {

@@ -14,6 +14,7 @@ export const ROUTES = {
   device: (id: string) => `/dashboard/installer/devices/${encodeURIComponent(id)}`,
   users: '/dashboard/admin/users',
   audit: '/dashboard/admin/audit',
+  notifications: '/dashboard/admin/notifications',
 }
 
 const listeners = new Set<() => void>()
@@ -52,6 +53,7 @@ export type Page =
   | { page: 'device'; id: string }
   | { page: 'users' }
   | { page: 'audit' }
+  | { page: 'notifications' }
   | { page: 'unknown' }
 
 export function matchPage(path: string): Page {
@@ -63,6 +65,7 @@ export function matchPage(path: string): Page {
   if (device) return { page: 'device', id: decodeURIComponent(device[1]!) }
   if (p === '/dashboard/admin' || p === '/dashboard/admin/users') return { page: 'users' }
   if (p === '/dashboard/admin/audit') return { page: 'audit' }
+  if (p === '/dashboard/admin/notifications') return { page: 'notifications' }
   return { page: 'unknown' }
 }
 

@@ -47,7 +47,7 @@ export function Shell({ user, onLogout, onSessionEnd, title, children }: ShellPr
   const links: [string, string, string][] = [
     [ROUTES.devices, 'Devices', 'nav-devices'],
     ...(canManage ? ([[ROUTES.register, 'Register', 'nav-register'], [ROUTES.import, 'Import', 'nav-import']] as [string, string, string][]) : []),
-    ...(user.role === 'admin' ? ([[ROUTES.users, 'Users', 'nav-users'], [ROUTES.audit, 'Audit', 'nav-audit']] as [string, string, string][]) : []),
+    ...(user.role === 'admin' ? ([[ROUTES.users, 'Users', 'nav-users'], [ROUTES.audit, 'Audit', 'nav-audit'], [ROUTES.notifications, 'Notifications', 'nav-notifications']] as [string, string, string][]) : []),
     // Installers' live rooms are their cities and devices only: the region-wide map is for operators and admins.
     ...(user.role === 'installer' ? [] : ([[ROUTES.map, 'Map', 'nav-map']] as [string, string, string][])),
   ]

@@ -7,7 +7,7 @@ import { parseTime } from '../readings/routes.ts'
 
 /** The audit log of changes to devices and users, newest first, filtered (admins only). */
 
-const ACTION_FILTERS = [...AUDIT_ACTIONS, 'device.', 'user.', 'alert-rule.', 'alert.', 'silence.']
+const ACTION_FILTERS = [...AUDIT_ACTIONS, 'device.', 'user.', 'alert-rule.', 'alert.', 'silence.', 'contact-point.']
 
 const AuditQuerySchema = Type.Object(
   {

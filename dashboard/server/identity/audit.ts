@@ -29,10 +29,14 @@ export const AUDIT_ACTIONS = [
   'alert.assign',
   'silence.create',
   'silence.expire',
+  'contact-point.create',
+  'contact-point.update',
+  'contact-point.delete',
+  'contact-point.test',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
-export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user'), Type.Literal('alert-rule'), Type.Literal('alert'), Type.Literal('silence')])
+export const AuditTargetTypeSchema = Type.Union([Type.Literal('device'), Type.Literal('user'), Type.Literal('alert-rule'), Type.Literal('alert'), Type.Literal('silence'), Type.Literal('contact-point')])
 export type AuditTargetType = Static<typeof AuditTargetTypeSchema>
 
 const ChangeValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String()), Type.Record(Type.String(), Type.Unknown())])
@@ -44,7 +48,7 @@ export const AuditEntrySchema = Type.Object({
   actor: Type.String({ description: 'User name, or "cli".' }),
   action: Type.String({ description: `One of ${AUDIT_ACTIONS.join(', ')}.` }),
   targetType: AuditTargetTypeSchema,
-  target: Type.String({ description: 'Device id, user name, or the id of an alert rule, alert or silence.' }),
+  target: Type.String({ description: 'Device id, user name, or the id of an alert rule, alert, silence or contact point.' }),
   changes: Type.Record(Type.String(), Type.Object({ from: Type.Optional(ChangeValue), to: Type.Optional(ChangeValue) }), {
     description: 'Field by field, what it was and what it became; never a secret or a password.',
   }),
