@@ -180,10 +180,10 @@ export function sampleFlorenceLayers(): Record<string, GeoJSON.Feature[]> {
     ],
     roads: [
       feature({ kind: 'highway', name: 'Autostrada del Sole', ref: 'A1' }, { type: 'LineString', coordinates: [[10.9, 43.55], [11.1, 43.7], [11.3, 43.85], [11.5, 44.05]] }),
-      feature({ kind: 'major_road', name: 'Viale dei Mille' }, { type: 'LineString', coordinates: [[11.2, 43.74], [11.25, 43.785], [11.32, 43.79]] }),
+      feature({ kind: 'major_road', name: 'Viale dei Mille' }, { type: 'LineString', coordinates: [[11.22, 43.765], [11.25, 43.772], [11.29, 43.785]] }),
     ],
     places: [
-      feature({ kind: 'locality', name: 'Borgo Piazzetta', population_rank: 9, min_zoom: 5 }, { type: 'Point', coordinates: [11.28, 43.8] }),
+      feature({ kind: 'locality', name: 'Borgo Piazzetta', population_rank: 9, min_zoom: 5 }, { type: 'Point', coordinates: [11.262, 43.7765] }),
     ],
   }
 }
