@@ -88,6 +88,14 @@ describe('self-hosted vector tiles (MAP_PMTILES_FILE)', () => {
       await expect.poll(() => page.getByTestId('map').getAttribute('data-basemap-names'), WAIT).toMatch(/Viale dei Mille|Autostrada del Sole/)
       expect(ranges.length).toBeGreaterThan(0)
       expect(ranges.every((r) => r.range?.startsWith('bytes=') && r.status === 206)).toBe(true)
+
+      // The installers' "tap where the device stands" picker draws the same base map.
+      await page.goto(`${stack.urls.http}/dashboard/installer/register`)
+      const picker = page.getByTestId('register-map')
+      await expect.poll(() => picker.getAttribute('data-ready'), WAIT).toBe('true')
+      expect(await picker.getAttribute('data-basemap')).toBe('pmtiles')
+      await expect.poll(() => picker.getAttribute('data-basemap-names'), WAIT).toContain(ARCHIVE_PLACE)
+      await screenshot(page, 'basemap-pmtiles-installer')
       await page.close()
 
       const citizens = await publicMap(stack)

@@ -386,8 +386,10 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
 
   useEffect(() => {
     const map = mapRef.current
-    if (!map || !ready || baseRef.current?.kind() !== 'outline') return
-    applyBaseTheme(map, theme)
+    if (!map || !ready) return
+    // The outline's colours (and the dots' outlines drawn for them), or the self-hosted tiles' colours.
+    if (baseRef.current?.kind() === 'outline') applyBaseTheme(map, theme)
+    else baseRef.current?.setTheme(theme)
   }, [theme, ready])
 
   return (

@@ -107,6 +107,8 @@ export interface BaseMapControl {
   attach(map: MapLibreMap): void
   /** The outline note's language (the public pages switch language without a new map). */
   setLang(lang: BaseMapLang): void
+  /** Light or dark colours for the self-hosted tiles, in place (the outline has its own, style.ts; a style URL keeps its own). */
+  setTheme(theme: 'light' | 'dark'): void
   detach(): void
 }
 
@@ -243,6 +245,15 @@ export function createBaseMap(base: BaseMap, options: BaseMapOptions): BaseMapCo
     setLang(l) {
       lang = l
       if (note) note.textContent = NOTE[lang][reason]
+    },
+    setTheme(theme) {
+      options.theme = theme
+      if (!map || chain[index] !== 'pmtiles') return
+      // Same layers, new colours: the map's own layers on top stay as they are.
+      for (const layer of pmtilesStyle(base.pmtilesUrl!, theme, lang).layers) {
+        if (!map.getLayer(layer.id) || !('paint' in layer) || !layer.paint) continue
+        for (const [property, value] of Object.entries(layer.paint)) map.setPaintProperty(layer.id, property as 'fill-color', value as never)
+      }
     },
     detach() {
       clearTimeout(namesTimer)
