@@ -70,6 +70,9 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
   const [ready, setReady] = useState(false)
   const [baseMap, setBaseMap] = useState<BaseMap | undefined>(undefined)
   const baseRef = useRef<BaseMapControl | null>(null)
+  /** For a base map that hands over to the next one (a new style): the stations drawn again. */
+  const latestStations = useRef(stations)
+  latestStations.current = stations
 
   useEffect(() => {
     let cancelled = false
@@ -107,7 +110,7 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
     map.getCanvas().setAttribute('aria-label', label)
     function addStations() {
       if (map.getSource(SOURCE)) return
-      map.addSource(SOURCE, { type: 'geojson', data: features([]) })
+      map.addSource(SOURCE, { type: 'geojson', data: features(latestStations.current) })
       map.addLayer({
         id: LAYER,
         type: 'circle',

@@ -148,6 +148,11 @@ describe('the outline, last', () => {
       await expect.poll(() => map.getAttribute('data-ready'), WAIT).toBe('true')
       await expect.poll(() => map.getAttribute('data-rendered-devices'), WAIT).toBe('1')
       await page.close()
+
+      const citizens = await publicMap(stack)
+      await expect.poll(() => citizens.getByTestId('map').getAttribute('data-basemap'), WAIT).toBe('outline')
+      await expect.poll(() => citizens.getByTestId('basemap-note').textContent(), WAIT).toBe('Contorno offline: impossibile caricare la mappa stradale')
+      await citizens.close()
     })
   }, 180_000)
 })
