@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, DEFAULT_MAP_STYLE_URL, loadConfig } from './config.ts'
 
 describe('REDIS_URL', () => {
   it('is unset by default: a single node', () => {
@@ -64,5 +67,37 @@ describe('notification settings (SMTP_*, NOTIFY_*)', () => {
     expect(() => loadConfig({ SMTP_FROM: 'not an address' })).toThrow(/^SMTP_FROM must be an e-mail address/)
     expect(() => loadConfig({ NOTIFY_WEBHOOK_SECRET: 'short' })).toThrow('NOTIFY_WEBHOOK_SECRET must be at least 16 characters long')
     expect(() => loadConfig({ NOTIFY_MAX_ATTEMPTS: '0' })).toThrow(ConfigError)
+  })
+})
+
+describe('base map (MAP_STYLE_URL, MAP_PMTILES_FILE, MAP_ATTRIBUTION)', () => {
+  it('defaults to the public street style, which browsers that cannot reach it replace by the outline', () => {
+    expect(loadConfig({}).map).toEqual({ styleUrl: DEFAULT_MAP_STYLE_URL, pmtilesFile: undefined, attribution: undefined })
+  })
+
+  it('takes a style URL and an extra credit line; none turns the remote style off', () => {
+    expect(loadConfig({ MAP_STYLE_URL: 'https://api.maptiler.com/maps/streets/style.json?key=k', MAP_ATTRIBUTION: 'Comune di Firenze' }).map).toEqual({
+      styleUrl: 'https://api.maptiler.com/maps/streets/style.json?key=k',
+      pmtilesFile: undefined,
+      attribution: 'Comune di Firenze',
+    })
+    expect(loadConfig({ MAP_STYLE_URL: 'none' }).map.styleUrl).toBeUndefined()
+    expect(() => loadConfig({ MAP_STYLE_URL: 'ftp://tiles.example/style.json' })).toThrow(/MAP_STYLE_URL must use http: or https:/)
+  })
+
+  it('a PMTiles archive replaces the default style (a deliberate, self-hosted choice); an explicit style URL stays first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'piazza-config-map-'))
+    try {
+      const file = join(dir, 'toscana.pmtiles')
+      writeFileSync(file, 'PMTiles')
+      expect(loadConfig({ MAP_PMTILES_FILE: file }).map).toEqual({ styleUrl: undefined, pmtilesFile: file, attribution: undefined })
+      expect(loadConfig({ MAP_PMTILES_FILE: file, MAP_STYLE_URL: 'https://tiles.example/style.json' }).map.styleUrl).toBe('https://tiles.example/style.json')
+      expect(() => loadConfig({ MAP_PMTILES_FILE: join(dir, 'missing.pmtiles') })).toThrow(ConfigError)
+      expect(() => loadConfig({ MAP_PMTILES_FILE: join(dir, 'missing.pmtiles') })).toThrow(/MAP_PMTILES_FILE must name a readable PMTiles archive/)
+      writeFileSync(join(dir, 'toscana.mbtiles'), 'x')
+      expect(() => loadConfig({ MAP_PMTILES_FILE: join(dir, 'toscana.mbtiles') })).toThrow(/MAP_PMTILES_FILE must name a \.pmtiles archive/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -19,6 +19,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>
 
+/** Streets and places from OpenStreetMap, free and without a key (OpenFreeMap); its sources carry their attribution. */
+export const DEFAULT_MAP_STYLE_URL = 'https://tiles.openfreemap.org/styles/liberty'
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export function loadConfig(env: Env) {
@@ -64,16 +67,29 @@ export function loadConfig(env: Env) {
     if (problem) throw new ConfigError(`DATA_LICENSE ${problem}, got '${value}'`)
     return value
   }
-  const readableFile = (name: string): string | undefined => {
+  const readableFile = (name: string, what = 'PEM file'): string | undefined => {
     const raw = get(name)
     if (raw === undefined) return undefined
     const path = resolve(raw)
     try {
       accessSync(path, constants.R_OK)
     } catch {
-      throw new ConfigError(`${name} must name a readable PEM file, got '${raw}'`)
+      throw new ConfigError(`${name} must name a readable ${what}, got '${raw}'`)
     }
     return path
+  }
+  /**
+   * The base map (README "Base maps"): a style URL with streets and places (default OpenFreeMap's,
+   * which browsers that cannot reach it replace by the next choice), a PMTiles archive served by
+   * this server, and the bundled outline last. MAP_STYLE_URL=none: no remote style.
+   */
+  const baseMap = () => {
+    const styleRaw = get('MAP_STYLE_URL')
+    const pmtilesFile = readableFile('MAP_PMTILES_FILE', 'PMTiles archive (.pmtiles)')
+    if (pmtilesFile && !pmtilesFile.endsWith('.pmtiles')) throw new ConfigError(`MAP_PMTILES_FILE must name a .pmtiles archive, got '${get('MAP_PMTILES_FILE')}'`)
+    // A PMTiles archive on the server is the deliberate choice: the public default style is then not tried.
+    const styleUrl = styleRaw?.toLowerCase() === 'none' ? undefined : styleRaw === undefined ? (pmtilesFile ? undefined : DEFAULT_MAP_STYLE_URL) : url('MAP_STYLE_URL', ['http:', 'https:'], 'https://tiles.openfreemap.org/styles/liberty')
+    return { styleUrl, pmtilesFile, attribution: get('MAP_ATTRIBUTION') }
   }
   const tls = () => {
     const certFile = readableFile('TLS_CERT_FILE')
@@ -219,7 +235,8 @@ export function loadConfig(env: Env) {
     adminPassword: get('ADMIN_PASSWORD'),
     /** Diagnostics: time ingest and every feed listener, exposed on /metrics (the benchmark turns it on). Off: no cost. */
     timing: boolean('PIAZZA_TIMING', false),
-    mapStyleUrl: url('MAP_STYLE_URL', ['http:', 'https:']),
+    /** The base map: style URL, PMTiles archive, extra attribution (README "Base maps"). */
+    map: baseMap(),
     /** Open data: the licence every public answer names (an SPDX id such as CC-BY-4.0, the default, or a URL) and the credit line. */
     dataLicense: license(get('DATA_LICENSE')),
     dataAttribution: get('DATA_ATTRIBUTION'),

@@ -261,7 +261,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   try {
     web = await buildApp({
       staticDir: existsSync(DASHBOARD_DIST) ? DASHBOARD_DIST : undefined,
-      mapStyleUrl: config.mapStyleUrl,
+      map: config.map,
       gtfsDir: join(config.dataDir, 'gtfs'),
       adminPassword: config.adminPassword,
       publicData: { license: config.dataLicense, attribution: config.dataAttribution, contactEmail: config.dataContactEmail },

@@ -26,6 +26,8 @@ export async function startStack(env: Record<string, string> = {}, options: Plat
     MQTT_WS_PORT: '0',
     ADMIN_PASSWORD,
     INGEST_FLUSH_MS: '100',
+    // Tests reach no tile service: the outline unless a test configures a base map.
+    MAP_STYLE_URL: 'none',
     ...env,
   })
   const server = await startServer(config, pino({ level: process.env.PIAZZA_TEST_LOG ?? 'silent' }), options)

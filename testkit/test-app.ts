@@ -34,7 +34,7 @@ export interface TestAppOptions {
 
 export async function startTestApp(options: TestAppOptions = {}) {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'piazza-dashboard-'))
-  const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD })
+  const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD, MAP_STYLE_URL: 'none' })
   const { feed, ...http } = options.deps ?? {}
   const platform = await createPlatform(config, pino({ level: 'silent' }), {
     feed,

@@ -1,9 +1,11 @@
 import 'maplibre-gl/dist/maplibre-gl.css'
-import { AttributionControl, LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJSONSource, type StyleSpecification } from 'maplibre-gl'
+import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJSONSource, type StyleSpecification } from 'maplibre-gl'
 // maplibre-gl 6 ships its worker as a separate ES module; Vite copies it and gives us its URL.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
+import type { BaseMap } from '../shared/config.ts'
+import { createBaseMap, type BaseMapControl } from '../app/map/basemap.ts'
 import type { StationSummary } from './api.ts'
 import type { PublicCity } from './cities.ts'
 import { bandName, strings, type Lang } from './i18n.ts'
@@ -66,24 +68,32 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
   /** The station set last framed: the map is framed again only when it changes, not on every refresh. */
   const framed = useRef('')
   const [ready, setReady] = useState(false)
-  const [styleUrl, setStyleUrl] = useState<string | null | undefined>(undefined)
+  const [baseMap, setBaseMap] = useState<BaseMap | undefined>(undefined)
+  const baseRef = useRef<BaseMapControl | null>(null)
+  /** For a base map that hands over to the next one (a new style): the stations drawn again. */
+  const latestStations = useRef(stations)
+  latestStations.current = stations
 
   useEffect(() => {
     let cancelled = false
+    const none: BaseMap = { styleUrl: null, pmtilesUrl: null, attribution: null }
     fetch('/api/config')
-      .then((r) => (r.ok ? (r.json() as Promise<{ mapStyleUrl: string | null }>) : { mapStyleUrl: null }))
-      .then((c) => !cancelled && setStyleUrl(c.mapStyleUrl ?? null))
-      .catch(() => !cancelled && setStyleUrl(null))
+      .then((r) => (r.ok ? (r.json() as Promise<{ baseMap: BaseMap }>) : { baseMap: none }))
+      .then((c) => !cancelled && setBaseMap(c.baseMap ?? none))
+      .catch(() => !cancelled && setBaseMap(none))
     return () => {
       cancelled = true
     }
   }, [])
 
   useEffect(() => {
-    if (styleUrl === undefined || !container.current) return
+    if (baseMap === undefined || !container.current) return
+    // The shared base map (street style, self-hosted tiles, or this outline, said so on the map).
+    const base = createBaseMap(baseMap, { outline: () => offlineStyle(city), lang, onStyleChange: () => addStations() })
+    baseRef.current = base
     const map = new MapLibreMap({
       container: container.current,
-      style: styleUrl ?? offlineStyle(city),
+      style: base.initialStyle,
       center: [city.lon, city.lat],
       zoom: 11.5,
       attributionControl: false,
@@ -96,10 +106,11 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
     map.touchZoomRotate.disableRotation()
     map.keyboard.disableRotation()
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
-    if (styleUrl) map.addControl(new AttributionControl({ compact: true }))
+    base.attach(map)
     map.getCanvas().setAttribute('aria-label', label)
-    map.on('load', () => {
-      map.addSource(SOURCE, { type: 'geojson', data: features([]) })
+    function addStations() {
+      if (map.getSource(SOURCE)) return
+      map.addSource(SOURCE, { type: 'geojson', data: features(latestStations.current) })
       map.addLayer({
         id: LAYER,
         type: 'circle',
@@ -111,23 +122,28 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
           'circle-stroke-width': 1.5,
         },
       })
+    }
+    map.on('load', () => {
+      addStations()
       setReady(true)
     })
     return () => {
       for (const m of markers.current) m.remove()
       markers.current = []
       framed.current = ''
+      base.detach()
       map.remove()
       mapRef.current = null
       setReady(false)
     }
     // The label is set again below when the language changes; the map is rebuilt only for a new city or style.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [styleUrl, city.id])
+  }, [baseMap, city.id])
 
   useEffect(() => {
     mapRef.current?.getCanvas().setAttribute('aria-label', label)
-  }, [label])
+    baseRef.current?.setLang(lang)
+  }, [label, lang])
 
   useEffect(() => {
     const map = mapRef.current

@@ -52,7 +52,7 @@ describe('dashboard API', () => {
   const as = (token: string) => ({ authorization: `Bearer ${token}` })
 
   beforeAll(async () => {
-    t = await startTestApp({ deps: { citiesCacheMs: 0, mapStyleUrl: 'https://tiles.example.org/style.json' } })
+    t = await startTestApp({ deps: { citiesCacheMs: 0, map: { styleUrl: 'https://tiles.example.org/style.json', attribution: 'Tiles: Comune di Prova' } } })
     await t.accounts.create(OPERATOR)
     await t.accounts.create(INSTALLER)
     admin = await t.login('admin', ADMIN_PASSWORD)
@@ -638,7 +638,7 @@ describe('dashboard API', () => {
       const response = await inject({ url: '/api/config' })
       expect(response.statusCode).toBe(200)
       const body = response.json() as Json
-      expect(body.mapStyleUrl).toBe('https://tiles.example.org/style.json')
+      expect(body.baseMap).toEqual({ styleUrl: 'https://tiles.example.org/style.json', pmtilesUrl: null, attribution: 'Tiles: Comune di Prova' })
       expect(body.region).toEqual({ name: 'Toscana', bbox: { west: expect.any(Number), south: expect.any(Number), east: expect.any(Number), north: expect.any(Number) } })
       expect(body.cities).toHaveLength(10)
       const aqKind = body.kinds.find((k: Json) => k.type === 'air-quality')

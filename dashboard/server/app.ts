@@ -32,7 +32,8 @@ import { installDeviceScope, roomRefusal } from './identity/permissions.ts'
 import { registerAuditRoutes } from './identity/audit-routes.ts'
 import { registerAuthRoutes } from './identity/auth-routes.ts'
 import { registerCityRoutes } from './readings/city-routes.ts'
-import { registerConfigRoutes } from './http/config-routes.ts'
+import { registerConfigRoutes, type MapOptions } from './http/config-routes.ts'
+import { registerTilesRoutes } from './http/tiles-routes.ts'
 import { registerDeadLetterRoutes } from './readings/dead-letter-routes.ts'
 import { registerDeviceImportRoutes } from './devices/import-routes.ts'
 import { registerDeviceLifecycleRoutes, type MqttPublicInfo } from './devices/lifecycle-routes.ts'
@@ -92,7 +93,8 @@ export interface AppDeps {
   logger: Logger
   /** The dashboard's build (e.g. dashboard/dist); without it (or without its index.html) only the API is served. */
   staticDir?: string
-  mapStyleUrl?: string
+  /** The base map: style URL, PMTiles archive (served at /tiles/base.pmtiles), extra attribution. */
+  map?: MapOptions
   /** Password of the `admin` account created on first start (no users yet); generated when absent. At least 8 characters. */
   adminPassword?: string
   /** Secure flag on the session cookie: set when served over HTTPS. */
@@ -231,7 +233,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
 
   registerHealthRoutes(app, { ingestStatus, broker, live, startedAt, redis: deps.redis })
   registerMetricsRoutes(app, { metrics })
-  registerConfigRoutes(app, { mapStyleUrl: deps.mapStyleUrl, coalesceMs: live.coalesceMs })
+  registerConfigRoutes(app, { map: deps.map, coalesceMs: live.coalesceMs })
+  if (deps.map?.pmtilesFile) registerTilesRoutes(app, { pmtilesFile: deps.map.pmtilesFile })
   registerAuthRoutes(app, { accounts, auth, limiter, endLiveSession: (token) => realtime.endSession(token) })
   const audit = deps.auditStore ? createAuditLog({ store: deps.auditStore }) : createAuditLog({ db })
   const commissioning = createCommissioning({
@@ -268,7 +271,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         )
 
   fallback = await registerStatic(app, deps.staticDir)
-  installSecurityHeaders(app, { mapStyleUrl: deps.mapStyleUrl })
+  installSecurityHeaders(app, { mapStyleUrl: deps.map?.styleUrl })
   // After the error handler and security headers, so the public routes' own scope inherits both.
   await registerPublic(app, { registry, storage, feed, live, gtfs, accounts, logger, staticDir: deps.staticDir, options: deps.publicData })
 

@@ -42,8 +42,21 @@ export const ConfigKindSchema = Type.Object({
 })
 export type ConfigKind = Static<typeof ConfigKindSchema>
 
+/**
+ * The base map under the data (README "Base maps"), tried in this order: a style URL with
+ * streets and places, a PMTiles archive served by this server (/tiles/base.pmtiles), and the
+ * bundled outline, which says on the map that it is only an outline.
+ */
+export const BaseMapSchema = Type.Object({
+  styleUrl: Type.Union([Type.String(), Type.Null()]),
+  pmtilesUrl: Type.Union([Type.String(), Type.Null()]),
+  /** Extra credit line (MAP_ATTRIBUTION), plain text, beside the sources' own attribution. */
+  attribution: Type.Union([Type.String(), Type.Null()]),
+})
+export type BaseMap = Static<typeof BaseMapSchema>
+
 export const ConfigSchema = Type.Object({
-  mapStyleUrl: Type.Union([Type.String(), Type.Null()]),
+  baseMap: BaseMapSchema,
   region: Type.Object({ name: Type.String(), bbox: BboxSchema }),
   cities: Type.Array(CitySchema),
   kinds: Type.Array(ConfigKindSchema),

@@ -26,7 +26,7 @@ export interface PiazzaProcess {
 export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], prefix: string[] = [], cli: string = CLI): Promise<PiazzaProcess> {
   const command = [...prefix, process.execPath, cli, ...args]
   const child = spawn(command[0]!, command.slice(1), {
-    env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', MAP_STYLE_URL: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

@@ -9,7 +9,7 @@ const bbox = { west: 9.68, south: 42.23, east: 12.38, north: 44.48 }
 const intensity = { name: 'intensity', label: 'Vehicles in the interval', unit: 'vehicles', minimum: 0, maximum: 20000, integer: true, public: false }
 const occupancy = { name: 'occupancy', label: 'Occupancy', unit: '0–1', minimum: 0, maximum: 1, integer: false, public: false }
 const raw: RawConfig = {
-  mapStyleUrl: null,
+  baseMap: { styleUrl: null, pmtilesUrl: null, attribution: null },
   region: { name: 'Toscana', bbox },
   cities,
   kinds: [
@@ -32,7 +32,7 @@ describe('normaliseConfig', () => {
     const config = normaliseConfig(raw)
     expect(config.bbox).toEqual(bbox)
     expect(config.cities).toEqual(cities)
-    expect(config.mapStyleUrl).toBeNull()
+    expect(config.baseMap).toEqual({ styleUrl: null, pmtilesUrl: null, attribution: null })
     expect(config.kinds).toEqual({
       'traffic-counter': {
         type: 'traffic-counter',

@@ -16,7 +16,7 @@ type KindSketch = Pick<ConfigKind, 'family' | 'label'> & Partial<Omit<ConfigKind
 
 export function rawConfig(kinds: Partial<Record<DeviceType, KindSketch>>, cities: RawConfig['cities'] = []): RawConfig {
   return {
-    mapStyleUrl: null,
+    baseMap: { styleUrl: null, pmtilesUrl: null, attribution: null },
     region: { name: 'Toscana', bbox: { west: 9.68, south: 42.23, east: 12.38, north: 44.48 } },
     cities,
     kinds: Object.entries(kinds).map(([type, k]) => {

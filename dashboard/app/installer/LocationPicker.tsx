@@ -3,6 +3,8 @@ import { Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJS
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
 import { CITY_RADIUS_KM } from '../../../devices/region.ts'
+import type { BaseMap } from '../../shared/config.ts'
+import { createBaseMap } from '../map/basemap.ts'
 import { offlineStyle } from '../map/style.ts'
 import type { CityInfo } from './api.ts'
 
@@ -31,7 +33,7 @@ interface Props {
   city: CityInfo | undefined
   value: { lat: number; lon: number } | undefined
   onChange: (value: { lat: number; lon: number }) => void
-  mapStyleUrl: string | null
+  baseMap: BaseMap
   testid: string
 }
 
@@ -39,18 +41,45 @@ interface Props {
  * Tap (or click) the map to place the device; the marker can be dragged. The shaded circle is the
  * area commissioning accepts as "inside the city". Keyboard users type the coordinates instead.
  */
-export function LocationPicker({ cities, city, value, onChange, mapStyleUrl, testid }: Props) {
+export function LocationPicker({ cities, city, value, onChange, baseMap, testid }: Props) {
   const container = useRef<HTMLDivElement>(null)
   const mapRef = useRef<MapLibreMap | null>(null)
   const markerRef = useRef<Marker | null>(null)
   const onChangeRef = useRef(onChange)
   onChangeRef.current = onChange
   const [ready, setReady] = useState(false)
+  const [styleGeneration, setStyleGeneration] = useState(0)
 
   useEffect(() => {
+    const addCityArea = () => {
+      if (map.getSource('city-area')) return
+      map.addSource('city-area', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } })
+      map.addLayer({ id: 'city-area-fill', type: 'fill', source: 'city-area', paint: { 'fill-color': '#1f5f99', 'fill-opacity': 0.1 } })
+      map.addLayer({ id: 'city-area-line', type: 'line', source: 'city-area', paint: { 'line-color': '#1f5f99', 'line-width': 2, 'line-opacity': 0.7 } })
+    }
+    // The outline has no place names: city names as HTML markers, as on the operators' map.
+    const labels: Marker[] = []
+    const addLabels = () => {
+      if (labels.length > 0) return
+      for (const c of cities) {
+        const el = document.createElement('div')
+        el.className = 'inst-map-label'
+        el.textContent = c.name
+        labels.push(new Marker({ element: el, anchor: 'center' }).setLngLat([c.lon, c.lat]).addTo(map))
+      }
+    }
+    const base = createBaseMap(baseMap, {
+      outline: () => offlineStyle(),
+      onStyleChange: (kind) => {
+        if (kind === 'outline') addLabels()
+        addCityArea()
+        // Draw the city's area again, in the new style's source.
+        setStyleGeneration((n) => n + 1)
+      },
+    })
     const map = new MapLibreMap({
       container: container.current!,
-      style: mapStyleUrl ?? offlineStyle(),
+      style: base.initialStyle,
       center: city ? [city.lon, city.lat] : [11.0, 43.5],
       zoom: city ? CITY_ZOOM : 7,
       attributionControl: false,
@@ -61,25 +90,16 @@ export function LocationPicker({ cities, city, value, onChange, mapStyleUrl, tes
     mapRef.current = map
     map.touchZoomRotate.disableRotation()
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
+    base.attach(map)
     map.on('load', () => {
-      map.addSource('city-area', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } })
-      map.addLayer({ id: 'city-area-fill', type: 'fill', source: 'city-area', paint: { 'fill-color': '#1f5f99', 'fill-opacity': 0.1 } })
-      map.addLayer({ id: 'city-area-line', type: 'line', source: 'city-area', paint: { 'line-color': '#1f5f99', 'line-width': 2, 'line-opacity': 0.7 } })
+      addCityArea()
       setReady(true)
     })
-    // The offline style has no labels (no glyphs): city names as HTML markers, as on the operators' map.
-    const labels: Marker[] = []
-    if (!mapStyleUrl) {
-      for (const c of cities) {
-        const el = document.createElement('div')
-        el.className = 'inst-map-label'
-        el.textContent = c.name
-        labels.push(new Marker({ element: el, anchor: 'center' }).setLngLat([c.lon, c.lat]).addTo(map))
-      }
-    }
+    if (base.kind() === 'outline') addLabels()
     map.on('click', (e) => onChangeRef.current({ lat: roundCoord(e.lngLat.lat), lon: roundCoord(e.lngLat.lng) }))
     return () => {
       for (const label of labels) label.remove()
+      base.detach()
       markerRef.current = null
       mapRef.current = null
       setReady(false)
@@ -91,7 +111,7 @@ export function LocationPicker({ cities, city, value, onChange, mapStyleUrl, tes
     }
     // The map is made once; city and value changes are applied below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [mapStyleUrl])
+  }, [baseMap])
 
   // Frame the city and draw its plausible area.
   useEffect(() => {
@@ -105,7 +125,7 @@ export function LocationPicker({ cities, city, value, onChange, mapStyleUrl, tes
     map.jumpTo({ center: [city.lon, city.lat], zoom: CITY_ZOOM })
     // Only a city change reframes; moving the marker must not.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [city, ready])
+  }, [city, ready, styleGeneration])
 
   // The marker follows the value (a tap, a drag, or typed coordinates).
   useEffect(() => {

@@ -175,7 +175,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       <fieldset className="inst-fieldset">
         <legend>Location</legend>
         <p className="inst-hint">Tap the map where the device stands; drag the pin to adjust. The shaded circle is the city area within {CITY_RADIUS_KM} km of the centre of {city?.name}; zoom in with + to place the pin precisely.</p>
-        <LocationPicker cities={config.cities} city={city} value={location} onChange={setLocation} mapStyleUrl={config.mapStyleUrl} testid="register-map" />
+        <LocationPicker cities={config.cities} city={city} value={location} onChange={setLocation} baseMap={config.baseMap} testid="register-map" />
         <div className="inst-row">
           <div>
             <label htmlFor="register-lat">Latitude</label>

@@ -1,5 +1,5 @@
 import 'maplibre-gl/dist/maplibre-gl.css'
-import { AttributionControl, Map as MapLibreMap, Marker, NavigationControl, Popup, setWorkerUrl, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl'
+import { Map as MapLibreMap, Marker, NavigationControl, Popup, setWorkerUrl, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl'
 // maplibre-gl 6 ships its worker as a separate ES module; Vite copies it and gives us its URL.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useCallback, useEffect, useRef, useState } from 'react'
@@ -12,6 +12,7 @@ import { useLiveFlush } from '../live/hooks.ts'
 import type { Theme } from '../theme.ts'
 import { matchesFilters, writeView, type Filters, type MapView as View } from '../view.ts'
 import { createFeatureCache, healthOf, type DeviceFeature } from './features.ts'
+import { createBaseMap, type BaseMapControl } from './basemap.ts'
 import { addBadgeImages } from './icons.ts'
 import { grade } from './levels.ts'
 import {
@@ -79,6 +80,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
   const themeRef = useRef(theme)
   themeRef.current = theme
   const [ready, setReady] = useState(false)
+  const baseRef = useRef<BaseMapControl | null>(null)
 
   const showCount = useCallback(() => {
     container.current?.setAttribute('data-device-count', String(cache.shownCount()))
@@ -86,10 +88,18 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
 
   useEffect(() => {
     const { west, south, east, north } = config.bbox
-    const offline = !config.mapStyleUrl
+    const base = createBaseMap(config.baseMap, {
+      outline: () => offlineStyle(themeRef.current),
+      theme: themeRef.current,
+      onStyleChange: (kind) => {
+        if (kind === 'outline') addCityLabels()
+        addDeviceLayers()
+      },
+    })
+    baseRef.current = base
     const map = new MapLibreMap({
       container: container.current!,
-      style: config.mapStyleUrl ?? offlineStyle(themeRef.current),
+      style: base.initialStyle,
       ...(initialView
         ? { center: [initialView.lon, initialView.lat] as [number, number], zoom: initialView.zoom }
         : {
@@ -99,7 +109,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
             ] as [[number, number], [number, number]],
             fitBoundsOptions: { padding: 24 },
           }),
-      // The offline style has no third-party data to credit; tiles from a style URL do.
+      // The base map adds the attribution control when it draws third-party data (basemap.ts).
       attributionControl: false,
       dragRotate: false,
       pitchWithRotate: false,
@@ -112,12 +122,12 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
     map.touchZoomRotate.disableRotation()
     map.keyboard.disableRotation()
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
-    if (!offline) map.addControl(new AttributionControl({ compact: true }))
+    base.attach(map)
 
-    // City names as HTML markers: text layers would need glyph PBFs from a server.
-    // A production style has its own labels, so only the offline map gets them.
+    // City names as HTML markers on the outline; a street map has its own labels.
     const cityMarkers: Marker[] = []
-    const addCityLabels = () => {
+    function addCityLabels() {
+      if (cityMarkers.length > 0) return
       for (const c of config.cities) {
         const el = document.createElement('div')
         el.className = 'city-label'
@@ -127,7 +137,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
         cityMarkers.push(new Marker({ element: el, anchor: 'bottom', offset: [0, -20] }).setLngLat([c.lon, c.lat]).addTo(map))
       }
     }
-    if (offline) addCityLabels()
+    if (base.kind() === 'outline') addCityLabels()
 
     // Cluster counts as HTML markers (no glyphs offline): one button per visible cluster.
     const clusterMarkers = new Map<number, { marker: Marker; el: HTMLButtonElement; key: string }>()
@@ -207,7 +217,9 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
       )
     }
 
-    const addDeviceLayers = () => {
+    // On the first load, and again after the base map handed over to the next one (a new style).
+    function addDeviceLayers() {
+      if (map.getSource(DEVICE_SOURCE)) return
       addBadgeImages(map)
       // promoteId makes each feature addressable by device id, so live frames send only the changed ones.
       map.addSource(DEVICE_SOURCE, { type: 'geojson', data: cache.collection(), promoteId: 'id', ...CLUSTER_OPTIONS } as never)
@@ -218,22 +230,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
       map.addLayer(selectedLayer(themeRef.current))
     }
 
-    // If the production style cannot be loaded, fall back to the offline one rather than show nothing.
-    let loaded = false
-    let fellBack = false
-    map.on('error', (e) => {
-      if (loaded || fellBack || offline) {
-        console.warn(`map: ${e.error?.message ?? e}`)
-        return
-      }
-      fellBack = true
-      console.warn(`map style ${config.mapStyleUrl} failed (${e.error?.message}); using the offline style`)
-      map.setStyle(offlineStyle(themeRef.current), { diff: false })
-      addCityLabels()
-      map.once('style.load', addDeviceLayers)
-    })
     map.on('load', () => {
-      loaded = true
       addDeviceLayers()
       setReady(true)
     })
@@ -277,6 +274,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
       for (const m of cityMarkers) m.remove()
       for (const { marker } of clusterMarkers.values()) marker.remove()
       popup.remove()
+      base.detach()
       map.remove()
       mapRef.current = null
       setReady(false)
@@ -388,9 +386,11 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
 
   useEffect(() => {
     const map = mapRef.current
-    if (!map || !ready || config.mapStyleUrl) return
-    applyBaseTheme(map, theme)
-  }, [theme, ready, config.mapStyleUrl])
+    if (!map || !ready) return
+    // The outline's colours (and the dots' outlines drawn for them), or the self-hosted tiles' colours.
+    if (baseRef.current?.kind() === 'outline') applyBaseTheme(map, theme)
+    else baseRef.current?.setTheme(theme)
+  }, [theme, ready])
 
   return (
     <div

@@ -3,6 +3,7 @@ import { cities, region } from '../../../devices/region.ts'
 import { ConfigSchema, type Config } from '../../shared/config.ts'
 import { PUBLIC_FIELDS, PUBLIC_TYPE } from '../../shared/realtime.ts'
 import { errorResponses } from './errors.ts'
+import { PMTILES_PATH } from './tiles-routes.ts'
 import type { Api } from './types.ts'
 import { NoQuerySchema } from './validation.ts'
 
@@ -14,9 +15,21 @@ import { NoQuerySchema } from './validation.ts'
 
 export { ConfigSchema }
 
-export function registerConfigRoutes(app: Api, deps: { mapStyleUrl?: string; coalesceMs: number }): void {
+/** The base map as configured (cli/config.ts `map`): each part optional. */
+export interface MapOptions {
+  styleUrl?: string
+  /** A PMTiles archive on this server's disk, served at /tiles/base.pmtiles. */
+  pmtilesFile?: string
+  attribution?: string
+}
+
+export function registerConfigRoutes(app: Api, deps: { map?: MapOptions; coalesceMs: number }): void {
   const body: Config = {
-    mapStyleUrl: deps.mapStyleUrl ?? null,
+    baseMap: {
+      styleUrl: deps.map?.styleUrl ?? null,
+      pmtilesUrl: deps.map?.pmtilesFile ? PMTILES_PATH : null,
+      attribution: deps.map?.attribution ?? null,
+    },
     region: { name: region.region, bbox: region.bbox },
     cities: [...cities],
     kinds: Object.values(KINDS).map((k) => ({
@@ -39,7 +52,7 @@ export function registerConfigRoutes(app: Api, deps: { mapStyleUrl?: string; coa
     {
       schema: {
         tags: ['config'],
-        summary: 'Map style, region, cities and reading kinds for the dashboard',
+        summary: 'Base map, region, cities and reading kinds for the dashboard',
         querystring: NoQuerySchema,
         response: { 200: ConfigSchema, ...errorResponses(400) },
       },
