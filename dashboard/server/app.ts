@@ -243,10 +243,6 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => realtime.endUser(username) })
   registerAuditRoutes(app, { audit, auth })
   const gtfs = createGtfsStore({ dir: deps.gtfsDir, logger: logger.child({ part: 'gtfs' }) })
-  // The zips kept on disk are parsed again in a worker; the API answers once they are.
-  app.addHook('onReady', async () => {
-    await gtfs.loaded
-  })
   app.addHook('onClose', async () => {
     await gtfs.close()
   })

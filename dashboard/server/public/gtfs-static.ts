@@ -322,14 +322,15 @@ export interface GtfsStoreDeps {
 
 /**
  * The static GTFS of each city: the uploaded zip on disk and its index in memory. The zips on disk
- * are parsed again at start, in the background (`loaded` settles when done; the API waits for it
- * before it answers).
+ * are parsed again at start, in the background (`loaded` settles when done): start-up does not wait
+ * for a region's timetable, and the feeds carry route_id only until it is read.
  */
 export function createGtfsStore(deps: GtfsStoreDeps) {
   const parser = deps.parser ?? createGtfsParser()
   const byCity = new Map<string, { index: GtfsIndex; uploadedAt: number; seq: number }>()
   let version = 0
   let seq = 0
+  let closing = false
 
   const keep = (city: string, index: GtfsIndex, mine: number) => {
     // Two uploads for a city at once: the later one wins, whichever parse ends first.
@@ -347,8 +348,11 @@ export function createGtfsStore(deps: GtfsStoreDeps) {
       const city = file.slice(0, -4)
       const mine = ++seq
       try {
-        keep(city, await parser.parse(await readFile(join(dir, file))), mine)
+        const index = await parser.parse(await readFile(join(dir, file)))
+        keep(city, index, mine)
+        deps.logger.info({ city, ...index.summary }, 'static GTFS on disk loaded')
       } catch (err) {
+        if (closing) return
         deps.logger.error({ city, err: (err as Error).message }, 'static GTFS on disk is unreadable; this city has none until a new upload')
       }
     }
@@ -373,7 +377,10 @@ export function createGtfsStore(deps: GtfsStoreDeps) {
     cities: () => [...byCity.keys()].sort(),
     /** Changes on every upload, for caches of what was built from the indexes. */
     version: () => version,
-    close: () => parser.close(),
+    close() {
+      closing = true
+      return parser.close()
+    },
   }
 }
 
