@@ -222,6 +222,16 @@ describe('the mobility feeds', () => {
       }
     })
 
+    it('the checkers refuse a broken document (so the checks above can fail)', async () => {
+      const status = (await get('/api/public/gbfs/firenze/station_status.json')).json() as Json
+      const [first, ...rest] = status.data.stations as Json[]
+      const { station_id: _, ...withoutId } = first!
+      expect(() => check(stationStatusSuite, 'StationStatus', { ...status, data: { stations: [withoutId, ...rest] } })).toThrow(/station_id/)
+      expect(() => check(stationStatusSuite, 'StationStatus', { ...status, data: { stations: [{ ...first, num_vehicles_available: '7' }, ...rest] } })).toThrow(/num_vehicles_available/)
+      const discovery = (await get('/api/public/gbfs/firenze/gbfs.json')).json() as Json
+      expect(() => check(gbfsSuite, 'Gbfs', { ...discovery, ttl: undefined })).toThrow(/ttl/)
+    })
+
     it('describes the system in Italian and English, with contact, timezone and licence', async () => {
       const info = (await get('/api/public/gbfs/firenze/system_information.json')).json() as Json
       expect(info.data).toMatchObject({
