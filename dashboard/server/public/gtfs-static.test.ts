@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { gtfsZip, largeGtfs, minimalGtfs } from '../../../testkit/gtfs-zip.ts'
-import { createGtfsParser, GtfsError, matchTrip, parseGtfs } from './gtfs-static.ts'
+import { createGtfsParser, createGtfsStore, GtfsError, matchTrip, parseGtfs, type GtfsIndex } from './gtfs-static.ts'
 
 /** Static GTFS: the checks that refuse a bad zip (file and line named) and the trip matching rule, on a fixed clock. */
 
@@ -140,5 +144,37 @@ describe('static GTFS', () => {
       expect(events).toEqual(['event loop turned', 'parsed'])
       expect(ticks).toBeGreaterThan(1)
     })
+  })
+
+  it('keeps the later of two uploads of a city, in memory and on disk, whichever parse ends first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'piazza-gtfs-store-'))
+    // A parser whose parses end when the test says.
+    const pending: { zip: Uint8Array; finish: () => void }[] = []
+    const parser = {
+      parse: (zip: Uint8Array) => new Promise<GtfsIndex>((resolve) => pending.push({ zip, finish: () => resolve(parseGtfs(zip)) })),
+      close: async () => {},
+    }
+    try {
+      const store = createGtfsStore({ dir, logger: pino({ level: 'silent' }), parser })
+      await store.loaded
+      const first = gtfsZip(minimalGtfs('14'))
+      const second = gtfsZip(minimalGtfs('23'))
+      const a = store.put('firenze', first)
+      const b = store.put('firenze', second)
+      await expect.poll(() => pending.length).toBe(2)
+      pending[1]!.finish()
+      await b
+      pending[0]!.finish()
+      await a
+      expect([...store.get('firenze')!.byRoute.keys()]).toEqual(['23'])
+      expect(readFileSync(join(dir, 'firenze.zip')).equals(second)).toBe(true)
+      // And a restart reads back that one.
+      const again = createGtfsStore({ dir, logger: pino({ level: 'silent' }), parser: createGtfsParser() })
+      await again.loaded
+      expect([...again.get('firenze')!.byRoute.keys()]).toEqual(['23'])
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -357,7 +357,11 @@ export function createGtfsStore(deps: GtfsStoreDeps) {
       }
     }
   }
-  const loaded = deps.dir ? load(deps.dir) : Promise.resolve()
+  const loaded = deps.dir
+    ? load(deps.dir).catch((err: Error) => deps.logger.error({ dir: deps.dir, err: err.message }, 'static GTFS directory is unreadable; no city has a static GTFS'))
+    : Promise.resolve()
+  // Uploads commit (zip on disk, index in memory) one at a time, so the zip kept is the index kept.
+  let committing: Promise<unknown> = Promise.resolve()
 
   return {
     loaded,
@@ -365,12 +369,18 @@ export function createGtfsStore(deps: GtfsStoreDeps) {
     async put(city: string, zip: Uint8Array) {
       const mine = ++seq
       const index = await parser.parse(zip)
-      if (deps.dir) {
-        const tmp = join(deps.dir, `${city}.zip.${mine}.tmp`)
-        await writeFile(tmp, zip)
-        await rename(tmp, join(deps.dir, `${city}.zip`))
-      }
-      const uploadedAt = keep(city, index, mine)
+      const commit = committing.then(async () => {
+        // A later upload of this city already committed: this one is superseded, on disk too.
+        if ((byCity.get(city)?.seq ?? 0) > mine) return byCity.get(city)!.uploadedAt
+        if (deps.dir) {
+          const tmp = join(deps.dir, `${city}.zip.tmp`)
+          await writeFile(tmp, zip)
+          await rename(tmp, join(deps.dir, `${city}.zip`))
+        }
+        return keep(city, index, mine)
+      })
+      committing = commit.catch(() => {})
+      const uploadedAt = await commit
       return { city, ...index.summary, timezone: index.timezone, uploadedAt: new Date(uploadedAt).toISOString() }
     },
     get: (city: string): GtfsIndex | undefined => byCity.get(city)?.index,
