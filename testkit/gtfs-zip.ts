@@ -24,3 +24,32 @@ export function minimalGtfs(route = '14'): Record<string, string> {
     'stop_times.txt': 'trip_id,arrival_time,departure_time,stop_id,stop_sequence\nT1,06:00:00,06:00:00,S1,1\nT1,07:00:00,07:00:00,S2,2\n',
   }
 }
+
+/**
+ * A large valid GTFS, as a region's operator would publish: `routes` routes of `tripsPerRoute`
+ * trips each, every trip calling at `stopsPerTrip` stops (so routes × trips × stops rows of
+ * stop_times.txt), all running daily.
+ */
+export function largeGtfs(routes: number, tripsPerRoute: number, stopsPerTrip: number): Record<string, string> {
+  const routeRows = ['route_id,agency_id,route_short_name,route_type']
+  const tripRows = ['route_id,service_id,trip_id,direction_id']
+  const stopTimes = ['trip_id,arrival_time,departure_time,stop_id,stop_sequence']
+  for (let r = 0; r < routes; r++) {
+    routeRows.push(`R${r},A,${r},3`)
+    for (let t = 0; t < tripsPerRoute; t++) {
+      const trip = `R${r}-T${t}`
+      tripRows.push(`R${r},DAILY,${trip},${t % 2}`)
+      const start = 5 * 3600 + t * 600
+      for (let s = 0; s < stopsPerTrip; s++) {
+        const time = gtfsTime(start + s * 90)
+        stopTimes.push(`${trip},${time},${time},S${(r * 7 + s) % 2000},${s + 1}`)
+      }
+    }
+  }
+  return {
+    ...minimalGtfs(),
+    'routes.txt': `${routeRows.join('\n')}\n`,
+    'trips.txt': `${tripRows.join('\n')}\n`,
+    'stop_times.txt': `${stopTimes.join('\n')}\n`,
+  }
+}

@@ -252,6 +252,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerUserRoutes(app, { accounts, auth, audit, endLiveSessions: (username) => realtime.endUser(username) })
   registerAuditRoutes(app, { audit, auth })
   const gtfs = createGtfsStore({ dir: deps.gtfsDir, logger: logger.child({ part: 'gtfs' }) })
+  app.addHook('onClose', async () => {
+    await gtfs.close()
+  })
   registerGtfsAdminRoutes(app, { gtfs, auth })
   registerReadingRoutes(app, { registry, storage, auth, live })
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })

@@ -23,7 +23,7 @@ export type GbfsFile = (typeof GBFS_FILES)[number]
 /** Seconds a client may keep each file (the status follows the readings; the rest changes rarely). */
 export const GBFS_TTL: Record<GbfsFile | 'manifest', number> = { gbfs: 60, manifest: 60, system_information: 3600, station_information: 60, station_status: 5 }
 
-/** SPDX ids GBFS knows (its license_id list); any other licence goes by URL only. */
+/** SPDX ids GBFS knows (its license_id list) that Piazza's licences use; any other licence goes by URL only. */
 const GBFS_LICENSE_IDS = new Set(['CC-BY-4.0', 'CC-BY-SA-4.0', 'CC0-1.0', 'ODbL-1.0'])
 
 const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z')
@@ -62,8 +62,8 @@ export function systemInformation(snap: MobilitySnapshot, city: City, options: {
     feed_contact_email: options.contactEmail,
     timezone: 'Europe/Rome',
     manifest_url: options.manifestUrl,
-    license_url: license.url,
-    ...(GBFS_LICENSE_IDS.has(license.id) ? { license_id: license.id } : {}),
+    // One or the other: MobilityData's system_information schema refuses both (its `oneOf`).
+    ...(GBFS_LICENSE_IDS.has(license.id) ? { license_id: license.id } : { license_url: license.url }),
     attribution_organization_name: both(license.attribution, license.attribution),
   })
 }

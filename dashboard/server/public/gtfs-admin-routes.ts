@@ -43,7 +43,7 @@ export function registerGtfsAdminRoutes(app: Api, deps: { gtfs: GtfsStore; auth:
           summary: "Upload a city's static GTFS (admin)",
           description:
             'Body: the GTFS zip (Content-Type: application/zip) with agency.txt, routes.txt, trips.txt, stop_times.txt and calendar.txt and/or calendar_dates.txt at its top level. ' +
-            'It is checked first: a missing file or a bad row answers 400 naming the file and line, and the city keeps its previous GTFS. ' +
+            'It is parsed off the event loop (a worker thread) and checked first: a missing file or a bad row answers 400 naming the file and line, and the city keeps its previous GTFS. ' +
             'Kept in the data directory (read back at start) and replaces the previous one; the GTFS-Realtime feeds then carry trip_id for its buses.',
           security: SECURED,
           consumes: ['application/zip'],
@@ -55,7 +55,7 @@ export function registerGtfsAdminRoutes(app: Api, deps: { gtfs: GtfsStore; auth:
         const city = findCity(request.params.city)
         if (!city) throw notFound(`unknown city '${request.params.city}'; cities: ${cities.map((c) => c.id).join(', ')}`)
         try {
-          const summary = gtfs.put(city.id, request.body as Buffer)
+          const summary = await gtfs.put(city.id, request.body as Buffer)
           request.log.info({ city: city.id, routes: summary.routes, trips: summary.trips }, 'static GTFS uploaded')
           return summary
         } catch (err) {

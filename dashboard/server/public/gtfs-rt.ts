@@ -1,6 +1,6 @@
 import GtfsRealtimeBindings from 'gtfs-realtime-bindings'
-import { matchTrip, type GtfsStore } from './gtfs-static.ts'
-import type { MobilityItem, MobilitySnapshot } from './mobility-snapshot.ts'
+import { matchTrip, type GtfsStore, type TripMatch } from './gtfs-static.ts'
+import { renderOnce, type MobilityItem, type MobilitySnapshot } from './mobility-snapshot.ts'
 
 /**
  * GTFS-Realtime feeds of the bus trackers, built with MobilityData's bindings:
@@ -32,24 +32,47 @@ function publishable(item: MobilityItem, city: string | undefined): item is Mobi
   return item.fresh && item.reading !== undefined && (city === undefined || item.device.city === city)
 }
 
-type Static = Pick<GtfsStore, 'get'> | undefined
+type Static = Pick<GtfsStore, 'get' | 'version'> | undefined
 
-function descriptors(item: MobilityItem & { reading: NonNullable<MobilityItem['reading']> }, at: number, gtfs: Static) {
+/** The trip each bus is on, by device id: buses without one are absent. */
+export type TripMatches = ReadonlyMap<string, TripMatch>
+const NO_MATCHES: TripMatches = new Map()
+
+/**
+ * Every publishable bus matched to its trip once per snapshot (and static GTFS version), kept on the
+ * snapshot: both feeds, both formats and every city filter read the same matches.
+ */
+export function tripMatches(snap: MobilitySnapshot, gtfs: Static): TripMatches {
+  if (!gtfs) return NO_MATCHES
+  return renderOnce(snap, `gtfs-matches|${gtfs.version()}`, () => {
+    const matches = new Map<string, TripMatch>()
+    for (const item of snap.items.bus) {
+      if (!publishable(item, undefined)) continue
+      const route = item.reading.values.route
+      if (typeof route !== 'string') continue
+      const index = gtfs.get(item.device.city)
+      const match = index && matchTrip(index, route, snap.at, num(item.reading.values.delay))
+      if (match) matches.set(item.device.id, match)
+    }
+    return matches
+  })
+}
+
+function descriptors(item: MobilityItem & { reading: NonNullable<MobilityItem['reading']> }, matches: TripMatches) {
   const route = item.reading.values.route
-  const index = gtfs?.get(item.device.city)
-  const match = index && typeof route === 'string' ? matchTrip(index, route, at, num(item.reading.values.delay)) : undefined
   return {
-    trip: typeof route === 'string' ? { routeId: route, ...match } : undefined,
+    trip: typeof route === 'string' ? { routeId: route, ...matches.get(item.device.id) } : undefined,
     vehicle: { id: item.device.id, label: item.device.name },
   }
 }
 
-export function buildFeed(snap: MobilitySnapshot, feed: GtfsFeed, city?: string, gtfs?: Static): FeedMessage {
+/** `matches`: tripMatches of the same snapshot; none: route only. */
+export function buildFeed(snap: MobilitySnapshot, feed: GtfsFeed, city?: string, matches: TripMatches = NO_MATCHES): FeedMessage {
   const entity: GtfsRealtimeBindings.transit_realtime.IFeedEntity[] = []
   for (const item of snap.items.bus) {
     if (!publishable(item, city)) continue
     const v = item.reading.values
-    const { trip, vehicle } = descriptors(item, snap.at, gtfs)
+    const { trip, vehicle } = descriptors(item, matches)
     if (feed === 'vehicle-positions') {
       const latitude = num(v.lat)
       const longitude = num(v.lon)

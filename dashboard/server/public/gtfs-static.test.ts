@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest'
-import { gtfsZip, minimalGtfs } from '../../../testkit/gtfs-zip.ts'
-import { GtfsError, matchTrip, parseGtfs } from './gtfs-static.ts'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterAll, describe, expect, it } from 'vitest'
+import { gtfsZip, largeGtfs, minimalGtfs } from '../../../testkit/gtfs-zip.ts'
+import { createGtfsParser, createGtfsStore, GtfsError, matchTrip, parseGtfs, type GtfsIndex } from './gtfs-static.ts'
 
 /** Static GTFS: the checks that refuse a bad zip (file and line named) and the trip matching rule, on a fixed clock. */
 
@@ -97,5 +101,80 @@ describe('static GTFS', () => {
     expect(refusal({ ...files, 'agency.txt': 'agency_name,agency_timezone\nA,Mars/Olympus\n' })).toBe("agency.txt line 2: agency_timezone 'Mars/Olympus' is not a time zone")
     expect(refusal({ ...files, 'calendar.txt': undefined, 'calendar_dates.txt': undefined})).toMatch(/^calendar\.txt and calendar_dates\.txt are both missing/)
     expect(() => parseGtfs(Buffer.from('PK\u0003\u0004 not really a zip'))).toThrow(/^not a readable zip file/)
+  })
+
+  describe('in a worker thread', () => {
+    const parser = createGtfsParser()
+    afterAll(() => parser.close())
+
+    it('gives the same index, and refuses a bad zip with the same file and line', async () => {
+      const files = timetable()
+      const index = await parser.parse(gtfsZip(files))
+      expect(index.summary).toEqual({ routes: 2, trips: 6, services: 3 })
+      expect(matchTrip(index, '14', FRIDAY_0830)).toEqual({ tripId: 'now', startDate: '20261204', startTime: '08:20:00', directionId: 1 })
+      const bad = parser.parse(gtfsZip({ ...files, 'trips.txt': `${files['trips.txt']}\n99,WEEKDAY,ghost,0` }))
+      await expect(bad).rejects.toBeInstanceOf(GtfsError)
+      await expect(bad).rejects.toThrow("trips.txt line 8: route_id '99' is not in routes.txt")
+      await expect(parser.parse(Buffer.from('PK\u0003\u0004 not really a zip'))).rejects.toThrow(/^not a readable zip file/)
+    })
+
+    it('leaves the event loop free while a large GTFS is parsed', async () => {
+      // 40 routes × 100 trips × 30 stops: 120,000 rows of stop_times.txt.
+      const zip = gtfsZip(largeGtfs(40, 100, 30))
+      const events: string[] = []
+      let done = false
+      let ticks = 0
+      // A turn of the event loop after another, as long as the parse runs: a parse on this thread would leave none.
+      const spin = new Promise<void>((resolve) => {
+        const tick = () => {
+          if (done) return resolve()
+          ticks += 1
+          if (ticks === 1) events.push('event loop turned')
+          setImmediate(tick)
+        }
+        setImmediate(tick)
+      })
+      const index = await parser.parse(zip).finally(() => {
+        done = true
+        events.push('parsed')
+      })
+      await spin
+      expect(index.summary).toEqual({ routes: 40, trips: 4000, services: 1 })
+      expect(index.byRoute.get('R39')).toHaveLength(100)
+      expect(events).toEqual(['event loop turned', 'parsed'])
+      expect(ticks).toBeGreaterThan(1)
+    })
+  })
+
+  it('keeps the later of two uploads of a city, in memory and on disk, whichever parse ends first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'piazza-gtfs-store-'))
+    // A parser whose parses end when the test says.
+    const pending: { zip: Uint8Array; finish: () => void }[] = []
+    const parser = {
+      parse: (zip: Uint8Array) => new Promise<GtfsIndex>((resolve) => pending.push({ zip, finish: () => resolve(parseGtfs(zip)) })),
+      close: async () => {},
+    }
+    try {
+      const store = createGtfsStore({ dir, logger: pino({ level: 'silent' }), parser })
+      await store.loaded
+      const first = gtfsZip(minimalGtfs('14'))
+      const second = gtfsZip(minimalGtfs('23'))
+      const a = store.put('firenze', first)
+      const b = store.put('firenze', second)
+      await expect.poll(() => pending.length).toBe(2)
+      pending[1]!.finish()
+      await b
+      pending[0]!.finish()
+      await a
+      expect([...store.get('firenze')!.byRoute.keys()]).toEqual(['23'])
+      expect(readFileSync(join(dir, 'firenze.zip')).equals(second)).toBe(true)
+      // And a restart reads back that one.
+      const again = createGtfsStore({ dir, logger: pino({ level: 'silent' }), parser: createGtfsParser() })
+      await again.loaded
+      expect([...again.get('firenze')!.byRoute.keys()]).toEqual(['23'])
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

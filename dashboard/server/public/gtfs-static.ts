@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { parse } from 'csv-parse/sync'
 import { unzipSync } from 'fflate'
 import type { Logger } from 'pino'
@@ -256,46 +257,140 @@ export function matchTrip(index: GtfsIndex, routeId: string, at: number, delaySe
   return { tripId: best.trip.id, startDate: best.day, startTime: best.trip.startTime, directionId: best.trip.direction }
 }
 
+/** A GTFS parse that runs in a worker thread (gtfs-parse-worker.ts), so the event loop keeps answering while a region's stop_times.txt is read. */
+export interface GtfsParser {
+  parse(zip: Uint8Array): Promise<GtfsIndex>
+  /** Ends the parses under way (they reject). */
+  close(): Promise<void>
+}
+
+// Compiled (dist/*.js) the worker is plain JavaScript. From the sources it is TypeScript: node 20
+// does not apply `--import tsx` to a worker's own entry, so a small bootstrap registers tsx first.
+const FROM_SOURCES = import.meta.url.endsWith('.ts')
+const WORKER_URL = new URL(FROM_SOURCES ? './gtfs-parse-worker.ts' : './gtfs-parse-worker.js', import.meta.url)
+
+function spawnWorker(): Worker {
+  if (!FROM_SOURCES) return new Worker(WORKER_URL)
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
+  return new Worker(bootstrap, { eval: true })
+}
+
+/** One worker per parse: uploads are rare, and a worker's memory (the unzipped files) goes with it. */
+export function createGtfsParser(): GtfsParser {
+  const running = new Set<Worker>()
+  let closed = false
+  return {
+    parse(zip) {
+      if (closed) return Promise.reject(new Error('the GTFS parser is closed'))
+      return new Promise<GtfsIndex>((resolve, reject) => {
+        const worker = spawnWorker()
+        running.add(worker)
+        let settled = false
+        const settle = (fn: () => void) => {
+          if (settled) return
+          settled = true
+          running.delete(worker)
+          void worker.terminate()
+          fn()
+        }
+        worker.once('message', (answer: GtfsParseAnswer) => {
+          if ('index' in answer) settle(() => resolve(answer.index))
+          else settle(() => reject(answer.gtfs ? new GtfsError(answer.message) : new Error(`GTFS parse failed: ${answer.message}`)))
+        })
+        worker.once('error', (err) => settle(() => reject(new Error(`GTFS parse failed: ${err.message}`))))
+        worker.once('exit', (code) => settle(() => reject(new Error(closed ? 'the GTFS parser was closed' : `GTFS parse worker exited (code ${code}) without an answer`))))
+        worker.postMessage(zip)
+      })
+    },
+    async close() {
+      closed = true
+      await Promise.all([...running].map((w) => w.terminate()))
+    },
+  }
+}
+
+/** What the worker posts back: the index, or the error (`gtfs`: a GtfsError, the zip's fault). */
+export type GtfsParseAnswer = { index: GtfsIndex } | { gtfs: boolean; message: string }
+
 export interface GtfsStoreDeps {
   /** Where the zips are kept (DATA_DIR/gtfs); none: in memory only. */
   dir?: string
   logger: Logger
+  parser?: GtfsParser
 }
 
-/** The static GTFS of each city: the uploaded zip on disk (read back at start) and its index in memory. */
+/**
+ * The static GTFS of each city: the uploaded zip on disk and its index in memory. The zips on disk
+ * are parsed again at start, in the background (`loaded` settles when done): start-up does not wait
+ * for a region's timetable, and the feeds carry route_id only until it is read.
+ */
 export function createGtfsStore(deps: GtfsStoreDeps) {
-  const byCity = new Map<string, { index: GtfsIndex; uploadedAt: number }>()
+  const parser = deps.parser ?? createGtfsParser()
+  const byCity = new Map<string, { index: GtfsIndex; uploadedAt: number; seq: number }>()
   let version = 0
-  if (deps.dir) {
-    mkdirSync(deps.dir, { recursive: true })
-    for (const file of readdirSync(deps.dir).filter((f) => f.endsWith('.zip'))) {
+  let seq = 0
+  let closing = false
+
+  const keep = (city: string, index: GtfsIndex, mine: number) => {
+    // Two uploads for a city at once: the later one wins, whichever parse ends first.
+    const known = byCity.get(city)
+    if (known && known.seq > mine) return known.uploadedAt
+    const uploadedAt = Date.now()
+    byCity.set(city, { index, uploadedAt, seq: mine })
+    version += 1
+    return uploadedAt
+  }
+
+  async function load(dir: string) {
+    await mkdir(dir, { recursive: true })
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.zip'))) {
       const city = file.slice(0, -4)
+      const mine = ++seq
       try {
-        byCity.set(city, { index: parseGtfs(readFileSync(join(deps.dir, file))), uploadedAt: Date.now() })
+        const index = await parser.parse(await readFile(join(dir, file)))
+        keep(city, index, mine)
+        deps.logger.info({ city, ...index.summary }, 'static GTFS on disk loaded')
       } catch (err) {
+        if (closing) return
         deps.logger.error({ city, err: (err as Error).message }, 'static GTFS on disk is unreadable; this city has none until a new upload')
       }
     }
   }
+  const loaded = deps.dir
+    ? load(deps.dir).catch((err: Error) => deps.logger.error({ dir: deps.dir, err: err.message }, 'static GTFS directory is unreadable; no city has a static GTFS'))
+    : Promise.resolve()
+  // Uploads commit (zip on disk, index in memory) one at a time, so the zip kept is the index kept.
+  let committing: Promise<unknown> = Promise.resolve()
 
   return {
-    /** Parses (throws GtfsError), then keeps the zip (written to a temp file, then renamed over the old) and its index. */
-    put(city: string, zip: Uint8Array) {
-      const index = parseGtfs(zip)
-      if (deps.dir) {
-        const tmp = join(deps.dir, `${city}.zip.tmp`)
-        writeFileSync(tmp, zip)
-        renameSync(tmp, join(deps.dir, `${city}.zip`))
-      }
-      const uploadedAt = Date.now()
-      byCity.set(city, { index, uploadedAt })
-      version += 1
+    loaded,
+    /** Parses in a worker (rejects with GtfsError for a bad zip), then keeps the zip (written to a temp file, then renamed over the old) and its index. */
+    async put(city: string, zip: Uint8Array) {
+      const mine = ++seq
+      const index = await parser.parse(zip)
+      const commit = committing.then(async () => {
+        // A later upload of this city already committed: this one is superseded, on disk too.
+        if ((byCity.get(city)?.seq ?? 0) > mine) return byCity.get(city)!.uploadedAt
+        if (deps.dir) {
+          const tmp = join(deps.dir, `${city}.zip.tmp`)
+          await writeFile(tmp, zip)
+          await rename(tmp, join(deps.dir, `${city}.zip`))
+        }
+        return keep(city, index, mine)
+      })
+      committing = commit.catch(() => {})
+      const uploadedAt = await commit
       return { city, ...index.summary, timezone: index.timezone, uploadedAt: new Date(uploadedAt).toISOString() }
     },
     get: (city: string): GtfsIndex | undefined => byCity.get(city)?.index,
     cities: () => [...byCity.keys()].sort(),
     /** Changes on every upload, for caches of what was built from the indexes. */
     version: () => version,
+    close() {
+      closing = true
+      return parser.close()
+    },
   }
 }
 

@@ -128,7 +128,8 @@ describe('static GTFS upload and trip matching', () => {
   it('keeps the upload across a restart of the platform', async () => {
     await t.cleanup()
     t = await startTestApp({ dir, deps: { publicData: { rateLimit: { max: 10_000, exportMax: 10_000 } } } })
-    expect((await positions()).header).toBe('present; cities=firenze')
+    // Read back in the background: the feeds say so once it is parsed.
+    await vi.waitFor(async () => expect((await positions()).header).toBe('present; cities=firenze'), { timeout: 60_000, interval: 100 })
     await publish({ route: '14', lat: 43.78, lon: 11.25, delay: 0 })
     await vi.waitFor(async () => expect((await tripOf())?.tripId).toBe('14-now'), { timeout: 30_000, interval: 100 })
   })

@@ -7,7 +7,7 @@ import type { Api } from '../http/types.ts'
 import { catalog } from './catalog.ts'
 import { etagMatches } from './formats.ts'
 import { GBFS_FILES, GBFS_TTL, gbfsFile, gbfsManifest, type GbfsFile } from './gbfs.ts'
-import { buildFeed, encodeFeed, feedJson, GTFS_FEEDS, staticHeader, type GtfsFeed } from './gtfs-rt.ts'
+import { buildFeed, encodeFeed, feedJson, GTFS_FEEDS, staticHeader, tripMatches, type GtfsFeed } from './gtfs-rt.ts'
 import type { GtfsStore } from './gtfs-static.ts'
 import { licenseFields, type DataLicense } from './license.ts'
 import { renderOnce, type MobilitySnapshots } from './mobility-snapshot.ts'
@@ -90,7 +90,7 @@ export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void 
         const snap = snapshots.current()
         const staticCities = (gtfs?.cities() ?? []).filter((c) => city === undefined || c === city.id)
         const r = renderOnce(snap, `gtfs|${feed}|${format}|${city?.id ?? '*'}|${gtfs?.version() ?? 0}`, () => {
-          const message = buildFeed(snap, feed as GtfsFeed, city?.id, gtfs)
+          const message = buildFeed(snap, feed as GtfsFeed, city?.id, tripMatches(snap, gtfs))
           return body(format === 'json' ? feedJson(message, staticCities) : encodeFeed(message))
         })
         reply.header('x-gtfs-static', staticHeader(staticCities))
