@@ -19,12 +19,14 @@ import {
 } from './i18n.ts'
 import { byName } from './natural-sort.ts'
 import { Scale } from './Scale.tsx'
+import { yearStrings } from './year-i18n.ts'
 
 // Below the fold and heavy (Recharts, maplibre-gl): loaded when their section nears the viewport.
 const Charts = lazy(() => import('./Charts.tsx'))
 const StationMap = lazy(() => import('./StationMap.tsx'))
 // Live over Socket.IO: the client library comes with this chunk, not with the first paint.
 const MobilityNow = lazy(() => import('./MobilityNow.tsx'))
+const YearSoFar = lazy(() => import('./YearSoFar.tsx'))
 
 const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
 
@@ -126,6 +128,9 @@ export function App() {
             </div>
           </div>
         )}
+        <Deferred fallback={yearStrings(lang).loading} testId="year-section" ready={data !== undefined}>
+          <YearSoFar city={city} lang={lang} />
+        </Deferred>
         <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
           <MobilityNow city={city} lang={lang} />
         </Deferred>

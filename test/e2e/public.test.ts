@@ -190,6 +190,36 @@ describe('the public page in an Italian browser', () => {
     await screenshot(page, 'public-phone-it-map')
   })
 
+  it('shows this year so far against the EU limit values, named with their source', async () => {
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    const year = page.getByTestId('year')
+    await year.getByTestId('year-table').waitFor(WAIT)
+    const api = await json('/api/public/air-quality/statistics?city=firenze')
+    expect(await year.getAttribute('data-city')).toBe('firenze')
+    expect(await year.getByRole('heading', { level: 2 }).textContent()).toBe(`Quest’anno finora (${api.year})`)
+    const row = (figure: string) => year.locator(`[data-testid="year-row"][data-figure="${figure}"]`)
+    // Firenze's PM10 waves round 22 µg/m³ all week: the page shows the worst station's mean the API computed.
+    const pm10 = Number(await row('pm10-mean').getAttribute('data-value'))
+    expect(pm10).toBe(api.cities[0].worst.pollutants.pm10.value)
+    expect(pm10).toBeGreaterThan(18)
+    expect(pm10).toBeLessThan(26)
+    expect(await row('pm10-mean').textContent()).toContain(`${String(pm10).replace('.', ',')} µg/m³`)
+    expect(await row('pm10-mean').locator('th').textContent()).toContain('Valore limite 40 µg/m³ (Direttiva 2008/50/CE, allegato XI)')
+    expect(await row('pm10-days-over-50').locator('td').first().textContent()).toMatch(/^0 su 35 consentiti/)
+    expect(await row('pm10-days-over-50').locator('th').textContent()).toContain('Valore limite 50 µg/m³, al massimo 35 volte l’anno (Direttiva 2008/50/CE, allegato XI); dal 2030: 45 µg/m³, al massimo 18 volte (Direttiva (UE) 2024/2881')
+    expect(await row('no2-hours-over-200').locator('td').first().textContent()).toMatch(/^0 su 18 consentiti/)
+    expect(await row('o3-days-over-120').locator('td').first().textContent()).toMatch(/^0 \(consentiti 25, media su tre anni\)/)
+    // A week of a year: the data capture is stated, small, and marked indicative.
+    const capture = Number(await row('pm10-mean').locator('td').last().getAttribute('data-capture'))
+    expect(capture).toBeGreaterThan(0)
+    expect(capture).toBeLessThan(90)
+    expect(await row('pm10-mean').locator('td.indicative').count()).toBe(1)
+    expect(await year.getByTestId('year-sources').textContent()).toContain('Direttiva (UE) 2024/2881')
+    expect(await year.locator('table caption').textContent()).toContain('Firenze')
+    await year.scrollIntoViewIfNeeded()
+    await screenshot(page, 'public-phone-it-year')
+  })
+
   it('switches to English and remembers the choice', async () => {
     await page.evaluate(() => window.scrollTo(0, 0))
     await page.getByTestId('lang-en').focus()
@@ -233,6 +263,17 @@ describe('the public page in an English browser', () => {
     await showChartsAndMap(page)
     await page.evaluate(() => window.scrollTo(0, 0))
     await screenshot(page, 'public-desktop-en')
+  })
+
+  it('shows this year so far in English', async () => {
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    const year = page.getByTestId('year')
+    await year.getByTestId('year-table').waitFor(WAIT)
+    expect(await year.getByRole('heading', { level: 2 }).textContent()).toMatch(/^This year so far \(\d{4}\)$/)
+    expect(await year.locator('[data-figure="pm10-days-over-50"] td').first().textContent()).toMatch(/^0 of 35 allowed/)
+    expect(await year.locator('[data-figure="no2-hours-over-200"] th').textContent()).toContain('Limit value 200 µg/m³, at most 18 times a year (Directive 2008/50/EC, Annex XI)')
+    expect(Number(await year.locator('[data-figure="no2-mean"]').getAttribute('data-value'))).toBeGreaterThan(15)
+    expect(await year.getByTestId('year-sources').textContent()).toContain('Directive 2008/50/EC')
   })
 
   it('shows a worse band within the refresh period when a reading over MQTT pushes PM2.5 up', async () => {
@@ -328,12 +369,18 @@ describe('the public page on a narrow phone', () => {
     const lazy = (name: string) => requested.filter((p) => new RegExp(`/assets/${name}-[^/]*\\.js$`).test(p))
     const beforeScroll = requested.length
     expect({ charts: lazy('Charts'), map: lazy('StationMap'), maplibre: lazy('maplibre'), buses: lazy('MobilityNow') }).toEqual({ charts: [], map: [], maplibre: [], buses: [] })
-    for (const section of ['charts-section', 'map-section', 'mobility-section']) expect(await page.getByTestId(section).getAttribute('data-loaded')).toBe('false')
+    for (const section of ['charts-section', 'map-section', 'year-section', 'mobility-section']) expect(await page.getByTestId(section).getAttribute('data-loaded')).toBe('false')
+    const statistics = () => requested.filter((p) => p === '/api/public/air-quality/statistics')
+    expect(statistics()).toEqual([])
 
     await showChartsAndMap(page)
     expect(lazy('Charts')).toHaveLength(1)
     expect(lazy('StationMap')).toHaveLength(1)
     expect(lazy('maplibre')).toHaveLength(1)
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    // At least one: a page that becomes visible again asks at once (usePolling), whatever the period.
+    await expect.poll(() => statistics().length, WAIT).toBeGreaterThan(0)
+    expect(lazy('YearSoFar')).toHaveLength(1)
     await page.getByTestId('mobility-section').scrollIntoViewIfNeeded()
     await expect.poll(() => lazy('MobilityNow').length, WAIT).toBe(1)
     console.info(`phone page: ${beforeScroll} requests before scrolling, ${requested.length} after`)
