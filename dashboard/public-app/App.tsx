@@ -63,6 +63,8 @@ export function App() {
     setStationId(id)
     rememberStation(id)
   }
+  /** The first answer (or failure) is in: the rest of the page can take its place below. */
+  const settled = data !== undefined || now.error
   const station = stationId ? data?.stations.find((s) => s.id === stationId) : undefined
   const y = yearStrings(lang)
 
@@ -141,21 +143,31 @@ export function App() {
             </div>
           </div>
         )}
-        <Deferred fallback={y.loading} testId="year-section" ready={data !== undefined}>
-          <YearSoFar city={city} lang={lang} />
-        </Deferred>
-        <Deferred fallback={t.loading} testId="overview-section" ready={data !== undefined}>
-          <CitiesOverview lang={lang} current={city.id} onCity={(id: string) => {
-            chooseCity(id)
-            window.scrollTo(0, 0)
-            document.getElementById('main')?.focus()
-          }} />
-        </Deferred>
-        <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
-          <MobilityNow city={city} lang={lang} />
-        </Deferred>
+        {/* What comes below the index waits for it: drawn while the page still says "loading", it
+            would be pushed down when the data arrives (a layout shift of half the screen). */}
+        {settled && (
+          <>
+            <Deferred fallback={y.loading} testId="year-section" ready={data !== undefined}>
+              <YearSoFar city={city} lang={lang} />
+            </Deferred>
+            <Deferred fallback={t.loading} testId="overview-section" ready={data !== undefined}>
+              <CitiesOverview
+                lang={lang}
+                current={city.id}
+                onCity={(id: string) => {
+                  chooseCity(id)
+                  window.scrollTo(0, 0)
+                  document.getElementById('main')?.focus()
+                }}
+              />
+            </Deferred>
+            <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
+              <MobilityNow city={city} lang={lang} />
+            </Deferred>
+          </>
+        )}
       </main>
-      <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />
+      {settled && <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />}
     </>
   )
 }

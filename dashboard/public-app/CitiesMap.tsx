@@ -22,6 +22,35 @@ const STYLE: StyleSpecification = {
   layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e9ede6' } }],
 }
 
+type Box = { left: number; top: number; right: number; bottom: number }
+const overlaps = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom
+
+/**
+ * Names beside their dots without covering another dot or name: to the right if there is room,
+ * else to the left, else none (the list and the button's label still name the city). In the
+ * cities' order (largest first), so the bigger cities keep their names.
+ */
+function placeNames(map: MapLibreMap, markers: readonly Marker[]) {
+  const { clientWidth, clientHeight } = map.getContainer()
+  const at = markers.map((m) => map.project(m.getLngLat()))
+  const placed: Box[] = at.map((p) => ({ left: p.x - 12, top: p.y - 12, right: p.x + 12, bottom: p.y + 12 }))
+  markers.forEach((m, i) => {
+    const el = m.getElement()
+    const name = el.querySelector<HTMLElement>('.city-marker-name')!
+    const { x, y } = at[i]!
+    const w = name.offsetWidth
+    const h = name.offsetHeight
+    const sides: [string, Box][] = [
+      ['right', { left: x + 14, top: y - h / 2, right: x + 14 + w, bottom: y + h / 2 }],
+      ['left', { left: x - 14 - w, top: y - h / 2, right: x - 14, bottom: y + h / 2 }],
+    ]
+    const fits = (b: Box, own: number) => b.left >= 0 && b.right <= clientWidth && b.top >= 0 && b.bottom <= clientHeight && placed.every((p, j) => j === own || !overlaps(p, b))
+    const side = sides.find(([, b]) => fits(b, i))
+    el.dataset.name = side ? side[0] : 'none'
+    if (side) placed.push(side[1])
+  })
+}
+
 export default function CitiesMap({ cities, lang, current, onCity, label }: { cities: readonly CityNow[]; lang: Lang; current: string; onCity: (id: string) => void; label: string }) {
   const container = useRef<HTMLDivElement>(null)
   const mapRef = useRef<MapLibreMap | null>(null)
@@ -38,7 +67,7 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
       container: container.current,
       style: STYLE,
       bounds,
-      fitBoundsOptions: { padding: { top: 30, bottom: 40, left: 50, right: 50 } },
+      fitBoundsOptions: { padding: { top: 24, bottom: 24, left: 80, right: 80 } },
       attributionControl: false,
       dragRotate: false,
       pitchWithRotate: false,
@@ -49,6 +78,7 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
     map.getCanvas().setAttribute('aria-label', label)
     map.on('load', () => setReady(true))
+    map.on('zoomend', () => placeNames(map, markers.current))
     return () => {
       for (const m of markers.current) m.remove()
       markers.current = []
@@ -89,8 +119,9 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
         e.stopPropagation()
         onCityRef.current(c.id)
       })
-      return new Marker({ element: el, anchor: 'left', offset: [-11, 0] }).setLngLat([c.lon, c.lat]).addTo(map)
+      return new Marker({ element: el }).setLngLat([c.lon, c.lat]).addTo(map)
     })
+    placeNames(map, markers.current)
   }, [cities, ready, lang, current])
 
   return <div ref={container} className="map overview-map" data-testid="cities-map" data-ready={ready} />

@@ -282,6 +282,16 @@ describe('the public page in an Italian browser', () => {
     const map = page.getByTestId('cities-map')
     await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
     expect(await page.locator('.city-marker').count()).toBe(10)
+    // Names sit beside their dots without covering another dot or name (a name with no room is left out).
+    const boxes = await page.locator('.city-marker-level, .city-marker:not([data-name="none"]) .city-marker-name').evaluateAll((els) =>
+      els.map((el) => {
+        const r = el.getBoundingClientRect()
+        return { left: r.left, top: r.top, right: r.right, bottom: r.bottom }
+      }),
+    )
+    expect(boxes.length).toBeGreaterThan(15)
+    const overlapping = boxes.filter((a, i) => boxes.some((b, j) => j > i && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom))
+    expect(overlapping).toEqual([])
     expect(await page.locator('.city-marker[data-city="pisa"]').getAttribute('aria-label')).toBe('Pisa: Buona, 1 su 6')
     await overview.scrollIntoViewIfNeeded()
     await screenshot(page, 'public-phone-it-overview')
