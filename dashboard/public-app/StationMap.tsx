@@ -75,6 +75,7 @@ export default function StationMap({
   const markers = useRef<Marker[]>([])
   /** The station set last framed: the map is framed again only when it changes, not on every refresh. */
   const framed = useRef('')
+  const drawnRef = useRef('')
   const [ready, setReady] = useState(false)
   const [zoom, setZoom] = useState(0)
   const [styleUrl, setStyleUrl] = useState<string | null | undefined>(undefined)
@@ -122,6 +123,7 @@ export default function StationMap({
       for (const m of markers.current) m.remove()
       markers.current = []
       framed.current = ''
+      drawnRef.current = ''
       map.remove()
       mapRef.current = null
       setReady(false)
@@ -153,6 +155,11 @@ export default function StationMap({
   useEffect(() => {
     const map = mapRef.current
     if (!map || !ready) return
+    // The page polls every 10 s: redraw only when something shown changed, so a marker is never
+    // replaced under a finger that is tapping it.
+    const drawn = [lang, zoom, selected, ...stations.map((s) => `${s.id}|${s.name}|${s.lon},${s.lat}|${s.index?.value ?? ''}|${s.status}`)].join('~')
+    if (drawn === drawnRef.current) return
+    drawnRef.current = drawn
     for (const m of markers.current) m.remove()
     const t = strings(lang)
     const y = yearStrings(lang)
