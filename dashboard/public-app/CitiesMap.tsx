@@ -67,7 +67,8 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
       container: container.current,
       style: STYLE,
       bounds,
-      fitBoundsOptions: { padding: { top: 24, bottom: 24, left: 80, right: 80 } },
+      // Tight at the sides: a name with no room there goes to the other side of its dot, or is left out.
+      fitBoundsOptions: { padding: { top: 24, bottom: 24, left: 24, right: 24 } },
       attributionControl: false,
       dragRotate: false,
       pitchWithRotate: false,
