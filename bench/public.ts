@@ -27,7 +27,12 @@ import { request as httpRequest } from 'node:http'
  * - the bytes a phone's first visit transfers before the visitor scrolls: the requests real
  *   Chromium makes at 390 px until the network is idle, each fetched again with
  *   `Accept-Encoding: br, gzip` (what browsers send) and with `identity` (the baseline: what the
- *   server sent before it compressed), bodies counted as they cross the wire.
+ *   server sent before it compressed), bodies counted as they cross the wire;
+ * - the same first visit's largest contentful paint and cumulative layout shift (PerformanceObserver
+ *   in Chromium), on a phone-like network (150 ms round trip, 1.6 Mbit/s down: Lighthouse's mobile
+ *   throttling), once as browsers ask (Brotli/gzip) and once asking `identity` (the baseline);
+ *   the layout shift is taken before scrolling and again after scrolling through every lazy
+ *   section (the charts, map, year, cities and buses arriving late must not move the page).
  *
  * The platform is a real stack (testkit/stack.ts: broker, ingest, embedded storage); a week
  * of readings for 3 stations per city is written to its storage. The two servers measured are
@@ -210,6 +215,63 @@ export async function phoneVisitBytes(base: string): Promise<{ requests: number;
   }
 }
 
+export interface PaintFigures {
+  /** Largest contentful paint, ms from navigation start. */
+  lcp: number
+  /** Cumulative layout shift until the network is idle, before any scrolling. */
+  clsBeforeScroll: number
+  /** The same after scrolling down through the page and letting every lazy section load. */
+  clsAfterScroll: number
+  /** Answers that came back compressed (content-encoding br or gzip), of all the page's answers. */
+  compressedAnswers: number
+  answers: number
+}
+
+/** Observers installed before the page's own scripts run; layout shifts right after input do not count (as in CLS). */
+const PAINT_OBSERVERS = `
+  window.__paint = { lcp: 0, cls: 0 };
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__paint.lcp = e.renderTime || e.startTime }).observe({ type: 'largest-contentful-paint', buffered: true });
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__paint.cls += e.value }).observe({ type: 'layout-shift', buffered: true });
+`
+
+/** One cold first visit on a phone (390 × 844) over a throttled network; `identity` asks the server not to compress. */
+export async function phoneVisitPaint(base: string, options: { identity: boolean }): Promise<PaintFigures> {
+  const browser = await launchBrowser({ locale: 'it-IT' })
+  try {
+    const page = await browser.newPage({ width: 390, height: 844 })
+    const cdp = await browser.context.newCDPSession(page)
+    await cdp.send('Network.enable')
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 150, downloadThroughput: (1.6e6 / 8) * 0.9, uploadThroughput: (750e3 / 8) * 0.9 })
+    if (options.identity) await page.setExtraHTTPHeaders({ 'accept-encoding': 'identity' })
+    let answers = 0
+    let compressedAnswers = 0
+    page.on('response', (r) => {
+      if (!r.url().startsWith(base)) return
+      answers++
+      if (/^(br|gzip)$/.test(r.headers()['content-encoding'] ?? '')) compressedAnswers++
+    })
+    await page.addInitScript(PAINT_OBSERVERS)
+    await page.goto(`${base}/`, { timeout: 120_000 })
+    await page.getByTestId('aqi-card').waitFor({ timeout: 120_000 })
+    await page.waitForLoadState('networkidle', { timeout: 120_000 })
+    const before = (await page.evaluate('window.__paint')) as { lcp: number; cls: number }
+    // Down the page a screen at a time, waiting for each lazy section that comes near to load.
+    for (let i = 0; i < 40; i++) {
+      const atEnd = await page.evaluate(() => {
+        window.scrollBy(0, 600)
+        return window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2
+      })
+      await page.waitForLoadState('networkidle', { timeout: 120_000 })
+      if (atEnd) break
+    }
+    await page.waitForTimeout(1000)
+    const after = (await page.evaluate('window.__paint')) as { lcp: number; cls: number }
+    return { lcp: before.lcp, clsBeforeScroll: before.cls, clsAfterScroll: after.cls, compressedAnswers, answers }
+  } finally {
+    await browser.close()
+  }
+}
+
 async function seed(stack: Stack, perCity: number): Promise<number> {
   const kind = KINDS['air-quality']
   let count = 0
@@ -304,6 +366,22 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
       rows.push({ figure: 'first phone visit before scrolling, KB transferred: Brotli/gzip vs identity', piazza: kb(visit.compressed), baseline: kb(visit.identity), unit: 'KB', better: 'lower' })
       notes.push(`phone visit: ${visit.requests} requests before scrolling (390 × 844, until the network is idle); bodies only, headers not counted`)
     }
+    log('public bench: largest contentful paint and layout shift, phone on a throttled network, compressed and not…')
+    const paint = async (identity: boolean) =>
+      phoneVisitPaint(withSnapshots, { identity }).catch((err: unknown) => {
+        notes.push(`paint (${identity ? 'identity' : 'compressed'}) not measured: ${String(err).split('\n')[0]}`)
+        return undefined
+      })
+    const compressedPaint = await paint(false)
+    const identityPaint = await paint(true)
+    if (compressedPaint || identityPaint) {
+      rows.push({ figure: 'first phone visit, largest contentful paint, ms (150 ms RTT, 1.6 Mbit/s): Brotli/gzip vs identity', piazza: compressedPaint?.lcp, baseline: identityPaint?.lcp, unit: 'ms', better: 'lower' })
+      rows.push({ figure: '  cumulative layout shift before scrolling', piazza: compressedPaint?.clsBeforeScroll, baseline: identityPaint?.clsBeforeScroll, unit: 'CLS', better: '' })
+      rows.push({ figure: '  cumulative layout shift after scrolling through every lazy section', piazza: compressedPaint?.clsAfterScroll, baseline: identityPaint?.clsAfterScroll, unit: 'CLS', better: '' })
+      for (const [name, p] of [['compressed', compressedPaint], ['identity', identityPaint]] as const) {
+        if (p) notes.push(`paint visit (${name}): ${p.compressedAnswers} of ${p.answers} answers came compressed; CLS ${p.clsBeforeScroll.toFixed(4)} before scrolling, ${p.clsAfterScroll.toFixed(4)} after`)
+      }
+    }
     if (bundle) notes.push(`initial JS files: ${bundle.initialFiles.join(', ')}`)
     else notes.push('no public build found: bundle sizes missing')
     notes.push(`load: ${connections} keep-alive clients in a worker thread, closed loop, 1 s warm-up then ${seconds} s; server and clients share this machine's cores`)
@@ -318,7 +396,7 @@ export function formatPublicBench(result: PublicBenchResult): string {
   const fmt = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? '' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
   const table = [['figure', 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
   for (const r of result.rows) {
-    const digits = r.unit === 'ms' || r.unit === 'KB' ? 1 : 0
+    const digits = r.unit === 'CLS' ? 3 : r.unit === 'ms' || r.unit === 'KB' ? 1 : 0
     const ratio = r.better && r.piazza !== undefined && r.baseline ? `${fmt(r.piazza / r.baseline, 2)}x` : ''
     table.push([r.figure, fmt(r.piazza, digits), fmt(r.baseline, digits), ratio, r.better ? `${r.better} is better` : ''])
   }

@@ -4,10 +4,11 @@ import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEVICE_TYPES } from '../devices/kinds.ts'
-import { cityIds, isInRegion } from '../devices/region.ts'
+import { cities, cityIds, isInRegion } from '../devices/region.ts'
 import { createRegistry, DEVICE_ID_PATTERN, NewDeviceSchema, openRegistryDatabase, type Registry } from '../devices/registry.ts'
 import { randomBytes } from 'node:crypto'
 import { apportion, ensureFleet, planFleet, TYPE_MIX } from './fleet.ts'
+import { STREETS } from './streets.ts'
 
 const countBy = <T>(items: T[], key: (item: T) => string) => {
   const out: Record<string, number> = {}
@@ -60,6 +61,22 @@ describe('planFleet', () => {
     expect(() => planFleet({ devices: 5, seed: 3, cities: ['Roma'] })).toThrow(/unknown city/)
   })
 
+  it('names air-quality stations in Italian after a street of their city, distinct and deterministic', () => {
+    const plan = planFleet({ devices: 500, seed: 7 })
+    const stations = plan.filter((d) => d.type === 'air-quality')
+    expect(stations.length).toBeGreaterThan(20)
+    for (const s of stations) {
+      const city = cities.find((c) => c.id === s.city)!
+      expect(s.name.startsWith(`${city.name} – `)).toBe(true)
+      expect(STREETS[s.city]).toContain(s.name.slice(`${city.name} – `.length).replace(/ \(\d+\)$/, ''))
+      expect(s.name).not.toMatch(/#|station/i)
+    }
+    expect(new Set(stations.map((s) => s.name)).size).toBe(stations.length)
+    expect(planFleet({ devices: 500, seed: 7 }).map((d) => d.name)).toEqual(plan.map((d) => d.name))
+    // The other kinds keep their generated names.
+    expect(plan.find((d) => d.type === 'noise')!.name).toMatch(/^Noise .* #\d+$/)
+  })
+
   it('apportions exactly', () => {
     expect(apportion(10, [1, 1, 1])).toEqual([4, 3, 3])
     expect(apportion(7, [0.5, 0.25, 0.25]).reduce((a, b) => a + b)).toBe(7)
@@ -102,6 +119,20 @@ describe('ensureFleet', () => {
     expect(registry.list().total).toBe(15)
     const secrets = new Map(first.map((e) => [e.device.id, e.secret]))
     for (const e of third) if (secrets.has(e.device.id)) expect(e.secret).toBe(secrets.get(e.device.id))
+  })
+
+  it('renames a station still carrying the English name an earlier demo generated, not one an operator renamed', async () => {
+    const file = join(dir, 'fleet.json')
+    const plan = planFleet({ devices: 60, seed: 8, cities: ['firenze'] }).filter((d) => d.type === 'air-quality').slice(0, 2)
+    expect(plan).toHaveLength(2)
+    const [a, b] = plan as [(typeof plan)[number], (typeof plan)[number]]
+    const n = (id: string) => id.split('-').pop()
+    await registry.add({ ...a, name: `Air-quality station Firenze #${n(a.id)}` }, 'simulator')
+    await registry.add({ ...b, name: 'Centralina del Comune' }, 'operator')
+    const entries = await ensureFleet(registry, plan, file)
+    expect(registry.get(a.id)!.name).toBe(a.name)
+    expect(entries[0]!.device.name).toBe(a.name)
+    expect(registry.get(b.id)!.name).toBe('Centralina del Comune')
   })
 
   it('recovers when the credentials file is lost, by rotating secrets instead of duplicating devices', async () => {

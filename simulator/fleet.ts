@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { DEVICE_TYPES, KINDS, type DeviceType } from '../devices/kinds.ts'
 import { cities as allCities, findCity, type City } from '../devices/region.ts'
 import type { Device, NewDevice, Registry } from '../devices/registry.ts'
+import { streetName } from './streets.ts'
 import { hashInts, hashString, mulberry32, offsetKm } from './values.ts'
 
 /**
@@ -107,7 +108,7 @@ export function planFleet(options: { devices: number; seed: number; cities?: str
           id,
           type,
           city: city.id,
-          name: `${KINDS[type].label} ${city.name} ${type === 'bus' ? `line ${metadata.route} ` : ''}#${n}`,
+          name: plannedName(type, city, n, seed, metadata),
           lat: Math.round(at.lat * 1e6) / 1e6,
           lon: Math.round(at.lon * 1e6) / 1e6,
           interval: KINDS[type].defaultInterval,
@@ -117,6 +118,30 @@ export function planFleet(options: { devices: number; seed: number; cities?: str
     })
   })
   return plan
+}
+
+/**
+ * Air-quality stations are what citizens see on the public page: named as an Italian installer
+ * would, after the city and the street ("Firenze – Viale Gramsci"). The rest keep the generated
+ * English names the operators' tools group by.
+ */
+function plannedName(type: DeviceType, city: City, n: number, seed: number, metadata: Record<string, string | number | boolean>): string {
+  const street = type === 'air-quality' ? streetName(city.id, n, seed) : undefined
+  return street ? `${city.name} – ${street}` : generatedName(type, city, n, metadata)
+}
+
+/** The English name every simulated device had before stations got street names. */
+function generatedName(type: DeviceType, city: City, n: number, metadata: Record<string, string | number | boolean>): string {
+  return `${KINDS[type].label} ${city.name} ${type === 'bus' ? `line ${metadata.route} ` : ''}#${n}`
+}
+
+/** The name an earlier demo registered for this planned device, if it was generated (not one an operator gave). */
+export function formerName(spec: PlannedDevice): string | undefined {
+  const city = findCity(spec.city)
+  const n = Number(spec.id.slice(spec.id.lastIndexOf('-') + 1))
+  if (!city || !Number.isInteger(n)) return undefined
+  const old = generatedName(spec.type, city, n, spec.metadata)
+  return old === spec.name ? undefined : old
 }
 
 function plannedMetadata(type: DeviceType, n: number, busCount: number, rng: () => number): Record<string, string | number | boolean> {
@@ -172,9 +197,11 @@ function writeFleetFile(file: string, data: FleetFile): void {
  * - in the registry but not in the file (file lost): the secret is rotated to learn a new one;
  * - not in the registry (fresh start, or the registry was wiped): registered.
  * Entries in the file for devices outside this plan are kept, so a smaller run doesn't forget them.
+ * A device still carrying the English name an earlier version generated gets the planned name;
+ * a name an operator gave it is left alone.
  */
 export async function ensureFleet(
-  registry: Pick<Registry, 'get' | 'add' | 'rotate'>,
+  registry: Pick<Registry, 'get' | 'add' | 'rotate' | 'update'>,
   plan: PlannedDevice[],
   file: string,
   options: { createdBy?: string; concurrency?: number } = {},
@@ -187,7 +214,8 @@ export async function ensureFleet(
     while (next < plan.length) {
       const i = next++
       const spec = plan[i]!
-      const existing = registry.get(spec.id)
+      let existing = registry.get(spec.id)
+      if (existing && existing.name !== spec.name && existing.name === formerName(spec)) existing = await registry.update(spec.id, { name: spec.name })
       const known = stored.devices[spec.id]
       let entry: FleetEntry
       if (existing && known) entry = { device: existing, secret: known.secret }

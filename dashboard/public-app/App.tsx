@@ -1,7 +1,7 @@
 import { Suspense, lazy, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { band as bandOf, EAQI_POLLUTANTS, EAQI_VERSION, type BandId, type Level, type Pollutant } from '../../devices/aqi.ts'
-import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality } from './api.ts'
-import { CITIES, findCity, initialCity, rememberCity } from './cities.ts'
+import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality, type StationSummary } from './api.ts'
+import { CITIES, findCity, type PublicCity, initialCity, initialStation, nearestCity, rememberCity, rememberStation } from './cities.ts'
 import {
   advice,
   bandName,
@@ -19,18 +19,23 @@ import {
 } from './i18n.ts'
 import { byName } from './natural-sort.ts'
 import { Scale } from './Scale.tsx'
+import { yearStrings } from './year-i18n.ts'
 
 // Below the fold and heavy (Recharts, maplibre-gl): loaded when their section nears the viewport.
 const Charts = lazy(() => import('./Charts.tsx'))
 const StationMap = lazy(() => import('./StationMap.tsx'))
 // Live over Socket.IO: the client library comes with this chunk, not with the first paint.
 const MobilityNow = lazy(() => import('./MobilityNow.tsx'))
+const YearSoFar = lazy(() => import('./YearSoFar.tsx'))
+// The ten cities' index now, as a list and a map: its own request, made when scrolled near.
+const CitiesOverview = lazy(() => import('./CitiesOverview.tsx'))
 
 const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
 
 export function App() {
   const [lang, setLang] = useState<Lang>(initialLanguage)
   const [cityId, setCityId] = useState<string>(initialCity)
+  const [stationId, setStationId] = useState<string | null>(initialStation)
   const city = findCity(cityId) ?? CITIES[0]!
   const t = strings(lang)
   const now = usePolling(city.id, fetchCity, REFRESH_MS)
@@ -51,7 +56,17 @@ export function App() {
   const chooseCity = (id: string) => {
     setCityId(id)
     rememberCity(id)
+    setStationId(null)
+    rememberStation(null)
   }
+  const chooseStation = (id: string | null) => {
+    setStationId(id)
+    rememberStation(id)
+  }
+  /** The first answer (or failure) is in: the rest of the page can take its place below. */
+  const settled = data !== undefined || now.error
+  const station = stationId ? data?.stations.find((s) => s.id === stationId) : undefined
+  const y = yearStrings(lang)
 
   return (
     <>
@@ -94,6 +109,7 @@ export function App() {
               ))}
             </select>
           </label>
+          <Nearest lang={lang} onCity={chooseCity} />
         </div>
 
         {now.error && (
@@ -119,18 +135,39 @@ export function App() {
               <section className="card" aria-labelledby="stations-title">
                 <h2 id="stations-title">{t.stations}</h2>
                 <Deferred fallback={t.mapLoading} testId="map-section">
-                  <StationMap city={city} stations={data.stations} lang={lang} label={t.stationsMap(city.name)} />
+                  <StationMap city={city} stations={data.stations} lang={lang} label={t.stationsMap(city.name)} selected={station?.id ?? null} onSelect={chooseStation} />
                 </Deferred>
-                <StationList data={data} lang={lang} t={t} />
+                {station && <StationPanel key={station.id} city={city} station={station} number={data.stations.indexOf(station) + 1} lang={lang} t={t} onClose={() => chooseStation(null)} />}
+                <StationList data={data} lang={lang} t={t} selected={station?.id ?? null} onSelect={chooseStation} />
               </section>
             </div>
           </div>
         )}
-        <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
-          <MobilityNow city={city} lang={lang} />
-        </Deferred>
+        {/* What comes below the index waits for it: drawn while the page still says "loading", it
+            would be pushed down when the data arrives (a layout shift of half the screen). */}
+        {settled && (
+          <>
+            <Deferred fallback={y.loading} testId="year-section" ready={data !== undefined}>
+              <YearSoFar city={city} lang={lang} />
+            </Deferred>
+            <Deferred fallback={t.loading} testId="overview-section" ready={data !== undefined}>
+              <CitiesOverview
+                lang={lang}
+                current={city.id}
+                onCity={(id: string) => {
+                  chooseCity(id)
+                  window.scrollTo(0, 0)
+                  document.getElementById('main')?.focus()
+                }}
+              />
+            </Deferred>
+            <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
+              <MobilityNow city={city} lang={lang} />
+            </Deferred>
+          </>
+        )}
       </main>
-      <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />
+      {settled && <Footer city={city.id} lang={lang} t={t} license={now.data?.license} attribution={now.data?.attribution} />}
     </>
   )
 }
@@ -263,27 +300,115 @@ function Pollutants({ data, lang, t }: { data: CityAirQuality; lang: Lang; t: St
   )
 }
 
-function StationList({ data, lang, t }: { data: CityAirQuality; lang: Lang; t: Strings }) {
+function StationList({ data, lang, t, selected, onSelect }: { data: CityAirQuality; lang: Lang; t: Strings; selected: string | null; onSelect: (id: string) => void }) {
   if (data.stations.length === 0) return <p className="small">{t.noStations(data.name)}</p>
   return (
     <ul className="stations" data-testid="station-list">
-      {data.stations.map((s) => {
+      {data.stations.map((s, i) => {
         const b = s.index ? bandOf(s.index.value as Level) : undefined
         return (
           <li key={s.id} data-testid="station" data-station={s.id} data-level={s.index?.value ?? ''}>
-            <span className="dot" style={{ background: b?.color ?? NO_INDEX.color }} aria-hidden="true" />
-            <span>
-              <span className="station-name">{s.name}</span>
-              <span className="station-band">
-                {b ? `${b.level} · ${bandName(lang, b.id)}` : t.stationStatus[s.status]}
-                {s.index && ` (${pollutantSymbol(lang, s.index.drivingPollutant as Pollutant, labelOf(s.index.drivingPollutant))})`}
-                {s.lastReadingAt && ` · ${formatTime(lang, s.lastReadingAt)}`}
+            <button type="button" className="station-open" aria-pressed={s.id === selected} onClick={() => onSelect(s.id)}>
+              <span className="station-number" style={{ background: b?.color ?? NO_INDEX.color, color: b?.textColor ?? NO_INDEX.textColor }} aria-hidden="true">
+                {i + 1}
               </span>
-            </span>
+              <span>
+                <span className="station-name">{s.name}</span>
+                <span className="station-band">
+                  {b ? `${b.level} · ${bandName(lang, b.id)}` : t.stationStatus[s.status]}
+                  {s.index && ` (${pollutantSymbol(lang, s.index.drivingPollutant as Pollutant, labelOf(s.index.drivingPollutant))})`}
+                  {s.lastReadingAt && ` · ${formatTime(lang, s.lastReadingAt)}`}
+                </span>
+              </span>
+            </button>
           </li>
         )
       })}
     </ul>
+  )
+}
+
+/** One station, opened from the map or the list: its index now and its year so far. */
+function StationPanel({ city, station, number, lang, t, onClose }: { city: PublicCity; station: StationSummary; number: number; lang: Lang; t: Strings; onClose: () => void }) {
+  const y = yearStrings(lang)
+  const heading = useRef<HTMLHeadingElement>(null)
+  useEffect(() => {
+    // Opened by a tap on the map: bring the panel into view and move the focus to it.
+    heading.current?.focus({ preventScroll: true })
+    heading.current?.scrollIntoView({ block: 'nearest' })
+  }, [])
+  const b = station.index ? bandOf(station.index.value as Level) : undefined
+  return (
+    <section className="station-panel" data-testid="station-panel" data-station={station.id} aria-labelledby="station-panel-title">
+      <div className="station-panel-head">
+        <h3 id="station-panel-title" ref={heading} tabIndex={-1}>
+          <span className="visually-hidden">{y.station} </span>
+          {number}. {station.name}
+        </h3>
+        <button type="button" className="station-close" onClick={onClose} data-testid="station-close">
+          {y.close}
+        </button>
+      </div>
+      <p data-testid="station-panel-index">
+        {b ? (
+          <>
+            <span className="band-tag" style={{ background: b.color, color: b.textColor }}>
+              {b.level} · {bandName(lang, b.id)}
+            </span>
+            {station.index && ` ${t.drivenBy}: ${pollutantSymbol(lang, station.index.drivingPollutant as Pollutant, labelOf(station.index.drivingPollutant))}`}
+          </>
+        ) : (
+          t.stationStatus[station.status] || t.noIndex
+        )}
+      </p>
+      <p className="small">
+        {y.lastReading}: {station.lastReadingAt ? `${formatTime(lang, station.lastReadingAt, true)} (${formatAgo(lang, station.lastReadingAt)})` : '—'}
+      </p>
+      <Suspense fallback={<p className="small">{y.loading}</p>}>
+        <YearSoFar city={city} lang={lang} station={{ id: station.id, name: station.name }} headingLevel={3} />
+      </Suspense>
+    </section>
+  )
+}
+
+/** "Nearest city": the browser's position (asked only on this button), then the city whose centre is nearest. */
+function Nearest({ lang, onCity }: { lang: Lang; onCity: (id: string) => void }) {
+  const y = yearStrings(lang)
+  const [state, setState] = useState<{ kind: 'idle' | 'locating' | 'denied' | 'unsupported' } | { kind: 'found'; city: string; km: number }>({ kind: 'idle' })
+  const locate = () => {
+    if (!('geolocation' in navigator)) return setState({ kind: 'unsupported' })
+    setState({ kind: 'locating' })
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        const n = nearestCity(pos.coords.latitude, pos.coords.longitude)
+        onCity(n.city.id)
+        setState({ kind: 'found', city: n.city.id, km: n.km })
+      },
+      () => setState({ kind: 'denied' }),
+      { timeout: 15_000, maximumAge: 10 * 60_000 },
+    )
+  }
+  const found = state.kind === 'found' ? findCity(state.city) : undefined
+  const message =
+    state.kind === 'locating'
+      ? y.locating
+      : state.kind === 'denied'
+        ? y.denied
+        : state.kind === 'unsupported'
+          ? y.noGeolocation
+          : state.kind === 'found' && found
+            ? y.nearestIs(found.name, formatNumber(lang, Math.round(state.km * 10) / 10))
+            : ''
+  return (
+    <div className="nearest">
+      <button type="button" onClick={locate} data-testid="nearest-city" disabled={state.kind === 'locating'}>
+        <span aria-hidden="true">⌖ </span>
+        {y.nearest}
+      </button>
+      <p className="small" role="status" data-testid="nearest-status" data-city={state.kind === 'found' ? state.city : ''}>
+        {message}
+      </p>
+    </div>
   )
 }
 

@@ -1,5 +1,5 @@
 import 'maplibre-gl/dist/maplibre-gl.css'
-import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type GeoJSONSource, type StyleSpecification } from 'maplibre-gl'
+import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerUrl, type StyleSpecification } from 'maplibre-gl'
 // maplibre-gl 6 ships its worker as a separate ES module; Vite copies it and gives us its URL.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
@@ -8,20 +8,26 @@ import type { BaseMap } from '../shared/config.ts'
 import { createBaseMap, type BaseMapControl } from '../app/map/basemap.ts'
 import type { StationSummary } from './api.ts'
 import type { PublicCity } from './cities.ts'
+import { clusterPoints } from './clusters.ts'
 import { bandName, strings, type Lang } from './i18n.ts'
+import { yearStrings } from './year-i18n.ts'
 
 setWorkerUrl(workerUrl)
 
 /**
- * The city's stations on a map, coloured by band. No tile server is reachable, so the style is
- * built here: a background, a soft disc round the city centre and the stations as a circle layer.
- * Text labels are HTML markers (symbol layers would need glyphs from a server). When
- * /api/config names a style URL, that style is the base and the stations go on top.
+ * The city's stations on a map: one numbered marker per station (the number it has in the list
+ * under the map), coloured by band; markers that would overlap at this zoom become one group
+ * showing how many stations it holds, and a tap on it zooms in to them. A tap on a station opens
+ * it (`onSelect`: its panel, and the address names it); the open station's name hangs under its
+ * marker. Markers are HTML buttons (symbol layers would need glyphs from a server), so they are
+ * reachable by keyboard too. No tile server is reachable, so the style is built here: a
+ * background and a soft disc round the city centre; when /api/config names a style URL, that
+ * style is the base.
  */
 
-const SOURCE = 'stations'
-const LAYER = 'stations'
-const NO_INDEX = '#5f6b76'
+const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
+/** Markers closer than this on screen, px, are drawn as one group: numbers never overlap. */
+const CLUSTER_PX = 34
 
 function circlePolygon(lon: number, lat: number, km: number, steps = 64): GeoJSON.Feature<GeoJSON.Polygon> {
   const coords: [number, number][] = []
@@ -49,30 +55,35 @@ export function offlineStyle(city: PublicCity): StyleSpecification {
   }
 }
 
-function features(stations: readonly StationSummary[]): GeoJSON.FeatureCollection {
-  return {
-    type: 'FeatureCollection',
-    features: stations.map((s) => ({
-      type: 'Feature',
-      id: s.id,
-      properties: { id: s.id, color: s.index ? bandOf(s.index.value as Level).color : NO_INDEX },
-      geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
-    })),
-  }
-}
+const MAX_ZOOM = 16
 
-export default function StationMap({ city, stations, lang, label }: { city: PublicCity; stations: readonly StationSummary[]; lang: Lang; label: string }) {
+export default function StationMap({
+  city,
+  stations,
+  lang,
+  label,
+  selected,
+  onSelect,
+}: {
+  city: PublicCity
+  stations: readonly StationSummary[]
+  lang: Lang
+  label: string
+  selected: string | null
+  onSelect: (id: string) => void
+}) {
   const container = useRef<HTMLDivElement>(null)
   const mapRef = useRef<MapLibreMap | null>(null)
   const markers = useRef<Marker[]>([])
   /** The station set last framed: the map is framed again only when it changes, not on every refresh. */
   const framed = useRef('')
+  const drawnRef = useRef('')
   const [ready, setReady] = useState(false)
+  const [zoom, setZoom] = useState(0)
   const [baseMap, setBaseMap] = useState<BaseMap | undefined>(undefined)
   const baseRef = useRef<BaseMapControl | null>(null)
-  /** For a base map that hands over to the next one (a new style): the stations drawn again. */
-  const latestStations = useRef(stations)
-  latestStations.current = stations
+  const onSelectRef = useRef(onSelect)
+  onSelectRef.current = onSelect
 
   useEffect(() => {
     let cancelled = false
@@ -89,13 +100,15 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
   useEffect(() => {
     if (baseMap === undefined || !container.current) return
     // The shared base map (street style, self-hosted tiles, or this outline, said so on the map).
-    const base = createBaseMap(baseMap, { outline: () => offlineStyle(city), lang, onStyleChange: () => addStations() })
+    // The stations are HTML markers: a base map handing over to the next style keeps them.
+    const base = createBaseMap(baseMap, { outline: () => offlineStyle(city), lang, onStyleChange: () => {} })
     baseRef.current = base
     const map = new MapLibreMap({
       container: container.current,
       style: base.initialStyle,
       center: [city.lon, city.lat],
       zoom: 11.5,
+      maxZoom: MAX_ZOOM,
       attributionControl: false,
       dragRotate: false,
       pitchWithRotate: false,
@@ -108,29 +121,17 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
     base.attach(map)
     map.getCanvas().setAttribute('aria-label', label)
-    function addStations() {
-      if (map.getSource(SOURCE)) return
-      map.addSource(SOURCE, { type: 'geojson', data: features(latestStations.current) })
-      map.addLayer({
-        id: LAYER,
-        type: 'circle',
-        source: SOURCE,
-        paint: {
-          'circle-color': ['get', 'color'],
-          'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 6, 12, 10, 15, 14],
-          'circle-stroke-color': '#1f2933',
-          'circle-stroke-width': 1.5,
-        },
-      })
-    }
+    // Groups depend on the zoom only (a pan moves every marker alike).
+    map.on('zoomend', () => setZoom(map.getZoom()))
     map.on('load', () => {
-      addStations()
+      setZoom(map.getZoom())
       setReady(true)
     })
     return () => {
       for (const m of markers.current) m.remove()
       markers.current = []
       framed.current = ''
+      drawnRef.current = ''
       base.detach()
       map.remove()
       mapRef.current = null
@@ -145,34 +146,89 @@ export default function StationMap({ city, stations, lang, label }: { city: Publ
     baseRef.current?.setLang(lang)
   }, [label, lang])
 
+  // Frame the stations when the set changes.
   useEffect(() => {
     const map = mapRef.current
     if (!map || !ready) return
-    map.getSource<GeoJSONSource>(SOURCE)?.setData(features(stations))
-    for (const m of markers.current) m.remove()
-    const t = strings(lang)
-    markers.current = stations.map((s) => {
-      const el = document.createElement('div')
-      el.className = 'station-label'
-      el.dataset.station = s.id
-      el.setAttribute('aria-hidden', 'true')
-      const b = s.index ? bandOf(s.index.value as Level) : undefined
-      // Short, so it fits a phone: the band in words is in the station list under the map.
-      el.textContent = `${s.name} · ${b ? b.level : t.stationStatus[s.status] || '—'}`
-      el.title = b ? `${s.name}: ${bandName(lang, b.id)} (${b.level})` : s.name
-      return new Marker({ element: el, anchor: 'top', offset: [0, 12] }).setLngLat([s.lon, s.lat]).addTo(map)
-    })
     const key = stations.map((s) => `${s.id}@${s.lon},${s.lat}`).join('|')
     if (key === framed.current) return
     framed.current = key
     if (stations.length > 1) {
       const bounds = new LngLatBounds()
       for (const s of stations) bounds.extend([s.lon, s.lat])
-      // Room for the HTML labels, which hang below and to both sides of each dot.
-      const side = Math.min(140, Math.round((container.current?.clientWidth ?? 300) * 0.3))
-      map.fitBounds(bounds, { padding: { top: 40, bottom: 56, left: side, right: side }, maxZoom: 14, duration: 0 })
+      map.fitBounds(bounds, { padding: 48, maxZoom: 14, duration: 0 })
     } else if (stations.length === 1) map.jumpTo({ center: [stations[0]!.lon, stations[0]!.lat], zoom: 13 })
-  }, [stations, ready, lang])
+    setZoom(map.getZoom())
+  }, [stations, ready])
 
-  return <div ref={container} className="map" data-testid="map" data-ready={ready} data-stations={stations.length} />
+  // The markers: numbered stations and groups, redrawn when the stations, the zoom or the open station change.
+  useEffect(() => {
+    const map = mapRef.current
+    if (!map || !ready) return
+    // The page polls every 10 s: redraw only when something shown changed, so a marker is never
+    // replaced under a finger that is tapping it.
+    const drawn = [lang, zoom, selected, ...stations.map((s) => `${s.id}|${s.name}|${s.lon},${s.lat}|${s.index?.value ?? ''}|${s.status}`)].join('~')
+    if (drawn === drawnRef.current) return
+    drawnRef.current = drawn
+    for (const m of markers.current) m.remove()
+    const t = strings(lang)
+    const y = yearStrings(lang)
+    const number = new Map(stations.map((s, i) => [s.id, i + 1]))
+    const byId = new Map(stations.map((s) => [s.id, s]))
+    const points = stations.map((s) => ({ id: s.id, ...map.project([s.lon, s.lat]) }))
+    const groups = clusterPoints(points, CLUSTER_PX)
+    const out: Marker[] = []
+    for (const g of groups) {
+      const el = document.createElement('button')
+      el.type = 'button'
+      const at = map.unproject([g.x, g.y])
+      if (g.ids.length === 1) {
+        const s = byId.get(g.ids[0]!)!
+        const b = s.index ? bandOf(s.index.value as Level) : undefined
+        const n = number.get(s.id)!
+        el.className = s.id === selected ? 'station-marker selected' : 'station-marker'
+        el.dataset.station = s.id
+        el.textContent = String(n)
+        el.style.background = b?.color ?? NO_INDEX.color
+        el.style.color = b?.textColor ?? NO_INDEX.textColor
+        const state = b ? `${bandName(lang, b.id)} (${b.level})` : t.stationStatus[s.status] || '—'
+        el.setAttribute('aria-label', `${n}. ${y.openStation(s.name)}: ${state}`)
+        el.title = `${n}. ${s.name}: ${state}`
+        el.setAttribute('aria-pressed', String(s.id === selected))
+        el.addEventListener('click', (e) => {
+          e.stopPropagation()
+          onSelectRef.current(s.id)
+        })
+        out.push(new Marker({ element: el }).setLngLat([s.lon, s.lat]).addTo(map))
+        if (s.id === selected) {
+          // The open station's name, under its marker: one label, so none overlaps another.
+          const name = document.createElement('div')
+          name.className = 'station-label'
+          name.dataset.station = s.id
+          name.setAttribute('aria-hidden', 'true')
+          name.textContent = s.name
+          out.push(new Marker({ element: name, anchor: 'top', offset: [0, 16] }).setLngLat([s.lon, s.lat]).addTo(map))
+        }
+      } else {
+        el.className = 'station-cluster'
+        el.dataset.stations = g.ids.join(',')
+        el.textContent = String(g.ids.length)
+        el.setAttribute('aria-label', `${y.cluster(g.ids.length)}: ${g.ids.map((id) => `${number.get(id)}. ${byId.get(id)!.name}`).join(', ')}`)
+        el.title = g.ids.map((id) => `${number.get(id)}. ${byId.get(id)!.name}`).join('\n')
+        el.addEventListener('click', (e) => {
+          e.stopPropagation()
+          const members = g.ids.map((id) => byId.get(id)!)
+          // Stations too close to part even at the closest zoom: open the first.
+          if (map.getZoom() >= MAX_ZOOM - 0.01) return onSelectRef.current(members[0]!.id)
+          const bounds = new LngLatBounds()
+          for (const s of members) bounds.extend([s.lon, s.lat])
+          map.fitBounds(bounds, { padding: 60, maxZoom: MAX_ZOOM, duration: 0 })
+        })
+        out.push(new Marker({ element: el }).setLngLat(at).addTo(map))
+      }
+    }
+    markers.current = out
+  }, [stations, ready, lang, zoom, selected])
+
+  return <div ref={container} className="map" data-testid="map" data-ready={ready} data-stations={stations.length} data-zoom={zoom.toFixed(1)} />
 }

@@ -1,12 +1,15 @@
 import { useEffect, useRef, useState } from 'react'
 import type { AirQualityResponse, CityAirQuality, HistoryResponse } from '../server/public/schemas.ts'
+import type { StatisticsResponse } from '../server/public/statistics.ts'
 
-export type { AirQualityResponse, CityAirQuality, HistoryResponse }
+export type { AirQualityResponse, CityAirQuality, HistoryResponse, StatisticsResponse }
 export type { HistoryHour, PollutantNow, StationSummary } from '../server/public/schemas.ts'
 
 /** How often the page asks again; the server's snapshot answers revalidate with ETags (304). */
 export const REFRESH_MS = 10_000
 export const HISTORY_REFRESH_MS = 60_000
+/** The year's statistics change hour by hour; the server keeps them 10 minutes. */
+export const STATISTICS_REFRESH_MS = 10 * 60_000
 
 export class LoadError extends Error {}
 
@@ -20,6 +23,12 @@ async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
 export const fetchCity = (city: string, signal?: AbortSignal) => getJson<AirQualityResponse>(`/api/public/air-quality?city=${encodeURIComponent(city)}`, signal)
 export const fetchHistory = (city: string, signal?: AbortSignal) =>
   getJson<HistoryResponse>(`/api/public/air-quality/history?city=${encodeURIComponent(city)}`, signal)
+
+/** This calendar year so far, for one city and its stations. */
+export const fetchStatistics = (city: string, signal?: AbortSignal) =>
+  getJson<StatisticsResponse>(`/api/public/air-quality/statistics?city=${encodeURIComponent(city)}`, signal)
+/** Every city's index now, for the overview. */
+export const fetchAllCities = (_key: string, signal?: AbortSignal) => getJson<AirQualityResponse>('/api/public/air-quality', signal)
 
 export interface Polled<T> {
   data: T | undefined

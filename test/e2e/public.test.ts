@@ -120,7 +120,19 @@ async function showChartsAndMap(page: Page) {
   await page.getByTestId('map-section').scrollIntoViewIfNeeded()
   const map = page.getByTestId('map')
   await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
-  await expect.poll(() => page.locator('.station-label').count(), WAIT).toBeGreaterThan(0)
+  await expect.poll(() => page.locator('.station-marker').count(), WAIT).toBeGreaterThan(0)
+}
+
+/** The on-screen boxes of the map's markers and groups, to check that none overlaps another. */
+async function markerBoxes(page: Page) {
+  const boxes = await page.locator('.station-marker, .station-cluster').evaluateAll((els) =>
+    els.map((el) => {
+      const r = el.getBoundingClientRect()
+      return { left: r.left, top: r.top, right: r.right, bottom: r.bottom }
+    }),
+  )
+  const overlaps = boxes.filter((a, i) => boxes.some((b, j) => j > i && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom))
+  return { count: boxes.length, overlaps: overlaps.length }
 }
 
 describe('the public page in an Italian browser', () => {
@@ -183,11 +195,163 @@ describe('the public page in an Italian browser', () => {
     await showChartsAndMap(page)
     expect(await page.getByTestId('station').count()).toBe(2)
     expect(await page.getByTestId('station-list').textContent()).toContain('Viale Gramsci')
-    expect(await page.locator(`.station-label[data-station="${stations.gramsci!.id}"]`).textContent()).toBe('Viale Gramsci · 2')
+    // Numbered markers, the numbers those of the list, the name and band said to screen readers.
+    const number = String((await page.getByTestId('station').evaluateAll((els) => els.map((e) => e.getAttribute('data-station')))).indexOf(stations.gramsci!.id) + 1)
+    const marker = page.locator(`.station-marker[data-station="${stations.gramsci!.id}"]`)
+    expect(await marker.textContent()).toBe(number)
+    expect(await marker.getAttribute('aria-label')).toBe(`${number}. Apri la stazione Viale Gramsci: Discreta (2)`)
+    expect(await markerBoxes(page)).toEqual({ count: 2, overlaps: 0 })
     await page.getByTestId('charts-section').scrollIntoViewIfNeeded()
     await screenshot(page, 'public-phone-it-charts')
     await page.getByTestId('station-list').evaluate((el) => el.scrollIntoView({ block: 'end' }))
     await screenshot(page, 'public-phone-it-map')
+  })
+
+  it('groups markers that would overlap when zoomed out, and a tap on the group zooms in to its stations', async () => {
+    await page.getByTestId('map-section').scrollIntoViewIfNeeded()
+    const map = page.getByTestId('map')
+    // Zoom out until Firenze's two stations (2 km apart) would overlap: one group of 2, nothing overlapping.
+    await expect
+      .poll(
+        async () => {
+          if ((await page.locator('.station-cluster').count()) === 0) await map.locator('.maplibregl-ctrl-zoom-out').click()
+          return page.locator('.station-cluster').count()
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(1)
+    expect(await page.locator('.station-cluster').textContent()).toBe('2')
+    expect(await page.locator('.station-cluster').getAttribute('aria-label')).toMatch(/^2 stazioni vicine: ingrandisci: 1\. .*, 2\. /)
+    expect(await markerBoxes(page)).toEqual({ count: 1, overlaps: 0 })
+    const zoomedOut = Number(await map.getAttribute('data-zoom'))
+    await page.locator('.station-cluster').click()
+    await expect.poll(() => page.locator('.station-marker').count(), WAIT).toBe(2)
+    expect(Number(await map.getAttribute('data-zoom'))).toBeGreaterThan(zoomedOut)
+    expect(await markerBoxes(page)).toEqual({ count: 2, overlaps: 0 })
+  })
+
+  it('opens a station with a tap on its marker: its panel, its year so far, and the address names it', async () => {
+    const id = stations.gramsci!.id
+    await page.locator(`.station-marker[data-station="${id}"]`).click()
+    const panel = page.getByTestId('station-panel')
+    await expect.poll(() => panel.getAttribute('data-station'), WAIT).toBe(id)
+    expect(new URL(page.url()).searchParams.get('station')).toBe(id)
+    expect(await panel.locator('h3').first().textContent()).toMatch(/^Stazione \d\. Viale Gramsci$/)
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('station-panel-title')
+    expect(await panel.getByTestId('station-panel-index').textContent()).toContain('2 · Discreta')
+    // Its name hangs under its marker, and its row in the list is marked open.
+    expect(await page.locator(`.station-label[data-station="${id}"]`).textContent()).toBe('Viale Gramsci')
+    expect(await page.locator(`[data-testid="station"][data-station="${id}"] button`).getAttribute('aria-pressed')).toBe('true')
+    // The station's own year, as the API computed it for that station.
+    const table = panel.getByTestId('year-table')
+    await table.waitFor(WAIT)
+    const api = await json('/api/public/air-quality/statistics?city=firenze')
+    const mine = api.cities[0].stations.find((s: { id: string }) => s.id === id)
+    expect(Number(await table.locator('[data-figure="no2-mean"]').getAttribute('data-value'))).toBe(mine.pollutants.no2.mean)
+    expect(Number(await table.locator('[data-figure="pm25-mean"]').getAttribute('data-value'))).toBe(mine.pollutants.pm25.mean)
+    expect(await panel.getByTestId('station-year').locator('h3').textContent()).toMatch(/^Quest’anno finora/)
+    await screenshot(page, 'public-phone-it-station')
+
+    // A link to the station opens it; closing it takes it out of the address.
+    await page.reload()
+    await expect.poll(() => page.getByTestId('station-panel').getAttribute('data-station'), WAIT).toBe(id)
+    await page.getByTestId('station-close').click()
+    expect(await page.getByTestId('station-panel').count()).toBe(0)
+    expect(new URL(page.url()).searchParams.get('station')).toBeNull()
+    // The list opens a station too (keyboard users and screen readers).
+    await page.locator(`[data-testid="station"][data-station="${stations.boboli!.id}"] button`).click()
+    await expect.poll(() => page.getByTestId('station-panel').getAttribute('data-station'), WAIT).toBe(stations.boboli!.id)
+    await page.getByTestId('station-close').click()
+  })
+
+  it('shows all ten cities at a glance, in a list and on a map, each with its index', async () => {
+    await page.getByTestId('overview-section').scrollIntoViewIfNeeded()
+    const overview = page.getByTestId('overview')
+    await expect.poll(() => overview.getAttribute('data-loaded'), WAIT).toBe('true')
+    expect(await overview.getByRole('heading', { level: 2 }).textContent()).toBe('Tutte le città')
+    const cities = overview.getByTestId('overview-city')
+    expect(await cities.count()).toBe(10)
+    const level = (id: string) => overview.locator(`[data-testid="overview-city"][data-city="${id}"]`)
+    expect(await level('firenze').getAttribute('data-level')).toBe('2')
+    expect(await level('firenze').textContent()).toContain('Discreta')
+    expect(await level('pisa').getAttribute('data-level')).toBe('1')
+    expect(await level('pisa').textContent()).toContain('Buona')
+    // Lucca's station is quiet and Siena has none: no index, said in words.
+    expect(await level('lucca').getAttribute('data-level')).toBe('')
+    expect(await level('siena').textContent()).toContain('Indice non disponibile')
+    const map = page.getByTestId('cities-map')
+    await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
+    expect(await page.locator('.city-marker').count()).toBe(10)
+    // Names sit beside their dots without covering another dot or name (a name with no room is left out).
+    const boxes = await page.locator('.city-marker-level, .city-marker:not([data-name="none"]) .city-marker-name').evaluateAll((els) =>
+      els.map((el) => {
+        const r = el.getBoundingClientRect()
+        return { left: r.left, top: r.top, right: r.right, bottom: r.bottom }
+      }),
+    )
+    expect(boxes.length).toBeGreaterThan(15)
+    const overlapping = boxes.filter((a, i) => boxes.some((b, j) => j > i && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom))
+    expect(overlapping).toEqual([])
+    expect(await page.locator('.city-marker[data-city="pisa"]').getAttribute('aria-label')).toBe('Pisa: Buona, 1 su 6')
+    await overview.scrollIntoViewIfNeeded()
+    await screenshot(page, 'public-phone-it-overview')
+    // A tap on a city on the map opens it.
+    await page.locator('.city-marker[data-city="pisa"]').click()
+    await expect.poll(() => page.getByTestId('city-title').textContent(), WAIT).toBe('Aria a Pisa')
+    expect(new URL(page.url()).searchParams.get('city')).toBe('pisa')
+    // And from the list.
+    await page.getByTestId('overview-section').scrollIntoViewIfNeeded()
+    await level('firenze').locator('button').click()
+    await expect.poll(() => page.getByTestId('city-title').textContent(), WAIT).toBe('Aria a Firenze')
+  })
+
+  it('finds the nearest city from the browser’s position', async () => {
+    await browser.context.grantPermissions(['geolocation'], { origin: stack.urls.http })
+    // On the Lungarno in Pisa.
+    await browser.context.setGeolocation({ latitude: 43.7168, longitude: 10.4003 })
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.getByTestId('nearest-city').click()
+    await expect.poll(() => page.getByTestId('city-title').textContent(), WAIT).toBe('Aria a Pisa')
+    expect(await page.getByTestId('nearest-status').textContent()).toMatch(/^La città più vicina a te è Pisa, a \d+(,\d)? km\.$/)
+    expect(await page.getByTestId('nearest-status').getAttribute('data-city')).toBe('pisa')
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level'), WAIT).toBe('1')
+    // Without permission: said so, and the city stays as it was.
+    await browser.context.clearPermissions()
+    await page.getByTestId('nearest-city').click()
+    await expect.poll(() => page.getByTestId('nearest-status').textContent(), WAIT).toBe('Posizione non disponibile: scegli la città dall’elenco.')
+    expect(await page.getByTestId('city-title').textContent()).toBe('Aria a Pisa')
+    await page.getByTestId('city-select').selectOption('firenze')
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level'), WAIT).toBe('2')
+  })
+
+  it('shows this year so far against the EU limit values, named with their source', async () => {
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    const year = page.getByTestId('year')
+    await year.getByTestId('year-table').waitFor(WAIT)
+    const api = await json('/api/public/air-quality/statistics?city=firenze')
+    expect(await year.getAttribute('data-city')).toBe('firenze')
+    expect(await year.getByRole('heading', { level: 2 }).textContent()).toBe(`Quest’anno finora (${api.year})`)
+    const row = (figure: string) => year.locator(`[data-testid="year-row"][data-figure="${figure}"]`)
+    // Firenze's PM10 waves round 22 µg/m³ all week: the page shows the worst station's mean the API computed.
+    const pm10 = Number(await row('pm10-mean').getAttribute('data-value'))
+    expect(pm10).toBe(api.cities[0].worst.pollutants.pm10.value)
+    expect(pm10).toBeGreaterThan(18)
+    expect(pm10).toBeLessThan(26)
+    expect(await row('pm10-mean').textContent()).toContain(`${String(pm10).replace('.', ',')} µg/m³`)
+    expect(await row('pm10-mean').locator('th').textContent()).toContain('Valore limite 40 µg/m³ (Direttiva 2008/50/CE, allegato XI)')
+    expect(await row('pm10-days-over-50').locator('td').first().textContent()).toMatch(/^0 su 35 consentiti/)
+    expect(await row('pm10-days-over-50').locator('th').textContent()).toContain('Valore limite 50 µg/m³, al massimo 35 volte l’anno (Direttiva 2008/50/CE, allegato XI); dal 2030: 45 µg/m³, al massimo 18 volte (Direttiva (UE) 2024/2881')
+    expect(await row('no2-hours-over-200').locator('td').first().textContent()).toMatch(/^0 su 18 consentiti/)
+    expect(await row('o3-days-over-120').locator('td').first().textContent()).toMatch(/^0 \(consentiti 25, media su tre anni\)/)
+    // A week of a year: the data capture is stated, small, and marked indicative.
+    const capture = Number(await row('pm10-mean').locator('td').last().getAttribute('data-capture'))
+    expect(capture).toBeGreaterThan(0)
+    expect(capture).toBeLessThan(90)
+    expect(await row('pm10-mean').locator('td.indicative').count()).toBe(1)
+    expect(await year.getByTestId('year-sources').textContent()).toContain('Direttiva (UE) 2024/2881')
+    expect(await year.locator('table caption').textContent()).toContain('Firenze')
+    await year.scrollIntoViewIfNeeded()
+    await screenshot(page, 'public-phone-it-year')
   })
 
   it('switches to English and remembers the choice', async () => {
@@ -233,6 +397,36 @@ describe('the public page in an English browser', () => {
     await showChartsAndMap(page)
     await page.evaluate(() => window.scrollTo(0, 0))
     await screenshot(page, 'public-desktop-en')
+  })
+
+  it('shows this year so far in English', async () => {
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    const year = page.getByTestId('year')
+    await year.getByTestId('year-table').waitFor(WAIT)
+    expect(await year.getByRole('heading', { level: 2 }).textContent()).toMatch(/^This year so far \(\d{4}\)$/)
+    expect(await year.locator('[data-figure="pm10-days-over-50"] td').first().textContent()).toMatch(/^0 of 35 allowed/)
+    expect(await year.locator('[data-figure="no2-hours-over-200"] th').textContent()).toContain('Limit value 200 µg/m³, at most 18 times a year (Directive 2008/50/EC, Annex XI)')
+    expect(Number(await year.locator('[data-figure="no2-mean"]').getAttribute('data-value'))).toBeGreaterThan(15)
+    expect(await year.getByTestId('year-sources').textContent()).toContain('Directive 2008/50/EC')
+  })
+
+  it('shows all cities and the nearest city in English', async () => {
+    await page.getByTestId('overview-section').scrollIntoViewIfNeeded()
+    const overview = page.getByTestId('overview')
+    await expect.poll(() => overview.getAttribute('data-loaded'), WAIT).toBe('true')
+    expect(await overview.getByRole('heading', { level: 2 }).textContent()).toBe('All cities')
+    expect(await overview.getByTestId('overview-city').count()).toBe(10)
+    expect(await overview.locator('[data-testid="overview-city"][data-city="pisa"]').textContent()).toContain('Good')
+    expect(await overview.locator('[data-testid="overview-city"][data-city="grosseto"]').textContent()).toContain('Index not available')
+    await browser.context.grantPermissions(['geolocation'], { origin: stack.urls.http })
+    // Piazza del Campo, Siena.
+    await browser.context.setGeolocation({ latitude: 43.3184, longitude: 11.3316 })
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.getByTestId('nearest-city').click()
+    await expect.poll(() => page.getByTestId('city-title').textContent(), WAIT).toBe('Air in Siena')
+    expect(await page.getByTestId('nearest-status').textContent()).toMatch(/^The city nearest to you is Siena, \d+(\.\d)? km away\.$/)
+    await page.getByTestId('city-select').selectOption('firenze')
+    await expect.poll(() => page.getByTestId('aqi-card').getAttribute('data-level'), WAIT).toBe('2')
   })
 
   it('shows a worse band within the refresh period when a reading over MQTT pushes PM2.5 up', async () => {
@@ -319,7 +513,11 @@ describe('the public page on a narrow phone', () => {
   it('requests the charts, map and bus chunks only once they are scrolled near', async () => {
     const page = await browser.newPage(PHONE)
     const requested: string[] = []
-    page.on('request', (r) => requested.push(new URL(r.url()).pathname))
+    const urls: string[] = []
+    page.on('request', (r) => {
+      requested.push(new URL(r.url()).pathname)
+      urls.push(r.url())
+    })
     await page.goto(`${stack.urls.http}/`)
     await page.getByTestId('aqi-card').waitFor()
     await page.locator('.foot pre code').waitFor()
@@ -328,12 +526,24 @@ describe('the public page on a narrow phone', () => {
     const lazy = (name: string) => requested.filter((p) => new RegExp(`/assets/${name}-[^/]*\\.js$`).test(p))
     const beforeScroll = requested.length
     expect({ charts: lazy('Charts'), map: lazy('StationMap'), maplibre: lazy('maplibre'), buses: lazy('MobilityNow') }).toEqual({ charts: [], map: [], maplibre: [], buses: [] })
-    for (const section of ['charts-section', 'map-section', 'mobility-section']) expect(await page.getByTestId(section).getAttribute('data-loaded')).toBe('false')
+    for (const section of ['charts-section', 'map-section', 'year-section', 'mobility-section']) expect(await page.getByTestId(section).getAttribute('data-loaded')).toBe('false')
+    const statistics = () => requested.filter((p) => p === '/api/public/air-quality/statistics')
+    expect(statistics()).toEqual([])
+    const allCities = () => urls.filter((u) => u.endsWith('/api/public/air-quality'))
+    expect({ overview: lazy('CitiesOverview'), allCities: allCities() }).toEqual({ overview: [], allCities: [] })
+    expect(await page.getByTestId('overview-section').getAttribute('data-loaded')).toBe('false')
 
     await showChartsAndMap(page)
     expect(lazy('Charts')).toHaveLength(1)
     expect(lazy('StationMap')).toHaveLength(1)
     expect(lazy('maplibre')).toHaveLength(1)
+    await page.getByTestId('year-section').scrollIntoViewIfNeeded()
+    // At least one: a page that becomes visible again asks at once (usePolling), whatever the period.
+    await expect.poll(() => statistics().length, WAIT).toBeGreaterThan(0)
+    expect(lazy('YearSoFar')).toHaveLength(1)
+    await page.getByTestId('overview-section').scrollIntoViewIfNeeded()
+    await expect.poll(() => allCities().length, WAIT).toBeGreaterThan(0)
+    expect(lazy('CitiesOverview')).toHaveLength(1)
     await page.getByTestId('mobility-section').scrollIntoViewIfNeeded()
     await expect.poll(() => lazy('MobilityNow').length, WAIT).toBe(1)
     console.info(`phone page: ${beforeScroll} requests before scrolling, ${requested.length} after`)

@@ -95,7 +95,8 @@ export const StatisticsResponseSchema = Type.Object(
   },
   { additionalProperties: true },
 )
-type StatisticsResponse = Static<typeof StatisticsResponseSchema>
+/** Also the citizens' page's type (imported type-only) for its "this year so far" section. */
+export type StatisticsResponse = Static<typeof StatisticsResponseSchema>
 type StationStats = Static<typeof StationStatsSchema>
 
 export interface StatisticsDeps {
