@@ -300,6 +300,13 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
         expect(body.ready).toBe(true)
       }, WAIT)
     }
+    // The live view degrades: node 2's device is acknowledged and stored, but node 1's browser
+    // hears nothing of it (node 1 learns of other nodes' readings only through Redis).
+    updates.length = 0
+    const outageTs = [++liveTs, ++liveTs, ++liveTs]
+    for (const ts of outageTs) await publish(liveClient, live.id, ts, 40)
+    await vi.waitFor(async () => expect(await storedTimes(live.id)).toEqual(expect.arrayContaining(outageTs)), WAIT)
+    expect(updates.filter((u) => u.includes(live.id))).toEqual([])
     // Acknowledged and stored while Redis is away: these readings are in InfluxDB before it returns.
     const ackedAtStop = publishers.ackedCount()
     await expect.poll(() => publishers.ackedCount(), WAIT).toBeGreaterThan(ackedAtStop + 100)
