@@ -253,6 +253,11 @@ async function runConfiguration(
       connectFailed: result.connectFailed,
       errors: result.errors,
     }
+    if (result.errors > 0) {
+      options.log(`${name}: ${result.errors} load errors, e.g. ${result.errorSamples.slice(0, 3).join('; ')}`)
+      // HAProxy takes a node whose health check is late out of the pool and cuts its MQTT sessions.
+      for (const line of haproxy.output().split('\n')) if (/is DOWN|is UP/.test(line)) options.log(`${name}: haproxy: ${line.trim().slice(0, 200)}`)
+    }
     options.log(`${name}: ${result.windowAcked} acked in ${result.windowS} s (${Math.round(figure.ackedPerS)}/s), nodes ${figure.cpu.nodes.toFixed(1)} CPU s`)
     return figure
   } finally {
