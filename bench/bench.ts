@@ -110,7 +110,7 @@ function exited(child: ChildProcess): boolean {
 }
 
 /** SIGTERM, then SIGKILL after the timeout; resolves with how it ended. */
-async function stopChild(child: ChildProcess, timeoutMs = STOP_TIMEOUT_MS): Promise<string> {
+export async function stopChild(child: ChildProcess, timeoutMs = STOP_TIMEOUT_MS): Promise<string> {
   if (exited(child)) return `had already exited (${child.exitCode ?? child.signalCode})`
   const done = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const started = Date.now()
@@ -122,7 +122,7 @@ async function stopChild(child: ChildProcess, timeoutMs = STOP_TIMEOUT_MS): Prom
   return `${how} in ${((Date.now() - started) / 1000).toFixed(1)} s`
 }
 
-function nextMessage<T>(child: ChildProcess, what: string, timeoutMs: number, accept: (m: T) => boolean = () => true): Promise<T> {
+export function nextMessage<T>(child: ChildProcess, what: string, timeoutMs: number, accept: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer)
@@ -151,7 +151,7 @@ function nextMessage<T>(child: ChildProcess, what: string, timeoutMs: number, ac
 // /proc readings
 
 /** User + system CPU seconds of a process, all its threads. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Fields after "(comm)": state is field 3, utime 14, stime 15.
@@ -189,7 +189,7 @@ async function settledRssMb(pid: number): Promise<number> {
 }
 
 /** CPU seconds the whole machine spent busy (all processes), from /proc/stat. */
-function machineBusySeconds(): number {
+export function machineBusySeconds(): number {
   const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number)
   return (user! + nice! + system! + irq! + softirq! + steal!) / CLK_TCK
 }
@@ -259,7 +259,7 @@ interface SystemUnderTest {
   stop(): Promise<string>
 }
 
-const BENCH_QUOTAS = {
+export const BENCH_QUOTAS = {
   'quota.messagesPerSecond': 1e6,
   'quota.messagesBurst': 1e6,
   'quota.readingsPerSecond': 1e7,

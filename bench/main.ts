@@ -20,7 +20,7 @@ const MAX_DEVICES = 10_000
 
 const USAGE =
   'node --import tsx bench/main.ts [--quick] [--fleet mixed|air-quality] [--devices 50,1000,10000] [--seconds S] [--rounds N] [--warmup S] [--window W] [--rate R] ' +
-  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json]'
+  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json] [--cluster]'
 const SUMMARY = 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)'
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string }
@@ -42,6 +42,10 @@ const OPTIONS: Record<string, OptionSpec> = {
   systems: { type: 'string', description: 'which systems to run, comma-separated (default piazza,baseline)' },
   profile: { type: 'boolean', description: 'run Piazza under --cpu-prof and print the top 20 functions by self time and the share of GC' },
   json: { type: 'boolean', description: 'also print the full report as JSON' },
+  cluster: {
+    type: 'boolean',
+    description: 'instead of the parts: 1 node against 2 behind HAProxy with Redis and PostgreSQL (same fleet, --devices default 200; --seconds measured, default 6, after --warmup, default 2, of the same run), and the Redis hop of the feed',
+  },
   parts: { type: 'string', description: `which benchmarks, comma-separated: ${PARTS.join(', ')} (default all)` },
   help: { type: 'boolean', short: 'h', description: 'print this help' },
 }
@@ -121,6 +125,22 @@ async function run(values: Values): Promise<number> {
     log: (line) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   }
   if (options.window > 65_000 || options.overloadWindow > 65_000) throw new UsageError('--window and --overload-window must be at most 65000 (MQTT message ids)')
+  if (values.cluster === true) {
+    console.log('\nCluster mode: 1 node against 2 behind HAProxy (Redis, PostgreSQL), against a single node on embedded defaults, same fleet, same run')
+    const { benchCluster, formatClusterBench } = await import('./cluster.ts')
+    const result = await benchCluster({
+      devices: sizes(values.devices, quick ? '50' : '200')[0]!,
+      seconds: positive('seconds', values.seconds, quick ? 4 : 6),
+      warmupSeconds: positive('warmup', values.warmup, 2, { zero: true }),
+      window: options.window,
+      feedEvents: quick ? 5000 : 20_000,
+      childEnv: options.childEnv,
+      log: options.log,
+    })
+    console.log(formatClusterBench(result))
+    if (values.json) console.log(JSON.stringify(result, null, 2))
+    return 0
+  }
   const parts = String(values.parts ?? PARTS.join(',')).split(',').map((p) => p.trim())
   for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new UsageError(`--parts takes ${PARTS.join(', ')}, got '${p}'`)
   let failed = false

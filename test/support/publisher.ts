@@ -10,7 +10,12 @@ export interface Credentials {
   secret: string
 }
 
-export function startPublishers(options: { url: string; devices: Credentials[]; inflightPerDevice?: number; startTs?: number }) {
+/**
+ * Flat out by default (each device keeps `inflightPerDevice` messages unacknowledged); with
+ * `intervalMs`, each device publishes one reading per interval instead (a steady rate), still
+ * holding at most `inflightPerDevice` unacknowledged, so a device cut off piles up nothing more.
+ */
+export function startPublishers(options: { url: string; devices: Credentials[]; inflightPerDevice?: number; startTs?: number; intervalMs?: number }) {
   const inflight = options.inflightPerDevice ?? 20
   const acked = new Map<string, Set<number>>()
   let running = true
@@ -50,7 +55,27 @@ export function startPublishers(options: { url: string; devices: Credentials[]; 
           }
           if (!running && pending === 0) resolve()
         }
-        client.on('connect', pump)
+        if (options.intervalMs === undefined) {
+          client.on('connect', pump)
+          return
+        }
+        const timer = setInterval(() => {
+          if (!running) {
+            clearInterval(timer)
+            if (pending === 0) resolve()
+            return
+          }
+          // Only while connected: mqtt.js would otherwise queue the message until it reconnects.
+          if (!client.connected || pending >= inflight) return
+          const ts = startTs + seq++
+          pending += 1
+          sent += 1
+          client.publish(`devices/${device.id}/telemetry`, JSON.stringify({ ts, pm25: (ts % 500) / 10 }), { qos: 1 }, (err) => {
+            pending -= 1
+            if (!err) done.add(ts)
+            if (!running && pending === 0) resolve()
+          })
+        }, options.intervalMs)
       }),
     )
   }
