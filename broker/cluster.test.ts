@@ -60,7 +60,8 @@ describe('brokers of a cluster, over one Redis', () => {
     const second = await b.deviceConnect(device)
     await firstClosed
     await vi.waitFor(() => expect(a.broker.isConnected(device.id)).toBe(false), WAIT)
-    expect(b.broker.isConnected(device.id)).toBe(true)
+    // B counts the device once its connection is through the takeover (a busy machine lags it).
+    await vi.waitFor(() => expect(b.broker.isConnected(device.id)).toBe(true), WAIT)
     // The newer connection works on.
     await publish(second, `devices/${device.id}/telemetry`, '{"pm25":2}', { qos: 1 })
     expect(second.connected).toBe(true)

@@ -147,4 +147,26 @@ describe('notifications of an alert storm', () => {
       ])
     }
   })
+
+  it('a silence on the rule in the city: the storm opens its alerts, sends nothing, and the silence is audited', async () => {
+    const rules = (await api('GET', '/api/alert-rules')).json() as { items: { id: number; name: string }[] }
+    const ruleId = rules.items.find((r) => r.name === 'PM2.5 alto')!.id
+    const silence = await api('POST', '/api/alert-silences', { ruleId, city: 'firenze', reason: 'Manutenzione centraline', duration: '1h' })
+    expect(silence.statusCode, silence.body).toBe(201)
+    const [hooksBefore, mailsBefore] = [hooks.length, mails.length]
+
+    await publishAll(40)
+    await expect.poll(openAlerts, WAIT).toBe(DEVICES)
+    stack.web.notifications.flush()
+    await stack.web.notifications.idle()
+    await publishAll(2)
+    await expect.poll(openAlerts, WAIT).toBe(0)
+    stack.web.notifications.flush()
+    await stack.web.notifications.idle()
+    expect(hooks).toHaveLength(hooksBefore)
+    expect(mails).toHaveLength(mailsBefore)
+
+    const audit = (await api('GET', '/api/audit?action=silence.')).json() as { items: { action: string; changes: Record<string, { to?: unknown }> }[] }
+    expect(audit.items.map((e) => e.action)).toContain('silence.create')
+  })
 })
