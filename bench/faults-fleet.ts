@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import mqtt, { type MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 
 /**
  * The fault report's honest fleet, in a worker thread of its own: each device publishes a QoS 1
@@ -78,8 +78,9 @@ export async function startHonestFleet(data: FleetData): Promise<HonestFleet> {
 
 const reading = () => JSON.stringify({ ts: Date.now(), pm25: 10 + Math.round(Math.random() * 20), pm10: 30 })
 
-function connect(port: number, { id, secret }: FleetDevice): Promise<MqttClient> {
-  const client = mqtt.connect({ host: '127.0.0.1', port, clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000 })
+/** A device's MQTT connection (3.1.1, no reconnection); resolves on CONNACK, rejects on a refusal. */
+export function deviceClient(port: number, id: string, secret: string, extra: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect({ host: '127.0.0.1', port, clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000, ...extra })
   return new Promise((resolve, reject) => {
     client.once('connect', () => {
       client.off('error', reject)
@@ -94,7 +95,7 @@ async function runFleet(port: number, devices: FleetDevice[]) {
   const post = (m: FromWorker) => parentPort!.postMessage(m)
   let clients: { id: string; client: MqttClient }[]
   try {
-    clients = await Promise.all(devices.map(async (d) => ({ id: d.id, client: await connect(port, d) })))
+    clients = await Promise.all(devices.map(async (d) => ({ id: d.id, client: await deviceClient(port, d.id, d.secret) })))
   } catch (err) {
     post({ type: 'error', message: (err as Error).message })
     return

@@ -14,7 +14,7 @@ import { io as ioClient, type Socket as IoSocket } from 'socket.io-client'
 import { WebSocket } from 'ws'
 import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
-import { startHonestFleet, type HonestFleet } from './faults-fleet.ts'
+import { deviceClient, startHonestFleet, type HonestFleet } from './faults-fleet.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 
 /**
@@ -205,18 +205,6 @@ async function rawConnect(port: number, localAddress: string, clientId: string, 
 }
 
 const isClosed = (s: Socket) => s.destroyed || s.readyState === 'closed'
-
-function deviceClient(port: number, id: string, secret: string, extra: IClientOptions = {}): Promise<MqttClient> {
-  const client = mqtt.connect({ host: '127.0.0.1', port, clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000, ...extra })
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => {
-      client.off('error', reject)
-      client.on('error', () => {})
-      resolve(client)
-    })
-    client.once('error', reject)
-  })
-}
 
 const reading = (extra: Record<string, unknown> = {}) => JSON.stringify({ ts: Date.now(), pm25: 10 + Math.round(Math.random() * 20), pm10: 30, ...extra })
 

@@ -1,11 +1,9 @@
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { simpleParser, type ParsedMail } from 'mailparser'
+import type { IncomingHttpHeaders } from 'node:http'
 import mqtt, { type MqttClient } from 'mqtt'
-import { SMTPServer } from 'smtp-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Notification } from '../dashboard/shared/notify.ts'
+import { startSmtpReceiver, startWebhookReceiver, type ReceivedMail, type ReceivedRequest, type SmtpReceiver, type WebhookReceiver } from '../testkit/receivers.ts'
 import { ADMIN_PASSWORD, startStack, type Stack } from '../testkit/stack.ts'
 
 /**
@@ -25,35 +23,20 @@ const DEVICES = 50
 const WAIT = { timeout: 30_000, interval: 100 }
 
 let stack: Stack
-let receiver: Server
-let smtp: SMTPServer
+let receiver: WebhookReceiver
+let smtp: SmtpReceiver
 let token: string
-const hooks: { headers: IncomingHttpHeaders; body: string }[] = []
-const mails: ParsedMail[] = []
+let hooks: ReceivedRequest[]
+let mails: ReceivedMail[]
 const clients: MqttClient[] = []
 const stations: { id: string; secret: string }[] = []
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      hooks.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
-      res.end()
-    })
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-  smtp = new SMTPServer({
-    disabledCommands: ['STARTTLS'],
-    allowInsecureAuth: true,
-    logger: false,
-    onAuth: (auth, _s, cb) => (auth.username === 'alerts' && auth.password === 'smtp-pass' ? cb(null, { user: 'alerts' }) : cb(new Error('invalid login'))),
-    onData: (stream, _s, cb) => {
-      simpleParser(stream).then((m) => (mails.push(m), cb()), cb)
-    },
-  })
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-  const smtpPort = (smtp.server.address() as AddressInfo).port
+  receiver = await startWebhookReceiver()
+  hooks = receiver.received
+  smtp = await startSmtpReceiver({ user: 'alerts', password: 'smtp-pass' })
+  mails = smtp.mails
+  const smtpPort = smtp.port
 
   stack = await startStack({
     SMTP_URL: `smtp://alerts:smtp-pass@127.0.0.1:${smtpPort}`,
@@ -79,8 +62,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync()))
   await stack?.stop()
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()))
-  await new Promise<void>((resolve) => receiver?.close(() => resolve()))
+  await smtp?.close()
+  await receiver?.close()
 })
 
 const api = (method: 'GET' | 'POST', url: string, payload?: object) =>
@@ -97,7 +80,7 @@ const verified = (h: { headers: IncomingHttpHeaders; body: string }) =>
 
 describe('notifications of an alert storm', () => {
   it('50 devices crossing one rule: one webhook delivery and one e-mail; all resolved: one "resolved" of each', async () => {
-    expect((await api('POST', '/api/contact-points', { kind: 'webhook', name: 'Sala operativa', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` })).statusCode).toBe(201)
+    expect((await api('POST', '/api/contact-points', { kind: 'webhook', name: 'Sala operativa', url: receiver.url('/hook') })).statusCode).toBe(201)
     expect((await api('POST', '/api/contact-points', { kind: 'email', name: 'Turno', addresses: ['turno@comune.test'] })).statusCode).toBe(201)
     const rule = await api('POST', '/api/alert-rules', { name: 'PM2.5 alto', field: 'pm25', op: '>', threshold: 5, city: 'firenze', severity: 'critical' })
     expect(rule.statusCode, rule.body).toBe(201)
@@ -117,8 +100,8 @@ describe('notifications of an alert storm', () => {
     expect(firing).toMatchObject({ status: 'firing', count: DEVICES, newAlerts: DEVICES, more: 0, group: { key: `${ruleId}:firenze`, ruleName: 'PM2.5 alto', city: 'firenze', severity: 'critical' } })
     expect(new Set(firing.devices.map((d) => d.id))).toEqual(new Set(stations.slice(0, DEVICES).map((s) => s.id)))
     expect(mails).toHaveLength(1)
-    expect(mails[0]!.subject).toBe('[Piazza] [critical] PM2.5 alto a firenze: 50 dispositivi in allarme / [critical] PM2.5 alto in firenze: 50 devices in alert')
-    expect(mails[0]!.text).toContain('Centralina 50')
+    expect(mails[0]!.mail.subject).toBe('[Piazza] [critical] PM2.5 alto a firenze: 50 dispositivi in allarme / [critical] PM2.5 alto in firenze: 50 devices in alert')
+    expect(mails[0]!.mail.text).toContain('Centralina 50')
 
     // Readings still over the threshold change nothing: the alerts stay open, no new message.
     await publishAll(41)
@@ -135,7 +118,7 @@ describe('notifications of an alert storm', () => {
     expect(verified(hooks[1]!)).toBe(true)
     expect(JSON.parse(hooks[1]!.body)).toMatchObject({ status: 'resolved', count: 0, newAlerts: DEVICES, group: { key: `${ruleId}:firenze` } })
     expect(mails).toHaveLength(2)
-    expect(mails[1]!.subject).toMatch(/^\[Piazza\] Risolto: PM2\.5 alto a firenze — tutti i 50 dispositivi sono tornati alla normalità/)
+    expect(mails[1]!.mail.subject).toMatch(/^\[Piazza\] Risolto: PM2\.5 alto a firenze — tutti i 50 dispositivi sono tornati alla normalità/)
 
     // The delivery log says so too.
     const points = (await api('GET', '/api/contact-points')).json() as { items: { id: number }[] }

@@ -1,12 +1,9 @@
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { simpleParser, type ParsedMail } from 'mailparser'
 import type { Page } from 'playwright-core'
-import { SMTPServer } from 'smtp-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { startSmtpReceiver, startWebhookReceiver, type ReceivedMail, type ReceivedRequest, type SmtpReceiver, type WebhookReceiver } from '../../testkit/receivers.ts'
 import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
@@ -22,32 +19,19 @@ const SECRET = 'browser-test-webhook-secret'
 let stack: Stack
 let browser: Browser
 let page: Page
-let receiver: Server
-let smtp: SMTPServer
-const hooks: { headers: IncomingHttpHeaders; body: string }[] = []
-const mails: ParsedMail[] = []
+let receiver: WebhookReceiver
+let smtp: SmtpReceiver
+let hooks: ReceivedRequest[]
+let mails: ReceivedMail[]
 const pageErrors: string[] = []
 
 beforeAll(async () => {
   await ensureDashboardBuilt()
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      hooks.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
-      res.end()
-    })
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-  smtp = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData: (stream, _s, cb) => {
-      simpleParser(stream).then((m) => (mails.push(m), cb()), cb)
-    },
-  })
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-  stack = await startStack({ SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, SMTP_FROM: 'piazza@comune.test' })
+  receiver = await startWebhookReceiver()
+  hooks = receiver.received
+  smtp = await startSmtpReceiver()
+  mails = smtp.mails
+  stack = await startStack({ SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, SMTP_FROM: 'piazza@comune.test' })
   browser = await launchBrowser({ locale: 'en-GB' })
   page = await browser.newPage()
   page.on('pageerror', (e) => pageErrors.push(e.message))
@@ -60,8 +44,8 @@ afterAll(async () => {
   expect(pageErrors).toEqual([])
   await browser?.close()
   await stack?.stop()
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()))
-  await new Promise<void>((resolve) => receiver?.close(() => resolve()))
+  await smtp?.close()
+  await receiver?.close()
 })
 
 const item = (name: string) => page.locator('[data-testid="cp-item"]', { hasText: name })
@@ -80,7 +64,7 @@ describe('an admin manages contact points', () => {
 
     // A short secret is refused in the form, saying why.
     await page.getByTestId('cp-name').fill('Sala operativa')
-    await page.getByTestId('cp-url').fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`)
+    await page.getByTestId('cp-url').fill(receiver.url('/hook'))
     await page.getByTestId('cp-secret').fill('short')
     await page.getByTestId('cp-create-submit').click()
     await expect.poll(() => page.getByTestId('cp-create-error').textContent(), WAIT).toBe('The secret needs at least 16 characters.')
@@ -105,7 +89,7 @@ describe('an admin manages contact points', () => {
     await item('Turno di notte').getByTestId('cp-test').click()
     await expect.poll(() => page.getByTestId('contact-points-notice').textContent(), WAIT).toBe('Test sent to Turno di notte.')
     expect(mails).toHaveLength(1)
-    expect(mails[0]!.subject).toBe('[Piazza] Notifica di prova da Piazza / Test notification from Piazza')
+    expect(mails[0]!.mail.subject).toBe('[Piazza] Notifica di prova da Piazza / Test notification from Piazza')
     await screenshot(page, 'admin-contact-points')
     await page.setViewportSize({ width: 390, height: 844 })
     await screenshot(page, 'admin-contact-points-phone')

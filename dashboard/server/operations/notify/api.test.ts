@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../../../../testkit/receivers.ts'
 import { expectError, startRolesApp, type Json, type RolesApp } from '../../../../testkit/roles-app.ts'
 
 /**
@@ -12,28 +11,21 @@ import { expectError, startRolesApp, type Json, type RolesApp } from '../../../.
 
 const SECRET = 'contact-point-secret-for-tests'
 let t: RolesApp
-let receiver: Server
+let receiver: WebhookReceiver
 let hookUrl: string
-const received: { headers: IncomingHttpHeaders; body: string }[] = []
+let received: ReceivedRequest[]
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
-      res.end()
-    })
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/piazza`
+  receiver = await startWebhookReceiver()
+  received = receiver.received
+  hookUrl = receiver.url('/piazza')
   // No SMTP_URL and no default webhook secret: what a server without notification settings says.
   t = await startRolesApp()
 })
 
 afterAll(async () => {
   await t?.cleanup()
-  await new Promise<void>((resolve) => receiver.close(() => resolve()))
+  await receiver.close()
 })
 
 const inject = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token = t.tokens.admin) =>

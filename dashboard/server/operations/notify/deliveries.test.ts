@@ -1,12 +1,11 @@
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Database from 'better-sqlite3'
-import { simpleParser, type ParsedMail } from 'mailparser'
-import { SMTPServer } from 'smtp-server'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Value } from 'typebox/value'
 import { NotificationSchema, type Notification } from '../../../shared/notify.ts'
+import { startSmtpReceiver, startWebhookReceiver, type ReceivedRequest, type SmtpReceiver, type WebhookReceiver } from '../../../../testkit/receivers.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer } from './email.ts'
 import { createNotifyStore } from './store.ts'
@@ -19,31 +18,18 @@ import { createNotifyStore } from './store.ts'
 
 const SECRET = 'a-webhook-secret-of-some-length'
 
-interface Received {
-  headers: IncomingMessage['headers']
-  body: string
-}
-
-let server: Server
+let hooks: WebhookReceiver
 let url: string
-const received: Received[] = []
 /** Statuses the receiver answers with, in order; 200 once used up. */
 let answers: number[] = []
+let received: ReceivedRequest[]
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
-      res.statusCode = answers.shift() ?? 200
-      res.end('ok')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+  hooks = await startWebhookReceiver(() => answers.shift() ?? 200)
+  received = hooks.received
+  url = hooks.url('/hook')
 })
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+afterAll(() => hooks.close())
 afterEach(() => {
   received.length = 0
   answers = []
@@ -141,32 +127,16 @@ describe('webhook deliveries', () => {
 })
 
 describe('e-mail deliveries', () => {
-  let smtp: SMTPServer
+  let smtp: SmtpReceiver
   let smtpPort: number
-  const mails: { envelope: { from: string; to: string[] }; mail: ParsedMail; user?: string }[] = []
+  let mails: SmtpReceiver['mails']
 
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      disabledCommands: ['STARTTLS'],
-      allowInsecureAuth: true,
-      logger: false,
-      onAuth(auth, _session, cb) {
-        if (auth.username === 'piazza' && auth.password === 'mail-password') cb(null, { user: auth.username })
-        else cb(new Error('invalid login'))
-      },
-      onData(stream, session, cb) {
-        simpleParser(stream)
-          .then((mail) => {
-            mails.push({ envelope: { from: (session.envelope.mailFrom as { address: string }).address, to: session.envelope.rcptTo.map((r) => r.address) }, mail, user: session.user as string })
-            cb()
-          })
-          .catch(cb)
-      },
-    })
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-    smtpPort = (smtp.server.address() as AddressInfo).port
+    smtp = await startSmtpReceiver({ user: 'piazza', password: 'mail-password' })
+    smtpPort = smtp.port
+    mails = smtp.mails
   })
-  afterAll(() => new Promise<void>((resolve) => smtp.close(() => resolve())))
+  afterAll(() => smtp.close())
 
   it('sends a plain-text e-mail, Italian first, through a real SMTP server with a login', async () => {
     const mailer = createMailer({ smtpUrl: `smtp://piazza:mail-password@127.0.0.1:${smtpPort}`, from: 'Piazza <alerts@piazza.test>', timeoutMs: 5000 })
