@@ -349,6 +349,24 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
       expect(res.headers.get('set-cookie')).toBeNull()
     }, WAIT)
 
+    // …and until its MQTT port is back in HAProxy's rotation (its own health check, apart from
+    // the HTTP one): with leastconn, a probe through the proxy then lands on the idle victim, as
+    // its own ingest counter shows (connection counts come from the feed, cluster-wide).
+    const probe = await register(one, 'Probe')
+    let probeTs = Date.now()
+    await vi.waitFor(
+      async () => {
+        const before = await metric(victim, 'piazza_readings_accepted_total')
+        const client = await mqttConnect(`mqtt://${front.host}:${front.mqttPort}`, probe)
+        try {
+          await publish(client, probe.id, ++probeTs, 10)
+          expect(await metric(victim, 'piazza_readings_accepted_total')).toBeGreaterThan(before)
+        } finally {
+          await client.endAsync()
+        }
+      },
+      { timeout: 120_000, interval: 1000 },
+    )
     const fleet = await Promise.all(Array.from({ length: 20 }, () => register(one, 'Kill station')))
     const publishers = startPublishers({ url: `mqtt://${front.host}:${front.mqttPort}`, devices: fleet, intervalMs: 100, inflightPerDevice: 10 })
     stoppers.push(() => publishers.stop(2000))
