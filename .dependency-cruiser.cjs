@@ -15,7 +15,7 @@ const PRODUCT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli)'
 const PROJECT = '(devices|broker|ingest|feed|platform|dashboard|simulator|cli|bench|testkit|test)'
 const TEST_FILE = '\\.test\\.tsx?$'
 /** Product files that run only at build time or from a checkout, never in the installed package. */
-const BUILD_TIME = ['^dashboard/(app|public-app)/', '^dashboard/vite[^/]*\\.config\\.ts$', '^dashboard/build\\.ts$', '^cli/piazza\\.mjs$']
+const BUILD_TIME = ['^dashboard/(app|public-app|i18n)/', '^dashboard/vite[^/]*\\.config\\.ts$', '^dashboard/build\\.ts$', '^cli/piazza\\.mjs$']
 
 /**
  * Rules forbidding folder `from` to import any project folder except itself and `allowed`; its
@@ -83,7 +83,7 @@ module.exports = {
       severity: 'error',
       comment: 'The server side is compiled into the package without the browser apps (tsconfig.build.json); it shares code with them through dashboard/shared and devices/.',
       from: { path: `^${PRODUCT}/`, pathNot: [TEST_FILE, ...BUILD_TIME] },
-      to: { path: '^dashboard/(app|public-app)/' },
+      to: { path: '^dashboard/(app|public-app|i18n)/' },
     },
     {
       name: 'no-circular',

@@ -2,21 +2,8 @@ import { Suspense, lazy, useEffect, useMemo, useRef, useState, type ReactNode } 
 import { band as bandOf, EAQI_POLLUTANTS, EAQI_VERSION, type BandId, type Level, type Pollutant } from '../../devices/aqi.ts'
 import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality, type StationSummary } from './api.ts'
 import { CITIES, findCity, type PublicCity, initialCity, initialStation, nearestCity, rememberCity, rememberStation } from './cities.ts'
-import {
-  advice,
-  bandName,
-  formatAgo,
-  formatNumber,
-  formatTime,
-  initialLanguage,
-  LANGS,
-  pollutantName,
-  pollutantSymbol,
-  rememberLanguage,
-  strings,
-  type Lang,
-  type Strings,
-} from './i18n.ts'
+import { advice, bandName, formatAgo, formatNumber, formatTime, pollutantName, pollutantSymbol, strings, type Strings } from './i18n.ts'
+import { initialLanguage, LANGS, rememberLanguage, type Lang } from '../i18n/lang.ts'
 import { byName } from './natural-sort.ts'
 import { Scale } from './Scale.tsx'
 import { yearStrings } from './year-i18n.ts'

@@ -2,7 +2,8 @@ import { useMemo, useState } from 'react'
 import { Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ReferenceArea, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
 import { band as bandOf, BANDS, EAQI_POLLUTANTS, THRESHOLDS, type Level, type Pollutant } from '../../devices/aqi.ts'
 import type { HistoryHour } from './api.ts'
-import { bandName, formatNumber, formatTime, LOCALES, pollutantName, pollutantSymbol, strings, TIME_ZONE, type Lang } from './i18n.ts'
+import { bandName, formatNumber, formatTime, pollutantName, pollutantSymbol, strings } from './i18n.ts'
+import { LOCALES, TIME_ZONE, type Lang } from '../i18n/lang.ts'
 
 /**
  * The last 24 hours (hourly index as coloured bars) and 7 days (one pollutant's hourly means over

@@ -4,7 +4,8 @@ import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
 import type { CityNow } from './cities.ts'
-import { bandName, strings, type Lang } from './i18n.ts'
+import { bandName, strings } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 
 setWorkerUrl(workerUrl)
 

@@ -2,7 +2,8 @@ import { lazy, Suspense, useMemo } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
 import { fetchAllCities, REFRESH_MS, usePolling } from './api.ts'
 import { CITIES, type CityNow } from './cities.ts'
-import { bandName, strings, type Lang } from './i18n.ts'
+import { bandName, strings } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 import { yearStrings } from './year-i18n.ts'
 
 /**

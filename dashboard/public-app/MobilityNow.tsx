@@ -3,7 +3,8 @@ import { io } from 'socket.io-client'
 import type { DeviceType } from '../../devices/kinds.ts'
 import type { LiveUpdate } from '../shared/realtime.ts'
 import type { PublicCity } from './cities.ts'
-import { formatNumber, type Lang } from './i18n.ts'
+import { formatNumber } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 import { delayText, mobilityStrings, type MobilityStrings } from './mobility-i18n.ts'
 
 /**

@@ -1,5 +1,6 @@
 import { useEffect } from 'react'
-import { initialLanguage, strings } from './i18n.ts'
+import { strings } from './i18n.ts'
+import { initialLanguage } from '../i18n/lang.ts'
 
 /** The public pages' paths; any other address the server sends here (with status 404) is "not found". */
 export const isPublicPagePath = (path: string) => /^\/(index\.html|public\/(public\.html)?)?$/.test(path)

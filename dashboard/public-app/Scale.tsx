@@ -1,5 +1,6 @@
 import { BANDS, bandRange, THRESHOLDS, type Level, type Pollutant } from '../../devices/aqi.ts'
-import { bandName, formatNumber, type Lang } from './i18n.ts'
+import { bandName, formatNumber } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 
 /**
  * A pollutant's six bands as equal segments, with a marker at the value (placed proportionally

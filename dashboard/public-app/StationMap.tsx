@@ -9,7 +9,8 @@ import { createBaseMap, type BaseMapControl } from '../app/map/basemap.ts'
 import type { StationSummary } from './api.ts'
 import type { PublicCity } from './cities.ts'
 import { clusterPoints } from './clusters.ts'
-import { bandName, strings, type Lang } from './i18n.ts'
+import { bandName, strings } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 import { yearStrings } from './year-i18n.ts'
 
 setWorkerUrl(workerUrl)

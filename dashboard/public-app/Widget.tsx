@@ -2,7 +2,8 @@ import { useEffect } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
 import { fetchCity, usePolling } from './api.ts'
 import { findCity } from './cities.ts'
-import { bandName, detectLanguage, formatAgo, formatNumber, formatTime, pollutantName, pollutantSymbol, strings, type Lang } from './i18n.ts'
+import { bandName, formatAgo, formatNumber, formatTime, pollutantName, pollutantSymbol, strings } from './i18n.ts'
+import { detectLanguage, type Lang } from '../i18n/lang.ts'
 
 /**
  * The embeddable card, `/widget/<city>?theme=light|dark&lang=it|en`: the index now, in colour,

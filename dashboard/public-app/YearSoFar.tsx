@@ -1,6 +1,7 @@
 import { fetchStatistics, STATISTICS_REFRESH_MS, usePolling, type StatisticsResponse } from './api.ts'
 import type { PublicCity } from './cities.ts'
-import { formatNumber, LOCALES, TIME_ZONE, type Lang } from './i18n.ts'
+import { formatNumber } from './i18n.ts'
+import { LOCALES, TIME_ZONE, type Lang } from '../i18n/lang.ts'
 import { sourceName, yearStrings, type YearStrings } from './year-i18n.ts'
 
 /**

@@ -1,45 +1,5 @@
 import type { BandId, Level, Pollutant } from '../../devices/aqi.ts'
-
-/**
- * Italian and English. Italian is the default for Italian browsers (navigator.languages), English
- * for everyone else; a choice made on the page is remembered in localStorage.
- */
-
-export type Lang = 'it' | 'en'
-export const LANGS: readonly Lang[] = ['it', 'en']
-export const LANG_KEY = 'piazza.public.lang'
-
-export function detectLanguage(stored: string | null, languages: readonly string[] | undefined, documentLang?: string): Lang {
-  if (stored === 'it' || stored === 'en') return stored
-  for (const l of languages ?? []) {
-    const primary = l.toLowerCase().split('-')[0]
-    if (primary === 'it' || primary === 'en') return primary
-  }
-  if (documentLang === 'it' || documentLang === 'en') return documentLang
-  return 'en'
-}
-
-export function initialLanguage(): Lang {
-  let stored: string | null = null
-  try {
-    stored = localStorage.getItem(LANG_KEY)
-  } catch {
-    // private mode: no storage
-  }
-  return detectLanguage(stored, navigator.languages?.length ? navigator.languages : [navigator.language], document.documentElement.lang)
-}
-
-export function rememberLanguage(lang: Lang): void {
-  try {
-    localStorage.setItem(LANG_KEY, lang)
-  } catch {
-    // ignore
-  }
-}
-
-export const LOCALES: Record<Lang, string> = { it: 'it-IT', en: 'en-GB' }
-/** Times are shown in Tuscany's time, wherever the visitor is. */
-export const TIME_ZONE = 'Europe/Rome'
+import { LOCALES, TIME_ZONE, type Lang } from '../i18n/lang.ts'
 
 const BAND_NAMES: Record<Lang, Record<BandId, string>> = {
   it: { good: 'Buona', fair: 'Discreta', moderate: 'Moderata', poor: 'Scadente', 'very-poor': 'Molto scadente', 'extremely-poor': 'Estremamente scadente' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LANGS } from './i18n.ts'
+import { LANGS } from '../i18n/lang.ts'
 import { delayText, mobilityStrings } from './mobility-i18n.ts'
 
 describe('"Getting around now" words', () => {

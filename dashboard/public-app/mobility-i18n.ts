@@ -1,4 +1,5 @@
-import { formatNumber, type Lang } from './i18n.ts'
+import { formatNumber } from './i18n.ts'
+import { type Lang } from '../i18n/lang.ts'
 
 /** The "Getting around now" section's words, Italian and English. */
 

@@ -1,4 +1,4 @@
-import type { Lang } from './i18n.ts'
+import type { Lang } from '../i18n/lang.ts'
 
 /** The words of "This year so far", the station panel, the overview and "nearest city", Italian and English. */
 
