@@ -1,5 +1,6 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
+import { LangProvider } from '../i18n/react.tsx'
 import { App } from './App.tsx'
 import './styles.css'
 import { initTheme } from './theme.ts'
@@ -17,7 +18,9 @@ initTheme()
 const render = () =>
   createRoot(document.getElementById('root')!).render(
     <StrictMode>
-      <App />
+      <LangProvider>
+        <App />
+      </LangProvider>
     </StrictMode>,
   )
 
