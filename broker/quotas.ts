@@ -89,8 +89,6 @@ interface Buckets {
   readings: number
   bytes: number
   lastLogged: number
-  /** The policy admit() derived for the message being handled; recorded() reuses it. */
-  policy?: QuotaPolicy
   /** Since when every message has been slowed (undefined while the device keeps to its quota). */
   slowedSince?: number
 }
@@ -100,6 +98,15 @@ export type QuotaCheck = { ok: true } | { ok: false; reason: string }
 export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () => number = Date.now) {
   const { maxDelayMs, hardLimitMs, sustainedLimitMs, maxDevices, logIntervalMs } = { ...DEFAULT_QUOTA_SETTINGS, ...settings }
   const buckets = new Map<string, Buckets>()
+  // A connection keeps one Device object for its life (a change in the registry reaches the
+  // broker as a new object at the next login), so the policy is derived once per connection,
+  // not once per message.
+  const policies = new WeakMap<Pick<Device, 'type' | 'interval' | 'metadata'>, QuotaPolicy>()
+  const policyOf = (device: Device): QuotaPolicy => {
+    let policy = policies.get(device)
+    if (!policy) policies.set(device, (policy = quotaPolicy(device)))
+    return policy
+  }
   let slowed = 0
 
   function refilled(device: Device, policy: QuotaPolicy, now: number): Buckets {
@@ -131,11 +138,10 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
   return {
     /** Before recording a message: refuses it past the hard limit, else charges one message and its bytes. */
     admit(device: Device, bytes: number): QuotaCheck {
-      const policy = quotaPolicy(device)
+      const policy = policyOf(device)
       const now = clock()
       const previous = buckets.get(device.id)?.at
       const b = refilled(device, policy, now)
-      b.policy = policy
       const owed = debt(b, policy)
       // A pause longer than any PUBACK hold ends a slowed streak: the device was not being held.
       if (owed.ms === 0 && (previous === undefined || now - previous > maxDelayMs)) b.slowedSince = undefined
@@ -154,8 +160,7 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
 
     /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
     recorded(device: Device, readings: number): number {
-      // Derived once per message (in admit), not again on the PUBACK path.
-      const policy = buckets.get(device.id)?.policy ?? quotaPolicy(device)
+      const policy = policyOf(device)
       const now = clock()
       const b = refilled(device, policy, now)
       b.readings -= readings

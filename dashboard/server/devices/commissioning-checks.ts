@@ -9,13 +9,20 @@ import type { Check, CommissioningReading, CommissioningRejection, Commissioning
  * its reason, as the installer's page shows them.
  */
 
+export interface TrackedReading {
+  time: number
+  receivedAt: number
+  values: Record<string, unknown>
+}
+
 export interface Track {
   connected?: boolean
   everConnected: boolean
   connectedAt?: number
   disconnectedAt?: number
-  first?: CommissioningReading
-  last?: CommissioningReading
+  /** As received: only the kind's fields are picked out when a state is built (rarely), not per reading. */
+  first?: TrackedReading
+  last?: TrackedReading
   accepted: number
   rejected: number
   rejections: CommissioningRejection[]
@@ -25,7 +32,11 @@ export interface Track {
   seeded?: boolean
 }
 
-export function pick(device: Pick<Device, 'type'>, values: Record<string, unknown>): Record<string, number | string> {
+function picked(device: Pick<Device, 'type'>, r: TrackedReading): CommissioningReading {
+  return { time: r.time, receivedAt: r.receivedAt, values: pick(device, r.values) }
+}
+
+function pick(device: Pick<Device, 'type'>, values: Record<string, unknown>): Record<string, number | string> {
   const kind = KINDS[device.type]
   const out: Record<string, number | string> = {}
   for (const name of [...kind.tagNames, ...kind.fieldNames]) {
@@ -133,8 +144,8 @@ export function assess(device: Device, track: Track | undefined, isConnected: bo
   }
   if (t.connectedAt !== undefined) state.connectedAt = t.connectedAt
   if (t.disconnectedAt !== undefined) state.disconnectedAt = t.disconnectedAt
-  if (t.first) state.firstReading = t.first
-  if (t.last) state.lastReading = t.last
+  if (t.first) state.firstReading = picked(device, t.first)
+  if (t.last) state.lastReading = picked(device, t.last)
   if (measuredInterval !== undefined) state.measuredInterval = measuredInterval
   return state
 }

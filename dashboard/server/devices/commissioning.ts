@@ -6,7 +6,7 @@ import type { DeadLetter } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { WatchSchema } from '../../shared/realtime.ts'
 import type { CommissioningReading, CommissioningRejection, CommissioningState } from '../../shared/commissioning.ts'
-import { assess, pick, type Track } from './commissioning-checks.ts'
+import { assess, type Track } from './commissioning-checks.ts'
 import { commissioningRoom as room } from '../realtime/rooms.ts'
 import type { Realtime } from '../realtime/server.ts'
 import type { RealtimeServer } from '../realtime/types.ts'
@@ -78,6 +78,20 @@ export function createCommissioning(deps: CommissioningDeps) {
     return t
   }
 
+  /** Keeps the newest MAX_TIMES distinct times, ascending; in-order arrivals (nearly all) take the short way. */
+  function addTime(times: number[], time: number): void {
+    const n = times.length
+    if (n === 0 || time > times[n - 1]!) {
+      times.push(time)
+      if (n === MAX_TIMES) times.shift()
+      return
+    }
+    if (times.includes(time)) return
+    times.push(time)
+    times.sort((a, b) => a - b)
+    if (times.length > MAX_TIMES) times.shift()
+  }
+
   function scheduleEmit(id: string): void {
     if (!io || pendingEmits.has(id)) return
     if ((io.sockets.adapter.rooms.get(room(id))?.size ?? 0) === 0) return
@@ -97,11 +111,9 @@ export function createCommissioning(deps: CommissioningDeps) {
     let newest = readings[0]!
     for (const r of readings) {
       if (r.time >= newest.time) newest = r
-      if (!t.times.includes(r.time)) t.times.push(r.time)
+      addTime(t.times, r.time)
     }
-    t.times.sort((a, b) => a - b)
-    if (t.times.length > MAX_TIMES) t.times.splice(0, t.times.length - MAX_TIMES)
-    const reading = { time: newest.time, receivedAt, values: pick(device, newest.values) }
+    const reading = { time: newest.time, receivedAt, values: newest.values }
     t.first ??= reading
     if (!t.last || reading.time >= t.last.time) t.last = reading
     t.accepted += readings.length
@@ -142,7 +154,7 @@ export function createCommissioning(deps: CommissioningDeps) {
     t.seeded = true
     const latest = deps.latest?.(device.id)
     if (latest && !t.last) {
-      const reading = { time: latest.time, receivedAt: latest.receivedAt, values: pick(device, latest.values) }
+      const reading = { time: latest.time, receivedAt: latest.receivedAt, values: latest.values }
       t.first = reading
       t.last = reading
       t.times = [latest.time]
