@@ -357,3 +357,55 @@ describe('failed logins back off', () => {
     expect(t.broker.stats().refused['too-many-failures']).toBe(3)
   })
 })
+
+describe('refused logins of registered devices, for the commissioning page', () => {
+  let t: TestBroker
+  const announced: { deviceId: string; reason: string; message: string }[] = []
+  beforeAll(async () => {
+    t = await startBroker({}, { onLoginRefused: (r) => announced.push(r), loginLimits: { perIdFreeFailures: 100, perAddressFreeFailures: 100 } })
+  })
+  afterAll(() => t.stop())
+  beforeEach(() => {
+    announced.length = 0
+  })
+
+  it('names the device and says what to change: wrong secret, wrong client id, a mistyped user name, revoked', async () => {
+    const device = await t.addDevice('aq-refusal-a')
+    await expect(t.deviceConnect({ id: device.id, secret: 'not-the-secret' })).rejects.toMatchObject({ code: 4 })
+    await vi.waitFor(() => expect(announced).toHaveLength(1), { timeout: 10_000 })
+    expect(announced[0]).toMatchObject({ deviceId: device.id, reason: 'bad-secret' })
+    expect(announced[0]!.message).toMatch(/^wrong password/)
+
+    const other = await t.addDevice('aq-refusal-b')
+    await expect(t.deviceConnect(other, { clientId: 'aq-refusal-typo' })).rejects.toMatchObject({ code: 2 })
+    await vi.waitFor(() => expect(announced).toHaveLength(2), { timeout: 10_000 })
+    expect(announced[1]).toMatchObject({ deviceId: other.id, reason: 'client-id-mismatch' })
+    expect(announced[1]!.message).toContain("'aq-refusal-typo'")
+
+    // The user name is not a device, the client id is: shown on the client id's page.
+    const third = await t.addDevice('aq-refusal-c')
+    await expect(t.mqttConnect({ clientId: third.id, username: 'aq-refusal-cc', password: third.secret })).rejects.toMatchObject({ code: 4 })
+    await vi.waitFor(() => expect(announced).toHaveLength(3), { timeout: 10_000 })
+    expect(announced[2]).toMatchObject({ deviceId: third.id, reason: 'unknown-device' })
+    expect(announced[2]!.message).toContain("use 'aq-refusal-c'")
+
+    const revoked = await t.addDevice('aq-refusal-d')
+    t.registry.setStatus(revoked.id, 'revoked')
+    await expect(t.deviceConnect(revoked)).rejects.toMatchObject({ code: 5 })
+    await vi.waitFor(() => expect(announced).toHaveLength(4), { timeout: 10_000 })
+    expect(announced[3]).toMatchObject({ deviceId: revoked.id, reason: 'revoked' })
+  })
+
+  it('announces nothing for ids nobody registered, and at most one a second per device', async () => {
+    await expect(t.deviceConnect({ id: 'aq-refusal-nobody', secret: 'x' })).rejects.toMatchObject({ code: 4 })
+    const device = await t.addDevice('aq-refusal-burst')
+    const started = Date.now()
+    for (let i = 0; i < 5; i++) await expect(t.deviceConnect({ id: device.id, secret: `wrong-${i}` })).rejects.toMatchObject({ code: 4 })
+    const seconds = (Date.now() - started) / 1000
+    await vi.waitFor(() => expect(announced.some((a) => a.deviceId === device.id)).toBe(true), { timeout: 10_000 })
+    expect(announced.filter((a) => a.deviceId === 'aq-refusal-nobody')).toEqual([])
+    expect(t.broker.stats().refused['bad-secret']).toBeGreaterThanOrEqual(5)
+    // One a second at most, however long the five attempts took on this machine.
+    expect(announced.filter((a) => a.deviceId === device.id).length).toBeLessThanOrEqual(Math.min(5, Math.floor(seconds) + 1))
+  })
+})

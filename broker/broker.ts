@@ -2,6 +2,7 @@ import { Aedes, type AedesOptions, type Client } from 'aedes'
 import type { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
+import type { LoginRefusal } from '../devices/device-schemas.ts'
 import { DEVICE_ID_PATTERN, type Device, type Registry } from '../devices/registry.ts'
 import { createAuth, type Principal, type ServiceAccount } from './auth.ts'
 import { createClusterMq, type ClusterMq } from './cluster-mq.ts'
@@ -10,7 +11,7 @@ import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
 import { createQuotas, type QuotaSettings } from './quotas.ts'
-import { Refusal, type RefusalReason } from './refusals.ts'
+import { loginRefusalMessage, Refusal, type RefusalReason } from './refusals.ts'
 
 export { DEFAULT_BROKER_LIMITS, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 export type { ServiceAccount } from './auth.ts'
@@ -41,6 +42,8 @@ export interface BrokerDeps {
   quotas?: Partial<QuotaSettings> | false
   /** A device refused for being over its quota (the commissioning page shows it). */
   onOverQuota?(device: Device, reason: string): void
+  /** A registered device's login was refused (the commissioning page shows it); at most one a second per device. */
+  onLoginRefused?(refusal: LoginRefusal): void
   /** A message on devices/{id}/status, including the device's will when it drops off. */
   onStatus?(device: Device, status: string): void
   /** Fires true when a device logs in (again on a takeover by a new connection) and false when its connection ends. */
@@ -125,7 +128,27 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   function refuse(reason: RefusalReason, client: Client | null, details?: Record<string, unknown>, returnCode?: number): Refusal {
     refused[reason] = (refused[reason] ?? 0) + 1
     logger.warn({ reason, clientId: client?.id?.slice(0, 128), address: client ? addressOf.get(client.conn) : undefined, ...details }, 'mqtt refused')
+    if (deps.onLoginRefused && client) announceLoginRefusal(reason, client, details)
     return new Refusal(reason, returnCode)
+  }
+
+  // Refused logins of registered devices, for the installer commissioning them: one a second per
+  // device at most, whatever a misconfigured device or a guesser sends.
+  const lastAnnounced = new Map<string, number>()
+  function announceLoginRefusal(reason: RefusalReason, client: Client, details: Record<string, unknown> | undefined) {
+    const username = typeof details?.username === 'string' ? details.username : undefined
+    const certName = typeof details?.certName === 'string' ? details.certName : undefined
+    const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : undefined
+    // The page to show it on: the user name's device, else the client id's (a mistyped user name).
+    const deviceId = [username, client.id].find((id): id is string => typeof id === 'string' && DEVICE_ID.test(id) && deps.registry.get(id) !== undefined)
+    if (!deviceId) return
+    const message = loginRefusalMessage(reason, { deviceId, username, clientId: client.id, certName, retryAfterMs })
+    if (!message) return
+    const now = Date.now()
+    if (now - (lastAnnounced.get(deviceId) ?? Number.NEGATIVE_INFINITY) < 1000) return
+    if (lastAnnounced.size >= 10_000) lastAnnounced.clear()
+    lastAnnounced.set(deviceId, now)
+    deps.onLoginRefused!({ deviceId, reason, message, at: now })
   }
 
   const quotas = createQuotas(deps.quotas || {})

@@ -62,3 +62,18 @@ export const DevicePatchSchema = Type.Object(
   { additionalProperties: false },
 )
 export type DevicePatch = Static<typeof DevicePatchSchema>
+
+/**
+ * A login the broker refused for a registered device (wrong secret, revoked, wrong client id…):
+ * the installer commissioning it sees it live, with what to change.
+ */
+export const LoginRefusalSchema = Type.Object({
+  deviceId: Type.String(),
+  /** The broker's refusal reason (broker/refusals.ts), e.g. 'bad-secret'. */
+  reason: Type.String(),
+  /** What happened and what to do, for the installer. */
+  message: Type.String(),
+  /** Epoch ms. */
+  at: Type.Integer(),
+})
+export type LoginRefusal = Static<typeof LoginRefusalSchema>

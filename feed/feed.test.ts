@@ -45,15 +45,19 @@ function feedContract(name: string, make: (options: LocalFeedOptions) => Feed | 
       feed.subscribe({ accepted: (d, r) => a.push(`accepted ${d.id} ${r.length}`), connection: (id, c) => a.push(`connection ${id} ${c}`) })
       feed.subscribe({ rejected: (d, r) => b.push(`rejected ${d.id} ${r[0]!.code}`) })
       const c: string[] = []
-      feed.subscribe({ registry: (change) => c.push(`${change.kind} ${change.device.id} ${change.device.status}`) })
+      feed.subscribe({
+        registry: (change) => c.push(`${change.kind} ${change.device.id} ${change.device.status}`),
+        loginRefused: (r) => c.push(`login refused ${r.deviceId} ${r.reason} ${r.at}`),
+      })
       feed.connection(device.id, true)
       feed.accepted(device, [{ time: 1, values: { pm25: 1 } }, { time: 2, values: { pm25: 2 } }], 3)
       feed.rejected(device, [{ code: 'invalid-json', reason: 'x' }], 4)
       feed.registry({ kind: 'status', device: { ...registered, status: 'revoked' } })
+      feed.loginRefused({ deviceId: device.id, reason: 'bad-secret', message: 'wrong secret', at: 5 })
       await settle()
       expect(a).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 2'])
       expect(b).toEqual(['rejected aq-firenze-001 invalid-json'])
-      expect(c).toEqual(['status aq-firenze-001 revoked'])
+      expect(c).toEqual(['status aq-firenze-001 revoked', 'login refused aq-firenze-001 bad-secret 5'])
     })
 
     it('stops delivering after unsubscribe', async () => {
@@ -168,6 +172,7 @@ describe('Redis feed between nodes', () => {
       rejected: (d: { id: string }, r: readonly { code: string }[]) => seen.push(`rejected ${d.id} ${r[0]!.code}`),
       connection: (id: string, c: boolean) => seen.push(`connection ${id} ${c}`),
       registry: (change: { kind: string; device: Device }) => seen.push(`registry ${change.kind} ${change.device.id} ${change.device.status}`),
+      loginRefused: (r: { deviceId: string; reason: string; message: string }) => seen.push(`login refused ${r.deviceId} ${r.reason} ${r.message}`),
     })
     a.subscribe(record(seenA))
     b.subscribe(record(seenB))
@@ -176,12 +181,13 @@ describe('Redis feed between nodes', () => {
     a.accepted({ ...registeredDevice() }, [{ time: 1, values: { pm25: 12.5, ok: true, note: 'x' } }], 10)
     b.rejected(device, [{ code: 'invalid-json', reason: 'x' }], 11)
     a.registry({ kind: 'status', device: { ...registeredDevice(), status: 'revoked' } })
+    a.loginRefused({ deviceId: device.id, reason: 'bad-secret', message: 'wrong secret', at: 12 })
     // Own events are delivered at once, before anything went through Redis.
-    expect(seenA).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 1 10', 'registry status aq-firenze-001 revoked'])
+    expect(seenA).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 1 10', 'registry status aq-firenze-001 revoked', 'login refused aq-firenze-001 bad-secret wrong secret'])
     expect(seenB).toEqual(['rejected aq-firenze-001 invalid-json'])
 
-    await vi.waitFor(() => expect(seenB).toHaveLength(4), WAIT)
-    await vi.waitFor(() => expect(seenA).toHaveLength(4), WAIT)
+    await vi.waitFor(() => expect(seenB).toHaveLength(5), WAIT)
+    await vi.waitFor(() => expect(seenA).toHaveLength(5), WAIT)
     // A marker round trip: anything still in flight (a duplicate) would arrive before it.
     a.connection('marker', false)
     b.connection('marker', false)
@@ -194,6 +200,7 @@ describe('Redis feed between nodes', () => {
       'connection aq-firenze-001 true',
       'accepted aq-firenze-001 1 10',
       'registry status aq-firenze-001 revoked',
+      'login refused aq-firenze-001 bad-secret wrong secret',
       'connection marker false',
       'connection marker false',
     ])
@@ -201,6 +208,7 @@ describe('Redis feed between nodes', () => {
       'connection aq-firenze-001 true',
       'accepted aq-firenze-001 1 10',
       'registry status aq-firenze-001 revoked',
+      'login refused aq-firenze-001 bad-secret wrong secret',
       'rejected aq-firenze-001 invalid-json',
     ])
   })

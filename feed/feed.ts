@@ -1,4 +1,5 @@
 import type { Rejection, ValidReading } from '../devices/readings.ts'
+import type { LoginRefusal } from '../devices/device-schemas.ts'
 import type { DeviceRef, RegistryChange } from '../devices/registry.ts'
 
 /**
@@ -22,6 +23,8 @@ export interface FeedListeners {
   connection?(deviceId: string, connected: boolean): void
   /** A device was added, changed, re-keyed, revoked or decommissioned (the registry's announcement). */
   registry?(change: RegistryChange): void
+  /** The broker refused a registered device's login (at most one a second per device). */
+  loginRefused?(refusal: LoginRefusal): void
 }
 
 export interface Feed {
@@ -29,6 +32,7 @@ export interface Feed {
   rejected(device: DeviceRef, rejections: readonly Rejection[], receivedAt: number): void
   connection(deviceId: string, connected: boolean): void
   registry(change: RegistryChange): void
+  loginRefused(refusal: LoginRefusal): void
   /**
    * Returns the unsubscribe function. `name` says who listens (live, alerts…): diagnostics such as
    * the listener timing below report under it.
@@ -54,50 +58,19 @@ export interface LocalFeedOptions {
 /** Wraps a subscriber's listeners so each call adds its duration to `totals[name]`. */
 function timed(listeners: FeedListeners, name: string, totals: Map<string, number>): FeedListeners {
   if (!totals.has(name)) totals.set(name, 0)
-  const add = (started: number) => totals.set(name, totals.get(name)! + (performance.now() - started))
-  const wrapped: FeedListeners = {}
-  const { accepted, rejected, connection, registry } = listeners
-  if (accepted) {
-    wrapped.accepted = (device, readings, receivedAt) => {
+  const wrapped: Record<string, (...args: unknown[]) => void> = {}
+  for (const [event, listener] of Object.entries(listeners) as [string, ((...args: unknown[]) => void) | undefined][]) {
+    if (typeof listener !== 'function') continue
+    wrapped[event] = (...args) => {
       const started = performance.now()
       try {
-        accepted.call(listeners, device, readings, receivedAt)
+        listener.apply(listeners, args)
       } finally {
-        add(started)
+        totals.set(name, totals.get(name)! + (performance.now() - started))
       }
     }
   }
-  if (rejected) {
-    wrapped.rejected = (device, rejections, receivedAt) => {
-      const started = performance.now()
-      try {
-        rejected.call(listeners, device, rejections, receivedAt)
-      } finally {
-        add(started)
-      }
-    }
-  }
-  if (connection) {
-    wrapped.connection = (deviceId, connected) => {
-      const started = performance.now()
-      try {
-        connection.call(listeners, deviceId, connected)
-      } finally {
-        add(started)
-      }
-    }
-  }
-  if (registry) {
-    wrapped.registry = (change) => {
-      const started = performance.now()
-      try {
-        registry.call(listeners, change)
-      } finally {
-        add(started)
-      }
-    }
-  }
-  return wrapped
+  return wrapped as FeedListeners
 }
 
 /** The feed within one process: publishing calls every listener synchronously. */
@@ -146,6 +119,15 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
           l.registry?.(change)
         } catch (err) {
           failed(err, 'registry')
+        }
+      }
+    },
+    loginRefused(refusal) {
+      for (const l of listeners) {
+        try {
+          l.loginRefused?.(refusal)
+        } catch (err) {
+          failed(err, 'loginRefused')
         }
       }
     },

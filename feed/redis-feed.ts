@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
+import type { LoginRefusal } from '../devices/device-schemas.ts'
 import type { Rejection, ValidReading } from '../devices/readings.ts'
 import type { DeviceRef, RegistryChange } from '../devices/registry.ts'
 import { createLocalFeed, type Feed, type LocalFeedOptions } from './feed.ts'
@@ -53,6 +54,7 @@ type Message =
   | { n: string; e: 'rejected'; d: DeviceRef; r: readonly Rejection[]; t: number }
   | { n: string; e: 'connection'; id: string; c: boolean }
   | { n: string; e: 'registry'; change: RegistryChange }
+  | { n: string; e: 'login-refused'; refusal: LoginRefusal }
 
 const ref = (d: DeviceRef): DeviceRef => ({ id: d.id, type: d.type, city: d.city })
 
@@ -129,6 +131,8 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
         return connection(message.n, message.id, message.c)
       case 'registry':
         return local.registry(message.change)
+      case 'login-refused':
+        return local.loginRefused(message.refusal)
       default:
         counts.malformed += 1
     }
@@ -162,6 +166,10 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
     registry(change) {
       local.registry(change)
       send({ n: nodeId, e: 'registry', change })
+    },
+    loginRefused(refusal) {
+      local.loginRefused(refusal)
+      send({ n: nodeId, e: 'login-refused', refusal })
     },
     subscribe: local.subscribe,
     ...(local.listenerSeconds && { listenerSeconds: local.listenerSeconds }),

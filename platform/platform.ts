@@ -214,6 +214,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     quotas: config.mqtt.quotas ? { sustainedLimitMs: config.mqtt.quotaSustainedS * 1000 } : false,
     // The commissioning page lists it with the readings' rejections; nothing is stored.
     onOverQuota: (device, reason) => feed.rejected(device, [{ code: 'over-quota', reason }], Date.now()),
+    onLoginRefused: (refusal) => feed.loginRefused(refusal),
     onTelemetry: config.timing
       ? (device, payload, receivedAt, done) => {
           const started = performance.now()

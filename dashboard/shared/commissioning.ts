@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { DeviceRefSchema, DeviceStatusSchema } from '../../devices/device-schemas.ts'
+import { DeviceRefSchema, DeviceStatusSchema, LoginRefusalSchema } from '../../devices/device-schemas.ts'
 
 /**
  * The commissioning view of one device (dashboard/server/devices/commissioning.ts): what an
@@ -53,6 +53,8 @@ export const CommissioningStateSchema = Type.Object({
   /** Last login, epoch ms. */
   connectedAt: Type.Optional(Type.Integer()),
   disconnectedAt: Type.Optional(Type.Integer()),
+  /** The newest refused login seen (wrong secret, wrong client id, revoked…), with what to change. */
+  loginRefusal: Type.Optional(LoginRefusalSchema),
   firstReading: Type.Optional(CommissioningReadingSchema),
   lastReading: Type.Optional(CommissioningReadingSchema),
   /** Accepted readings and refused ones seen by this server. */

@@ -1,4 +1,5 @@
 import { KINDS } from '../../../devices/kinds.ts'
+import type { LoginRefusal } from '../../../devices/device-schemas.ts'
 import type { Device } from '../../../devices/registry.ts'
 import { CITY_RADIUS_KM, distanceKm, findCity } from '../../../devices/region.ts'
 import type { Check, CommissioningReading, CommissioningRejection, CommissioningState, Stage } from '../../shared/commissioning.ts'
@@ -30,6 +31,8 @@ export interface Track {
   times: number[]
   lastEvent?: 'accepted' | 'rejected'
   seeded?: boolean
+  /** The newest refused login (the feed says at most one a second). */
+  loginRefusal?: LoginRefusal
 }
 
 function picked(device: Pick<Device, 'type'>, r: TrackedReading): CommissioningReading {
@@ -65,6 +68,7 @@ export function assess(device: Device, track: Track | undefined, isConnected: bo
   let connection: Check
   if (device.status !== 'active') connection = { state: 'fail', message: `the device is ${device.status}: the broker refuses it` }
   else if (connected) connection = { state: 'ok', message: 'connected to the broker' }
+  else if (t.loginRefusal && t.loginRefusal.at >= (t.disconnectedAt ?? t.connectedAt ?? 0)) connection = { state: 'fail', message: `login refused: ${t.loginRefusal.message}` }
   else if (everConnected) connection = { state: 'warn', message: 'not connected now (it was connected before)' }
   else connection = { state: 'pending', message: `waiting for the device to connect with client id and username '${id}'` }
 
@@ -142,6 +146,7 @@ export function assess(device: Device, track: Track | undefined, isConnected: bo
     checks: { connection, reading, values, location, interval },
     updatedAt: now,
   }
+  if (t.loginRefusal) state.loginRefusal = t.loginRefusal
   if (t.connectedAt !== undefined) state.connectedAt = t.connectedAt
   if (t.disconnectedAt !== undefined) state.disconnectedAt = t.disconnectedAt
   if (t.first) state.firstReading = picked(device, t.first)

@@ -76,6 +76,23 @@ describe('commissioning channel and room enforcement over Socket.IO', () => {
     expect(states.length).toBe(count)
   })
 
+  it('shows a refused login live with what to change, until the device gets in', async () => {
+    const socket = await open(t.tokens.installer)
+    const states: Json[] = []
+    socket.on('commissioning', (s: Json) => states.push(s))
+    const ack = await ask(socket, 'commissioning:watch', { device: pratoDevice.id })
+    expect(ack.ok).toBe(false) // another city's device: the installer of Firenze may not watch it
+    const mine = await ask(socket, 'commissioning:watch', { device: ivanDevice.id })
+    expect(mine.ok).toBe(true)
+    const message = "wrong password: the broker refused user name 'x' with the secret given."
+    t.feed.connection(ivanDevice.id, false)
+    t.feed.loginRefused({ deviceId: ivanDevice.id, reason: 'bad-secret', message, at: Date.now() + 1 })
+    await vi.waitFor(() => expect(states.at(-1)?.loginRefusal?.reason).toBe('bad-secret'), { timeout: 20_000 })
+    expect(states.at(-1)!.checks.connection).toEqual({ state: 'fail', message: `login refused: ${message}` })
+    t.feed.connection(ivanDevice.id, true)
+    await vi.waitFor(() => expect(states.at(-1)?.checks.connection.state).toBe('ok'), { timeout: 20_000 })
+  })
+
   it('authorises per role: 401 anonymous, 403 another city\'s installer, 404 unknown, 400 malformed; operators and admins see all', async () => {
     const anonymous = await open()
     expect(await ask(anonymous, 'commissioning:watch', { device: ivanDevice.id })).toMatchObject({ ok: false, error: { status: 401, code: 'unauthorized' } })

@@ -4,6 +4,7 @@ import { DEVICE_ID_PATTERN, type Device, type Registry } from '../../../devices/
 import { findCity } from '../../../devices/region.ts'
 import type { DeadLetter } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
+import type { LoginRefusal } from '../../../devices/device-schemas.ts'
 import { WatchSchema } from '../../shared/realtime.ts'
 import type { CommissioningReading, CommissioningRejection, CommissioningState } from '../../shared/commissioning.ts'
 import { assess, type Track } from './commissioning-checks.ts'
@@ -144,7 +145,13 @@ export function createCommissioning(deps: CommissioningDeps) {
     scheduleEmit(deviceId)
   }
 
-  if (deps.feed) unsubscribers.push(deps.feed.subscribe({ accepted: onAccepted, rejected: onRejected, connection: onConnection }, 'commissioning'))
+  function onLoginRefused(refusal: LoginRefusal): void {
+    const t = track(refusal.deviceId)
+    t.loginRefusal = refusal
+    scheduleEmit(refusal.deviceId)
+  }
+
+  if (deps.feed) unsubscribers.push(deps.feed.subscribe({ accepted: onAccepted, rejected: onRejected, connection: onConnection, loginRefused: onLoginRefused }, 'commissioning'))
   unsubscribers.push(registry.onChange((change) => scheduleEmit(change.device.id)))
 
   /** Fills a device's track from what the server knew before (live hub, dead letters). */
