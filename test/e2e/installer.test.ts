@@ -162,6 +162,14 @@ describe('an installer commissions a device from a phone', () => {
     await expect.poll(stage, WAIT).toBe('waiting')
     await expect.poll(() => page.getByTestId('commissioning-live').getAttribute('data-state'), WAIT).toBe('live')
 
+    // The commonest field error first, a wrong password: the page shows it live, with what to change.
+    const wrong = connectDevice(deviceId, 'not-the-secret')
+    await new Promise<void>((resolve) => wrong.once('error', () => resolve()))
+    wrong.end(true)
+    await expect.poll(() => page.getByTestId('check-connection').getAttribute('data-state'), WAIT).toBe('fail')
+    expect(await page.getByTestId('check-connection').textContent()).toContain('login refused: wrong password')
+    await screenshot(page, 'installer-commissioning-login-refused')
+
     device = connectDevice(deviceId, secret)
     await new Promise<void>((resolve, reject) => {
       device.once('connect', () => resolve())
