@@ -102,6 +102,31 @@ describe('systemd unit deploy/piazza.service', () => {
     expect(spawnSync('systemd-analyze', ['verify', join(dir, 'piazza.service')], { encoding: 'utf8' }).stderr).toMatch(/TimeoutStopSec|time value/)
   })
 
+  it('runs as instances piazza@1, piazza@2… on one machine with the drop-in: verified, each with its own DATA_DIR and ports', async () => {
+    const dir = tempDir('instances')
+    writeFileSync(join(dir, 'piazza@.service'), unitText.replace(/^ExecStart=\S+/m, `ExecStart=${CLI}`))
+    cpSync(join(DEPLOY, 'piazza@.service.d'), join(dir, 'piazza@.service.d'), { recursive: true })
+    const verify = () => spawnSync('systemd-analyze', ['verify', 'piazza@1.service'], { encoding: 'utf8', cwd: dir, env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` } })
+    const result = verify()
+    expect(result.stderr).toBe('')
+    expect(result.status).toBe(0)
+    // The drop-in is read (a broken line in it is reported), so the silence above covers it.
+    const dropIn = join(dir, 'piazza@.service.d', 'node.conf')
+    writeFileSync(dropIn, `${readFileSync(dropIn, 'utf8')}TimeoutStopSec=soon\n`)
+    expect(verify().stderr).toMatch(/node\.conf.*time value/)
+
+    const service = parseUnit(readFileSync(join(DEPLOY, 'piazza@.service.d', 'node.conf'), 'utf8')).Service!
+    expect(service.Environment).toEqual(['DATA_DIR=/var/lib/piazza/%i'])
+    expect(service.StateDirectory).toEqual(['piazza/%i'])
+    expect(service.EnvironmentFile).toEqual(['/etc/piazza/node-%i.env'])
+    // The node file moves every listener off the public ports HAProxy takes on the same machine.
+    const node = parseEnvFile(readFileSync(join(DEPLOY, 'piazza-node.env'), 'utf8'))
+    const config = loadConfig({ ...envFile, ...node, DATA_DIR: '/var/lib/piazza/1' })
+    expect([config.httpPort, config.mqtt.port, config.mqtt.wsPort]).toEqual([8101, 1901, 8201])
+    expect(config.bindHost).toBe('127.0.0.1')
+    expect(config.dataDir).toBe('/var/lib/piazza/1')
+  })
+
   it('runs as a dedicated system user that piazza-sysusers.conf creates, owning only DATA_DIR', async () => {
     const root = tempDir('sysusers')
     mkdirSync(join(root, 'etc'))

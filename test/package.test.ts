@@ -76,6 +76,7 @@ it(
     expect(shipped).toContain('dist/cli/main.js')
     expect(shipped).toContain('dist/dashboard/dist/index.html')
     expect(shipped).toContain('deploy/piazza.service')
+    expect(shipped).toContain('deploy/piazza@.service.d/node.conf')
     // Compiled JavaScript and the bundles only: no TypeScript, no tests, no browser sources.
     expect(shipped.filter((f) => /\.tsx?$/.test(f))).toEqual([])
 
