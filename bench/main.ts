@@ -15,7 +15,7 @@ import type { FleetName } from './fleet.ts'
 
 const PARTS = ['pipeline', 'public', 'mobility', 'dashboard'] as const
 const FLEETS: readonly FleetName[] = ['mixed', 'air-quality']
-/** 10,000 is allowed but slow (registering and first logins hash 10,000 secrets): opt-in, and the only size above 1,000. */
+/** 10,000 is allowed but slow (10,000 devices registered first): opt-in, and the only size above 1,000. */
 const MAX_DEVICES = 10_000
 
 const USAGE =
