@@ -90,6 +90,8 @@ export const EXPECTATIONS: Record<string, Expectation> = {
   'GET /api/public/gtfs-rt/trip-updates': { request: get('/api/public/gtfs-rt/trip-updates?format=json'), expect: everyone(200) },
   'GET /api/public/gbfs/manifest.json': { request: get('/api/public/gbfs/manifest.json'), expect: everyone(200) },
   'GET /api/public/gbfs/:city/:file': { request: get('/api/public/gbfs/firenze/station_status.json'), expect: everyone(200) },
+  'GET /api/public/gbfs/2.3/:city/:file': { request: get('/api/public/gbfs/2.3/firenze/gbfs.json'), expect: everyone(200) },
+  'GET /api/public/gbfs/2.3/:city/:language/:file': { request: get('/api/public/gbfs/2.3/firenze/it/station_status.json'), expect: everyone(200) },
   'GET /api/public/parking': { request: get('/api/public/parking?format=datex'), expect: everyone(200) },
   'GET /api/public/catalog': { request: get('/api/public/catalog'), expect: everyone(200) },
 

@@ -717,6 +717,8 @@ describe('dashboard API', () => {
           '/api/public/catalog',
           '/api/public/gbfs/manifest.json',
           '/api/public/gbfs/{city}/{file}',
+          '/api/public/gbfs/2.3/{city}/{file}',
+          '/api/public/gbfs/2.3/{city}/{language}/{file}',
           '/api/public/gtfs-rt/trip-updates',
           '/api/public/gtfs-rt/vehicle-positions',
           '/api/public/parking',

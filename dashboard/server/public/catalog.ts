@@ -1,3 +1,4 @@
+import { cities } from '../../../devices/region.ts'
 import type { DataLicense } from './license.ts'
 
 /**
@@ -102,13 +103,20 @@ export const FEEDS: readonly Feed[] = [
   },
   {
     id: 'gbfs',
-    title: { it: 'Bike sharing: stazioni e disponibilità (GBFS 3.0)', en: 'Bike share: stations and availability (GBFS 3.0)' },
-    description: { it: 'Stazioni di bike sharing, bici e stalli liberi, per città, in GBFS 3.0.', en: 'Bike-share stations, bikes and free docks, per city, as GBFS 3.0.' },
+    title: { it: 'Bike sharing: stazioni e disponibilità (GBFS 3.0 e 2.3)', en: 'Bike share: stations and availability (GBFS 3.0 and 2.3)' },
+    description: {
+      it: 'Stazioni di bike sharing, bici e stalli liberi, per città, in GBFS 3.0 (il manifest elenca i sistemi di tutte le città) e negli stessi dati in GBFS 2.3 (un gbfs.json per città).',
+      en: 'Bike-share stations, bikes and free docks, per city, as GBFS 3.0 (the manifest lists every city’s system) and the same data as GBFS 2.3 (one gbfs.json per city).',
+    },
     theme: 'TRAN',
     frequency: 'UPDATE_CONT',
     keywords: ['bici', 'bike share', 'GBFS'],
-    conformsTo: ['https://gbfs.org/specification/reference/'],
-    distributions: [{ path: '/api/public/gbfs/manifest.json', format: 'JSON', mediaType: 'application/json', title: 'GBFS manifest' }],
+    conformsTo: ['https://github.com/MobilityData/gbfs/blob/v3.0/gbfs.md', 'https://github.com/MobilityData/gbfs/blob/v2.3/gbfs.md'],
+    distributions: [
+      { path: '/api/public/gbfs/manifest.json', format: 'JSON', mediaType: 'application/json', title: 'GBFS 3.0 manifest' },
+      // 2.3 has no manifest: its entry point is each city's gbfs.json.
+      ...cities.map((c): Distribution => ({ path: `/api/public/gbfs/2.3/${c.id}/gbfs.json`, format: 'JSON', mediaType: 'application/json', title: `GBFS 2.3 gbfs.json (${c.name})` })),
+    ],
   },
   {
     id: 'parking',

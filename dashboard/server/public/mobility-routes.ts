@@ -6,7 +6,7 @@ import { badRequest, errorResponses, notFound } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 import { catalog } from './catalog.ts'
 import { etagMatches } from './formats.ts'
-import { GBFS_FILES, GBFS_TTL, gbfsFile, gbfsManifest, type GbfsFile } from './gbfs.ts'
+import { GBFS_FILES, GBFS_LANGUAGES, GBFS_LOCALIZED_FILES, GBFS_TTL, gbfsFile, gbfsManifest, isLocalized, type GbfsFile, type GbfsRendering } from './gbfs.ts'
 import { buildFeed, encodeFeed, feedJson, GTFS_FEEDS, staticHeader, tripMatches, type GtfsFeed } from './gtfs-rt.ts'
 import type { GtfsStore } from './gtfs-static.ts'
 import { licenseFields, type DataLicense } from './license.ts'
@@ -99,16 +99,33 @@ export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void 
     )
   }
 
-  // ---------------------------------------------------------------- GBFS 3.0
+  // ---------------------------------------------------------------- GBFS 3.0 and 2.3
 
   const gbfsBase = (request: FastifyRequest) => `${origin(request)}/api/public/gbfs`
+  const GbfsFileResponse = { 200: { description: 'A GBFS file', content: { 'application/json': { schema: Anything } } }, 304: NotModified, ...errorResponses(400, 404, 429) }
+  const GbfsCity = Type.String({ maxLength: 40, description: 'A city id' })
+  const fileParam = (files: readonly GbfsFile[]) => Type.Enum(files.map((f) => `${f}.json`))
+
+  /** One GBFS file of a city, in one rendering: made once per snapshot, like every feed here. */
+  function sendGbfs(request: FastifyRequest, reply: FastifyReply, cityId: string, fileName: string, r: GbfsRendering) {
+    const city = findCity(cityId)
+    if (!city) throw notFound(`no bike-share system for '${cityId}'; cities: ${cities.map((c) => c.id).join(', ')}`)
+    const file = fileName.replace(/\.json$/, '') as GbfsFile
+    const snap = snapshots.current()
+    const base = gbfsBase(request)
+    // A file that serves every language is one rendering for all.
+    const rendering = isLocalized(file) ? r : { version: r.version }
+    const key = `gbfs|${rendering.version}|${rendering.language ?? '*'}|${city.id}|${file}|${base}`
+    const rendered = renderOnce(snap, key, () => body(JSON.stringify(gbfsFile(snap, city, file, rendering, { base, license, contactEmail }))))
+    return send(request, reply, rendered, 'application/json; charset=utf-8', Math.min(maxAgeSeconds, GBFS_TTL[file]))
+  }
 
   app.get(
     '/api/public/gbfs/manifest.json',
     {
       schema: {
         tags: [TAG],
-        summary: 'GBFS 3.0 manifest: the bike-share system of every city',
+        summary: 'GBFS 3.0 manifest: the bike-share system of every city, with the URLs of its 2.3 and 3.0 feeds',
         response: { 200: { description: 'GBFS manifest.json', content: { 'application/json': { schema: Anything } } }, 304: NotModified, ...errorResponses(429) },
       },
     },
@@ -127,24 +144,44 @@ export function registerMobilityRoutes(app: Api, deps: MobilityRouteDeps): void 
         tags: [TAG],
         summary: "GBFS 3.0 files of a city's bike-share system",
         description:
-          "gbfs.json (discovery), system_information.json, station_information.json, station_status.json, from the city's bike docks; names in Italian and English. " +
-          'A dock is renting and returning while it reports (a reading within its interval × 3). Each file carries last_updated and ttl.',
-        params: Type.Object({
-          city: Type.String({ maxLength: 40, description: 'A city id' }),
-          file: Type.Enum(GBFS_FILES.map((f) => `${f}.json`)),
-        }),
-        response: { 200: { description: 'A GBFS file', content: { 'application/json': { schema: Anything } } }, 304: NotModified, ...errorResponses(400, 404, 429) },
+          "gbfs.json (discovery), gbfs_versions.json, system_information.json, station_information.json, station_status.json, from the city's bike docks; names in Italian and English. " +
+          'A dock is renting and returning while it reports (a reading within its interval × 3). Each file carries last_updated and ttl. The same data as GBFS 2.3: /api/public/gbfs/2.3/{city}/gbfs.json.',
+        params: Type.Object({ city: GbfsCity, file: fileParam(GBFS_FILES) }),
+        response: GbfsFileResponse,
       },
     },
-    async (request, reply) => {
-      const city = findCity(request.params.city)
-      if (!city) throw notFound(`no bike-share system for '${request.params.city}'; cities: ${cities.map((c) => c.id).join(', ')}`)
-      const file = request.params.file.replace(/\.json$/, '') as GbfsFile
-      const snap = snapshots.current()
-      const base = gbfsBase(request)
-      const r = renderOnce(snap, `gbfs|${city.id}|${file}|${base}`, () => body(JSON.stringify(gbfsFile(snap, city, file, { base, license, contactEmail }))))
-      return send(request, reply as FastifyReply, r, 'application/json; charset=utf-8', Math.min(maxAgeSeconds, GBFS_TTL[file]))
+    async (request, reply) => sendGbfs(request, reply as FastifyReply, request.params.city, request.params.file, { version: '3.0' }),
+  )
+
+  const GLOBAL_FILES = GBFS_FILES.filter((f) => !isLocalized(f))
+  app.get(
+    '/api/public/gbfs/2.3/:city/:file',
+    {
+      schema: {
+        tags: [TAG],
+        summary: "GBFS 2.3 discovery and versions of a city's bike-share system",
+        description:
+          'gbfs.json: the feeds of each language (it, en), keyed by language as 2.3 requires; gbfs_versions.json: the 2.3 and 3.0 discovery URLs. ' +
+          'The same data as GBFS 3.0 (/api/public/gbfs/{city}/gbfs.json), for consumers that read 2.3.',
+        params: Type.Object({ city: GbfsCity, file: fileParam(GLOBAL_FILES) }),
+        response: GbfsFileResponse,
+      },
     },
+    async (request, reply) => sendGbfs(request, reply as FastifyReply, request.params.city, request.params.file, { version: '2.3' }),
+  )
+
+  app.get(
+    '/api/public/gbfs/2.3/:city/:language/:file',
+    {
+      schema: {
+        tags: [TAG],
+        summary: "GBFS 2.3 files of a city's bike-share system, in one language",
+        description: 'system_information.json, station_information.json, station_status.json in Italian (it) or English (en): plain strings, POSIX times, num_bikes_available.',
+        params: Type.Object({ city: GbfsCity, language: Type.Enum([...GBFS_LANGUAGES]), file: fileParam(GBFS_LOCALIZED_FILES) }),
+        response: GbfsFileResponse,
+      },
+    },
+    async (request, reply) => sendGbfs(request, reply as FastifyReply, request.params.city, request.params.file, { version: '2.3', language: request.params.language }),
   )
 
   // ---------------------------------------------------------------- parking

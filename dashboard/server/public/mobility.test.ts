@@ -1,5 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { createRequire } from 'node:module'
 import * as gbfsSuiteModule from 'gbfs-typescript-types/v3.0/test-type-checkers/gbfs-ti.ts'
+import * as gbfsVersionsSuiteModule from 'gbfs-typescript-types/v3.0/test-type-checkers/gbfs_versions-ti.ts'
 import * as manifestSuiteModule from 'gbfs-typescript-types/v3.0/test-type-checkers/manifest-ti.ts'
 import * as stationInformationSuiteModule from 'gbfs-typescript-types/v3.0/test-type-checkers/station_information-ti.ts'
 import * as stationStatusSuiteModule from 'gbfs-typescript-types/v3.0/test-type-checkers/station_status-ti.ts'
@@ -11,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { DeviceType } from '../../../devices/kinds.ts'
 import { startTestApp, type TestApp } from '../../../testkit/test-app.ts'
 import { FEEDS } from './catalog.ts'
+import { GBFS_FILES } from './gbfs.ts'
 import { rt } from './gtfs-rt.ts'
 import { DATEX_NAMESPACES } from './parking.ts'
 
@@ -24,10 +27,34 @@ type Json = Record<string, any>
 /** A checker module's type suite: its named exports (the generated `default` repeats them). */
 const suiteOf = (module: object) => Object.fromEntries(Object.entries(module).filter(([k]) => k !== 'default')) as ITypeSuite
 const gbfsSuite = suiteOf(gbfsSuiteModule)
+const gbfsVersionsSuite = suiteOf(gbfsVersionsSuiteModule)
 const manifestSuite = suiteOf(manifestSuiteModule)
 const stationInformationSuite = suiteOf(stationInformationSuiteModule)
 const stationStatusSuite = suiteOf(stationStatusSuiteModule)
 const systemInformationSuite = suiteOf(systemInformationSuiteModule)
+
+/**
+ * GBFS 2.3 is checked with MobilityData's official JSON schemas as @entur/gbfs-validator ships
+ * them (versions/schemas: a copy of MobilityData/gbfs-json-schema), through that package's own
+ * validate function (ajv with ajv-formats and ajv-errors, as its validator runs them).
+ */
+const requireCjs = createRequire(import.meta.url)
+type AjvError = { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }
+type GbfsValidate = (schema: object, doc: unknown, options?: { addSchema?: object[] }) => { errors: false | AjvError[] }
+const validateGbfs = requireCjs('@entur/gbfs-validator/validate.js') as GbfsValidate
+const schema23 = (file: string) => requireCjs(`@entur/gbfs-validator/versions/schemas/v2.3/${file}.json`) as { $id: string }
+/**
+ * The official 2.3 gbfs_versions schema enumerates the versions that existed when it was written
+ * (this copy: 1.1, 2.0, 2.1, 2.2 and "2.3-RC"; upstream later changed the last to "2.3"), so it
+ * refuses "2.3" and "3.0", though the 2.3 specification asks only for "X.Y". This widens that one
+ * enum, with the validator's own JSON-patch mechanism, and nothing else; a test below shows the
+ * unpatched schema's only complaints about our gbfs_versions.json are that enum.
+ */
+const VERSIONS_ENUM = '/properties/data/properties/versions/items/properties/version/enum'
+const versionsPatch = { $patch: { source: { $ref: schema23('gbfs_versions').$id }, with: [{ op: 'replace', path: VERSIONS_ENUM, value: ['1.1', '2.0', '2.1', '2.2', '2.3', '3.0'] }] } }
+/** The official schema's errors for a 2.3 document (false when valid). */
+const errors23 = (file: string, doc: unknown) => validateGbfs(schema23(file), doc, file === 'gbfs_versions' ? { addSchema: [versionsPatch] } : {}).errors
+
 const FIRENZE = { lat: 43.7711, lon: 11.2486 }
 const PISA = { lat: 43.7228, lon: 10.4017 }
 
@@ -207,15 +234,19 @@ describe('the mobility feeds', () => {
       check(manifestSuite, 'Manifest', manifest)
       expect(manifest).toMatchObject({ version: '3.0', ttl: 60, last_updated: expect.stringMatching(RFC3339) })
       const firenze = manifest.data.datasets.find((d: Json) => d.system_id === 'piazza-firenze')
-      expect(firenze.versions).toEqual([{ version: '3.0', url: 'http://localhost:80/api/public/gbfs/firenze/gbfs.json' }])
+      expect(firenze.versions).toEqual([
+        { version: '2.3', url: 'http://localhost:80/api/public/gbfs/2.3/firenze/gbfs.json' },
+        { version: '3.0', url: 'http://localhost:80/api/public/gbfs/firenze/gbfs.json' },
+      ])
     })
 
     it("serves a city's gbfs.json whose every listed file exists and validates", async () => {
       const discovery = (await get('/api/public/gbfs/firenze/gbfs.json')).json() as Json
       check(gbfsSuite, 'Gbfs', discovery)
-      expect(discovery.data.feeds.map((f: Json) => f.name)).toEqual(['gbfs', 'system_information', 'station_information', 'station_status'])
+      expect(discovery.data.feeds.map((f: Json) => f.name)).toEqual(['gbfs', 'gbfs_versions', 'system_information', 'station_information', 'station_status'])
       const suites: Record<string, [ITypeSuite, string]> = {
         gbfs: [gbfsSuite, 'Gbfs'],
+        gbfs_versions: [gbfsVersionsSuite, 'GbfsVersions'],
         system_information: [systemInformationSuite, 'SystemInformation'],
         station_information: [stationInformationSuite, 'StationInformation'],
         station_status: [stationStatusSuite, 'StationStatus'],
@@ -281,6 +312,144 @@ describe('the mobility feeds', () => {
       expect(unknown.statusCode).toBe(404)
       expect((unknown.json() as Json).error.code).toBe('not-found')
       expect((await get('/api/public/gbfs/firenze/free_bike_status.json')).statusCode).toBe(400)
+    })
+  })
+
+  describe('GBFS 2.3, validated against MobilityData’s official JSON schemas', () => {
+    const path = (url: string) => new URL(url).pathname
+    const fetchJson = async (url: string) => {
+      const response = await get(path(url))
+      expect(response.statusCode, url).toBe(200)
+      return response.json() as Json
+    }
+
+    it('serves every file of every city’s 2.3 feed, each valid against the official 2.3 schema of its kind', async () => {
+      const validated = new Map<string, number>()
+      for (const city of ['firenze', 'pisa']) {
+        const discovery = await fetchJson(`http://localhost/api/public/gbfs/2.3/${city}/gbfs.json`)
+        expect(errors23('gbfs', discovery)).toBe(false)
+        expect(discovery).toMatchObject({ version: '2.3', ttl: 60 })
+        // 2.3 keys the feeds by language; each language lists every file.
+        expect(Object.keys(discovery.data)).toEqual(['it', 'en'])
+        const urls = new Map<string, string>()
+        for (const language of ['it', 'en']) {
+          const feeds = discovery.data[language].feeds as Json[]
+          expect(feeds.map((f) => f.name)).toEqual([...GBFS_FILES])
+          for (const feed of feeds) urls.set(feed.url, feed.name)
+        }
+        // gbfs and gbfs_versions serve both languages; the three others are one per language.
+        expect(urls.size).toBe(2 + 3 * 2)
+        for (const [url, name] of urls) {
+          const doc = await fetchJson(url)
+          expect(errors23(name, doc), `${url}: ${JSON.stringify(errors23(name, doc))}`).toBe(false)
+          expect(doc.version).toBe('2.3')
+          expect(Number.isInteger(doc.last_updated)).toBe(true)
+          expect(doc.last_updated).toBeGreaterThanOrEqual(startedAt)
+          expect(doc.last_updated).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000))
+          validated.set(name, (validated.get(name) ?? 0) + 1)
+        }
+      }
+      expect(Object.fromEntries(validated)).toEqual({ gbfs: 2, gbfs_versions: 2, system_information: 4, station_information: 4, station_status: 4 })
+    })
+
+    it('says the same as the 3.0 feed, in 2.3’s words: one language per file, plain strings, POSIX seconds, num_bikes_available', async () => {
+      const it23 = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/it/system_information.json')
+      const en23 = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/en/system_information.json')
+      expect(it23.data).toEqual({
+        system_id: 'piazza-firenze',
+        language: 'it',
+        name: 'Bike sharing di Firenze',
+        feed_contact_email: 'mobilita@comune.example.it',
+        timezone: 'Europe/Rome',
+        license_url: 'https://creativecommons.org/licenses/by/4.0/',
+      })
+      expect(en23.data).toMatchObject({ language: 'en', name: 'Firenze bike share' })
+
+      const info23 = (await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/en/station_information.json')).data.stations as Json[]
+      const info30 = ((await get('/api/public/gbfs/firenze/station_information.json')).json() as Json).data.stations as Json[]
+      expect(info23).toEqual(info30.map((s) => ({ ...s, name: s.name[0].text })))
+      expect(info23.find((s) => s.station_id === devices.dockDuomo!.id)).toEqual({ station_id: devices.dockDuomo!.id, name: 'Piazza del Duomo', lat: FIRENZE.lat, lon: FIRENZE.lon, capacity: 12 })
+
+      const status23 = (await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/it/station_status.json')).data.stations as Json[]
+      const byId = Object.fromEntries(status23.map((s) => [s.station_id, s]))
+      expect(byId[devices.dockDuomo!.id]).toEqual({
+        station_id: devices.dockDuomo!.id,
+        num_bikes_available: 7,
+        num_docks_available: 5,
+        is_installed: true,
+        is_renting: true,
+        is_returning: true,
+        last_reported: Math.floor(sentAt.dockDuomo! / 1000),
+      })
+      expect(byId[devices.dockNever!.id]).toMatchObject({ num_bikes_available: 0, is_renting: false, is_returning: false })
+      // Same counts and flags as 3.0's, field for field.
+      const status30 = ((await get('/api/public/gbfs/firenze/station_status.json')).json() as Json).data.stations as Json[]
+      const counts = (s: Json) => [s.station_id, s.num_bikes_available ?? s.num_vehicles_available, s.num_docks_available, s.is_renting, s.is_returning]
+      expect(status23.map(counts)).toEqual(status30.map(counts))
+      expect(status30.map((s) => Date.parse(s.last_reported) / 1000)).toEqual(status23.map((s) => s.last_reported))
+    })
+
+    it('lists both versions in gbfs_versions.json of both feeds, and each listed discovery file answers', async () => {
+      const v23 = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/gbfs_versions.json')
+      const v30 = (await get('/api/public/gbfs/firenze/gbfs_versions.json')).json() as Json
+      createCheckers(gbfsVersionsSuite).GbfsVersions!.strictCheck(v30)
+      const expected = [
+        { version: '2.3', url: 'http://localhost:80/api/public/gbfs/2.3/firenze/gbfs.json' },
+        { version: '3.0', url: 'http://localhost:80/api/public/gbfs/firenze/gbfs.json' },
+      ]
+      expect(v23.data.versions).toEqual(expected)
+      expect(v30.data.versions).toEqual(expected)
+      expect(v30).toMatchObject({ version: '3.0', last_updated: expect.stringMatching(/Z$/) })
+      for (const { url, version } of expected) expect((await fetchJson(url)).version).toBe(version)
+    })
+
+    it('the official schemas refuse broken documents (so the validation above can fail)', async () => {
+      const status = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/it/station_status.json')
+      const [first, ...rest] = status.data.stations as Json[]
+      const stringCount = errors23('station_status', { ...status, data: { stations: [{ ...first, num_bikes_available: '7' }, ...rest] } })
+      expect(stringCount).toContainEqual(expect.objectContaining({ instancePath: '/data/stations/0/num_bikes_available', keyword: 'type' }))
+      // A 3.0 station in a 2.3 file: no num_bikes_available, an RFC 3339 last_reported.
+      const { num_bikes_available: bikes, ...rest30 } = first!
+      const as30 = { ...rest30, num_vehicles_available: bikes, last_reported: new Date(first!.last_reported * 1000).toISOString() }
+      const wrongVersion = errors23('station_status', { ...status, data: { stations: [as30] } }) as AjvError[]
+      expect(wrongVersion.map((e) => [e.instancePath, e.keyword])).toEqual(expect.arrayContaining([['/data/stations/0', 'required'], ['/data/stations/0/last_reported', 'type']]))
+      // 3.0's gbfs.json shape (one feeds list, not keyed by language) and a system without its language.
+      const discovery = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/gbfs.json')
+      expect(errors23('gbfs', { ...discovery, data: { feeds: discovery.data.it.feeds } })).not.toBe(false)
+      const info = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/it/system_information.json')
+      const { language: _, ...withoutLanguage } = info.data
+      expect(errors23('system_information', { ...info, data: withoutLanguage })).toContainEqual(expect.objectContaining({ keyword: 'required', params: { missingProperty: 'language' } }))
+      // The unpatched gbfs_versions schema: its only complaint is the version enum (see versionsPatch).
+      const versions = await fetchJson('http://localhost/api/public/gbfs/2.3/firenze/gbfs_versions.json')
+      const unpatched = validateGbfs(schema23('gbfs_versions'), versions).errors as AjvError[]
+      expect(unpatched.map((e) => [e.instancePath, e.keyword])).toEqual([
+        ['/data/versions/0/version', 'enum'],
+        ['/data/versions/1/version', 'enum'],
+      ])
+      expect(errors23('gbfs_versions', { ...versions, data: { versions: [{ version: '2.4', url: 'http://localhost/x' }] } })).not.toBe(false)
+    })
+
+    it('is cached and rate-limited like the other feeds; refuses unknown cities, languages and files', async () => {
+      const url = '/api/public/gbfs/2.3/firenze/en/station_status.json'
+      const first = await get(url)
+      expect(first.headers['cache-control']).toBe('public, max-age=5')
+      expect(first.headers['x-ratelimit-limit']).toBe('10000')
+      expect(first.headers.link).toMatch(/rel="license"/)
+      const etag = first.headers.etag as string
+      expect(etag).toMatch(/^"/)
+      await vi.waitFor(async () => {
+        // Same snapshot → same body → 304 (a new snapshot may come with a newer last_updated: ask again).
+        const again = await get(url)
+        expect((await get(url, { 'if-none-match': again.headers.etag as string })).statusCode).toBe(304)
+      })
+      expect((await get('/api/public/gbfs/2.3/firenze/gbfs_versions.json')).headers['cache-control']).toBe('public, max-age=5')
+      const unknown = await get('/api/public/gbfs/2.3/atlantis/gbfs.json')
+      expect(unknown.statusCode).toBe(404)
+      expect((unknown.json() as Json).error.message).toMatch(/no bike-share system for 'atlantis'/)
+      expect((await get('/api/public/gbfs/2.3/firenze/de/station_status.json')).statusCode).toBe(400)
+      // A per-language file asked without its language, and a file 2.3 has but Piazza does not serve.
+      expect((await get('/api/public/gbfs/2.3/firenze/station_status.json')).statusCode).toBe(400)
+      expect((await get('/api/public/gbfs/2.3/firenze/it/free_bike_status.json')).statusCode).toBe(400)
     })
   })
 
