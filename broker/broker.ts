@@ -11,7 +11,7 @@ import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
 import { createQuotas, type QuotaSettings } from './quotas.ts'
-import { loginRefusalMessage, Refusal, type RefusalReason } from './refusals.ts'
+import { LOGIN_REFUSAL_MESSAGES, Refusal, type RefusalReason } from './refusals.ts'
 
 export { DEFAULT_BROKER_LIMITS, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 export type { ServiceAccount } from './auth.ts'
@@ -136,19 +136,20 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   // device at most, whatever a misconfigured device or a guesser sends.
   const lastAnnounced = new Map<string, number>()
   function announceLoginRefusal(reason: RefusalReason, client: Client, details: Record<string, unknown> | undefined) {
+    // Refusals after login (topics, quotas, ingest) are not for this: no registry read for them.
+    const messageFor = LOGIN_REFUSAL_MESSAGES[reason]
+    if (!messageFor) return
     const username = typeof details?.username === 'string' ? details.username : undefined
-    const certName = typeof details?.certName === 'string' ? details.certName : undefined
-    const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : undefined
     // The page to show it on: the user name's device, else the client id's (a mistyped user name).
     const deviceId = [username, client.id].find((id): id is string => typeof id === 'string' && DEVICE_ID.test(id) && deps.registry.get(id) !== undefined)
     if (!deviceId) return
-    const message = loginRefusalMessage(reason, { deviceId, username, clientId: client.id, certName, retryAfterMs })
-    if (!message) return
     const now = Date.now()
     if (now - (lastAnnounced.get(deviceId) ?? Number.NEGATIVE_INFINITY) < 1000) return
     if (lastAnnounced.size >= 10_000) lastAnnounced.clear()
     lastAnnounced.set(deviceId, now)
-    deps.onLoginRefused!({ deviceId, reason, message, at: now })
+    const certName = typeof details?.certName === 'string' ? details.certName : undefined
+    const retryAfterMs = typeof details?.retryAfterMs === 'number' ? details.retryAfterMs : undefined
+    deps.onLoginRefused!({ deviceId, reason, message: messageFor({ deviceId, username, clientId: client.id, certName, retryAfterMs }), at: now })
   }
 
   const quotas = createQuotas(deps.quotas || {})

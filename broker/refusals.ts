@@ -60,38 +60,31 @@ export class Refusal extends Error {
   }
 }
 
+/** Where a refused login happened, for its message. */
+export interface LoginRefusalContext {
+  deviceId: string
+  username?: string
+  clientId: string
+  certName?: string
+  retryAfterMs?: number
+}
+
+const quote = (s: string | undefined) => `'${(s ?? '').slice(0, 64)}'`
+
 /**
- * What an installer should read when a registered device's login is refused, and what to change;
- * undefined for refusals that are not about a device's login.
+ * What an installer reads when a registered device's login is refused, and what to change, by
+ * reason; the reasons not listed are not about a device's login.
  */
-export function loginRefusalMessage(
-  reason: RefusalReason,
-  at: { deviceId: string; username?: string; clientId: string; certName?: string; retryAfterMs?: number },
-): string | undefined {
-  const id = at.deviceId
-  const quote = (s: string | undefined) => `'${(s ?? '').slice(0, 64)}'`
-  switch (reason) {
-    case 'bad-secret':
-      return `wrong password: the broker refused user name ${quote(id)} with the secret given. Copy the secret from the connection sheet (or rotate it) and set it on the device.`
-    case 'unknown-device':
-      return `user name ${quote(at.username)} is not a registered device: use ${quote(id)} as both user name and client id.`
-    case 'revoked':
-      return 'the device is revoked: the broker refuses its logins until an installer reactivates it.'
-    case 'decommissioned':
-      return 'the device is decommissioned: the broker refuses its logins.'
-    case 'client-id-mismatch':
-      return `wrong client id ${quote(at.clientId)}: the client id must be the device id, ${quote(id)} (the same as the user name).`
-    case 'client-cert-mismatch':
-      return `the TLS client certificate names ${quote(at.certName)}, not the client id ${quote(at.clientId)}.`
-    case 'no-credentials':
-      return `no user name or password: log in with user name ${quote(id)} and the device's secret.`
-    case 'will-not-allowed':
-      return `the connection's last will is not allowed: a will must be on devices/${id}/status and not retained.`
-    case 'too-many-failures':
-      return `too many failed logins: the broker refuses logins for ${quote(id)} without checking them${at.retryAfterMs ? ` for ${Math.ceil(at.retryAfterMs / 1000)} s` : ''}. Set the right secret on the device; it gets in once the wait is over.`
-    case 'auth-unavailable':
-      return 'the broker could not check the secret just now (the registry did not answer); the device should retry.'
-    default:
-      return undefined
-  }
+export const LOGIN_REFUSAL_MESSAGES: Partial<Record<RefusalReason, (at: LoginRefusalContext) => string>> = {
+  'bad-secret': (at) => `wrong password: the broker refused user name ${quote(at.deviceId)} with the secret given. Copy the secret from the connection sheet (or rotate it) and set it on the device.`,
+  'unknown-device': (at) => `user name ${quote(at.username)} is not a registered device: use ${quote(at.deviceId)} as both user name and client id.`,
+  revoked: () => 'the device is revoked: the broker refuses its logins until an installer reactivates it.',
+  decommissioned: () => 'the device is decommissioned: the broker refuses its logins.',
+  'client-id-mismatch': (at) => `wrong client id ${quote(at.clientId)}: the client id must be the device id, ${quote(at.deviceId)} (the same as the user name).`,
+  'client-cert-mismatch': (at) => `the TLS client certificate names ${quote(at.certName)}, not the client id ${quote(at.clientId)}.`,
+  'no-credentials': (at) => `no user name or password: log in with user name ${quote(at.deviceId)} and the device's secret.`,
+  'will-not-allowed': (at) => `the connection's last will is not allowed: a will must be on devices/${at.deviceId}/status and not retained.`,
+  'too-many-failures': (at) =>
+    `too many failed logins: the broker refuses logins for ${quote(at.deviceId)} without checking them${at.retryAfterMs ? ` for ${Math.ceil(at.retryAfterMs / 1000)} s` : ''}. Set the right secret on the device; it gets in once the wait is over.`,
+  'auth-unavailable': () => 'the broker could not check the secret just now (the registry did not answer); the device should retry.',
 }

@@ -9,8 +9,8 @@ const LangContext = createContext<LangState | null>(null)
  * The page's language for the components below: starts from the remembered or browser language,
  * keeps `<html lang>` in step (screen readers, hyphenation) and remembers a choice.
  */
-export function LangProvider({ children, initial }: { children: ReactNode; initial?: Lang }) {
-  const [lang, set] = useState<Lang>(() => initial ?? initialLanguage())
+export function LangProvider({ children }: { children: ReactNode }) {
+  const [lang, set] = useState<Lang>(initialLanguage)
   useEffect(() => {
     document.documentElement.lang = lang
   }, [lang])

@@ -3,7 +3,8 @@ import { band as bandOf, EAQI_POLLUTANTS, EAQI_VERSION, type BandId, type Level,
 import { fetchCity, fetchHistory, HISTORY_REFRESH_MS, REFRESH_MS, usePolling, type CityAirQuality, type StationSummary } from './api.ts'
 import { CITIES, findCity, type PublicCity, initialCity, initialStation, nearestCity, rememberCity, rememberStation } from './cities.ts'
 import { advice, bandName, formatAgo, formatNumber, formatTime, pollutantName, pollutantSymbol, strings, type Strings } from './i18n.ts'
-import { initialLanguage, LANGS, rememberLanguage, type Lang } from '../i18n/lang.ts'
+import { LANGS, type Lang } from '../i18n/lang.ts'
+import { useLang } from '../i18n/react.tsx'
 import { byName } from './natural-sort.ts'
 import { Scale } from './Scale.tsx'
 import { yearStrings } from './year-i18n.ts'
@@ -20,7 +21,7 @@ const CitiesOverview = lazy(() => import('./CitiesOverview.tsx'))
 const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
 
 export function App() {
-  const [lang, setLang] = useState<Lang>(initialLanguage)
+  const { lang, setLang } = useLang()
   const [cityId, setCityId] = useState<string>(initialCity)
   const [stationId, setStationId] = useState<string | null>(initialStation)
   const city = findCity(cityId) ?? CITIES[0]!
@@ -32,14 +33,9 @@ export function App() {
   const data = useMemo(() => (loaded ? { ...loaded, stations: byName(loaded.stations, lang) } : undefined), [loaded, lang])
 
   useEffect(() => {
-    document.documentElement.lang = lang
     document.title = `${t.airIn(city.name)} · ${t.appTitle}`
-  }, [lang, city.name, t])
+  }, [city.name, t])
 
-  const chooseLang = (l: Lang) => {
-    setLang(l)
-    rememberLanguage(l)
-  }
   const chooseCity = (id: string) => {
     setCityId(id)
     rememberCity(id)
@@ -71,7 +67,7 @@ export function App() {
         <nav className="top-nav" aria-label={t.language}>
           <div className="lang" role="group" aria-label={t.language}>
             {LANGS.map((l) => (
-              <button key={l} type="button" lang={l} aria-pressed={lang === l} data-testid={`lang-${l}`} onClick={() => chooseLang(l)}>
+              <button key={l} type="button" lang={l} aria-pressed={lang === l} data-testid={`lang-${l}`} onClick={() => setLang(l)}>
                 {l.toUpperCase()}
                 <span className="visually-hidden"> {l === 'it' ? 'Italiano' : 'English'}</span>
               </button>

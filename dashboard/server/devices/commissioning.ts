@@ -58,6 +58,20 @@ export interface CommissioningDeps {
   lookupUser(username: string): Actor | undefined
 }
 
+/** Keeps the newest MAX_TIMES distinct times, ascending; in-order arrivals (nearly all) take the short way. */
+function addTime(times: number[], time: number): void {
+  const n = times.length
+  if (n === 0 || time > times[n - 1]!) {
+    times.push(time)
+    if (n === MAX_TIMES) times.shift()
+    return
+  }
+  if (times.includes(time)) return
+  times.push(time)
+  times.sort((a, b) => a - b)
+  if (times.length > MAX_TIMES) times.shift()
+}
+
 export function createCommissioning(deps: CommissioningDeps) {
   const { registry, connections } = deps
   const tracks = new Map<string, Track>()
@@ -77,20 +91,6 @@ export function createCommissioning(deps: CommissioningDeps) {
     tracks.set(id, t)
     if (tracks.size > MAX_TRACKED) tracks.delete(tracks.keys().next().value!)
     return t
-  }
-
-  /** Keeps the newest MAX_TIMES distinct times, ascending; in-order arrivals (nearly all) take the short way. */
-  function addTime(times: number[], time: number): void {
-    const n = times.length
-    if (n === 0 || time > times[n - 1]!) {
-      times.push(time)
-      if (n === MAX_TIMES) times.shift()
-      return
-    }
-    if (times.includes(time)) return
-    times.push(time)
-    times.sort((a, b) => a - b)
-    if (times.length > MAX_TIMES) times.shift()
   }
 
   function scheduleEmit(id: string): void {
