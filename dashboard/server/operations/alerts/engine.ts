@@ -49,8 +49,6 @@ export interface AlertEngineOptions {
   /** Resolved alerts are deleted after this long. Default 90 days. */
   retentionMs?: number
   timers?: boolean
-  /** Told of every alert opened and resolved, synchronously as judged (notifications); must not throw. */
-  onAlertChange?: (change: 'opened' | 'resolved', alert: Alert) => void
 }
 
 export { alertView, ruleView, type AlertView, type RuleView }
@@ -150,7 +148,6 @@ export function createAlertEngine(options: AlertEngineOptions) {
         pusher.changed(alert)
         pusher.count('opened')
         emit('opened', alert)
-        options.onAlertChange?.('opened', alert)
       },
       resolved(alert) {
         active.delete(alert.id)
@@ -158,7 +155,6 @@ export function createAlertEngine(options: AlertEngineOptions) {
         pusher.changed(alert)
         pusher.count('resolved')
         emit('resolved', alert)
-        options.onAlertChange?.('resolved', alert)
       },
     },
   })
