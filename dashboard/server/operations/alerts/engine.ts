@@ -14,7 +14,7 @@ import { RollingWindow } from './evaluator.ts'
 import { inScope } from './rules.ts'
 import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
-import { createAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
+import { createSqliteAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
 import { createSilences, silenceView, type NewSilence, type Silence, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
@@ -90,8 +90,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const { db, registry, states } = options
   const clock = options.clock ?? Date.now
   const retentionMs = options.retentionMs ?? 90 * 86_400_000
-  const store = createAlertStore(db)
-  const silences = createSilences({ db, clock })
+  const store = createSqliteAlertStore(db)
+  const silences = createSilences({ store, clock })
   const view = (a: Alert) => alertView(a, a.state !== 'resolved' && silences.isSilenced(a))
   const listeners = new Set<(event: AlertEvent) => void>()
   function emit(type: AlertEvent['type'], alert: Alert): void {
