@@ -14,8 +14,8 @@ import { RollingWindow } from './evaluator.ts'
 import { inScope } from './rules.ts'
 import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
-import { createSqliteAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
-import { createSilences, silenceView, type NewSilence, type Silence, type Silenceable } from './silences.ts'
+import { createSqliteAlertStore, type Alert, type AlertQuery, type AlertState, type NewSilence, type Silence } from './store.ts'
+import { createSilences, silenceView, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
 /**

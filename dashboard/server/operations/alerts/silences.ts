@@ -1,5 +1,5 @@
 import type { SilenceView } from '../../../shared/operations.ts'
-import type { SqliteAlertStore } from './store.ts'
+import type { NewSilence, Silence, SqliteAlertStore } from './store.ts'
 
 /**
  * Silences: mute the alerts of a rule, a device and/or a city (every matcher given must match)
@@ -9,61 +9,12 @@ import type { SqliteAlertStore } from './store.ts'
  * asking costs no query. Ending one early sets its end to now (it stays listed, as expired).
  */
 
-export interface Silence {
-  id: number
-  ruleId: number | null
-  deviceId: string | null
-  city: string | null
-  reason: string
-  /** Epoch ms. */
-  startsAt: number
-  endsAt: number
-  createdBy: string
-  createdAt: number
-  endedBy: string | null
-}
-
 /** What a silence is matched against: an alert (or anything with its rule, device and city). */
 export interface Silenceable {
   ruleId: number
   deviceId: string
   city: string
 }
-
-export interface NewSilence {
-  ruleId: number | null
-  deviceId: string | null
-  city: string | null
-  reason: string
-  startsAt: number
-  endsAt: number
-}
-
-export interface SilenceRow {
-  id: number
-  rule_id: number | null
-  device_id: string | null
-  city: string | null
-  reason: string
-  starts_at: number
-  ends_at: number
-  created_by: string
-  created_at: number
-  ended_by: string | null
-}
-
-export const toSilence = (r: SilenceRow): Silence => ({
-  id: r.id,
-  ruleId: r.rule_id,
-  deviceId: r.device_id,
-  city: r.city,
-  reason: r.reason,
-  startsAt: r.starts_at,
-  endsAt: r.ends_at,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-  endedBy: r.ended_by,
-})
 
 /** Whether this silence mutes this alert at `now` (epoch ms): in its window, and every matcher it has matches. */
 export function silenceMatches(s: Silence, alert: Silenceable, now: number): boolean {

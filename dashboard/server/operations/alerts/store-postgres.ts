@@ -1,7 +1,6 @@
 import type pg from 'pg'
 import { migratePostgres, type PostgresMigration } from '../../../../devices/migrations.ts'
-import { toSilence, type NewSilence, type Silence, type SilenceRow } from './silences.ts'
-import { alertParams, ruleParams, toAlert, toRule, type Alert, type AlertNote, type AlertQuery, type AlertRow, type AlertStore, type RuleRow } from './store.ts'
+import { alertParams, ruleParams, toAlert, toRule, toSilence, type NewSilence, type Silence, type SilenceRow, type Alert, type AlertNote, type AlertQuery, type AlertRow, type AlertStore, type RuleRow } from './store.ts'
 import type { RuleDefinition } from './rules.ts'
 
 /**

@@ -3,7 +3,6 @@ import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrati
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
 import type { Rule, RuleDefinition } from './rules.ts'
-import { toSilence, type NewSilence, type Silence, type SilenceRow } from './silences.ts'
 
 /**
  * Alert rules, alerts, their notes (comments, assignments) and silences (tables `alert_rules`,
@@ -194,6 +193,56 @@ export const alertParams = (a: Alert) => ({
   resolved_at: a.resolvedAt,
   resolved_reason: a.resolvedReason,
   assignee: a.assignee,
+})
+
+/** A silence (silences.ts says what it does); times in epoch ms. */
+export interface Silence {
+  id: number
+  ruleId: number | null
+  deviceId: string | null
+  city: string | null
+  reason: string
+  /** Epoch ms. */
+  startsAt: number
+  endsAt: number
+  createdBy: string
+  createdAt: number
+  endedBy: string | null
+}
+
+export interface NewSilence {
+  ruleId: number | null
+  deviceId: string | null
+  city: string | null
+  reason: string
+  startsAt: number
+  endsAt: number
+}
+
+export interface SilenceRow {
+  id: number
+  rule_id: number | null
+  device_id: string | null
+  city: string | null
+  reason: string
+  starts_at: number
+  ends_at: number
+  created_by: string
+  created_at: number
+  ended_by: string | null
+}
+
+export const toSilence = (r: SilenceRow): Silence => ({
+  id: r.id,
+  ruleId: r.rule_id,
+  deviceId: r.device_id,
+  city: r.city,
+  reason: r.reason,
+  startsAt: r.starts_at,
+  endsAt: r.ends_at,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  endedBy: r.ended_by,
 })
 
 export interface AlertQuery {
