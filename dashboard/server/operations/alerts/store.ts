@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { asAsync, type Async } from '../../../../devices/async-store.ts'
 import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
@@ -461,17 +462,8 @@ export function createSqliteAlertStore(db: Database.Database) {
 
 export type SqliteAlertStore = ReturnType<typeof createSqliteAlertStore>
 
-/** A store's calls, each answering a promise: the shape every implementation shares. */
-type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never }
-
 /** The alert store as the PostgreSQL implementation has it, and as the SQLite one is given it by asyncAlertStore. */
 export type AlertStore = Async<SqliteAlertStore>
 
 /** The SQLite store in the shared asynchronous shape (each call still runs at once). */
-export function asyncAlertStore(store: SqliteAlertStore): AlertStore {
-  const out: Record<string, unknown> = {}
-  for (const [name, fn] of Object.entries(store) as [string, (...args: unknown[]) => unknown][]) {
-    out[name] = async (...args: unknown[]) => fn(...args)
-  }
-  return out as AlertStore
-}
+export const asyncAlertStore = (store: SqliteAlertStore): AlertStore => asAsync(store)
