@@ -204,7 +204,7 @@ export function createRegistry(deps: RegistryDeps) {
      * reads the node's read model, current to the last poll of the change log, and looks an id it
      * does not know up in the database (a device just added on another node logs in at once). That
      * lookup makes an unknown id one round trip slower than a known one: device ids are not
-     * secrets (the public map shows them), the secret is what the check guards. Rejects when the
+     * secrets (public feeds such as GTFS-Realtime carry them), the secret is what the check guards. Rejects when the
      * store cannot tell whether the id exists (the broker answers "server unavailable").
      */
     async checkCredentials(id: string, secret: string): Promise<CredentialCheck> {
