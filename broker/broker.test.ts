@@ -409,3 +409,19 @@ describe('refused logins of registered devices, for the commissioning page', () 
     expect(announced.filter((a) => a.deviceId === device.id).length).toBeLessThanOrEqual(Math.min(5, Math.floor(seconds) + 1))
   })
 })
+
+describe('failed logins for an id that did not exist yet', () => {
+  let t: TestBroker
+  beforeAll(async () => {
+    t = await startBroker({}, { loginLimits: { perIdFreeFailures: 2, perAddressFreeFailures: 100, baseDelayMs: 60_000 } })
+  })
+  afterAll(() => t.stop())
+
+  it('are forgotten once the device is added: it logs in at once', async () => {
+    for (let i = 0; i < 3; i++) await expect(t.deviceConnect({ id: 'aq-not-yet', secret: 'guess' })).rejects.toMatchObject({ code: 4 })
+    await expect(t.deviceConnect({ id: 'aq-not-yet', secret: 'guess' })).rejects.toMatchObject({ code: 5 }) // backed off
+    const device = await t.addDevice('aq-not-yet')
+    const client = await t.deviceConnect(device)
+    expect(client.connected).toBe(true)
+  })
+})

@@ -155,6 +155,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const quotas = createQuotas(deps.quotas || {})
   const refusedOverQuota = new WeakSet<Client>() // connections being closed for being over quota
 
+  const loginLimiter = createMqttLoginLimiter(deps.loginLimits)
   const auth = createAuth({
     quotas: deps.quotas === false ? undefined : quotas,
     overQuota(client, device, reason, callback) {
@@ -181,7 +182,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     certificateLogin: deps.certificateLogin,
     serviceAccounts: deps.serviceAccounts,
     limits,
-    loginLimiter: createMqttLoginLimiter(deps.loginLimits),
+    loginLimiter,
     addressOf: (client) => addressOf.get(client.conn) ?? 'unknown',
     clientCertNameOf: (client) => certNameOf.get(client.conn),
     onTelemetry: deps.onTelemetry,
@@ -237,6 +238,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   // A revoked, decommissioned or re-keyed device loses its live connection at once.
   const stopWatching = deps.registry.onChange((change) => {
+    // Failures counted against an id before it existed guarded nothing; the new device starts clean.
+    if (change.kind === 'added') loginLimiter.succeed(change.device.id)
     if (change.kind === 'rotated') {
       auth.deviceChanged(change.device.id)
       disconnect(change.device.id, 'secret rotated')

@@ -20,6 +20,14 @@ import { CHANGE_LOG_KEEP_MS, CHANGE_LOG_PRUNE_EVERY_MS, RegistryError, type Chan
  * change-log sequence numbers commit in order and a follower reading "seq > last seen" never
  * skips an entry committed late. Registry writes are rare (people adding and revoking devices):
  * serialising them costs nothing that matters.
+ *
+ * A device added on another node is in the read model only after the next poll. A login for an id
+ * the read model does not know is therefore looked up in PostgreSQL first (lookup()), so a device
+ * registered through one node logs in at once through any other. Unknown ids are what an attacker
+ * spraying random ids sends, so lookups are bounded: one query per id at a time, at most
+ * `lookupConcurrency` queries at once and `lookupQueue` waiting (past that lookup() rejects and the
+ * broker answers "server unavailable", counted against nobody's id), and an id PostgreSQL does not
+ * hold is answered "unknown" from memory for `negativeCacheMs` (a bounded map).
  */
 
 export const POSTGRES_REGISTRY_MIGRATIONS: readonly PostgresMigration[] = [
@@ -69,6 +77,22 @@ export interface PostgresRegistryStoreOptions {
    */
   keyCheck: string
   now?: () => number
+  /** Lookups of unknown ids in PostgreSQL at once, default 4. */
+  lookupConcurrency?: number
+  /** Lookups waiting for one of those, default 64; past that a lookup rejects at once. */
+  lookupQueue?: number
+  /** How long an id PostgreSQL does not hold is answered "unknown" without asking again, default 5 s. */
+  negativeCacheMs?: number
+  /** How many such ids are remembered, default 10,000 (the oldest forgotten first). */
+  negativeCacheSize?: number
+}
+
+/** Lookups are saturated (see lookupQueue): the caller cannot tell now whether the id exists. */
+export class LookupBusyError extends Error {
+  constructor() {
+    super('too many registry lookups of unknown device ids at once')
+    this.name = 'LookupBusyError'
+  }
 }
 
 /** What the registry remembers of the server key: an HMAC of a fixed text under it, which tells nothing of the key. */
@@ -87,10 +111,14 @@ export async function createPostgresRegistryStore(options: PostgresRegistryStore
     )
   }
 
+  const { lookupConcurrency = 4, lookupQueue = 64, negativeCacheMs = 5000, negativeCacheSize = 10_000 } = options
   const rows = new Map<string, DeviceRow>()
   let sorted: DeviceRow[] | undefined // list()'s order, rebuilt after a change
+  /** Ids PostgreSQL did not hold when asked, with when to ask again; in insertion order. */
+  const absent = new Map<string, number>()
   const put = (row: DeviceRow) => {
     rows.set(row.id, row)
+    absent.delete(row.id)
     sorted = undefined
   }
 
@@ -145,8 +173,58 @@ export async function createPostgresRegistryStore(options: PostgresRegistryStore
     })
   }
 
+  const lookups = new Map<string, Promise<DeviceRow | undefined>>()
+  let running = 0
+  const waiting: (() => void)[] = []
+  async function slot(): Promise<void> {
+    if (running < lookupConcurrency) {
+      running += 1
+      return
+    }
+    if (waiting.length >= lookupQueue) throw new LookupBusyError()
+    await new Promise<void>((resolve) => waiting.push(resolve))
+  }
+  const release = () => {
+    const next = waiting.shift()
+    if (next) next()
+    else running -= 1
+  }
+
+  async function lookupInPostgres(id: string): Promise<DeviceRow | undefined> {
+    await slot()
+    try {
+      const row = (await pool.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id])).rows[0]
+      // A poll or a write of ours may have put a row meanwhile: it is at least as fresh.
+      if (rows.has(id)) return rows.get(id)
+      if (row) put(row)
+      else {
+        if (absent.size >= negativeCacheSize) absent.delete(absent.keys().next().value!)
+        absent.set(id, now() + negativeCacheMs)
+      }
+      return row
+    } finally {
+      release()
+    }
+  }
+
   return {
     get: (id) => rows.get(id),
+
+    lookup(id) {
+      const known = rows.get(id)
+      if (known) return Promise.resolve(known)
+      const until = absent.get(id)
+      if (until !== undefined) {
+        if (until > now()) return Promise.resolve(undefined)
+        absent.delete(id)
+      }
+      let pending = lookups.get(id)
+      if (!pending) {
+        pending = lookupInPostgres(id).finally(() => lookups.delete(id))
+        lookups.set(id, pending)
+      }
+      return pending
+    },
 
     list(filter) {
       sorted ??= [...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

@@ -67,6 +67,13 @@ export interface RegistryStore {
   insert(row: DeviceRow, at: string): Promise<DeviceRow>
   /** Updates a device and logs the change in one transaction; answers the row as stored. */
   change(id: string, kind: ChangeKind, patch: RowPatch, at: string): Promise<DeviceRow>
+  /**
+   * The row the database holds now, for an id get() does not know: another process added it and
+   * this one has not read the change yet. From then on get() knows it too. Rejects (rather than
+   * answering undefined) when the database cannot be asked, so a caller can tell "no such device"
+   * from "cannot tell now".
+   */
+  lookup(id: string): Promise<DeviceRow | undefined>
   /** Replaces a secret hash only if it is still `from` (a rotation meanwhile wins); not a change anyone is told of. */
   upgradeHash(id: string, from: string, to: string): Promise<void>
   /** From now on, poll() answers the changes other processes log (and refreshes what get() answers). */
@@ -220,6 +227,11 @@ export function createSqliteRegistryStore(db: Database.Database, now: () => numb
       mustGet(id)
       const update = db.prepare(`UPDATE devices SET ${setClause(patch)} WHERE id = @id`)
       return logged(id, kind, at, () => update.run({ ...patch, id }))
+    },
+
+    // get() reads the file: there is nothing more to look up.
+    async lookup(id) {
+      return getRow.get(id)
     },
 
     async upgradeHash(id, from, to) {

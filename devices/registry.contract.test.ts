@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } fro
 import { createDatabase } from '../testkit/postgres.ts'
 import { postgresVersions, sqliteVersions } from './migrations.ts'
 import { createRegistry, openRegistryDatabase, RegistryError, type Registry, type RegistryChange } from './registry.ts'
-import { createPostgresRegistryStore, keyCheckValue, POSTGRES_REGISTRY_MIGRATIONS } from './registry-postgres.ts'
+import { createPostgresRegistryStore, keyCheckValue, LookupBusyError, POSTGRES_REGISTRY_MIGRATIONS } from './registry-postgres.ts'
 import { SQLITE_REGISTRY_MIGRATIONS } from './registry-store.ts'
 import { scryptPool } from './scrypt-pool.ts'
 
@@ -220,6 +220,21 @@ function contract(name: string, backend: () => Backend | Promise<Backend>): void
       expect(server.list({ search: 'aq-cli' }).items[0]?.status).toBe('active')
     })
 
+    it('logs in a device another process just added, before any poll read it, and still announces it once', async () => {
+      const server = await open()
+      const other = await open()
+      const seen: string[] = []
+      server.onChange((c) => seen.push(`${c.kind}:${c.device.id}`))
+      await server.watchChanges({ intervalMs: 60_000 }) // polled by hand below
+      const { secret } = await other.add({ ...NEW, id: 'aq-elsewhere' })
+      expect(await server.checkCredentials('aq-elsewhere', secret)).toMatchObject({ ok: true, device: { id: 'aq-elsewhere' } })
+      expect(await server.checkCredentials('aq-elsewhere', 'wrong')).toEqual({ ok: false, reason: 'bad-secret' })
+      expect(server.get('aq-elsewhere')?.id).toBe('aq-elsewhere')
+      expect(await server.checkCredentials('aq-never', secret)).toEqual({ ok: false, reason: 'unknown-device' })
+      expect(await server.pollChanges()).toBe(1)
+      expect(seen).toEqual(['added:aq-elsewhere'])
+    })
+
     it('polls by itself while watching', async () => {
       const server = await open()
       const cli = await open()
@@ -250,3 +265,81 @@ function contract(name: string, backend: () => Backend | Promise<Backend>): void
 
 contract('SQLite', sqliteBackend)
 contract('PostgreSQL', postgresBackend)
+
+describe('PostgreSQL registry: looking up ids the read model does not know', () => {
+  const pools: pg.Pool[] = []
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.end()))
+  })
+  async function setup(options: { lookupConcurrency?: number; lookupQueue?: number; negativeCacheMs?: number } = {}) {
+    const url = await createDatabase(inject('postgresUrl'))
+    const keyCheck = keyCheckValue(randomBytes(32))
+    const open = () => {
+      const pool = new pg.Pool({ connectionString: url, max: 3 })
+      pools.push(pool)
+      return pool
+    }
+    const clock = { t: 1_000_000 }
+    const pool = open()
+    const store = await createPostgresRegistryStore({ pool, keyCheck, now: () => clock.t, ...options })
+    const other = await createPostgresRegistryStore({ pool: open(), keyCheck })
+    const queries = vi.spyOn(pool, 'query')
+    const lookups = () => queries.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.startsWith('SELECT * FROM devices WHERE id')).length
+    return { store, other, clock, lookups }
+  }
+  const row = (id: string) => ({
+    id,
+    type: 'air-quality' as const,
+    name: id,
+    city: 'firenze',
+    lat: 43.77,
+    lon: 11.25,
+    interval: 60,
+    metadata: '{}',
+    status: 'active' as const,
+    secret_hash: 'h',
+    created_at: 't',
+    updated_at: 't',
+    created_by: 'test',
+  })
+
+  it('answers an absent id from memory for a few seconds, then asks again', async () => {
+    const { store, other, clock, lookups } = await setup({ negativeCacheMs: 5000 })
+    expect(await store.lookup('aq-spray')).toBeUndefined()
+    expect(await store.lookup('aq-spray')).toBeUndefined()
+    expect(lookups()).toBe(1)
+    await other.insert(row('aq-spray'), 't')
+    clock.t += 4000
+    expect(await store.lookup('aq-spray')).toBeUndefined() // still cached as absent
+    expect(lookups()).toBe(1)
+    clock.t += 2000
+    expect((await store.lookup('aq-spray'))?.id).toBe('aq-spray')
+    expect(store.get('aq-spray')?.id).toBe('aq-spray')
+    expect(await store.lookup('aq-spray')).toMatchObject({ id: 'aq-spray' }) // from the read model now
+    expect(lookups()).toBe(2)
+  })
+
+  it('a change read from the log ends an absent answer at once', async () => {
+    const { store, other, lookups } = await setup()
+    expect(await store.lookup('aq-later')).toBeUndefined()
+    await other.insert(row('aq-later'), 't')
+    await store.poll()
+    expect(await store.lookup('aq-later')).toMatchObject({ id: 'aq-later' })
+    expect(lookups()).toBe(1)
+  })
+
+  it('asks once per id at a time, and refuses past its bound instead of queueing without end', async () => {
+    const { store, other, lookups } = await setup({ lookupConcurrency: 1, lookupQueue: 1 })
+    await other.insert(row('aq-same'), 't')
+    const same = await Promise.all([store.lookup('aq-same'), store.lookup('aq-same'), store.lookup('aq-same')])
+    expect(same.map((r) => r?.id)).toEqual(['aq-same', 'aq-same', 'aq-same'])
+    expect(lookups()).toBe(1)
+    // One running, one waiting, the third refused: the caller cannot tell now, and says so.
+    const results = await Promise.allSettled([store.lookup('aq-r1'), store.lookup('aq-r2'), store.lookup('aq-r3')])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(LookupBusyError)
+    expect(lookups()).toBe(3)
+    // Once the burst is over, lookups run again.
+    expect(await store.lookup('aq-r3')).toBeUndefined()
+  })
+})

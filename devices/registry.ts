@@ -201,10 +201,14 @@ export function createRegistry(deps: RegistryDeps) {
      * tells ids apart (the broker refuses both with the same return code). A secret stored the old
      * way (scrypt) is checked in the scrypt worker and, when right, stored again as HMAC.
      * SQLite reads the row fresh, so a revocation by another process applies at once; PostgreSQL
-     * reads the node's read model, current to the last poll of the change log.
+     * reads the node's read model, current to the last poll of the change log, and looks an id it
+     * does not know up in the database (a device just added on another node logs in at once). That
+     * lookup makes an unknown id one round trip slower than a known one: device ids are not
+     * secrets (public feeds such as GTFS-Realtime carry them), the secret is what the check guards. Rejects when the
+     * store cannot tell whether the id exists (the broker answers "server unavailable").
      */
     async checkCredentials(id: string, secret: string): Promise<CredentialCheck> {
-      const row = store.get(id)
+      const row = store.get(id) ?? (await store.lookup(id))
       const verdict = verifier.verify(secret, row?.secret_hash)
       const ok = typeof verdict === 'boolean' ? verdict : await verdict
       if (!row) return { ok: false, reason: 'unknown-device' }

@@ -261,7 +261,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerDeadLetterRoutes(app, { storage, auth })
   // Silences live with the alerts; the notifier asks them when an alert changes (never before operations exist).
   const notifications = createNotifications({ db, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
-  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations, onAlertChange: notifications.alertChanged })
+  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
+  operations.alerts.onAlert(notifications.alertEvent)
   operations.register(app, auth, audit)
   registerNotifyRoutes(app, { notifications, auth, audit })
   // In the background: start-up and ingest do not wait for it; readings received meanwhile win.

@@ -32,8 +32,6 @@ export interface OperationsDeps extends OperationsOptions {
   feed?: Pick<Feed, 'subscribe'>
   accounts: Pick<Accounts, 'get' | 'list'>
   logger: Logger
-  /** Alerts opened and resolved, as judged (the notifications' hook). */
-  onAlertChange?: AlertEngineOptions['onAlertChange']
 }
 
 export interface Operations {
@@ -49,7 +47,7 @@ export interface Operations {
 export function createOperations(deps: OperationsDeps): Operations {
   const { registry, accounts } = deps
   const states = createDeviceStates({ registry, feed: deps.feed, clock: deps.clock, ...deps.states })
-  const alerts = createAlertEngine({ db: deps.db, registry, feed: deps.feed, states, clock: deps.clock, logger: deps.logger.child({ part: 'alerts' }), onAlertChange: deps.onAlertChange, ...deps.alerts })
+  const alerts = createAlertEngine({ db: deps.db, registry, feed: deps.feed, states, clock: deps.clock, logger: deps.logger.child({ part: 'alerts' }), ...deps.alerts })
 
   /** Admins and operators see everything; an installer the devices permissions.ts gives them (their account now). */
   const visibility: UserVisibility = (username) => {

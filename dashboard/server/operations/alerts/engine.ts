@@ -14,8 +14,8 @@ import { RollingWindow } from './evaluator.ts'
 import { inScope } from './rules.ts'
 import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
-import { createAlertStore, type Alert, type AlertQuery, type AlertState } from './store.ts'
-import { createSilences, silenceView, type NewSilence, type Silence, type Silenceable } from './silences.ts'
+import { createSqliteAlertStore, type Alert, type AlertQuery, type AlertState, type NewSilence, type Silence } from './store.ts'
+import { createSilences, silenceView, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
 /**
@@ -49,8 +49,6 @@ export interface AlertEngineOptions {
   /** Resolved alerts are deleted after this long. Default 90 days. */
   retentionMs?: number
   timers?: boolean
-  /** Told of every alert opened and resolved, synchronously as judged (notifications); must not throw. */
-  onAlertChange?: (change: 'opened' | 'resolved', alert: Alert) => void
 }
 
 export { alertView, ruleView, type AlertView, type RuleView }
@@ -92,8 +90,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const { db, registry, states } = options
   const clock = options.clock ?? Date.now
   const retentionMs = options.retentionMs ?? 90 * 86_400_000
-  const store = createAlertStore(db)
-  const silences = createSilences({ db, clock })
+  const store = createSqliteAlertStore(db)
+  const silences = createSilences({ store, clock })
   const view = (a: Alert) => alertView(a, a.state !== 'resolved' && silences.isSilenced(a))
   const listeners = new Set<(event: AlertEvent) => void>()
   function emit(type: AlertEvent['type'], alert: Alert): void {
@@ -150,7 +148,6 @@ export function createAlertEngine(options: AlertEngineOptions) {
         pusher.changed(alert)
         pusher.count('opened')
         emit('opened', alert)
-        options.onAlertChange?.('opened', alert)
       },
       resolved(alert) {
         active.delete(alert.id)
@@ -158,7 +155,6 @@ export function createAlertEngine(options: AlertEngineOptions) {
         pusher.changed(alert)
         pusher.count('resolved')
         emit('resolved', alert)
-        options.onAlertChange?.('resolved', alert)
       },
     },
   })

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Alert, AlertStore } from './store.ts'
+import type { Alert, SqliteAlertStore } from './store.ts'
 
 /**
  * Alerts written in batches: what changed since the last flush (new alerts inserted, the others
@@ -8,7 +8,7 @@ import type { Alert, AlertStore } from './store.ts'
  */
 
 export interface AlertWriterOptions {
-  store: Pick<AlertStore, 'write'>
+  store: Pick<SqliteAlertStore, 'write'>
   logger?: Pick<Logger, 'error'>
   stats: { writeErrors: number }
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { ALERT_MIGRATIONS, createAlertStore } from './store.ts'
+import { ALERT_MIGRATIONS, createSqliteAlertStore } from './store.ts'
 
 describe('the alert tables’ migrations', () => {
   it('adopt a database from before migrations unchanged and add assignment, notes and silences', () => {
@@ -11,7 +11,7 @@ describe('the alert tables’ migrations', () => {
       `INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, unit, message, state, opened_at)
        VALUES (7, 1, 'r', 'threshold', 'warning', 'aq-1', 'A', 'air-quality', 'firenze', '', 'm', 'open', 1000)`,
     ).run()
-    const store = createAlertStore(db)
+    const store = createSqliteAlertStore(db)
     expect(store.activeAlerts()).toMatchObject([{ id: 7, assignee: null, state: 'open' }])
     store.addNote({ alertId: 7, at: 2000, kind: 'comment', actor: 'olga', text: 'hello', assignee: null })
     store.write([], [{ ...store.getAlert(7)!, assignee: 'olga' }])
@@ -19,7 +19,7 @@ describe('the alert tables’ migrations', () => {
     expect(store.notes(7)).toEqual([{ alertId: 7, at: 2000, kind: 'comment', actor: 'olga', text: 'hello', assignee: null }])
     expect(db.prepare("SELECT version FROM schema_migrations WHERE component = 'alerts' ORDER BY version").pluck().all()).toEqual([1, 2])
     // Opening again applies nothing twice.
-    createAlertStore(db)
+    createSqliteAlertStore(db)
     expect(db.prepare("SELECT count(*) FROM schema_migrations WHERE component = 'alerts'").pluck().get()).toBe(2)
     db.close()
   })

@@ -1,13 +1,19 @@
 import type Database from 'better-sqlite3'
+import { asAsync, type Async } from '../../../../devices/async-store.ts'
 import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
 import type { Rule, RuleDefinition } from './rules.ts'
 
 /**
- * Alert rules and alerts in the registry database (tables `alert_rules` and `alerts`). At most one
- * alert per (rule, device) is not resolved, which a partial unique index holds the store to.
- * Alert ids are given by the engine (it batches inserts per tick), rule ids by SQLite.
+ * Alert rules, alerts, their notes (comments, assignments) and silences (tables `alert_rules`,
+ * `alerts`, `alert_notes`, `alert_silences`). At most one alert per (rule, device) is not
+ * resolved, which a partial unique index holds the store to. Alert ids are given by the engine
+ * (it batches inserts per tick), rule ids by the database.
+ *
+ * Two implementations, one contract (store.contract.test.ts): SQLite in the registry database
+ * (here, synchronous; `asyncAlertStore` gives it the shared asynchronous shape) and PostgreSQL
+ * (store-postgres.ts) for several nodes. The converters below are shared by both.
  */
 
 export { ALERT_STATES, type AlertState }
@@ -53,7 +59,7 @@ export interface AlertNote {
   assignee: string | null
 }
 
-interface RuleRow {
+export interface RuleRow {
   id: number
   name: string
   kind: RuleKind
@@ -74,7 +80,7 @@ interface RuleRow {
   updated_at: string
 }
 
-interface AlertRow {
+export interface AlertRow {
   id: number
   rule_id: number
   rule_name: string
@@ -100,7 +106,7 @@ interface AlertRow {
   assignee: string | null
 }
 
-const toRule = (r: RuleRow): Rule => ({
+export const toRule = (r: RuleRow): Rule => ({
   id: r.id,
   name: r.name,
   kind: r.kind,
@@ -121,7 +127,7 @@ const toRule = (r: RuleRow): Rule => ({
   updatedAt: r.updated_at,
 })
 
-const toAlert = (r: AlertRow): Alert => ({
+export const toAlert = (r: AlertRow): Alert => ({
   id: r.id,
   ruleId: r.rule_id,
   ruleName: r.rule_name,
@@ -147,7 +153,7 @@ const toAlert = (r: AlertRow): Alert => ({
   assignee: r.assignee,
 })
 
-const ruleParams = (d: RuleDefinition) => ({
+export const ruleParams = (d: RuleDefinition) => ({
   name: d.name,
   kind: d.kind,
   field: d.field,
@@ -164,7 +170,7 @@ const ruleParams = (d: RuleDefinition) => ({
   enabled: d.enabled ? 1 : 0,
 })
 
-const alertParams = (a: Alert) => ({
+export const alertParams = (a: Alert) => ({
   id: a.id,
   rule_id: a.ruleId,
   rule_name: a.ruleName,
@@ -188,6 +194,56 @@ const alertParams = (a: Alert) => ({
   resolved_at: a.resolvedAt,
   resolved_reason: a.resolvedReason,
   assignee: a.assignee,
+})
+
+/** A silence (silences.ts says what it does); times in epoch ms. */
+export interface Silence {
+  id: number
+  ruleId: number | null
+  deviceId: string | null
+  city: string | null
+  reason: string
+  /** Epoch ms. */
+  startsAt: number
+  endsAt: number
+  createdBy: string
+  createdAt: number
+  endedBy: string | null
+}
+
+export interface NewSilence {
+  ruleId: number | null
+  deviceId: string | null
+  city: string | null
+  reason: string
+  startsAt: number
+  endsAt: number
+}
+
+export interface SilenceRow {
+  id: number
+  rule_id: number | null
+  device_id: string | null
+  city: string | null
+  reason: string
+  starts_at: number
+  ends_at: number
+  created_by: string
+  created_at: number
+  ended_by: string | null
+}
+
+export const toSilence = (r: SilenceRow): Silence => ({
+  id: r.id,
+  ruleId: r.rule_id,
+  deviceId: r.device_id,
+  city: r.city,
+  reason: r.reason,
+  startsAt: r.starts_at,
+  endsAt: r.ends_at,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  endedBy: r.ended_by,
 })
 
 export interface AlertQuery {
@@ -288,7 +344,7 @@ export const ALERT_MIGRATIONS: readonly SqliteMigration[] = [
   },
 ]
 
-export function createAlertStore(db: Database.Database) {
+export function createSqliteAlertStore(db: Database.Database) {
   migrateSqlite(db, 'alerts', ALERT_MIGRATIONS)
 
   const insertRule = db.prepare(`INSERT INTO alert_rules (name, kind, field, op, threshold, device_id, type, city, window_s, aggregate, min_duration_s, hysteresis, severity, enabled, created_by, created_at, updated_at)
@@ -305,6 +361,9 @@ export function createAlertStore(db: Database.Database) {
     'SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id',
   )
   const getAlert = db.prepare<[number], AlertRow>('SELECT * FROM alerts WHERE id = ?')
+  const insertSilence = db.prepare(`INSERT INTO alert_silences (rule_id, device_id, city, reason, starts_at, ends_at, created_by, created_at)
+    VALUES (@ruleId, @deviceId, @city, @reason, @startsAt, @endsAt, @createdBy, @createdAt)`)
+  const getSilence = db.prepare<[number], SilenceRow>('SELECT * FROM alert_silences WHERE id = ?')
 
   return {
     listRules: (): Rule[] => (db.prepare('SELECT * FROM alert_rules ORDER BY id').all() as RuleRow[]).map(toRule),
@@ -330,10 +389,14 @@ export function createAlertStore(db: Database.Database) {
       const row = getAlert.get(id)
       return row && toAlert(row)
     },
-    /** Writes inserts and updates in one transaction (the engine's per-tick batch). */
+    /**
+     * Writes inserts and updates in one transaction (the engine's per-tick batch). Updates first:
+     * they are of alerts stored before, and one resolved in the batch frees its (rule, device)
+     * for a new alert inserted in the same batch.
+     */
     write: db.transaction((inserts: readonly Alert[], updates: readonly Alert[]) => {
-      for (const a of inserts) insertAlert.run(alertParams(a))
       for (const a of updates) updateAlert.run(alertParams(a))
+      for (const a of inserts) insertAlert.run(alertParams(a))
     }),
     queryAlerts(q: AlertQuery): { items: Alert[]; total: number } {
       const where: string[] = []
@@ -372,7 +435,35 @@ export function createAlertStore(db: Database.Database) {
     },
     notes: (alertId: number): AlertNote[] =>
       listNotes.all(alertId).map((r) => ({ alertId: r.alert_id, at: r.at_ms, kind: r.kind, actor: r.actor, text: r.text, assignee: r.assignee })),
+
+    insertSilence(input: NewSilence, createdBy: string, createdAt: number): Silence {
+      const id = Number(insertSilence.run({ ...input, createdBy, createdAt }).lastInsertRowid)
+      return toSilence(getSilence.get(id)!)
+    },
+    getSilence(id: number): Silence | undefined {
+      const row = getSilence.get(id)
+      return row && toSilence(row)
+    },
+    /** Silences not over at `now` (pending and active). */
+    currentSilences: (now: number): Silence[] => db.prepare<[number], SilenceRow>('SELECT * FROM alert_silences WHERE ends_at > ? ORDER BY id').all(now).map(toSilence),
+    endSilence(id: number, now: number, by: string): void {
+      db.prepare('UPDATE alert_silences SET ends_at = ?, ended_by = ? WHERE id = ?').run(now, by, id)
+    },
+    /** Not over at `now` first, by end; then the newest `expiredLimit` over. */
+    listSilences(now: number, expiredLimit: number): Silence[] {
+      const live = db.prepare<[number], SilenceRow>('SELECT * FROM alert_silences WHERE ends_at > ? ORDER BY ends_at, id').all(now)
+      const over = db.prepare<[number, number], SilenceRow>('SELECT * FROM alert_silences WHERE ends_at <= ? ORDER BY ends_at DESC, id DESC LIMIT ?').all(now, expiredLimit)
+      return [...live, ...over].map(toSilence)
+    },
+    /** Deletes silences over before `before` (epoch ms). */
+    pruneSilences: (before: number): number => db.prepare('DELETE FROM alert_silences WHERE ends_at < ?').run(before).changes,
   }
 }
 
-export type AlertStore = ReturnType<typeof createAlertStore>
+export type SqliteAlertStore = ReturnType<typeof createSqliteAlertStore>
+
+/** The alert store as the PostgreSQL implementation has it, and as the SQLite one is given it by asyncAlertStore. */
+export type AlertStore = Async<SqliteAlertStore>
+
+/** The SQLite store in the shared asynchronous shape (each call still runs at once). */
+export const asyncAlertStore = (store: SqliteAlertStore): AlertStore => asAsync(store)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Notification } from '../../../shared/notify.ts'
+import type { AlertView } from '../alerts/engine.ts'
 import type { Alert } from '../alerts/store.ts'
+import { alertView } from '../alerts/views.ts'
 import { createGrouping, type Scheduler } from './grouping.ts'
 
 /** A clock and timers the test moves by hand. */
@@ -65,17 +67,21 @@ function alert(over: Partial<Alert> = {}): Alert {
   }
 }
 
-function setup(options: { isSilenced?: (a: Alert) => boolean } = {}) {
+/** Events as the engine emits them (engine.onAlert): a fresh view, `silenced` as a silence says at that moment. */
+function setup(options: { isSilenced?: (a: AlertView) => boolean } = {}) {
   const time = manualTime()
   const sent: Notification[] = []
   const grouping = createGrouping({ groupWindowMs: 30_000, repeatIntervalMs: 300_000, clock: time.clock, scheduler: time.scheduler, send: (n) => sent.push(n), ...options })
   const open = (over: Partial<Alert> = {}) => {
     const a = alert({ openedAt: time.clock(), ...over })
-    grouping.alertChanged('opened', a)
+    const view = alertView(a)
+    const silenced = options.isSilenced?.(view) ?? false
+    grouping.alertEvent({ type: 'opened', alert: alertView(a, silenced), silenced })
     return a
   }
-  const resolve = (a: Alert) => grouping.alertChanged('resolved', { ...a, state: 'resolved', resolvedAt: time.clock(), resolvedReason: 'cleared' })
-  return { time, sent, grouping, open, resolve }
+  const resolve = (a: Alert) => grouping.alertEvent({ type: 'resolved', alert: alertView({ ...a, state: 'resolved', resolvedAt: time.clock(), resolvedReason: 'cleared' }), silenced: false })
+  const acknowledge = (a: Alert) => grouping.alertEvent({ type: 'acknowledged', alert: alertView({ ...a, state: 'acknowledged', acknowledgedAt: time.clock(), acknowledgedBy: 'olga' }), silenced: false })
+  return { time, sent, grouping, open, resolve, acknowledge }
 }
 
 describe('notification grouping', () => {
@@ -110,6 +116,22 @@ describe('notification grouping', () => {
     expect(sent[1]!.devices).toHaveLength(50)
     time.advance(3_600_000)
     expect(sent).toHaveLength(2)
+  })
+
+  it('lists devices with their alert and opening time; an acknowledgement sends nothing', () => {
+    const { time, sent, open, acknowledge } = setup()
+    const first = open({ value: 40 })
+    time.advance(1_000)
+    const second = open()
+    acknowledge(first)
+    time.advance(30_000)
+    expect(sent).toHaveLength(1)
+    expect(sent[0]!.devices).toEqual([
+      { id: first.deviceId, name: first.deviceName, alertId: first.id, value: 40, openedAt: new Date(first.openedAt).toISOString(), message: first.message },
+      { id: second.deviceId, name: second.deviceName, alertId: second.id, value: 12, openedAt: new Date(second.openedAt).toISOString(), message: second.message },
+    ])
+    time.advance(3_600_000)
+    expect(sent).toHaveLength(1)
   })
 
   it('keeps groups apart by rule and by city', () => {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Notification, NotifiedDevice } from '../../../shared/notify.ts'
-import type { Alert } from '../alerts/store.ts'
-import { iso } from '../alerts/views.ts'
+import type { AlertEvent, AlertView } from '../alerts/engine.ts'
 
 /**
  * Alerts into notifications, grouped so that a storm is one message, not a hundred:
@@ -11,8 +10,9 @@ import { iso } from '../alerts/views.ts'
  *    for the next slot and go out together;
  *  - when the group's last alert resolves, a "resolved" message follows `groupWindowMs` later,
  *    unless an alert of the group opens again meanwhile (a flapping rule stays one incident);
- *  - silenced alerts (`isSilenced`, asked when an alert opens and again before a message) are
- *    left out; a group with nothing left to say sends nothing.
+ *  - silenced alerts (the event's `silenced` when an alert opens, `isSilenced` again before a
+ *    message) are left out; a group with nothing left to say sends nothing.
+ * Fed by the alert engine's events (engine.onAlert): each carries a fresh view of the alert.
  * Only alerts seen opening are followed: an alert already active when the process started
  * produces no message, nor does its resolution.
  */
@@ -36,7 +36,8 @@ export interface GroupingOptions {
   repeatIntervalMs: number
   clock?: () => number
   scheduler?: Scheduler
-  isSilenced?: (alert: Alert) => boolean
+  /** Asked again before a message: a silence may have started since the alert opened. */
+  isSilenced?: (alert: AlertView) => boolean
   /** Gets every message; must not throw (deliveries are its business). */
   send(notification: Notification): void
   /** Devices listed per message at most (the rest counted in `more`). Default 100. */
@@ -50,18 +51,18 @@ interface Group {
   severity: string
   city: string
   /** Active alerts of the group, not silenced when they opened. */
-  active: Map<number, Alert>
+  active: Map<number, AlertView>
   /** Opened since the last firing message. */
-  unsent: Map<number, Alert>
+  unsent: Map<number, AlertView>
   /** In a firing message since the last resolved one. */
-  notified: Map<number, Alert>
+  notified: Map<number, AlertView>
   lastSentAt: number | null
   pending: { what: 'firing' | 'resolved'; handle: unknown } | null
 }
 
-export const groupKey = (alert: Pick<Alert, 'ruleId' | 'city'>) => `${alert.ruleId}:${alert.city}`
+export const groupKey = (alert: Pick<AlertView, 'ruleId' | 'city'>) => `${alert.ruleId}:${alert.city}`
 
-const device = (a: Alert): NotifiedDevice => ({ id: a.deviceId, name: a.deviceName, alertId: a.id, value: a.value, openedAt: iso(a.openedAt)!, message: a.message })
+const device = (a: AlertView): NotifiedDevice => ({ id: a.deviceId, name: a.deviceName, alertId: a.id, value: a.value, openedAt: a.openedAt, message: a.message })
 
 /** The one-line summaries, English and Italian. */
 export function summaries(status: Notification['status'], group: Notification['group'], count: number, newAlerts: number): { summary: string; summaryIt: string } {
@@ -104,9 +105,10 @@ export function createGrouping(options: GroupingOptions) {
     g.pending = { what, handle }
   }
 
-  function message(g: Group, status: 'firing' | 'resolved', listed: Alert[], count: number, newAlerts: number): Notification {
+  function message(g: Group, status: 'firing' | 'resolved', listed: AlertView[], count: number, newAlerts: number): Notification {
     const group = { key: g.key, ruleId: g.ruleId, ruleName: g.ruleName, city: g.city, severity: g.severity }
-    const sorted = listed.sort((a, b) => a.openedAt - b.openedAt || a.id - b.id)
+    // ISO times of one format: their text order is their time order.
+    const sorted = listed.sort((a, b) => (a.openedAt < b.openedAt ? -1 : a.openedAt > b.openedAt ? 1 : a.id - b.id))
     return {
       version: 1,
       id: randomUUID(),
@@ -158,8 +160,8 @@ export function createGrouping(options: GroupingOptions) {
     groups.delete(g.key)
   }
 
-  function opened(alert: Alert): void {
-    if (isSilenced(alert)) {
+  function opened(alert: AlertView, silenced: boolean): void {
+    if (silenced) {
       stats.silenced += 1
       return
     }
@@ -170,17 +172,16 @@ export function createGrouping(options: GroupingOptions) {
       g = { key, ruleId: alert.ruleId, ruleName: alert.ruleName, severity: alert.severity, city: alert.city, active: new Map(), unsent: new Map(), notified: new Map(), lastSentAt: null, pending: null }
       groups.set(key, g)
     }
-    // A snapshot: the engine keeps changing its own object (last value, state).
-    const a = { ...alert }
-    g.active.set(a.id, a)
-    g.unsent.set(a.id, a)
+    // The event's view is a snapshot already: the engine goes on changing its own object, not this one.
+    g.active.set(alert.id, alert)
+    g.unsent.set(alert.id, alert)
     if (g.pending?.what === 'firing') return
     // Back before the resolved message went: the incident goes on (a message for the new alerts in the next slot).
     const now = clock()
     schedule(g, 'firing', Math.max(now + groupWindowMs, g.lastSentAt === null ? 0 : g.lastSentAt + repeatIntervalMs))
   }
 
-  function resolved(alert: Alert): void {
+  function resolved(alert: AlertView): void {
     const g = groups.get(groupKey(alert))
     if (!g || !g.active.delete(alert.id)) return
     g.unsent.delete(alert.id)
@@ -195,10 +196,10 @@ export function createGrouping(options: GroupingOptions) {
   }
 
   return {
-    /** The alert engine's hook: never throws. */
-    alertChanged(change: 'opened' | 'resolved', alert: Alert): void {
-      if (change === 'opened') opened(alert)
-      else resolved(alert)
+    /** An event of the alert engine (engine.onAlert); acknowledgements change nothing here. */
+    alertEvent(event: AlertEvent): void {
+      if (event.type === 'opened') opened(event.alert, event.silenced)
+      else if (event.type === 'resolved') resolved(event.alert)
     },
 
     /** Sends every group's pending message now, whatever its window (tests; shutdown does not). */

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { ContactPointPatch, NewContactPoint, Notification } from '../../../shared/notify.ts'
-import type { Alert } from '../alerts/store.ts'
+import type { AlertEvent, AlertView } from '../alerts/engine.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
 import { createNotifyStore, type ContactPoint, type ContactPointFields } from './store.ts'
 
 /**
- * Alert notifications through contact points, wired in one place: the alert engine's changes
- * (its `onAlertChange` hook) → grouping.ts (per rule and city, group window, minimum interval,
+ * Alert notifications through contact points, wired in one place: the alert engine's events
+ * (engine.onAlert, subscribed in app.ts) → grouping.ts (per rule and city, group window, minimum interval,
  * silences) → deliveries.ts (every enabled contact point: webhook.ts, email.ts; retries; the
  * delivery log in store.ts). Settings from cli/config.ts (NOTIFY_*, SMTP_*).
  */
@@ -38,8 +38,8 @@ export interface NotificationsDeps extends NotifyOptions {
   logger?: Pick<Logger, 'warn' | 'info'>
   clock?: () => number
   scheduler?: Scheduler
-  /** Silences (wired later): a silenced alert produces no notification. Default: never. */
-  isSilenced?: (alert: Alert) => boolean
+  /** Whether a silence mutes an alert now (asked again before a message). Default: never. */
+  isSilenced?: (alert: AlertView) => boolean
 }
 
 /** A contact point that does not hold together (the API answers 400). */
@@ -119,12 +119,12 @@ export function createNotifications(deps: NotificationsDeps) {
     emailConfigured: mailer !== undefined,
     defaultSecret: deps.webhookSecret !== undefined,
 
-    /** The alert engine's hook (onAlertChange): synchronous, cheap, never throws. */
-    alertChanged(change: 'opened' | 'resolved', alert: Alert): void {
+    /** The alert engine's listener (engine.onAlert): synchronous, cheap, never throws. */
+    alertEvent(event: AlertEvent): void {
       try {
-        grouping.alertChanged(change, alert)
+        grouping.alertEvent(event)
       } catch (err) {
-        deps.logger?.warn({ err, alert: alert.id }, 'notify: could not follow an alert change')
+        deps.logger?.warn({ err, alert: event.alert.id }, 'notify: could not follow an alert change')
       }
     },
 

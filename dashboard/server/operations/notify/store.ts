@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3'
+import { asAsync, type Async } from '../../../../devices/async-store.ts'
 import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
 import type { ContactPointKind, ContactPointView, DeliveryOutcome, DeliveryView, NotificationStatus } from '../../../shared/notify.ts'
 
 /**
  * Contact points and their delivery log in the node's SQLite database (beside alert rules and
- * alerts, which stay there in PostgreSQL mode too: notifications come from this node's alert
- * engine). The log keeps the newest `keep` deliveries per contact point.
+ * alerts, which stay there in PostgreSQL mode too for now: notifications come from this node's
+ * alert engine). The log keeps the newest `keep` deliveries per contact point. store-postgres.ts
+ * is the PostgreSQL twin (NotifyStoreAsync), held to the same contract (store.contract.test.ts).
  */
 
 export const NOTIFY_MIGRATIONS: readonly SqliteMigration[] = [
@@ -56,7 +58,7 @@ export interface ContactPoint {
   updatedAt: string
 }
 
-interface ContactPointRow {
+export interface ContactPointRow {
   id: number
   name: string
   kind: ContactPointKind
@@ -69,7 +71,7 @@ interface ContactPointRow {
   updated_at: string
 }
 
-interface DeliveryRow {
+export interface DeliveryRow {
   id: number
   contact_point_id: number
   notification_id: string
@@ -83,7 +85,7 @@ interface DeliveryRow {
   finished_at: number | null
 }
 
-const toContactPoint = (r: ContactPointRow): ContactPoint => ({
+export const toContactPoint = (r: ContactPointRow): ContactPoint => ({
   id: r.id,
   name: r.name,
   kind: r.kind,
@@ -109,7 +111,7 @@ export const contactPointView = (c: ContactPoint): ContactPointView => ({
   updatedAt: c.updatedAt,
 })
 
-const toDelivery = (r: DeliveryRow): DeliveryView => ({
+export const toDelivery = (r: DeliveryRow): DeliveryView => ({
   id: r.id,
   contactPointId: r.contact_point_id,
   notificationId: r.notification_id,
@@ -182,3 +184,7 @@ export function createNotifyStore(db: Database.Database, options: { keep: number
 }
 
 export type NotifyStore = ReturnType<typeof createNotifyStore>
+
+/** The notify store's calls answering promises: the PostgreSQL store's shape, and the SQLite one's through asyncNotifyStore. */
+export type NotifyStoreAsync = Async<NotifyStore>
+export const asyncNotifyStore = (store: NotifyStore): NotifyStoreAsync => asAsync(store)
