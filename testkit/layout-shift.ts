@@ -54,3 +54,36 @@ export async function scrollToBottom(page: Page, settle: () => Promise<void>, st
     if (atEnd) return
   }
 }
+
+/**
+ * The public page's lazy sections that have come near are drawn, with their data: the charts and
+ * the station map ready, the year's table, the cities' map, the buses live. What a visitor who
+ * pauses on the way down sees, and the moment after which a section must not change height.
+ */
+export async function publicSectionsDrawn(page: Page, timeout = 30_000): Promise<void> {
+  // The observers report on the next frames: let them, before asking which sections came near.
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll<HTMLElement>('.deferred[data-loaded="true"]')].every((el) => {
+        const done: Record<string, string> = {
+          'charts-section': '[data-testid="charts"][data-ready="true"]',
+          'map-section': '[data-testid="map"][data-ready="true"]',
+          'year-section': '[data-testid="year-table"]',
+          'overview-section': '[data-testid="cities-map"][data-ready="true"]',
+          'mobility-section': '[data-testid="mobility"]:not([data-state="connecting"])',
+        }
+        const selector = done[el.dataset.testid ?? '']
+        return selector === undefined || el.querySelector(selector) !== null
+      }),
+    null,
+    { timeout },
+  )
+}
+
+/** Switches the lazy sections' reserved heights off (the page as it was before them): the bench's baseline. */
+export const NO_RESERVED_HEIGHTS_CSS = `
+  .deferred { min-height: 0 !important; display: block !important; }
+  .mobility-box { height: auto !important; overflow: visible !important; }
+  .map-placeholder { display: none !important; }
+`

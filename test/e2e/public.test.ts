@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { LAYOUT_SHIFT_OBSERVER, layoutShifts, publicSectionsDrawn, scrollToBottom, sumShifts } from '../../testkit/layout-shift.ts'
 import { startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
@@ -519,6 +520,30 @@ describe('the public page on a narrow phone', () => {
       expect(after.scrollWidth).toBeLessThanOrEqual(after.clientWidth)
       await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
       await screenshot(page, `public-phone-${width}-footer`)
+      await page.close()
+    })
+  }
+
+  for (const width of [320, 390]) {
+    it(`keeps still while the lazy sections arrive on the way down at ${width} px (layout shift below 0.1)`, async () => {
+      const page = await browser.newPage({ width, height: 740 })
+      await page.addInitScript(LAYOUT_SHIFT_OBSERVER)
+      await page.goto(`${stack.urls.http}/`)
+      await page.getByTestId('aqi-card').waitFor()
+      await page.locator('.foot pre code').waitFor()
+      // A screen at a time to the bottom, each section that comes near drawn with its data before the next step.
+      await scrollToBottom(page, () => publicSectionsDrawn(page), 500)
+      for (const section of ['charts-section', 'map-section', 'year-section', 'overview-section', 'mobility-section']) {
+        expect(await page.getByTestId(section).getAttribute('data-loaded'), section).toBe('true')
+      }
+      expect(await page.getByTestId('year-row').count()).toBe(9)
+      expect(await page.getByTestId('cities-map').getAttribute('data-ready')).toBe('true')
+      const shifts = await layoutShifts(page)
+      const cls = sumShifts(shifts)
+      console.info(`phone ${width} px: layout shift ${cls.toFixed(4)} after scrolling through every lazy section${shifts.length ? `; ${shifts.map((s) => `${s.value.toFixed(3)} (${s.sources.join(', ')})`).join('; ')}` : ''}`)
+      expect(cls).toBeLessThan(0.1)
+      const { scrollWidth, clientWidth } = await overflow(page)
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
       await page.close()
     })
   }
