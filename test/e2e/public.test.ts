@@ -295,6 +295,9 @@ describe('the public page in an Italian browser', () => {
     expect(await level('siena').textContent()).toContain('Indice non disponibile')
     const map = page.getByTestId('cities-map')
     await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
+    // On the shared base map, like the station map: no street map is configured here, so its outline, said so on the map.
+    expect(await map.getAttribute('data-basemap')).toBe('outline')
+    expect(await map.getByTestId('basemap-note').textContent()).toContain('Contorno offline')
     expect(await page.locator('.city-marker').count()).toBe(10)
     // Names sit beside their dots without covering another dot or name (a name with no room is left out).
     const boxes = await page.locator('.city-marker-level, .city-marker:not([data-name="none"]) .city-marker-name').evaluateAll((els) =>
