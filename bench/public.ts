@@ -10,6 +10,7 @@ import { KINDS } from '../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
 import { cities } from '../devices/region.ts'
 import { launchBrowser } from '../testkit/browser.ts'
+import { largestContentfulPaint, LAYOUT_SHIFT_OBSERVER, layoutShifts, NO_RESERVED_HEIGHTS_CSS, publicSectionsDrawn, scrollToBottom, sumShifts } from '../testkit/layout-shift.ts'
 import { startStack, type Stack } from '../testkit/stack.ts'
 import { request as httpRequest } from 'node:http'
 
@@ -32,7 +33,9 @@ import { request as httpRequest } from 'node:http'
  *   in Chromium), on a phone-like network (150 ms round trip, 1.6 Mbit/s down: Lighthouse's mobile
  *   throttling), once as browsers ask (Brotli/gzip) and once asking `identity` (the baseline);
  *   the layout shift is taken before scrolling and again after scrolling through every lazy
- *   section (the charts, map, year, cities and buses arriving late must not move the page).
+ *   section (the charts, map, year, cities and buses arriving late must not move the page), and
+ *   once more with the sections' reserved heights switched off by a style sheet (the baseline:
+ *   the page as it was before it reserved them).
  *
  * The platform is a real stack (testkit/stack.ts: broker, ingest, embedded storage); a week
  * of readings for 3 stations per city is written to its storage. The two servers measured are
@@ -227,15 +230,12 @@ export interface PaintFigures {
   answers: number
 }
 
-/** Observers installed before the page's own scripts run; layout shifts right after input do not count (as in CLS). */
-const PAINT_OBSERVERS = `
-  window.__paint = { lcp: 0, cls: 0 };
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__paint.lcp = e.renderTime || e.startTime }).observe({ type: 'largest-contentful-paint', buffered: true });
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__paint.cls += e.value }).observe({ type: 'layout-shift', buffered: true });
-`
-
-/** One cold first visit on a phone (390 × 844) over a throttled network; `identity` asks the server not to compress. */
-export async function phoneVisitPaint(base: string, options: { identity: boolean }): Promise<PaintFigures> {
+/**
+ * One cold first visit on a phone (390 × 844) over a throttled network; `identity` asks the server
+ * not to compress; `noReserve` switches the lazy sections' reserved heights off (the baseline for
+ * the layout shift after scrolling: the page as it was before them).
+ */
+export async function phoneVisitPaint(base: string, options: { identity: boolean; noReserve?: boolean }): Promise<PaintFigures> {
   const browser = await launchBrowser({ locale: 'it-IT' })
   try {
     const page = await browser.newPage({ width: 390, height: 844 })
@@ -250,23 +250,17 @@ export async function phoneVisitPaint(base: string, options: { identity: boolean
       answers++
       if (/^(br|gzip)$/.test(r.headers()['content-encoding'] ?? '')) compressedAnswers++
     })
-    await page.addInitScript(PAINT_OBSERVERS)
+    await page.addInitScript(LAYOUT_SHIFT_OBSERVER)
+    if (options.noReserve) await page.addInitScript(`document.addEventListener('DOMContentLoaded', () => { const s = document.createElement('style'); s.textContent = ${JSON.stringify(NO_RESERVED_HEIGHTS_CSS)}; document.head.append(s) })`)
     await page.goto(`${base}/`, { timeout: 120_000 })
     await page.getByTestId('aqi-card').waitFor({ timeout: 120_000 })
     await page.waitForLoadState('networkidle', { timeout: 120_000 })
-    const before = (await page.evaluate('window.__paint')) as { lcp: number; cls: number }
-    // Down the page a screen at a time, waiting for each lazy section that comes near to load.
-    for (let i = 0; i < 40; i++) {
-      const atEnd = await page.evaluate(() => {
-        window.scrollBy(0, 600)
-        return window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2
-      })
-      await page.waitForLoadState('networkidle', { timeout: 120_000 })
-      if (atEnd) break
-    }
-    await page.waitForTimeout(1000)
-    const after = (await page.evaluate('window.__paint')) as { lcp: number; cls: number }
-    return { lcp: before.lcp, clsBeforeScroll: before.cls, clsAfterScroll: after.cls, compressedAnswers, answers }
+    const lcp = await largestContentfulPaint(page)
+    const before = sumShifts(await layoutShifts(page))
+    // Down the page a screen at a time, each lazy section that comes near drawn with its data before the next step.
+    await scrollToBottom(page, () => publicSectionsDrawn(page, 120_000))
+    const after = sumShifts(await layoutShifts(page))
+    return { lcp, clsBeforeScroll: before, clsAfterScroll: after, compressedAnswers, answers }
   } finally {
     await browser.close()
   }
@@ -374,11 +368,16 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
       })
     const compressedPaint = await paint(false)
     const identityPaint = await paint(true)
+    const noReservePaint = await phoneVisitPaint(withSnapshots, { identity: false, noReserve: true }).catch((err: unknown) => {
+      notes.push(`paint without reserved heights not measured: ${String(err).split('\n')[0]}`)
+      return undefined
+    })
     if (compressedPaint || identityPaint) {
       rows.push({ figure: 'first phone visit, largest contentful paint, ms (150 ms RTT, 1.6 Mbit/s): Brotli/gzip vs identity', piazza: compressedPaint?.lcp, baseline: identityPaint?.lcp, unit: 'ms', better: 'lower' })
       rows.push({ figure: '  cumulative layout shift before scrolling', piazza: compressedPaint?.clsBeforeScroll, baseline: identityPaint?.clsBeforeScroll, unit: 'CLS', better: '' })
       rows.push({ figure: '  cumulative layout shift after scrolling through every lazy section', piazza: compressedPaint?.clsAfterScroll, baseline: identityPaint?.clsAfterScroll, unit: 'CLS', better: '' })
-      for (const [name, p] of [['compressed', compressedPaint], ['identity', identityPaint]] as const) {
+      rows.push({ figure: '  layout shift after scrolling (Brotli/gzip): sections keep their height vs reserved heights switched off', piazza: compressedPaint?.clsAfterScroll, baseline: noReservePaint?.clsAfterScroll, unit: 'CLS', better: 'lower' })
+      for (const [name, p] of [['compressed', compressedPaint], ['identity', identityPaint], ['compressed, reserved heights switched off', noReservePaint]] as const) {
         if (p) notes.push(`paint visit (${name}): ${p.compressedAnswers} of ${p.answers} answers came compressed; CLS ${p.clsBeforeScroll.toFixed(4)} before scrolling, ${p.clsAfterScroll.toFixed(4)} after`)
       }
     }

@@ -73,8 +73,33 @@ describe('planFleet', () => {
     }
     expect(new Set(stations.map((s) => s.name)).size).toBe(stations.length)
     expect(planFleet({ devices: 500, seed: 7 }).map((d) => d.name)).toEqual(plan.map((d) => d.name))
-    // The other kinds keep their generated names.
-    expect(plan.find((d) => d.type === 'noise')!.name).toMatch(/^Noise .* #\d+$/)
+  })
+
+  it('names the other kinds in Italian too (kind, city, street; buses by line and vehicle), every name distinct and none English', () => {
+    const plan = planFleet({ devices: 500, seed: 7 })
+    const others = plan.filter((d) => d.type !== 'air-quality')
+    const prefix = { noise: 'Fonometro', weather: 'Meteo', 'traffic-counter': 'Conteggio traffico', parking: 'Parcheggio', 'bike-dock': 'Bici' } as const
+    for (const d of others) {
+      const city = cities.find((c) => c.id === d.city)!
+      expect(d.name).not.toMatch(/#|station|counter|parking|dock|meter|line /i)
+      if (d.type === 'bus') {
+        expect(d.name).toBe(`Bus ${city.name} – Linea ${d.metadata.route}, vettura ${d.id.split('-').pop()}`)
+        continue
+      }
+      const head = `${prefix[d.type as keyof typeof prefix]} ${city.name} – `
+      expect(d.name.startsWith(head)).toBe(true)
+      expect(STREETS[d.city]).toContain(d.name.slice(head.length).replace(/ \(\d+\)$/, ''))
+    }
+    for (const type of ['parking', 'bike-dock', 'traffic-counter', 'bus'] as const) expect(others.filter((d) => d.type === type).length).toBeGreaterThan(20)
+    expect(new Set(plan.map((d) => d.name)).size).toBe(plan.length)
+    // Natural order: vehicle 2 before vehicle 10 (how the lists sort them).
+    const natural = new Intl.Collator('it', { numeric: true }).compare
+    const firenzeBuses = others
+      .filter((d) => d.type === 'bus' && d.city === 'firenze' && d.metadata.route === '1')
+      .sort((a, b) => natural(a.name, b.name))
+      .map((d) => Number(d.id.split('-').pop()))
+    expect(firenzeBuses.length).toBeGreaterThan(2)
+    expect(firenzeBuses).toEqual([...firenzeBuses].sort((a, b) => a - b))
   })
 
   it('apportions exactly', () => {
@@ -133,6 +158,20 @@ describe('ensureFleet', () => {
     expect(registry.get(a.id)!.name).toBe(a.name)
     expect(entries[0]!.device.name).toBe(a.name)
     expect(registry.get(b.id)!.name).toBe('Centralina del Comune')
+  })
+
+  it('renames car parks and buses still carrying the English names an earlier demo generated', async () => {
+    const file = join(dir, 'fleet.json')
+    const all = planFleet({ devices: 60, seed: 8, cities: ['firenze'] })
+    const park = all.find((d) => d.type === 'parking')!
+    const bus = all.find((d) => d.type === 'bus')!
+    const n = (id: string) => id.split('-').pop()
+    await registry.add({ ...park, name: `Parking area Firenze #${n(park.id)}` }, 'simulator')
+    await registry.add({ ...bus, name: `Bus tracker Firenze line ${bus.metadata.route} #${n(bus.id)}` }, 'simulator')
+    await ensureFleet(registry, [park, bus], file)
+    expect(registry.get(park.id)!.name).toBe(park.name)
+    expect(park.name).toMatch(/^Parcheggio Firenze – /)
+    expect(registry.get(bus.id)!.name).toBe(`Bus Firenze – Linea ${bus.metadata.route}, vettura ${n(bus.id)}`)
   })
 
   it('recovers when the credentials file is lost, by rotating secrets instead of duplicating devices', async () => {

@@ -120,17 +120,32 @@ export function planFleet(options: { devices: number; seed: number; cities?: str
   return plan
 }
 
-/**
- * Air-quality stations are what citizens see on the public page: named as an Italian installer
- * would, after the city and the street ("Firenze – Viale Gramsci"). The rest keep the generated
- * English names the operators' tools group by.
- */
-function plannedName(type: DeviceType, city: City, n: number, seed: number, metadata: Record<string, string | number | boolean>): string {
-  const street = type === 'air-quality' ? streetName(city.id, n, seed) : undefined
-  return street ? `${city.name} – ${street}` : generatedName(type, city, n, metadata)
+/** The Italian word an installer in Tuscany would put before the street, per kind ("Parcheggio …"). */
+const ITALIAN_KIND: Record<Exclude<DeviceType, 'air-quality' | 'bus'>, string> = {
+  noise: 'Fonometro',
+  weather: 'Meteo',
+  'traffic-counter': 'Conteggio traffico',
+  parking: 'Parcheggio',
+  'bike-dock': 'Bici',
 }
 
-/** The English name every simulated device had before stations got street names. */
+/**
+ * Devices are named in Italian, as an installer would, after their city and street: air-quality
+ * stations (what citizens see on the public page) "Firenze – Viale Gramsci", the others with their
+ * kind first ("Parcheggio Firenze – Piazza della Libertà"), buses after their line and vehicle
+ * ("Bus Firenze – Linea 6, vettura 12"). Each kind walks the city's streets from its own place, so
+ * a city's first car park and first counter are not on the same street; within a kind and city
+ * names are distinct (streetName adds "(2)" once the list runs out), so all names are distinct.
+ * Cities without a street list keep the generated English names.
+ */
+function plannedName(type: DeviceType, city: City, n: number, seed: number, metadata: Record<string, string | number | boolean>): string {
+  if (type === 'bus') return `Bus ${city.name} – Linea ${metadata.route}, vettura ${n}`
+  const street = streetName(city.id, n, type === 'air-quality' ? seed : hashInts(seed, hashString(type)))
+  if (!street) return generatedName(type, city, n, metadata)
+  return type === 'air-quality' ? `${city.name} – ${street}` : `${ITALIAN_KIND[type]} ${city.name} – ${street}`
+}
+
+/** The English name every simulated device had before devices got Italian names. */
 function generatedName(type: DeviceType, city: City, n: number, metadata: Record<string, string | number | boolean>): string {
   return `${KINDS[type].label} ${city.name} ${type === 'bus' ? `line ${metadata.route} ` : ''}#${n}`
 }
@@ -197,7 +212,8 @@ function writeFleetFile(file: string, data: FleetFile): void {
  * - in the registry but not in the file (file lost): the secret is rotated to learn a new one;
  * - not in the registry (fresh start, or the registry was wiped): registered.
  * Entries in the file for devices outside this plan are kept, so a smaller run doesn't forget them.
- * A device still carrying the English name an earlier version generated gets the planned name;
+ * A device still carrying the English name an earlier version generated ("Parking area Firenze #3")
+ * gets the planned Italian name;
  * a name an operator gave it is left alone.
  */
 export async function ensureFleet(

@@ -112,12 +112,12 @@ export function App() {
               <Pollutants data={data} lang={lang} t={t} />
             </div>
             <div className="col">
-              <Deferred fallback={t.chartsLoading} testId="charts-section">
+              <Deferred fallback={t.chartsLoading} testId="charts-section" reserve="charts">
                 <Charts hours={history.data?.hours} lang={lang} now={{ index: data.index.value, band: data.index.band, driving: data.index.drivingPollutant }} />
               </Deferred>
               <section className="card" aria-labelledby="stations-title">
                 <h2 id="stations-title">{t.stations}</h2>
-                <Deferred fallback={t.mapLoading} testId="map-section">
+                <Deferred fallback={t.mapLoading} testId="map-section" reserve="map">
                   <StationMap city={city} stations={data.stations} lang={lang} label={t.stationsMap(city.name)} selected={station?.id ?? null} onSelect={chooseStation} />
                 </Deferred>
                 {station && <StationPanel key={station.id} city={city} station={station} number={data.stations.indexOf(station) + 1} lang={lang} t={t} onClose={() => chooseStation(null)} />}
@@ -130,10 +130,10 @@ export function App() {
             would be pushed down when the data arrives (a layout shift of half the screen). */}
         {settled && (
           <>
-            <Deferred fallback={y.loading} testId="year-section" ready={data !== undefined}>
+            <Deferred fallback={y.loading} testId="year-section" reserve="year" ready={data !== undefined}>
               <YearSoFar city={city} lang={lang} />
             </Deferred>
-            <Deferred fallback={t.loading} testId="overview-section" ready={data !== undefined}>
+            <Deferred fallback={t.loading} testId="overview-section" reserve="overview" ready={data !== undefined}>
               <CitiesOverview
                 lang={lang}
                 current={city.id}
@@ -144,7 +144,7 @@ export function App() {
                 }}
               />
             </Deferred>
-            <Deferred fallback={t.loading} testId="mobility-section" ready={data !== undefined}>
+            <Deferred fallback={t.loading} testId="mobility-section" reserve="mobility" ready={data !== undefined}>
               <MobilityNow city={city} lang={lang} />
             </Deferred>
           </>
@@ -439,12 +439,19 @@ function Footer({ city, lang, t, license, attribution }: { city: string; lang: L
   )
 }
 
+/** Which height the section keeps from the start (public.css `.reserve-…`, per screen width). */
+type Reserve = 'charts' | 'map' | 'year' | 'overview' | 'mobility'
+
 /**
- * Renders its children (a lazy chunk) once the section comes near the viewport. Not before the
+ * Renders its children (a lazy chunk) once the section comes near the viewport. Until then, and
+ * while its chunk and data load, it keeps about the height it will have (`reserve`): what is below
+ * it stays below the screen's edge when it arrives, so nothing the visitor sees moves (no layout
+ * shift); the content inside keeps its own height as its data comes (fixed chart and map boxes,
+ * lists that scroll). Not before the
  * content above it is in place (`ready`): while the page still says "loading", a section below is
  * in view, and an observer started then would fetch its chunk before the data pushed it down.
  */
-function Deferred({ children, fallback, testId, ready = true }: { children: ReactNode; fallback: string; testId: string; ready?: boolean }) {
+function Deferred({ children, fallback, testId, reserve, ready = true }: { children: ReactNode; fallback: string; testId: string; reserve: Reserve; ready?: boolean }) {
   const ref = useRef<HTMLDivElement>(null)
   const [near, setNear] = useState(false)
   useEffect(() => {
@@ -469,7 +476,7 @@ function Deferred({ children, fallback, testId, ready = true }: { children: Reac
     </p>
   )
   return (
-    <div ref={ref} data-testid={testId} data-loaded={near}>
+    <div ref={ref} className={`deferred reserve-${reserve}`} data-testid={testId} data-loaded={near}>
       {near ? <Suspense fallback={placeholder}>{children}</Suspense> : placeholder}
     </div>
   )

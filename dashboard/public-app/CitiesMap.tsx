@@ -3,6 +3,8 @@ import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerU
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
+import { createBaseMap, type BaseMapControl } from '../app/map/basemap.ts'
+import { useBaseMap } from './api.ts'
 import type { CityNow } from './cities.ts'
 import { bandName, strings } from './i18n.ts'
 import { type Lang } from '../i18n/lang.ts'
@@ -11,12 +13,13 @@ setWorkerUrl(workerUrl)
 
 /**
  * The ten cities on a map of the region, each a marker with its index level and its name; a tap
- * opens the city. Built offline (no tile server here): a plain background, the cities on top.
+ * opens the city. On the shared base map (the configured street style or tiles); its outline here
+ * is a plain background, the cities on top.
  */
 
 const NO_INDEX = { color: '#5f6b76', textColor: '#ffffff' }
 
-const STYLE: StyleSpecification = {
+const OUTLINE: StyleSpecification = {
   version: 8,
   name: 'Piazza public region',
   sources: {},
@@ -57,16 +60,21 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
   const mapRef = useRef<MapLibreMap | null>(null)
   const markers = useRef<Marker[]>([])
   const [ready, setReady] = useState(false)
+  const baseMap = useBaseMap()
+  const baseRef = useRef<BaseMapControl | null>(null)
   const onCityRef = useRef(onCity)
   onCityRef.current = onCity
 
   useEffect(() => {
-    if (!container.current) return
+    if (baseMap === undefined || !container.current) return
+    // The markers are HTML: a base map handing over to the next style keeps them.
+    const base = createBaseMap(baseMap, { outline: () => OUTLINE, lang, onStyleChange: () => {} })
+    baseRef.current = base
     const bounds = new LngLatBounds()
     for (const c of cities) bounds.extend([c.lon, c.lat])
     const map = new MapLibreMap({
       container: container.current,
-      style: STYLE,
+      style: base.initialStyle,
       bounds,
       // Tight at the sides: a name with no room there goes to the other side of its dot, or is left out.
       fitBoundsOptions: { padding: { top: 24, bottom: 24, left: 24, right: 24 } },
@@ -78,23 +86,27 @@ export default function CitiesMap({ cities, lang, current, onCity, label }: { ci
     mapRef.current = map
     map.touchZoomRotate.disableRotation()
     map.addControl(new NavigationControl({ showCompass: false }), 'top-right')
+    base.attach(map)
     map.getCanvas().setAttribute('aria-label', label)
     map.on('load', () => setReady(true))
     map.on('zoomend', () => placeNames(map, markers.current))
     return () => {
       for (const m of markers.current) m.remove()
       markers.current = []
+      base.detach()
       map.remove()
       mapRef.current = null
+      baseRef.current = null
       setReady(false)
     }
-    // Built once; the markers below follow the data.
+    // Built once the base map is known; the markers below follow the data, the label and language their own effect.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [])
+  }, [baseMap])
 
   useEffect(() => {
     mapRef.current?.getCanvas().setAttribute('aria-label', label)
-  }, [label])
+    baseRef.current?.setLang(lang)
+  }, [label, lang])
 
   useEffect(() => {
     const map = mapRef.current

@@ -52,12 +52,23 @@ export default function CitiesOverview({ lang, current, onCity }: { lang: Lang; 
             )
           })}
         </ul>
-        {items && (
-          <Suspense fallback={<p className="small">{t.mapLoading}</p>}>
+        {/* The map's box is there from the start, the same size as the map: nothing moves when it comes. */}
+        {items ? (
+          <Suspense fallback={<MapBox text={t.mapLoading} />}>
             <CitiesMap cities={cities} lang={lang} current={current} onCity={onCity} label={y.citiesMap} />
           </Suspense>
+        ) : (
+          <MapBox text={t.mapLoading} />
         )}
       </div>
     </section>
+  )
+}
+
+function MapBox({ text }: { text: string }) {
+  return (
+    <div className="map overview-map map-placeholder">
+      <p className="small">{text}</p>
+    </div>
   )
 }

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { io } from 'socket.io-client'
 import type { DeviceType } from '../../devices/kinds.ts'
 import type { LiveUpdate } from '../shared/realtime.ts'
@@ -111,44 +111,63 @@ export default function MobilityNow({ city, lang }: { city: PublicCity; lang: La
         <div>
           <h3>{t.buses}</h3>
           <BusMap city={city} buses={buses} label={t.busesMap(city.name)} />
-          {buses.length === 0 ? (
-            <p className="small">{t.noBuses}</p>
-          ) : (
-            <ul className="mobility-list" data-testid="buses" aria-live="polite">
-              {buses.map((b) => {
-                const delay = num(b.values.delay)
-                return (
-                  <li key={b.id} data-testid="bus" data-bus={b.id} data-delay={delay ?? ''}>
-                    <strong>{t.route(String(b.values.route ?? '?'))}</strong> · <span data-testid="bus-delay">{delayText(lang, delay)}</span>
-                  </li>
-                )
-              })}
-            </ul>
-          )}
+          <ListBox label={t.buses}>
+            {buses.length === 0 ? (
+              <p className="small">{t.noBuses}</p>
+            ) : (
+              <ul className="mobility-list" data-testid="buses" aria-live="polite">
+                {buses.map((b) => {
+                  const delay = num(b.values.delay)
+                  return (
+                    <li key={b.id} data-testid="bus" data-bus={b.id} data-delay={delay ?? ''}>
+                      <strong>{t.route(String(b.values.route ?? '?'))}</strong> · <span data-testid="bus-delay">{delayText(lang, delay)}</span>
+                    </li>
+                  )
+                })}
+              </ul>
+            )}
+          </ListBox>
         </div>
         <div>
           <h3>{t.carParks}</h3>
-          {parks.length === 0 ? <p className="small">{t.noCarParks}</p> : <ParkList parks={parks} names={names.parks} trends={trends} lang={lang} t={t} />}
+          <ListBox label={t.carParks}>
+            {parks.length === 0 ? <p className="small">{t.noCarParks}</p> : <ParkList parks={parks} names={names.parks} trends={trends} lang={lang} t={t} />}
+          </ListBox>
         </div>
         <div>
           <h3>{t.bikes}</h3>
-          {docks.length === 0 ? (
-            <p className="small">{t.noBikes}</p>
-          ) : (
-            <ul className="mobility-list" data-testid="docks">
-              {docks.map((d) => (
-                <li key={d.id} data-testid="dock" data-dock={d.id}>
-                  <span>{names.docks[d.id] ?? d.id}</span> · <span data-testid="dock-counts">{t.bikesDocks(formatNumber(lang, num(d.values.availableBikeNumber) ?? 0), formatNumber(lang, num(d.values.freeSlotNumber) ?? 0))}</span>
-                </li>
-              ))}
-            </ul>
-          )}
+          <ListBox label={t.bikes}>
+            {docks.length === 0 ? (
+              <p className="small">{t.noBikes}</p>
+            ) : (
+              <ul className="mobility-list" data-testid="docks">
+                {docks.map((d) => (
+                  <li key={d.id} data-testid="dock" data-dock={d.id}>
+                    <span>{names.docks[d.id] ?? d.id}</span> · <span data-testid="dock-counts">{t.bikesDocks(formatNumber(lang, num(d.values.availableBikeNumber) ?? 0), formatNumber(lang, num(d.values.freeSlotNumber) ?? 0))}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </ListBox>
         </div>
       </div>
       <p className="small">
         <a href="/api/public/catalog">{t.feeds}</a>
       </p>
     </section>
+  )
+}
+
+/**
+ * A list that arrives and grows live, in a box of fixed height that scrolls: what comes later
+ * (the snapshot, new buses) never changes the section's height, so nothing below it moves. A
+ * focusable region, so the keyboard can scroll it too.
+ */
+function ListBox({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="mobility-box" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
   )
 }
 

@@ -4,9 +4,8 @@ import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, setWorkerU
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url'
 import { useEffect, useRef, useState } from 'react'
 import { band as bandOf, type Level } from '../../devices/aqi.ts'
-import type { BaseMap } from '../shared/config.ts'
 import { createBaseMap, type BaseMapControl } from '../app/map/basemap.ts'
-import type { StationSummary } from './api.ts'
+import { useBaseMap, type StationSummary } from './api.ts'
 import type { PublicCity } from './cities.ts'
 import { clusterPoints } from './clusters.ts'
 import { bandName, strings } from './i18n.ts'
@@ -81,22 +80,10 @@ export default function StationMap({
   const drawnRef = useRef('')
   const [ready, setReady] = useState(false)
   const [zoom, setZoom] = useState(0)
-  const [baseMap, setBaseMap] = useState<BaseMap | undefined>(undefined)
+  const baseMap = useBaseMap()
   const baseRef = useRef<BaseMapControl | null>(null)
   const onSelectRef = useRef(onSelect)
   onSelectRef.current = onSelect
-
-  useEffect(() => {
-    let cancelled = false
-    const none: BaseMap = { styleUrl: null, pmtilesUrl: null, attribution: null }
-    fetch('/api/config')
-      .then((r) => (r.ok ? (r.json() as Promise<{ baseMap: BaseMap }>) : { baseMap: none }))
-      .then((c) => !cancelled && setBaseMap(c.baseMap ?? none))
-      .catch(() => !cancelled && setBaseMap(none))
-    return () => {
-      cancelled = true
-    }
-  }, [])
 
   useEffect(() => {
     if (baseMap === undefined || !container.current) return

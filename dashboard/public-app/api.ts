@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react'
+import type { BaseMap } from '../shared/config.ts'
 import type { AirQualityResponse, CityAirQuality, HistoryResponse } from '../server/public/schemas.ts'
 import type { StatisticsResponse } from '../server/public/statistics.ts'
 
@@ -29,6 +30,30 @@ export const fetchStatistics = (city: string, signal?: AbortSignal) =>
   getJson<StatisticsResponse>(`/api/public/air-quality/statistics?city=${encodeURIComponent(city)}`, signal)
 /** Every city's index now, for the overview. */
 export const fetchAllCities = (_key: string, signal?: AbortSignal) => getJson<AirQualityResponse>('/api/public/air-quality', signal)
+
+const NO_BASE_MAP: BaseMap = { styleUrl: null, pmtilesUrl: null, attribution: null }
+let baseMap: Promise<BaseMap> | undefined
+/** The configured base map (/api/config), asked once for both maps; without an answer, the outline. */
+export function fetchBaseMap(): Promise<BaseMap> {
+  baseMap ??= fetch('/api/config')
+    .then((r) => (r.ok ? (r.json() as Promise<{ baseMap?: BaseMap }>) : ({} as { baseMap?: BaseMap })))
+    .then((c) => c.baseMap ?? NO_BASE_MAP)
+    .catch(() => NO_BASE_MAP)
+  return baseMap
+}
+
+/** The base map for a map component: undefined until /api/config has answered (or failed). */
+export function useBaseMap(): BaseMap | undefined {
+  const [base, setBase] = useState<BaseMap | undefined>(undefined)
+  useEffect(() => {
+    let cancelled = false
+    void fetchBaseMap().then((b) => !cancelled && setBase(b))
+    return () => {
+      cancelled = true
+    }
+  }, [])
+  return base
+}
 
 export interface Polled<T> {
   data: T | undefined

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { launchBrowser, screenshot, type Browser } from '../../testkit/browser.ts'
+import { LAYOUT_SHIFT_OBSERVER, layoutShifts, publicSectionsDrawn, scrollToBottom, sumShifts } from '../../testkit/layout-shift.ts'
 import { startStack, type Stack } from '../../testkit/stack.ts'
 
 /**
@@ -294,6 +295,9 @@ describe('the public page in an Italian browser', () => {
     expect(await level('siena').textContent()).toContain('Indice non disponibile')
     const map = page.getByTestId('cities-map')
     await expect.poll(() => map.getAttribute('data-ready'), { timeout: 30_000 }).toBe('true')
+    // On the shared base map, like the station map: no street map is configured here, so its outline, said so on the map.
+    expect(await map.getAttribute('data-basemap')).toBe('outline')
+    expect(await map.getByTestId('basemap-note').textContent()).toContain('Contorno offline')
     expect(await page.locator('.city-marker').count()).toBe(10)
     // Names sit beside their dots without covering another dot or name (a name with no room is left out).
     const boxes = await page.locator('.city-marker-level, .city-marker:not([data-name="none"]) .city-marker-name').evaluateAll((els) =>
@@ -519,6 +523,30 @@ describe('the public page on a narrow phone', () => {
       expect(after.scrollWidth).toBeLessThanOrEqual(after.clientWidth)
       await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
       await screenshot(page, `public-phone-${width}-footer`)
+      await page.close()
+    })
+  }
+
+  for (const width of [320, 390]) {
+    it(`keeps still while the lazy sections arrive on the way down at ${width} px (layout shift below 0.1)`, async () => {
+      const page = await browser.newPage({ width, height: 740 })
+      await page.addInitScript(LAYOUT_SHIFT_OBSERVER)
+      await page.goto(`${stack.urls.http}/`)
+      await page.getByTestId('aqi-card').waitFor()
+      await page.locator('.foot pre code').waitFor()
+      // A screen at a time to the bottom, each section that comes near drawn with its data before the next step.
+      await scrollToBottom(page, () => publicSectionsDrawn(page), 500)
+      for (const section of ['charts-section', 'map-section', 'year-section', 'overview-section', 'mobility-section']) {
+        expect(await page.getByTestId(section).getAttribute('data-loaded'), section).toBe('true')
+      }
+      expect(await page.getByTestId('year-row').count()).toBe(9)
+      expect(await page.getByTestId('cities-map').getAttribute('data-ready')).toBe('true')
+      const shifts = await layoutShifts(page)
+      const cls = sumShifts(shifts)
+      console.info(`phone ${width} px: layout shift ${cls.toFixed(4)} after scrolling through every lazy section${shifts.length ? `; ${shifts.map((s) => `${s.value.toFixed(3)} (${s.sources.join(', ')})`).join('; ')}` : ''}`)
+      expect(cls).toBeLessThan(0.1)
+      const { scrollWidth, clientWidth } = await overflow(page)
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
       await page.close()
     })
   }
