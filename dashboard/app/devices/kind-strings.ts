@@ -80,11 +80,20 @@ const it: typeof en = {
 export const KIND_STRINGS = { en, it }
 
 export function typeLabel(config: AppConfig, type: string): string {
-  return KIND_STRINGS[appLang()].types[type] ?? config.kinds[type]?.label ?? type
+  return typeLabelOr(type, config.kinds[type]?.label)
 }
 
 export function fieldLabel(config: AppConfig, type: string, field: string): string {
-  return KIND_STRINGS[appLang()].fields[field] ?? config.kinds[type]?.fields[field]?.label ?? field
+  return fieldLabelOr(field, config.kinds[type]?.fields[field]?.label)
+}
+
+/** For pages with the server's raw kind list: its label is the fallback. */
+export function typeLabelOr(type: string, serverLabel: string | undefined): string {
+  return KIND_STRINGS[appLang()].types[type] ?? serverLabel ?? type
+}
+
+export function fieldLabelOr(field: string, serverLabel: string | undefined): string {
+  return KIND_STRINGS[appLang()].fields[field] ?? serverLabel ?? field
 }
 
 export function tagLabel(config: AppConfig, type: string, tag: string): string {
