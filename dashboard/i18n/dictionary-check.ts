@@ -16,7 +16,9 @@ export function dictionaryProblems(dictionary: Record<string, unknown>): string[
     } else if (typeof first === 'function') {
       values.forEach((v, i) => {
         const out = typeof v === 'function' ? callWithSamples(v as (...a: unknown[]) => unknown) : undefined
-        if (typeof out !== 'string' || out.trim() === '') problems.push(`${path}(…) [${langs[i]}]: empty`)
+        // A string, or a rendered fragment (texts with markup inside).
+        const empty = typeof out === 'string' ? out.trim() === '' : out === null || typeof out !== 'object'
+        if (empty) problems.push(`${path}(…) [${langs[i]}]: empty`)
       })
     } else if (first && typeof first === 'object') {
       const keys = new Set(values.flatMap((v) => (v && typeof v === 'object' ? Object.keys(v) : [])))
@@ -27,11 +29,14 @@ export function dictionaryProblems(dictionary: Record<string, unknown>): string[
   return problems
 }
 
-/** Interpolating functions take numbers or words: try words ('2'), then numbers (2). */
+/** Interpolating functions take words, numbers or a function that marks a word up: try each. */
 function callWithSamples(f: (...a: unknown[]) => unknown): unknown {
-  try {
-    return f('2', '2', '2', '2')
-  } catch {
-    return f(2, 2, 2, 2)
+  for (const sample of ['2', 2, (x: unknown) => x]) {
+    try {
+      return f(sample, sample, sample, sample)
+    } catch {
+      // the next kind of sample
+    }
   }
+  return undefined
 }
