@@ -123,4 +123,17 @@ describe('the Italian dashboard', () => {
     expect(await text('alert-badge')).toContain('Nessun allarme aperto')
     expect(await page.locator('html').getAttribute('lang')).toBe('it')
   })
+
+  it('shows the installers’ register page in Italian, with the switch in their bar', async () => {
+    await page.goto(`${stack.urls.http}/dashboard/installer/register`)
+    await page.getByTestId('register-form').waitFor()
+    expect(await page.locator('#register-title').textContent()).toBe('Registra un dispositivo')
+    expect(await text('nav-register')).toBe('Registra')
+    expect(await text('register-submit')).toBe('Registra e ottieni la scheda di connessione')
+    expect(await page.getByTestId('register-type').locator('option').first().textContent()).toBe('Centralina qualità dell’aria')
+    await page.getByTestId('register-submit').click()
+    await expect.poll(() => text('register-error'), WAIT).toBe('Dai un nome al dispositivo, per esempio via e numero civico.')
+    expect(await page.getByTestId('lang-it').getAttribute('aria-pressed')).toBe('true')
+    await screenshot(page, 'italian-installer-register')
+  })
 })
