@@ -2,6 +2,9 @@ import { Suspense, lazy, useCallback, useEffect, useState } from 'react'
 import { ApiError, api, setUnauthorizedHandler } from './api/client.ts'
 import type { User } from './api/types.ts'
 import { LoginPage } from './auth/LoginPage.tsx'
+import { AUTH_STRINGS } from './auth/strings.ts'
+import { useLang } from '../i18n/react.tsx'
+import { setAppLang } from './locale.ts'
 import { isDashboardPath, isInstallerOrAdminPath, navigate, ROUTES, usePath } from './installer/router.ts'
 import { NotFound } from './NotFound.tsx'
 
@@ -10,11 +13,16 @@ const Dashboard = lazy(() => import('./Dashboard.tsx'))
 // Installer and admin pages (/dashboard/installer/…, /dashboard/admin/…): their own lazy chunk.
 const InstallerApp = lazy(() => import('./installer/InstallerApp.tsx'))
 
-const SESSION_ENDED = 'Your session has ended. Please sign in again.'
+// A notice is a key, so it follows a language switch while shown.
+const SESSION_ENDED = { key: 'sessionEnded' } as const
 
-type Session = { state: 'checking' } | { state: 'anonymous'; notice?: string } | { state: 'signed-in'; user: User }
+type Session = { state: 'checking' } | { state: 'anonymous'; notice?: string | typeof SESSION_ENDED } | { state: 'signed-in'; user: User }
 
 export function App() {
+  const { lang } = useLang()
+  // Before the children render: formatters and grades outside React read it.
+  setAppLang(lang)
+  const t = AUTH_STRINGS[lang]
   const [session, setSession] = useState<Session>({ state: 'checking' })
   const path = usePath()
   // Installers start on their devices page rather than the operators' map.
@@ -51,13 +59,13 @@ export function App() {
     }
   }, [])
 
-  if (session.state === 'checking') return <p className="loading" role="status">Loading…</p>
+  if (session.state === 'checking') return <p className="loading" role="status">{t.loading}</p>
   if (session.state === 'anonymous')
     return (
       <>
         {session.notice && (
           <p className="notice" role="status">
-            {session.notice}
+            {typeof session.notice === 'string' ? session.notice : t[session.notice.key]}
           </p>
         )}
         <LoginPage onLogin={onLogin} />
@@ -65,13 +73,13 @@ export function App() {
     )
   if (installerHome || isInstallerOrAdminPath(path))
     return (
-      <Suspense fallback={<p className="loading" role="status">Loading…</p>}>
+      <Suspense fallback={<p className="loading" role="status">{t.loading}</p>}>
         <InstallerApp user={session.user} onLogout={onLogout} onSessionEnd={onSessionEnd} />
       </Suspense>
     )
   if (!isDashboardPath(path)) return <NotFound path={path} />
   return (
-    <Suspense fallback={<p className="loading" role="status">Loading the dashboard…</p>}>
+    <Suspense fallback={<p className="loading" role="status">{t.loadingDashboard}</p>}>
       <Dashboard user={session.user} onLogout={onLogout} onSessionEnd={onSessionEnd} />
     </Suspense>
   )

@@ -16,6 +16,8 @@ import { Legend } from './map/Legend.tsx'
 import { MapView, type FlyRequest } from './map/MapView.tsx'
 import { CityOverview } from './overview/CityOverview.tsx'
 import { useTheme } from './theme.ts'
+import { LanguageSwitch, useStrings } from '../i18n/react.tsx'
+import { APP_STRINGS } from './strings.ts'
 import { matchesFilters, parseView, SIDE_TABS, writeView, type Filters, type SideTab } from './view.ts'
 
 /** A device list refresh at most this often when the stream mentions devices we have not listed. */
@@ -27,8 +29,6 @@ interface Props {
   /** The stream says the session ended: back to the login page. */
   onSessionEnd: () => void
 }
-
-const TAB_LABELS: Record<SideTab, string> = { cities: 'Cities', alerts: 'Alerts', rules: 'Rules' }
 
 export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
   // The URL holds the view: filters, selection, side tab and map position (view.ts).
@@ -42,6 +42,7 @@ export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
   const [fly, setFly] = useState<FlyRequest | null>(null)
   const [focusedCity, setFocusedCity] = useState(initial.city)
   const [theme, toggleTheme] = useTheme()
+  const t = useStrings(APP_STRINGS).top
 
   useEffect(() => {
     live.connect()
@@ -158,7 +159,7 @@ export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
     <div className="app">
       <header className="topbar">
         <h1>
-          Piazza <span className="subtitle">Tuscany operations</span>
+          Piazza <span className="subtitle">{t.subtitle}</span>
         </h1>
         <LiveBadge />
         <AlertBadge onOpen={() => showTab('alerts')} />
@@ -172,25 +173,26 @@ export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
             navigate(ROUTES.devices)
           }}
         >
-          {user.role === 'admin' ? 'Devices & users' : 'Devices'}
+          {user.role === 'admin' ? t.devicesUsers : t.devices}
         </a>
-        <button type="button" className="theme-toggle" onClick={toggleTheme} aria-pressed={theme === 'dark'} data-testid="theme-toggle" title="Dark theme for control rooms">
-          <span aria-hidden="true">{theme === 'dark' ? '☀' : '☾'}</span> {theme === 'dark' ? 'Light' : 'Dark'}
+        <button type="button" className="theme-toggle" onClick={toggleTheme} aria-pressed={theme === 'dark'} data-testid="theme-toggle" title={t.darkTitle}>
+          <span aria-hidden="true">{theme === 'dark' ? '☀' : '☾'}</span> {theme === 'dark' ? t.light : t.dark}
         </button>
+        <LanguageSwitch className="lang-switch topbar-lang" />
         <span className="user" data-testid="current-user">
-          {user.username} <small>({user.role})</small>
+          {user.username} <small>({t.role[user.role] ?? user.role})</small>
         </span>
         <button type="button" onClick={onLogout} data-testid="logout">
-          Log out
+          {t.logout}
         </button>
       </header>
       {loadError ? (
         <p className="error page-error" role="alert" data-testid="load-error">
-          Could not load the dashboard: {loadError}
+          {t.loadError} {loadError}
         </p>
       ) : !config ? (
         <p className="loading" role="status">
-          Loading devices…
+          {t.loadingDevices}
         </p>
       ) : (
         <>
@@ -223,6 +225,7 @@ export default function Dashboard({ user, onLogout, onSessionEnd }: Props) {
 /** Tabs for the side panel: arrow keys move between them (WAI-ARIA tabs pattern). */
 function SidePanel({ tab, onTab, children }: { tab: SideTab; onTab: (t: SideTab) => void; children: React.ReactNode }) {
   const { counts } = useAlerts()
+  const t = useStrings(APP_STRINGS).top
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const i = SIDE_TABS.indexOf(tab)
     let next = -1
@@ -235,21 +238,21 @@ function SidePanel({ tab, onTab, children }: { tab: SideTab; onTab: (t: SideTab)
   }
   return (
     <div className="side-panel">
-      <div className="tabs" role="tablist" aria-label="Overview" onKeyDown={onKeyDown}>
-        {SIDE_TABS.map((t) => (
+      <div className="tabs" role="tablist" aria-label={t.sidePanel} onKeyDown={onKeyDown}>
+        {SIDE_TABS.map((id) => (
           <button
-            key={t}
-            id={`tab-${t}`}
+            key={id}
+            id={`tab-${id}`}
             type="button"
             role="tab"
-            aria-selected={tab === t}
-            aria-controls={`tabpanel-${t}`}
-            tabIndex={tab === t ? 0 : -1}
-            onClick={() => onTab(t)}
-            data-testid={`tab-${t}`}
+            aria-selected={tab === id}
+            aria-controls={`tabpanel-${id}`}
+            tabIndex={tab === id ? 0 : -1}
+            onClick={() => onTab(id)}
+            data-testid={`tab-${id}`}
           >
-            {TAB_LABELS[t]}
-            {t === 'alerts' && counts.open > 0 && <span className="tab-badge">{counts.open}</span>}
+            {t.tabs[id]}
+            {id === 'alerts' && counts.open > 0 && <span className="tab-badge">{counts.open}</span>}
           </button>
         ))}
       </div>
@@ -262,6 +265,7 @@ function SidePanel({ tab, onTab, children }: { tab: SideTab; onTab: (t: SideTab)
 
 function AlertBadge({ onOpen }: { onOpen: () => void }) {
   const { counts } = useAlerts()
+  const t = useStrings(APP_STRINGS).top
   return (
     <button
       type="button"
@@ -270,10 +274,10 @@ function AlertBadge({ onOpen }: { onOpen: () => void }) {
       data-testid="alert-badge"
       data-open={counts.open}
       data-acknowledged={counts.acknowledged}
-      aria-label={`${counts.open} open alerts, ${counts.acknowledged} acknowledged: show the alerts`}
+      aria-label={t.alertBadgeLabel(counts.open, counts.acknowledged)}
     >
-      <span aria-hidden="true">{counts.open ? '⚠' : '✓'}</span> {counts.open ? `${counts.open} open alert${counts.open === 1 ? '' : 's'}` : 'No open alerts'}
-      {counts.acknowledged > 0 && <small> · {counts.acknowledged} ack’d</small>}
+      <span aria-hidden="true">{counts.open ? '⚠' : '✓'}</span> {counts.open ? t.openAlerts(counts.open) : t.noOpenAlerts}
+      {counts.acknowledged > 0 && <small> · {t.acked(counts.acknowledged)}</small>}
     </button>
   )
 }
@@ -281,6 +285,7 @@ function AlertBadge({ onOpen }: { onOpen: () => void }) {
 /** A new alert, announced over the map (no layout shift) and to screen readers; gone after a few seconds. */
 function AlertToast({ onOpen }: { onOpen: () => void }) {
   const { last } = useAlerts()
+  const t = useStrings(APP_STRINGS).top
   const [shown, setShown] = useState<typeof last>(null)
   useEffect(() => {
     if (!last || last.opened === 0) return
@@ -295,11 +300,11 @@ function AlertToast({ onOpen }: { onOpen: () => void }) {
           <span aria-hidden="true">⚠</span>{' '}
           {shown.opened === 1 && shown.newest ? (
             <>
-              New alert: <strong>{shown.newest.ruleName}</strong> — {shown.newest.message}
+              {t.newAlert} <strong>{shown.newest.ruleName}</strong> — {shown.newest.message}
             </>
           ) : (
             <>
-              <strong>{shown.opened} new alerts</strong>
+              <strong>{t.newAlerts(shown.opened)}</strong>
               {shown.newest && ` (${shown.newest.ruleName}…)`}
             </>
           )}

@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState } from 'react'
-import type { Family } from '../../devices/kinds.ts'
 import type { AppConfig } from './api/types.ts'
-import { HEALTH, HEALTH_STATES } from './live/health.ts'
+import { HEALTH_STATES } from './live/health.ts'
+import { useStrings } from '../i18n/react.tsx'
+import { appLocale } from './locale.ts'
+import { APP_STRINGS } from './strings.ts'
+import { healthText } from './live/health.ts'
+import { typeLabel } from './devices/format.ts'
 import { EMPTY_FILTERS, hasFilters, type Filters } from './view.ts'
-
-/** Words for the families the config's kinds name (devices/kinds.ts). */
-const FAMILY_LABELS: Record<Family, string> = { environment: 'Environment', traffic: 'Traffic', infomobility: 'Infomobility' }
 
 interface Props {
   config: AppConfig
@@ -17,6 +18,8 @@ interface Props {
 
 /** City, family, type, state and search: one set of filters for the map and the list, kept in the URL. */
 export function FilterBar({ config, filters, onChange, shown, total }: Props) {
+  const t = useStrings(APP_STRINGS).filters
+  const n = (x: number) => x.toLocaleString(appLocale())
   const set = (patch: Partial<Filters>) => onChange({ ...filters, ...patch })
   const families = [...new Set(Object.values(config.kinds).map((k) => k.family))]
   const types = Object.entries(config.kinds).filter(([, k]) => !filters.family || k.family === filters.family)
@@ -33,11 +36,11 @@ export function FilterBar({ config, filters, onChange, shown, total }: Props) {
   const [copied, setCopied] = useState(false)
 
   return (
-    <form className="filter-bar" role="search" aria-label="Filter devices" onSubmit={(e) => e.preventDefault()} data-testid="filter-bar">
+    <form className="filter-bar" role="search" aria-label={t.label} onSubmit={(e) => e.preventDefault()} data-testid="filter-bar">
       <label>
-        City
+        {t.city}
         <select value={filters.city} onChange={(e) => set({ city: e.target.value })} data-testid="city-filter">
-          <option value="">All of Tuscany</option>
+          <option value="">{t.allTuscany}</option>
           {config.cities.map((c) => (
             <option key={c.id} value={c.id}>
               {c.name} ({c.province})
@@ -46,7 +49,7 @@ export function FilterBar({ config, filters, onChange, shown, total }: Props) {
         </select>
       </label>
       <label>
-        Family
+        {t.family}
         <select
           value={filters.family}
           onChange={(e) => {
@@ -56,46 +59,46 @@ export function FilterBar({ config, filters, onChange, shown, total }: Props) {
           }}
           data-testid="family-filter"
         >
-          <option value="">All families</option>
+          <option value="">{t.allFamilies}</option>
           {families.map((f) => (
             <option key={f} value={f}>
-              {FAMILY_LABELS[f]}
+              {t.families[f] ?? f}
             </option>
           ))}
         </select>
       </label>
       <label>
-        Type
+        {t.type}
         <select value={filters.type} onChange={(e) => set({ type: e.target.value })} data-testid="device-type-filter">
-          <option value="">All types</option>
-          {types.map(([t, k]) => (
-            <option key={t} value={t}>
-              {k.label}
+          <option value="">{t.allTypes}</option>
+          {types.map(([tp]) => (
+            <option key={tp} value={tp}>
+              {typeLabel(config, tp)}
             </option>
           ))}
         </select>
       </label>
       <label>
-        State
+        {t.state}
         <select value={filters.state} onChange={(e) => set({ state: e.target.value as Filters['state'] })} data-testid="state-filter">
-          <option value="">Any state</option>
+          <option value="">{t.anyState}</option>
           {HEALTH_STATES.map((s) => (
             <option key={s} value={s}>
-              {HEALTH[s].symbol} {HEALTH[s].label}
+              {healthText(s).symbol} {healthText(s).label}
             </option>
           ))}
         </select>
       </label>
       <label className="search">
-        Search
-        <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Id or name" data-testid="device-search" />
+        {t.search}
+        <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder={t.searchPlaceholder} data-testid="device-search" />
       </label>
       <span className="filter-count" role="status" data-testid="filter-count">
-        {shown === total ? `${total.toLocaleString('en-GB')} devices` : `${shown.toLocaleString('en-GB')} of ${total.toLocaleString('en-GB')} devices`}
+        {shown === total ? t.devices(n(total)) : t.shownOf(n(shown), n(total))}
       </span>
       {hasFilters(filters) && (
         <button type="button" className="secondary" onClick={() => onChange(EMPTY_FILTERS)} data-testid="clear-filters">
-          Clear filters
+          {t.clear}
         </button>
       )}
       <button
@@ -110,10 +113,10 @@ export function FilterBar({ config, filters, onChange, shown, total }: Props) {
             () => {},
           )
         }}
-        title="The address holds the filters, the map view and the selected device"
+        title={t.copyTitle}
         data-testid="copy-link"
       >
-        {copied ? 'Link copied' : 'Copy link to this view'}
+        {copied ? t.copied : t.copy}
       </button>
     </form>
   )

@@ -1,11 +1,14 @@
 import { useEffect } from 'react'
 import { navigate, ROUTES } from './installer/router.ts'
+import { useStrings } from '../i18n/react.tsx'
+import { APP_STRINGS } from './strings.ts'
 
 /** A staff address that names no page: said plainly, with the ways back. */
 export function NotFound({ path }: { path: string }) {
+  const t = useStrings(APP_STRINGS).notFound
   useEffect(() => {
-    document.title = 'Page not found · Piazza'
-  }, [])
+    document.title = t.title
+  }, [t])
   const go = (to: string) => (e: React.MouseEvent) => {
     e.preventDefault()
     navigate(to)
@@ -13,23 +16,25 @@ export function NotFound({ path }: { path: string }) {
   return (
     <main className="login not-found" data-testid="not-found">
       <section className="login-form" aria-labelledby="not-found-title">
-        <h1 id="not-found-title">Page not found</h1>
+        <h1 id="not-found-title">{t.heading}</h1>
         <p className="login-sub">
-          There is no page at <code data-testid="not-found-path">{path}</code>. The link may be old or mistyped.
+          {t.before}
+          <code data-testid="not-found-path">{path}</code>
+          {t.after}
         </p>
         <ul className="not-found-links">
           <li>
             <a href={ROUTES.map} onClick={go(ROUTES.map)} data-testid="not-found-map">
-              The operators’ map
+              {t.map}
             </a>
           </li>
           <li>
             <a href={ROUTES.devices} onClick={go(ROUTES.devices)}>
-              Devices
+              {t.devices}
             </a>
           </li>
           <li>
-            <a href="/">The public air-quality page</a>
+            <a href="/">{t.public}</a>
           </li>
         </ul>
       </section>

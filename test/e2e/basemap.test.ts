@@ -114,7 +114,8 @@ describe('the outline, last', () => {
     await withStack({}, async (stack) => {
       const page = await operatorsMap(stack)
       expect(await page.getByTestId('map').getAttribute('data-basemap')).toBe('outline')
-      await expect.poll(() => page.getByTestId('basemap-note').textContent(), WAIT).toBe('Offline outline: no street map configured')
+      // The browser is Italian: the operators' page is too.
+      await expect.poll(() => page.getByTestId('basemap-note').textContent(), WAIT).toBe('Contorno offline: nessuna mappa stradale configurata')
       await screenshot(page, 'basemap-outline-operators')
       await page.close()
 
@@ -141,7 +142,7 @@ describe('the outline, last', () => {
       await page.getByTestId('login-submit').click()
       const map = page.getByTestId('map')
       await expect.poll(() => map.getAttribute('data-basemap'), WAIT).toBe('outline')
-      await expect.poll(() => page.getByTestId('basemap-note').textContent(), WAIT).toBe('Offline outline: the street map could not be loaded')
+      await expect.poll(() => page.getByTestId('basemap-note').textContent(), WAIT).toBe('Contorno offline: impossibile caricare la mappa stradale')
       expect(asked).toContain('/style.json')
       expect(asked).toContain('/tiles/base.pmtiles')
       // The devices are still drawn on the outline.

@@ -4,16 +4,17 @@ import { ApiError } from '../api/client.ts'
 import { ops, type Alert, type AlertGroup, type SilenceView, type TimelineEvent } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { cityName } from '../devices/format.ts'
-import { formatAge } from '../live/health.ts'
+import { formatAgo } from '../live/health.ts'
+import { useLang } from '../../i18n/react.tsx'
+import { appLang, appLocale, cachedPerLocale } from '../locale.ts'
+import { ALERT_STRINGS } from './strings.ts'
 import { alertStore, useAlerts } from './hooks.ts'
 
 type View = 'active' | 'open' | 'acknowledged' | 'resolved' | 'silences'
 
-const SEVERITY: Record<string, { label: string }> = {
-  critical: { label: 'Critical' },
-  warning: { label: 'Warning' },
-  info: { label: 'Info' },
-}
+/** The alerts' words in the app's language (memoised cards call useLang() to re-render on a switch). */
+const words = () => ALERT_STRINGS[appLang()]
+const severityLabel = (severity: string) => words().severity[severity] ?? words().severity.warning!
 
 /** Shape as well as colour: an octagon for critical, a triangle for warning, a circle for info. */
 export function SeverityIcon({ severity, size = 22 }: { severity: string; size?: number }) {
@@ -45,8 +46,8 @@ function MuteIcon() {
   )
 }
 
-const timeFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-const at = (iso: string | null) => (iso ? timeFormat.format(Date.parse(iso)) : '—')
+const timeFormats = cachedPerLocale((locale) => new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' }))
+const at = (iso: string | null) => (iso ? timeFormats().format(Date.parse(iso)) : '—')
 
 interface Props {
   config: AppConfig
@@ -68,6 +69,7 @@ export function AlertsPanel({ config, user, onSelectDevice }: Props) {
   const [view, setView] = useState<View>('active')
   const [resolved, setResolved] = useState<Alert[] | null>(null)
   const canAck = user.role === 'operator' || user.role === 'admin'
+  const t = ALERT_STRINGS[useLang().lang].panel
 
   useEffect(() => {
     if (view !== 'resolved') return
@@ -90,28 +92,28 @@ export function AlertsPanel({ config, user, onSelectDevice }: Props) {
     <section className="alerts-panel" aria-labelledby="alerts-title" data-testid="alerts-panel">
       <header className="alerts-head">
         <h2 id="alerts-title">
-          Alerts <span className="muted">{counts.open} open · {counts.acknowledged} acknowledged</span>
+          {t.title} <span className="muted">{t.counts(counts.open, counts.acknowledged)}</span>
         </h2>
-        <div className="segmented" role="group" aria-label="Which alerts">
+        <div className="segmented" role="group" aria-label={t.which}>
           {VIEWS.filter((v) => v !== 'silences' || canAck).map((v) => (
             <button key={v} type="button" className="secondary" aria-pressed={view === v} onClick={() => setView(v)} data-testid={`alerts-view-${v}`}>
-              {VIEW_LABEL[v]}
+              {t.views[v]}
             </button>
           ))}
         </div>
       </header>
       {error && (
         <p className="error" role="alert">
-          Could not load the alerts: {error}
+          {t.loadError} {error}
         </p>
       )}
       {view === 'silences' ? (
         <SilencesView config={config} />
       ) : !loaded && !error ? (
-        <p className="muted">Loading alerts…</p>
+        <p className="muted">{t.loading}</p>
       ) : items.length === 0 ? (
         <p className="empty-state" data-testid="alerts-empty">
-          {view === 'resolved' ? 'No resolved alerts yet.' : view === 'active' ? 'No active alerts. All quiet.' : `No ${view} alerts.`}
+          {view === 'resolved' ? t.noResolved : view === 'active' ? t.allQuiet : view === 'open' ? t.noneOpen : t.noneAcked}
         </p>
       ) : view === 'resolved' ? (
         <ul className="alert-list" data-testid="alert-list">
@@ -126,15 +128,12 @@ export function AlertsPanel({ config, user, onSelectDevice }: Props) {
           ))}
         </ul>
       )}
-      {groups.length > MAX_GROUPS && <p className="muted">Showing the {MAX_GROUPS} most urgent of {groups.length} groups.</p>}
+      {groups.length > MAX_GROUPS && <p className="muted">{t.showingGroups(MAX_GROUPS, groups.length)}</p>}
     </section>
   )
 }
 
 const VIEWS = ['active', 'open', 'acknowledged', 'resolved', 'silences'] as const
-const VIEW_LABEL: Record<View, string> = { active: 'Active', open: 'Open', acknowledged: 'Acknowledged', resolved: 'Resolved', silences: 'Silences' }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 
 interface GroupProps {
   group: AlertGroup
@@ -155,7 +154,8 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
   const [error, setError] = useState('')
   const [silencing, setSilencing] = useState(false)
   const open = expanded ?? g.total === 1
-  const sev = SEVERITY[g.severity] ?? SEVERITY.warning!
+  const t = ALERT_STRINGS[useLang().lang].group
+  const sevLabel = severityLabel(g.severity)
   // Only alerts still open can be selected.
   const selectable = alerts.filter((a) => a.state === 'open')
   const chosen = selectable.filter((a) => selected.has(a.id))
@@ -193,47 +193,47 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
       data-silenced={g.silenced}
     >
       <div className="alert-group-head">
-        <span className="alert-sev" title={sev.label}>
+        <span className="alert-sev" title={sevLabel}>
           <SeverityIcon severity={g.severity} />
         </span>
         <div className="alert-body">
           <p className="alert-title">
             <strong data-testid="group-rule">{g.ruleName}</strong>
             <span className={`severity-chip sev-${g.severity}`} data-testid="group-severity">
-              {sev.label}
+              {sevLabel}
             </span>
           </p>
           <p className="alert-group-counts" data-testid="group-counts">
-            {cityName(config, g.city)} · {plural(g.total, 'device')} · <span className={g.open > 0 ? 'count-open' : ''}>{g.open} open</span> · {g.acknowledged} acknowledged
+            {cityName(config, g.city)} · {t.devices(g.total)} · <span className={g.open > 0 ? 'count-open' : ''}>{t.open(g.open)}</span> · {t.acked(g.acknowledged)}
             {g.silenced > 0 && (
-              <span className="silenced-chip" data-testid="group-silenced" title="A silence mutes their notifications">
+              <span className="silenced-chip" data-testid="group-silenced" title={t.silencedTitle}>
                 {' '}
-                <MuteIcon /> {g.silenced} silenced
+                <MuteIcon /> {t.silenced(g.silenced)}
               </span>
             )}
           </p>
           <p className="alert-meta">
-            {g.total > 1 ? `first ${at(g.firstOpenedAt)}, newest ${at(g.lastOpenedAt)}` : `opened ${at(g.firstOpenedAt)}`} ({formatAge(Date.now() - Date.parse(g.lastOpenedAt))} ago)
+            {g.total > 1 ? t.firstNewest(at(g.firstOpenedAt), at(g.lastOpenedAt)) : t.opened(at(g.firstOpenedAt))} ({formatAgo(Date.now() - Date.parse(g.lastOpenedAt))})
           </p>
         </div>
       </div>
       <div className="alert-group-actions">
         <button type="button" className="secondary" aria-expanded={open} onClick={() => setExpanded(!open)} data-testid="group-toggle">
-          {open ? 'Hide devices' : `Show ${plural(g.total, 'device')}`}
+          {open ? t.hideDevices : t.showDevices(g.total)}
         </button>
         {canAck && g.open > 0 && (
           <button type="button" className="ack" disabled={busy} onClick={() => void run({ group: { ruleId: g.ruleId, city: g.city } })} data-testid="group-ack">
-            {busy ? 'Acknowledging…' : g.open === 1 && g.total === 1 ? 'Acknowledge' : `Acknowledge all ${g.open}`}
+            {busy ? t.acknowledging : g.open === 1 && g.total === 1 ? t.acknowledge : t.acknowledgeAll(g.open)}
           </button>
         )}
         {canAck && open && chosen.length > 0 && (
           <button type="button" className="ack" disabled={busy} onClick={() => void run({ ids: chosen.map((a) => a.id) })} data-testid="group-ack-selected">
-            Acknowledge {chosen.length} selected
+            {t.acknowledgeSelected(chosen.length)}
           </button>
         )}
         {canAck && (
           <button type="button" className="secondary" aria-expanded={silencing} onClick={() => setSilencing(!silencing)} data-testid="group-silence">
-            Silence…
+            {t.silence}
           </button>
         )}
       </div>
@@ -253,7 +253,7 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
                 onChange={(e) => setSelected(new Set(e.target.checked ? selectable.map((a) => a.id) : []))}
                 data-testid="group-select-all"
               />{' '}
-              Select all {selectable.length} open
+              {t.selectAll(selectable.length)}
             </label>
           )}
           <ul className="alert-list" data-testid="alert-list">
@@ -270,7 +270,7 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
               />
             ))}
           </ul>
-          {alerts.length > MAX_PER_GROUP && <p className="muted">Showing the {MAX_PER_GROUP} most urgent of {alerts.length}.</p>}
+          {alerts.length > MAX_PER_GROUP && <p className="muted">{words().panel.showingAlerts(MAX_PER_GROUP, alerts.length)}</p>}
         </>
       )}
     </li>
@@ -295,7 +295,8 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState('')
   const [details, setDetails] = useState(false)
-  const sev = SEVERITY[a.severity] ?? SEVERITY.warning!
+  const t = ALERT_STRINGS[useLang().lang].item
+  const sevLabel = severityLabel(a.severity)
   const ack = async () => {
     setBusy(true)
     setError('')
@@ -316,24 +317,24 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
       data-device-id={a.deviceId}
       data-silenced={a.silenced ? 'true' : 'false'}
     >
-      <span className="alert-sev" title={sev.label}>
+      <span className="alert-sev" title={sevLabel}>
         {selected !== undefined ? (
-          <input type="checkbox" aria-label={`Select ${a.deviceName}`} checked={selected} onChange={(e) => onSelect?.(a.id, e.target.checked)} data-testid="alert-select" />
+          <input type="checkbox" aria-label={t.select(a.deviceName)} checked={selected} onChange={(e) => onSelect?.(a.id, e.target.checked)} data-testid="alert-select" />
         ) : (
           <SeverityIcon severity={a.severity} />
         )}
-        <span className="visually-hidden">{sev.label}</span>
+        <span className="visually-hidden">{sevLabel}</span>
       </span>
       <div className="alert-body">
         <p className="alert-title">
           <strong>{grouped ? a.deviceName : a.ruleName}</strong>
           <span>
             {a.silenced && (
-              <span className="silenced-chip" data-testid="alert-silenced" title="A silence mutes its notifications">
-                <MuteIcon /> Silenced
+              <span className="silenced-chip" data-testid="alert-silenced" title={t.silencedTitle}>
+                <MuteIcon /> {t.silenced}
               </span>
             )}{' '}
-            <span className={`alert-state ${a.state}`}>{a.state === 'open' ? 'Open' : a.state === 'acknowledged' ? 'Acknowledged' : 'Resolved'}</span>
+            <span className={`alert-state ${a.state}`}>{t.states[a.state] ?? a.state}</span>
           </span>
         </p>
         <p className="alert-message" data-testid="alert-message">
@@ -344,10 +345,10 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
             <>
               {onSelectDevice && (
                 <button type="button" className="link" onClick={() => onSelectDevice(a.deviceId)} data-testid="alert-device">
-                  Show on map
+                  {t.showOnMap}
                 </button>
               )}{' '}
-              · opened {at(a.openedAt)}
+              · {t.opened(at(a.openedAt))}
             </>
           ) : onSelectDevice ? (
             <button type="button" className="link" onClick={() => onSelectDevice(a.deviceId)} data-testid="alert-device">
@@ -359,30 +360,29 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
           {!grouped && (
             <>
               {' '}
-              · {cityName(config, a.city)} · opened {at(a.openedAt)} ({formatAge(Date.now() - Date.parse(a.openedAt))} ago)
+              · {cityName(config, a.city)} · {t.opened(at(a.openedAt))} ({formatAgo(Date.now() - Date.parse(a.openedAt))})
             </>
           )}
           {a.state !== 'resolved' && a.kind === 'threshold' && a.lastValue !== null && a.lastValue !== a.value && (
             <>
               {' '}
-              · now {a.lastValue}
-              {a.unit && a.unit !== '0–1' ? ` ${a.unit}` : ''}
+              · {t.now(`${a.lastValue.toLocaleString(appLocale())}${a.unit && a.unit !== '0–1' ? ` ${a.unit}` : ''}`)}
             </>
           )}
         </p>
         {a.acknowledgedBy && (
           <p className="alert-meta" data-testid="alert-acknowledged">
-            Acknowledged by <strong>{a.acknowledgedBy}</strong> at {at(a.acknowledgedAt)}
+            {t.acknowledgedBy} <strong>{a.acknowledgedBy}</strong> {t.at(at(a.acknowledgedAt))}
           </p>
         )}
         {a.assignee && (
           <p className="alert-meta" data-testid="alert-assignee">
-            Assigned to <strong>{a.assignee}</strong>
+            {t.assignedTo} <strong>{a.assignee}</strong>
           </p>
         )}
         {a.state === 'resolved' && (
           <p className="alert-meta">
-            Resolved {at(a.resolvedAt)} ({resolvedWhy(a.resolvedReason)})
+            {t.resolved(at(a.resolvedAt), resolvedWhy(a.resolvedReason))}
           </p>
         )}
         {error && (
@@ -395,26 +395,18 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
       <div className="alert-actions">
         {canAck && a.state === 'open' && (
           <button type="button" className="ack" onClick={ack} disabled={busy} data-testid="alert-ack">
-            {busy ? 'Acknowledging…' : 'Acknowledge'}
+            {busy ? words().group.acknowledging : words().group.acknowledge}
           </button>
         )}
         {!compact && (
           <button type="button" className="secondary" aria-expanded={details} onClick={() => setDetails(!details)} data-testid="alert-details-toggle">
-            {details ? 'Hide timeline' : 'Timeline'}
+            {details ? t.hideTimeline : t.timeline}
           </button>
         )}
       </div>
     </li>
   )
 })
-
-const TIMELINE_LABEL: Record<string, string> = {
-  opened: 'Opened',
-  acknowledged: 'Acknowledged',
-  comment: 'Comment',
-  assigned: 'Assigned',
-  resolved: 'Resolved',
-}
 
 let assigneesOnce: Promise<string[]> | undefined
 const assignees = () => {
@@ -436,6 +428,7 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
   const [busy, setBusy] = useState(false)
   const [staff, setStaff] = useState<string[]>([])
   const [reload, setReload] = useState(0)
+  const t = ALERT_STRINGS[useLang().lang].details
 
   useEffect(() => {
     let cancelled = false
@@ -478,14 +471,14 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
     <div className="alert-details" data-testid="alert-details">
       {canEdit && a.state !== 'resolved' && (
         <label className="assign">
-          Assigned to{' '}
+          {t.assignedTo}{' '}
           <select
             value={a.assignee ?? ''}
             disabled={busy}
             onChange={(e) => void act(async () => alertStore.update(await ops.assign(a.id, e.target.value || null)))}
             data-testid="alert-assign"
           >
-            <option value="">nobody</option>
+            <option value="">{t.nobody}</option>
             {[...new Set([...staff, ...(a.assignee ? [a.assignee] : [])])].map((u) => (
               <option key={u} value={u}>
                 {u}
@@ -495,12 +488,12 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
         </label>
       )}
       <ol className="timeline" data-testid="alert-timeline">
-        {events === null && !error && <li className="muted">Loading the timeline…</li>}
+        {events === null && !error && <li className="muted">{t.loading}</li>}
         {events?.map((e, i) => (
           <li key={i} data-testid="timeline-event" data-kind={e.kind}>
-            <span className="timeline-at">{at(e.at)}</span> <strong>{TIMELINE_LABEL[e.kind] ?? e.kind}</strong>
-            {e.actor && <> by {e.actor}</>}
-            {e.kind === 'assigned' && <> to {e.assignee ?? 'nobody'}</>}
+            <span className="timeline-at">{at(e.at)}</span> <strong>{t.events[e.kind] ?? e.kind}</strong>
+            {e.actor && <> {t.by(e.actor)}</>}
+            {e.kind === 'assigned' && <> {t.to(e.assignee ?? t.nobody)}</>}
             {e.kind === 'comment' && <>: “{e.text}”</>}
             {e.kind === 'resolved' && e.text && <> ({resolvedWhy(e.text)})</>}
           </li>
@@ -519,9 +512,9 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
             })
           }}
         >
-          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Add a comment" maxLength={2000} aria-label="Comment" data-testid="alert-comment-text" />
+          <input value={text} onChange={(e) => setText(e.target.value)} placeholder={t.commentPlaceholder} maxLength={2000} aria-label={t.comment} data-testid="alert-comment-text" />
           <button type="submit" disabled={busy || !text.trim()} data-testid="alert-comment-submit">
-            Comment
+            {t.comment}
           </button>
         </form>
       )}
@@ -534,13 +527,7 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
   )
 }
 
-const DURATIONS = [
-  ['1h', '1 hour'],
-  ['4h', '4 hours'],
-  ['8h', '8 hours'],
-  ['1d', '1 day'],
-  ['7d', '7 days'],
-] as const
+const DURATIONS = ['1h', '4h', '8h', '1d', '7d'] as const
 
 /** Mutes a group: this rule in this city, this rule everywhere, or everything in this city. */
 function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; ruleId: number; city: string; onDone: () => void }) {
@@ -549,6 +536,7 @@ function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; rule
   const [reason, setReason] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState('')
+  const t = ALERT_STRINGS[useLang().lang].silenceForm
   const submit = async () => {
     setBusy(true)
     setError('')
@@ -576,28 +564,28 @@ function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; rule
       }}
     >
       <label>
-        Mute{' '}
+        {t.mute}{' '}
         <select value={scope} onChange={(e) => setScope(e.target.value as typeof scope)} data-testid="silence-scope">
-          <option value="rule-city">this rule in {cityName(config, city)}</option>
-          <option value="rule">this rule everywhere</option>
-          <option value="city">every alert in {cityName(config, city)}</option>
+          <option value="rule-city">{t.ruleCity(cityName(config, city))}</option>
+          <option value="rule">{t.rule}</option>
+          <option value="city">{t.city(cityName(config, city))}</option>
         </select>
       </label>
       <label>
-        for{' '}
+        {t.for}{' '}
         <select value={duration} onChange={(e) => setDuration(e.target.value)} data-testid="silence-duration">
-          {DURATIONS.map(([v, label]) => (
+          {DURATIONS.map((v) => (
             <option key={v} value={v}>
-              {label}
+              {t.durations[v]}
             </option>
           ))}
         </select>
       </label>
       <label>
-        Reason <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required data-testid="silence-reason" />
+        {t.reason} <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required data-testid="silence-reason" />
       </label>
       <button type="submit" disabled={busy || !reason.trim()} data-testid="silence-submit">
-        {busy ? 'Silencing…' : 'Silence'}
+        {busy ? t.silencing : t.silence}
       </button>
       {error && (
         <p className="error" role="alert">
@@ -614,6 +602,7 @@ function SilencesView({ config }: { config: AppConfig }) {
   const [items, setItems] = useState<SilenceView[] | null>(null)
   const [error, setError] = useState('')
   const [reload, setReload] = useState(0)
+  const t = ALERT_STRINGS[useLang().lang].silences
   useEffect(() => {
     let cancelled = false
     ops.silences().then(
@@ -632,18 +621,18 @@ function SilencesView({ config }: { config: AppConfig }) {
     }
     setReload((n) => n + 1)
   }
-  const ruleName = (id: number | null) => (id === null ? null : (rules.find((r) => r.id === id)?.name ?? `rule ${id}`))
+  const ruleName = (id: number | null) => (id === null ? null : (rules.find((r) => r.id === id)?.name ?? t.rule(id)))
   if (error)
     return (
       <p className="error" role="alert">
         {error}
       </p>
     )
-  if (!items) return <p className="muted">Loading silences…</p>
+  if (!items) return <p className="muted">{t.loading}</p>
   if (items.length === 0)
     return (
       <p className="empty-state" data-testid="silences-empty">
-        No silences. Mute a group from its card (Silence…).
+        {t.none}
       </p>
     )
   return (
@@ -652,15 +641,15 @@ function SilencesView({ config }: { config: AppConfig }) {
         <li key={s.id} className={`silence-item ${s.state}`} data-testid="silence-item" data-silence-id={s.id} data-state={s.state}>
           <p>
             <strong>{[ruleName(s.ruleId), s.deviceId, s.city && cityName(config, s.city)].filter(Boolean).join(' · ')}</strong>{' '}
-            <span className="muted">({s.state === 'active' ? 'muting' : s.state === 'pending' ? 'not started' : 'over'})</span>
+            <span className="muted">({t.states[s.state] ?? s.state})</span>
           </p>
           <p className="alert-meta">
-            {at(s.startsAt)} → {at(s.endsAt)} · by {s.createdBy}
-            {s.endedBy && <> · ended early by {s.endedBy}</>} · “{s.reason}”
+            {at(s.startsAt)} → {at(s.endsAt)} · {t.by(s.createdBy)}
+            {s.endedBy && <> · {t.endedBy(s.endedBy)}</>} · “{s.reason}”
           </p>
           {s.state !== 'expired' && (
             <button type="button" className="secondary" onClick={() => void end(s.id)} data-testid="silence-end">
-              End now
+              {t.endNow}
             </button>
           )}
         </li>
@@ -670,20 +659,6 @@ function SilencesView({ config }: { config: AppConfig }) {
 }
 
 function resolvedWhy(reason: string | null): string {
-  switch (reason) {
-    case 'cleared':
-      return 'back within the limit'
-    case 'reporting':
-      return 'the device reports again'
-    case 'rule-changed':
-      return 'the rule was changed'
-    case 'rule-disabled':
-      return 'the rule was disabled'
-    case 'rule-deleted':
-      return 'the rule was deleted'
-    case 'device-inactive':
-      return 'the device was taken out of service'
-    default:
-      return reason ?? 'resolved'
-  }
+  const why = words().why
+  return (reason && why[reason]) ?? reason ?? why.resolved!
 }

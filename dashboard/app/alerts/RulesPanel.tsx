@@ -3,6 +3,9 @@ import { ApiError } from '../api/client.ts'
 import { ops, type AlertRule, type Op, type RuleAggregate, type RuleInput, type Severity } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { alertStore, useAlerts } from './hooks.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { fieldLabel, typeLabel } from '../devices/kind-strings.ts'
+import { ALERT_STRINGS } from './strings.ts'
 
 interface Props {
   config: AppConfig
@@ -45,23 +48,16 @@ const EMPTY: Draft = {
   enabled: true,
 }
 
-const WINDOWS: [string, string][] = [
-  ['', 'Each reading'],
-  ['300', '5 min'],
-  ['600', '10 min'],
-  ['900', '15 min'],
-  ['1800', '30 min'],
-  ['3600', '1 hour'],
-  ['86400', '24 hours'],
-]
+/** Window seconds ('' for each reading), in the menu's order; the words are in strings.ts. */
+const WINDOWS = ['', '300', '600', '900', '1800', '3600', '86400']
 
-/** Ready-made rules for the usual cases; the form stays editable. */
-const PRESETS: { label: string; draft: Partial<Draft> }[] = [
-  { label: 'Hourly PM10 over 50', draft: { name: 'Hourly mean PM10 over 50 µg/m³', field: 'pm10', op: '>', threshold: '50', type: 'air-quality', window: '3600', aggregate: 'mean', hysteresis: '5' } },
-  { label: 'Slow traffic', draft: { name: 'Slow traffic: 10-min mean speed under 10 km/h', field: 'averageVehicleSpeed', op: '<', threshold: '10', type: 'traffic-counter', window: '600', aggregate: 'mean', minDuration: '5', hysteresis: '2' } },
-  { label: 'Parking full', draft: { name: 'Parking full', field: 'availableSpotNumber', op: '<=', threshold: '0', type: 'parking', minDuration: '5', severity: 'info' } },
-  { label: 'Bus over 5 min late', draft: { name: 'Bus more than 5 minutes late', field: 'delayMinutes', op: '>', threshold: '5', type: 'bus', hysteresis: '1' } },
-  { label: 'Device silent', draft: { name: 'Device silent', kind: 'silent', minDuration: '0', severity: 'critical' } },
+/** Ready-made rules for the usual cases; the form stays editable. Labels and names in strings.ts. */
+const PRESETS: { id: keyof (typeof ALERT_STRINGS)['en']['rules']['presets']; draft: Partial<Draft> }[] = [
+  { id: 'pm10', draft: { field: 'pm10', op: '>', threshold: '50', type: 'air-quality', window: '3600', aggregate: 'mean', hysteresis: '5' } },
+  { id: 'slow', draft: { field: 'averageVehicleSpeed', op: '<', threshold: '10', type: 'traffic-counter', window: '600', aggregate: 'mean', minDuration: '5', hysteresis: '2' } },
+  { id: 'parking', draft: { field: 'availableSpotNumber', op: '<=', threshold: '0', type: 'parking', minDuration: '5', severity: 'info' } },
+  { id: 'bus', draft: { field: 'delayMinutes', op: '>', threshold: '5', type: 'bus', hysteresis: '1' } },
+  { id: 'silent', draft: { kind: 'silent', minDuration: '0', severity: 'critical' } },
 ]
 
 function toDraft(r: AlertRule): Draft {
@@ -115,6 +111,8 @@ function forCreate(input: RuleInput): RuleInput {
 export function RulesPanel({ config, user }: Props) {
   const { rules, derivedFields } = useAlerts()
   const canEdit = user.role === 'operator' || user.role === 'admin'
+  const t = useStrings(ALERT_STRINGS).rules
+  const severities = useStrings(ALERT_STRINGS).severity
   const [editing, setEditing] = useState<number | 'new' | null>(null)
   const [draft, setDraft] = useState<Draft>(EMPTY)
   const [error, setError] = useState('')
@@ -125,14 +123,14 @@ export function RulesPanel({ config, user }: Props) {
     const out = new Map<string, { label: string; unit: string; types: string[] }>()
     for (const [type, k] of Object.entries(config.kinds)) {
       for (const [name, f] of Object.entries(k.fields)) {
-        const e = out.get(name) ?? { label: f.label, unit: f.unit, types: [] }
+        const e = out.get(name) ?? { label: fieldLabel(config, type, name), unit: f.unit, types: [] }
         e.types.push(type)
         out.set(name, e)
       }
     }
-    for (const d of derivedFields) out.set(d.name, { label: `${d.label} (derived)`, unit: d.unit, types: [d.type] })
+    for (const d of derivedFields) out.set(d.name, { label: t.derived(d.label), unit: d.unit, types: [d.type] })
     return out
-  }, [config, derivedFields])
+  }, [config, derivedFields, t])
   const fieldInfo = fields.get(draft.field)
   const types = draft.kind === 'threshold' && fieldInfo ? fieldInfo.types : Object.keys(config.kinds)
 
@@ -160,7 +158,7 @@ export function RulesPanel({ config, user }: Props) {
   }
 
   const remove = async (rule: AlertRule) => {
-    if (!window.confirm(`Delete the rule “${rule.name}”? Its active alerts are resolved.`)) return
+    if (!window.confirm(t.confirmDelete(rule.name))) return
     try {
       await ops.deleteRule(rule.id)
       await alertStore.reloadRules()
@@ -184,89 +182,89 @@ export function RulesPanel({ config, user }: Props) {
     <section className="rules-panel" aria-labelledby="rules-title" data-testid="rules-panel">
       <header className="alerts-head">
         <h2 id="rules-title">
-          Alert rules <span className="muted">{rules.length}</span>
+          {t.title} <span className="muted">{rules.length}</span>
         </h2>
         {canEdit && editing === null && (
           <button type="button" onClick={() => open('new', EMPTY)} data-testid="rule-new">
-            New rule
+            {t.new}
           </button>
         )}
       </header>
-      {!canEdit && <p className="muted">Operators and admins edit the rules; you can read them.</p>}
+      {!canEdit && <p className="muted">{t.readOnly}</p>}
 
       {editing !== null && (
-        <form className="rule-form" onSubmit={submit} data-testid="rule-form" aria-label={editing === 'new' ? 'New rule' : 'Edit rule'}>
+        <form className="rule-form" onSubmit={submit} data-testid="rule-form" aria-label={editing === 'new' ? t.new : t.edit}>
           {editing === 'new' && (
-            <div className="presets" role="group" aria-label="Start from">
+            <div className="presets" role="group" aria-label={t.startFrom}>
               {PRESETS.map((p) => (
-                <button key={p.label} type="button" className="secondary" onClick={() => set({ ...EMPTY, ...p.draft })}>
-                  {p.label}
+                <button key={p.id} type="button" className="secondary" onClick={() => set({ ...EMPTY, name: t.presets[p.id].name, ...p.draft })}>
+                  {t.presets[p.id].label}
                 </button>
               ))}
             </div>
           )}
           <label className="wide">
-            Name
+            {t.name}
             <input value={draft.name} onChange={(e) => set({ name: e.target.value })} required maxLength={120} data-testid="rule-name" />
           </label>
           <label>
-            Condition
+            {t.condition}
             <select value={draft.kind} onChange={(e) => set({ kind: e.target.value as Draft['kind'] })} data-testid="rule-kind">
-              <option value="threshold">A value crosses a threshold</option>
-              <option value="silent">A device goes silent</option>
+              <option value="threshold">{t.threshold}</option>
+              <option value="silent">{t.silent}</option>
             </select>
           </label>
           {draft.kind === 'threshold' && (
             <>
               <label>
-                Field
+                {t.field}
                 <select value={draft.field} onChange={(e) => set({ field: e.target.value, type: fields.get(e.target.value)?.types.includes(draft.type) ? draft.type : '' })} required data-testid="rule-field">
-                  <option value="">Choose…</option>
+                  <option value="">{t.choose}</option>
                   {[...fields.entries()].map(([name, f]) => (
                     <option key={name} value={name}>
-                      {f.label} ({f.unit}) · {f.types.map((t) => config.kinds[t]?.label ?? t).join(', ')}
+                      {f.label} ({f.unit}) · {f.types.map((type) => typeLabel(config, type)).join(', ')}
                     </option>
                   ))}
                 </select>
               </label>
               <label>
-                Of
+                {t.of}
                 <select value={draft.window} onChange={(e) => set({ window: e.target.value })} data-testid="rule-window">
-                  {WINDOWS.map(([v, label]) => (
+                  {WINDOWS.map((v) => (
                     <option key={v} value={v}>
-                      {label}
+                      {t.windows[v]}
                     </option>
                   ))}
                 </select>
               </label>
               {draft.window && (
                 <label>
-                  Aggregate
+                  {t.aggregate}
                   <select value={draft.aggregate} onChange={(e) => set({ aggregate: e.target.value as RuleAggregate })} data-testid="rule-aggregate">
-                    <option value="mean">mean</option>
-                    <option value="max">maximum</option>
-                    <option value="min">minimum</option>
-                    <option value="count">count of readings</option>
-                    <option value="last">last value</option>
+                    <option value="mean">{t.aggregates.mean}</option>
+                    <option value="max">{t.aggregates.max}</option>
+                    <option value="min">{t.aggregates.min}</option>
+                    <option value="count">{t.aggregates.count}</option>
+                    <option value="last">{t.aggregates.last}</option>
                   </select>
                 </label>
               )}
               <div className="inline">
                 <label>
-                  Is
+                  {t.is}
                   <select value={draft.op} onChange={(e) => set({ op: e.target.value as Op })} data-testid="rule-op">
-                    <option value=">">above (&gt;)</option>
-                    <option value=">=">at or above (≥)</option>
-                    <option value="<">below (&lt;)</option>
-                    <option value="<=">at or below (≤)</option>
+                    <option value=">">{t.ops['>']}</option>
+                    <option value=">=">{t.ops['>=']}</option>
+                    <option value="<">{t.ops['<']}</option>
+                    <option value="<=">{t.ops['<=']}</option>
                   </select>
                 </label>
                 <label>
-                  Threshold {fieldInfo && <span className="unit">({fieldInfo.unit})</span>}
+                  {t.thresholdLabel} {fieldInfo && <span className="unit">({fieldInfo.unit})</span>}
                   <input type="number" step="any" value={draft.threshold} onChange={(e) => set({ threshold: e.target.value })} required data-testid="rule-threshold" />
                 </label>
                 <label>
-                  Hysteresis
+                  {t.hysteresis}
                   <input type="number" step="any" min="0" value={draft.hysteresis} onChange={(e) => set({ hysteresis: e.target.value })} data-testid="rule-hysteresis" />
                 </label>
               </div>
@@ -274,20 +272,20 @@ export function RulesPanel({ config, user }: Props) {
           )}
           <div className="inline">
             <label>
-              Type
+              {t.type}
               <select value={draft.type} onChange={(e) => set({ type: e.target.value })} data-testid="rule-type">
-                <option value="">Any</option>
-                {types.map((t) => (
-                  <option key={t} value={t}>
-                    {config.kinds[t]?.label ?? t}
+                <option value="">{t.any}</option>
+                {types.map((type) => (
+                  <option key={type} value={type}>
+                    {typeLabel(config, type)}
                   </option>
                 ))}
               </select>
             </label>
             <label>
-              City
+              {t.city}
               <select value={draft.city} onChange={(e) => set({ city: e.target.value })} data-testid="rule-city">
-                <option value="">Any</option>
+                <option value="">{t.any}</option>
                 {config.cities.map((c) => (
                   <option key={c.id} value={c.id}>
                     {c.name}
@@ -296,25 +294,25 @@ export function RulesPanel({ config, user }: Props) {
               </select>
             </label>
             <label>
-              Device id
-              <input value={draft.deviceId} onChange={(e) => set({ deviceId: e.target.value })} placeholder="any" data-testid="rule-device" />
+              {t.deviceId}
+              <input value={draft.deviceId} onChange={(e) => set({ deviceId: e.target.value })} placeholder={t.anyPlaceholder} data-testid="rule-device" />
             </label>
           </div>
           <div className="inline">
             <label>
-              For at least (min)
+              {t.forAtLeast}
               <input type="number" step="any" min="0" value={draft.minDuration} onChange={(e) => set({ minDuration: e.target.value })} data-testid="rule-min-duration" />
             </label>
             <label>
-              Severity
+              {t.severity}
               <select value={draft.severity} onChange={(e) => set({ severity: e.target.value as Severity })} data-testid="rule-severity">
-                <option value="critical">Critical</option>
-                <option value="warning">Warning</option>
-                <option value="info">Info</option>
+                <option value="critical">{severities.critical}</option>
+                <option value="warning">{severities.warning}</option>
+                <option value="info">{severities.info}</option>
               </select>
             </label>
             <label className="check">
-              <input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} /> Enabled
+              <input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} /> {t.enabled}
             </label>
           </div>
           <p className="error" role="alert" data-testid="rule-error">
@@ -322,38 +320,41 @@ export function RulesPanel({ config, user }: Props) {
           </p>
           <div className="form-actions">
             <button type="submit" disabled={busy} data-testid="rule-submit">
-              {busy ? 'Saving…' : editing === 'new' ? 'Create rule' : 'Save changes'}
+              {busy ? t.saving : editing === 'new' ? t.create : t.save}
             </button>
             <button type="button" className="secondary" onClick={() => setEditing(null)}>
-              Cancel
+              {t.cancel}
             </button>
           </div>
         </form>
       )}
 
       {rules.length === 0 ? (
-        <p className="empty-state">No rules yet.{canEdit ? ' Create one to be alerted.' : ''}</p>
+        <p className="empty-state">
+          {t.none}
+          {canEdit ? t.createOne : ''}
+        </p>
       ) : (
         <ul className="rule-list">
           {rules.map((r) => (
             <li key={r.id} className={`rule-item${r.enabled ? '' : ' disabled'}`} data-testid="rule-item" data-rule-id={r.id}>
               <div>
                 <p className="rule-name">
-                  <strong>{r.name}</strong> <span className={`sev-tag ${r.severity}`}>{r.severity}</span>
-                  {!r.enabled && <span className="sev-tag off">disabled</span>}
+                  <strong>{r.name}</strong> <span className={`sev-tag ${r.severity}`}>{(severities[r.severity] ?? r.severity).toLowerCase()}</span>
+                  {!r.enabled && <span className="sev-tag off">{t.disabled}</span>}
                 </p>
                 <p className="rule-desc">{r.description}</p>
               </div>
               {canEdit && (
                 <div className="rule-actions">
                   <button type="button" className="secondary" onClick={() => open(r.id, toDraft(r))} data-testid="rule-edit">
-                    Edit
+                    {t.editButton}
                   </button>
                   <button type="button" className="secondary" onClick={() => void toggle(r)} data-testid="rule-enabled">
-                    {r.enabled ? 'Disable' : 'Enable'}
+                    {r.enabled ? t.disable : t.enable}
                   </button>
                   <button type="button" className="secondary danger" onClick={() => void remove(r)} data-testid="rule-delete">
-                    Delete
+                    {t.delete}
                   </button>
                 </div>
               )}

@@ -1,15 +1,18 @@
 import { useRef, useState, type FormEvent } from 'react'
 import { ApiError, api } from '../api/client.ts'
 import type { User } from '../api/types.ts'
+import { LanguageSwitch, useStrings } from '../../i18n/react.tsx'
+import { AUTH_STRINGS } from './strings.ts'
 
-/** What to tell the operator for a failed login: the server's own message, plus what to do. */
-export function loginErrorMessage(e: unknown): string {
+/** What to tell the operator for a failed login: the server's own message (English), plus what to do. */
+export function loginErrorMessage(e: unknown, t: (typeof AUTH_STRINGS)['en'] = AUTH_STRINGS.en): string {
   if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e)
-  if (e.status === 429) return e.retryAfter ? `${e.message} Try again in ${e.retryAfter} s.` : e.message
+  if (e.status === 429) return e.retryAfter ? `${e.message} ${t.retryIn(e.retryAfter)}` : e.message
   return e.message
 }
 
 export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
+  const t = useStrings(AUTH_STRINGS)
   const [username, setUsername] = useState('')
   const [password, setPassword] = useState('')
   const [error, setError] = useState('')
@@ -21,7 +24,7 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
     e.preventDefault()
     if (busy) return
     if (!username.trim() || !password) {
-      setError(!username.trim() ? 'Enter your username.' : 'Enter your password.')
+      setError(!username.trim() ? t.enterUsername : t.enterPassword)
       ;(username.trim() ? passwordRef.current : usernameRef.current)?.focus()
       return
     }
@@ -31,7 +34,7 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
       const { user } = await api.login(username.trim(), password)
       onLogin(user)
     } catch (err) {
-      setError(loginErrorMessage(err))
+      setError(loginErrorMessage(err, t))
       setPassword('')
       setBusy(false)
       passwordRef.current?.focus()
@@ -40,10 +43,11 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
 
   return (
     <main className="login">
+      <LanguageSwitch className="lang-switch login-lang" />
       <form className="login-form" onSubmit={submit} data-testid="login-form" aria-labelledby="login-title" noValidate>
         <h1 id="login-title">Piazza</h1>
-        <p className="login-sub">Smart-city telemetry for Tuscany. Sign in to continue.</p>
-        <label htmlFor="login-username">Username</label>
+        <p className="login-sub">{t.subtitle}</p>
+        <label htmlFor="login-username">{t.username}</label>
         <input
           id="login-username"
           ref={usernameRef}
@@ -57,7 +61,7 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
           aria-describedby={error ? 'login-error' : undefined}
           data-testid="login-username"
         />
-        <label htmlFor="login-password">Password</label>
+        <label htmlFor="login-password">{t.password}</label>
         <input
           id="login-password"
           ref={passwordRef}
@@ -76,7 +80,7 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
           {error}
         </p>
         <button type="submit" aria-disabled={busy} data-testid="login-submit">
-          {busy ? 'Signing in…' : 'Sign in'}
+          {busy ? t.signingIn : t.signIn}
         </button>
       </form>
     </main>

@@ -5,6 +5,10 @@ import type { AppConfig, Device, Point } from '../api/types.ts'
 import type { FlushBatch } from '../live/connection.ts'
 import { useLiveFlush } from '../live/hooks.ts'
 import { useTheme } from '../theme.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { cachedPerLocale } from '../locale.ts'
+import { fieldLabel, unitLabel } from './kind-strings.ts'
+import { DEVICE_STRINGS } from './strings.ts'
 import { defaultChartField, formatDateTime, formatNumber, formatShortTime, formatTime, formatValue } from './format.ts'
 import { chooseEvery, mergeRows, mergeSeries, pointsFromUpdates, RANGES, toCsv, type RangeKey } from './series.ts'
 
@@ -47,6 +51,7 @@ const toLocalInput = (ms: number) => {
  */
 export function DeviceChart({ config, device, devices }: Props) {
   const [theme] = useTheme()
+  const t = useStrings(DEVICE_STRINGS).chart
   const primaryField = defaultChartField(config, device.type) ?? ''
   const [specs, setSpecs] = useState<SeriesSpec[]>(() => (primaryField ? [{ deviceId: device.id, field: primaryField }] : []))
   const [range, setRange] = useState<RangeKey>('1h')
@@ -62,10 +67,14 @@ export function DeviceChart({ config, device, devices }: Props) {
     const d = byId.get(s.deviceId) ?? (s.deviceId === device.id ? device : undefined)
     return d ? config.kinds[d.type]?.fields[s.field] : undefined
   }
+  const fieldName = (s: SeriesSpec) => {
+    const d = byId.get(s.deviceId) ?? (s.deviceId === device.id ? device : undefined)
+    return d ? fieldLabel(config, d.type, s.field) : s.field
+  }
   const labelOf = (s: SeriesSpec) => {
     const info = fieldInfo(s)
     const name = s.deviceId === device.id ? '' : `${byId.get(s.deviceId)?.name ?? s.deviceId}: `
-    return `${name}${info?.label ?? s.field}`
+    return `${name}${info ? fieldName(s) : s.field}`
   }
 
   // The time window: a range ending now (live), or a custom one.
@@ -174,17 +183,17 @@ export function DeviceChart({ config, device, devices }: Props) {
   const total = specs.reduce((n, s) => n + (data[keyOf(s)]?.length ?? 0), 0)
 
   const addSeries = (s: SeriesSpec) => {
-    if (specs.some((x) => keyOf(x) === keyOf(s))) return setNotice('That series is already shown.')
-    if (specs.length >= MAX_SERIES) return setNotice(`At most ${MAX_SERIES} series at once; remove one first.`)
+    if (specs.some((x) => keyOf(x) === keyOf(s))) return setNotice(t.alreadyShown)
+    if (specs.length >= MAX_SERIES) return setNotice(t.maxSeries(MAX_SERIES))
     const unit = fieldInfo(s)?.unit ?? ''
-    if (!units.includes(unit) && units.length >= 2) return setNotice(`The chart has two units already (${units.join(', ')}); a third (${unit}) would be unreadable.`)
+    if (!units.includes(unit) && units.length >= 2) return setNotice(t.twoUnits(units.join(', '), unit))
     setNotice('')
     setSpecs([...specs, s])
   }
 
   const download = () => {
     const csv = toCsv(
-      columns.map((c) => ({ key: c.key, header: `${byId.get(c.spec.deviceId)?.name ?? c.spec.deviceId} ${fieldInfo(c.spec)?.label ?? c.spec.field}${c.unit ? ` (${c.unit})` : ''}` })),
+      columns.map((c) => ({ key: c.key, header: `${byId.get(c.spec.deviceId)?.name ?? c.spec.deviceId} ${fieldName(c.spec)}${c.unit ? ` (${c.unit})` : ''}` })),
       rows,
     )
     const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }))
@@ -199,24 +208,24 @@ export function DeviceChart({ config, device, devices }: Props) {
 
   const kind = config.kinds[device.type]
   const ownFields = Object.entries(kind?.fields ?? {})
-  const rangeText = range === 'custom' ? `${formatDateTime(win.from)} – ${formatDateTime(win.to)}` : `last ${RANGES.find((r) => r.key === range)!.label}`
-  const aggregation = win.every ? `means over ${formatWindow(win.ms!)}` : 'every reading'
+  const rangeText = range === 'custom' ? `${formatDateTime(win.from)} – ${formatDateTime(win.to)}` : t.last(rangeLabel(RANGES.find((r) => r.key === range)!.ms, t.units))
+  const aggregation = win.every ? t.meansOver(rangeLabel(win.ms!, t.units)) : t.everyReading
   const grid = theme === 'dark' ? '#334155' : '#e3e6ea'
   const ink = theme === 'dark' ? '#cbd5e1' : '#475569'
   const summary =
     total === 0
-      ? `No readings, ${rangeText}`
+      ? t.noReadings(rangeText)
       : columns.map((c) => {
           const pts = data[keyOf(c.spec)] ?? []
           const last = pts[pts.length - 1]
-          return `${c.label}: ${pts.length} points${last ? `, latest ${formatValue(last.value, c.unit)} at ${formatTime(last.time)}` : ''}`
+          return `${t.points(c.label, pts.length)}${last ? t.latest(formatValue(last.value, unitLabel(c.unit)), formatTime(last.time)) : ''}`
         }).join('; ')
 
   return (
     <figure className="chart" data-testid="device-chart" data-points={total} data-status={status} data-range={range} data-series={specs.length}>
       <div className="chart-controls">
         <label className="chart-field">
-          Field
+          {t.field}
           <select
             value={specs[0]?.field ?? ''}
             onChange={(e) => setSpecs([{ deviceId: device.id, field: e.target.value }, ...specs.slice(1)])}
@@ -224,13 +233,13 @@ export function DeviceChart({ config, device, devices }: Props) {
           >
             {ownFields.map(([name, info]) => (
               <option key={name} value={name}>
-                {info.label} ({info.unit})
+                {fieldLabel(config, device.type, name)} ({unitLabel(info.unit)})
               </option>
             ))}
           </select>
         </label>
-        <div className="range-buttons" role="group" aria-label="Time range">
-          {[...RANGES, { key: 'custom' as const, label: 'Custom' }].map((r) => (
+        <div className="range-buttons" role="group" aria-label={t.timeRange}>
+          {[...RANGES.map((r) => ({ key: r.key, label: rangeLabel(r.ms, t.units) })), { key: 'custom' as const, label: t.custom }].map((r) => (
             <button key={r.key} type="button" className="secondary" aria-pressed={range === r.key} onClick={() => setRange(r.key)} data-testid={`range-${r.key}`}>
               {r.label}
             </button>
@@ -240,14 +249,14 @@ export function DeviceChart({ config, device, devices }: Props) {
       {range === 'custom' && (
         <div className="custom-range">
           <label>
-            From
+            {t.from}
             <input type="datetime-local" value={custom.from} max={custom.to} onChange={(e) => setCustom({ ...custom, from: e.target.value })} data-testid="range-from" />
           </label>
           <label>
-            To
+            {t.to}
             <input type="datetime-local" value={custom.to} min={custom.from} onChange={(e) => setCustom({ ...custom, to: e.target.value })} data-testid="range-to" />
           </label>
-          {!win.valid && <span className="error">“From” must be before “To”.</span>}
+          {!win.valid && <span className="error">{t.fromBeforeTo}</span>}
         </div>
       )}
       <figcaption>
@@ -255,23 +264,23 @@ export function DeviceChart({ config, device, devices }: Props) {
           {rangeText} · {aggregation}
         </span>
         <span className="chart-actions">
-          <button type="button" className="secondary" onClick={() => setLoadedAt(Date.now())} title="Read the range again">
-            Reload
+          <button type="button" className="secondary" onClick={() => setLoadedAt(Date.now())} title={t.reloadTitle}>
+            {t.reload}
           </button>
           <button type="button" className="secondary" onClick={download} disabled={total === 0} data-testid="chart-csv">
-            Download CSV
+            {t.csv}
           </button>
         </span>
       </figcaption>
-      <ul className="series-legend" aria-label="Series shown">
+      <ul className="series-legend" aria-label={t.seriesShown}>
         {columns.map((c, i) => (
           <li key={c.key} data-testid="chart-series">
             <svg width="28" height="10" aria-hidden="true">
               <line x1="0" y1="5" x2="28" y2="5" stroke={theme === 'dark' ? c.style.dark : c.style.light} strokeWidth="3" strokeDasharray={c.style.dash} />
             </svg>
-            {c.label} {c.unit && <span className="unit">({c.unit}{units.length > 1 ? `, ${c.axis} axis` : ''})</span>}
+            {c.label} {c.unit && <span className="unit">({unitLabel(c.unit)}{units.length > 1 ? `, ${t.axis(c.axis as 'left' | 'right')}` : ''})</span>}
             {i > 0 && (
-              <button type="button" className="remove" aria-label={`Remove ${c.label}`} onClick={() => setSpecs(specs.filter((_, j) => j !== i))}>
+              <button type="button" className="remove" aria-label={t.remove(c.label)} onClick={() => setSpecs(specs.filter((_, j) => j !== i))}>
                 ×
               </button>
             )}
@@ -280,12 +289,12 @@ export function DeviceChart({ config, device, devices }: Props) {
       </ul>
       {status === 'error' && (
         <p className="error" role="alert">
-          Could not load the readings: {error}
+          {t.loadError} {error}
         </p>
       )}
       <div className="chart-box" role="img" aria-label={summary}>
         {total === 0 ? (
-          <p className="empty">{status === 'loading' ? 'Loading readings…' : `No readings, ${rangeText}.`}</p>
+          <p className="empty">{status === 'loading' ? t.loading : `${t.noReadings(rangeText)}.`}</p>
         ) : (
           <ResponsiveContainer width="100%" height="100%">
             <LineChart data={rows} margin={{ top: 8, right: units.length > 1 ? 0 : 12, bottom: 4, left: 0 }}>
@@ -306,7 +315,7 @@ export function DeviceChart({ config, device, devices }: Props) {
                 labelFormatter={(t) => formatDateTime(Number(t))}
                 formatter={(v, name) => {
                   const c = columns.find((x) => x.key === name)
-                  return [formatValue(Number(v), c?.unit), c?.label ?? String(name)]
+                  return [formatValue(Number(v), unitLabel(c?.unit)), c?.label ?? String(name)]
                 }}
                 contentStyle={theme === 'dark' ? { background: '#0f172a', border: '1px solid #334155', color: '#e2e8f0' } : undefined}
               />
@@ -338,15 +347,17 @@ export function DeviceChart({ config, device, devices }: Props) {
   )
 }
 
+const dayFormats = cachedPerLocale((locale) => new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short' }))
 function formatDay(ms: number): string {
-  return new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short' }).format(ms)
+  return dayFormats().format(ms)
 }
 
-function formatWindow(ms: number): string {
+/** A range or window in words: "24 h", "7 d" ("7 g" in Italian), "5 min". */
+function rangeLabel(ms: number, u: { h: string; d: string; min: string }): string {
   const s = ms / 1000
-  if (s % 86400 === 0) return `${s / 86400} d`
-  if (s % 3600 === 0) return `${s / 3600} h`
-  return `${s / 60} min`
+  if (s % 86400 === 0) return `${s / 86400} ${u.d}`
+  if (s % 3600 === 0) return `${s / 3600} ${u.h}`
+  return `${s / 60} ${u.min}`
 }
 
 /** Adds another field of this device, or a field of another device, to the chart. */
@@ -356,6 +367,7 @@ function CompareControls({ config, device, devices, specs, onAdd }: { config: Ap
   const otherDevice = devices.find((d) => d.id === other.trim() || `${d.name} (${d.id})` === other.trim())
   const otherFields = Object.entries(config.kinds[otherDevice?.type ?? '']?.fields ?? {})
   const [otherField, setOtherField] = useState('')
+  const t = useStrings(DEVICE_STRINGS).chart
   const chosenField = otherFields.some(([n]) => n === otherField) ? otherField : (otherFields.find(([n]) => n === specs[0]?.field)?.[0] ?? otherFields[0]?.[0] ?? '')
   // Suggest devices of the same type first, then the rest (a datalist of a few hundred at most).
   const suggestions = useMemo(
@@ -366,12 +378,12 @@ function CompareControls({ config, device, devices, specs, onAdd }: { config: Ap
     <div className="compare">
       {fields.length > 0 && (
         <label>
-          Add a field
+          {t.addField}
           <select value="" onChange={(e) => e.target.value && onAdd({ deviceId: device.id, field: e.target.value })} data-testid="chart-add-field">
-            <option value="">Choose…</option>
+            <option value="">{t.choose}</option>
             {fields.map(([name, info]) => (
               <option key={name} value={name}>
-                {info.label} ({info.unit})
+                {fieldLabel(config, device.type, name)} ({unitLabel(info.unit)})
               </option>
             ))}
           </select>
@@ -388,8 +400,8 @@ function CompareControls({ config, device, devices, specs, onAdd }: { config: Ap
         }}
       >
         <label>
-          Compare with
-          <input list="compare-devices" value={other} onChange={(e) => setOther(e.target.value)} placeholder="Device name or id" data-testid="chart-compare-device" />
+          {t.compareWith}
+          <input list="compare-devices" value={other} onChange={(e) => setOther(e.target.value)} placeholder={t.comparePlaceholder} data-testid="chart-compare-device" />
         </label>
         <datalist id="compare-devices">
           {suggestions.map((d) => (
@@ -397,16 +409,16 @@ function CompareControls({ config, device, devices, specs, onAdd }: { config: Ap
           ))}
         </datalist>
         {otherDevice && otherFields.length > 0 && (
-          <select value={chosenField} onChange={(e) => setOtherField(e.target.value)} aria-label="Field of the other device" data-testid="chart-compare-field">
+          <select value={chosenField} onChange={(e) => setOtherField(e.target.value)} aria-label={t.otherField} data-testid="chart-compare-field">
             {otherFields.map(([name, info]) => (
               <option key={name} value={name}>
-                {info.label} ({info.unit})
+                {fieldLabel(config, otherDevice.type, name)} ({unitLabel(info.unit)})
               </option>
             ))}
           </select>
         )}
         <button type="submit" className="secondary" disabled={!otherDevice} data-testid="chart-compare-add">
-          Add
+          {t.add}
         </button>
       </form>
     </div>

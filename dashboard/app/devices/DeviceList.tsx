@@ -2,7 +2,10 @@ import { useVirtualizer } from '@tanstack/react-virtual'
 import { memo, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react'
 import type { AppConfig, Device } from '../api/types.ts'
 import { live } from '../live/connection.ts'
-import { HEALTH } from '../live/health.ts'
+import { useLang } from '../../i18n/react.tsx'
+import { healthText } from '../live/health.ts'
+import { appLocale } from '../locale.ts'
+import { DEVICE_STRINGS } from './strings.ts'
 import { useDeviceHealth, useDeviceState, useHealthVersion } from '../live/hooks.ts'
 import { healthOf } from '../map/features.ts'
 import { grade } from '../map/levels.ts'
@@ -38,13 +41,15 @@ function initialSort(): DeviceSort {
  */
 export function DeviceList({ config, devices, selectedId, onSelect }: Props) {
   const [sort, setSort] = useState<DeviceSort>(initialSort)
+  const { lang } = useLang()
+  const t = DEVICE_STRINGS[lang].list
   // Problems first follows health changes (not every reading).
   const healthVersion = useHealthVersion()
   const sorted = useMemo(
     () => sortDevices(config, devices, sort, (d) => healthOf(d, live.getHealth(d.id))),
     // healthVersion re-sorts when states change, only for the state order.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [config, devices, sort, sort === 'state' ? healthVersion : 0],
+    [config, devices, sort, sort === 'state' ? healthVersion : 0, lang],
   )
   const scroller = useRef<HTMLDivElement>(null)
   const virtualizer = useVirtualizer({
@@ -97,26 +102,26 @@ export function DeviceList({ config, devices, selectedId, onSelect }: Props) {
   return (
     <section className="device-list" aria-labelledby="device-list-title" data-testid="device-list">
       <h2 id="device-list-title">
-        Devices{' '}
+        {t.title}{' '}
         <span className="list-count" role="status" data-testid="device-count" data-count={sorted.length}>
-          {sorted.length.toLocaleString('en-GB')}
+          {sorted.length.toLocaleString(appLocale())}
         </span>
       </h2>
       <label className="device-sort">
-        Sort by
+        {t.sortBy}
         <select value={sort} onChange={(e) => changeSort(e.target.value as DeviceSort)} data-testid="device-sort">
           {DEVICE_SORTS.map((s) => (
             <option key={s.id} value={s.id}>
-              {s.label}
+              {t.sorts[s.id]}
             </option>
           ))}
         </select>
       </label>
       {sorted.length === 0 ? (
-        <p className="empty">No device matches the filters.</p>
+        <p className="empty">{t.none}</p>
       ) : (
         <div className="device-scroll" ref={scroller} data-testid="device-scroll">
-          <ul onKeyDown={onKeyDown} style={{ height: virtualizer.getTotalSize() }} aria-label={`Devices, ${sorted.length}`}>
+          <ul onKeyDown={onKeyDown} style={{ height: virtualizer.getTotalSize() }} aria-label={t.listLabel(sorted.length.toLocaleString(appLocale()))}>
             {items.map((item) => {
               const d = sorted[item.index]!
               return (
@@ -150,6 +155,8 @@ interface RowProps {
 /** One row; it subscribes to its own device, so a live update re-renders only that row. */
 const DeviceRow = memo(function DeviceRow({ config, device, index, selected, onSelect }: RowProps) {
   const state = useDeviceState(device.id)
+  // The row's words and numbers follow the language (the row is memoised).
+  useLang()
   const health = healthOf(device, useDeviceHealth(device.id))
   const g = grade(device.type, state?.values, device.status === 'active')
   const stale = health === 'silent'
@@ -175,7 +182,7 @@ const DeviceRow = memo(function DeviceRow({ config, device, index, selected, onS
         <span className="device-row-value">{g.kind === 'level' ? `${g.text} · ${g.detail}` : g.text}</span>
       </span>
       <span className={`state-pill ${health}`} data-testid="device-state">
-        <span aria-hidden="true">{HEALTH[health].symbol}</span> {HEALTH[health].label}
+        <span aria-hidden="true">{healthText(health).symbol}</span> {healthText(health).label}
       </span>
     </button>
   )

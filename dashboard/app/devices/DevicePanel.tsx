@@ -5,7 +5,11 @@ import { api, toMillis } from '../api/client.ts'
 import { ops, type DeadLetter } from '../api/ops.ts'
 import type { AppConfig, Device, User } from '../api/types.ts'
 import { live } from '../live/connection.ts'
-import { formatAge, HEALTH } from '../live/health.ts'
+import { formatAge, formatAgo, healthText } from '../live/health.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { appLocale } from '../locale.ts'
+import { fieldLabel, tagLabel, unitLabel } from './kind-strings.ts'
+import { DEVICE_STRINGS } from './strings.ts'
 import { useDeviceConnection, useDeviceHealth, useDeviceState } from '../live/hooks.ts'
 import { healthOf } from '../map/features.ts'
 import { grade } from '../map/levels.ts'
@@ -24,6 +28,7 @@ interface Props {
 /** Details of one device. Mount it with `key={device.id}` so its state starts fresh per device. */
 export function DevicePanel({ config, device: listed, devices, user, onClose }: Props) {
   const [details, setDetails] = useState<Partial<Device>>({})
+  const t = useStrings(DEVICE_STRINGS).panel
   const device: Device = { ...listed, ...details }
   const { id, type, city } = listed
   const state = useDeviceState(id)
@@ -88,26 +93,26 @@ export function DevicePanel({ config, device: listed, devices, user, onClose }: 
             <code>{device.id}</code>
           </p>
         </div>
-        <button type="button" className="close" onClick={onClose} aria-label="Close device details" data-testid="device-panel-close">
+        <button type="button" className="close" onClick={onClose} aria-label={t.close} data-testid="device-panel-close">
           ×
         </button>
       </header>
 
       <div className="panel-status">
         <span className={`state-pill big ${health}`} data-testid="device-health" data-state={health}>
-          <span aria-hidden="true">{HEALTH[health].symbol}</span> {HEALTH[health].label}
-          {healthInfo && health !== 'live' && health !== 'inactive' && <small> for {formatAge(now - healthInfo.since)}</small>}
+          <span aria-hidden="true">{healthText(health).symbol}</span> {healthText(health).label}
+          {healthInfo && health !== 'live' && health !== 'inactive' && <small> {t.forAge(formatAge(now - healthInfo.since))}</small>}
         </span>
         <span className="level-chip" style={{ background: health === 'silent' ? '#9aa0a6' : g.color, color: g.ink }} data-testid="device-level">
           {g.text}
           {g.kind === 'level' && <small> · {g.detail}</small>}
         </span>
       </div>
-      {health === 'silent' && <p className="stale-note">The values below are the last ones received, {formatAge(now - lastSeen)} ago.</p>}
+      {health === 'silent' && <p className="stale-note">{t.staleNote(formatAgo(now - lastSeen))}</p>}
 
       {alerts.length > 0 && (
-        <section className="panel-section" aria-label="Active alerts">
-          <h3>Alerts</h3>
+        <section className="panel-section" aria-label={t.activeAlerts}>
+          <h3>{t.alerts}</h3>
           <ul className="alert-list compact">
             {alerts.map((a) => (
               <AlertItem key={a.id} alert={a} config={config} canAck={canAck} compact />
@@ -117,20 +122,23 @@ export function DevicePanel({ config, device: listed, devices, user, onClose }: 
       )}
 
       <table className="values" data-testid="latest-values">
-        <caption>Latest values{state && <span className="caption-time"> at {formatTime(state.time)}</span>}</caption>
+        <caption>
+          {t.latestValues}
+          {state && <span className="caption-time">{t.at(formatTime(state.time))}</span>}
+        </caption>
         <tbody>
           {fields.map(([name, info]) => {
             const value = state?.values[name]
             return (
               <tr key={name} data-testid={`latest-value-${name}`} data-value={typeof value === 'number' ? value : ''}>
-                <th scope="row">{info.label}</th>
-                <td>{formatValue(value, info.unit)}</td>
+                <th scope="row">{fieldLabel(config, type, name)}</th>
+                <td>{formatValue(value, unitLabel(info.unit))}</td>
               </tr>
             )
           })}
           {extras.map(([name, value]) => (
             <tr key={name} data-testid={`latest-value-${name}`} data-value={String(value ?? '')}>
-              <th scope="row">{kind?.tags[name] ?? name}</th>
+              <th scope="row">{tagLabel(config, type, name)}</th>
               <td>{formatValue(value)}</td>
             </tr>
           ))}
@@ -141,21 +149,19 @@ export function DevicePanel({ config, device: listed, devices, user, onClose }: 
 
       <DeviceHealthSection device={device} mainField={kind?.mainField} lastSeen={lastSeen} now={now} connected={connected} />
 
-      <section className="panel-section" aria-label="About the device">
-        <h3>Device</h3>
+      <section className="panel-section" aria-label={t.about}>
+        <h3>{t.device}</h3>
         <dl className="facts">
-          <dt>Status</dt>
-          <dd data-testid="device-status">{device.status}</dd>
-          <dt>Reports every</dt>
+          <dt>{t.status}</dt>
+          <dd data-testid="device-status">{t.statuses[device.status] ?? device.status}</dd>
+          <dt>{t.reportsEvery}</dt>
           <dd>{formatAge(device.interval * 1000)}</dd>
-          <dt>Location</dt>
+          <dt>{t.location}</dt>
           <dd>
-            {device.lat.toFixed(5)}, {device.lon.toFixed(5)}
+            {coordinate(device.lat)}, {coordinate(device.lon)}
           </dd>
-          <dt>Registered</dt>
-          <dd>
-            {formatDateTime(Date.parse(device.createdAt))} by {device.createdBy}
-          </dd>
+          <dt>{t.registered}</dt>
+          <dd>{t.registeredBy(formatDateTime(Date.parse(device.createdAt)), device.createdBy)}</dd>
           {Object.entries(device.metadata ?? {}).map(([k, v]) => (
             <MetaRow key={k} name={k} value={v} />
           ))}
@@ -164,6 +170,8 @@ export function DevicePanel({ config, device: listed, devices, user, onClose }: 
     </aside>
   )
 }
+
+const coordinate = (v: number) => v.toLocaleString(appLocale(), { minimumFractionDigits: 5, maximumFractionDigits: 5 })
 
 function MetaRow({ name, value }: { name: string; value: string | number | boolean }) {
   return (
@@ -179,6 +187,7 @@ function DeviceHealthSection({ device, mainField, lastSeen, now, connected }: { 
   const [counts, setCounts] = useState<{ lastHour: number; perHour24: number } | null>(null)
   const [rejected, setRejected] = useState<DeadLetter[] | null>(null)
   const { expected, since } = expectedLastHour(device, now)
+  const t = useStrings(DEVICE_STRINGS).panel
 
   useEffect(() => {
     let cancelled = false
@@ -202,37 +211,38 @@ function DeviceHealthSection({ device, mainField, lastSeen, now, connected }: { 
   }, [device.id, mainField])
 
   return (
-    <section className="panel-section" aria-label="Health" data-testid="device-health-section">
-      <h3>Health</h3>
+    <section className="panel-section" aria-label={t.health} data-testid="device-health-section">
+      <h3>{t.health}</h3>
       <dl className="facts">
-        <dt>Connection</dt>
+        <dt>{t.connection}</dt>
         <dd data-testid="device-connected" data-connected={connected === undefined ? 'unknown' : String(connected)}>
-          {connected === undefined ? 'Unknown' : connected ? 'Connected' : 'Not connected'}
+          {connected === undefined ? t.unknown : connected ? t.connected : t.notConnected}
         </dd>
-        <dt>Last reading</dt>
-        <dd data-testid="device-last-seen">{Number.isFinite(lastSeen) ? `${formatDateTime(lastSeen)} (${formatAge(now - lastSeen)} ago)` : 'None yet'}</dd>
-        <dt>Readings, last hour</dt>
+        <dt>{t.lastReading}</dt>
+        <dd data-testid="device-last-seen">{Number.isFinite(lastSeen) ? `${formatDateTime(lastSeen)} (${formatAgo(now - lastSeen)})` : t.noneYet}</dd>
+        <dt>{t.readingsLastHour}</dt>
         <dd data-testid="device-readings-per-hour">
           {counts ? (
             <>
               {counts.lastHour}{' '}
               <span className="muted">
-                of {expected} expected{since !== undefined && ` (registered ${formatAge(now - since)} ago)`}
+                {t.ofExpected(expected)}
+                {since !== undefined && t.registeredAgo(formatAgo(now - since))}
               </span>
             </>
           ) : (
             '…'
           )}
         </dd>
-        <dt>Per hour, last 24 h</dt>
-        <dd>{counts ? counts.perHour24.toFixed(1) : '…'}</dd>
+        <dt>{t.perHour24}</dt>
+        <dd>{counts ? counts.perHour24.toLocaleString(appLocale(), { minimumFractionDigits: 1, maximumFractionDigits: 1 }) : '…'}</dd>
       </dl>
-      <h4>Rejected readings</h4>
+      <h4>{t.rejected}</h4>
       {rejected === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{t.loading}</p>
       ) : rejected.length === 0 ? (
         <p className="muted" data-testid="device-rejected-none">
-          None recently.
+          {t.noneRecently}
         </p>
       ) : (
         <ul className="rejected" data-testid="device-rejected">

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { testConfig } from '../api/fixtures.ts'
 import type { AppConfig, Device } from '../api/types.ts'
-import { defaultChartField, expectedLastHour, formatValue, matchesSearch } from './format.ts'
+import { setAppLang } from '../locale.ts'
+import { defaultChartField, expectedLastHour, formatDateTime, formatValue, matchesSearch, typeLabel } from './format.ts'
 
 const config: AppConfig = testConfig(
   {
@@ -44,5 +45,22 @@ describe('readings expected in the last hour', () => {
   it('counts only since registration for a young device', () => {
     expect(expectedLastHour({ interval: 60, createdAt: '2026-12-04T09:55:00Z' }, now)).toEqual({ expected: 5, since: Date.parse('2026-12-04T09:55:00Z') })
     expect(expectedLastHour({ interval: 600, createdAt: '2026-12-04T09:55:00Z' }, now).expected).toBe(0)
+  })
+})
+
+describe('format in the app language', () => {
+  it('writes Italian numbers and dates when the app is in Italian', () => {
+    try {
+      setAppLang('it')
+      expect(formatValue(23.456, 'µg/m³')).toBe('23,5 µg/m³')
+      expect(formatValue(1013.2, 'hPa')).toBe('1013 hPa')
+      expect(formatDateTime(Date.UTC(2026, 11, 4, 9, 5, 7))).toMatch(/4 dic 2026/)
+      expect(typeLabel(config, 'bus')).toBe('Localizzatore autobus')
+      expect(matchesSearch(config, { id: 'b1', name: 'Linea 6', type: 'bus', city: 'firenze' } as Device, 'tracker')).toBe(true)
+    } finally {
+      setAppLang('en')
+    }
+    expect(formatValue(23.456, 'µg/m³')).toBe('23.5 µg/m³')
+    expect(formatDateTime(Date.UTC(2026, 11, 4, 9, 5, 7))).toMatch(/4 Dec 2026/)
   })
 })

@@ -1,13 +1,11 @@
 import type { AppConfig, Device } from '../api/types.ts'
+import { cachedPerLocale } from '../locale.ts'
+import { typeLabel as kindTypeLabel } from './kind-strings.ts'
 
-/** Formatting shared by the panel, the list and the chart. English UI, Tuscan clock. */
+/** Formatting shared by the panel, the list and the chart, in the app's language (locale.ts). */
 
-const numberFormats = new Map<number, Intl.NumberFormat>()
-function numberFormat(digits: number): Intl.NumberFormat {
-  let f = numberFormats.get(digits)
-  if (!f) numberFormats.set(digits, (f = new Intl.NumberFormat('en-GB', { maximumFractionDigits: digits })))
-  return f
-}
+const numberFormats = cachedPerLocale((locale) => [0, 1, 2, 3].map((digits) => new Intl.NumberFormat(locale, { maximumFractionDigits: digits })))
+const numberFormat = (digits: number): Intl.NumberFormat => numberFormats()[digits]!
 
 /** A value with sensible precision: more decimals for small numbers (occupancy 0.125), fewer for large. */
 export function formatNumber(value: number): string {
@@ -21,16 +19,19 @@ export function formatValue(value: unknown, unit?: string): string {
   return String(value)
 }
 
-const timeFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-const shortTimeFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' })
-const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' })
+const dateFormats = cachedPerLocale((locale) => ({
+  time: new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+  shortTime: new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' }),
+  dateTime: new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' }),
+}))
 
-export const formatTime = (ms: number) => (Number.isFinite(ms) ? timeFormat.format(ms) : '—')
-export const formatShortTime = (ms: number) => (Number.isFinite(ms) ? shortTimeFormat.format(ms) : '—')
-export const formatDateTime = (ms: number) => (Number.isFinite(ms) ? dateTimeFormat.format(ms) : '—')
+export const formatTime = (ms: number) => (Number.isFinite(ms) ? dateFormats().time.format(ms) : '—')
+export const formatShortTime = (ms: number) => (Number.isFinite(ms) ? dateFormats().shortTime.format(ms) : '—')
+export const formatDateTime = (ms: number) => (Number.isFinite(ms) ? dateFormats().dateTime.format(ms) : '—')
 
+/** The type's label in the app's language. */
 export function typeLabel(config: AppConfig, type: string): string {
-  return config.kinds[type]?.label ?? type
+  return kindTypeLabel(config, type)
 }
 
 export function cityName(config: AppConfig, id: string): string {
@@ -47,7 +48,8 @@ export function defaultChartField(config: AppConfig, type: string): string | und
 export function matchesSearch(config: AppConfig, device: Device, search: string): boolean {
   const words = search.toLowerCase().split(/\s+/).filter(Boolean)
   if (words.length === 0) return true
-  const hay = `${device.name} ${device.id} ${typeLabel(config, device.type)} ${cityName(config, device.city)}`.toLowerCase()
+  // The type in the page's language and in the server's English: either finds it.
+  const hay = `${device.name} ${device.id} ${typeLabel(config, device.type)} ${config.kinds[device.type]?.label ?? ''} ${cityName(config, device.city)}`.toLowerCase()
   return words.every((w) => hay.includes(w))
 }
 

@@ -1,15 +1,12 @@
 import type { AppConfig, Device } from '../api/types.ts'
 import type { HealthState } from '../live/health.ts'
+import { cachedPerLocale } from '../locale.ts'
 import { cityName, typeLabel } from './format.ts'
 
 /** How the device list is ordered; ties go by name, then id, so the order is stable. */
 export type DeviceSort = 'name' | 'city' | 'type' | 'state'
-export const DEVICE_SORTS: readonly { id: DeviceSort; label: string }[] = [
-  { id: 'name', label: 'Name' },
-  { id: 'city', label: 'City' },
-  { id: 'type', label: 'Type' },
-  { id: 'state', label: 'Problems first' },
-]
+/** In this order in the menu; the words are in strings.ts. */
+export const DEVICE_SORTS: readonly { id: DeviceSort }[] = [{ id: 'name' }, { id: 'city' }, { id: 'type' }, { id: 'state' }]
 
 export const isDeviceSort = (value: string): value is DeviceSort => DEVICE_SORTS.some((s) => s.id === value)
 
@@ -17,9 +14,10 @@ export const isDeviceSort = (value: string): value is DeviceSort => DEVICE_SORTS
 const STATE_RANK: Record<HealthState, number> = { silent: 0, late: 1, pending: 2, live: 3, inactive: 4 }
 
 // Numbers inside names sort as numbers ("Bus line 9" before "Bus line 10").
-const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' })
+const collators = cachedPerLocale((locale) => new Intl.Collator(locale, { numeric: true, sensitivity: 'base' }))
 
 export function sortDevices(config: AppConfig, devices: readonly Device[], sort: DeviceSort, health: (d: Device) => HealthState): Device[] {
+  const collator = collators()
   const byName = (a: Device, b: Device) => collator.compare(a.name, b.name) || collator.compare(a.id, b.id)
   const key: (a: Device, b: Device) => number =
     sort === 'city'

@@ -7,6 +7,10 @@ import { Link, ConfirmButton, StatusBadge, ago, formatClock, parseMetaValue } fr
 import { ROUTES } from './router.ts'
 import { buildSheet } from './sheet.ts'
 import { bannerFor } from './banner.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { fieldLabelOr, typeLabelOr, unitLabel } from '../devices/kind-strings.ts'
+import { COMMISSIONING_STRINGS } from './commissioning-strings.ts'
+import { appLocale } from '../locale.ts'
 import { live } from '../live/connection.ts'
 
 /**
@@ -22,22 +26,16 @@ type LiveState = 'connecting' | 'live' | 'polling'
 const POLL_MS = 5000
 
 /** Milestones: reached (done), the one being waited for (current), later ones (todo). */
-const STEPS: { stage: Stage; label: string; testid: string }[] = [
-  { stage: 'waiting', label: 'Registered', testid: 'step-registered' },
-  { stage: 'connected', label: 'Connected', testid: 'step-connected' },
-  { stage: 'receiving', label: 'First reading', testid: 'step-reading' },
-  { stage: 'plausible', label: 'Plausible', testid: 'step-plausible' },
+const STEPS: { stage: Stage; testid: string }[] = [
+  { stage: 'waiting', testid: 'step-registered' },
+  { stage: 'connected', testid: 'step-connected' },
+  { stage: 'receiving', testid: 'step-reading' },
+  { stage: 'plausible', testid: 'step-plausible' },
 ]
 const ORDER: Record<Stage, number> = { waiting: 0, connected: 1, receiving: 2, plausible: 3, revoked: -1, decommissioned: -1 }
 
 
-const CHECKS: [keyof CommissioningState['checks'], string][] = [
-  ['connection', 'Connection'],
-  ['reading', 'Readings'],
-  ['values', 'Values'],
-  ['location', 'Location'],
-  ['interval', 'Reporting interval'],
-]
+const CHECKS: (keyof CommissioningState['checks'])[] = ['connection', 'reading', 'values', 'location', 'interval']
 
 function useCommissioning(id: string, onSessionEnd: () => void) {
   const [state, setState] = useState<CommissioningState | null>(null)
@@ -102,6 +100,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
   const [editing, setEditing] = useState(false)
   const [actionError, setActionError] = useState('')
   const [, tick] = useState(0)
+  const t = useStrings(COMMISSIONING_STRINGS)
   // Keeps "12 s ago" current.
   useEffect(() => {
     const timer = setInterval(() => tick((n) => n + 1), 5000)
@@ -112,14 +111,16 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
     return (
       <section className="inst-card">
         <p className="error" role="alert" data-testid="commissioning-error">
-          {error.status === 403 ? 'This device is not one of yours. ' : error.status === 404 ? 'There is no such device. ' : ''}
+          {error.status === 403 ? t.notYours : error.status === 404 ? t.noSuch : ''}
           {error.message}
         </p>
-        <Link to={ROUTES.devices}>Back to the devices</Link>
+        <Link to={ROUTES.devices}>{t.back}</Link>
       </section>
     )
   }
-  if (!state || config.state !== 'ready') return <p className="loading" role="status">Loading the commissioning view…</p>
+  if (!state || config.state !== 'ready') return <p className="loading" role="status">
+        {t.loading}
+      </p>
 
   if (rotated) return <RotatedSheet device={rotated} onDone={() => setRotated(null)} />
 
@@ -146,7 +147,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
           <StatusBadge status={d.status} />
         </div>
         <p className="inst-sub">
-          <code>{d.id}</code> · {kind?.label ?? d.type} · {d.cityName} · every {d.interval} s
+          <code>{d.id}</code> · {typeLabelOr(d.type, kind?.label)} · {d.cityName} · {t.every(d.interval)}
         </p>
         <p
           className={`inst-stage inst-stage-${banner.silent ? 'silent' : state.stage}`}
@@ -166,26 +167,26 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
                 <span className="inst-step-dot" aria-hidden="true">
                   {status === 'done' ? '✓' : i + 1}
                 </span>
-                <span>{step.label}</span>
+                <span>{t.steps[step.stage]}</span>
               </li>
             )
           })}
         </ol>
         <p className="inst-live" data-testid="commissioning-live" data-state={live}>
           <span className="dot" aria-hidden="true" />
-          {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : `Refreshing every ${POLL_MS / 1000} s`}
+          {live === 'live' ? t.live : live === 'connecting' ? t.connecting : t.polling(POLL_MS / 1000)}
           {' · '}
-          {state.connected ? 'device connected' : state.disconnectedAt ? `device disconnected ${ago(state.disconnectedAt)}` : 'device not connected'}
+          {state.connected ? t.deviceConnected : state.disconnectedAt ? t.deviceDisconnected(ago(state.disconnectedAt)) : t.deviceNotConnected}
         </p>
       </section>
 
       <section className="inst-card" aria-labelledby="rejections-title">
         <h2 id="rejections-title">
-          Refused payloads <span className="inst-count">{state.rejected}</span>
+          {t.refused} <span className="inst-count">{state.rejected}</span>
         </h2>
         {state.rejections.length === 0 ? (
           <p className="inst-hint" data-testid="rejections-empty">
-            None so far.
+            {t.noneSoFar}
           </p>
         ) : (
           <ul className="inst-rejections" data-testid="commissioning-rejections">
@@ -194,7 +195,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
                 <span className="inst-rejection-reason">{r.reason}</span>
                 <span className="inst-rejection-meta">
                   {formatClock(r.at)} · {r.code}
-                  {r.index !== undefined ? ` · reading #${r.index + 1} of the batch` : ''}
+                  {r.index !== undefined ? t.readingOfBatch(r.index + 1) : ''}
                 </span>
               </li>
             ))}
@@ -203,11 +204,11 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
       </section>
 
       <section className="inst-card" aria-labelledby="reading-title">
-        <h2 id="reading-title">Latest reading</h2>
+        <h2 id="reading-title">{t.latest}</h2>
         {state.lastReading ? (
           <>
             <p className="inst-hint" data-testid="commissioning-accepted" data-count={state.accepted}>
-              Device time {formatClock(state.lastReading.time)}, received {ago(state.lastReading.receivedAt)} · {state.accepted} accepted
+              {t.deviceTime(formatClock(state.lastReading.time), ago(state.lastReading.receivedAt), state.accepted)}
             </p>
             <table className="inst-values" data-testid="commissioning-values">
               <tbody>
@@ -216,9 +217,9 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
                   const tag = kind?.tags.find((t) => t.name === name)
                   return (
                     <tr key={name} data-testid={`commissioning-value-${name}`} data-value={String(value)}>
-                      <th scope="row">{field?.label ?? tag?.label ?? name}</th>
+                      <th scope="row">{field ? fieldLabelOr(name, field.label) : (tag?.label ?? name)}</th>
                       <td>
-                        {String(value)} {field?.unit ?? ''}
+                        {typeof value === 'number' ? value.toLocaleString(appLocale()) : String(value)} {unitLabel(field?.unit) ?? ''}
                       </td>
                     </tr>
                   )
@@ -227,20 +228,20 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
             </table>
           </>
         ) : (
-          <p className="inst-hint">No reading yet.</p>
+          <p className="inst-hint">{t.noReading}</p>
         )}
       </section>
 
       <section className="inst-card" aria-labelledby="checks-title">
-        <h2 id="checks-title">Checks</h2>
+        <h2 id="checks-title">{t.checksTitle}</h2>
         <ul className="inst-checks">
-          {CHECKS.map(([key, label]) => (
+          {CHECKS.map((key) => (
             <li key={key} className={`inst-check inst-check-${state.checks[key].state}`} data-testid={`check-${key}`} data-state={state.checks[key].state}>
               <span className="inst-check-icon" aria-hidden="true">
                 {{ ok: '✓', warn: '!', fail: '✕', pending: '…' }[state.checks[key].state]}
               </span>
               <span>
-                <strong>{label}</strong> {state.checks[key].message}
+                <strong>{t.checks[key]}</strong> {state.checks[key].message}
               </span>
             </li>
           ))}
@@ -249,7 +250,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
 
       {canManage && (
         <section className="inst-card" aria-labelledby="actions-title">
-          <h2 id="actions-title">Device</h2>
+          <h2 id="actions-title">{t.device}</h2>
           {editing ? (
             <EditDevice
               config={config.value}
@@ -262,29 +263,29 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
           ) : (
             <div className="inst-actions inst-actions-wrap">
               <button type="button" className="inst-secondary" onClick={() => setEditing(true)} disabled={d.status === 'decommissioned'} data-testid="action-edit">
-                Edit
+                {t.edit}
               </button>
               <ConfirmButton
-                label="Rotate secret"
-                confirmLabel="Rotate"
-                question="The current secret stops working at once."
+                label={t.rotate}
+                confirmLabel={t.rotateConfirm}
+                question={t.rotateQuestion}
                 testid="action-rotate"
                 disabled={!active}
                 onConfirm={() => act(async () => setRotated(await installerApi.rotate(d.id)))}
               />
               <ConfirmButton
-                label="Revoke"
-                confirmLabel="Revoke"
-                question="The device is disconnected and refused from now on."
+                label={t.revoke}
+                confirmLabel={t.revokeConfirm}
+                question={t.revokeQuestion}
                 testid="action-revoke"
                 danger
                 disabled={!active}
                 onConfirm={() => act(() => installerApi.revoke(d.id))}
               />
               <ConfirmButton
-                label="Decommission"
-                confirmLabel="Decommission"
-                question="Out of service for good; its history stays."
+                label={t.decommission}
+                confirmLabel={t.decommissionConfirm}
+                question={t.decommissionQuestion}
                 testid="action-decommission"
                 danger
                 disabled={d.status === 'decommissioned'}
@@ -298,7 +299,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
         </section>
       )}
       <p>
-        <Link to={ROUTES.devices}>← All devices</Link>
+        <Link to={ROUTES.devices}>{t.allDevices}</Link>
       </p>
     </div>
   )
@@ -307,10 +308,16 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
 function RotatedSheet({ device, onDone }: { device: DeviceWithSecret; onDone: () => void }) {
   const [mqtt] = useLoad(loadMqtt)
   const sheetDevice = useMemo(() => ({ id: device.id, type: device.type, name: device.name, city: device.city }), [device])
-  if (mqtt.state === 'error') return <p className="error">Could not load the broker settings: {mqtt.message}</p>
-  if (mqtt.state !== 'ready') return <p className="loading">Loading…</p>
+  const t = useStrings(COMMISSIONING_STRINGS)
+  if (mqtt.state === 'error')
+    return (
+      <p className="error">
+        {t.mqttError} {mqtt.message}
+      </p>
+    )
+  if (mqtt.state !== 'ready') return <p className="loading">{t.loadingShort}</p>
   const sheet = buildSheet({ device: sheetDevice, secret: device.secret, mqtt: mqtt.value, fallbackHost: window.location.hostname })
-  return <ConnectionSheetView sheet={sheet} device={sheetDevice} onDone={onDone} doneLabel="I saved it — back to commissioning" rotated />
+  return <ConnectionSheetView sheet={sheet} device={sheetDevice} onDone={onDone} doneLabel={t.backToCommissioning} rotated />
 }
 
 function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; state: CommissioningState; onDone: () => void; onSaved: () => void }) {
@@ -323,6 +330,7 @@ function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; sta
   const [loadedMeta, setLoadedMeta] = useState(false)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
+  const t = useStrings(COMMISSIONING_STRINGS)
 
   useEffect(() => {
     installerApi.device(d.id).then(
@@ -344,7 +352,7 @@ function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; sta
     for (const line of meta.split('\n')) {
       if (!line.trim()) continue
       const at = line.indexOf('=')
-      if (at <= 0) return setError(`Write metadata as name=value, one per line; "${line.trim()}" has no '='.`)
+      if (at <= 0) return setError(t.metaFormat(line.trim()))
       metadata[line.slice(0, at).trim()] = parseMetaValue(line.slice(at + 1))
     }
     setBusy(true)
@@ -361,32 +369,32 @@ function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; sta
 
   return (
     <form className="inst-form" onSubmit={submit} noValidate data-testid="edit-form">
-      <label htmlFor="edit-name">Name</label>
+      <label htmlFor="edit-name">{t.name}</label>
       <input id="edit-name" value={name} onChange={(e) => setName(e.target.value)} data-testid="edit-name" />
       <div className="inst-row">
         <div>
-          <label htmlFor="edit-lat">Latitude</label>
+          <label htmlFor="edit-lat">{t.latitude}</label>
           <input id="edit-lat" inputMode="decimal" value={lat} onChange={(e) => setLat(e.target.value)} data-testid="edit-lat" />
         </div>
         <div>
-          <label htmlFor="edit-lon">Longitude</label>
+          <label htmlFor="edit-lon">{t.longitude}</label>
           <input id="edit-lon" inputMode="decimal" value={lon} onChange={(e) => setLon(e.target.value)} data-testid="edit-lon" />
         </div>
       </div>
-      <label htmlFor="edit-interval">Reports every (seconds)</label>
+      <label htmlFor="edit-interval">{t.interval}</label>
       <input id="edit-interval" inputMode="numeric" value={interval} onChange={(e) => setInterval(e.target.value)} data-testid="edit-interval" />
-      <label htmlFor="edit-meta">Metadata (name=value, one per line)</label>
+      <label htmlFor="edit-meta">{t.metadata}</label>
       <textarea id="edit-meta" rows={3} value={meta} onChange={(e) => setMeta(e.target.value)} data-testid="edit-meta" disabled={!loadedMeta} />
-      <p className="inst-hint">Type and city ({config.cities.find((c) => c.id === d.city)?.name}) do not change: register a new device instead.</p>
+      <p className="inst-hint">{t.fixed(config.cities.find((c) => c.id === d.city)?.name ?? d.city)}</p>
       <p className="error" role="alert" data-testid="edit-error">
         {error}
       </p>
       <div className="inst-actions">
         <button type="button" className="inst-secondary" onClick={onDone}>
-          Cancel
+          {t.cancel}
         </button>
         <button type="submit" aria-disabled={busy} data-testid="edit-save">
-          {busy ? 'Saving…' : 'Save'}
+          {busy ? t.saving : t.save}
         </button>
       </div>
     </form>

@@ -1,6 +1,10 @@
 import { useState } from 'react'
 import { installerApi, errorMessage, type ImportReport } from './api.ts'
 import { ROUTES } from './router.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { IMPORT_STRINGS } from './import-strings.tsx'
+
+const code = (c: string) => <code>{c}</code>
 import { downloadText, Link } from './ui.tsx'
 
 /**
@@ -9,6 +13,7 @@ import { downloadText, Link } from './ui.tsx'
  * as a CSV to download.
  */
 export function ImportPage() {
+  const t = useStrings(IMPORT_STRINGS)
   const [text, setText] = useState('')
   const [fileName, setFileName] = useState('')
   const [report, setReport] = useState<ImportReport | null>(null)
@@ -27,7 +32,7 @@ export function ImportPage() {
   }
 
   const check = async () => {
-    if (!text.trim()) return setError('Choose a CSV file or paste its contents first.')
+    if (!text.trim()) return setError(t.chooseFirst)
     setBusy('check')
     setError('')
     setResult(null)
@@ -62,17 +67,11 @@ export function ImportPage() {
   return (
     <div className="inst-stack">
       <section className="inst-card" aria-labelledby="import-title">
-        <h1 id="import-title">Import devices from CSV</h1>
-        <p className="inst-sub">
-          One device per row. Columns: <code>type</code>, <code>city</code>, <code>name</code> (required), <code>id</code>, <code>lat</code>, <code>lon</code>,{' '}
-          <code>interval</code> and any <code>meta.&lt;name&gt;</code> (optional).
-        </p>
+        <h1 id="import-title">{t.title}</h1>
+        <p className="inst-sub">{t.columns(code)}</p>
         <details className="inst-details">
-          <summary>How rows are matched</summary>
-          <p>
-            A row whose device exists already — the same <code>id</code>, or without an id the same city, type and name — creates nothing, so the same file can be imported again safely. Rows
-            without <code>lat</code>/<code>lon</code> stand at the city centre. Semicolon-separated files with decimal commas (Italian spreadsheets) are read too.
-          </p>
+          <summary>{t.howMatched}</summary>
+          <p>{t.matching(code)}</p>
         </details>
         <div className="inst-actions inst-actions-wrap">
           <button
@@ -87,7 +86,7 @@ export function ImportPage() {
               }
             }}
           >
-            Download the template
+            {t.template}
           </button>
           <label className="inst-file">
             <input
@@ -102,11 +101,11 @@ export function ImportPage() {
                 reset()
               }}
             />
-            <span>Choose a CSV file</span>
+            <span>{t.chooseFile}</span>
           </label>
         </div>
-        {fileName && <p className="inst-hint">File: {fileName}</p>}
-        <label htmlFor="import-text">Contents (you can also paste or fix it here)</label>
+        {fileName && <p className="inst-hint">{t.file(fileName)}</p>}
+        <label htmlFor="import-text">{t.contents}</label>
         <textarea
           id="import-text"
           className="inst-csv"
@@ -125,13 +124,13 @@ export function ImportPage() {
         </p>
         <div className="inst-actions">
           <button type="button" className="inst-secondary" onClick={check} aria-disabled={busy !== null} data-testid="import-check">
-            {busy === 'check' ? 'Checking…' : 'Check the file'}
+            {busy === 'check' ? t.checking : t.check}
           </button>
           <button type="button" onClick={runImport} disabled={!canImport || busy !== null} data-testid="import-submit">
-            {busy === 'import' ? 'Importing…' : canImport ? `Import ${report.summary.create} device${report.summary.create === 1 ? '' : 's'}` : 'Import'}
+            {busy === 'import' ? t.importing : canImport ? t.importN(report.summary.create) : t.import}
           </button>
         </div>
-        {report && !current && <p className="inst-hint">The contents changed since the check: check again before importing.</p>}
+        {report && !current && <p className="inst-hint">{t.changed}</p>}
       </section>
 
       {report && <Report report={report} />}
@@ -139,13 +138,14 @@ export function ImportPage() {
       {result && (
         <section className="inst-card" data-testid="import-result" aria-labelledby="result-title">
           <h2 id="result-title">
-            {result.summary.created} device{result.summary.created === 1 ? '' : 's'} created
-            {result.summary.exists ? `, ${result.summary.exists} already registered` : ''}
+            {t.created(result.summary.created)}
+            {result.summary.exists ? t.alsoExisting(result.summary.exists) : ''}
           </h2>
           {result.summary.created > 0 && (
             <>
               <p className="inst-warning" role="note">
-                <strong>Download the secrets now.</strong> They are shown only once; a lost one can only be rotated.
+                <strong>{t.secretsNow}</strong>
+                {t.secretsOnce}
               </p>
               <button
                 type="button"
@@ -156,7 +156,7 @@ export function ImportPage() {
                   setSecretsSaved(true)
                 }}
               >
-                {secretsSaved ? 'Secrets downloaded ✓' : 'Download the secrets (CSV, once)'}
+                {secretsSaved ? t.secretsDownloaded : t.secretsDownload}
               </button>
             </>
           )}
@@ -167,18 +167,17 @@ export function ImportPage() {
   )
 }
 
-const STATUS_LABEL: Record<string, string> = { create: 'will be created', created: 'created', exists: 'already registered', error: 'error' }
-
 function Report({ report, compact }: { report: ImportReport; compact?: boolean }) {
   const s = report.summary
+  const t = useStrings(IMPORT_STRINGS)
   return (
     <section className={compact ? 'inst-report' : 'inst-card inst-report'} data-testid="import-report" data-ok={String(report.ok)} aria-labelledby={compact ? undefined : 'report-title'}>
       {!compact && (
         <>
-          <h2 id="report-title">{report.ok ? 'The file is good' : `${s.errors} row${s.errors === 1 ? '' : 's'} to fix`}</h2>
+          <h2 id="report-title">{report.ok ? t.good : t.toFix(s.errors)}</h2>
           <p className={report.ok ? 'inst-ok' : 'inst-bad'} data-testid="import-summary">
-            {s.rows} row{s.rows === 1 ? '' : 's'}: {s.create} to create, {s.exists} already registered, {s.errors} with errors.
-            {report.ok ? ' Nothing is created until you import.' : ' Nothing was created. Fix these rows and check again.'}
+            {t.summary(s.rows, s.create, s.exists, s.errors)}
+            {report.ok ? t.nothingYet : t.nothingCreated}
           </p>
         </>
       )}
@@ -186,9 +185,9 @@ function Report({ report, compact }: { report: ImportReport; compact?: boolean }
         {report.rows.map((row) => (
           <li key={row.line} className={`inst-report-row inst-report-${row.status}`} data-testid="import-row" data-line={row.line} data-status={row.status}>
             <div className="inst-report-head">
-              <span className="inst-report-line">Line {row.line}</span>
-              <span className="inst-report-name">{row.name ?? '(no name)'}</span>
-              <span className="inst-report-status">{STATUS_LABEL[row.status]}</span>
+              <span className="inst-report-line">{t.line(row.line)}</span>
+              <span className="inst-report-name">{row.name ?? t.noName}</span>
+              <span className="inst-report-status">{t.statuses[row.status] ?? row.status}</span>
             </div>
             {(row.type || row.city || row.id) && (
               <div className="inst-report-meta">

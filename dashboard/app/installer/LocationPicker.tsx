@@ -7,6 +7,8 @@ import type { BaseMap } from '../../shared/config.ts'
 import { createBaseMap } from '../map/basemap.ts'
 import { offlineStyle } from '../map/style.ts'
 import type { CityInfo } from './api.ts'
+import { useLang } from '../../i18n/react.tsx'
+import { INSTALLER_STRINGS } from './strings.ts'
 
 setWorkerUrl(workerUrl)
 
@@ -42,6 +44,7 @@ interface Props {
  * area commissioning accepts as "inside the city". Keyboard users type the coordinates instead.
  */
 export function LocationPicker({ cities, city, value, onChange, baseMap, testid }: Props) {
+  const { lang } = useLang()
   const container = useRef<HTMLDivElement>(null)
   const mapRef = useRef<MapLibreMap | null>(null)
   const markerRef = useRef<Marker | null>(null)
@@ -70,6 +73,7 @@ export function LocationPicker({ cities, city, value, onChange, baseMap, testid 
     }
     const base = createBaseMap(baseMap, {
       outline: () => offlineStyle(),
+      lang,
       onStyleChange: (kind) => {
         if (kind === 'outline') addLabels()
         addCityArea()
@@ -154,7 +158,7 @@ export function LocationPicker({ cities, city, value, onChange, baseMap, testid 
       data-testid={testid}
       data-ready={ready ? 'true' : 'false'}
       role="application"
-      aria-label="Map: tap where the device stands. You can also type the coordinates below."
+      aria-label={INSTALLER_STRINGS[lang].register.mapLabel}
     />
   )
 }

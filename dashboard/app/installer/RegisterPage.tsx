@@ -8,6 +8,9 @@ import { LocationPicker, roundCoord } from './LocationPicker.tsx'
 import { navigate, ROUTES } from './router.ts'
 import { buildSheet } from './sheet.ts'
 import { parseMetaValue } from './ui.tsx'
+import { useStrings } from '../../i18n/react.tsx'
+import { fieldLabelOr, typeLabelOr, unitLabel } from '../devices/kind-strings.ts'
+import { INSTALLER_STRINGS } from './strings.ts'
 
 /**
  * Register a device on the street corner: type, name, city, where it stands (tap the map, use the
@@ -37,10 +40,26 @@ export function RegisterPage({ user }: { user: User & { cities?: string[] } }) {
   const [config] = useLoad(loadConfig)
   const [mqtt] = useLoad(loadMqtt)
   const [created, setCreated] = useState<DeviceWithSecret | null>(null)
+  const t = useStrings(INSTALLER_STRINGS).register
 
-  if (config.state === 'error') return <p className="error" role="alert">Could not load the configuration: {config.message}</p>
-  if (mqtt.state === 'error') return <p className="error" role="alert">Could not load the broker settings: {mqtt.message}</p>
-  if (config.state !== 'ready' || mqtt.state !== 'ready') return <p className="loading" role="status">Loading…</p>
+  if (config.state === 'error')
+    return (
+      <p className="error" role="alert">
+        {t.configError} {config.message}
+      </p>
+    )
+  if (mqtt.state === 'error')
+    return (
+      <p className="error" role="alert">
+        {t.mqttError} {mqtt.message}
+      </p>
+    )
+  if (config.state !== 'ready' || mqtt.state !== 'ready')
+    return (
+      <p className="loading" role="status">
+        {t.loading}
+      </p>
+    )
 
   if (created) {
     const device = { id: created.id, type: created.type, name: created.name, city: created.city }
@@ -59,7 +78,8 @@ export function RegisterPage({ user }: { user: User & { cities?: string[] } }) {
 
 function SheetFor({ device, secret, mqtt, onDone }: { device: { id: string; type: string; name: string; city: string }; secret: string; mqtt: MqttInfo; onDone: () => void }) {
   const sheet = useMemo(() => buildSheet({ device, secret, mqtt, fallbackHost: window.location.hostname }), [device, secret, mqtt])
-  return <ConnectionSheetView sheet={sheet} device={device} onDone={onDone} doneLabel="I saved it — start commissioning" />
+  const t = useStrings(INSTALLER_STRINGS).register
+  return <ConnectionSheetView sheet={sheet} device={device} onDone={onDone} doneLabel={t.startCommissioning} />
 }
 
 function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: User & { cities?: string[] }; onCreated: (d: DeviceWithSecret) => void }) {
@@ -76,6 +96,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
   const [locating, setLocating] = useState(false)
   const [busy, setBusy] = useState(false)
   const errorRef = useRef<HTMLParagraphElement>(null)
+  const t = useStrings(INSTALLER_STRINGS).register
 
   const kind = config.kinds.find((k) => k.type === type)
   const city = config.cities.find((c) => c.id === cityId)
@@ -98,7 +119,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
   }
 
   const useMyPosition = () => {
-    if (!navigator.geolocation) return fail('This browser cannot tell its position: tap the map or type the coordinates.')
+    if (!navigator.geolocation) return fail(t.noGeolocation)
     setLocating(true)
     navigator.geolocation.getCurrentPosition(
       (p) => {
@@ -107,7 +128,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       },
       (e) => {
         setLocating(false)
-        fail(`No position from the phone (${e.message || 'denied'}): tap the map or type the coordinates.`)
+        fail(t.noPosition(e.message || t.denied))
       },
       { enableHighAccuracy: true, timeout: 15_000 },
     )
@@ -116,15 +137,15 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (busy) return
-    if (!name.trim()) return fail('Give the device a name, e.g. the street and number.', 'name')
-    if (!location) return fail('Set where the device stands: tap the map, use your position, or type latitude and longitude.', 'location')
+    if (!name.trim()) return fail(t.needName, 'name')
+    if (!location) return fail(t.needLocation, 'location')
     const every = Number(interval)
-    if (!validInterval(interval)) return fail('The reporting interval is a whole number of seconds from 1 to 86400.', 'interval')
+    if (!validInterval(interval)) return fail(t.badInterval, 'interval')
     const metadata: Record<string, string | number | boolean> = {}
     for (const row of meta) {
       const key = row.key.trim()
       if (!key || !row.value.trim()) continue
-      if (key in metadata) return fail(`The metadata key '${key}' appears twice.`)
+      if (key in metadata) return fail(t.duplicateKey(key))
       metadata[key] = parseMetaValue(row.value)
     }
     setBusy(true)
@@ -139,9 +160,9 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
 
   return (
     <form className="inst-card inst-form" onSubmit={submit} noValidate data-testid="register-form" aria-labelledby="register-title">
-      <h1 id="register-title">Register a device</h1>
+      <h1 id="register-title">{t.title}</h1>
 
-      <label htmlFor="register-type">Type</label>
+      <label htmlFor="register-type">{t.type}</label>
       <select
         id="register-type"
         value={type}
@@ -154,16 +175,20 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       >
         {config.kinds.map((k) => (
           <option key={k.type} value={k.type}>
-            {k.label}
+            {typeLabelOr(k.type, k.label)}
           </option>
         ))}
       </select>
-      {kind && <p className="inst-hint">Sends: {kind.fields.map((f) => `${f.name} (${f.unit})`).join(', ')}</p>}
+      {kind && (
+        <p className="inst-hint">
+          {t.sends} {kind.fields.map((f) => `${fieldLabelOr(f.name, f.name)} (${unitLabel(f.unit)})`).join(', ')}
+        </p>
+      )}
 
-      <label htmlFor="register-name">Name</label>
-      <input id="register-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={120} placeholder="e.g. Viale Gramsci 12" autoComplete="off" data-testid="register-name" />
+      <label htmlFor="register-name">{t.name}</label>
+      <input id="register-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={120} placeholder={t.namePlaceholder} autoComplete="off" data-testid="register-name" />
 
-      <label htmlFor="register-city">City</label>
+      <label htmlFor="register-city">{t.city}</label>
       <select id="register-city" value={cityId} onChange={(e) => setCityId(e.target.value)} data-testid="register-city">
         {allowedCities.map((c) => (
           <option key={c.id} value={c.id}>
@@ -173,25 +198,25 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       </select>
 
       <fieldset className="inst-fieldset">
-        <legend>Location</legend>
-        <p className="inst-hint">Tap the map where the device stands; drag the pin to adjust. The shaded circle is the city area within {CITY_RADIUS_KM} km of the centre of {city?.name}; zoom in with + to place the pin precisely.</p>
+        <legend>{t.location}</legend>
+        <p className="inst-hint">{t.locationHint(CITY_RADIUS_KM, city?.name ?? '')}</p>
         <LocationPicker cities={config.cities} city={city} value={location} onChange={setLocation} baseMap={config.baseMap} testid="register-map" />
         <div className="inst-row">
           <div>
-            <label htmlFor="register-lat">Latitude</label>
+            <label htmlFor="register-lat">{t.latitude}</label>
             <input id="register-lat" inputMode="decimal" value={lat} onChange={(e) => setLat(e.target.value.replace(',', '.'))} placeholder="43.7781" data-testid="register-lat" />
           </div>
           <div>
-            <label htmlFor="register-lon">Longitude</label>
+            <label htmlFor="register-lon">{t.longitude}</label>
             <input id="register-lon" inputMode="decimal" value={lon} onChange={(e) => setLon(e.target.value.replace(',', '.'))} placeholder="11.2656" data-testid="register-lon" />
           </div>
         </div>
         <button type="button" className="inst-secondary" onClick={useMyPosition} disabled={locating} data-testid="register-locate">
-          {locating ? 'Finding your position…' : 'Use my position'}
+          {locating ? t.locating : t.useMyPosition}
         </button>
       </fieldset>
 
-      <label htmlFor="register-interval">Reports every (seconds)</label>
+      <label htmlFor="register-interval">{t.interval}</label>
       <input
         id="register-interval"
         inputMode="numeric"
@@ -204,19 +229,19 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
       />
 
       <fieldset className="inst-fieldset">
-        <legend>Metadata</legend>
-        <p className="inst-hint">Anything useful later: serial number, mounting height, firmware… Empty rows are left out.</p>
+        <legend>{t.metadata}</legend>
+        <p className="inst-hint">{t.metadataHint}</p>
         {meta.map((row, i) => (
           <div className="inst-row inst-meta-row" key={i}>
-            <input aria-label={`Metadata name ${i + 1}`} value={row.key} onChange={(e) => setMeta(meta.map((r, j) => (j === i ? { ...r, key: e.target.value } : r)))} placeholder="name" data-testid={`register-meta-key-${i}`} />
-            <input aria-label={`Metadata value ${i + 1}`} value={row.value} onChange={(e) => setMeta(meta.map((r, j) => (j === i ? { ...r, value: e.target.value } : r)))} placeholder="value" data-testid={`register-meta-value-${i}`} />
-            <button type="button" className="inst-icon" aria-label={`Remove metadata row ${i + 1}`} onClick={() => setMeta(meta.filter((_, j) => j !== i))}>
+            <input aria-label={t.metaName(i + 1)} value={row.key} onChange={(e) => setMeta(meta.map((r, j) => (j === i ? { ...r, key: e.target.value } : r)))} placeholder={t.metaNamePlaceholder} data-testid={`register-meta-key-${i}`} />
+            <input aria-label={t.metaValue(i + 1)} value={row.value} onChange={(e) => setMeta(meta.map((r, j) => (j === i ? { ...r, value: e.target.value } : r)))} placeholder={t.metaValuePlaceholder} data-testid={`register-meta-value-${i}`} />
+            <button type="button" className="inst-icon" aria-label={t.removeMeta(i + 1)} onClick={() => setMeta(meta.filter((_, j) => j !== i))}>
               ×
             </button>
           </div>
         ))}
         <button type="button" className="inst-secondary" onClick={() => setMeta([...meta, { key: '', value: '' }])} data-testid="register-meta-add">
-          Add metadata
+          {t.addMeta}
         </button>
       </fieldset>
 
@@ -224,7 +249,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
         {shownError}
       </p>
       <button type="submit" className="inst-primary" aria-disabled={busy} data-testid="register-submit">
-        {busy ? 'Registering…' : 'Register and get the connection sheet'}
+        {busy ? t.registering : t.submit}
       </button>
     </form>
   )

@@ -1,19 +1,12 @@
-import type { CommissioningState, Stage } from './api.ts'
+import { appLang } from '../locale.ts'
+import type { CommissioningState } from './api.ts'
+import { INSTALLER_STRINGS } from './strings.ts'
 
 /**
  * The commissioning page's one-line banner. "Checking that they are plausible…" is only true
  * while readings keep coming: a device silent for 5 of its intervals (when the operators' map
  * calls it silent) is told as stopped, with how long ago its last reading came.
  */
-
-const BANNER: Record<Stage, string> = {
-  waiting: 'Waiting for the device to connect…',
-  connected: 'Connected. Waiting for the first reading…',
-  receiving: 'Readings arrive. Checking that they are plausible…',
-  plausible: 'Commissioned: the device sends good data.',
-  revoked: 'Revoked: the broker refuses this device.',
-  decommissioned: 'Decommissioned: out of service, its history is kept.',
-}
 
 /** Missed intervals after which a device counts as silent (as the server's device health). */
 export const SILENT_INTERVALS = 5
@@ -32,10 +25,11 @@ export function formatGap(ms: number): string {
 }
 
 export function bannerFor(state: Pick<CommissioningState, 'stage' | 'lastReading' | 'device'>, now: number): { text: string; silent: boolean } {
+  const t = INSTALLER_STRINGS[appLang()].banner
   const gap = silentFor(state, now)
-  if (gap === undefined) return { text: BANNER[state.stage], silent: false }
+  if (gap === undefined) return { text: t[state.stage], silent: false }
   return {
-    text: `No reading for ${formatGap(gap)} (expected every ${state.device.interval} s): the device stopped sending. Check its power and network.`,
+    text: t.stopped(formatGap(gap), state.device.interval),
     silent: true,
   }
 }

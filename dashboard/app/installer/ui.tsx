@@ -4,6 +4,9 @@ import type { User } from '../api/types.ts'
 import { UNAUTHORIZED_EVENT } from './api.ts'
 import { navigate, ROUTES, usePath } from './router.ts'
 import './installer.css'
+import { LanguageSwitch, useLang } from '../../i18n/react.tsx'
+import { appLang, cachedPerLocale } from '../locale.ts'
+import { INSTALLER_STRINGS } from './strings.ts'
 
 /** Shared pieces of the installer and admin pages: shell with navigation, links, copy buttons, QR code. */
 
@@ -44,12 +47,14 @@ export function Shell({ user, onLogout, onSessionEnd, title, children }: ShellPr
     document.title = `${title} · Piazza`
   }, [title])
   const canManage = user.role === 'installer' || user.role === 'admin'
+  const t = INSTALLER_STRINGS[useLang().lang].shell
+  const n = t.nav
   const links: [string, string, string][] = [
-    [ROUTES.devices, 'Devices', 'nav-devices'],
-    ...(canManage ? ([[ROUTES.register, 'Register', 'nav-register'], [ROUTES.import, 'Import', 'nav-import']] as [string, string, string][]) : []),
-    ...(user.role === 'admin' ? ([[ROUTES.users, 'Users', 'nav-users'], [ROUTES.audit, 'Audit', 'nav-audit'], [ROUTES.notifications, 'Notifications', 'nav-notifications']] as [string, string, string][]) : []),
+    [ROUTES.devices, n.devices, 'nav-devices'],
+    ...(canManage ? ([[ROUTES.register, n.register, 'nav-register'], [ROUTES.import, n.import, 'nav-import']] as [string, string, string][]) : []),
+    ...(user.role === 'admin' ? ([[ROUTES.users, n.users, 'nav-users'], [ROUTES.audit, n.audit, 'nav-audit'], [ROUTES.notifications, n.notifications, 'nav-notifications']] as [string, string, string][]) : []),
     // Installers' live rooms are their cities and devices only: the region-wide map is for operators and admins.
-    ...(user.role === 'installer' ? [] : ([[ROUTES.map, 'Map', 'nav-map']] as [string, string, string][])),
+    ...(user.role === 'installer' ? [] : ([[ROUTES.map, n.map, 'nav-map']] as [string, string, string][])),
   ]
   const current = (to: string) => (to === ROUTES.devices ? path === to || path.startsWith(`${ROUTES.devices}/devices/`) : path.startsWith(to) && to !== ROUTES.map)
   return (
@@ -58,13 +63,14 @@ export function Shell({ user, onLogout, onSessionEnd, title, children }: ShellPr
         <div className="inst-bar-top">
           <strong className="inst-brand">Piazza</strong>
           <span className="inst-user" data-testid="current-user">
-            {user.username} <small>({user.role})</small>
+            {user.username} <small>({t.role[user.role] ?? user.role})</small>
           </span>
+          <LanguageSwitch className="lang-switch inst-lang" />
           <button type="button" className="inst-linkbutton" onClick={onLogout} data-testid="logout">
-            Log out
+            {t.logout}
           </button>
         </div>
-        <nav className="inst-nav" aria-label="Pages">
+        <nav className="inst-nav" aria-label={t.pages}>
           {links.map(([to, label, testid]) => (
             <Link key={to} to={to} aria-current={current(to) ? 'page' : undefined} data-testid={testid}>
               {label}
@@ -104,6 +110,7 @@ async function copyText(text: string): Promise<boolean> {
 export function CopyButton({ text, label, testid }: { text: string; label: string; testid: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle')
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined)
+  const t = INSTALLER_STRINGS[useLang().lang].ui
   useEffect(() => () => clearTimeout(timer.current), [])
   return (
     <button
@@ -111,14 +118,14 @@ export function CopyButton({ text, label, testid }: { text: string; label: strin
       className={`inst-copy inst-copy-${state}`}
       data-testid={testid}
       data-state={state}
-      aria-label={`Copy ${label}`}
+      aria-label={t.copyLabel(label)}
       onClick={async () => {
         setState((await copyText(text)) ? 'copied' : 'failed')
         clearTimeout(timer.current)
         timer.current = setTimeout(() => setState('idle'), 2000)
       }}
     >
-      {state === 'copied' ? 'Copied ✓' : state === 'failed' ? 'Select & copy' : 'Copy'}
+      {state === 'copied' ? t.copied : state === 'failed' ? t.selectCopy : t.copy}
     </button>
   )
 }
@@ -186,6 +193,7 @@ export function ConfirmButton({
 }) {
   const [asking, setAsking] = useState(false)
   const [busy, setBusy] = useState(false)
+  const t = INSTALLER_STRINGS[useLang().lang].ui
   if (!asking)
     return (
       <button type="button" className={danger ? 'inst-danger' : 'inst-secondary'} onClick={() => setAsking(true)} data-testid={testid} disabled={disabled}>
@@ -210,34 +218,39 @@ export function ConfirmButton({
           }
         }}
       >
-        {busy ? 'Working…' : confirmLabel}
+        {busy ? t.working : confirmLabel}
       </button>
       <button type="button" className="inst-secondary" onClick={() => setAsking(false)} data-testid={`${testid}-cancel`}>
-        Cancel
+        {t.cancel}
       </button>
     </div>
   )
 }
 
 export function StatusBadge({ status }: { status: string }) {
+  const t = INSTALLER_STRINGS[useLang().lang].ui
   return (
     <span className={`inst-badge inst-badge-${status}`} data-testid="device-status-badge" data-status={status}>
-      {status}
+      {t.statuses[status] ?? status}
     </span>
   )
 }
 
-const timeFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' })
-export const formatClock = (ms: number) => (Number.isFinite(ms) ? timeFormat.format(ms) : '—')
-export const formatDateTime = (ms: number) => (Number.isFinite(ms) ? dateTimeFormat.format(ms) : '—')
+// In the app's language (locale.ts); the pages using them read useLang(), so they re-render on a switch.
+const formats = cachedPerLocale((locale) => ({
+  time: new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+  dateTime: new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' }),
+}))
+export const formatClock = (ms: number) => (Number.isFinite(ms) ? formats().time.format(ms) : '—')
+export const formatDateTime = (ms: number) => (Number.isFinite(ms) ? formats().dateTime.format(ms) : '—')
 
 /** "12 s ago", "3 min ago" for recent times, the clock time otherwise. */
 export function ago(ms: number, now = Date.now()): string {
+  const t = INSTALLER_STRINGS[appLang()].ui
   const s = Math.round((now - ms) / 1000)
-  if (s < 5) return 'just now'
-  if (s < 60) return `${s} s ago`
-  if (s < 3600) return `${Math.round(s / 60)} min ago`
+  if (s < 5) return t.justNow
+  if (s < 60) return t.secondsAgo(s)
+  if (s < 3600) return t.minutesAgo(Math.round(s / 60))
   return formatDateTime(ms)
 }
 

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { dictionaryProblems } from '../../i18n/dictionary-check.ts'
+import { setAppLang } from '../locale.ts'
+import { formatAge } from './health.ts'
+import { LIVE_STRINGS } from './strings.ts'
 import { describeLive, formatDataAge } from './describe.ts'
 
 describe('the live connection in plain words', () => {
@@ -27,5 +31,22 @@ describe('the live connection in plain words', () => {
     expect(formatDataAge(59_400)).toBe('59 s')
     expect(formatDataAge(61_000)).toBe('1 min')
     expect(formatDataAge(2 * 3_600_000 + 5 * 60_000)).toBe('2 h 5 min')
+  })
+})
+
+describe('in Italian', () => {
+  it('says the connection state and the data age in Italian', () => {
+    const now = 1_000_000_000
+    try {
+      setAppLang('it')
+      expect(describeLive({ state: 'reconnecting' }, now - 125_000, now)).toMatchObject({ text: 'Connessione persa, riconnessione', age: 'dati di 2 min fa' })
+      expect(formatAge(3 * 86_400_000)).toBe('3 g')
+    } finally {
+      setAppLang('en')
+    }
+    expect(formatAge(3 * 86_400_000)).toBe('3 d')
+  })
+  it('has every string in both languages', () => {
+    expect(dictionaryProblems(LIVE_STRINGS)).toEqual([])
   })
 })

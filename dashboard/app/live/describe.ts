@@ -1,4 +1,6 @@
+import { appLang } from '../locale.ts'
 import type { LiveStatus } from './connection.ts'
+import { LIVE_STRINGS } from './strings.ts'
 
 /**
  * The live connection in plain words for the top bar: what is happening and how old the data on
@@ -11,12 +13,13 @@ import type { LiveStatus } from './connection.ts'
 const TRANSPORT_ERROR = /xhr|poll|websocket|transport|timeout|network|connection refused|ECONN/i
 
 export function formatDataAge(ms: number): string {
+  const u = LIVE_STRINGS[appLang()].units
   const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s} s`
+  if (s < 60) return `${s} ${u.s}`
   const m = Math.floor(s / 60)
-  if (m < 60) return `${m} min`
+  if (m < 60) return `${m} ${u.min}`
   const h = Math.floor(m / 60)
-  return `${h} h ${m % 60} min`
+  return `${h} ${u.h} ${m % 60} ${u.min}`
 }
 
 export interface LiveDescription {
@@ -29,24 +32,25 @@ export interface LiveDescription {
 }
 
 export function describeLive(status: LiveStatus, lastDataAt: number | undefined, now: number): LiveDescription {
-  const age = lastDataAt === undefined ? 'No live data yet' : `Data shown is ${formatDataAge(now - lastDataAt)} old`
-  const shortAge = lastDataAt === undefined ? 'no live data yet' : `data ${formatDataAge(now - lastDataAt)} old`
+  const t = LIVE_STRINGS[appLang()]
+  const age = lastDataAt === undefined ? t.noDataLong : t.dataAgeLong(formatDataAge(now - lastDataAt))
+  const shortAge = lastDataAt === undefined ? t.noDataShort : t.dataAgeShort(formatDataAge(now - lastDataAt))
   switch (status.state) {
     case 'live':
-      return { text: 'Live', age: '', detail: 'Connected: values update as devices report.' }
+      return { text: t.live, age: '', detail: t.liveDetail }
     case 'connecting':
-      return { text: 'Connecting…', age: '', detail: 'Opening the live connection to the server.' }
+      return { text: t.connecting, age: '', detail: t.connectingDetail }
     case 'reconnecting':
-      return { text: 'Connection lost, reconnecting', age: shortAge, detail: `The live connection dropped; trying again. ${age}.` }
+      return { text: t.reconnecting, age: shortAge, detail: t.reconnectingDetail(age) }
     case 'error': {
       const unreachable = !status.message || TRANSPORT_ERROR.test(status.message)
       return unreachable
-        ? { text: 'Cannot reach the server, retrying', age: shortAge, detail: `The server does not answer (network down, or the server is restarting); trying again. ${age}.` }
-        : { text: 'The server refused live data', age: shortAge, detail: `The server refused the live connection: ${status.message}. ${age}.` }
+        ? { text: t.unreachable, age: shortAge, detail: t.unreachableDetail(age) }
+        : { text: t.refused, age: shortAge, detail: t.refusedDetail(status.message!, age) }
     }
     case 'expired':
-      return { text: 'Session ended: sign in again', age: '', detail: 'Your session has ended; live data stopped.' }
+      return { text: t.expired, age: '', detail: t.expiredDetail }
     default:
-      return { text: 'Offline', age: shortAge, detail: `Not connected to live data. ${age}.` }
+      return { text: t.offline, age: shortAge, detail: t.offlineDetail(age) }
   }
 }

@@ -1,5 +1,7 @@
 import { Compile } from 'typebox/compile'
 import { DeviceStateSchema, HEALTH_STATES, type DeviceStateView, type HealthState } from '../../shared/operations.ts'
+import { appLang } from '../locale.ts'
+import { LIVE_STRINGS } from './strings.ts'
 
 /**
  * Device health as the server judges it (dashboard/server/operations/device-states.ts): the one
@@ -20,12 +22,11 @@ export interface HealthInfo {
   description: string
 }
 
-export const HEALTH: Readonly<Record<HealthState, HealthInfo>> = {
-  live: { label: 'Live', symbol: '●', description: 'reporting on schedule' },
-  late: { label: 'Late', symbol: '◔', description: 'missed 2 or more reporting intervals' },
-  silent: { label: 'Silent', symbol: '✕', description: 'nothing for 5 or more reporting intervals' },
-  pending: { label: 'No data yet', symbol: '○', description: 'has not reported since the server started' },
-  inactive: { label: 'Inactive', symbol: '–', description: 'revoked or decommissioned; not expected to report' },
+const SYMBOLS: Readonly<Record<HealthState, string>> = { live: '●', late: '◔', silent: '✕', pending: '○', inactive: '–' }
+
+/** A state's word, symbol and description in the app's language. */
+export function healthText(state: HealthState): HealthInfo {
+  return { ...LIVE_STRINGS[appLang()].health[state], symbol: SYMBOLS[state] }
 }
 
 export function isHealthState(value: string): value is HealthState {
@@ -48,13 +49,19 @@ export function newerHealth(prev: DeviceHealth | undefined, next: DeviceHealth):
   return next
 }
 
-/** "12 s", "4 min", "3 h 5 min", "2 d". */
+/** "12 s", "4 min", "3 h 5 min", "2 d" ("2 g" in Italian). */
 export function formatAge(ms: number): string {
+  const u = LIVE_STRINGS[appLang()].units
   const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 90) return `${s} s`
+  if (s < 90) return `${s} ${u.s}`
   const m = Math.round(s / 60)
-  if (m < 90) return `${m} min`
+  if (m < 90) return `${m} ${u.min}`
   const h = Math.floor(m / 60)
-  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`
-  return `${Math.round(h / 24)} d`
+  if (h < 48) return m % 60 ? `${h} ${u.h} ${m % 60} ${u.min}` : `${h} ${u.h}`
+  return `${Math.round(h / 24)} ${u.d}`
+}
+
+/** "4 min ago", "4 min fa". */
+export function formatAgo(ms: number): string {
+  return LIVE_STRINGS[appLang()].ago(formatAge(ms))
 }

@@ -1,6 +1,9 @@
 import { useEffect, useState } from 'react'
 import type { AppConfig } from '../api/types.ts'
-import { HEALTH, HEALTH_STATES, type HealthState } from '../live/health.ts'
+import { useStrings } from '../../i18n/react.tsx'
+import { typeLabel } from '../devices/format.ts'
+import { healthText, HEALTH_STATES, type HealthState } from '../live/health.ts'
+import { MAP_STRINGS } from './strings.ts'
 import { BADGE_COLORS } from './icons.ts'
 import { NO_DATA, NOT_GRADED, SCALES, STALE } from './levels.ts'
 
@@ -44,6 +47,7 @@ export const SMALL_SCREEN = '(max-width: 760px), (max-height: 560px)'
  * clusters, and each device type's colour scale with its bands and ranges.
  */
 export function Legend({ config, type }: { config: AppConfig; type?: string }) {
+  const t = useStrings(MAP_STRINGS).legend
   const graded = Object.keys(SCALES).filter((t) => config.kinds[t])
   // Open it would cover most of a phone's map: there it starts closed, one tap away.
   const [open, setOpen] = useState(() => typeof window === 'undefined' || !window.matchMedia(SMALL_SCREEN).matches)
@@ -57,38 +61,38 @@ export function Legend({ config, type }: { config: AppConfig; type?: string }) {
     <section className={`legend${open ? '' : ' collapsed'}`} aria-labelledby="legend-title" data-testid="map-legend">
       <h2 id="legend-title">
         <button type="button" className="legend-toggle" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="legend-toggle">
-          Legend <span aria-hidden="true">{open ? '▾' : '▸'}</span>
+          {t.title} <span aria-hidden="true">{open ? '▾' : '▸'}</span>
         </button>
       </h2>
       {open && (
         <>
           <ul className="legend-states">
             {HEALTH_STATES.map((s) => (
-              <li key={s} title={HEALTH[s].description}>
+              <li key={s} title={healthText(s).description}>
                 <StateIcon state={s} />
-                {HEALTH[s].label}
+                {healthText(s).label}
               </li>
             ))}
-            <li title="an open or acknowledged alert">
+            <li title={t.activeAlertTitle}>
               <StateIcon state="alert" />
-              Active alert
+              {t.activeAlert}
             </li>
-            <li title="several devices; the label counts them, a red ring means some are silent, orange late">
+            <li title={t.groupTitle}>
               <span className="legend-cluster" aria-hidden="true">
                 12
               </span>
-              Group (zoom in)
+              {t.group}
             </li>
           </ul>
           <label className="legend-scale-pick">
-            Colours for
+            {t.coloursFor}
             <select value={scaleType} onChange={(e) => setScaleType(e.target.value)} data-testid="legend-scale">
-              {graded.map((t) => (
-                <option key={t} value={t}>
-                  {config.kinds[t]!.label}
+              {graded.map((type) => (
+                <option key={type} value={type}>
+                  {typeLabel(config, type)}
                 </option>
               ))}
-              {config.kinds.weather && <option value="weather">{config.kinds.weather.label}</option>}
+              {config.kinds.weather && <option value="weather">{typeLabel(config, 'weather')}</option>}
             </select>
           </label>
           {scale ? (
@@ -115,7 +119,7 @@ export function Legend({ config, type }: { config: AppConfig; type?: string }) {
             </ul>
           )}
           <p className="legend-note">
-            <span className="swatch" style={{ background: NO_DATA.color }} aria-hidden="true" /> grey: no value yet, or out of date (silent)
+            <span className="swatch" style={{ background: NO_DATA.color }} aria-hidden="true" /> {t.grey}
           </p>
         </>
       )}

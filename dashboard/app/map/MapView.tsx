@@ -7,7 +7,9 @@ import { alertStore } from '../alerts/hooks.ts'
 import type { AppConfig, Device } from '../api/types.ts'
 import { cityName, typeLabel } from '../devices/format.ts'
 import { live, type FlushBatch } from '../live/connection.ts'
-import { HEALTH } from '../live/health.ts'
+import { healthText } from '../live/health.ts'
+import { useLang } from '../../i18n/react.tsx'
+import { MAP_STRINGS } from './strings.ts'
 import { useLiveFlush } from '../live/hooks.ts'
 import type { Theme } from '../theme.ts'
 import { matchesFilters, writeView, type Filters, type MapView as View } from '../view.ts'
@@ -80,6 +82,9 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
   const themeRef = useRef(theme)
   themeRef.current = theme
   const [ready, setReady] = useState(false)
+  const { lang } = useLang()
+  const langRef = useRef(lang)
+  langRef.current = lang
   const baseRef = useRef<BaseMapControl | null>(null)
 
   const showCount = useCallback(() => {
@@ -91,6 +96,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
     const base = createBaseMap(config.baseMap, {
       outline: () => offlineStyle(themeRef.current),
       theme: themeRef.current,
+      lang: langRef.current,
       onStyleChange: (kind) => {
         if (kind === 'outline') addCityLabels()
         addDeviceLayers()
@@ -151,7 +157,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
         seen.add(p.cluster_id)
         drawn += p.point_count
         const [lon, lat] = (f.geometry as GeoJSON.Point).coordinates as [number, number]
-        const key = `${p.point_count}|${p.silent}|${p.late}|${p.alerts}|${lon}|${lat}`
+        const key = `${p.point_count}|${p.silent}|${p.late}|${p.alerts}|${lon}|${lat}|${langRef.current}`
         let entry = clusterMarkers.get(p.cluster_id)
         if (!entry) {
           const el = document.createElement('button')
@@ -185,11 +191,12 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
             badge.textContent = `⚠${p.alerts}`
             entry.el.append(badge)
           }
-          const parts = [`${p.point_count} devices`]
-          if (p.silent) parts.push(`${p.silent} silent`)
-          if (p.late) parts.push(`${p.late} late`)
-          if (p.alerts) parts.push(`${p.alerts} with alerts`)
-          entry.el.setAttribute('aria-label', `${parts.join(', ')}: zoom in`)
+          const w = MAP_STRINGS[langRef.current].map
+          const parts = [w.devices(p.point_count)]
+          if (p.silent) parts.push(w.silent(p.silent))
+          if (p.late) parts.push(w.late(p.late))
+          if (p.alerts) parts.push(w.withAlerts(p.alerts))
+          entry.el.setAttribute('aria-label', w.zoomIn(parts.join(', ')))
           entry.el.title = parts.join(', ')
           entry.el.dataset.count = String(p.point_count)
         }
@@ -384,6 +391,13 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
     }
   }, [fly, config])
 
+  // The outline note and the street names in the page's language; cluster labels redrawn.
+  useEffect(() => {
+    baseRef.current?.setLang(lang)
+    const map = mapRef.current
+    if (map && ready) map.triggerRepaint()
+  }, [lang, ready])
+
   useEffect(() => {
     const map = mapRef.current
     if (!map || !ready) return
@@ -399,7 +413,7 @@ export function MapView({ config, devices, filters, selectedId, onSelect, initia
       data-testid="map"
       data-ready={ready ? 'true' : 'false'}
       role="region"
-      aria-label="Map of devices. Arrow keys pan, plus and minus zoom; cluster buttons zoom in. Use the device list to pick a device with the keyboard."
+      aria-label={MAP_STRINGS[lang].map.label}
     />
   )
 }
@@ -428,7 +442,7 @@ function popupContent(config: AppConfig, device: Device): HTMLElement {
   meta.className = 'popup-meta'
   meta.textContent = `${typeLabel(config, device.type)} · ${cityName(config, device.city)}`
   const status = document.createElement('div')
-  status.textContent = `${HEALTH[h].symbol} ${HEALTH[h].label}${g.kind === 'level' ? ` · ${g.text} (${g.detail})` : ''}`
+  status.textContent = `${healthText(h).symbol} ${healthText(h).label}${g.kind === 'level' ? ` · ${g.text} (${g.detail})` : ''}`
   el.append(title, meta, status)
   return el
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { BANDS as EAQI } from '../../../devices/aqi.ts'
 import { NO_DATA, NOT_GRADED, SCALES, grade } from './levels.ts'
+import { setAppLang } from '../locale.ts'
 
 const name = (type: string, values: Record<string, number>) => grade(type, values).text
 
@@ -55,5 +56,23 @@ describe('value scales', () => {
       }
       expect(new Set(scale.bands.map((b) => b.color)).size, scale.type).toBe(scale.bands.length)
     }
+  })
+})
+
+describe('grades in Italian', () => {
+  it('names bands, scales and details in the app language, with a decimal comma', () => {
+    try {
+      setAppLang('it')
+      const g = grade('noise', { LAeq: 62.35 })
+      expect(g).toMatchObject({ text: 'Rumoroso', detail: 'LAeq 62,4 dB(A)' })
+      expect(g.scale?.title).toBe('Rumore')
+      expect(grade('bus', { delay: -90 }).detail).toBe('1,5 min di anticipo')
+      expect(grade('parking', { availableSpotNumber: 10, totalSpotNumber: 200 }).detail).toBe('10 liberi su 200')
+      expect(SCALES['air-quality']!.bands[0]!.range).toMatch(/^PM2,5/)
+      expect(grade('weather', { temperature: 3 }).text).toBe('Trasmette (senza scala)')
+    } finally {
+      setAppLang('en')
+    }
+    expect(grade('noise', { LAeq: 62.35 })).toMatchObject({ text: 'Noisy', detail: 'LAeq 62.4 dB(A)' })
   })
 })

@@ -3,15 +3,17 @@ import { useAlerts } from '../alerts/hooks.ts'
 import { ops, type CityAirQuality } from '../api/ops.ts'
 import type { AppConfig, Device } from '../api/types.ts'
 import { live } from '../live/connection.ts'
-import { HEALTH } from '../live/health.ts'
+import { healthText } from '../live/health.ts'
+import { useLang } from '../../i18n/react.tsx'
+import { cachedPerLocale } from '../locale.ts'
+import { OVERVIEW_STRINGS } from './strings.ts'
 import { summarise, ON_TIME_S, type AreaSummary } from './summary.ts'
 
 /** Recomputed on this beat, not per update: a glance panel need not move faster than the eye. */
 const REFRESH_MS = 2000
 const AIR_REFRESH_MS = 60_000
 
-const fmt = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 })
-const fmt1 = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 1 })
+const formats = cachedPerLocale((locale) => [0, 1].map((digits) => new Intl.NumberFormat(locale, { maximumFractionDigits: digits })))
 
 interface Props {
   config: AppConfig
@@ -24,6 +26,7 @@ interface Props {
 /** A panel per city and one for the whole region: what is wrong, and where, at a glance. */
 export function CityOverview({ config, devices, focused, onFly }: Props) {
   const { active } = useAlerts()
+  const { lang } = useLang()
   const [tick, setTick] = useState(0)
   const [airQuality, setAirQuality] = useState<ReadonlyMap<string, CityAirQuality>>(new Map())
 
@@ -59,13 +62,13 @@ export function CityOverview({ config, devices, focused, onFly }: Props) {
       }),
     // `tick` re-reads the live values on the beat.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [config, devices, active, airQuality, tick],
+    [config, devices, active, airQuality, tick, lang],
   )
 
   return (
     <section className="city-overview" aria-labelledby="overview-title" data-testid="city-overview">
       <h2 id="overview-title" className="visually-hidden">
-        Cities at a glance
+        {OVERVIEW_STRINGS[lang].heading}
       </h2>
       <ul>
         {areas.map((a) => (
@@ -80,19 +83,21 @@ export function CityOverview({ config, devices, focused, onFly }: Props) {
 
 const CityCard = memo(function CityCard({ area, focused, onFly }: { area: AreaSummary; focused: boolean; onFly: (city: string) => void }) {
   const { air, traffic, parking, buses, devices, alerts } = area
+  const t = OVERVIEW_STRINGS[useLang().lang]
+  const [fmt, fmt1] = formats() as [Intl.NumberFormat, Intl.NumberFormat]
   const active = alerts.open + alerts.acknowledged
   const label = [
     area.name,
-    air.label ? `air ${air.label}${air.pollutant ? `, worst ${air.pollutant}` : ''}` : 'air quality unknown',
-    `${devices.silent} silent, ${devices.late} late`,
-    `${alerts.open} open alerts`,
+    air.label ? t.airLabel(air.label, air.pollutant) : t.airUnknown,
+    t.silentLate(devices.silent, devices.late),
+    t.openAlerts(alerts.open),
   ].join('; ')
   return (
     <button
       type="button"
       className={`city-card${area.id ? '' : ' region'}${focused ? ' focused' : ''}${alerts.open ? ' alerting' : ''}`}
       onClick={() => onFly(area.id)}
-      aria-label={`${label}. Show on the map`}
+      aria-label={t.showOnMap(label)}
       aria-pressed={focused}
       data-testid="city-card"
       data-city={area.id || 'region'}
@@ -100,12 +105,12 @@ const CityCard = memo(function CityCard({ area, focused, onFly }: { area: AreaSu
       <span className="city-card-head">
         <span className="city-card-name">{area.name}</span>
         <span className={`alert-count${alerts.open ? ' open' : active ? ' acked' : ''}`} data-testid="city-alerts" data-open={alerts.open}>
-          {alerts.open ? `⚠ ${alerts.open} open` : active ? `${active} ack’d` : 'No alerts'}
+          {alerts.open ? `⚠ ${t.open(alerts.open)}` : active ? t.acked(active) : t.noAlerts}
         </span>
       </span>
       <span className="kpis">
         <span className="kpi air" data-testid="city-air" data-level={air.level ?? ''}>
-          <span className="kpi-label">Air</span>
+          <span className="kpi-label">{t.air}</span>
           {air.label ? (
             <span className="kpi-value">
               <span className="chip" style={{ background: air.color!, color: air.ink! }}>
@@ -113,17 +118,17 @@ const CityCard = memo(function CityCard({ area, focused, onFly }: { area: AreaSu
               </span>
               {air.pollutant && <span className="kpi-sub">{air.pollutant}</span>}
               {air.indicative && (
-                <span className="kpi-sub" title="No complete hour for the official index yet: the worst band of the latest readings">
-                  (latest)
+                <span className="kpi-sub" title={t.latestTitle}>
+                  {t.latest}
                 </span>
               )}
             </span>
           ) : (
-            <span className="kpi-value muted">{air.status === 'no-stations' ? 'No stations' : 'No index yet'}</span>
+            <span className="kpi-value muted">{air.status === 'no-stations' ? t.noStations : t.noIndex}</span>
           )}
         </span>
         <span className="kpi">
-          <span className="kpi-label">Traffic</span>
+          <span className="kpi-label">{t.traffic}</span>
           <span className="kpi-value" data-testid="city-traffic">
             {traffic.occupancy === null ? (
               <span className="muted">—</span>
@@ -135,27 +140,27 @@ const CityCard = memo(function CityCard({ area, focused, onFly }: { area: AreaSu
           </span>
         </span>
         <span className="kpi">
-          <span className="kpi-label">Parking</span>
+          <span className="kpi-label">{t.parking}</span>
           <span className="kpi-value" data-testid="city-parking">
             {parking.areas === 0 ? (
               <span className="muted">—</span>
             ) : (
               <>
-                {fmt.format(parking.free)} free <span className="kpi-sub">of {fmt.format(parking.total)}{parking.full ? ` · ${parking.full} full` : ''}</span>
+                {t.free(fmt.format(parking.free))} <span className="kpi-sub">{t.of(fmt.format(parking.total))}{parking.full ? ` · ${t.full(parking.full)}` : ''}</span>
               </>
             )}
           </span>
         </span>
         <span className="kpi">
-          <span className="kpi-label">Buses</span>
+          <span className="kpi-label">{t.buses}</span>
           <span className="kpi-value" data-testid="city-buses">
             {buses.onTime === null ? (
               <span className="muted">—</span>
             ) : (
               <>
-                {fmt.format(buses.onTime * 100)} % on time{' '}
-                <span className="kpi-sub" title={`on time: at most ${ON_TIME_S / 60} min late`}>
-                  avg {buses.meanDelay! >= 0 ? '+' : '−'}
+                {t.onTime(fmt.format(buses.onTime * 100))}{' '}
+                <span className="kpi-sub" title={t.onTimeTitle(ON_TIME_S / 60)}>
+                  {t.avg} {buses.meanDelay! >= 0 ? '+' : '−'}
                   {fmt1.format(Math.abs(buses.meanDelay!) / 60)} min
                 </span>
               </>
@@ -164,14 +169,14 @@ const CityCard = memo(function CityCard({ area, focused, onFly }: { area: AreaSu
         </span>
       </span>
       <span className="device-states" data-testid="city-devices" data-live={devices.live} data-late={devices.late} data-silent={devices.silent}>
-        <span className="st live" title="live">
-          {HEALTH.live.symbol} {fmt.format(devices.live)} live
+        <span className="st live" title={healthText('live').label}>
+          {healthText('live').symbol} {t.live(fmt.format(devices.live))}
         </span>
-        <span className={`st late${devices.late ? ' some' : ''}`} title="late">
-          {HEALTH.late.symbol} {fmt.format(devices.late)} late
+        <span className={`st late${devices.late ? ' some' : ''}`} title={healthText('late').label}>
+          {healthText('late').symbol} {t.late(fmt.format(devices.late))}
         </span>
-        <span className={`st silent${devices.silent ? ' some' : ''}`} title="silent">
-          {HEALTH.silent.symbol} {fmt.format(devices.silent)} silent
+        <span className={`st silent${devices.silent ? ' some' : ''}`} title={healthText('silent').label}>
+          {healthText('silent').symbol} {t.silent(fmt.format(devices.silent))}
         </span>
       </span>
     </button>

@@ -1,8 +1,10 @@
-import { BANDS, POLLUTANT_LABELS } from '../../../devices/aqi.ts'
+import { POLLUTANT_LABELS } from '../../../devices/aqi.ts'
 import type { Alert, CityAirQuality } from '../api/ops.ts'
 import type { Device, Values } from '../api/types.ts'
 import { HEALTH_STATES, type DeviceHealth, type HealthState } from '../live/health.ts'
 import { SCALES } from '../map/levels.ts'
+import { appLang } from '../locale.ts'
+import { OVERVIEW_STRINGS } from './strings.ts'
 
 /**
  * The cities at a glance, computed in the browser from what it already holds (the live values,
@@ -102,13 +104,13 @@ function acc(id: string, name: string): Acc {
 function air(a: Acc, official: CityAirQuality | undefined): AirSummary {
   const level = official?.index.value ?? null
   if (level !== null && level >= 1 && level <= 6) {
-    const band = BANDS[level - 1]!
+    const band = SCALES['air-quality']!.bands[level - 1]!
     const p = official!.index.drivingPollutant
-    return { level, label: band.name, color: band.color, ink: band.textColor, pollutant: p ? (POLLUTANT_LABELS as Record<string, string>)[p] ?? p : null, indicative: false, status: 'ok' }
+    return { level, label: band.name, color: band.color, ink: band.ink, pollutant: p ? (POLLUTANT_LABELS as Record<string, string>)[p] ?? p : null, indicative: false, status: 'ok' }
   }
   if (a.worstAir) {
-    const band = BANDS[a.worstAir.level - 1]!
-    return { level: a.worstAir.level, label: band.name, color: band.color, ink: band.textColor, pollutant: a.worstAir.pollutant, indicative: true, status: official?.status ?? 'indicative' }
+    const band = SCALES['air-quality']!.bands[a.worstAir.level - 1]!
+    return { level: a.worstAir.level, label: band.name, color: band.color, ink: band.ink, pollutant: a.worstAir.pollutant, indicative: true, status: official?.status ?? 'indicative' }
   }
   return { level: null, label: null, color: null, ink: null, pollutant: null, indicative: false, status: official?.status ?? (a.airStations ? 'no-data' : 'no-stations') }
 }
@@ -134,7 +136,7 @@ function finish(a: Acc, official: CityAirQuality | undefined): AreaSummary {
 
 /** One summary for the whole region (first) and one per city, in the cities' order. */
 export function summarise(input: SummaryInput): AreaSummary[] {
-  const region = acc('', 'All of Tuscany')
+  const region = acc('', OVERVIEW_STRINGS[appLang()].region)
   const byCity = new Map(input.cities.map((c) => [c.id, acc(c.id, c.name)]))
   const aqScale = SCALES['air-quality']!
   for (const d of input.devices) {
