@@ -6,7 +6,7 @@ import { loadConfig, useLoad } from '../installer/data.ts'
 import { ConfirmButton } from '../installer/ui.tsx'
 import { AdminForm, Field } from './AdminForm.tsx'
 import { ADMIN_STRINGS } from './strings.ts'
-import { Pager, SortHeader, useDateTime, useSettled, type SortState } from './table.tsx'
+import { Pager, SortHeader, useDateTime, usePaging, useSettled, type SortState } from './table.tsx'
 
 /**
  * Users and roles (admins): a table searched, sorted and paged by the server; create accounts,
@@ -48,9 +48,7 @@ export function UsersPage({ user }: { user: User }) {
   const [role, setRole] = useState('')
   const [order, setOrder] = useState<SortState<UserSort>>({ sort: 'username', order: 'asc' })
   const question = JSON.stringify({ query, role, order })
-  const [paging, setPaging] = useState({ question, offset: 0 })
-  const offset = paging.question === question ? paging.offset : 0
-  const setOffset = (next: number) => setPaging({ question, offset: next })
+  const [offset, setOffset] = usePaging(question)
   const [version, setVersion] = useState(0)
   const [users, reload] = useLoad(
     () => adminApi.users({ search: query, role, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset }),

@@ -67,6 +67,17 @@ export function Pager({ offset, shown, total, pageSize, onOffset, prefix, bottom
   )
 }
 
+/**
+ * The page's offset within one question (search, filters, order): a new question starts again at
+ * the first page, and coming back to an earlier question does not bring back its old page.
+ */
+export function usePaging(question: string): [number, (offset: number) => void] {
+  const [paging, setPaging] = useState({ question, offset: 0 })
+  if (paging.question !== question) setPaging({ question, offset: 0 })
+  const offset = paging.question === question ? paging.offset : 0
+  return [offset, (next: number) => setPaging({ question, offset: next })]
+}
+
 /** The text typed, once it has rested for a beat (the server searches on each change). */
 export function useSettled(text: string, ms = 300): string {
   const [settled, setSettled] = useState(text.trim())

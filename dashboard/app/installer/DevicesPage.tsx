@@ -2,7 +2,7 @@ import { useState } from 'react'
 import { useStrings } from '../../i18n/react.tsx'
 import type { User } from '../api/types.ts'
 import { ADMIN_STRINGS } from '../admin/strings.ts'
-import { Pager, SortHeader, useDateTime, useSettled, type SortState } from '../admin/table.tsx'
+import { Pager, SortHeader, useDateTime, usePaging, useSettled, type SortState } from '../admin/table.tsx'
 import { installerApi } from './api.ts'
 import { loadConfig, useLoad } from './data.ts'
 import { ROUTES } from './router.ts'
@@ -28,9 +28,7 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
   const [order, setOrder] = useState<SortState<DeviceSort>>({ sort: 'name', order: 'asc' })
   // The page belongs to one question: a new search, filter or order starts again at the first page.
   const question = JSON.stringify({ query, status, order })
-  const [paging, setPaging] = useState({ question, offset: 0 })
-  const offset = paging.question === question ? paging.offset : 0
-  const setOffset = (next: number) => setPaging({ question, offset: next })
+  const [offset, setOffset] = usePaging(question)
   const key = JSON.stringify({ question, offset })
   const [devices, reload] = useLoad(() => installerApi.devices({ search: query, status, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset }), key)
   const items = devices.state === 'ready' ? devices.value.items : []
