@@ -51,7 +51,7 @@ export function UsersPage({ user }: { user: User }) {
   const [offset, setOffset] = usePaging(question)
   const [version, setVersion] = useState(0)
   const [users, reload] = useLoad(
-    () => adminApi.users({ search: query, role, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset }),
+    async () => ({ ...(await adminApi.users({ search: query, role, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset })), at: offset }),
     JSON.stringify({ question, offset, version }),
   )
   const [notice, setNotice] = useState('')
@@ -64,6 +64,7 @@ export function UsersPage({ user }: { user: User }) {
   const cities = config.state === 'ready' ? config.value.cities : []
   const items = users.state === 'ready' ? users.value.items : []
   const total = users.state === 'ready' ? users.value.total : 0
+  const shownAt = users.state === 'ready' ? users.value.at : offset
   const header = (column: UserSort) => <SortHeader label={t.columns[column]} column={column} state={order} onSort={setOrder} />
 
   return (
@@ -101,7 +102,7 @@ export function UsersPage({ user }: { user: User }) {
           </p>
         ) : (
           <>
-            <Pager prefix="users" offset={offset} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} />
+            <Pager prefix="users" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} />
             <div className="adm-table-scroll">
               <table className="adm-table" aria-label={t.table} data-testid="users-table">
                 <thead>
@@ -121,7 +122,7 @@ export function UsersPage({ user }: { user: User }) {
                 </tbody>
               </table>
             </div>
-            {total > PAGE_SIZE && <Pager prefix="users" offset={offset} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} bottom />}
+            {total > PAGE_SIZE && <Pager prefix="users" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} bottom />}
           </>
         )}
       </section>

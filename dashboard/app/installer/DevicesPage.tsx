@@ -6,7 +6,7 @@ import { Pager, SortHeader, useDateTime, usePaging, useSettled, type SortState }
 import { installerApi } from './api.ts'
 import { loadConfig, useLoad } from './data.ts'
 import { ROUTES } from './router.ts'
-import { Link, StatusBadge } from './ui.tsx'
+import { Link } from './ui.tsx'
 
 /** Devices per page. */
 const PAGE_SIZE = 50
@@ -30,9 +30,14 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
   const question = JSON.stringify({ query, status, order })
   const [offset, setOffset] = usePaging(question)
   const key = JSON.stringify({ question, offset })
-  const [devices, reload] = useLoad(() => installerApi.devices({ search: query, status, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset }), key)
+  // The page on screen stays until the next one arrives: the range shown is the loaded page's.
+  const [devices, reload] = useLoad(
+    async () => ({ ...(await installerApi.devices({ search: query, status, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset })), at: offset }),
+    key,
+  )
   const items = devices.state === 'ready' ? devices.value.items : []
   const total = devices.state === 'ready' ? devices.value.total : 0
+  const shownAt = devices.state === 'ready' ? devices.value.at : offset
 
   const canManage = user.role === 'installer' || user.role === 'admin'
   const scope = user.role === 'installer' ? (user.cities?.length ? t.scopeCities(user.cities.join(', ')) : t.scopeOwn) : t.scopeAll
@@ -78,7 +83,7 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
         </p>
       ) : (
         <>
-          <Pager prefix="installer" offset={offset} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} />
+          <Pager prefix="installer" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} />
           <div className="adm-table-scroll">
             <table className="adm-table" aria-label={t.table} data-testid="installer-devices-table">
               <thead>
@@ -106,7 +111,9 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
                     <td>{cityName(d.city)}</td>
                     <td>{typeName(d.type)}</td>
                     <td>
-                      <StatusBadge status={d.status} />
+                      <span className={`inst-badge inst-badge-${d.status}`} data-testid="device-status-badge" data-status={d.status}>
+                        {t.status1[d.status] ?? d.status}
+                      </span>
                     </td>
                     <td className="adm-nowrap">{typeof d.lastSeen === 'number' ? dateTime(d.lastSeen) : t.never}</td>
                   </tr>
@@ -114,7 +121,7 @@ export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
               </tbody>
             </table>
           </div>
-          {total > PAGE_SIZE && <Pager prefix="installer" offset={offset} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} bottom />}
+          {total > PAGE_SIZE && <Pager prefix="installer" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} bottom />}
         </>
       )}
     </section>
