@@ -32,6 +32,8 @@ import { createValueModel, type ValueModel } from '../simulator/values.ts'
  *   per-message  `?baseline=per-message`: every socket message applied and rendered as it arrives
  *   per-update   `?baseline=per-update`: every device update applied and rendered on its own
  *                (React state per incoming update, flushed synchronously)
+ *   full-list    `?baseline=full-list`: the app, but its device list renders every row (all
+ *                5,000 in the page, each following its device) instead of the rows in view
  *
  * The modes alternate within a round, and rounds repeat the order reversed, so drift on a shared
  * machine falls on every mode alike. Call it:
@@ -42,11 +44,14 @@ import { createValueModel, type ValueModel } from '../simulator/values.ts'
  *
  * or from a shell: `npx tsx bench/dashboard.ts [--devices 5000] [--seconds 15]
  * [--warmup 5] [--rounds 2] [--modes batched,per-message,per-update] [--profile DIR]` (prints a
- * table, then the rows as JSON).
+ * table, then the rows as JSON). `--list` compares the virtualised list with the full one, kept
+ * short (modes batched,full-list, 8 s measured after 2 s, one round).
  */
 
-export type DashboardMode = 'batched' | 'per-message' | 'per-update'
+export type DashboardMode = 'batched' | 'per-message' | 'per-update' | 'full-list'
 export const DASHBOARD_MODES: readonly DashboardMode[] = ['batched', 'per-message', 'per-update']
+/** The list comparison: the virtualised device list against every row in the page (`--list`). */
+export const LIST_MODES: readonly DashboardMode[] = ['batched', 'full-list']
 
 export interface DashboardBenchOptions {
   /** Simulated devices. Default 5000. */
@@ -93,6 +98,8 @@ export interface DashboardBenchRow {
   maxLongTaskMs: number
   /** JS heap in use at the end, MB. */
   heapMB: number
+  /** Device-list rows in the page (all of them for full-list, the ones in view otherwise). */
+  rowsInPage: number
 }
 
 const ADMIN_PASSWORD = 'bench-admin-password'
@@ -158,7 +165,8 @@ async function measure(browser: Browser, baseUrl: string, mode: DashboardMode, r
   const page = await browser.newPage(o.viewport)
   try {
     const query = mode === 'batched' ? '' : `?baseline=${mode}`
-    await page.goto(`${baseUrl}/dashboard${query}`)
+    // A loaded machine serves the first page slowly while the fleet pushes 5,000 readings a second.
+    await page.goto(`${baseUrl}/dashboard${query}`, { timeout: 120_000 })
     // The first page logs in; the session cookie serves the next ones.
     const form = page.getByTestId('login-form')
     const user = page.getByTestId('current-user')
@@ -180,6 +188,9 @@ async function measure(browser: Browser, baseUrl: string, mode: DashboardMode, r
       await sleep(200)
     }
     await sleep(o.warmupSeconds * 1000)
+    // The list under test: every row in the page for full-list, the rows in view otherwise.
+    const rowsInPage = await page.getByTestId('device-list-item').count()
+    if (mode === 'full-list' ? rowsInPage < o.devices : rowsInPage >= o.devices) throw new Error(`${mode}: ${rowsInPage} device rows in the page for ${o.devices} devices`)
 
     const cdp = await browser.context.newCDPSession(page)
     await cdp.send('Performance.enable')
@@ -228,10 +239,11 @@ async function measure(browser: Browser, baseUrl: string, mode: DashboardMode, r
       longTaskMs: Math.round(lt.total),
       maxLongTaskMs: Math.round(lt.max),
       heapMB: round1((m1.JSHeapUsedSize ?? 0) / 1_048_576),
+      rowsInPage,
     }
     log(
       `dashboard bench: ${mode.padEnd(11)} round ${round}: ${row.taskMsPerSecond} ms/s main thread (${row.scriptMsPerSecond} script), ` +
-        `${row.longTasks} long tasks (max ${row.maxLongTaskMs} ms), ${row.updatesPerSecond} updates/s in ${row.messagesPerSecond} messages/s, ${row.appliesPerSecond} applies/s`,
+        `${row.longTasks} long tasks (max ${row.maxLongTaskMs} ms), ${row.updatesPerSecond} updates/s in ${row.messagesPerSecond} messages/s, ${row.appliesPerSecond} applies/s, ${row.rowsInPage} list rows in the page`,
     )
     return row
   } finally {
@@ -347,10 +359,27 @@ export function formatDashboardBench(rows: readonly DashboardBenchRow[]): string
   }
   const base = modes.includes('batched') ? mean('batched', 'taskMsPerSecond') : undefined
   const f = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
-  const table = [['mode', 'main thread ms/s', 'script ms/s', 'long tasks', 'longest ms', 'updates/s', 'applies/s', 'vs batched']]
+  // A page that cannot keep up takes fewer updates per second: its time per update says what each costs.
+  const perUpdate = (m: DashboardMode) => (mean(m, 'taskMsPerSecond') / Math.max(1, mean(m, 'updatesPerSecond'))) * 1000
+  const basePerUpdate = modes.includes('batched') ? perUpdate('batched') : undefined
+  const baseLong = modes.includes('batched') ? mean('batched', 'longTaskMs') : undefined
+  const table = [['mode', 'main thread ms/s', 'script ms/s', 'long tasks', 'long-task ms', 'longest ms', 'updates/s', 'ms per 1,000 updates', 'applies/s', 'vs batched (ms/s)', 'vs batched (per update)', 'vs batched (long-task ms)']]
   for (const m of modes) {
     const task = mean(m, 'taskMsPerSecond')
-    table.push([m, f(task, 1), f(mean(m, 'scriptMsPerSecond'), 1), f(mean(m, 'longTasks'), 1), f(mean(m, 'maxLongTaskMs')), f(mean(m, 'updatesPerSecond')), f(mean(m, 'appliesPerSecond'), 1), base ? `${f(task / base, 2)}x` : ''])
+    table.push([
+      m,
+      f(task, 1),
+      f(mean(m, 'scriptMsPerSecond'), 1),
+      f(mean(m, 'longTasks'), 1),
+      f(mean(m, 'longTaskMs')),
+      f(mean(m, 'maxLongTaskMs')),
+      f(mean(m, 'updatesPerSecond')),
+      f(perUpdate(m), 1),
+      f(mean(m, 'appliesPerSecond'), 1),
+      base ? `${f(task / base, 2)}x` : '',
+      basePerUpdate ? `${f(perUpdate(m) / basePerUpdate, 2)}x` : '',
+      baseLong ? `${f(mean(m, 'longTaskMs') / baseLong, 2)}x` : '',
+    ])
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
   const lines = table.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
@@ -365,19 +394,20 @@ export function formatDashboardBench(rows: readonly DashboardBenchRow[]): string
   ].join('\n')
 }
 
-// Run directly: npx tsx bench/dashboard.ts [--devices N] [--seconds S] [--warmup S] [--rounds R] [--modes a,b]
+// Run directly: npx tsx bench/dashboard.ts [--list] [--devices N] [--seconds S] [--warmup S] [--rounds R] [--modes a,b]
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const arg = (name: string) => {
     const i = process.argv.indexOf(`--${name}`)
     return i > 0 ? process.argv[i + 1] : undefined
   }
   const num = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)))
+  const list = process.argv.includes('--list')
   const rows = await benchDashboard({
     devices: num('devices'),
-    seconds: num('seconds'),
-    warmupSeconds: num('warmup'),
-    rounds: num('rounds'),
-    modes: arg('modes')?.split(',') as DashboardMode[] | undefined,
+    seconds: num('seconds') ?? (list ? 8 : undefined),
+    warmupSeconds: num('warmup') ?? (list ? 2 : undefined),
+    rounds: num('rounds') ?? (list ? 1 : undefined),
+    modes: (arg('modes')?.split(',') as DashboardMode[] | undefined) ?? (list ? LIST_MODES : undefined),
     profileDir: arg('profile'),
     log: (line) => console.error(line),
   })

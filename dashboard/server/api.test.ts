@@ -365,7 +365,7 @@ describe('dashboard API', () => {
       expectError(await list('?limit=1001'), 400, 'validation', /query parameter 'limit' must be <= 1000; got 1001/)
       expectError(await list('?limit=ten'), 400, 'validation', /query parameter 'limit' must be an integer; got "ten"/)
       expectError(await list('?offset=-1'), 400, 'validation', /query parameter 'offset' must be >= 0/)
-      expectError(await list('?colour=red'), 400, 'validation', /unknown query parameter 'colour' \(allowed: city, type, status, search, limit, offset\)/)
+      expectError(await list('?colour=red'), 400, 'validation', /unknown query parameter 'colour' \(allowed: city, type, status, search, sort, order, limit, offset\)/)
       expectError(await list('?city=atlantis'), 400, 'validation', /unknown city 'atlantis'/)
       expectError(await list('?status=lost'), 400, 'validation', /query parameter 'status' must be one of active, revoked, decommissioned/)
     })

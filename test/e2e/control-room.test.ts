@@ -34,6 +34,8 @@ let browser: Browser
 let page: Page
 let total = 0
 const cityCount = new Map<string, number>()
+/** The bulk devices' names by id, as registered. */
+const bulkNames = new Map<string, string>()
 
 beforeAll(async () => {
   await ensureDashboardBuilt()
@@ -48,6 +50,7 @@ beforeAll(async () => {
       const type = TYPES[i % TYPES.length]!
       const name = i === 0 ? LONG_NAME : `${type === 'air-quality' ? 'Air station' : type === 'parking' ? 'Car park' : type === 'noise' ? 'Noise meter' : 'Counter'} ${city.name}, ${STREETS[i % STREETS.length]} ${i + 1}`
       const cityId = i === 0 ? 'firenze' : city.id
+      bulkNames.set(`bulk-${String(i).padStart(5, '0')}`, name)
       insert.run(`bulk-${String(i).padStart(5, '0')}`, type, name, cityId, city.lat + ((i % 37) - 18) * 0.0004, city.lon + ((i % 41) - 20) * 0.0004, now, now)
       cityCount.set(cityId, (cityCount.get(cityId) ?? 0) + 1)
     }
@@ -133,7 +136,7 @@ describe('a control room people can run a city from', () => {
     await page.setViewportSize({ width: 1440, height: 2000 })
     const seen = await page.evaluate(async () => {
       const scroller = document.querySelector<HTMLElement>('[data-testid="device-scroll"]')!
-      const ids = new Set<string>()
+      const ids = new Map<string, string>()
       let maxRows = 0
       const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))
       scroller.scrollTop = 0
@@ -141,15 +144,17 @@ describe('a control room people can run a city from', () => {
       for (let guard = 0; guard < 100_000; guard++) {
         const rows = scroller.querySelectorAll<HTMLElement>('[data-testid="device-list-item"]')
         maxRows = Math.max(maxRows, rows.length)
-        for (const r of rows) ids.add(r.dataset.deviceId!)
+        for (const r of rows) ids.set(r.dataset.deviceId!, r.querySelector('[data-testid="device-row-name"]')!.textContent!)
         if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1) break
         scroller.scrollTop += scroller.clientHeight
         await frame()
       }
-      return { distinct: ids.size, maxRows }
+      return { distinct: ids.size, maxRows, names: [...ids] }
     })
     await page.setViewportSize({ width: 1440, height: 900 })
     expect(seen.distinct).toBe(total)
+    // Every row reached showed its device's whole registered name.
+    expect(new Map(seen.names)).toEqual(bulkNames)
     expect(seen.maxRows).toBeLessThan(150)
 
     // The long name is whole on its row (wrapped, never cut).

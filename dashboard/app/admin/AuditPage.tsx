@@ -2,29 +2,32 @@ import { useEffect, useState, type FormEvent } from 'react'
 import type { User } from '../api/types.ts'
 import { adminApi, errorMessage, type AuditEntry, type AuditQuery } from '../installer/api.ts'
 import { ROUTES } from '../installer/router.ts'
-import { formatDateTime, Link } from '../installer/ui.tsx'
+import { Link } from '../installer/ui.tsx'
+import { useStrings } from '../../i18n/react.tsx'
+import { ADMIN_STRINGS } from './strings.ts'
+import { useDateTime, useNumber } from './table.tsx'
 
 /** Who changed which device or user, when, and what: newest first, filtered (admins). */
 
 const ACTIONS = [
-  ['', 'Any change'],
-  ['device.', 'Any device change'],
-  ['device.create', 'Device registered'],
-  ['device.update', 'Device edited'],
-  ['device.rotate', 'Secret rotated'],
-  ['device.revoke', 'Device revoked'],
-  ['device.decommission', 'Device decommissioned'],
-  ['user.', 'Any user change'],
-  ['user.create', 'User created'],
-  ['user.update', 'Role or cities changed'],
-  ['user.password-reset', 'Password reset'],
-  ['user.disable', 'User disabled'],
-  ['user.enable', 'User enabled'],
-  ['contact-point.', 'Any contact-point change'],
-  ['contact-point.create', 'Contact point created'],
-  ['contact-point.update', 'Contact point changed'],
-  ['contact-point.delete', 'Contact point deleted'],
-  ['contact-point.test', 'Test notification sent'],
+  '',
+  'device.',
+  'device.create',
+  'device.update',
+  'device.rotate',
+  'device.revoke',
+  'device.decommission',
+  'user.',
+  'user.create',
+  'user.update',
+  'user.password-reset',
+  'user.disable',
+  'user.enable',
+  'contact-point.',
+  'contact-point.create',
+  'contact-point.update',
+  'contact-point.delete',
+  'contact-point.test',
 ] as const
 
 const PAGE = 50
@@ -44,6 +47,9 @@ export function describeChanges(changes: AuditEntry['changes']): string[] {
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined)
 
 export function AuditPage({ user }: { user: User }) {
+  const { audit: t, shell } = useStrings(ADMIN_STRINGS)
+  const dateTime = useDateTime()
+  const n = useNumber()
   const [actor, setActor] = useState('')
   const [target, setTarget] = useState('')
   const [action, setAction] = useState('')
@@ -77,7 +83,7 @@ export function AuditPage({ user }: { user: User }) {
     }
   }, [query])
 
-  if (user.role !== 'admin') return <p className="error">Only admins see the audit log.</p>
+  if (user.role !== 'admin') return <p className="error">{shell.deniedAudit}</p>
 
   const apply = (e: FormEvent) => {
     e.preventDefault()
@@ -94,39 +100,39 @@ export function AuditPage({ user }: { user: User }) {
   }
 
   return (
-    <div className="inst-stack" data-testid="audit-page">
+    <div className="inst-stack adm-audit-page" data-testid="audit-page">
       <form className="inst-card inst-form" onSubmit={apply} aria-labelledby="audit-title">
-        <h1 id="audit-title">Audit log</h1>
+        <h1 id="audit-title">{t.title}</h1>
         <div className="inst-row">
           <div>
-            <label htmlFor="audit-actor">Who</label>
-            <input id="audit-actor" value={actor} onChange={(e) => setActor(e.target.value)} placeholder="user name" data-testid="audit-actor" />
+            <label htmlFor="audit-actor">{t.who}</label>
+            <input id="audit-actor" value={actor} onChange={(e) => setActor(e.target.value)} placeholder={t.whoPlaceholder} data-testid="audit-actor" />
           </div>
           <div>
-            <label htmlFor="audit-target">Device or user</label>
-            <input id="audit-target" value={target} onChange={(e) => setTarget(e.target.value)} placeholder="id or user name" data-testid="audit-target" />
+            <label htmlFor="audit-target">{t.target}</label>
+            <input id="audit-target" value={target} onChange={(e) => setTarget(e.target.value)} placeholder={t.targetPlaceholder} data-testid="audit-target" />
           </div>
         </div>
-        <label htmlFor="audit-action">What</label>
+        <label htmlFor="audit-action">{t.what}</label>
         <select id="audit-action" value={action} onChange={(e) => setAction(e.target.value)} data-testid="audit-action">
-          {ACTIONS.map(([value, label]) => (
+          {ACTIONS.map((value) => (
             <option key={value} value={value}>
-              {label}
+              {t.actions[value]}
             </option>
           ))}
         </select>
         <div className="inst-row">
           <div>
-            <label htmlFor="audit-from">From</label>
+            <label htmlFor="audit-from">{t.from}</label>
             <input id="audit-from" type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} data-testid="audit-from" />
           </div>
           <div>
-            <label htmlFor="audit-to">To</label>
+            <label htmlFor="audit-to">{t.to}</label>
             <input id="audit-to" type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} data-testid="audit-to" />
           </div>
         </div>
         <button type="submit" data-testid="audit-apply">
-          Show
+          {t.show}
         </button>
       </form>
       <section className="inst-card" aria-live="polite">
@@ -134,11 +140,11 @@ export function AuditPage({ user }: { user: User }) {
           {error}
         </p>
         {loading ? (
-          <p className="loading">Loading…</p>
+          <p className="loading">{t.loading}</p>
         ) : (
           <>
             <p className="inst-hint" data-testid="audit-total">
-              {total} change{total === 1 ? '' : 's'}
+              {t.total(total, n(total))}
             </p>
             <ul className="adm-audit">
               {items.map((e) => (
@@ -150,7 +156,7 @@ export function AuditPage({ user }: { user: User }) {
                     </span>
                   </div>
                   <div className="inst-hint">
-                    {formatDateTime(Date.parse(e.at))} · by <strong>{e.actor}</strong>
+                    {dateTime(Date.parse(e.at))} · {t.by} <strong>{e.actor}</strong>
                     {Object.entries(e.details)
                       .filter(([k]) => k !== 'note')
                       .map(([k, v]) => ` · ${k} ${v}`)
@@ -168,7 +174,7 @@ export function AuditPage({ user }: { user: User }) {
             </ul>
             {items.length < total && (
               <button type="button" className="inst-secondary" onClick={more} data-testid="audit-more">
-                Show more
+                {t.more}
               </button>
             )}
           </>

@@ -15,6 +15,8 @@ import { DEVICE_SORTS, isDeviceSort, sortDevices, type DeviceSort } from './sort
 /** A row's height before it is measured (names may wrap to two lines). */
 const ESTIMATED_ROW_PX = 68
 const SORT_KEY = 'piazza.deviceSort'
+/** The benchmark's baseline (`?baseline=full-list`, bench/dashboard.ts): every row in the page, as an unvirtualised list has. */
+const EVERY_ROW = typeof window !== 'undefined' && new URLSearchParams(window.location.search).get('baseline') === 'full-list'
 
 interface Props {
   config: AppConfig
@@ -56,7 +58,7 @@ export function DeviceList({ config, devices, selectedId, onSelect }: Props) {
     count: sorted.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ESTIMATED_ROW_PX,
-    overscan: 6,
+    overscan: EVERY_ROW ? sorted.length : 6,
     getItemKey: (i) => sorted[i]!.id,
   })
 

@@ -1,126 +1,129 @@
-import { useEffect, useState } from 'react'
+import { useState } from 'react'
+import { useStrings } from '../../i18n/react.tsx'
 import type { User } from '../api/types.ts'
+import { ADMIN_STRINGS } from '../admin/strings.ts'
+import { Pager, SortHeader, useDateTime, usePaging, useSettled, type SortState } from '../admin/table.tsx'
 import { installerApi } from './api.ts'
 import { loadConfig, useLoad } from './data.ts'
 import { ROUTES } from './router.ts'
-import { ago, Link, StatusBadge } from './ui.tsx'
+import { Link } from './ui.tsx'
 
 /** Devices per page. */
 const PAGE_SIZE = 50
 
-/** The devices this user may see (installers: theirs and their cities'), by id, a page at a time (searched by the server), to open one's commissioning view. */
+type DeviceSort = 'name' | 'id' | 'city' | 'type' | 'status' | 'lastSeen'
+
+/**
+ * The devices this user may see (installers: theirs and their cities'), a table a page at a time:
+ * the server searches, sorts (names in natural order) and pages, so a fleet of thousands is never
+ * loaded at once. A name opens the device's commissioning view.
+ */
 export function DevicesPage({ user }: { user: User & { cities?: string[] } }) {
+  const { devices: t, list: tl } = useStrings(ADMIN_STRINGS)
+  const dateTime = useDateTime()
   const [config] = useLoad(loadConfig)
   const [search, setSearch] = useState('')
-  const [query, setQuery] = useState('')
+  const query = useSettled(search)
   const [status, setStatus] = useState('active')
-  const [offset, setOffset] = useState(0)
-  // The server searches and pages (a fleet of thousands is never loaded at once); typing waits a beat.
-  // Only a changed search goes back to the first page: on mount (or typing back to the same
-  // words) the timer would otherwise undo a "Next" clicked within its beat.
-  useEffect(() => {
-    const next = search.trim()
-    if (next === query) return
-    const timer = setTimeout(() => {
-      setQuery(next)
-      setOffset(0)
-    }, 300)
-    return () => clearTimeout(timer)
-  }, [search, query])
-  const key = JSON.stringify({ query, status, offset })
-  const [devices, reload] = useLoad(() => installerApi.devices({ search: query, status, limit: PAGE_SIZE, offset }), key)
+  const [order, setOrder] = useState<SortState<DeviceSort>>({ sort: 'name', order: 'asc' })
+  // The page belongs to one question: a new search, filter or order starts again at the first page.
+  const question = JSON.stringify({ query, status, order })
+  const [offset, setOffset] = usePaging(question)
+  const key = JSON.stringify({ question, offset })
+  // The page on screen stays until the next one arrives: the range shown is the loaded page's.
+  const [devices, reload] = useLoad(
+    async () => ({ ...(await installerApi.devices({ search: query, status, sort: order.sort, order: order.order, limit: PAGE_SIZE, offset })), at: offset }),
+    key,
+  )
   const items = devices.state === 'ready' ? devices.value.items : []
   const total = devices.state === 'ready' ? devices.value.total : 0
+  const shownAt = devices.state === 'ready' ? devices.value.at : offset
 
   const canManage = user.role === 'installer' || user.role === 'admin'
-  const scope =
-    user.role === 'installer' ? (user.cities?.length ? `Your devices and those of ${user.cities.join(', ')}` : 'The devices you registered') : 'Every device'
+  const scope = user.role === 'installer' ? (user.cities?.length ? t.scopeCities(user.cities.join(', ')) : t.scopeOwn) : t.scopeAll
+  const cityName = (id: string) => (config.state === 'ready' ? (config.value.cities.find((c) => c.id === id)?.name ?? id) : id)
+  const typeName = (type: string) => (config.state === 'ready' ? (config.value.kinds.find((k) => k.type === type)?.label ?? type) : type)
+  const header = (column: DeviceSort, className?: string) => <SortHeader label={t.columns[column]} column={column} state={order} onSort={setOrder} className={className} />
 
   return (
-    <section className="inst-card" aria-labelledby="devices-title" data-testid="installer-devices">
+    <section className="inst-card adm-list" aria-labelledby="devices-title" data-testid="installer-devices">
       <div className="inst-title-row">
-        <h1 id="devices-title">Devices</h1>
+        <h1 id="devices-title">{t.title}</h1>
         {canManage && (
           <Link to={ROUTES.register} className="inst-button" data-testid="devices-register">
-            + Register
+            {t.register}
           </Link>
         )}
       </div>
       <p className="inst-sub">{scope}.</p>
-      <div className="inst-row inst-filters">
-        <input type="search" aria-label="Search devices" placeholder="Search name or id…" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="installer-search" />
-        <select
-          aria-label="Status"
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value)
-            setOffset(0)
-          }} data-testid="installer-status-filter">
-          <option value="active">Active</option>
-          <option value="revoked">Revoked</option>
-          <option value="decommissioned">Decommissioned</option>
-          <option value="">All</option>
+      <div className="adm-toolbar">
+        <input type="search" aria-label={t.search} placeholder={t.searchPlaceholder} value={search} onChange={(e) => setSearch(e.target.value)} data-testid="installer-search" />
+        <select aria-label={t.status} value={status} onChange={(e) => setStatus(e.target.value)} data-testid="installer-status-filter">
+          {['active', 'revoked', 'decommissioned', ''].map((s) => (
+            <option key={s} value={s}>
+              {t.statuses[s]}
+            </option>
+          ))}
         </select>
       </div>
       {devices.state === 'error' ? (
         <p className="error" role="alert">
-          Could not load the devices: {devices.message}{' '}
+          {t.loadError} {devices.message}{' '}
           <button type="button" className="inst-linkbutton" onClick={reload}>
-            Try again
+            {tl.retry}
           </button>
         </p>
       ) : devices.state === 'loading' ? (
         <p className="loading" role="status">
-          Loading…
+          {tl.loading}
         </p>
       ) : items.length === 0 ? (
         <p className="inst-hint" data-testid="installer-devices-empty">
-          {query || status !== 'active' ? 'No device matches.' : `No devices here yet.${canManage ? ' Register one, or import a CSV file.' : ''}`}
+          {query || status !== 'active' ? t.noMatch : `${t.none}${canManage ? t.noneManage : ''}`}
         </p>
       ) : (
         <>
-          <Pager offset={offset} shown={items.length} total={total} onOffset={setOffset} />
-          <ul className="inst-list">
-            {items.map((d) => (
-              <li key={d.id}>
-                <Link to={ROUTES.device(d.id)} className="inst-list-item" data-testid="installer-device-item" data-device-id={d.id}>
-                  <span className={`inst-conn ${d.connected ? 'on' : 'off'}`} title={d.connected ? 'connected' : 'not connected'} aria-label={d.connected ? 'connected' : 'not connected'} />
-                  <span className="inst-list-text">
-                    <span className="inst-list-name">{d.name}</span>
-                    <span className="inst-list-meta">
-                      {config.state === 'ready' ? (config.value.kinds.find((k) => k.type === d.type)?.label ?? d.type) : d.type} ·{' '}
-                      {config.state === 'ready' ? (config.value.cities.find((c) => c.id === d.city)?.name ?? d.city) : d.city}
-                      {typeof d.lastSeen === 'number' ? ` · seen ${ago(d.lastSeen)}` : ''}
-                    </span>
-                  </span>
-                  <StatusBadge status={d.status} />
-                </Link>
-              </li>
-            ))}
-          </ul>
-          {total > PAGE_SIZE && <Pager offset={offset} shown={items.length} total={total} onOffset={setOffset} bottom />}
+          <Pager prefix="installer" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} />
+          <div className="adm-table-scroll">
+            <table className="adm-table" aria-label={t.table} data-testid="installer-devices-table">
+              <thead>
+                <tr>
+                  {header('name', 'adm-col-name')}
+                  {header('id')}
+                  {header('city')}
+                  {header('type')}
+                  {header('status')}
+                  {header('lastSeen')}
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((d) => (
+                  <tr key={d.id} data-testid="installer-device-row" data-device-id={d.id}>
+                    <td className="adm-col-name">
+                      <span className={`inst-conn ${d.connected ? 'on' : 'off'}`} title={d.connected ? t.connected : t.notConnected} aria-label={d.connected ? t.connected : t.notConnected} role="img" />
+                      <Link to={ROUTES.device(d.id)} data-testid="installer-device-item" data-device-id={d.id}>
+                        {d.name}
+                      </Link>
+                    </td>
+                    <td>
+                      <code>{d.id}</code>
+                    </td>
+                    <td>{cityName(d.city)}</td>
+                    <td>{typeName(d.type)}</td>
+                    <td>
+                      <span className={`inst-badge inst-badge-${d.status}`} data-testid="device-status-badge" data-status={d.status}>
+                        {t.status1[d.status] ?? d.status}
+                      </span>
+                    </td>
+                    <td className="adm-nowrap">{typeof d.lastSeen === 'number' ? dateTime(d.lastSeen) : t.never}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {total > PAGE_SIZE && <Pager prefix="installer" offset={shownAt} shown={items.length} total={total} pageSize={PAGE_SIZE} onOffset={setOffset} bottom />}
         </>
       )}
     </section>
-  )
-}
-
-/** "51–100 of 5,001" with the previous and next pages. */
-function Pager({ offset, shown, total, onOffset, bottom }: { offset: number; shown: number; total: number; onOffset: (offset: number) => void; bottom?: boolean }) {
-  const n = (x: number) => x.toLocaleString('en-GB')
-  // Test ids on the top pager only (the bottom one repeats it after a long page).
-  const id = (name: string) => (bottom ? undefined : name)
-  return (
-    <div className="inst-row inst-pager" data-testid={id('installer-pager')}>
-      <span className="inst-hint" role={bottom ? undefined : 'status'} data-testid={id('installer-range')} data-total={total}>
-        {n(offset + 1)}–{n(offset + shown)} of {n(total)}
-      </span>
-      <button type="button" className="inst-secondary" disabled={offset === 0} onClick={() => onOffset(Math.max(0, offset - PAGE_SIZE))} data-testid={id('installer-prev')}>
-        Previous
-      </button>
-      <button type="button" className="inst-secondary" disabled={offset + shown >= total} onClick={() => onOffset(offset + PAGE_SIZE)} data-testid={id('installer-next')}>
-        Next
-      </button>
-    </div>
   )
 }

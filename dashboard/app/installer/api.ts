@@ -134,8 +134,8 @@ export const installerApi = {
   config: () => request<RawConfig>('GET', '/api/config'),
   mqtt: () => request<MqttInfo>('GET', '/api/mqtt'),
   /** One page of the devices this user may see, searched and filtered by the server. */
-  devices: (q: { search?: string; status?: string; limit: number; offset: number }) =>
-    request<{ items: Device[]; total: number }>('GET', `/api/devices${query({ search: q.search || undefined, status: q.status || undefined, limit: q.limit, offset: q.offset })}`),
+  devices: (q: { search?: string; status?: string; sort?: string; order?: 'asc' | 'desc'; limit: number; offset: number }) =>
+    request<{ items: Device[]; total: number }>('GET', `/api/devices${query({ search: q.search || undefined, status: q.status || undefined, sort: q.sort, order: q.order, limit: q.limit, offset: q.offset })}`),
   device: (id: string) => request<Device>('GET', `/api/devices/${enc(id)}`),
   register: (input: NewDeviceInput) => request<DeviceWithSecret>('POST', '/api/devices', input),
   rotate: (id: string) => request<DeviceWithSecret>('POST', `/api/devices/${enc(id)}/rotate`),
@@ -148,7 +148,8 @@ export const installerApi = {
 }
 
 export const adminApi = {
-  users: () => request<{ items: AdminUser[] }>('GET', '/api/users'),
+  users: (q: { search?: string; role?: string; sort?: string; order?: 'asc' | 'desc'; limit: number; offset: number }) =>
+    request<{ items: AdminUser[]; total: number }>('GET', `/api/users${query({ search: q.search || undefined, role: q.role || undefined, sort: q.sort, order: q.order, limit: q.limit, offset: q.offset })}`),
   createUser: (input: { username: string; password: string; role: Role; cities?: string[] }) => request<AdminUser>('POST', '/api/users', input),
   updateUser: (username: string, patch: { role?: Role; cities?: string[] | null; disabled?: boolean; password?: string }) =>
     request<AdminUser>('PATCH', `/api/users/${enc(username)}`, patch),

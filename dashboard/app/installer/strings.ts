@@ -1,10 +1,4 @@
 const en = {
-  shell: {
-    nav: { devices: 'Devices', register: 'Register', import: 'Import', users: 'Users', audit: 'Audit', notifications: 'Notifications', map: 'Map' },
-    pages: 'Pages',
-    logout: 'Log out',
-    role: { admin: 'admin', operator: 'operator', installer: 'installer', viewer: 'viewer' } as Record<string, string>,
-  },
   ui: {
     copy: 'Copy',
     copyLabel: (what: string) => `Copy ${what}`,
@@ -93,12 +87,6 @@ const en = {
 }
 
 const it: typeof en = {
-  shell: {
-    nav: { devices: 'Dispositivi', register: 'Registra', import: 'Importa', users: 'Utenti', audit: 'Registro attività', notifications: 'Notifiche', map: 'Mappa' },
-    pages: 'Pagine',
-    logout: 'Esci',
-    role: { admin: 'amministratore', operator: 'operatore', installer: 'installatore', viewer: 'osservatore' },
-  },
   ui: {
     copy: 'Copia',
     copyLabel: (what: string) => `Copia ${what}`,

@@ -1,14 +1,12 @@
 import qrcode from 'qrcode-generator'
 import { useEffect, useMemo, useRef, useState, type AnchorHTMLAttributes, type ReactNode } from 'react'
-import type { User } from '../api/types.ts'
-import { UNAUTHORIZED_EVENT } from './api.ts'
-import { navigate, ROUTES, usePath } from './router.ts'
+import { navigate } from './router.ts'
 import './installer.css'
-import { LanguageSwitch, useLang } from '../../i18n/react.tsx'
+import { useLang } from '../../i18n/react.tsx'
 import { appLang, cachedPerLocale } from '../locale.ts'
 import { INSTALLER_STRINGS } from './strings.ts'
 
-/** Shared pieces of the installer and admin pages: shell with navigation, links, copy buttons, QR code. */
+/** Shared pieces of the installer and admin pages: links, copy buttons, QR code. */
 
 export function Link({ to, children, ...rest }: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   return (
@@ -24,62 +22,6 @@ export function Link({ to, children, ...rest }: { to: string; children: ReactNod
     >
       {children}
     </a>
-  )
-}
-
-export interface ShellProps {
-  user: User
-  onLogout: () => void
-  onSessionEnd: () => void
-  title: string
-  children: ReactNode
-}
-
-/** Top bar with the pages this role may use; any 401 from these pages ends the session. */
-export function Shell({ user, onLogout, onSessionEnd, title, children }: ShellProps) {
-  const path = usePath()
-  useEffect(() => {
-    const handler = () => onSessionEnd()
-    window.addEventListener(UNAUTHORIZED_EVENT, handler)
-    return () => window.removeEventListener(UNAUTHORIZED_EVENT, handler)
-  }, [onSessionEnd])
-  useEffect(() => {
-    document.title = `${title} · Piazza`
-  }, [title])
-  const canManage = user.role === 'installer' || user.role === 'admin'
-  const t = INSTALLER_STRINGS[useLang().lang].shell
-  const n = t.nav
-  const links: [string, string, string][] = [
-    [ROUTES.devices, n.devices, 'nav-devices'],
-    ...(canManage ? ([[ROUTES.register, n.register, 'nav-register'], [ROUTES.import, n.import, 'nav-import']] as [string, string, string][]) : []),
-    ...(user.role === 'admin' ? ([[ROUTES.users, n.users, 'nav-users'], [ROUTES.audit, n.audit, 'nav-audit'], [ROUTES.notifications, n.notifications, 'nav-notifications']] as [string, string, string][]) : []),
-    // Installers' live rooms are their cities and devices only: the region-wide map is for operators and admins.
-    ...(user.role === 'installer' ? [] : ([[ROUTES.map, n.map, 'nav-map']] as [string, string, string][])),
-  ]
-  const current = (to: string) => (to === ROUTES.devices ? path === to || path.startsWith(`${ROUTES.devices}/devices/`) : path.startsWith(to) && to !== ROUTES.map)
-  return (
-    <div className="inst">
-      <header className="inst-bar">
-        <div className="inst-bar-top">
-          <strong className="inst-brand">Piazza</strong>
-          <span className="inst-user" data-testid="current-user">
-            {user.username} <small>({t.role[user.role] ?? user.role})</small>
-          </span>
-          <LanguageSwitch className="lang-switch inst-lang" />
-          <button type="button" className="inst-linkbutton" onClick={onLogout} data-testid="logout">
-            {t.logout}
-          </button>
-        </div>
-        <nav className="inst-nav" aria-label={t.pages}>
-          {links.map(([to, label, testid]) => (
-            <Link key={to} to={to} aria-current={current(to) ? 'page' : undefined} data-testid={testid}>
-              {label}
-            </Link>
-          ))}
-        </nav>
-      </header>
-      <main className="inst-main">{children}</main>
-    </div>
   )
 }
 

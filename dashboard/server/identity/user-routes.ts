@@ -7,6 +7,7 @@ import { SECURED, type Auth } from './auth.ts'
 import { ApiError, badRequest, errorResponses, notFound } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
+import { naturalCompare } from '../../shared/natural-order.ts'
 
 /**
  * People and their roles (admins only): list, create, change role and cities, reset a password,
@@ -47,6 +48,20 @@ const UserPatchBodySchema = Type.Object(
   { additionalProperties: false },
 )
 
+export const USER_SORTS = ['username', 'role', 'createdAt'] as const
+
+const UserListQuerySchema = Type.Object(
+  {
+    search: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Substring of the user name, any case.' })),
+    role: Type.Optional(RoleSchema),
+    sort: Type.Union(USER_SORTS.map((s) => Type.Literal(s)), { default: 'username', description: 'username (default, natural order), role or createdAt; ties go by user name.' }),
+    order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+)
+
 const UserParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'The user name.' }) }, { additionalProperties: false })
 
 export interface UserRouteDeps {
@@ -74,13 +89,25 @@ export function registerUserRoutes(app: Api, deps: UserRouteDeps): void {
       onRequest: adminOnly,
       schema: {
         tags: ['users'],
-        summary: 'Every user with role, cities and whether disabled (admin)',
+        summary: 'Users with role, cities and whether disabled, searched, sorted and paged (admin)',
         security: SECURED,
-        querystring: NoQuerySchema,
-        response: { 200: Type.Object({ items: Type.Array(AdminUserSchema) }), ...errorResponses(400, 401, 403) },
+        querystring: UserListQuerySchema,
+        response: {
+          200: Type.Object({ items: Type.Array(AdminUserSchema), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
-    async () => ({ items: accounts.list().map(toAdminUser) }),
+    async (request) => {
+      const { search, role, sort, order, limit, offset } = request.query
+      const needle = search?.toLowerCase()
+      const matching = accounts.list().filter((u) => (!needle || u.username.includes(needle)) && (!role || u.role === role))
+      const key: (a: User, b: User) => number =
+        sort === 'role' ? (a, b) => naturalCompare(a.role, b.role) : sort === 'createdAt' ? (a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) : () => 0
+      const sign = order === 'desc' ? -1 : 1
+      matching.sort((a, b) => sign * (key(a, b) || naturalCompare(a.username, b.username)))
+      return { items: matching.slice(offset, offset + limit).map(toAdminUser), total: matching.length, limit, offset }
+    },
   )
 
   app.post(
