@@ -47,7 +47,7 @@ const registry = {
 
 /** Per device and field, readings sorted by time. */
 const stored = new Map<string, { time: number; value: number }[]>()
-const calls = { series: 0, latest: 0 }
+const calls = { series: 0, latest: 0, lastReadings: 0 }
 const lowerBound = (a: { time: number }[], t: number) => {
   let lo = 0
   let hi = a.length
@@ -71,7 +71,7 @@ function storeReading(deviceId: string, time: number, values: Record<string, num
     }
   }
 }
-const storage: Pick<Storage, 'series' | 'latest'> = {
+const storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'> = {
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
     calls.series += 1
     const a = stored.get(`${q.deviceId}/${q.field}`) ?? []
@@ -99,6 +99,20 @@ const storage: Pick<Storage, 'series' | 'latest'> = {
     }
     return time === -Infinity ? null : { time, values }
   },
+  async lastReadings(_type, since) {
+    calls.lastReadings += 1
+    const newest = new Map<string, { time: number; values: Record<string, number> }>()
+    for (const [key, points] of stored) {
+      const p = points.at(-1)
+      if (!p) continue
+      const deviceId = key.slice(0, key.lastIndexOf('/'))
+      const n = newest.get(deviceId) ?? { time: -Infinity, values: {} }
+      n.values[key.slice(key.lastIndexOf('/') + 1)] = p.value
+      n.time = Math.max(n.time, p.time)
+      newest.set(deviceId, n)
+    }
+    return [...newest].filter(([, n]) => n.time > since).map(([deviceId, n]) => ({ deviceId, ...n }))
+  },
 }
 let feedListeners: FeedListeners = {}
 const feed = {
@@ -118,7 +132,7 @@ const cpu = () => {
   return u.user + u.system
 }
 const snapshot = () => ({ ...calls })
-const delta = (a: typeof calls) => `${calls.series - a.series} series + ${calls.latest - a.latest} latest`
+const delta = (a: typeof calls) => `${calls.series - a.series} series + ${calls.latest - a.latest} latest + ${calls.lastReadings - a.lastReadings} grouped`
 
 let c0 = cpu()
 let k0 = snapshot()
@@ -147,7 +161,7 @@ for (let round = 0; round < N; round++) {
     for (const c of cities) await recompute(c.id)
     recomputeCpu += cpu() - c0
     recomputations += cities.length
-    k1 = { series: k1.series + calls.series - k.series, latest: k1.latest + calls.latest - k.latest }
+    k1 = { series: k1.series + calls.series - k.series, latest: k1.latest + calls.latest - k.latest, lastReadings: k1.lastReadings + calls.lastReadings - k.lastReadings }
   }
 }
 const perReading = feedCpu / readings

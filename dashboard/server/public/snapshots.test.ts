@@ -26,7 +26,7 @@ let dir: string
 let storage: Storage
 let registry: ReturnType<typeof createRegistry>
 let feed: ReturnType<typeof createLocalFeed>
-let calls: { series: number; latest: number }
+let calls: { series: number; latest: number; lastReadings: number }
 let snapshots: ReturnType<typeof createSnapshots>
 
 /** Storage that counts what it is asked. */
@@ -42,6 +42,10 @@ function counting(inner: Storage): Storage {
       calls.latest += 1
       return inner.latest(q)
     },
+    lastReadings: (type, since) => {
+      calls.lastReadings += 1
+      return inner.lastReadings(type, since)
+    },
   }
 }
 
@@ -49,7 +53,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'piazza-snapshots-'))
   const inner = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: 30 * 86_400_000 })
   await inner.init()
-  calls = { series: 0, latest: 0 }
+  calls = { series: 0, latest: 0, lastReadings: 0 }
   storage = counting(inner)
   registry = createRegistry({ db: openRegistryDatabase(':memory:'), secretKey: randomBytes(32) })
   feed = createLocalFeed()
@@ -268,3 +272,40 @@ describe('refreshing', () => {
     perRequest.close()
   })
 })
+
+describe('warming up at start', () => {
+  it('loads only stations with readings in the week of history: one grouped query says which', async () => {
+    const silent = await Promise.all(Array.from({ length: 30 }, (_, i) => station(`Mai sentita ${i}`)))
+    const old = await station('Ferma da dieci giorni')
+    const oldTime = Date.now() - 10 * 24 * HOUR
+    await store(old, 1, { pm25: 41, no2: 7 }, oldTime)
+    const live = await station('Gramsci')
+    await store(live, 60, { pm25: 12 })
+    // The suite's own snapshots (warm: false) load each station as it is registered: not counted.
+    await snapshots.loaded()
+    const latestBefore = calls.latest
+    const warm = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0 })
+    try {
+      await vi.waitFor(() => expect(calls.lastReadings).toBe(1), WAIT)
+      await vi.waitFor(async () => expect((await warm.city('firenze')).airQuality.index.value).toBe(2), WAIT)
+      await warm.loaded()
+      // The live station: one load (one latest). The old one and the 30 silent ones: none.
+      expect(calls.latest - latestBefore).toBe(1)
+      expect(warm.stats().stations).toBe(32)
+      const snapshot = await warm.city('firenze')
+      const oldStation = snapshot.stations.find((s) => s.id === old.id)
+      expect(oldStation?.latest.values).toMatchObject({ pm25: 41, no2: 7 })
+      expect(oldStation?.latest.time).toBe(new Date(oldTime).toISOString())
+      expect(snapshot.stations.find((s) => s.id === silent[0]!.id)?.latest.values).toEqual({})
+      // A station that never reported, once it does, is counted from the feed, with no load.
+      const first = silent[0]!
+      const now = Date.now()
+      feed.accepted({ id: first.id, type: 'air-quality', city: first.city }, [{ time: now - 500, values: { pm25: 70 } }], now)
+      await vi.waitFor(async () => expect((await warm.city('firenze')).stations.find((s) => s.id === first.id)?.latest.values).toMatchObject({ pm25: 70 }), WAIT)
+      expect(calls.latest - latestBefore).toBe(1)
+    } finally {
+      warm.close()
+    }
+  })
+})
+

@@ -2,10 +2,11 @@ import type { Logger } from 'pino'
 import type { ValidReading } from '../../../devices/readings.ts'
 import { cities, findCity } from '../../../devices/region.ts'
 import type { Device, DeviceRef, Registry } from '../../../devices/registry.ts'
-import type { Storage } from '../../../ingest/storage/contract.ts'
+import type { LastReading, Storage } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { computeCityFromMemory, createCityCompute, newCityHistoryCache, type CityHistoryCache, type CitySnapshot } from './city-compute.ts'
-import { addReading, hoursWithData, loadStation, newStationMemory, TYPE, type StationMemory } from './station-memory.ts'
+import { HOUR_MS } from '../../../devices/aqi.ts'
+import { addReading, HISTORY_HOURS, hoursWithData, loadStation, newStationMemory, seedLatest, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
  * The public air-quality snapshots: one per city, recomputed when its readings arrive (at most
@@ -39,10 +40,12 @@ export { round1 } from './station-memory.ts'
 
 /** Stations loaded from storage at once. */
 const LOAD_CONCURRENCY = 4
+/** Tries of the grouped query at start (backoff 500 ms doubling). */
+const WARM_ATTEMPTS = 4
 
 export interface SnapshotOptions {
   registry: Pick<Registry, 'list' | 'onChange'>
-  storage: Pick<Storage, 'series' | 'latest'>
+  storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'>
   feed?: Pick<Feed, 'subscribe'>
   logger: Logger
   /** A city is recomputed at most this often while its readings keep arriving. Default 2000 ms. */
@@ -84,6 +87,7 @@ export function createSnapshots(options: SnapshotOptions) {
   const states = new Map<string, CityState>()
   let computations = 0
   let closed = false
+  let warming = false
 
   const cityState = (id: string) => {
     let s = states.get(id)
@@ -156,7 +160,8 @@ export function createSnapshots(options: SnapshotOptions) {
     let memory = memories.get(deviceId)
     if (!memory) {
       memories.set(deviceId, (memory = newStationMemory()))
-      void load(deviceId, cityId, false)
+      // While warm-up's grouped query runs, warm-up decides whether the station needs a load.
+      if (!warming) void load(deviceId, cityId, false)
     }
     return memory
   }
@@ -265,19 +270,50 @@ export function createSnapshots(options: SnapshotOptions) {
     return start(cityId)
   }
 
+  /**
+   * Each station's newest stored reading, from one grouped query (undefined when storage does not
+   * answer: storage may still be opening at start, so a few tries, then loads one by one as before).
+   */
+  async function newestReadings(): Promise<Map<string, LastReading> | undefined> {
+    for (let attempt = 0; attempt < WARM_ATTEMPTS && !closed; attempt++) {
+      try {
+        return new Map((await storage.lastReadings(TYPE, 0)).map((r) => [r.deviceId, r]))
+      } catch (err) {
+        if (attempt === WARM_ATTEMPTS - 1) logger.warn({ err }, 'public snapshots: could not read the stations\' newest readings; loading them one by one')
+        else await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt))
+      }
+    }
+    return undefined
+  }
+
   if (cacheEnabled && options.warm !== false) {
-    // In the background, a few stations at a time: each city is recomputed as its stations load,
-    // and answers meanwhile with what is known.
-    setImmediate(() => {
+    // In the background. One grouped query first says which stations hold readings in the week of
+    // history: only those are loaded (a few at a time, each city recomputed as its stations load,
+    // answering meanwhile with what is known); an older station takes its newest values from that
+    // answer and one that never reported costs nothing. 10,000 registered stations that never
+    // reported: one query at start, not 10,000.
+    warming = true
+    void (async () => {
+      const newest = await newestReadings()
+      warming = false
       if (closed) return
+      const historyFrom = Math.floor(clock() / HOUR_MS) * HOUR_MS - HISTORY_HOURS * HOUR_MS
       for (const c of cities) {
         for (const device of activeStations(c.id)) {
           stationCity.set(device.id, c.id)
-          memoryOf(device.id, c.id)
+          const reading = newest?.get(device.id)
+          let m = memories.get(device.id)
+          if (newest && !(reading && reading.time >= historyFrom)) {
+            // Nothing in the week of history: what the feed gave meanwhile is all there is.
+            if (!m) memories.set(device.id, (m = newStationMemory()))
+            if (reading) seedLatest(m, reading)
+            else m.loaded = true
+          } else if (!m) memoryOf(device.id, c.id)
+          else if (!m.loaded) void load(device.id, c.id, false)
         }
         if (!cityState(c.id).snapshot) start(c.id).catch(() => {})
       }
-    })
+    })()
   }
 
   return {

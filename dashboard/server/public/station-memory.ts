@@ -363,17 +363,25 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
     }
   })
   for (const time of [...byTime.keys()].sort((a, b) => a - b)) addReading(m, { time, values: byTime.get(time)! }, loadedAt)
-  if (latest) {
-    for (let f = 0; f < F; f++) {
-      const v = latest.values[PUBLIC_FIELDS[f]!]
-      // Fields the readings did not give (older, or not a pollutant): storage's newest value,
-      // dated with its newest time (its contract gives no per-field time), as before.
-      if (typeof v === 'number' && m.latestTime[f] === Number.NEGATIVE_INFINITY) {
-        m.latestTime[f] = latest.time
-        m.latestValue[f] = v
-      }
+  // Fields the readings did not give (older, or not a pollutant): storage's newest value, dated
+  // with its newest time (its contract gives no per-field time), as before.
+  if (latest) seedLatest(m, latest)
+  m.loaded = true
+  return true
+}
+
+/**
+ * A station whose newest stored reading is older than the week of history: its newest values are
+ * all a load would give, so warm-up hands them over from one grouped query instead of loading it.
+ * Fields the memory already has (from the feed) keep theirs.
+ */
+export function seedLatest(m: StationMemory, newest: { time: number; values: Record<string, number> }): void {
+  for (let f = 0; f < F; f++) {
+    const v = newest.values[PUBLIC_FIELDS[f]!]
+    if (typeof v === 'number' && m.latestTime[f] === Number.NEGATIVE_INFINITY) {
+      m.latestTime[f] = newest.time
+      m.latestValue[f] = v
     }
   }
   m.loaded = true
-  return true
 }
