@@ -1,11 +1,6 @@
-import type Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest'
-import { createDatabase } from '../testkit/postgres.ts'
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest'
+import { sharedPostgres, sharedSqlite } from '../testkit/shared-databases.ts'
 import { postgresVersions, sqliteVersions } from './migrations.ts'
 import { createRegistry, openRegistryDatabase, RegistryError, type Registry, type RegistryChange } from './registry.ts'
 import { createPostgresRegistryStore, keyCheckValue, LookupBusyError, POSTGRES_REGISTRY_MIGRATIONS } from './registry-postgres.ts'
@@ -30,61 +25,40 @@ interface Backend {
   cleanup(): Promise<void>
 }
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-
 function sqliteBackend(): Backend {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-registry-contract-'))
-  dirs.push(dir)
-  const file = join(dir, 'registry.db')
+  const shared = sharedSqlite('piazza-registry-contract-', openRegistryDatabase)
   const secretKey = randomBytes(32)
-  const dbs: Database.Database[] = []
-  const db = () => {
-    const opened = openRegistryDatabase(file)
-    dbs.push(opened)
-    return opened
-  }
   return {
     async open() {
-      return createRegistry({ db: db(), secretKey })
+      return createRegistry({ db: shared.open(), secretKey })
     },
     async setSecretHash(id, hash) {
-      db().prepare('UPDATE devices SET secret_hash = ? WHERE id = ?').run(hash, id)
+      shared.open().prepare('UPDATE devices SET secret_hash = ? WHERE id = ?').run(hash, id)
     },
     async versions() {
-      return sqliteVersions(db(), 'registry')
+      return sqliteVersions(shared.open(), 'registry')
     },
     newest: SQLITE_REGISTRY_MIGRATIONS.length,
     async cleanup() {
-      for (const d of dbs) d.close()
+      shared.close()
     },
   }
 }
 
 async function postgresBackend(): Promise<Backend> {
-  const url = await createDatabase(inject('postgresUrl'))
+  const shared = await sharedPostgres(inject('postgresUrl'))
   const secretKey = randomBytes(32)
-  const pools: pg.Pool[] = []
-  const pool = () => {
-    const p = new pg.Pool({ connectionString: url, max: 3 })
-    pools.push(p)
-    return p
-  }
-  const admin = pool()
+  const admin = shared.pool()
   return {
     async open() {
-      return createRegistry({ store: await createPostgresRegistryStore({ pool: pool(), keyCheck: keyCheckValue(secretKey) }), secretKey })
+      return createRegistry({ store: await createPostgresRegistryStore({ pool: shared.pool(), keyCheck: keyCheckValue(secretKey) }), secretKey })
     },
     async setSecretHash(id, hash) {
       await admin.query('UPDATE devices SET secret_hash = $1 WHERE id = $2', [hash, id])
     },
     versions: () => postgresVersions(admin, 'registry'),
     newest: POSTGRES_REGISTRY_MIGRATIONS.length,
-    async cleanup() {
-      await Promise.all(pools.map((p) => p.end()))
-    },
+    cleanup: () => shared.close(),
   }
 }
 
@@ -267,18 +241,15 @@ contract('SQLite', sqliteBackend)
 contract('PostgreSQL', postgresBackend)
 
 describe('PostgreSQL registry: looking up ids the read model does not know', () => {
-  const pools: pg.Pool[] = []
+  const databases: { close(): Promise<void> }[] = []
   afterEach(async () => {
-    await Promise.all(pools.splice(0).map((p) => p.end()))
+    await Promise.all(databases.splice(0).map((d) => d.close()))
   })
   async function setup(options: { lookupConcurrency?: number; lookupQueue?: number; negativeCacheMs?: number } = {}) {
-    const url = await createDatabase(inject('postgresUrl'))
+    const shared = await sharedPostgres(inject('postgresUrl'))
+    databases.push(shared)
     const keyCheck = keyCheckValue(randomBytes(32))
-    const open = () => {
-      const pool = new pg.Pool({ connectionString: url, max: 3 })
-      pools.push(pool)
-      return pool
-    }
+    const open = () => shared.pool()
     const clock = { t: 1_000_000 }
     const pool = open()
     const store = await createPostgresRegistryStore({ pool, keyCheck, now: () => clock.t, ...options })

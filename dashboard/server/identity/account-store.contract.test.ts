@@ -2,12 +2,11 @@ import Database from 'better-sqlite3'
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest'
 import { sqliteVersions } from '../../../devices/migrations.ts'
 import { openRegistryDatabase } from '../../../devices/registry.ts'
 import { hashPassword } from '../../../devices/secrets.ts'
-import { createDatabase } from '../../../testkit/postgres.ts'
+import { sharedPostgres, sharedSqlite } from '../../../testkit/shared-databases.ts'
 import { createSqliteAccountStore, type AccountStore } from './account-store.ts'
 import { createPostgresAccountStore } from './account-store-postgres.ts'
 import { AccountError, createAccounts, type Accounts } from './accounts.ts'
@@ -28,33 +27,20 @@ afterAll(() => {
 })
 
 function sqliteBackend(): Backend {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-accounts-contract-'))
-  dirs.push(dir)
-  const dbs: Database.Database[] = []
+  const shared = sharedSqlite('piazza-accounts-contract-', openRegistryDatabase)
   return {
-    async store() {
-      const db = openRegistryDatabase(join(dir, 'registry.db'))
-      dbs.push(db)
-      return createSqliteAccountStore(db)
-    },
+    store: async () => createSqliteAccountStore(shared.open()),
     async cleanup() {
-      for (const db of dbs) db.close()
+      shared.close()
     },
   }
 }
 
 async function postgresBackend(): Promise<Backend> {
-  const url = await createDatabase(inject('postgresUrl'))
-  const pools: pg.Pool[] = []
+  const shared = await sharedPostgres(inject('postgresUrl'))
   return {
-    async store() {
-      const pool = new pg.Pool({ connectionString: url, max: 3 })
-      pools.push(pool)
-      return createPostgresAccountStore({ pool, pollMs: 50 })
-    },
-    async cleanup() {
-      await Promise.all(pools.map((p) => p.end()))
-    },
+    store: async () => createPostgresAccountStore({ pool: shared.pool(), pollMs: 50 }),
+    cleanup: () => shared.close(),
   }
 }
 
