@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { io as connectSocket, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../cli/config.ts'
-import { freePort } from '../testkit/influxd.ts'
+import { freePort } from '../testkit/child-server.ts'
 import { readHaproxyExample, renderHaproxyConfig, startHaproxy, type Haproxy, type Ports } from '../testkit/haproxy.ts'
 import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 

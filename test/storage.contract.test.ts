@@ -10,7 +10,8 @@ import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
 import { StorageUnavailableError, type DeadLetter, type Latest, type Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
-import { freePort, startInfluxd, type Influxd } from '../testkit/influxd.ts'
+import { freePort } from '../testkit/child-server.ts'
+import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 
 const RETENTION_MS = 30 * 86_400_000
 const MINUTE = 60_000

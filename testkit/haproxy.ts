@@ -1,9 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createChildServer, tempDir } from './child-server.ts'
 
 /**
  * A real HAProxy (Debian's haproxy, installed by test/support/prepare.sh) running the example
@@ -68,27 +67,15 @@ export interface Haproxy {
 
 /** Checks the configuration (warnings count as errors), then runs HAProxy in the foreground. */
 export async function startHaproxy(config: string): Promise<Haproxy> {
-  const dir = mkdtempSync(join(tmpdir(), 'piazza-haproxy-'))
+  const dir = tempDir('haproxy')
   const configFile = join(dir, 'haproxy.cfg')
   writeFileSync(configFile, config)
   const check = spawnSync(HAPROXY, ['-c', '-dW', '-f', configFile], { encoding: 'utf8' })
   if (check.status !== 0) throw new Error(`haproxy rejects the configuration:\n${check.stdout}${check.stderr}\n${config}`)
-  const proc = spawn(HAPROXY, ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const exited = once(proc, 'exit')
-  return {
-    configFile,
-    output: () => output,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM')
-        await exited
-      }
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  // No readiness probe: callers wait for the answers they need through the proxy.
+  const server = createChildServer({ name: 'haproxy', command: HAPROXY, args: ['-db', '-f', configFile], dir })
+  await server.start()
+  return { configFile, output: server.output, stop: server.close }
 }
 
 export function readHaproxyExample(): string {

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { chownSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { freePort } from './influxd.ts'
+import { createChildServer, freePort, tempDir } from './child-server.ts'
 
 /**
  * A private PostgreSQL for tests, from Debian's `postgresql` package (test/support/prepare.sh
@@ -24,14 +23,7 @@ export interface Postgres {
   stop(): Promise<void>
 }
 
-const READY_TIMEOUT_MS = 60_000
 const USER = 'piazza'
-
-// Every server this process started, killed when it exits so none outlives the test run.
-const running = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL')
-})
 
 function binDir(): string {
   const root = '/usr/lib/postgresql'
@@ -57,69 +49,46 @@ function runAs(): { uid: number; gid: number } | undefined {
 export async function startPostgres(): Promise<Postgres> {
   const bin = binDir()
   const user = runAs()
-  const dir = mkdtempSync(join(tmpdir(), 'piazza-postgres-'))
+  const dir = tempDir('postgres')
   if (user) chownSync(dir, user.uid, user.gid)
   const dataDir = join(dir, 'data')
-  const spawnAs = user ? { uid: user.uid, gid: user.gid } : {}
   const env = { ...process.env, LC_ALL: 'C', HOME: dir }
 
   execFileSync(join(bin, 'initdb'), ['-D', dataDir, '-U', USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C'], {
-    ...spawnAs,
+    ...user,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 
   const port = await freePort()
-  // Durability settings off: a test server's data is thrown away, and fsync on a busy disk only slows the run.
-  const args = ['-D', dataDir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200']
-  const proc = spawn(join(bin, 'postgres'), args, { ...spawnAs, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  running.add(proc)
-  let output = ''
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000))
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  proc.once('error', (err) => keep(Buffer.from(`\n${err.message}`)))
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-  void exited.then(() => running.delete(proc))
-
   const url = `postgres://${USER}@127.0.0.1:${port}/postgres`
-  await waitForConnection(url, proc, () => output)
-
-  return {
-    url,
-    port,
-    createDatabase: () => createDatabase(url),
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGINT')
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
-        await exited
-        clearTimeout(timer)
-      }
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const server = createChildServer({
+    name: 'postgres',
+    command: join(bin, 'postgres'),
+    // Durability settings off: a test server's data is thrown away, and fsync on a busy disk only slows the run.
+    args: ['-D', dataDir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    dir,
+    ...user,
+    env,
+    ready: { what: `accepting connections at ${url}`, probe: () => connects(url) },
+    readyTimeoutMs: 60_000,
+    stopSignal: 'SIGINT', // fast shutdown
+  })
+  await server.start()
+  return { url, port, createDatabase: () => createDatabase(url), stop: server.close }
 }
 
-async function waitForConnection(url: string, proc: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) {
-      throw new Error(`postgres exited (${proc.exitCode ?? proc.signalCode}) before accepting connections:\n${output()}`)
-    }
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
-    try {
-      await client.connect()
-      await client.query('SELECT 1')
-      await client.end()
-      return
-    } catch {
-      await client.end().catch(() => {})
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+async function connects(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    await client.end()
+    return true
+  } catch {
+    await client.end().catch(() => {})
+    return false
   }
-  proc.kill('SIGKILL')
-  throw new Error(`postgres did not accept connections at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${output()}`)
 }
 
 /** Creates a fresh, empty database on the server of `url` (its maintenance database) and answers its URL. */

@@ -23,10 +23,18 @@ type Frequency = 'UPDATE_CONT' | 'HOURLY'
 type Theme = 'TRAN' | 'ENVI'
 type FileType = 'JSON' | 'CSV' | 'XML' | 'JSON_LD' | 'BIN'
 
+const MEDIA_TYPES: Record<FileType, string> = {
+  JSON: 'application/json',
+  CSV: 'text/csv',
+  XML: 'application/xml',
+  JSON_LD: 'application/ld+json',
+  BIN: 'application/x-protobuf',
+}
+
+/** One way to fetch a feed; its media type follows from its format (MEDIA_TYPES). */
 interface Distribution {
   path: string
   format: FileType
-  mediaType: string
   title: string
 }
 
@@ -42,6 +50,13 @@ export interface Feed {
   conformsTo?: string[]
 }
 
+const distribution = (format: FileType, path: string, title: string = format): Distribution => ({ path, format, title })
+/** The JSON answer of `path` and its `?format=csv` rendering. */
+const jsonAndCsv = (path: string) => [distribution('JSON', path), distribution('CSV', `${path}?format=csv`)]
+/** A GTFS-Realtime feed: protobuf, and its `?format=json` rendering. */
+const gtfsRt = (path: string) => [distribution('BIN', path, 'GTFS-Realtime (protobuf)'), distribution('JSON', `${path}?format=json`, 'GTFS-Realtime (JSON)')]
+const GTFS_RT_REFERENCE = 'https://gtfs.org/documentation/realtime/reference/'
+
 /** Every feed the public API publishes. */
 export const FEEDS: readonly Feed[] = [
   {
@@ -54,11 +69,7 @@ export const FEEDS: readonly Feed[] = [
     theme: 'ENVI',
     frequency: 'UPDATE_CONT',
     keywords: ['aria', 'air quality', 'EAQI'],
-    distributions: [
-      { path: '/api/public/air-quality', format: 'JSON', mediaType: 'application/json', title: 'JSON' },
-      { path: '/api/public/air-quality?format=csv', format: 'CSV', mediaType: 'text/csv', title: 'CSV' },
-      { path: '/api/public/air-quality?format=ngsi-ld', format: 'JSON_LD', mediaType: 'application/ld+json', title: 'NGSI-LD AirQualityObserved' },
-    ],
+    distributions: [...jsonAndCsv('/api/public/air-quality'), distribution('JSON_LD', '/api/public/air-quality?format=ngsi-ld', 'NGSI-LD AirQualityObserved')],
   },
   {
     id: 'air-quality-readings',
@@ -67,10 +78,7 @@ export const FEEDS: readonly Feed[] = [
     theme: 'ENVI',
     frequency: 'HOURLY',
     keywords: ['aria', 'air quality', 'time series'],
-    distributions: [
-      { path: '/api/public/readings', format: 'JSON', mediaType: 'application/json', title: 'JSON' },
-      { path: '/api/public/readings?format=csv', format: 'CSV', mediaType: 'text/csv', title: 'CSV' },
-    ],
+    distributions: jsonAndCsv('/api/public/readings'),
   },
   {
     id: 'gtfs-rt-vehicle-positions',
@@ -82,11 +90,8 @@ export const FEEDS: readonly Feed[] = [
     theme: 'TRAN',
     frequency: 'UPDATE_CONT',
     keywords: ['autobus', 'bus', 'GTFS-Realtime'],
-    conformsTo: ['https://gtfs.org/documentation/realtime/reference/'],
-    distributions: [
-      { path: '/api/public/gtfs-rt/vehicle-positions', format: 'BIN', mediaType: 'application/x-protobuf', title: 'GTFS-Realtime (protobuf)' },
-      { path: '/api/public/gtfs-rt/vehicle-positions?format=json', format: 'JSON', mediaType: 'application/json', title: 'GTFS-Realtime (JSON)' },
-    ],
+    conformsTo: [GTFS_RT_REFERENCE],
+    distributions: gtfsRt('/api/public/gtfs-rt/vehicle-positions'),
   },
   {
     id: 'gtfs-rt-trip-updates',
@@ -95,11 +100,8 @@ export const FEEDS: readonly Feed[] = [
     theme: 'TRAN',
     frequency: 'UPDATE_CONT',
     keywords: ['autobus', 'bus', 'ritardi', 'delays', 'GTFS-Realtime'],
-    conformsTo: ['https://gtfs.org/documentation/realtime/reference/'],
-    distributions: [
-      { path: '/api/public/gtfs-rt/trip-updates', format: 'BIN', mediaType: 'application/x-protobuf', title: 'GTFS-Realtime (protobuf)' },
-      { path: '/api/public/gtfs-rt/trip-updates?format=json', format: 'JSON', mediaType: 'application/json', title: 'GTFS-Realtime (JSON)' },
-    ],
+    conformsTo: [GTFS_RT_REFERENCE],
+    distributions: gtfsRt('/api/public/gtfs-rt/trip-updates'),
   },
   {
     id: 'gbfs',
@@ -113,9 +115,9 @@ export const FEEDS: readonly Feed[] = [
     keywords: ['bici', 'bike share', 'GBFS'],
     conformsTo: ['https://github.com/MobilityData/gbfs/blob/v3.0/gbfs.md', 'https://github.com/MobilityData/gbfs/blob/v2.3/gbfs.md'],
     distributions: [
-      { path: '/api/public/gbfs/manifest.json', format: 'JSON', mediaType: 'application/json', title: 'GBFS 3.0 manifest' },
+      distribution('JSON', '/api/public/gbfs/manifest.json', 'GBFS 3.0 manifest'),
       // 2.3 has no manifest: its entry point is each city's gbfs.json.
-      ...cities.map((c): Distribution => ({ path: `/api/public/gbfs/2.3/${c.id}/gbfs.json`, format: 'JSON', mediaType: 'application/json', title: `GBFS 2.3 gbfs.json (${c.name})` })),
+      ...cities.map((c) => distribution('JSON', `/api/public/gbfs/2.3/${c.id}/gbfs.json`, `GBFS 2.3 gbfs.json (${c.name})`)),
     ],
   },
   {
@@ -127,10 +129,9 @@ export const FEEDS: readonly Feed[] = [
     keywords: ['parcheggi', 'parking', 'DATEX II'],
     conformsTo: ['https://datex2.eu/', 'https://smartdatamodels.org/dataModel.Parking/OffStreetParking'],
     distributions: [
-      { path: '/api/public/parking', format: 'JSON', mediaType: 'application/json', title: 'JSON' },
-      { path: '/api/public/parking?format=csv', format: 'CSV', mediaType: 'text/csv', title: 'CSV' },
-      { path: '/api/public/parking?format=datex', format: 'XML', mediaType: 'application/xml', title: 'DATEX II ParkingStatusPublication' },
-      { path: '/api/public/parking?format=ngsi-ld', format: 'JSON_LD', mediaType: 'application/ld+json', title: 'NGSI-LD OffStreetParking' },
+      ...jsonAndCsv('/api/public/parking'),
+      distribution('XML', '/api/public/parking?format=datex', 'DATEX II ParkingStatusPublication'),
+      distribution('JSON_LD', '/api/public/parking?format=ngsi-ld', 'NGSI-LD OffStreetParking'),
     ],
   },
 ]
@@ -139,6 +140,8 @@ const lang = (t: { it: string; en: string }) => [
   { '@value': t.it, '@language': 'it' },
   { '@value': t.en, '@language': 'en' },
 ]
+const ref = (id: string) => ({ '@id': id })
+const LANGUAGES = [ref(`${EU}/language/ITA`), ref(`${EU}/language/ENG`)]
 
 /** `base`: the server's absolute URL (scheme and host), e.g. https://piazza.example */
 export function catalog(options: { base: string; license: DataLicense; contactEmail: string; modified: Date }): Record<string, unknown> {
@@ -153,32 +156,33 @@ export function catalog(options: { base: string; license: DataLicense; contactEm
     '@id': `${base}/#contact`,
     '@type': ['vcard:Organization', 'dcatapit:Organization'],
     'vcard:fn': license.attribution,
-    'vcard:hasEmail': { '@id': `mailto:${options.contactEmail}` },
+    'vcard:hasEmail': ref(`mailto:${options.contactEmail}`),
   }
   const licenseDoc = { '@id': license.url, '@type': ['dct:LicenseDocument', 'dcatapit:LicenseDocument'], 'foaf:name': license.name }
+  const modified = { '@value': day, '@type': 'xsd:date' }
   const datasets = FEEDS.map((f) => ({
     '@id': `${base}/api/public/catalog#${f.id}`,
     '@type': ['dcat:Dataset', 'dcatapit:Dataset'],
     'dct:identifier': `piazza:${f.id}`,
     'dct:title': lang(f.title),
     'dct:description': lang(f.description),
-    'dct:modified': { '@value': day, '@type': 'xsd:date' },
-    'dct:publisher': { '@id': agent['@id'] },
-    'dct:rightsHolder': { '@id': agent['@id'] },
-    'dcat:contactPoint': { '@id': contact['@id'] },
-    'dcat:theme': { '@id': `${EU}/data-theme/${f.theme}` },
-    'dct:accrualPeriodicity': { '@id': `${EU}/frequency/${f.frequency}` },
-    'dct:language': [{ '@id': `${EU}/language/ITA` }, { '@id': `${EU}/language/ENG` }],
+    'dct:modified': modified,
+    'dct:publisher': ref(agent['@id']),
+    'dct:rightsHolder': ref(agent['@id']),
+    'dcat:contactPoint': ref(contact['@id']),
+    'dcat:theme': ref(`${EU}/data-theme/${f.theme}`),
+    'dct:accrualPeriodicity': ref(`${EU}/frequency/${f.frequency}`),
+    'dct:language': LANGUAGES,
     'dcat:keyword': f.keywords,
     ...(f.conformsTo ? { 'dct:conformsTo': f.conformsTo.map((id) => ({ '@id': id, '@type': 'dct:Standard' })) } : {}),
     'dcat:distribution': f.distributions.map((d, i) => ({
       '@id': `${base}/api/public/catalog#${f.id}-${i + 1}`,
       '@type': ['dcat:Distribution', 'dcatapit:Distribution'],
       'dct:title': d.title,
-      'dcat:accessURL': { '@id': `${base}${d.path}` },
-      'dct:format': { '@id': `${EU}/file-type/${d.format}` },
-      'dcat:mediaType': d.mediaType,
-      'dct:license': { '@id': license.url },
+      'dcat:accessURL': ref(`${base}${d.path}`),
+      'dct:format': ref(`${EU}/file-type/${d.format}`),
+      'dcat:mediaType': MEDIA_TYPES[d.format],
+      'dct:license': ref(license.url),
     })),
   }))
   return {
@@ -192,11 +196,11 @@ export function catalog(options: { base: string; license: DataLicense; contactEm
           it: "Qualità dell'aria, autobus, parcheggi e bike sharing in tempo reale.",
           en: 'Real-time air quality, buses, car parks and bike share.',
         }),
-        'dct:modified': { '@value': day, '@type': 'xsd:date' },
-        'dct:language': [{ '@id': `${EU}/language/ITA` }, { '@id': `${EU}/language/ENG` }],
-        'dct:publisher': { '@id': agent['@id'] },
-        'foaf:homepage': { '@id': `${base}/` },
-        'dcat:dataset': datasets.map((d) => ({ '@id': d['@id'] })),
+        'dct:modified': modified,
+        'dct:language': LANGUAGES,
+        'dct:publisher': ref(agent['@id']),
+        'foaf:homepage': ref(`${base}/`),
+        'dcat:dataset': datasets.map((d) => ref(d['@id'])),
       },
       agent,
       contact,

@@ -1,5 +1,5 @@
 import GtfsRealtimeBindings from 'gtfs-realtime-bindings'
-import { matchTrip, type GtfsStore, type TripMatch } from './gtfs-static.ts'
+import { matchTrip, serviceClock, type GtfsStore, type ServiceClock, type TripMatch } from './gtfs-static.ts'
 import { renderOnce, type MobilityItem, type MobilitySnapshot } from './mobility-snapshot.ts'
 
 /**
@@ -46,12 +46,19 @@ export function tripMatches(snap: MobilitySnapshot, gtfs: Static): TripMatches {
   if (!gtfs) return NO_MATCHES
   return renderOnce(snap, `gtfs-matches|${gtfs.version()}`, () => {
     const matches = new Map<string, TripMatch>()
+    // One clock per time zone (cities' timetables may differ), not one per bus.
+    const clocks = new Map<string, ServiceClock>()
+    const clockOf = (timezone: string) => {
+      let clock = clocks.get(timezone)
+      if (!clock) clocks.set(timezone, (clock = serviceClock(snap.at, timezone)))
+      return clock
+    }
     for (const item of snap.items.bus) {
       if (!publishable(item, undefined)) continue
       const route = item.reading.values.route
       if (typeof route !== 'string') continue
       const index = gtfs.get(item.device.city)
-      const match = index && matchTrip(index, route, snap.at, num(item.reading.values.delay))
+      const match = index && matchTrip(index, route, clockOf(index.timezone), num(item.reading.values.delay))
       if (match) matches.set(item.device.id, match)
     }
     return matches

@@ -4,13 +4,15 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 import { gtfsZip, largeGtfs, minimalGtfs } from '../../../testkit/gtfs-zip.ts'
-import { createGtfsParser, createGtfsStore, GtfsError, matchTrip, parseGtfs, type GtfsIndex } from './gtfs-static.ts'
+import { createGtfsParser, createGtfsStore, GtfsError, matchTrip, parseGtfs, serviceClock, type GtfsIndex } from './gtfs-static.ts'
 
 /** Static GTFS: the checks that refuse a bad zip (file and line named) and the trip matching rule, on a fixed clock. */
 
 // Friday 4 December 2026, 08:30 in Firenze (07:30 UTC).
 const FRIDAY_0830 = Date.UTC(2026, 11, 4, 7, 30)
 const HOUR = 3_600_000
+/** matchTrip at an instant, on the timetable's own clock. */
+const match = (index: GtfsIndex, route: string, at: number, delay?: number) => matchTrip(index, route, serviceClock(at, index.timezone), delay)
 
 const timetable = (): Record<string, string> => ({
   ...minimalGtfs('14'),
@@ -63,30 +65,36 @@ describe('static GTFS', () => {
 
   it('matches a bus to the trip of its route that started last among those in progress today', () => {
     const index = parseGtfs(gtfsZip(timetable()))
-    expect(matchTrip(index, '14', FRIDAY_0830)).toEqual({ tripId: 'now', startDate: '20261204', startTime: '08:20:00', directionId: 1 })
+    expect(match(index, '14', FRIDAY_0830)).toEqual({ tripId: 'now', startDate: '20261204', startTime: '08:20:00', directionId: 1 })
     // 15 minutes late: on its schedule it is 08:15, before `now` left, so on `early`.
-    expect(matchTrip(index, '14', FRIDAY_0830, 900)?.tripId).toBe('early')
+    expect(match(index, '14', FRIDAY_0830, 900)?.tripId).toBe('early')
     // 15 minutes early: 08:45, `later` has begun.
-    expect(matchTrip(index, '14', FRIDAY_0830, -900)?.tripId).toBe('later')
+    expect(match(index, '14', FRIDAY_0830, -900)?.tripId).toBe('later')
     // Nothing of route 14 runs at 12:30.
-    expect(matchTrip(index, '14', FRIDAY_0830 + 4 * HOUR)).toBeUndefined()
-    expect(matchTrip(index, 'nope', FRIDAY_0830)).toBeUndefined()
+    expect(match(index, '14', FRIDAY_0830 + 4 * HOUR)).toBeUndefined()
+    expect(match(index, 'nope', FRIDAY_0830)).toBeUndefined()
   })
 
   it('follows calendar_dates: added on a day, removed on a holiday', () => {
     const index = parseGtfs(gtfsZip(timetable()))
-    expect(matchTrip(index, '23', FRIDAY_0830)).toEqual({ tripId: 'strike', startDate: '20261204', startTime: '08:00:00', directionId: 0 })
-    expect(matchTrip(index, '23', FRIDAY_0830 + 7 * 86_400_000)).toBeUndefined()
+    expect(match(index, '23', FRIDAY_0830)).toEqual({ tripId: 'strike', startDate: '20261204', startTime: '08:00:00', directionId: 0 })
+    expect(match(index, '23', FRIDAY_0830 + 7 * 86_400_000)).toBeUndefined()
     // Christmas (a Friday) removed from WEEKDAY.
-    expect(matchTrip(index, '14', Date.UTC(2026, 11, 25, 7, 30))).toBeUndefined()
+    expect(match(index, '14', Date.UTC(2026, 11, 25, 7, 30))).toBeUndefined()
   })
 
   it("counts a trip past midnight on the previous day's service", () => {
     const index = parseGtfs(gtfsZip(timetable()))
     // Saturday 00:30 in Firenze: Friday's 23:30 trip, at 24:30 of its service day.
-    expect(matchTrip(index, '23', Date.UTC(2026, 11, 4, 23, 30))).toEqual({ tripId: 'night', startDate: '20261204', startTime: '23:30:00', directionId: 0 })
+    expect(match(index, '23', Date.UTC(2026, 11, 4, 23, 30))).toEqual({ tripId: 'night', startDate: '20261204', startTime: '23:30:00', directionId: 0 })
     // Sunday 00:30: Saturday has no WEEKDAY service.
-    expect(matchTrip(index, '23', Date.UTC(2026, 11, 5, 23, 30))).toBeUndefined()
+    expect(match(index, '23', Date.UTC(2026, 11, 5, 23, 30))).toBeUndefined()
+  })
+
+  it("refuses a clock of another time zone than the timetable's", () => {
+    const index = parseGtfs(gtfsZip(timetable()))
+    // 08:30 in Rome is 02:30 in New York: matched on that clock, it would silently find no trip.
+    expect(() => matchTrip(index, '14', serviceClock(FRIDAY_0830, 'America/New_York'))).toThrow('matchTrip: a clock of America/New_York for a timetable of Europe/Rome')
   })
 
   it('refuses a bad zip naming the file and line', () => {
@@ -111,7 +119,7 @@ describe('static GTFS', () => {
       const files = timetable()
       const index = await parser.parse(gtfsZip(files))
       expect(index.summary).toEqual({ routes: 2, trips: 6, services: 3 })
-      expect(matchTrip(index, '14', FRIDAY_0830)).toEqual({ tripId: 'now', startDate: '20261204', startTime: '08:20:00', directionId: 1 })
+      expect(match(index, '14', FRIDAY_0830)).toEqual({ tripId: 'now', startDate: '20261204', startTime: '08:20:00', directionId: 1 })
       const bad = parser.parse(gtfsZip({ ...files, 'trips.txt': `${files['trips.txt']}\n99,WEEKDAY,ghost,0` }))
       await expect(bad).rejects.toBeInstanceOf(GtfsError)
       await expect(bad).rejects.toThrow("trips.txt line 8: route_id '99' is not in routes.txt")

@@ -211,11 +211,23 @@ function runs(index: GtfsIndex, serviceId: string, day: string, weekday: number)
   return s !== undefined && s.days[weekday]! && s.start <= day && day <= s.end
 }
 
-/** The agency's local date (YYYYMMDD, weekday Monday = 0) and seconds since midnight, at `at`. */
-// Building a formatter costs far more than using one; a feed asks once per bus.
+// Building a formatter costs far more than using one.
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
-function localTime(at: number, timezone: string) {
+/**
+ * The agency's clock at one instant, for matchTrip: seconds since local midnight, and the service
+ * days (YYYYMMDD, weekday Monday = 0) of today and of yesterday (trips running past midnight carry
+ * times after 24:00). Computed once per snapshot and time zone, not once per bus: formatToParts is
+ * the costly part of a match.
+ */
+export interface ServiceClock {
+  timezone: string
+  seconds: number
+  /** Today (offset 0) and yesterday (offset −1). */
+  days: ReadonlyArray<{ offset: number; day: string; weekday: number }>
+}
+
+export function serviceClock(at: number, timezone: string): ServiceClock {
   let format = formatters.get(timezone)
   if (!format) {
     format = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
@@ -226,7 +238,12 @@ function localTime(at: number, timezone: string) {
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   )
-  return { y: Number(parts.year), m: Number(parts.month), d: Number(parts.day), seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second) }
+  const [y, m, d] = [Number(parts.year), Number(parts.month), Number(parts.day)]
+  return {
+    timezone,
+    seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second),
+    days: [0, -1].map((offset) => ({ offset, ...serviceDay(y, m, d + offset) })),
+  }
 }
 
 function serviceDay(y: number, m: number, d: number) {
@@ -234,18 +251,16 @@ function serviceDay(y: number, m: number, d: number) {
   return { day: day.toISOString().slice(0, 10).replaceAll('-', ''), weekday: (day.getUTCDay() + 6) % 7 }
 }
 
-/** The trip of `routeId` a bus `delaySeconds` late is on at `at` (rule at the top of this file), if any. */
-export function matchTrip(index: GtfsIndex, routeId: string, at: number, delaySeconds = 0): TripMatch | undefined {
+/** The trip of `routeId` a bus `delaySeconds` late is on at `clock` (rule at the top of this file), if any. */
+export function matchTrip(index: GtfsIndex, routeId: string, clock: ServiceClock, delaySeconds = 0): TripMatch | undefined {
+  if (clock.timezone !== index.timezone) throw new Error(`matchTrip: a clock of ${clock.timezone} for a timetable of ${index.timezone}`)
   const trips = index.byRoute.get(routeId)
   if (!trips) return undefined
-  const { y, m, d, seconds } = localTime(at, index.timezone)
-  const scheduled = seconds - delaySeconds
+  const scheduled = clock.seconds - delaySeconds
   // `begun`: when the trip started, in seconds from today's midnight (for comparing across days).
   let best: { trip: Trip; day: string; begun: number } | undefined
-  // Today's service, and yesterday's (trips running past midnight carry times after 24:00).
-  for (const offset of [0, -1]) {
+  for (const { offset, day, weekday } of clock.days) {
     const t = scheduled - offset * 86_400
-    const { day, weekday } = serviceDay(y, m, d + offset)
     for (const trip of trips) {
       if (trip.start > t) break
       if (trip.end < t || !runs(index, trip.serviceId, day, weekday)) continue
