@@ -124,6 +124,31 @@ describe('the Italian dashboard', () => {
     expect(await page.locator('html').getAttribute('lang')).toBe('it')
   })
 
+  it('shows the dashboard in Italian on a phone, light and dark, with the switch in reach', async () => {
+    const phone = await browser.newPage({ width: 390, height: 844 })
+    try {
+      await phone.goto(`${stack.urls.http}/dashboard`)
+      await phone.getByTestId('current-user').waitFor(WAIT)
+      const on = async (testid: string) => ((await phone.getByTestId(testid).first().textContent()) ?? '').trim()
+      expect(await on('tab-cities')).toBe('Città')
+      expect(await on('filter-count')).toBe('2 dispositivi')
+      // On a small screen the legend starts closed, its button in Italian.
+      expect(await on('legend-toggle')).toContain('Legenda')
+      expect(await phone.getByTestId('lang-it').isVisible()).toBe(true)
+      // Nothing wider than the screen.
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      if ((await phone.locator('html').getAttribute('data-theme')) === 'dark') await phone.getByTestId('theme-toggle').click()
+      await expect.poll(() => phone.locator('html').getAttribute('data-theme'), WAIT).toBe('light')
+      await screenshot(phone, 'italian-dashboard-phone-light')
+      await phone.getByTestId('theme-toggle').click()
+      await expect.poll(() => phone.locator('html').getAttribute('data-theme'), WAIT).toBe('dark')
+      expect(await on('theme-toggle')).toContain('Chiaro')
+      await screenshot(phone, 'italian-dashboard-phone-dark')
+    } finally {
+      await phone.close()
+    }
+  })
+
   it('shows the installers’ register page in Italian, with the switch in their bar', async () => {
     await page.goto(`${stack.urls.http}/dashboard/installer/register`)
     await page.getByTestId('register-form').waitFor()
