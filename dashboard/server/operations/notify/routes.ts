@@ -62,7 +62,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       schema: {
         tags: ['alerts'],
         summary: 'Create a contact point (admin)',
-        description: 'A webhook `{ "kind": "webhook", "name", "url", "secret"? }` (signed with its secret, or NOTIFY_WEBHOOK_SECRET) or an e-mail `{ "kind": "email", "name", "addresses": [...] }` (needs SMTP_URL).',
+        description: 'A webhook `{ "kind": "webhook", "name", "url", "secret"? }` (signed with its secret, or NOTIFY_WEBHOOK_SECRET) or an e-mail `{ "kind": "email", "name", "addresses": [...] }` (needs SMTP_URL). A webhook URL whose host resolves to a loopback, link-local, private or unspecified address is refused (400, naming why) unless NOTIFY_WEBHOOK_ALLOW lets it through.',
         security: SECURED,
         querystring: NoQuerySchema,
         body: NewContactPointSchema,
