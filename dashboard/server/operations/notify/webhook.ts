@@ -49,10 +49,14 @@ interface Answer {
   retryAfter: string | null
 }
 
-/** One POST through node:http(s) (not fetch) so the policy's lookup decides the address connected to. */
+/**
+ * One POST through node:http(s) (not fetch) so the policy's lookup decides the address connected
+ * to. No shared agent: a pooled connection, perhaps opened by other code of the process to the same
+ * host without the policy, is never reused; each attempt connects, and is checked, anew.
+ */
 function post(url: URL, lookup: LookupFunction, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, lookup, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, lookup, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       // The body is not needed; reading it frees the connection.
       res.resume()
       res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: (res.headers['retry-after'] as string | undefined) ?? null }))
