@@ -7,7 +7,7 @@ import { createDeliveries } from './deliveries.ts'
 import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
 import { createNotifyStore, type ContactPoint, type ContactPointFields } from './store.ts'
-import { createUrlPolicy, UrlPolicyError, type AllowEntry, type UrlPolicyOptions } from './url-policy.ts'
+import { createUrlPolicy, UrlPolicyError, type AllowEntry } from './url-policy.ts'
 
 /**
  * Alert notifications through contact points, wired in one place: the alert engine's events
@@ -24,8 +24,6 @@ export interface NotifyOptions {
   webhookSecret?: string
   /** NOTIFY_WEBHOOK_ALLOW: internal webhook targets let through the URL policy (url-policy.ts). */
   webhookAllow?: readonly AllowEntry[]
-  /** Tests: stands in for DNS in the URL policy. */
-  lookup?: UrlPolicyOptions['lookup']
   /** Default 30 s. */
   groupWindowMs?: number
   /** Default 5 min. */
@@ -55,7 +53,7 @@ export class ContactPointError extends Error {}
 export function createNotifications(deps: NotificationsDeps) {
   const clock = deps.clock ?? Date.now
   const store = createNotifyStore(deps.db, { keep: deps.deliveryLog ?? 100, secretKey: deps.secretKey })
-  const urlPolicy = createUrlPolicy({ allow: deps.webhookAllow, lookup: deps.lookup })
+  const urlPolicy = createUrlPolicy({ allow: deps.webhookAllow })
   const timeoutMs = deps.timeoutMs ?? 10_000
   const mailer: Mailer | undefined = deps.smtpUrl ? createMailer({ smtpUrl: deps.smtpUrl, from: deps.smtpFrom ?? 'piazza@localhost', timeoutMs }) : undefined
   const deliveries = createDeliveries({
