@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -299,7 +300,7 @@ export async function benchDashboard(options: DashboardBenchOptions = {}): Promi
       stats: () => ({ wal: { unconfirmedBytes: 0, overBudget: false } }),
       health: async () => ({ ok: true, storage: { kind: storage.kind, ok: true, detail: 'bench' }, backlogBytes: 0, overBudget: false }),
     }
-    web = await buildApp({
+    web = await buildApp({ secretKey: randomBytes(32),
       registry,
       db,
       storage,

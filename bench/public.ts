@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -308,7 +309,7 @@ export async function benchPublic(options: PublicBenchOptions = {}): Promise<Pub
     const logger = pino({ level: 'silent' })
     const unlimited = { max: Number.MAX_SAFE_INTEGER, exportMax: Number.MAX_SAFE_INTEGER }
     const build = async (snapshots: boolean, staticDir?: string) => {
-      const built = await buildApp({
+      const built = await buildApp({ secretKey: randomBytes(32),
         registry: stack.registry,
         db: stack.db,
         storage: stack.storage,

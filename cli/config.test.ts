@@ -42,6 +42,7 @@ describe('notification settings (SMTP_*, NOTIFY_*)', () => {
       smtpUrl: undefined,
       smtpFrom: 'Piazza <piazza@localhost>',
       webhookSecret: undefined,
+      webhookAllow: [],
       groupWindowMs: 30_000,
       repeatIntervalMs: 300_000,
       retry: { maxAttempts: 6 },
@@ -60,6 +61,9 @@ describe('notification settings (SMTP_*, NOTIFY_*)', () => {
     }).notify
     expect(notify).toMatchObject({ smtpUrl: 'smtps://alerts:pw@mail.comune.test:465', smtpFrom: 'Sala operativa <sala@comune.test>', webhookSecret: 'a-secret-of-16-chars', groupWindowMs: 10_000, repeatIntervalMs: 600_000, retry: { maxAttempts: 3 } })
     expect(loadConfig({ SMTP_FROM: 'alerts@comune.test' }).notify.smtpFrom).toBe('alerts@comune.test')
+    const allow = loadConfig({ NOTIFY_WEBHOOK_ALLOW: 'hooks.internal:8443, 10.20.0.0/16' }).notify.webhookAllow
+    expect(allow.map((e) => e.text)).toEqual(['hooks.internal:8443', '10.20.0.0/16'])
+    expect(allow[0]).toMatchObject({ host: 'hooks.internal', port: 8443 })
   })
 
   it('refuses bad values, naming the variable', () => {
@@ -67,6 +71,7 @@ describe('notification settings (SMTP_*, NOTIFY_*)', () => {
     expect(() => loadConfig({ SMTP_FROM: 'not an address' })).toThrow(/^SMTP_FROM must be an e-mail address/)
     expect(() => loadConfig({ NOTIFY_WEBHOOK_SECRET: 'short' })).toThrow('NOTIFY_WEBHOOK_SECRET must be at least 16 characters long')
     expect(() => loadConfig({ NOTIFY_MAX_ATTEMPTS: '0' })).toThrow(ConfigError)
+    expect(() => loadConfig({ NOTIFY_WEBHOOK_ALLOW: '10.0.0.0/40' })).toThrow("NOTIFY_WEBHOOK_ALLOW: '10.0.0.0/40' is not a CIDR range such as 10.20.0.0/16")
   })
 })
 

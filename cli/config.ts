@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
+import { AllowListError, parseAllowList, type AllowEntry } from '../dashboard/server/operations/notify/url-policy.ts'
 import { checkLicense } from '../dashboard/server/public/license.ts'
 import { FAMILIES, type Family } from '../devices/kinds.ts'
 
@@ -66,6 +67,14 @@ export function loadConfig(env: Env) {
     const problem = value === undefined ? undefined : checkLicense(value)
     if (problem) throw new ConfigError(`DATA_LICENSE ${problem}, got '${value}'`)
     return value
+  }
+  const allowList = (name: string): AllowEntry[] => {
+    try {
+      return parseAllowList(get(name))
+    } catch (err) {
+      if (err instanceof AllowListError) throw new ConfigError(`${name}: ${err.message}`)
+      throw err
+    }
   }
   const readableFile = (name: string, what = 'PEM file'): string | undefined => {
     const raw = get(name)
@@ -247,6 +256,8 @@ export function loadConfig(env: Env) {
       smtpFrom: sender('SMTP_FROM') ?? 'Piazza <piazza@localhost>',
       /** Signs webhooks that have no secret of their own. */
       webhookSecret: secret('NOTIFY_WEBHOOK_SECRET'),
+      /** Internal webhook targets let through the URL policy (host[:port], addresses, CIDR ranges); by default only public addresses. */
+      webhookAllow: allowList('NOTIFY_WEBHOOK_ALLOW'),
       /** Alerts of one rule and city opened within this window are one message. */
       groupWindowMs: integer('NOTIFY_GROUP_WINDOW_S', 30, 0, 3600) * 1000,
       /** At most one message per group this often. */

@@ -82,6 +82,8 @@ export function createStorage(config: Config, logger: Logger): Storage {
  */
 export interface SharedState {
   db: Database.Database
+  /** DATA_DIR/secret-key: device secrets are hashed, contact points' secrets sealed, under it. */
+  secretKey: Buffer
   registry: Registry
   /** Set with DATABASE_URL: users and sessions in PostgreSQL. */
   accountStore?: AccountStore
@@ -99,6 +101,7 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
     const registry = createRegistry({ db, secretKey })
     return {
       db,
+      secretKey,
       registry,
       async close() {
         await registry.close()
@@ -118,6 +121,7 @@ export async function openSharedState(config: Pick<Config, 'dataDir' | 'database
     const auditStore = await createPostgresAuditStore(pool)
     return {
       db,
+      secretKey,
       registry,
       accountStore,
       auditStore,
@@ -276,6 +280,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       ...(config.redisUrl && { redis: { status: redisStatus } }),
       registry,
       db,
+      secretKey: shared.secretKey,
       accountStore: shared.accountStore,
       auditStore: shared.auditStore,
       storage,

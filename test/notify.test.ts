@@ -42,6 +42,7 @@ beforeAll(async () => {
     SMTP_URL: `smtp://alerts:smtp-pass@127.0.0.1:${smtpPort}`,
     SMTP_FROM: 'Piazza <piazza@comune.test>',
     NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    NOTIFY_WEBHOOK_ALLOW: receiver.allow,
     NOTIFY_GROUP_WINDOW_S: '600',
     NOTIFY_REPEAT_INTERVAL_S: '3600',
   })

@@ -13,6 +13,8 @@ export interface ReceivedRequest {
 export interface WebhookReceiver {
   /** The receiver's URL with `path`. */
   url(path?: string): string
+  /** The NOTIFY_WEBHOOK_ALLOW entry that lets webhooks reach it (loopback is refused by default). */
+  allow: string
   /** Every request, in arrival order (tests may empty it). */
   received: ReceivedRequest[]
   close(): Promise<void>
@@ -34,6 +36,7 @@ export async function startWebhookReceiver(status: () => number = () => 200): Pr
   const port = (server.address() as AddressInfo).port
   return {
     url: (path = '/hook') => `http://127.0.0.1:${port}${path}`,
+    allow: `127.0.0.1:${port}`,
     received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

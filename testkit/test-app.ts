@@ -28,13 +28,15 @@ export interface TestAppOptions {
   deps?: PlatformOptions['http'] & Partial<Pick<AppDeps, 'feed'>>
   live?: LiveHubOptions
   realtime?: RealtimeOptions
+  /** More configuration, as environment variables (read by cli/config.ts as in production). */
+  env?: Record<string, string>
   /** Reuse this data directory (a restart); cleanup() then leaves it in place for the caller to remove. */
   dir?: string
 }
 
 export async function startTestApp(options: TestAppOptions = {}) {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'piazza-dashboard-'))
-  const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD, MAP_STYLE_URL: 'none' })
+  const config = loadConfig({ DATA_DIR: dir, RETENTION_DAYS: String(RETENTION_MS / 86_400_000), INGEST_FLUSH_MS: '20', WAL_BUDGET_MB: '64', ADMIN_PASSWORD, MAP_STYLE_URL: 'none', ...options.env })
   const { feed, ...http } = options.deps ?? {}
   const platform = await createPlatform(config, pino({ level: 'silent' }), {
     feed,

@@ -100,7 +100,7 @@ describe('dashboard API', () => {
     it('creates admin with the given password once, and never again', async () => {
       const db = openRegistryDatabase(':memory:')
       const registry = createRegistry({ db, secretKey: randomBytes(32) })
-      const deps = { registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) }
+      const deps = { registry, db, secretKey: randomBytes(32), storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) }
       const first = await buildApp({ ...deps, adminPassword: 'given-password-1' })
       expect(first.generatedAdminPassword).toBeUndefined()
       const login = await first.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'given-password-1' } })
@@ -121,7 +121,7 @@ describe('dashboard API', () => {
     it('generates a password when none is given and returns it for printing once', async () => {
       const db = openRegistryDatabase(':memory:')
       const registry = createRegistry({ db, secretKey: randomBytes(32) })
-      const built = await buildApp({ registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) })
+      const built = await buildApp({ secretKey: randomBytes(32), registry, db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }) })
       expect(built.generatedAdminPassword).toMatch(/^[A-Za-z0-9_-]{24,}$/)
       const login = await built.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: built.generatedAdminPassword } })
       expect(login.statusCode).toBe(200)
@@ -543,7 +543,7 @@ describe('dashboard API', () => {
   describe('limits', () => {
     it('limits every route per client address, answering 429 with Retry-After in the API error shape', async () => {
       const db = openRegistryDatabase(':memory:')
-      const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD, rateLimit: { max: 5, windowMs: 60_000 } })
+      const built = await buildApp({ secretKey: randomBytes(32), registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: t.ingest, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD, rateLimit: { max: 5, windowMs: 60_000 } })
       const statuses: number[] = []
       for (let i = 0; i < 6; i++) statuses.push((await built.app.inject({ url: '/api/config' })).statusCode)
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429])
@@ -561,7 +561,7 @@ describe('dashboard API', () => {
       const ingest = fakeIngest({ ok: true, storageOk: true })
       const counted = { ...ingest, health: () => ((calls += 1), ingest.health()) }
       const db = openRegistryDatabase(':memory:')
-      const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: counted, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+      const built = await buildApp({ secretKey: randomBytes(32), registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus: counted, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
       const answers = await Promise.all(Array.from({ length: 50 }, () => built.app.inject({ url: '/api/health' })))
       expect(answers.every((a) => a.statusCode === 200)).toBe(true)
       expect(calls).toBe(1)
@@ -589,7 +589,7 @@ describe('dashboard API', () => {
     it('answers 503 with the reason when storage is down, the log over budget or the broker not listening', async () => {
       const build = async (ingestStatus: ReturnType<typeof fakeIngest>, broker?: { connectedDevices(): number; isConnected(): boolean; listening(): boolean }) => {
         const db = openRegistryDatabase(':memory:')
-        const built = await buildApp({ registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus, broker, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
+        const built = await buildApp({ secretKey: randomBytes(32), registry: createRegistry({ db, secretKey: randomBytes(32) }), db, storage: t.storage, ingestStatus, broker, feed: createLocalFeed(), logger: pino({ level: 'silent' }), adminPassword: ADMIN_PASSWORD })
         const response = await built.app.inject({ url: '/api/health' })
         await built.close()
         db.close()

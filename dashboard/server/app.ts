@@ -118,7 +118,9 @@ export interface AppDeps {
   /** Device states (live, late, silent) and alerts: thresholds, timings, clock (tests). */
   operations?: OperationsOptions
   /** Alert notifications through contact points: SMTP, webhook secret, grouping and retry timings (NOTIFY_*, SMTP_*); silences and clock for tests. */
-  notify?: Omit<NotificationsDeps, 'db' | 'logger'>
+  notify?: Omit<NotificationsDeps, 'db' | 'logger' | 'secretKey'>
+  /** The server key (DATA_DIR/secret-key): secrets the app stores (contact points') are sealed under keys derived from it. */
+  secretKey: Buffer
   /** Restoring each device's newest stored reading at start (restore.ts): its window and concurrency; false: start with no memory. */
   restore?: RestoreOptions | false
 }
@@ -260,7 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
   // Silences live with the alerts; the notifier asks them when an alert changes (never before operations exist).
-  const notifications = createNotifications({ db, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
+  const notifications = createNotifications({ db, secretKey: deps.secretKey, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
   const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
   operations.alerts.onAlert(notifications.alertEvent)
   operations.register(app, auth, audit)

@@ -168,7 +168,15 @@ describe('an installer commissions a device from a phone', () => {
     wrong.end(true)
     await expect.poll(() => page.getByTestId('check-connection').getAttribute('data-state'), WAIT).toBe('fail')
     expect(await page.getByTestId('check-connection').textContent()).toContain('login refused: wrong password')
+    // The banner at the top says so in plain words instead of "waiting for the device", in either language.
+    const banner = page.getByTestId('commissioning-stage')
+    await expect.poll(() => banner.getAttribute('data-refused'), WAIT).toBe('true')
+    expect(await banner.textContent()).toBe('The password is wrong: the broker refused the device’s login. Copy the secret from the connection sheet (or rotate it) and set it on the device.')
     await screenshot(page, 'installer-commissioning-login-refused')
+    await page.getByTestId('lang-it').click()
+    await expect.poll(() => banner.textContent(), WAIT).toMatch(/^La password è sbagliata: il broker ha rifiutato l’accesso del dispositivo\./)
+    await page.getByTestId('lang-en').click()
+    await expect.poll(() => banner.textContent(), WAIT).toMatch(/^The password is wrong/)
 
     device = connectDevice(deviceId, secret)
     await new Promise<void>((resolve, reject) => {
@@ -176,6 +184,7 @@ describe('an installer commissions a device from a phone', () => {
       device.once('error', reject)
     })
     await expect.poll(stage, WAIT).toBe('connected')
+    expect(await banner.getAttribute('data-refused')).toBe('false')
     expect(await page.getByTestId('step-connected').getAttribute('data-state')).toBe('done')
     expect(await page.getByTestId('step-reading').getAttribute('data-state')).toBe('current')
   })

@@ -150,12 +150,13 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
           <code>{d.id}</code> · {typeLabelOr(d.type, kind?.label)} · {d.cityName} · {t.every(d.interval)}
         </p>
         <p
-          className={`inst-stage inst-stage-${banner.silent ? 'silent' : state.stage}`}
+          className={`inst-stage inst-stage-${banner.refused ? 'refused' : banner.silent ? 'silent' : state.stage}`}
           role="status"
           aria-live="polite"
           data-testid="commissioning-stage"
           data-stage={state.stage}
           data-silent={banner.silent}
+          data-refused={banner.refused}
         >
           {banner.text}
         </p>

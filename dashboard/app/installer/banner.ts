@@ -5,7 +5,9 @@ import { INSTALLER_STRINGS } from './strings.ts'
 /**
  * The commissioning page's one-line banner. "Checking that they are plausible…" is only true
  * while readings keep coming: a device silent for 5 of its intervals (when the operators' map
- * calls it silent) is told as stopped, with how long ago its last reading came.
+ * calls it silent) is told as stopped, with how long ago its last reading came. A device not
+ * connected whose last login (since its last session) was refused is told why, in plain words,
+ * rather than "waiting for the device".
  */
 
 /** Missed intervals after which a device counts as silent (as the server's device health). */
@@ -24,12 +26,28 @@ export function formatGap(ms: number): string {
   return `${Math.round(s / 3600)} h`
 }
 
-export function bannerFor(state: Pick<CommissioningState, 'stage' | 'lastReading' | 'device'>, now: number): { text: string; silent: boolean } {
+type BannerState = Pick<CommissioningState, 'stage' | 'lastReading' | 'device'> & Partial<Pick<CommissioningState, 'connected' | 'connectedAt' | 'disconnectedAt' | 'loginRefusal'>>
+
+/** The refusal that stands now: the device is not connected and was refused after its last session (as the server's connection check). */
+export function standingRefusal(state: BannerState): CommissioningState['loginRefusal'] {
+  const r = state.loginRefusal
+  if (!r || state.connected || state.stage === 'revoked' || state.stage === 'decommissioned') return undefined
+  return r.at >= (state.disconnectedAt ?? state.connectedAt ?? 0) ? r : undefined
+}
+
+export function bannerFor(state: BannerState, now: number): { text: string; silent: boolean; refused: boolean } {
   const t = INSTALLER_STRINGS[appLang()].banner
+  const refusal = standingRefusal(state)
+  if (refusal) {
+    const words = t.refused[refusal.reason]
+    const text = words === undefined ? t.refusedOther(refusal.message) : typeof words === 'string' ? words : words(state.device.id)
+    return { text, silent: false, refused: true }
+  }
   const gap = silentFor(state, now)
-  if (gap === undefined) return { text: t[state.stage], silent: false }
+  if (gap === undefined) return { text: t[state.stage], silent: false, refused: false }
   return {
     text: t.stopped(formatGap(gap), state.device.interval),
     silent: true,
+    refused: false,
   }
 }

@@ -19,6 +19,19 @@ const en = {
     revoked: 'Revoked: the broker refuses this device.',
     decommissioned: 'Decommissioned: out of service, its history is kept.',
     stopped: (gap: string, every: number) => `No reading for ${gap} (expected every ${every} s): the device stopped sending. Check its power and network.`,
+    /** The device's last login was refused (by the broker's reason); `id` is the device id, which is its user name and client id. */
+    refused: {
+      'bad-secret': 'The password is wrong: the broker refused the device’s login. Copy the secret from the connection sheet (or rotate it) and set it on the device.',
+      'unknown-device': (id: string) => `The user name is wrong: the device did not log in as a registered device. Use ${id} as both user name and client id.`,
+      'client-id-mismatch': (id: string) => `The client id is wrong: it must be the device id, ${id} (the same as the user name).`,
+      'client-cert-mismatch': 'The TLS client certificate names another device: it must name this device’s id.',
+      'no-credentials': (id: string) => `The device logged in without user name or password: use ${id} and the device’s secret.`,
+      'will-not-allowed': (id: string) => `The device’s “last will” is not allowed: it must be on devices/${id}/status and not retained.`,
+      'too-many-failures': 'Too many failed logins: the broker makes the device wait. Set the right secret on the device; it gets in once the wait is over.',
+      'auth-unavailable': 'The broker could not check the password just now: the device should try again by itself.',
+    } as Record<string, string | ((id: string) => string)>,
+    /** Any other refusal: the broker's words (English). */
+    refusedOther: (message: string) => `The broker refused the device’s login: ${message}`,
   },
   register: {
     configError: 'Could not load the configuration:',
@@ -107,6 +120,17 @@ const it: typeof en = {
     revoked: 'Revocato: il broker rifiuta questo dispositivo.',
     decommissioned: 'Dismesso: fuori servizio, lo storico è conservato.',
     stopped: (gap: string, every: number) => `Nessuna lettura da ${gap} (attesa ogni ${every} s): il dispositivo ha smesso di trasmettere. Controlla alimentazione e rete.`,
+    refused: {
+      'bad-secret': 'La password è sbagliata: il broker ha rifiutato l’accesso del dispositivo. Copia il secret dalla scheda di connessione (o rigeneralo) e impostalo sul dispositivo.',
+      'unknown-device': (id: string) => `Il nome utente è sbagliato: il dispositivo non si è presentato come un dispositivo registrato. Usa ${id} come nome utente e come client id.`,
+      'client-id-mismatch': (id: string) => `Il client id è sbagliato: deve essere l’id del dispositivo, ${id} (uguale al nome utente).`,
+      'client-cert-mismatch': 'Il certificato TLS del client indica un altro dispositivo: deve indicare l’id di questo.',
+      'no-credentials': (id: string) => `Il dispositivo si è collegato senza nome utente o password: usa ${id} e il secret del dispositivo.`,
+      'will-not-allowed': (id: string) => `Il “last will” del dispositivo non è ammesso: deve essere su devices/${id}/status e non trattenuto (retain).`,
+      'too-many-failures': 'Troppi accessi falliti: il broker fa attendere il dispositivo. Imposta il secret giusto sul dispositivo; entrerà finita l’attesa.',
+      'auth-unavailable': 'Il broker non ha potuto verificare la password in questo momento: il dispositivo dovrebbe riprovare da solo.',
+    },
+    refusedOther: (message: string) => `Il broker ha rifiutato l’accesso del dispositivo: ${message}`,
   },
   register: {
     configError: 'Impossibile caricare la configurazione:',

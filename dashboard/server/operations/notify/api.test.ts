@@ -20,7 +20,8 @@ beforeAll(async () => {
   received = receiver.received
   hookUrl = receiver.url('/piazza')
   // No SMTP_URL and no default webhook secret: what a server without notification settings says.
-  t = await startRolesApp()
+  // Loopback is refused by default: the receiver (and only its port) is let through.
+  t = await startRolesApp({ env: { NOTIFY_WEBHOOK_ALLOW: receiver.allow } })
 })
 
 afterAll(async () => {
@@ -45,7 +46,9 @@ describe('contact points API', () => {
     expect(cp).toMatchObject({ name: 'Control room hook', kind: 'webhook', url: hookUrl, addresses: [], secret: 'own', enabled: true, createdBy: 'admin' })
     expect(response.body).not.toContain(SECRET)
 
-    const list = (await inject('GET', '/api/contact-points')).json() as Json
+    const listed = await inject('GET', '/api/contact-points')
+    expect(listed.body).not.toContain(SECRET)
+    const list = listed.json() as Json
     expect(list).toMatchObject({ email: false, defaultSecret: false })
     expect(list.items.map((c: Json) => c.id)).toEqual([id])
 
@@ -62,6 +65,14 @@ describe('contact points API', () => {
     expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Short', url: hookUrl, secret: 'short' }), 400, 'validation')
     expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Creds', url: 'http://u:p@127.0.0.1/', secret: SECRET }), 400, 'validation', /user name or password/)
     expectError(await inject('PATCH', `/api/contact-points/${id}`, { addresses: ['a@b.test'] }), 400, 'validation', /apply to e-mail/)
+    // Where webhooks may go: loopback, link-local (cloud metadata), private and unspecified addresses are refused, at creation and on change.
+    const otherPort = new URL(hookUrl).port === '9' ? 10 : 9
+    expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Loopback', url: `http://127.0.0.1:${otherPort}/`, secret: SECRET }), 400, 'validation', /^webhook URL refused: 127\.0\.0\.1 is a loopback address; add it to NOTIFY_WEBHOOK_ALLOW/)
+    expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Metadata', url: 'http://169.254.169.254/latest/meta-data/', secret: SECRET }), 400, 'validation', /169\.254\.169\.254 is a link-local address/)
+    expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Private', url: 'https://10.0.0.8/hook', secret: SECRET }), 400, 'validation', /10\.0\.0\.8 is a private address/)
+    expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Unspecified', url: 'http://0.0.0.0:8080/', secret: SECRET }), 400, 'validation', /0\.0\.0\.0 is the unspecified address/)
+    expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'Localhost', url: `http://localhost:${otherPort}/`, secret: SECRET }), 400, 'validation', /localhost \((127\.0\.0\.1|::1)\) is a loopback address/)
+    expectError(await inject('PATCH', `/api/contact-points/${id}`, { url: 'http://[::1]/' }), 400, 'validation', /::1 is a loopback address/)
     expectError(await inject('PATCH', '/api/contact-points/9999', { enabled: false }), 404, 'not-found')
     expectError(await inject('POST', '/api/contact-points', { kind: 'webhook', name: 'x', url: hookUrl, secret: SECRET }, t.tokens.operator), 403, 'forbidden')
     expect(((await inject('GET', '/api/contact-points')).json() as Json).items).toHaveLength(1)

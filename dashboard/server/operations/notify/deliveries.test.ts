@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
+import type { LookupAddress } from 'node:dns'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Database from 'better-sqlite3'
@@ -9,6 +10,7 @@ import { startSmtpReceiver, startWebhookReceiver, type ReceivedRequest, type Smt
 import { createDeliveries } from './deliveries.ts'
 import { createMailer } from './email.ts'
 import { createNotifyStore } from './store.ts'
+import { createUrlPolicy, parseAllowList, type UrlPolicyOptions } from './url-policy.ts'
 
 /**
  * Deliveries against real receivers on loopback: an HTTP server that checks the webhook's HMAC
@@ -53,10 +55,12 @@ const notification = (over: Partial<Notification> = {}): Notification => ({
   ...over,
 })
 
-function setup(options: { mailer?: ReturnType<typeof createMailer>; maxAttempts?: number; keep?: number } = {}) {
+/** Loopback is refused by default: these tests let their receivers through, as NOTIFY_WEBHOOK_ALLOW would. */
+function setup(options: { mailer?: ReturnType<typeof createMailer>; maxAttempts?: number; keep?: number; allow?: string; lookup?: UrlPolicyOptions['lookup'] } = {}) {
   const db = new Database(':memory:')
-  const store = createNotifyStore(db, { keep: options.keep ?? 100 })
-  const deliveries = createDeliveries({ store, mailer: options.mailer, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
+  const store = createNotifyStore(db, { keep: options.keep ?? 100, secretKey: randomBytes(32) })
+  const urlPolicy = createUrlPolicy({ allow: parseAllowList(options.allow ?? '127.0.0.1'), lookup: options.lookup })
+  const deliveries = createDeliveries({ store, mailer: options.mailer, urlPolicy, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
   return { db, store, deliveries }
 }
 
@@ -123,6 +127,54 @@ describe('webhook deliveries', () => {
     expect(log[0]!.error).toMatch(/could not reach 127\.0\.0\.1:\d+: ECONNREFUSED/)
     expect(store.deliveries(off.id, 10)).toEqual([])
     expect(received).toHaveLength(0)
+  })
+})
+
+describe('webhook URL policy at delivery', () => {
+  /** Stands in for DNS: answers each name with the addresses `answers` holds for it now. */
+  const fakeDns = (answers: Record<string, string[]>): UrlPolicyOptions['lookup'] =>
+    ((hostname: string, _options: unknown, callback: (err: Error | null, addresses: LookupAddress[]) => void) => {
+      const found = answers[hostname]
+      if (!found) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), [])
+      callback(null, found.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))
+    }) as never
+
+  it('refuses loopback, link-local (cloud metadata) and names resolving to them by default: final, nothing sent', async () => {
+    const { store, deliveries } = setup({ allow: '' })
+    const port = new URL(url).port
+    const targets = [url, `http://localhost:${port}/hook`, `http://[::ffff:127.0.0.1]:${port}/hook`, 'http://169.254.169.254/latest/meta-data/']
+    const cps = targets.map((u, i) => store.create({ kind: 'webhook', name: `t${i}`, url: u, addresses: [], secret: SECRET, enabled: true }, 'admin', new Date().toISOString()))
+    deliveries.send(notification())
+    await deliveries.idle()
+    expect(received).toHaveLength(0)
+    const errors = cps.map((cp) => store.deliveries(cp.id, 1)[0]!)
+    for (const d of errors) expect(d).toMatchObject({ outcome: 'failed', attempts: 1, httpStatus: null })
+    expect(errors[0]!.error).toBe('webhook URL refused: 127.0.0.1 is a loopback address; add it to NOTIFY_WEBHOOK_ALLOW to permit it')
+    expect(errors[1]!.error).toMatch(/^webhook URL refused: localhost \((127\.0\.0\.1|::1)\) is a loopback address/)
+    expect(errors[2]!.error).toMatch(/^webhook URL refused: ::ffff:7f00:1 is a loopback address/)
+    expect(errors[3]!.error).toMatch(/^webhook URL refused: 169\.254\.169\.254 is a link-local address \(this includes cloud metadata services/)
+  })
+
+  it('checks the address it connects to: a name that now resolves to loopback (DNS rebinding) is refused', async () => {
+    const dns = { 'hooks.city.test': ['93.184.216.34'] }
+    const { store, deliveries } = setup({ allow: '', lookup: fakeDns(dns) })
+    const cp = store.create({ kind: 'webhook', name: 'rebinding', url: `http://hooks.city.test:${new URL(url).port}/hook`, addresses: [], secret: SECRET, enabled: true }, 'admin', new Date().toISOString())
+    dns['hooks.city.test'] = ['127.0.0.1']
+    deliveries.send(notification())
+    await deliveries.idle()
+    expect(received).toHaveLength(0)
+    expect(store.deliveries(cp.id, 1)[0]).toMatchObject({ outcome: 'failed', attempts: 1, error: 'webhook URL refused: hooks.city.test (127.0.0.1) is a loopback address; add it to NOTIFY_WEBHOOK_ALLOW to permit it' })
+  })
+
+  it('connects to the address its lookup checked, and lets an allowed name through', async () => {
+    // Real DNS knows no such name: the request reaching the receiver went through the policy's lookup.
+    const { store, deliveries } = setup({ allow: `hooks.internal.test:${new URL(url).port}`, lookup: fakeDns({ 'hooks.internal.test': ['127.0.0.1'] }) })
+    const cp = store.create({ kind: 'webhook', name: 'internal', url: `http://hooks.internal.test:${new URL(url).port}/hook`, addresses: [], secret: SECRET, enabled: true }, 'admin', new Date().toISOString())
+    deliveries.send(notification())
+    await deliveries.idle()
+    expect(store.deliveries(cp.id, 1)[0]).toMatchObject({ outcome: 'delivered', httpStatus: 200 })
+    expect(received).toHaveLength(1)
+    expect(received[0]!.headers.host).toBe(`hooks.internal.test:${new URL(url).port}`)
   })
 })
 

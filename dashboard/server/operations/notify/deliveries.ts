@@ -3,6 +3,7 @@ import type { Notification } from '../../../shared/notify.ts'
 import type { Mailer } from './email.ts'
 import { withRetry, type AttemptResult, type RetryPolicy } from './retry.ts'
 import type { ContactPoint, NotifyStore } from './store.ts'
+import type { UrlPolicy } from './url-policy.ts'
 import { postWebhook } from './webhook.ts'
 
 /**
@@ -18,6 +19,8 @@ export interface DeliveriesOptions {
   mailer?: Pick<Mailer, 'send'>
   /** NOTIFY_WEBHOOK_SECRET: for webhooks without their own. */
   defaultSecret?: string
+  /** Where webhooks may go, checked at every attempt. */
+  urlPolicy: UrlPolicy
   retry: RetryPolicy
   timeoutMs: number
   clock?: () => number
@@ -35,7 +38,7 @@ export function createDeliveries(options: DeliveriesOptions) {
     if (cp.kind === 'webhook') {
       const secret = cp.secret ?? options.defaultSecret
       if (!secret) return Promise.resolve({ ok: false, retry: false, error: 'no secret to sign with: give the contact point one or set NOTIFY_WEBHOOK_SECRET' })
-      return postWebhook({ url: cp.url!, secret, body, deliveryId: n.id, timeoutMs: options.timeoutMs, clock })
+      return postWebhook({ url: cp.url!, secret, body, deliveryId: n.id, timeoutMs: options.timeoutMs, policy: options.urlPolicy, clock })
     }
     if (!options.mailer) return Promise.resolve({ ok: false, retry: false, error: 'e-mail is not configured: set SMTP_URL' })
     return options.mailer.send(cp.addresses, n)

@@ -7,6 +7,7 @@ import { createDeliveries } from './deliveries.ts'
 import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
 import { createNotifyStore, type ContactPoint, type ContactPointFields } from './store.ts'
+import { createUrlPolicy, UrlPolicyError, type AllowEntry } from './url-policy.ts'
 
 /**
  * Alert notifications through contact points, wired in one place: the alert engine's events
@@ -21,6 +22,8 @@ export interface NotifyOptions {
   smtpFrom?: string
   /** Signs webhooks that have no secret of their own. */
   webhookSecret?: string
+  /** NOTIFY_WEBHOOK_ALLOW: internal webhook targets let through the URL policy (url-policy.ts). */
+  webhookAllow?: readonly AllowEntry[]
   /** Default 30 s. */
   groupWindowMs?: number
   /** Default 5 min. */
@@ -35,6 +38,8 @@ export interface NotifyOptions {
 
 export interface NotificationsDeps extends NotifyOptions {
   db: Database.Database
+  /** The server key (DATA_DIR/secret-key): contact points' secrets are stored sealed under a key derived from it. */
+  secretKey: Buffer
   logger?: Pick<Logger, 'warn' | 'info'>
   clock?: () => number
   scheduler?: Scheduler
@@ -47,13 +52,15 @@ export class ContactPointError extends Error {}
 
 export function createNotifications(deps: NotificationsDeps) {
   const clock = deps.clock ?? Date.now
-  const store = createNotifyStore(deps.db, { keep: deps.deliveryLog ?? 100 })
+  const store = createNotifyStore(deps.db, { keep: deps.deliveryLog ?? 100, secretKey: deps.secretKey })
+  const urlPolicy = createUrlPolicy({ allow: deps.webhookAllow })
   const timeoutMs = deps.timeoutMs ?? 10_000
   const mailer: Mailer | undefined = deps.smtpUrl ? createMailer({ smtpUrl: deps.smtpUrl, from: deps.smtpFrom ?? 'piazza@localhost', timeoutMs }) : undefined
   const deliveries = createDeliveries({
     store,
     mailer,
     defaultSecret: deps.webhookSecret,
+    urlPolicy,
     retry: { maxAttempts: deps.retry?.maxAttempts ?? 6, baseMs: deps.retry?.baseMs ?? 1000, maxMs: deps.retry?.maxMs ?? 60_000 },
     timeoutMs,
     clock,
@@ -68,7 +75,7 @@ export function createNotifications(deps: NotificationsDeps) {
     send: (n) => deliveries.send(n),
   })
 
-  function check(f: ContactPointFields): ContactPointFields {
+  async function check(f: ContactPointFields): Promise<ContactPointFields> {
     if (f.kind === 'webhook') {
       let url: URL
       try {
@@ -79,6 +86,12 @@ export function createNotifications(deps: NotificationsDeps) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ContactPointError(`url must be an http(s) URL, got '${f.url}'`)
       if (url.username || url.password) throw new ContactPointError('url must not hold a user name or password: the signature authenticates Piazza')
       if (f.secret === null && !deps.webhookSecret) throw new ContactPointError('a webhook needs a secret to sign with: give one (16 characters or more) or set NOTIFY_WEBHOOK_SECRET')
+      try {
+        await urlPolicy.check(url.href)
+      } catch (err) {
+        if (err instanceof UrlPolicyError) throw new ContactPointError(err.message)
+        throw err
+      }
     } else if (!mailer) {
       throw new ContactPointError('e-mail is not configured on this server: set SMTP_URL (and SMTP_FROM)')
     }
@@ -90,14 +103,14 @@ export function createNotifications(deps: NotificationsDeps) {
     get: store.get,
     deliveries: store.deliveries,
     remove: (id: number) => store.remove(id),
-    create(input: NewContactPoint, by: string): ContactPoint {
+    async create(input: NewContactPoint, by: string): Promise<ContactPoint> {
       const fields: ContactPointFields =
         input.kind === 'webhook'
           ? { kind: 'webhook', name: input.name, url: input.url, addresses: [], secret: input.secret ?? null, enabled: input.enabled ?? true }
           : { kind: 'email', name: input.name, url: null, addresses: input.addresses, secret: null, enabled: input.enabled ?? true }
-      return store.create(check(fields), by, new Date(clock()).toISOString())
+      return store.create(await check(fields), by, new Date(clock()).toISOString())
     },
-    update(id: number, patch: ContactPointPatch): ContactPoint {
+    async update(id: number, patch: ContactPointPatch): Promise<ContactPoint> {
       const cp = store.get(id)!
       if (cp.kind === 'webhook' && patch.addresses !== undefined) throw new ContactPointError('addresses apply to e-mail contact points; this one is a webhook')
       if (cp.kind === 'email' && (patch.url !== undefined || patch.secret !== undefined)) throw new ContactPointError('url and secret apply to webhooks; this one sends e-mail')
@@ -110,7 +123,7 @@ export function createNotifications(deps: NotificationsDeps) {
         enabled: patch.enabled ?? cp.enabled,
       }
       // E-mail settings are checked when a contact point is made; an existing one stays editable.
-      return store.update(id, cp.kind === 'webhook' ? check(fields) : fields, new Date(clock()).toISOString())
+      return store.update(id, cp.kind === 'webhook' ? await check(fields) : fields, new Date(clock()).toISOString())
     },
   }
 

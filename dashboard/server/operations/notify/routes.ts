@@ -19,9 +19,9 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
   const { notifications, auth, audit } = deps
   const adminOnly = auth.requireRole('admin')
   const me = (request: { session?: { user: { username: string } } }) => request.session!.user.username
-  const checked = <T>(fn: () => T): T => {
+  const checked = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return fn()
+      return await fn()
     } catch (err) {
       if (err instanceof ContactPointError) throw badRequest(err.message)
       throw err
@@ -62,7 +62,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       schema: {
         tags: ['alerts'],
         summary: 'Create a contact point (admin)',
-        description: 'A webhook `{ "kind": "webhook", "name", "url", "secret"? }` (signed with its secret, or NOTIFY_WEBHOOK_SECRET) or an e-mail `{ "kind": "email", "name", "addresses": [...] }` (needs SMTP_URL).',
+        description: 'A webhook `{ "kind": "webhook", "name", "url", "secret"? }` (signed with its secret, or NOTIFY_WEBHOOK_SECRET) or an e-mail `{ "kind": "email", "name", "addresses": [...] }` (needs SMTP_URL). A webhook URL whose host resolves to a loopback, link-local, private or unspecified address is refused (400, naming why) unless NOTIFY_WEBHOOK_ALLOW lets it through.',
         security: SECURED,
         querystring: NoQuerySchema,
         body: NewContactPointSchema,
@@ -70,7 +70,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       },
     },
     async (request, reply) => {
-      const cp = checked(() => notifications.contactPoints.create(request.body, me(request)))
+      const cp = await checked(() => notifications.contactPoints.create(request.body, me(request)))
       await audit.record({ actor: me(request), action: 'contact-point.create', targetType: 'contact-point', target: String(cp.id), changes: created(contactPointView(cp), ['name', 'kind', 'url', 'addresses', 'enabled']) })
       return reply.status(201).header('location', `/api/contact-points/${cp.id}`).send(contactPointView(cp))
     },
@@ -93,7 +93,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
     },
     async (request) => {
       const before = existing(request.params.id)
-      const after = checked(() => notifications.contactPoints.update(before.id, request.body))
+      const after = await checked(() => notifications.contactPoints.update(before.id, request.body))
       const changes = diff(contactPointView(before), contactPointView(after), [...AUDITED].filter((k) => k !== 'secret'))
       // The secret's value never reaches the log: only that it changed.
       if (request.body.secret !== undefined) changes.signing = { to: request.body.secret === null ? 'default secret' : 'new secret' }

@@ -1,15 +1,17 @@
 import type pg from 'pg'
 import { migratePostgres, type PostgresMigration } from '../../../../devices/migrations.ts'
 import type { DeliveryOutcome, NotificationStatus } from '../../../shared/notify.ts'
-import { toContactPoint, toDelivery, type ContactPointFields, type ContactPointRow, type DeliveryRow, type NotifyStoreAsync } from './store.ts'
+import { createSecretBox, isSealed, type SecretBox } from './secret-box.ts'
+import { CONTACT_POINT_SECRETS, sealSecret, toContactPointWith, toDelivery, type ContactPointFields, type ContactPointRow, type DeliveryRow, type NotifyStoreAsync } from './store.ts'
 
 /**
  * Contact points and their delivery log in PostgreSQL, shared by the nodes of a cluster (same
  * behaviour as store.ts; store.contract.test.ts holds both to it). Times in BIGINT epoch ms,
- * answered as text by node-postgres and turned into numbers before the shared converters.
+ * answered as text by node-postgres and turned into numbers before the shared converters. Secrets
+ * sealed as in store.ts (version 2 seals those stored in plain text before it).
  */
 
-export const POSTGRES_NOTIFY_MIGRATIONS: readonly PostgresMigration[] = [
+export const postgresNotifyMigrations = (box: SecretBox): PostgresMigration[] => [
   {
     version: 1,
     name: 'contact points and deliveries',
@@ -41,14 +43,24 @@ export const POSTGRES_NOTIFY_MIGRATIONS: readonly PostgresMigration[] = [
       );
       CREATE INDEX IF NOT EXISTS notification_deliveries_cp ON notification_deliveries (contact_point_id, id);`,
   },
+  {
+    version: 2,
+    name: 'contact point secrets sealed (AES-256-GCM)',
+    async up(client) {
+      const { rows } = await client.query<{ id: number; secret: string }>('SELECT id, secret FROM contact_points WHERE secret IS NOT NULL')
+      for (const r of rows) if (!isSealed(r.secret)) await client.query('UPDATE contact_points SET secret = $1 WHERE id = $2', [box.seal(r.secret), r.id])
+    },
+  },
 ]
 
 const delivery = (r: DeliveryRow) =>
   toDelivery({ ...r, id: Number(r.id), started_at: Number(r.started_at), finished_at: r.finished_at === null ? null : Number(r.finished_at) })
 
-export async function createPostgresNotifyStore(pool: pg.Pool, options: { keep: number }): Promise<NotifyStoreAsync> {
-  await migratePostgres(pool, 'notify', POSTGRES_NOTIFY_MIGRATIONS)
-  const values = (f: ContactPointFields) => [f.name, f.kind, f.url, JSON.stringify(f.addresses), f.secret, f.enabled ? 1 : 0]
+export async function createPostgresNotifyStore(pool: pg.Pool, options: { keep: number; secretKey: Buffer }): Promise<NotifyStoreAsync> {
+  const box = createSecretBox(options.secretKey, CONTACT_POINT_SECRETS)
+  await migratePostgres(pool, 'notify', postgresNotifyMigrations(box))
+  const toContactPoint = (r: ContactPointRow) => toContactPointWith(box, r)
+  const values = (f: ContactPointFields) => [f.name, f.kind, f.url, JSON.stringify(f.addresses), sealSecret(box, f.secret), f.enabled ? 1 : 0]
   const get = async (id: number) => {
     const row = (await pool.query<ContactPointRow>('SELECT * FROM contact_points WHERE id = $1', [id])).rows[0]
     return row && toContactPoint(row)

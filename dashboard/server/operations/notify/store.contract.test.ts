@@ -1,19 +1,25 @@
+import { randomBytes } from 'node:crypto'
 import Database from 'better-sqlite3'
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { postgresVersions, sqliteVersions } from '../../../../devices/migrations.ts'
+import { migratePostgres, migrateSqlite, postgresVersions, sqliteVersions } from '../../../../devices/migrations.ts'
 import { createDatabase } from '../../../../testkit/postgres.ts'
-import { createPostgresNotifyStore, POSTGRES_NOTIFY_MIGRATIONS } from './store-postgres.ts'
-import { asyncNotifyStore, createNotifyStore, NOTIFY_MIGRATIONS, type ContactPointFields, type NotifyStoreAsync } from './store.ts'
+import { createSecretBox } from './secret-box.ts'
+import { createPostgresNotifyStore, postgresNotifyMigrations } from './store-postgres.ts'
+import { asyncNotifyStore, CONTACT_POINT_SECRETS, createNotifyStore, notifyMigrations, type ContactPointFields, type NotifyStoreAsync } from './store.ts'
 
 /** What every notify store owes the notifier, on SQLite and on PostgreSQL; "nodes" are stores over separate connections to one database. */
 
 interface Backend {
-  open(keep?: number): Promise<NotifyStoreAsync>
+  open(keep?: number, secretKey?: Buffer): Promise<NotifyStoreAsync>
   versions(): Promise<number[]>
+  /** The schema as version 1 left it, with this contact point's secret in plain text (as stored before sealing). */
+  legacy(fields: ContactPointFields): Promise<number>
+  /** The secret column as stored, by id. */
+  stored(): Promise<Record<number, string | null>>
   newest: number
   cleanup(): Promise<void>
 }
@@ -34,10 +40,19 @@ function sqliteBackend(): Backend {
     dbs.push(opened)
     return opened
   }
+  const key = randomBytes(32)
   return {
-    open: async (keep = 100) => asyncNotifyStore(createNotifyStore(db(), { keep })),
+    open: async (keep = 100, secretKey = key) => asyncNotifyStore(createNotifyStore(db(), { keep, secretKey })),
     versions: async () => sqliteVersions(db(), 'notify'),
-    newest: NOTIFY_MIGRATIONS.length,
+    async legacy(f) {
+      const d = db()
+      migrateSqlite(d, 'notify', notifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).slice(0, 1))
+      return Number(
+        d.prepare("INSERT INTO contact_points (name, kind, url, addresses, secret, enabled, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'olga', 'then', 'then')").run(f.name, f.kind, f.url, JSON.stringify(f.addresses), f.secret, f.enabled ? 1 : 0).lastInsertRowid,
+      )
+    },
+    stored: async () => Object.fromEntries((db().prepare('SELECT id, secret FROM contact_points').all() as { id: number; secret: string | null }[]).map((r) => [r.id, r.secret])),
+    newest: notifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).length,
     async cleanup() {
       for (const d of dbs) d.close()
     },
@@ -53,10 +68,20 @@ async function postgresBackend(): Promise<Backend> {
     return p
   }
   const admin = pool()
+  const key = randomBytes(32)
   return {
-    open: (keep = 100) => createPostgresNotifyStore(pool(), { keep }),
+    open: (keep = 100, secretKey = key) => createPostgresNotifyStore(pool(), { keep, secretKey }),
     versions: () => postgresVersions(admin, 'notify'),
-    newest: POSTGRES_NOTIFY_MIGRATIONS.length,
+    async legacy(f) {
+      await migratePostgres(admin, 'notify', postgresNotifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).slice(0, 1))
+      const { rows } = await admin.query<{ id: number }>(
+        "INSERT INTO contact_points (name, kind, url, addresses, secret, enabled, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'olga', 'then', 'then') RETURNING id",
+        [f.name, f.kind, f.url, JSON.stringify(f.addresses), f.secret, f.enabled ? 1 : 0],
+      )
+      return rows[0]!.id
+    },
+    stored: async () => Object.fromEntries((await admin.query<{ id: number; secret: string | null }>('SELECT id, secret FROM contact_points')).rows.map((r) => [r.id, r.secret])),
+    newest: postgresNotifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).length,
     async cleanup() {
       await Promise.all(pools.map((p) => p.end()))
     },
@@ -122,6 +147,40 @@ function contract(name: string, backend: () => Backend | Promise<Backend>): void
       expect((await store.deliveries(mail.id, 10)).map((d) => d.id)).toEqual([other])
       await store.remove(hook.id)
       expect(await store.deliveries(hook.id, 10)).toEqual([])
+    })
+
+    it('stores secrets sealed (AES-256-GCM under the server key), answers them opened', async () => {
+      const store = await b.open()
+      const hook = await store.create(HOOK, 'olga', 'now')
+      const mail = await store.create(MAIL, 'olga', 'now')
+      const stored = await b.stored()
+      expect(stored[hook.id]).toMatch(/^enc:v1:[A-Za-z0-9_-]+$/)
+      expect(stored[hook.id]).not.toContain(HOOK.secret!)
+      expect(stored[mail.id]).toBeNull()
+      expect((await (await b.open()).get(hook.id))!.secret).toBe(HOOK.secret)
+      // Sealed anew on every write: a changed secret, and the same secret, are stored differently.
+      await store.update(hook.id, { ...HOOK, secret: 'another-secret-of-16-chars' }, 'later')
+      const changed = (await b.stored())[hook.id]!
+      expect(changed).toMatch(/^enc:v1:/)
+      expect(changed).not.toBe(stored[hook.id])
+      expect((await store.get(hook.id))!.secret).toBe('another-secret-of-16-chars')
+      // Another server key opens nothing: it says so rather than signing with garbage.
+      const stranger = await b.open(100, randomBytes(32))
+      await expect(stranger.get(hook.id)).rejects.toThrow(/cannot be opened: the server key \(DATA_DIR\/secret-key\) is not the one it was sealed with/)
+    })
+
+    it('seals the secrets stored in plain text before sealing existed (migration 2), once', async () => {
+      const id = await b.legacy(HOOK)
+      expect((await b.stored())[id]).toBe(HOOK.secret)
+      const [store] = await Promise.all([b.open(), b.open()])
+      const sealed = (await b.stored())[id]!
+      expect(sealed).toMatch(/^enc:v1:/)
+      expect(sealed).not.toContain(HOOK.secret!)
+      expect(await store.get(id)).toMatchObject({ name: HOOK.name, secret: HOOK.secret })
+      // Opening again changes nothing more.
+      await b.open()
+      expect((await b.stored())[id]).toBe(sealed)
+      expect(await b.versions()).toEqual(Array.from({ length: b.newest }, (_, i) => i + 1))
     })
 
     it('is at the newest schema version, applied once however many nodes open it', async () => {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { asAsync, type Async } from '../../../../devices/async-store.ts'
 import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
+import { createSecretBox, isSealed, type SecretBox } from './secret-box.ts'
 import type { ContactPointKind, ContactPointView, DeliveryOutcome, DeliveryView, NotificationStatus } from '../../../shared/notify.ts'
 
 /**
@@ -8,9 +9,16 @@ import type { ContactPointKind, ContactPointView, DeliveryOutcome, DeliveryView,
  * alerts, which stay there in PostgreSQL mode too for now: notifications come from this node's
  * alert engine). The log keeps the newest `keep` deliveries per contact point. store-postgres.ts
  * is the PostgreSQL twin (NotifyStoreAsync), held to the same contract (store.contract.test.ts).
+ * Webhook secrets are stored sealed under the server key (secret-box.ts) and answered opened.
  */
 
-export const NOTIFY_MIGRATIONS: readonly SqliteMigration[] = [
+/** The purpose both stores seal contact points' secrets under (secret-box.ts). */
+export const CONTACT_POINT_SECRETS = 'contact point secrets'
+/** A secret as both stores keep it: sealed. */
+export const sealSecret = (box: SecretBox, secret: string | null): string | null => (secret === null ? null : box.seal(secret))
+
+/** The notify schema; version 2 seals the secrets stored in plain text before it (so it needs the box). */
+export const notifyMigrations = (box: SecretBox): SqliteMigration[] => [
   {
     version: 1,
     name: 'contact points and deliveries',
@@ -42,9 +50,18 @@ export const NOTIFY_MIGRATIONS: readonly SqliteMigration[] = [
       );
       CREATE INDEX IF NOT EXISTS notification_deliveries_cp ON notification_deliveries (contact_point_id, id);`,
   },
+  {
+    version: 2,
+    name: 'contact point secrets sealed (AES-256-GCM)',
+    up(db) {
+      const rows = db.prepare('SELECT id, secret FROM contact_points WHERE secret IS NOT NULL').all() as { id: number; secret: string }[]
+      const seal = db.prepare('UPDATE contact_points SET secret = ? WHERE id = ?')
+      for (const r of rows) if (!isSealed(r.secret)) seal.run(box.seal(r.secret), r.id)
+    },
+  },
 ]
 
-/** A contact point as the notifier uses it (with its secret). */
+/** A contact point as the notifier uses it (with its secret, opened; stored sealed). */
 export interface ContactPoint {
   id: number
   name: string
@@ -85,13 +102,14 @@ export interface DeliveryRow {
   finished_at: number | null
 }
 
-export const toContactPoint = (r: ContactPointRow): ContactPoint => ({
+/** A stored row as the notifier uses it, its secret opened. */
+export const toContactPointWith = (box: SecretBox, r: ContactPointRow): ContactPoint => ({
   id: r.id,
   name: r.name,
   kind: r.kind,
   url: r.url,
   addresses: JSON.parse(r.addresses) as string[],
-  secret: r.secret,
+  secret: r.secret === null ? null : box.open(r.secret),
   enabled: r.enabled === 1,
   createdBy: r.created_by,
   createdAt: r.created_at,
@@ -127,8 +145,10 @@ export const toDelivery = (r: DeliveryRow): DeliveryView => ({
 
 export type ContactPointFields = Pick<ContactPoint, 'name' | 'kind' | 'url' | 'addresses' | 'secret' | 'enabled'>
 
-export function createNotifyStore(db: Database.Database, options: { keep: number }) {
-  migrateSqlite(db, 'notify', NOTIFY_MIGRATIONS)
+export function createNotifyStore(db: Database.Database, options: { keep: number; secretKey: Buffer }) {
+  const box = createSecretBox(options.secretKey, CONTACT_POINT_SECRETS)
+  migrateSqlite(db, 'notify', notifyMigrations(box))
+  const toContactPoint = (r: ContactPointRow) => toContactPointWith(box, r)
   const get = db.prepare<[number], ContactPointRow>('SELECT * FROM contact_points WHERE id = ?')
   const insert = db.prepare(`INSERT INTO contact_points (name, kind, url, addresses, secret, enabled, created_by, created_at, updated_at)
     VALUES (@name, @kind, @url, @addresses, @secret, @enabled, @created_by, @now, @now)`)
@@ -140,7 +160,7 @@ export function createNotifyStore(db: Database.Database, options: { keep: number
   const prune = db.prepare(
     'DELETE FROM notification_deliveries WHERE contact_point_id = @cp AND id <= (SELECT id FROM notification_deliveries WHERE contact_point_id = @cp ORDER BY id DESC LIMIT 1 OFFSET @keep)',
   )
-  const params = (f: ContactPointFields) => ({ name: f.name, kind: f.kind, url: f.url, addresses: JSON.stringify(f.addresses), secret: f.secret, enabled: f.enabled ? 1 : 0 })
+  const params = (f: ContactPointFields) => ({ name: f.name, kind: f.kind, url: f.url, addresses: JSON.stringify(f.addresses), secret: sealSecret(box, f.secret), enabled: f.enabled ? 1 : 0 })
 
   return {
     list: (): ContactPoint[] => (db.prepare('SELECT * FROM contact_points ORDER BY id').all() as ContactPointRow[]).map(toContactPoint),

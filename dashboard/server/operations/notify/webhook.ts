@@ -1,5 +1,9 @@
 import { createHmac } from 'node:crypto'
+import http from 'node:http'
+import https from 'node:https'
+import type { LookupFunction } from 'node:net'
 import type { AttemptResult } from './retry.ts'
+import type { UrlPolicy } from './url-policy.ts'
 
 /**
  * One webhook attempt: the notification's JSON POSTed to the contact point's URL, signed so the
@@ -8,7 +12,8 @@ import type { AttemptResult } from './retry.ts'
  *   X-Piazza-Signature: sha256=<hex HMAC-SHA256 over "<timestamp>.<body>" with the secret>
  *   X-Piazza-Delivery: <notification id> (the same in every attempt: deduplicate on it)
  * A receiver recomputes the HMAC over the raw body and rejects stale timestamps (e.g. > 5 min).
- * Network errors, timeouts, 5xx and 429 are worth another attempt; any other status is final.
+ * Network errors, timeouts, 5xx and 429 are worth another attempt; any other status is final, and
+ * so is a target the URL policy refuses. Redirects are not followed (a 3xx is final).
  */
 
 export const SIGNATURE_HEADER = 'x-piazza-signature'
@@ -34,35 +39,68 @@ export interface WebhookRequest {
   body: string
   deliveryId: string
   timeoutMs: number
+  /** Where webhooks may go (url-policy.ts): checked again here, at the address connected to. */
+  policy: UrlPolicy
   clock?: () => number
+}
+
+interface Answer {
+  status: number
+  retryAfter: string | null
+}
+
+/**
+ * One POST through node:http(s) (not fetch) so the policy's lookup decides the address connected
+ * to. No shared agent: a pooled connection, perhaps opened by other code of the process to the same
+ * host without the policy, is never reused; each attempt connects, and is checked, anew.
+ */
+function post(url: URL, lookup: LookupFunction, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, lookup, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      // The body is not needed; reading it frees the connection.
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: (res.headers['retry-after'] as string | undefined) ?? null }))
+      res.on('error', reject)
+    })
+    request.on('error', reject)
+    request.end(body)
+  })
 }
 
 export async function postWebhook(req: WebhookRequest): Promise<AttemptResult> {
   const now = (req.clock ?? Date.now)()
   const timestamp = Math.floor(now / 1000)
-  let res: Response
+  let target: ReturnType<UrlPolicy['forRequest']>
   try {
-    res = await fetch(req.url, {
-      method: 'POST',
-      headers: {
+    target = req.policy.forRequest(req.url)
+  } catch (err) {
+    return { ok: false, retry: false, error: (err as Error).message }
+  }
+  let res: Answer
+  try {
+    const body = Buffer.from(req.body)
+    res = await post(
+      target.url,
+      target.lookup,
+      {
         'content-type': 'application/json',
+        'content-length': String(body.length),
         'user-agent': 'Piazza-Notifier/1',
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: signature(req.secret, timestamp, req.body),
         [DELIVERY_HEADER]: req.deliveryId,
       },
-      body: req.body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(req.timeoutMs),
-    })
+      req.body,
+      req.timeoutMs,
+    )
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    const detail = (err as Error).name === 'TimeoutError' ? `no answer within ${req.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message)
-    return { ok: false, retry: true, error: `could not reach ${new URL(req.url).host}: ${detail}` }
+    const e = err as NodeJS.ErrnoException
+    // Refused by the policy at connection time (the name resolved to an address it does not allow): final.
+    if (e.code === 'ERR_WEBHOOK_REFUSED') return { ok: false, retry: false, error: e.message }
+    const detail = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${req.timeoutMs} ms` : (e.code ?? e.message)
+    return { ok: false, retry: true, error: `could not reach ${target.url.host}: ${detail}` }
   }
-  // The body is not needed; reading it frees the connection.
-  await res.arrayBuffer().catch(() => undefined)
   if (res.status >= 200 && res.status < 300) return { ok: true, httpStatus: res.status }
   const retry = res.status >= 500 || res.status === 429
-  return { ok: false, retry, httpStatus: res.status, error: `HTTP ${res.status}${retry ? '' : ' (not retried)'}`, retryAfterMs: retryAfter(res.headers.get('retry-after'), now) }
+  return { ok: false, retry, httpStatus: res.status, error: `HTTP ${res.status}${retry ? '' : ' (not retried)'}`, retryAfterMs: retryAfter(res.retryAfter, now) }
 }
