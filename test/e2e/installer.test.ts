@@ -175,6 +175,11 @@ describe('an installer commissions a device from a phone', () => {
     await screenshot(page, 'installer-commissioning-login-refused')
     await page.getByTestId('lang-it').click()
     await expect.poll(() => banner.textContent(), WAIT).toMatch(/^La password è sbagliata: il broker ha rifiutato l’accesso del dispositivo\./)
+    await page.getByTestId('theme-toggle').click()
+    await expect.poll(() => page.locator('html').getAttribute('data-theme'), WAIT).toBe('dark')
+    await screenshot(page, 'installer-commissioning-login-refused-it-dark')
+    await page.getByTestId('theme-toggle').click()
+    await expect.poll(() => page.locator('html').getAttribute('data-theme'), WAIT).toBe('light')
     await page.getByTestId('lang-en').click()
     await expect.poll(() => banner.textContent(), WAIT).toMatch(/^The password is wrong/)
 
