@@ -13,28 +13,44 @@ import { createValueModel, type ModelDevice, type Reading } from './values.ts'
  * readings at its interval):
  * - air-quality stations: 7 days at their own interval, so every hour is complete for the index
  *   (devices/aqi.ts needs 75 % of the readings the interval promises);
- * - weather stations: 30 days every 5 minutes (the operator's 30 d charts);
- * - everything else: 7 days every 5 minutes (charts and rollups need the shape, not every reading;
- *   each reading still describes one reporting interval, e.g. vehicles counted in that minute).
+ * - weather stations: 30 days (the operator's 30 d charts);
+ * - everything else: 7 days.
+ * Kinds other than air quality go every 5 minutes over the last 24 hours and every 10 minutes
+ * before (charts and rollups need the shape, not every reading; the 24 h charts are the finest;
+ * each reading still describes one reporting interval, e.g. vehicles counted in that minute).
+ *
+ * A history is sent in two parts: 'recent' (the last 24 hours, from the start of that hour) and
+ * 'older' (the days before), so the demo can store every device's last day first.
  */
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
-const COARSE_S = 300
+const RECENT_STEP_S = 300
+const OLDER_STEP_S = 600
 
-export function backfillSpan(type: DeviceType, intervalS: number): { days: number; stepS: number } {
-  if (type === 'air-quality') return { days: 7, stepS: intervalS }
-  return { days: type === 'weather' ? 30 : 7, stepS: Math.max(intervalS, COARSE_S) }
+export type BackfillPart = 'all' | 'recent' | 'older'
+
+export function backfillSpan(type: DeviceType, intervalS: number): { days: number; stepS: number; olderStepS: number } {
+  if (type === 'air-quality') return { days: 7, stepS: intervalS, olderStepS: intervalS }
+  return { days: type === 'weather' ? 30 : 7, stepS: Math.max(intervalS, RECENT_STEP_S), olderStepS: Math.max(intervalS, OLDER_STEP_S) }
 }
 
-/** A device's back-fill readings, oldest first, ending at `now` (deterministic for a seed). */
-export function backfillReadings(device: ModelDevice, seed: number, now: number): Reading[] {
-  const { days, stepS } = backfillSpan(device.type, device.interval)
+/** Where 'recent' starts: the start of the hour 24 hours before `now`. */
+export const recentFrom = (now: number): number => Math.floor((now - DAY_MS) / HOUR_MS) * HOUR_MS
+
+/** A device's back-fill readings (all of them or one part), oldest first, ending at `now` (deterministic for a seed). */
+export function backfillReadings(device: ModelDevice, seed: number, now: number, part: BackfillPart = 'all'): Reading[] {
+  const { days, stepS, olderStepS } = backfillSpan(device.type, device.interval)
   const model = createValueModel(device, seed)
-  const step = stepS * 1000
+  const split = recentFrom(now)
   const readings: Reading[] = []
   // From the start of the hour `days` ago, so the oldest hour of a 7-day history is complete too.
-  for (let t = Math.floor((now - days * DAY_MS) / HOUR_MS) * HOUR_MS; t <= now; t += step) readings.push(...model(t))
+  // The model is walked over the whole span whichever part is asked (it carries state from one
+  // reading to the next), so both parts together are exactly the 'all' history.
+  for (let t = Math.floor((now - days * DAY_MS) / HOUR_MS) * HOUR_MS; t <= now; t += (t < split ? olderStepS : stepS) * 1000) {
+    const some = model(t)
+    if (part === 'all' || (part === 'recent') === t >= split) readings.push(...some)
+  }
   return readings
 }
 
@@ -54,6 +70,8 @@ export async function backfillFleet(options: {
   fleet: FleetEntry[]
   seed: number
   now?: number
+  /** Which part of each device's history (default: all of it). */
+  part?: BackfillPart
   concurrency?: number
   onDevice?: (done: number, total: number) => void
 }): Promise<BackfillResult> {
@@ -64,7 +82,7 @@ export async function backfillFleet(options: {
   const worker = async () => {
     while (next < options.fleet.length) {
       const entry = options.fleet[next++]!
-      const chunks = chunkBacklog(backfillReadings(entry.device, options.seed, now))
+      const chunks = chunkBacklog(backfillReadings(entry.device, options.seed, now, options.part))
       await publishBacklog(options.mqttUrl, entry, chunks.map((c) => c.payload))
       result.devices++
       result.messages += chunks.length

@@ -15,7 +15,8 @@ import { planFleet } from '../simulator/fleet.ts'
 /**
  * The demo's first start: the simulated fleet back-fills its last days over MQTT through the real
  * ingest path, so every city has an air-quality index and a full 7-day history within a minute;
- * a second start on the same data directory back-fills nothing.
+ * a second start on the same data directory back-fills nothing, and a start after one stopped
+ * half-way finishes what that one left.
  */
 
 const DEVICES = 100
@@ -108,5 +109,22 @@ describe('demo back-fill', () => {
     } finally {
       await second.stop()
     }
-  }, 240_000)
+
+    // A demo stopped between the two parts (every device's last 24 hours stored, older days not yet)
+    // leaves data/demo-backfill.json; the next start sends those devices' older days, once.
+    const station = planFleet({ devices: DEVICES, seed: 1 }).find((d) => d.type === 'air-quality')!
+    const pendingFile = join(dataDir, 'demo-backfill.json')
+    expect(fs.existsSync(pendingFile)).toBe(false)
+    const endedAt = Date.now() - 3_600_000
+    fs.writeFileSync(pendingFile, JSON.stringify({ devices: { [station.id]: endedAt } }))
+    const third = await startDemo()
+    try {
+      expect(third.backfill.devices).toBe(1)
+      expect(third.lines.join('\n')).toMatch(/Finishing the back-fill a previous start left unfinished: the older days of 1 devices/)
+      expect(third.backfill.readings).toBe(backfillReadings({ ...station, interval: station.interval ?? 60 }, 1, endedAt, 'older').length)
+      expect(fs.existsSync(pendingFile)).toBe(false)
+    } finally {
+      await third.stop()
+    }
+  }, 600_000)
 })

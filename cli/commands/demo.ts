@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
@@ -28,8 +28,28 @@ function demoAdminPassword(dataDir: string, configured: string | undefined): str
 }
 
 /**
+ * A back-fill in progress, kept in the data directory until its second part is done: a demo
+ * stopped meanwhile finds its devices no longer empty, and this file says whose older days are
+ * still to send (and for which `now`, so the history is the same one).
+ */
+interface PendingBackfill {
+  /** Device id → the `now` its history ends at. */
+  devices: Record<string, number>
+}
+
+function readPending(file: string): PendingBackfill | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PendingBackfill
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * The demo's fleet: registered (or reused), devices with nothing stored yet publish their last
- * days as a backlog first (simulator/backfill.ts), then every device publishes live.
+ * days as a backlog first (simulator/backfill.ts), then every device publishes live. Every
+ * device's last 24 hours go first (air-quality stations first of all: the public index is what a
+ * first visit looks at), so every chart and index is full early; then the days before.
  */
 export async function startDemoFleet(
   config: Config,
@@ -42,27 +62,53 @@ export async function startDemoFleet(
   const mqttUrl = `mqtt://127.0.0.1:${server.mqttPort}`
   const fleetOptions = { devices: options.devices, seed: 1, rateMultiplier: options.rate }
   const entries = await registerFleet(config, fleetOptions, server.registry)
+  const pendingFile = join(config.dataDir, 'demo-backfill.json')
+  const pending = readPending(pendingFile)
   const empty: typeof entries = []
   for (const entry of entries) if ((await server.storage.latest({ deviceId: entry.device.id, type: entry.device.type })) === null) empty.push(entry)
-  let backfill: BackfillResult = { devices: 0, readings: 0, messages: 0, ms: 0 }
-  // Air-quality stations first: the public index and history are what a first visit looks at.
-  empty.sort((a, b) => Number(b.device.type === 'air-quality') - Number(a.device.type === 'air-quality'))
-  if (empty.length > 0) {
-    say(`Back-filling the last 7 days (30 for weather stations) of ${empty.length} devices with nothing stored, over MQTT…`)
+  const unfinished = entries.filter((e) => pending?.devices[e.device.id] !== undefined && !empty.includes(e))
+  const backfill: BackfillResult = { devices: 0, readings: 0, messages: 0, ms: 0 }
+  const started = Date.now()
+  const run = async (part: 'recent' | 'older', fleet: typeof entries, now: number, label: string) => {
+    // Air-quality stations first: the public index and history are what a first visit looks at.
+    fleet.sort((a, b) => Number(b.device.type === 'air-quality') - Number(a.device.type === 'air-quality'))
     let shown = 0
-    backfill = await backfillFleet({
+    const result = await backfillFleet({
       mqttUrl,
-      fleet: empty,
+      fleet,
       seed: fleetOptions.seed,
+      now,
+      part,
       onDevice: (done, total) => {
         if (done === total || done - shown >= Math.ceil(total / 10)) {
           shown = done
-          say(`  back-fill: ${done}/${total} devices`)
+          say(`  back-fill, ${label}: ${done}/${total} devices (${((Date.now() - started) / 1000).toFixed(0)} s)`)
         }
       },
     })
-    say(`Back-filled ${backfill.readings} readings of ${backfill.devices} devices in ${(backfill.ms / 1000).toFixed(1)} s.`)
+    backfill.readings += result.readings
+    backfill.messages += result.messages
+    return result
   }
+  if (empty.length > 0) {
+    const now = Date.now()
+    const devices = { ...pending?.devices, ...Object.fromEntries(empty.map((e) => [e.device.id, now])) }
+    writeFileSync(pendingFile, JSON.stringify({ devices } satisfies PendingBackfill))
+    say(`Back-filling the last 7 days (30 for weather stations) of ${empty.length} devices with nothing stored, over MQTT: the last 24 hours first…`)
+    await run('recent', empty, now, 'last 24 h')
+    say(`  the last 24 hours are in (${((Date.now() - started) / 1000).toFixed(1)} s); now the days before…`)
+    await run('older', empty, now, 'days before')
+  }
+  if (unfinished.length > 0) {
+    say(`Finishing the back-fill a previous start left unfinished: the older days of ${unfinished.length} devices…`)
+    for (const now of new Set(unfinished.map((e) => pending!.devices[e.device.id]!))) {
+      await run('older', unfinished.filter((e) => pending!.devices[e.device.id] === now), now, 'days before')
+    }
+  }
+  rmSync(pendingFile, { force: true })
+  backfill.devices = empty.length + unfinished.length
+  backfill.ms = Date.now() - started
+  if (backfill.devices > 0) say(`Back-filled ${backfill.readings} readings of ${backfill.devices} devices in ${(backfill.ms / 1000).toFixed(1)} s.`)
   const fleet = await startFleet(config, mqttUrl, fleetOptions, logger, onProgress, entries)
   return { fleet, backfill }
 }

@@ -149,7 +149,7 @@ function YearTable({ lang, t, body, city, station }: { lang: Lang; t: YearString
                   {r.at && <span className="year-at">{t.at(r.at)}</span>}
                 </td>
                 <td data-capture={r.capture ?? ''} className={r.capture !== null && r.capture < body.minimumDataCapture ? 'indicative' : ''}>
-                  {r.capture === null ? t.noValue : `${formatNumber(lang, r.capture)} %`}
+                  {r.capture === null ? t.noValue : `${formatNumber(lang, r.capture)}\u00a0%`}
                 </td>
               </tr>
             ))}
