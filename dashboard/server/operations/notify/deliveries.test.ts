@@ -8,7 +8,7 @@ import { NotificationSchema, type Notification } from '../../../shared/notify.ts
 import { startSmtpReceiver, startWebhookReceiver, type ReceivedRequest, type SmtpReceiver, type WebhookReceiver } from '../../../../testkit/receivers.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer } from './email.ts'
-import { createNotifyStore } from './store.ts'
+import { asyncNotifyStore, createNotifyStore } from './store.ts'
 
 /**
  * Deliveries against real receivers on loopback: an HTTP server that checks the webhook's HMAC
@@ -56,7 +56,7 @@ const notification = (over: Partial<Notification> = {}): Notification => ({
 function setup(options: { mailer?: ReturnType<typeof createMailer>; maxAttempts?: number; keep?: number } = {}) {
   const db = new Database(':memory:')
   const store = createNotifyStore(db, { keep: options.keep ?? 100 })
-  const deliveries = createDeliveries({ store, mailer: options.mailer, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
+  const deliveries = createDeliveries({ store: asyncNotifyStore(store), mailer: options.mailer, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
   return { db, store, deliveries }
 }
 

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto'
-import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { ContactPointPatch, NewContactPoint, Notification } from '../../../shared/notify.ts'
 import type { AlertEvent, AlertView } from '../alerts/engine.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
-import { createNotifyStore, type ContactPoint, type ContactPointFields } from './store.ts'
+import type { ContactPoint, ContactPointFields, NotifyStoreAsync } from './store.ts'
 
 /**
  * Alert notifications through contact points, wired in one place: the alert engine's events
  * (engine.onAlert, subscribed in app.ts) → grouping.ts (per rule and city, group window, minimum interval,
  * silences) → deliveries.ts (every enabled contact point: webhook.ts, email.ts; retries; the
- * delivery log in store.ts). Settings from cli/config.ts (NOTIFY_*, SMTP_*).
+ * delivery log in store.ts, or store-postgres.ts shared by several nodes). Settings from
+ * cli/config.ts (NOTIFY_*, SMTP_*). In cluster mode only the leader's alert engine tells it
+ * anything, so each message goes out once.
  */
 
 export interface NotifyOptions {
@@ -29,12 +30,13 @@ export interface NotifyOptions {
   retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number }
   /** Per attempt (webhook request, SMTP conversation step). Default 10 s. */
   timeoutMs?: number
-  /** Deliveries kept per contact point. Default 100. */
+  /** Deliveries kept per contact point (given to the store). Default 100. */
   deliveryLog?: number
 }
 
 export interface NotificationsDeps extends NotifyOptions {
-  db: Database.Database
+  /** Contact points and the delivery log. */
+  store: NotifyStoreAsync
   logger?: Pick<Logger, 'warn' | 'info'>
   clock?: () => number
   scheduler?: Scheduler
@@ -47,7 +49,7 @@ export class ContactPointError extends Error {}
 
 export function createNotifications(deps: NotificationsDeps) {
   const clock = deps.clock ?? Date.now
-  const store = createNotifyStore(deps.db, { keep: deps.deliveryLog ?? 100 })
+  const { store } = deps
   const timeoutMs = deps.timeoutMs ?? 10_000
   const mailer: Mailer | undefined = deps.smtpUrl ? createMailer({ smtpUrl: deps.smtpUrl, from: deps.smtpFrom ?? 'piazza@localhost', timeoutMs }) : undefined
   const deliveries = createDeliveries({
@@ -90,15 +92,15 @@ export function createNotifications(deps: NotificationsDeps) {
     get: store.get,
     deliveries: store.deliveries,
     remove: (id: number) => store.remove(id),
-    create(input: NewContactPoint, by: string): ContactPoint {
+    create(input: NewContactPoint, by: string): Promise<ContactPoint> {
       const fields: ContactPointFields =
         input.kind === 'webhook'
           ? { kind: 'webhook', name: input.name, url: input.url, addresses: [], secret: input.secret ?? null, enabled: input.enabled ?? true }
           : { kind: 'email', name: input.name, url: null, addresses: input.addresses, secret: null, enabled: input.enabled ?? true }
       return store.create(check(fields), by, new Date(clock()).toISOString())
     },
-    update(id: number, patch: ContactPointPatch): ContactPoint {
-      const cp = store.get(id)!
+    async update(id: number, patch: ContactPointPatch): Promise<ContactPoint> {
+      const cp = (await store.get(id))!
       if (cp.kind === 'webhook' && patch.addresses !== undefined) throw new ContactPointError('addresses apply to e-mail contact points; this one is a webhook')
       if (cp.kind === 'email' && (patch.url !== undefined || patch.secret !== undefined)) throw new ContactPointError('url and secret apply to webhooks; this one sends e-mail')
       const fields: ContactPointFields = {
