@@ -46,6 +46,8 @@ import type { Config } from '../cli/config.ts'
  * session takeovers over Redis; Socket.IO room emits cross nodes through the Redis adapter. The
  * registry's announcements go out on the feed and the parts listen to the feed's, so a device
  * revoked on one node loses its connection on whichever node holds it. Ingest never touches Redis.
+ * With DATABASE_URL as well, alerts and contact points are in PostgreSQL, every node follows the
+ * others' alert changes on the feed, and only the leader (leader.ts) judges alerts and notifies.
  */
 
 export const DASHBOARD_DIST = fileURLToPath(new URL('../dashboard/dist', import.meta.url))

@@ -405,7 +405,7 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     for (const node of nodes) {
       await vi.waitFor(async () => expect((await storm.alertsOn(node)).map((a) => a.deviceId).sort()).toEqual(ids), WAIT)
       await vi.waitFor(async () => {
-        const groups = (await api<{ groups: { ruleId: number; total: number; open: number }[] }>(node, 'GET', '/api/alert-groups')).json.groups
+        const groups = (await api<{ items: { ruleId: number; total: number; open: number }[] }>(node, 'GET', '/api/alert-groups')).json.items
         expect(groups.filter((g) => g.ruleId === storm.rule)).toMatchObject([{ total: 6, open: 6 }])
       }, WAIT)
     }
@@ -423,7 +423,7 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     expect(ack.status).toBe(200)
     await vi.waitFor(async () => expect((await storm.alertsOn(three)).find((a) => a.id === target.id)).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'admin' }), WAIT)
     await vi.waitFor(async () => {
-      const groups = (await api<{ groups: { ruleId: number; acknowledged: number }[] }>(three, 'GET', '/api/alert-groups')).json.groups
+      const groups = (await api<{ items: { ruleId: number; acknowledged: number }[] }>(three, 'GET', '/api/alert-groups')).json.items
       expect(groups.filter((g) => g.ruleId === storm.rule)).toMatchObject([{ acknowledged: 1 }])
     }, WAIT)
 

@@ -380,6 +380,8 @@ export async function createAlertEngine(options: AlertEngineOptions) {
     const maxPoints = refill.maxPoints ?? 10_000
     const cancelled = refill.cancelled ?? (() => false)
     const out = { rules: 0, pairs: 0, points: 0, skippedRules: [] as number[] }
+    // A follower judges nothing; a node that becomes the leader starts its windows from new readings.
+    if (!judges) return out
     const windowed = [...runtimes.all()].filter((rt) => rt.rule.enabled && rt.rule.kind === 'threshold' && rt.rule.window !== null)
     if (windowed.length === 0) return out
     const all = devices().filter((d) => d.status === 'active')
