@@ -205,7 +205,13 @@ export async function createAlertEngine(options: AlertEngineOptions) {
     }
   }
 
+  let rebuilding = false
   function tick(): Promise<void> {
+    // A leader whose rebuild failed (PostgreSQL away) tries again rather than lead without judging.
+    if (leading && !judges && !rebuilding) {
+      rebuilding = true
+      void serially(async () => (leading && !judges ? load() : undefined), 'rebuilding the alert state to lead').finally(() => (rebuilding = false))
+    }
     if (judges) judging.checkPendingSilent(clock())
     silencesMoved()
     void flush()
@@ -225,7 +231,6 @@ export async function createAlertEngine(options: AlertEngineOptions) {
       runtimes.remove(rt)
     } else if (!rt) {
       const added = runtimes.add(rule)
-      runtimes.reindex()
       if (judges) judging.seedSilent(added)
     } else {
       if (judges) {
@@ -234,7 +239,6 @@ export async function createAlertEngine(options: AlertEngineOptions) {
         else if (judgedChanged) judging.resolveRule(rt, 'rule-changed')
       }
       rt.rule = rule
-      runtimes.reindex()
       if (judges) judging.seedSilent(rt)
     }
     runtimes.reindex()
