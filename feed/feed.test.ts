@@ -48,16 +48,18 @@ function feedContract(name: string, make: (options: LocalFeedOptions) => Feed | 
       feed.subscribe({
         registry: (change) => c.push(`${change.kind} ${change.device.id} ${change.device.status}`),
         loginRefused: (r) => c.push(`login refused ${r.deviceId} ${r.reason} ${r.at}`),
+        alerts: (change) => c.push(`alerts from ${change.from}: ${change.alerts.join(',')} rules ${change.rules.join(',')} silences ${change.silences}`),
       })
       feed.connection(device.id, true)
       feed.accepted(device, [{ time: 1, values: { pm25: 1 } }, { time: 2, values: { pm25: 2 } }], 3)
       feed.rejected(device, [{ code: 'invalid-json', reason: 'x' }], 4)
       feed.registry({ kind: 'status', device: { ...registered, status: 'revoked' } })
       feed.loginRefused({ deviceId: device.id, reason: 'bad-secret', message: 'wrong secret', at: 5 })
+      feed.alerts({ from: 'node-1', alerts: [7, 8], rules: [3], silences: true })
       await settle()
       expect(a).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 2'])
       expect(b).toEqual(['rejected aq-firenze-001 invalid-json'])
-      expect(c).toEqual(['status aq-firenze-001 revoked', 'login refused aq-firenze-001 bad-secret 5'])
+      expect(c).toEqual(['status aq-firenze-001 revoked', 'login refused aq-firenze-001 bad-secret 5', 'alerts from node-1: 7,8 rules 3 silences true'])
     })
 
     it('stops delivering after unsubscribe', async () => {
@@ -173,6 +175,7 @@ describe('Redis feed between nodes', () => {
       connection: (id: string, c: boolean) => seen.push(`connection ${id} ${c}`),
       registry: (change: { kind: string; device: Device }) => seen.push(`registry ${change.kind} ${change.device.id} ${change.device.status}`),
       loginRefused: (r: { deviceId: string; reason: string; message: string }) => seen.push(`login refused ${r.deviceId} ${r.reason} ${r.message}`),
+      alerts: (change: { from: string; alerts: number[]; rules: number[]; silences: boolean }) => seen.push(`alerts ${change.from} ${change.alerts.join(',')} ${change.rules.join(',')} ${change.silences}`),
     })
     a.subscribe(record(seenA))
     b.subscribe(record(seenB))
@@ -182,12 +185,13 @@ describe('Redis feed between nodes', () => {
     b.rejected(device, [{ code: 'invalid-json', reason: 'x' }], 11)
     a.registry({ kind: 'status', device: { ...registeredDevice(), status: 'revoked' } })
     a.loginRefused({ deviceId: device.id, reason: 'bad-secret', message: 'wrong secret', at: 12 })
+    b.alerts({ from: 'engine-b', alerts: [4], rules: [], silences: false })
     // Own events are delivered at once, before anything went through Redis.
     expect(seenA).toEqual(['connection aq-firenze-001 true', 'accepted aq-firenze-001 1 10', 'registry status aq-firenze-001 revoked', 'login refused aq-firenze-001 bad-secret wrong secret'])
-    expect(seenB).toEqual(['rejected aq-firenze-001 invalid-json'])
+    expect(seenB).toEqual(['rejected aq-firenze-001 invalid-json', 'alerts engine-b 4  false'])
 
-    await vi.waitFor(() => expect(seenB).toHaveLength(5), WAIT)
-    await vi.waitFor(() => expect(seenA).toHaveLength(5), WAIT)
+    await vi.waitFor(() => expect(seenB).toHaveLength(6), WAIT)
+    await vi.waitFor(() => expect(seenA).toHaveLength(6), WAIT)
     // A marker round trip: anything still in flight (a duplicate) would arrive before it.
     a.connection('marker', false)
     b.connection('marker', false)
@@ -197,6 +201,7 @@ describe('Redis feed between nodes', () => {
     }, WAIT)
     expect(seenB).toEqual([
       'rejected aq-firenze-001 invalid-json',
+      'alerts engine-b 4  false',
       'connection aq-firenze-001 true',
       'accepted aq-firenze-001 1 10',
       'registry status aq-firenze-001 revoked',
@@ -210,6 +215,7 @@ describe('Redis feed between nodes', () => {
       'registry status aq-firenze-001 revoked',
       'login refused aq-firenze-001 bad-secret wrong secret',
       'rejected aq-firenze-001 invalid-json',
+      'alerts engine-b 4  false',
     ])
   })
 

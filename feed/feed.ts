@@ -25,6 +25,19 @@ export interface FeedListeners {
   registry?(change: RegistryChange): void
   /** The broker refused a registered device's login (at most one a second per device). */
   loginRefused?(refusal: LoginRefusal): void
+  /** Alert rules, alerts or silences changed in the shared store (cluster mode: the other nodes reload them). */
+  alerts?(change: AlertChange): void
+}
+
+/**
+ * What changed in the shared alert store, by which node (`from`: a node ignores its own): the
+ * alerts and rules to read again by id, and whether the silences are to be read again.
+ */
+export interface AlertChange {
+  from: string
+  alerts: number[]
+  rules: number[]
+  silences: boolean
 }
 
 export interface Feed {
@@ -33,6 +46,7 @@ export interface Feed {
   connection(deviceId: string, connected: boolean): void
   registry(change: RegistryChange): void
   loginRefused(refusal: LoginRefusal): void
+  alerts(change: AlertChange): void
   /**
    * Returns the unsubscribe function. `name` says who listens (live, alerts…): diagnostics such as
    * the listener timing below report under it.
@@ -128,6 +142,15 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
           l.loginRefused?.(refusal)
         } catch (err) {
           failed(err, 'loginRefused')
+        }
+      }
+    },
+    alerts(change) {
+      for (const l of listeners) {
+        try {
+          l.alerts?.(change)
+        } catch (err) {
+          failed(err, 'alerts')
         }
       }
     },

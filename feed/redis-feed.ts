@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import type { LoginRefusal } from '../devices/device-schemas.ts'
 import type { Rejection, ValidReading } from '../devices/readings.ts'
 import type { DeviceRef, RegistryChange } from '../devices/registry.ts'
-import { createLocalFeed, type Feed, type LocalFeedOptions } from './feed.ts'
+import { createLocalFeed, type AlertChange, type Feed, type LocalFeedOptions } from './feed.ts'
 
 /**
  * The feed between nodes, over Redis pub/sub: every event published on one node reaches the
@@ -55,6 +55,7 @@ type Message =
   | { n: string; e: 'connection'; id: string; c: boolean }
   | { n: string; e: 'registry'; change: RegistryChange }
   | { n: string; e: 'login-refused'; refusal: LoginRefusal }
+  | { n: string; e: 'alerts'; change: AlertChange }
 
 const ref = (d: DeviceRef): DeviceRef => ({ id: d.id, type: d.type, city: d.city })
 
@@ -133,6 +134,8 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
         return local.registry(message.change)
       case 'login-refused':
         return local.loginRefused(message.refusal)
+      case 'alerts':
+        return local.alerts(message.change)
       default:
         counts.malformed += 1
     }
@@ -170,6 +173,10 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
     loginRefused(refusal) {
       local.loginRefused(refusal)
       send({ n: nodeId, e: 'login-refused', refusal })
+    },
+    alerts(change) {
+      local.alerts(change)
+      send({ n: nodeId, e: 'alerts', change })
     },
     subscribe: local.subscribe,
     ...(local.listenerSeconds && { listenerSeconds: local.listenerSeconds }),

@@ -13,6 +13,9 @@ import { createPostgresAccountStore } from '../dashboard/server/identity/account
 import type { AccountStore } from '../dashboard/server/identity/account-store.ts'
 import type { AuditStore } from '../dashboard/server/identity/audit.ts'
 import { createPostgresAuditStore } from '../dashboard/server/identity/audit-store-postgres.ts'
+import { createPostgresAlertStore } from '../dashboard/server/operations/alerts/store-postgres.ts'
+import { createPostgresNotifyStore } from '../dashboard/server/operations/notify/store-postgres.ts'
+import { createLeadership, type Leadership } from './leader.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { buildApp, type AppDeps, type BuiltApp } from '../dashboard/server/app.ts'
 import type { RedisStatus } from '../dashboard/server/http/health-routes.ts'
@@ -43,6 +46,8 @@ import type { Config } from '../cli/config.ts'
  * session takeovers over Redis; Socket.IO room emits cross nodes through the Redis adapter. The
  * registry's announcements go out on the feed and the parts listen to the feed's, so a device
  * revoked on one node loses its connection on whichever node holds it. Ingest never touches Redis.
+ * With DATABASE_URL as well, alerts and contact points are in PostgreSQL, every node follows the
+ * others' alert changes on the feed, and only the leader (leader.ts) judges alerts and notifies.
  */
 
 export const DASHBOARD_DIST = fileURLToPath(new URL('../dashboard/dist', import.meta.url))
@@ -77,7 +82,8 @@ export function createStorage(config: Config, logger: Logger): Storage {
  * (DATA_DIR/secret-key, created on first use), and the SQLite database of the data directory
  * (users, sessions, alert rules and alerts, audit log). With DATABASE_URL the registry, users and
  * sessions and the audit log live in PostgreSQL, shared by every node (each node needs the same
- * secret-key file); alert rules and alerts stay in the node's SQLite file. What `piazza start`
+ * secret-key file); so do alerts and contact points once the nodes also share a feed (REDIS_URL:
+ * createPlatform). What `piazza start`
  * and `piazza devices …` both open, so they agree on every device and secret.
  */
 export interface SharedState {
@@ -146,8 +152,11 @@ export interface PlatformOptions {
   /** Overrides of the HTTP side's settings: timings and limits (tests, benchmark). */
   /** How often the TLS certificate files are checked for changes (default 5 s; tests go faster). */
   tlsPollMs?: number
-  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'auditStore' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
+  http?: Partial<Omit<AppDeps, 'registry' | 'db' | 'accountStore' | 'auditStore' | 'shared' | 'storage' | 'ingestStatus' | 'broker' | 'feed' | 'logger'>>
 }
+
+/** The advisory-lock key of the alert leader (platform/leader.ts): 'PzAl'. */
+const ALERT_LEADER_KEY = 0x507a416c
 
 export interface ListenOptions {
   host: string
@@ -189,6 +198,11 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
   const feed = options.feed ?? redisFeed ?? createLocalFeed({ onError: onListenerError, timing: config.timing })
   const announcing = config.redisUrl ? announcedThroughFeed(shared.registry, feed) : undefined
   const registry = announcing?.registry ?? shared.registry
+  // Cluster mode: alerts and contact points in PostgreSQL too, judged and notified by one leader.
+  const sharedAlerts =
+    shared.pool && config.redisUrl
+      ? { alertStore: await createPostgresAlertStore(shared.pool), notifyStore: await createPostgresNotifyStore(shared.pool, { keep: config.notify.deliveryLog, secretKey: shared.secretKey }) }
+      : undefined
   const storage = createStorage(config, logger)
   const ingest = await createIngest({
     dataDir: config.dataDir,
@@ -283,6 +297,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       secretKey: shared.secretKey,
       accountStore: shared.accountStore,
       auditStore: shared.auditStore,
+      shared: sharedAlerts,
       storage,
       ingestStatus: ingest,
       broker: { listening: () => listener !== undefined, stats: () => broker.stats() },
@@ -299,6 +314,19 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     await shared.close()
     throw err
   }
+  // One node judges alerts and notifies at a time: the holder of a PostgreSQL advisory lock.
+  const leadership: Leadership | undefined = sharedAlerts
+    ? createLeadership({
+        key: ALERT_LEADER_KEY,
+        async connect() {
+          const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'piazza-alert-leader' })
+          await client.connect()
+          return client
+        },
+        onChange: (leading) => void web.operations.alerts.lead(leading),
+        onError: (err) => logger.warn({ err: String(err) }, 'alerts: the leadership session failed; trying again'),
+      })
+    : undefined
   // Changes made by other processes (`piazza devices revoke`) reach the broker and the HTTP side as our own do.
   const stopWatchingRegistry = await shared.registry.watchChanges({ onError: (err) => logger.error({ err }, 'reading the registry change log failed') })
 
@@ -307,6 +335,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
     config,
     feed,
     registry,
+    /** Cluster mode: whether this node judges alerts and notifies. */
+    leading: leadership ? () => leadership.isLeader() : () => true,
     /** Cluster mode: this node's Redis connections (also in /api/health). */
     redisStatus: config.redisUrl ? redisStatus : undefined,
     db,
@@ -337,6 +367,8 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
      */
     close(): Promise<void> {
       closing ??= (async () => {
+        // Leadership first: another node takes over while this one winds down.
+        await leadership?.close()
         await web.close()
         stopWatchingTls?.()
         adapter?.close()

@@ -54,13 +54,13 @@ describe('a restart keeps its memory', () => {
     await send(smoky, now - 3 * MINUTE, 100)
     await expect.poll(() => first.ingest.stats().shipper?.storedReadings ?? 0, { timeout: 20_000 }).toBe(6)
     // Created after the readings, so the first run never judged them: only a refilled window knows them.
-    first.operations.alerts.createRule({ name: 'PM2.5 over 10 minutes', field: 'pm25', op: '>', threshold: 50, window: '10m' }, 'test')
+    await first.operations.alerts.createRule({ name: 'PM2.5 over 10 minutes', field: 'pm25', op: '>', threshold: 50, window: '10m' }, 'test')
     // The silent device has been silent in the first run: its alert opens there, and stays the only one.
-    first.operations.alerts.createRule({ name: 'Silent', kind: 'silent' }, 'test')
+    await first.operations.alerts.createRule({ name: 'Silent', kind: 'silent' }, 'test')
     await expect.poll(() => first.operations.states.get(silent.id)?.state, { timeout: 10_000 }).toBe('silent')
-    const silentAlerts = (app: TestApp) => app.operations.alerts.queryAlerts({ state: 'open', limit: 10 }).items.filter((a) => a.kind === 'silent')
-    expect(silentAlerts(first)).toMatchObject([{ deviceId: silent.id }])
-    const openedAlert = silentAlerts(first)[0]!.id
+    const silentAlerts = async (app: TestApp) => (await app.operations.alerts.queryAlerts({ state: 'open', limit: 10 })).items.filter((a) => a.kind === 'silent')
+    expect(await silentAlerts(first)).toMatchObject([{ deviceId: silent.id }])
+    const openedAlert = (await silentAlerts(first))[0]!.id
     await first.cleanup()
     apps = []
 
@@ -90,14 +90,14 @@ describe('a restart keeps its memory', () => {
     // The windowed rule's rolling window was refilled from storage: one low reading now leaves
     // the 10-minute mean at (100 + 100 + 10) / 3 = 70, over the threshold.
     expect(await second.refilled).toMatchObject({ rules: 1, skippedRules: [] })
-    const thresholdAlerts = () => second.operations.alerts.queryAlerts({ state: 'open', limit: 10 }).items.filter((a) => a.kind === 'threshold')
-    expect(thresholdAlerts()).toEqual([])
+    const thresholdAlerts = async () => (await second.operations.alerts.queryAlerts({ state: 'open', limit: 10 })).items.filter((a) => a.kind === 'threshold')
+    expect(await thresholdAlerts()).toEqual([])
     second.feed.accepted(smoky, [{ time: now, values: { ts: now, pm25: 10 } }], now)
-    expect(thresholdAlerts()).toMatchObject([{ deviceId: smoky.id, value: 70 }])
+    expect(await thresholdAlerts()).toMatchObject([{ deviceId: smoky.id, value: 70 }])
 
     // Restored as silent, with its alert still open from the first run: no second alert.
     await second.operations.alerts.tick()
-    expect(silentAlerts(second)).toMatchObject([{ id: openedAlert, deviceId: silent.id }])
+    expect(await silentAlerts(second)).toMatchObject([{ id: openedAlert, deviceId: silent.id }])
 
     // A reading received after the start wins over the restored one, and judges from it.
     second.feed.accepted(late, [{ time: now, values: { ts: now, pm25: 3 } }], now)

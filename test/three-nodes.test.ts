@@ -8,6 +8,7 @@ import { loadOrCreateSecretKey, SECRET_KEY_FILE } from '../devices/secret-key.ts
 import { freePort } from '../testkit/child-server.ts'
 import { readHaproxyExample, renderHaproxyConfig, startHaproxy, type Haproxy, type Ports } from '../testkit/haproxy.ts'
 import { createDatabase } from '../testkit/postgres.ts'
+import { startWebhookReceiver, type WebhookReceiver } from '../testkit/receivers.ts'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
 import { ADMIN_PASSWORD } from '../testkit/stack.ts'
 import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
@@ -87,6 +88,8 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
       HTTP_RATE_LIMIT: '10000000',
       // The test's devices publish faster than their type's interval on purpose.
       MQTT_QUOTAS: '0',
+      // An alert storm's notification waits this long for the rest of the storm (default 30 s).
+      NOTIFY_GROUP_WINDOW_S: '10',
     }
   }
 
@@ -336,6 +339,110 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     await expectAllAcknowledgedStored(publishers.acked)
   }, 300_000)
 
+  /** A request to `node`'s API with the admin's session. */
+  async function api<T>(node: Node, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const res = await fetch(`${nodeUrl(node)}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as T }
+  }
+
+  /** The nodes among `among` whose alert engine judges and notifies (piazza_alert_leader 1). */
+  async function alertLeaders(among: Node[] = nodes): Promise<string[]> {
+    const flags = await Promise.all(among.map((n) => metric(n, 'piazza_alert_leader')))
+    return among.filter((_, i) => flags[i] === 1).map((n) => n.name)
+  }
+
+  interface AlertItem {
+    id: number
+    deviceId: string
+    state: string
+    acknowledgedBy: string | null
+  }
+  interface Notified {
+    status: string
+    count: number
+    group: { ruleId: number }
+  }
+
+  /**
+   * A webhook contact point (made through `via`) and a PM2.5 rule over 400 in Firenze (made through
+   * `ruleVia`), taken in by every node of `on` (the leader among them judges with it).
+   */
+  async function stormSetup(via: Node, ruleVia: Node, on: Node[]) {
+    const receiver: WebhookReceiver = await startWebhookReceiver()
+    stoppers.push(() => receiver.close())
+    const cp = await api<{ id: number }>(via, 'POST', '/api/contact-points', { kind: 'webhook', name: `Control room ${deviceCount}`, url: receiver.url('/storm'), secret: 'storm-secret-0123456789' })
+    expect(cp.status).toBe(201)
+    const rule = await api<{ id: number }>(ruleVia, 'POST', '/api/alert-rules', { name: `PM2.5 storm ${deviceCount}`, field: 'pm25', op: '>', threshold: 400, type: 'air-quality', city: 'Firenze' })
+    expect(rule.status).toBe(201)
+    for (const node of on) {
+      await vi.waitFor(async () => expect((await api<{ items: { id: number }[] }>(node, 'GET', '/api/alert-rules')).json.items.map((r) => r.id)).toContain(rule.json.id), WAIT)
+    }
+    const alertsOn = async (node: Node) => (await api<{ items: AlertItem[] }>(node, 'GET', `/api/alerts?rule=${rule.json.id}&limit=100`)).json.items
+    const notified = () => receiver.received.map((r) => JSON.parse(r.body) as Notified).filter((n) => n.group.ruleId === rule.json.id)
+    return { receiver, contactPoint: cp.json.id, rule: rule.json.id, alertsOn, notified }
+  }
+
+  it('fires an alert rule exactly once cluster-wide: one alert per device on every node, one webhook for the storm; an acknowledgement through node 2 shows on node 3', async () => {
+    const [one, two, three] = nodes as [Node, Node, Node]
+    await vi.waitFor(async () => expect(await alertLeaders()).toHaveLength(1), WAIT)
+    const storm = await stormSetup(two, one, nodes)
+    // Contact points are shared: node 3 lists the one made through node 2.
+    expect((await api<{ items: { id: number }[] }>(three, 'GET', '/api/contact-points')).json.items.map((c) => c.id)).toContain(storm.contactPoint)
+
+    // Six stations: one straight on each node, three through HAProxy; every node hears every reading.
+    const devices = await Promise.all(Array.from({ length: 6 }, () => register(one, 'Storm station')))
+    const stations = await Promise.all(
+      devices.map((d, i) => vi.waitFor(() => mqttConnect(i < 3 ? mqttUrlOf(nodes[i]!) : `mqtt://${front.host}:${front.mqttPort}`, d), WAIT)),
+    )
+    let ts = Date.now()
+    await Promise.all(devices.map((d, i) => publish(stations[i]!, d.id, ts, 450)))
+    const ids = devices.map((d) => d.id).sort()
+    for (const node of nodes) {
+      await vi.waitFor(async () => expect((await storm.alertsOn(node)).map((a) => a.deviceId).sort()).toEqual(ids), WAIT)
+      await vi.waitFor(async () => {
+        const groups = (await api<{ items: { ruleId: number; total: number; open: number }[] }>(node, 'GET', '/api/alert-groups')).json.items
+        expect(groups.filter((g) => g.ruleId === storm.rule)).toMatchObject([{ total: 6, open: 6 }])
+      }, WAIT)
+    }
+    // Crossing again while open opens nothing more.
+    ts += 1000
+    await Promise.all(devices.map((d, i) => publish(stations[i]!, d.id, ts, 460)))
+
+    // One message for the storm, whichever node each station used.
+    await vi.waitFor(() => expect(storm.notified().filter((n) => n.status === 'firing')).toHaveLength(1), { timeout: 120_000, interval: 250 })
+    expect(storm.notified()[0]).toMatchObject({ status: 'firing', count: 6 })
+
+    // Acknowledged through node 2, seen acknowledged through node 3.
+    const target = (await storm.alertsOn(two))[0]!
+    const ack = await api<AlertItem>(two, 'POST', `/api/alerts/${target.id}/ack`)
+    expect(ack.status).toBe(200)
+    await vi.waitFor(async () => expect((await storm.alertsOn(three)).find((a) => a.id === target.id)).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'admin' }), WAIT)
+    await vi.waitFor(async () => {
+      const groups = (await api<{ items: { ruleId: number; acknowledged: number }[] }>(three, 'GET', '/api/alert-groups')).json.items
+      expect(groups.filter((g) => g.ruleId === storm.rule)).toMatchObject([{ acknowledged: 1 }])
+    }, WAIT)
+
+    // The storm passes: every alert resolves, and the "resolved" message comes a group window
+    // after the last one, later than a second "firing" message from another node could have come.
+    ts += 1000
+    await Promise.all(devices.map((d, i) => publish(stations[i]!, d.id, ts, 10)))
+    for (const node of nodes) await vi.waitFor(async () => expect((await storm.alertsOn(node)).map((a) => a.state)).toEqual(Array(6).fill('resolved')), WAIT)
+    await vi.waitFor(() => expect(storm.notified().map((n) => n.status)).toEqual(['firing', 'resolved']), { timeout: 120_000, interval: 250 })
+    // Still one alert per device, on every node; the delivery log (shared) holds the two deliveries.
+    for (const node of nodes) {
+      expect((await storm.alertsOn(node)).map((a) => a.deviceId).sort()).toEqual(ids)
+      expect((await api<{ items: unknown[] }>(node, 'GET', `/api/contact-points/${storm.contactPoint}/deliveries`)).json.items).toHaveLength(2)
+    }
+    for (const station of stations) station.end(true)
+    expect((await api(three, 'DELETE', `/api/alert-rules/${storm.rule}`)).status).toBe(204)
+    expect((await api(one, 'DELETE', `/api/contact-points/${storm.contactPoint}`)).status).toBe(204)
+  }, 300_000)
+
   it('loses nothing acknowledged when a node is killed with kill -9 under QoS 1 load; its write-ahead log ships when it restarts', async () => {
     const [one, , victim] = nodes as [Node, Node, Node]
     // The victim ships at most once a minute, so its write-ahead log certainly holds acknowledged
@@ -402,4 +509,36 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     await expectAllAcknowledgedStored(publishers.acked)
     await vi.waitFor(async () => expect((await health(victim)).body.ingest.backlogBytes).toBe(0), WAIT)
   }, 400_000)
+
+  it('hands alert judging over when the leader is killed: another node leads, and a new crossing notifies once', async () => {
+    const [leaderName] = await vi.waitFor(async () => {
+      const found = await alertLeaders()
+      expect(found).toHaveLength(1)
+      return found
+    }, WAIT)
+    const leader = nodes.find((n) => n.name === leaderName)!
+    const survivors = nodes.filter((n) => n !== leader)
+    const storm = await stormSetup(survivors[0]!, survivors[1]!, nodes)
+
+    leader.process.child.kill('SIGKILL')
+    expect(await leader.process.exited).toBe('SIGKILL')
+    // PostgreSQL ends the dead node's session, which frees the lock; a survivor takes it.
+    await vi.waitFor(async () => expect(await alertLeaders(survivors)).toHaveLength(1), WAIT)
+
+    const devices = await Promise.all(Array.from({ length: 3 }, () => register(survivors[0]!, 'Failover station')))
+    const stations = await Promise.all(
+      devices.map((d, i) => vi.waitFor(() => mqttConnect(i < 2 ? mqttUrlOf(survivors[i]!) : `mqtt://${front.host}:${front.mqttPort}`, d), WAIT)),
+    )
+    let ts = Date.now()
+    await Promise.all(devices.map((d, i) => publish(stations[i]!, d.id, ts, 450)))
+    const ids = devices.map((d) => d.id).sort()
+    for (const node of survivors) await vi.waitFor(async () => expect((await storm.alertsOn(node)).map((a) => a.deviceId).sort()).toEqual(ids), WAIT)
+    await vi.waitFor(() => expect(storm.notified().filter((n) => n.status === 'firing')).toHaveLength(1), { timeout: 120_000, interval: 250 })
+    expect(storm.notified()[0]).toMatchObject({ status: 'firing', count: 3 })
+    ts += 1000
+    await Promise.all(devices.map((d, i) => publish(stations[i]!, d.id, ts, 10)))
+    await vi.waitFor(() => expect(storm.notified().map((n) => n.status)).toEqual(['firing', 'resolved']), { timeout: 120_000, interval: 250 })
+    for (const node of survivors) expect((await storm.alertsOn(node)).map((a) => a.deviceId).sort()).toEqual(ids)
+    for (const station of stations) station.end(true)
+  }, 300_000)
 })

@@ -24,6 +24,8 @@ import { DEVICE_TYPES } from '../../devices/kinds.ts'
 import { restoreFromStorage, type RestoreOptions, type RestoreResult } from './restore.ts'
 import { createOperations, type Operations, type OperationsOptions } from './operations/operations.ts'
 import { createNotifications, type Notifications, type NotificationsDeps } from './operations/notify/notify.ts'
+import { asyncNotifyStore, createNotifyStore, type NotifyStoreAsync } from './operations/notify/store.ts'
+import { asyncAlertStore, createSqliteAlertStore, type AlertStore } from './operations/alerts/store.ts'
 import { registerNotifyRoutes } from './operations/notify/routes.ts'
 import { registerPublic, type PublicDataOptions } from './public/register.ts'
 import { registerGtfsAdminRoutes } from './public/gtfs-admin-routes.ts'
@@ -77,6 +79,12 @@ export interface AppDeps {
   accountStore?: AccountStore
   /** The audit log elsewhere (PostgreSQL, shared by nodes); default the registry database. */
   auditStore?: AuditStore
+  /**
+   * Cluster mode: alerts (rules, alerts, silences) and notify (contact points, delivery log) in
+   * stores shared by the nodes (PostgreSQL); the alert engine follows until `leads` says this node
+   * leads. Default: both in the registry database, this node judging and notifying.
+   */
+  shared?: { alertStore: AlertStore; notifyStore: NotifyStoreAsync }
   storage: Storage
   ingestStatus: IngestStatus
   broker?: BrokerStatus
@@ -118,7 +126,7 @@ export interface AppDeps {
   /** Device states (live, late, silent) and alerts: thresholds, timings, clock (tests). */
   operations?: OperationsOptions
   /** Alert notifications through contact points: SMTP, webhook secret, grouping and retry timings (NOTIFY_*, SMTP_*); silences and clock for tests. */
-  notify?: Omit<NotificationsDeps, 'db' | 'logger' | 'secretKey'>
+  notify?: Omit<NotificationsDeps, 'store' | 'logger'>
   /** The server key (DATA_DIR/secret-key): secrets the app stores (contact points') are sealed under keys derived from it. */
   secretKey: Buffer
   /** Restoring each device's newest stored reading at start (restore.ts): its window and concurrency; false: start with no memory. */
@@ -168,6 +176,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     socketClients: () => live.socketCount(),
     brokerRefusals: broker?.stats && (() => broker.stats!().refused),
     httpLogins: () => limiter.counters,
+    // Read at scrape time, once the engine exists.
+    alertLeader: () => (operations.alerts.stats().leading ? 1 : 0),
     timing: deps.timing,
   })
 
@@ -262,8 +272,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerCityRoutes(app, { registry, storage, auth, connections: live, logger, cacheMs: deps.citiesCacheMs })
   registerDeadLetterRoutes(app, { storage, auth })
   // Silences live with the alerts; the notifier asks them when an alert changes (never before operations exist).
-  const notifications = createNotifications({ db, secretKey: deps.secretKey, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
-  const operations = createOperations({ db, registry, feed, accounts, logger, ...deps.operations })
+  const notifyStore = deps.shared?.notifyStore ?? asyncNotifyStore(createNotifyStore(db, { keep: deps.notify?.deliveryLog ?? 100, secretKey: deps.secretKey }))
+  const notifications = createNotifications({ store: notifyStore, logger: logger.child({ part: 'notify' }), clock: deps.operations?.clock, ...deps.notify, isSilenced: (alert) => operations.alerts.isSilenced(alert) })
+  const alertStore = deps.shared?.alertStore ?? asyncAlertStore(createSqliteAlertStore(db))
+  const operations = await createOperations({ alertStore, sharedAlerts: deps.shared !== undefined, registry, feed, accounts, logger, ...deps.operations })
   operations.alerts.onAlert(notifications.alertEvent)
   operations.register(app, auth, audit)
   registerNotifyRoutes(app, { notifications, auth, audit })

@@ -32,6 +32,8 @@ export interface MetricsSources {
   brokerRefusals?: () => Partial<Record<string, number>>
   /** HTTP logins: failed, refused by the login limits (throttled), refused because password checks were queued full (busy). */
   httpLogins?: () => { failed: number; throttled: number; busy: number }
+  /** 1 while this node's alert engine judges and notifies (always in single-node mode; the leader in cluster mode). */
+  alertLeader?: () => number
   /** Only when timing is on: adds piazza_ingest_seconds_total and piazza_feed_listener_seconds_total. */
   timing?: TimingSource
 }
@@ -131,6 +133,7 @@ export function createMetrics(sources: MetricsSources) {
   gauge('piazza_storage_last_write_timestamp_seconds', 'When storage last confirmed a batch, Unix seconds (0 before the first).', () => (ingest.stats().shipper?.lastStoredAt ?? 0) / 1000)
   if (sources.connectedDevices) gauge('piazza_mqtt_connected_devices', 'Devices logged in to the MQTT broker.', sources.connectedDevices)
   gauge('piazza_socket_clients', 'Browsers connected to the live stream.', sources.socketClients)
+  if (sources.alertLeader) gauge('piazza_alert_leader', '1 while this node judges alerts and sends their notifications (cluster mode: the one leader).', sources.alertLeader)
 
   const { timing } = sources
   if (timing) {

@@ -1,7 +1,7 @@
-import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { Registry } from '../../../devices/registry.ts'
 import type { Accounts } from '../identity/accounts.ts'
+import type { AlertStore } from './alerts/store.ts'
 import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from './alerts/engine.ts'
 import type { Auth } from '../identity/auth.ts'
 import type { AuditLog } from '../identity/audit.ts'
@@ -27,9 +27,12 @@ export interface OperationsOptions {
 }
 
 export interface OperationsDeps extends OperationsOptions {
-  db: Database.Database
+  /** Alert rules, alerts and silences: SQLite, or PostgreSQL shared by several nodes (`sharedAlerts`). */
+  alertStore: AlertStore
+  /** Cluster mode: the alert engine follows the others until told it leads (alerts.lead). */
+  sharedAlerts?: boolean
   registry: Registry
-  feed?: Pick<Feed, 'subscribe'>
+  feed?: Pick<Feed, 'subscribe'> & Partial<Pick<Feed, 'alerts'>>
   accounts: Pick<Accounts, 'get' | 'list'>
   logger: Logger
 }
@@ -44,10 +47,10 @@ export interface Operations {
   close(): Promise<void>
 }
 
-export function createOperations(deps: OperationsDeps): Operations {
+export async function createOperations(deps: OperationsDeps): Promise<Operations> {
   const { registry, accounts } = deps
   const states = createDeviceStates({ registry, feed: deps.feed, clock: deps.clock, ...deps.states })
-  const alerts = createAlertEngine({ db: deps.db, registry, feed: deps.feed, states, clock: deps.clock, logger: deps.logger.child({ part: 'alerts' }), ...deps.alerts })
+  const alerts = await createAlertEngine({ store: deps.alertStore, shared: deps.sharedAlerts, registry, feed: deps.feed, states, clock: deps.clock, logger: deps.logger.child({ part: 'alerts' }), ...deps.alerts })
 
   /** Admins and operators see everything; an installer the devices permissions.ts gives them (their account now). */
   const visibility: UserVisibility = (username) => {

@@ -1,8 +1,8 @@
-import type Database from 'better-sqlite3'
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Registry } from '../../../../devices/registry.ts'
 import type { DeviceStates } from '../device-states.ts'
-import type { Feed } from '../../../../feed/feed.ts'
+import type { AlertChange, Feed } from '../../../../feed/feed.ts'
 import { groupAlerts, type AlertCounts, type AlertGroup, type SilenceView, type TimelineEvent } from '../../../shared/operations.ts'
 import type { DeviceFilter, PushServer, UserVisibility } from '../push.ts'
 import { createJudging } from './judging.ts'
@@ -14,7 +14,7 @@ import { RollingWindow } from './evaluator.ts'
 import { inScope } from './rules.ts'
 import type { DeviceRef } from '../../../../devices/registry.ts'
 import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contract.ts'
-import { createSqliteAlertStore, type Alert, type AlertQuery, type AlertState, type NewSilence, type Silence } from './store.ts'
+import type { Alert, AlertQuery, AlertState, AlertStore, NewSilence, Silence } from './store.ts'
 import { createSilences, silenceView, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
 
@@ -25,17 +25,25 @@ import { alertView, iso, ruleView, type AlertView, type RuleView } from './views
  *  - runtime.ts: the rules in memory, per (rule, device) a condition state and, for windowed
  *    rules, a fixed-size rolling window (evaluator.ts), bounded (`maxKeys` in all);
  *  - judging.ts: readings and state changes → alerts opened and resolved;
- *  - persistence.ts: alerts written to SQLite in one transaction per tick;
+ *  - persistence.ts: alerts written to the store (store.ts: SQLite, or PostgreSQL shared by several
+ *    nodes) in one transaction per tick;
  *  - push.ts: one `alerts` event per tick and `alert_rules` after a rule change, to rooms.
  *
  * Alerts go open → acknowledged (by whom, when) → resolved, at most one not resolved per
  * (rule, device).
+ *
+ * Several nodes (`shared`: cluster mode): every node serves the API from the shared store and
+ * keeps its memory current from the changes the others announce on the feed (`alerts` events:
+ * what to read again); only the leader (platform/leader.ts, `lead()`) judges readings and device
+ * states and tells the notifier, so each alert opens, and is notified, once cluster-wide.
  */
 
 export interface AlertEngineOptions {
-  db: Database.Database
+  store: AlertStore
+  /** Cluster mode: the store is shared; the engine follows until lead(true). */
+  shared?: boolean
   registry: Pick<Registry, 'get' | 'onChange'>
-  feed?: Pick<Feed, 'subscribe'>
+  feed?: Pick<Feed, 'subscribe'> & Partial<Pick<Feed, 'alerts'>>
   states?: Pick<DeviceStates, 'onChange' | 'list' | 'tracked'>
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>
   clock?: () => number
@@ -86,16 +94,23 @@ export interface BulkAckResult {
 /** Only these parts of a rule change what it judges; a change to the others keeps its alerts. */
 const JUDGED: (keyof RuleDefinition)[] = ['kind', 'field', 'op', 'threshold', 'deviceId', 'type', 'city', 'window', 'aggregate', 'minDuration', 'hysteresis']
 
-export function createAlertEngine(options: AlertEngineOptions) {
-  const { db, registry, states } = options
+export async function createAlertEngine(options: AlertEngineOptions) {
+  const { store, registry, states } = options
   const clock = options.clock ?? Date.now
   const retentionMs = options.retentionMs ?? 90 * 86_400_000
-  const store = createSqliteAlertStore(db)
+  const shared = options.shared === true
+  /** Names this engine in the changes it announces (it ignores its own). */
+  const nodeId = randomUUID()
+  /** Whether this node judges (the leader, in cluster mode) … */
+  let leading = !shared
+  /** … and has its state rebuilt from the store for it (readings in between are not judged). */
+  let judges = false
   const silences = createSilences({ store, clock })
   const view = (a: Alert) => alertView(a, a.state !== 'resolved' && silences.isSilenced(a))
   const listeners = new Set<(event: AlertEvent) => void>()
+  /** Only the leader tells its listeners (the notifier): once cluster-wide. */
   function emit(type: AlertEvent['type'], alert: Alert): void {
-    if (listeners.size === 0) return
+    if (!leading || listeners.size === 0) return
     const v = view(alert)
     const event: AlertEvent = { type, alert: v, silenced: type === 'resolved' ? silences.isSilenced(alert) : v.silenced }
     for (const listener of listeners) {
@@ -106,12 +121,16 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }
     }
   }
+  /** Cluster mode: tells the other nodes what to read again from the shared store. */
+  function announce(change: Partial<Omit<AlertChange, 'from'>>): void {
+    if (shared) options.feed?.alerts?.({ from: nodeId, alerts: change.alerts ?? [], rules: change.rules ?? [], silences: change.silences ?? false })
+  }
   const stats = { evaluated: 0, opened: 0, resolved: 0, droppedKeys: 0, pushes: 0, writeErrors: 0 }
   const lookup = (id: string) => registry.get(id)
 
   /** Alerts not resolved, by id: the newest state of each (the store's may lag a tick). */
   const active = new Map<number, Alert>()
-  let nextId = store.maxAlertId() + 1
+  let nextId = 1
 
   function counts(visible?: DeviceFilter): AlertCounts {
     const c = { open: 0, acknowledged: 0 }
@@ -124,7 +143,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
   }
 
   const runtimes = createRuntimes({ registry, maxKeys: options.maxKeys ?? 200_000, stats })
-  const writer = createAlertWriter({ store, logger: options.logger, stats })
+  const writer = createAlertWriter({ store, logger: options.logger, stats, written: (ids) => announce({ alerts: ids }) })
   const pusher = createAlertPush({
     maxChanges: options.maxChangesPerMessage ?? 100,
     counts,
@@ -175,80 +194,175 @@ export function createAlertEngine(options: AlertEngineOptions) {
   const timers: NodeJS.Timeout[] = []
 
   /** The silences muting something at the last tick: when one starts or ends, the alerts it matches are pushed again (their `silenced` changed). */
-  let silencing = new Set(silences.activeIds(clock()))
+  let silencing = new Map<number, Silence>()
   function silencesMoved(): void {
-    const now = new Set(silences.activeIds(clock()))
-    const moved = [...now].filter((id) => !silencing.has(id)).concat([...silencing].filter((id) => !now.has(id)))
+    const now = new Map(silences.active(clock()).map((s) => [s.id, s]))
+    const moved = [...now.values()].filter((s) => !silencing.has(s.id)).concat([...silencing.values()].filter((s) => !now.has(s.id)))
     silencing = now
     if (moved.length === 0) return
-    const matchers = moved.map((id) => silences.get(id)).filter((s): s is Silence => s !== undefined)
     for (const a of active.values()) {
-      if (matchers.some((s) => (s.ruleId === null || s.ruleId === a.ruleId) && (s.deviceId === null || s.deviceId === a.deviceId) && (s.city === null || s.city === a.city))) pusher.changed(a)
+      if (moved.some((s) => (s.ruleId === null || s.ruleId === a.ruleId) && (s.deviceId === null || s.deviceId === a.deviceId) && (s.city === null || s.city === a.city))) pusher.changed(a)
     }
   }
 
+  let rebuilding = false
   function tick(): Promise<void> {
-    judging.checkPendingSilent(clock())
+    // A leader whose rebuild failed (PostgreSQL away) tries again rather than lead without judging.
+    if (leading && !judges && !rebuilding) {
+      rebuilding = true
+      void serially(async () => (leading && !judges ? load() : undefined), 'rebuilding the alert state to lead').finally(() => (rebuilding = false))
+    }
+    if (judges) judging.checkPendingSilent(clock())
     silencesMoved()
-    flush()
+    void flush()
     return pusher.push()
+  }
+
+  /**
+   * A rule as stored now (undefined: deleted), taken in. The node that judges resolves what the
+   * change ends and counts silent devices for it; another only lists it (the leader, told through
+   * the feed, does the rest).
+   */
+  function applyRule(id: number, rule: Rule | undefined): void {
+    const rt = runtimes.get(id)
+    if (!rule) {
+      if (!rt) return
+      if (judges) judging.resolveRule(rt, 'rule-deleted')
+      runtimes.remove(rt)
+    } else if (!rt) {
+      const added = runtimes.add(rule)
+      if (judges) judging.seedSilent(added)
+    } else {
+      if (judges) {
+        const judgedChanged = JUDGED.some((k) => rule[k] !== rt.rule[k])
+        if (!rule.enabled && rt.rule.enabled) judging.resolveRule(rt, 'rule-disabled')
+        else if (judgedChanged) judging.resolveRule(rt, 'rule-changed')
+      }
+      rt.rule = rule
+      if (judges) judging.seedSilent(rt)
+    }
+    runtimes.reindex()
+    pusher.rulesChanged()
+  }
+
+  /**
+   * (Re)builds the state from the store: rules, alerts not resolved, silences, the next alert id.
+   * When judging, each active alert's (rule, device) is restored as firing and the alerts of rules
+   * deleted or disabled meanwhile are resolved. At start, and when this node becomes the leader.
+   */
+  async function load(): Promise<void> {
+    await flush()
+    await silences.reload()
+    const [rules, alerts, maxId] = await Promise.all([store.listRules(), store.activeAlerts(), store.maxAlertId()])
+    for (const rt of [...runtimes.all()]) runtimes.remove(rt)
+    for (const rule of rules) runtimes.add(rule)
+    const known = new Map(active)
+    active.clear()
+    nextId = maxId + 1
+    judges = leading
+    for (const stored of alerts) {
+      // Keep the object a browser push may hold, with the newest value seen.
+      const alert = known.has(stored.id) ? Object.assign(known.get(stored.id)!, stored, { lastValue: known.get(stored.id)!.lastValue }) : stored
+      const rt = runtimes.get(alert.ruleId)
+      if (judges && (!rt || !rt.rule.enabled)) {
+        judging.resolve(alert, rt ? 'rule-disabled' : 'rule-deleted', clock())
+        continue
+      }
+      active.set(alert.id, alert)
+      if (judges && rt) runtimes.restore(rt, alert.deviceId, { phase: 'firing', since: alert.openedAt, alert })
+    }
+    runtimes.reindex()
+    if (judges) for (const rt of runtimes.silent()) judging.seedSilent(rt)
+    pusher.rulesChanged()
+  }
+
+  /** Another node changed the shared store: read what it names again (cluster mode). */
+  async function follow(change: AlertChange): Promise<void> {
+    if (change.silences) {
+      await silences.reload()
+      silencesMoved()
+    }
+    for (const id of change.alerts) {
+      const stored = await store.getAlert(id)
+      const mine = active.get(id)
+      if (!stored) continue
+      if (mine) {
+        const was = mine.state
+        Object.assign(mine, stored, { lastValue: stored.state === 'resolved' ? stored.lastValue : mine.lastValue })
+        pusher.changed(mine)
+        if (stored.state === 'resolved') {
+          // Only a leader resolves; on the leader this is another's late write (split brain): theirs stands.
+          active.delete(id)
+          const rt = runtimes.get(mine.ruleId)
+          if (rt?.keys.get(mine.deviceId)?.alert === mine) runtimes.drop(rt, mine.deviceId)
+          pusher.count('resolved')
+        } else if (was === 'open' && stored.state === 'acknowledged') {
+          pusher.count('acknowledged')
+          emit('acknowledged', mine)
+        }
+      } else if (!judges && stored.state !== 'resolved') {
+        // Opened by the leader. (On the leader, an alert it does not hold was resolved here meanwhile.)
+        active.set(id, stored)
+        pusher.changed(stored)
+        pusher.count('opened')
+      }
+    }
+    for (const id of change.rules) applyRule(id, await store.getRule(id))
+  }
+
+  /** One after another: changes are taken in the order they were announced, and around a leadership change. */
+  let queue: Promise<void> = Promise.resolve()
+  function serially(work: () => Promise<void>, what: string): Promise<void> {
+    queue = queue.then(work).catch((err) => options.logger?.error({ err }, `alerts: ${what} failed`))
+    return queue
   }
 
   // ------------------------------------------------------------------------------ start
 
-  for (const rule of store.listRules()) runtimes.add(rule)
-  for (const alert of store.activeAlerts()) {
-    const rt = runtimes.get(alert.ruleId)
-    if (!rt || !rt.rule.enabled) {
-      judging.resolve(alert, rt ? 'rule-disabled' : 'rule-deleted', clock())
-      continue
-    }
-    active.set(alert.id, alert)
-    runtimes.restore(rt, alert.deviceId, { phase: 'firing', since: alert.openedAt, alert })
+  await load()
+  if (judges) {
+    await store.prune(clock() - retentionMs)
+    await silences.prune(clock() - retentionMs)
   }
-  runtimes.reindex()
-  store.prune(clock() - retentionMs)
-  silences.prune(clock() - retentionMs)
-  flush()
+  await flush()
+  silencing = new Map(silences.active(clock()).map((s) => [s.id, s]))
 
   const unsubscribers: (() => void)[] = []
   if (options.feed) {
     unsubscribers.push(
-      options.feed.subscribe({
-        // Feed listeners run on the ingest path: a failure here is logged, never thrown back.
-        accepted: (device, readings) => {
-          try {
-            judging.accepted(device, readings)
-          } catch (err) {
-            options.logger?.error({ err, device: device.id }, 'alert evaluation failed')
-          }
+      options.feed.subscribe(
+        {
+          // Feed listeners run on the ingest path: a failure here is logged, never thrown back.
+          accepted: (device, readings) => {
+            if (!judges) return
+            try {
+              judging.accepted(device, readings)
+            } catch (err) {
+              options.logger?.error({ err, device: device.id }, 'alert evaluation failed')
+            }
+          },
+          ...(shared && { alerts: (change: AlertChange) => void (change.from !== nodeId && serially(() => follow(change), 'following another node’s change')) }),
         },
-      }, 'alerts'),
+        'alerts',
+      ),
     )
   }
-  if (states) unsubscribers.push(states.onChange(judging.stateChanged))
+  if (states) unsubscribers.push(states.onChange((change) => judges && judging.stateChanged(change)))
   unsubscribers.push(
     registry.onChange((change) => {
-      if (change.kind === 'status' && change.device.status !== 'active') judging.resolveDevice(change.device.id, 'device-inactive')
+      if (judges && change.kind === 'status' && change.device.status !== 'active') judging.resolveDevice(change.device.id, 'device-inactive')
     }),
   )
   if (options.timers !== false) {
     timers.push(setInterval(() => void tick(), options.tickMs ?? 250))
     timers.push(
       setInterval(() => {
-        store.prune(clock() - retentionMs)
-        silences.prune(clock() - retentionMs)
+        if (!judges) return
+        void store.prune(clock() - retentionMs).catch((err) => options.logger?.warn({ err }, 'alerts: pruning failed'))
+        void silences.prune(clock() - retentionMs).catch((err) => options.logger?.warn({ err }, 'alerts: pruning silences failed'))
       }, 6 * 3_600_000),
     )
     for (const t of timers) t.unref()
-  }
-  for (const rt of runtimes.silent()) judging.seedSilent(rt)
-
-  function install(rule: Rule): void {
-    const rt = runtimes.add(rule)
-    runtimes.reindex()
-    judging.seedSilent(rt)
-    pusher.rulesChanged()
   }
 
   const buckets = options.windowBuckets ?? 20
@@ -270,6 +384,8 @@ export function createAlertEngine(options: AlertEngineOptions) {
     const maxPoints = refill.maxPoints ?? 10_000
     const cancelled = refill.cancelled ?? (() => false)
     const out = { rules: 0, pairs: 0, points: 0, skippedRules: [] as number[] }
+    // A follower judges nothing; a node that becomes the leader starts its windows from new readings.
+    if (!judges) return out
     const windowed = [...runtimes.all()].filter((rt) => rt.rule.enabled && rt.rule.kind === 'threshold' && rt.rule.window !== null)
     if (windowed.length === 0) return out
     const all = devices().filter((d) => d.status === 'active')
@@ -317,7 +433,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
 
   return {
     refillWindows,
-    stats: () => ({ ...stats, keys: runtimes.keyCount, active: active.size, rules: runtimes.size }),
+    stats: () => ({ ...stats, keys: runtimes.keyCount, active: active.size, rules: runtimes.size, leading: judges }),
 
     listRules: (): RuleView[] => [...runtimes.all()].map((rt) => ruleView(rt.rule)),
 
@@ -326,44 +442,37 @@ export function createAlertEngine(options: AlertEngineOptions) {
       return rt && ruleView(rt.rule)
     },
 
-    /** Throws RuleError for a definition that does not hold together. */
-    createRule(input: NewRuleInput, createdBy: string): RuleView {
+    /** Rejects with RuleError for a definition that does not hold together. */
+    async createRule(input: NewRuleInput, createdBy: string): Promise<RuleView> {
       const def = checkDefinition(definitionFromInput(input), lookup)
-      const rule = store.createRule(def, createdBy, new Date(clock()).toISOString())
-      install(rule)
+      const rule = await store.createRule(def, createdBy, new Date(clock()).toISOString())
+      applyRule(rule.id, rule)
+      announce({ rules: [rule.id] })
       return ruleView(rule)
     },
 
-    updateRule(id: number, patch: RulePatchInput): RuleView {
+    async updateRule(id: number, patch: RulePatchInput): Promise<RuleView> {
       const rt = runtimes.get(id)
       if (!rt) throw new AlertNotFoundError(`no alert rule with id ${id}`)
       const def = checkDefinition(applyPatch(rt.rule, patch), lookup)
-      const judgedChanged = JUDGED.some((k) => def[k] !== rt.rule[k])
-      const rule = store.updateRule(id, def, new Date(clock()).toISOString())
-      if (!rule.enabled && rt.rule.enabled) judging.resolveRule(rt, 'rule-disabled')
-      else if (judgedChanged) judging.resolveRule(rt, 'rule-changed')
-      rt.rule = rule
-      runtimes.reindex()
-      judging.seedSilent(rt)
-      pusher.rulesChanged()
-      flush()
+      const rule = await store.updateRule(id, def, new Date(clock()).toISOString())
+      applyRule(id, rule)
+      await flush()
+      announce({ rules: [id] })
       return ruleView(rule)
     },
 
-    deleteRule(id: number): void {
-      const rt = runtimes.get(id)
-      if (!rt) throw new AlertNotFoundError(`no alert rule with id ${id}`)
-      judging.resolveRule(rt, 'rule-deleted')
-      runtimes.remove(rt)
-      runtimes.reindex()
-      store.deleteRule(id)
-      pusher.rulesChanged()
-      flush()
+    async deleteRule(id: number): Promise<void> {
+      if (!runtimes.get(id)) throw new AlertNotFoundError(`no alert rule with id ${id}`)
+      await store.deleteRule(id)
+      applyRule(id, undefined)
+      await flush()
+      announce({ rules: [id] })
     },
 
-    queryAlerts(q: AlertQuery, visible?: DeviceFilter): { items: AlertView[]; total: number; counts: AlertCounts } {
-      flush()
-      let result = store.queryAlerts(visible ? { ...q, limit: 1_000_000, offset: 0 } : q)
+    async queryAlerts(q: AlertQuery, visible?: DeviceFilter): Promise<{ items: AlertView[]; total: number; counts: AlertCounts }> {
+      await flush()
+      let result = await store.queryAlerts(visible ? { ...q, limit: 1_000_000, offset: 0 } : q)
       if (visible) {
         const mine = result.items.filter((a) => visible({ id: a.deviceId, city: a.city }))
         const offset = q.offset ?? 0
@@ -374,22 +483,22 @@ export function createAlertEngine(options: AlertEngineOptions) {
       return { items, total: result.total, counts: counts(visible) }
     },
 
-    getAlert(id: number): AlertView | undefined {
-      flush()
-      const a = active.get(id) ?? store.getAlert(id)
+    async getAlert(id: number): Promise<AlertView | undefined> {
+      await flush()
+      const a = active.get(id) ?? (await store.getAlert(id))
       return a && view(a)
     },
 
     /** Acknowledges an open alert; an acknowledged one is returned as it is (the first acknowledgement stands). */
-    acknowledge(id: number, by: string): AlertView {
-      flush()
+    async acknowledge(id: number, by: string): Promise<AlertView> {
+      await flush()
       const alert = active.get(id)
       if (!alert) {
-        const stored = store.getAlert(id)
+        const stored = await store.getAlert(id)
         if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
         throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only open alerts can be acknowledged`)
       }
-      if (acknowledgeOne(alert, by)) flush()
+      if (acknowledgeOne(alert, by)) await flush()
       return view(alert)
     },
 
@@ -397,18 +506,22 @@ export function createAlertEngine(options: AlertEngineOptions) {
      * Acknowledges several alerts at once (a group, or a selection), in one write: the open ones
      * are acknowledged, the others reported as already acknowledged, resolved or missing.
      */
-    acknowledgeMany(ids: readonly number[], by: string): BulkAckResult {
-      flush()
+    async acknowledgeMany(ids: readonly number[], by: string): Promise<BulkAckResult> {
+      await flush()
       const out: BulkAckResult = { acknowledged: [], already: [], resolved: [], missing: [] }
+      const gone: number[] = []
       for (const id of new Set(ids)) {
         const alert = active.get(id)
         if (alert) {
           if (acknowledgeOne(alert, by)) out.acknowledged.push(view(alert))
           else out.already.push(id)
-        } else if (store.getAlert(id)) out.resolved.push(id)
+        } else gone.push(id)
+      }
+      await flush()
+      for (const id of gone) {
+        if (await store.getAlert(id)) out.resolved.push(id)
         else out.missing.push(id)
       }
-      flush()
       return out
     },
 
@@ -427,37 +540,37 @@ export function createAlertEngine(options: AlertEngineOptions) {
     },
 
     /** A comment on an alert (any state: a resolved one too, for the record). */
-    comment(id: number, by: string, text: string): TimelineEvent {
-      const alert = active.get(id) ?? store.getAlert(id)
+    async comment(id: number, by: string, text: string): Promise<TimelineEvent> {
+      const alert = active.get(id) ?? (await store.getAlert(id))
       if (!alert) throw new AlertNotFoundError(`no alert with id ${id}`)
       const at = clock()
-      store.addNote({ alertId: id, at, kind: 'comment', actor: by, text, assignee: null })
+      await store.addNote({ alertId: id, at, kind: 'comment', actor: by, text, assignee: null })
       return { at: iso(at)!, kind: 'comment', actor: by, text, assignee: null }
     },
 
     /** Assigns an active alert to a staff user (null: unassigns). Resolved ones answer a conflict. */
-    assign(id: number, by: string, assignee: string | null): AlertView {
-      flush()
+    async assign(id: number, by: string, assignee: string | null): Promise<AlertView> {
+      await flush()
       const alert = active.get(id)
       if (!alert) {
-        const stored = store.getAlert(id)
+        const stored = await store.getAlert(id)
         if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
         throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only active alerts can be assigned`)
       }
       if (alert.assignee !== assignee) {
         alert.assignee = assignee
-        store.addNote({ alertId: id, at: clock(), kind: 'assigned', actor: by, text: null, assignee })
+        await store.addNote({ alertId: id, at: clock(), kind: 'assigned', actor: by, text: null, assignee })
         writer.record(alert, false)
         pusher.changed(alert)
-        flush()
+        await flush()
       }
       return view(alert)
     },
 
     /** An alert's life, oldest first: opened, acknowledged, comments, assignments, resolved. */
-    timeline(id: number): { alert: AlertView; events: TimelineEvent[] } | undefined {
-      flush()
-      const alert = active.get(id) ?? store.getAlert(id)
+    async timeline(id: number): Promise<{ alert: AlertView; events: TimelineEvent[] } | undefined> {
+      await flush()
+      const alert = active.get(id) ?? (await store.getAlert(id))
       if (!alert) return undefined
       const events: (TimelineEvent & { ms: number; order: number })[] = [
         { ms: alert.openedAt, order: 0, at: iso(alert.openedAt)!, kind: 'opened', actor: null, text: alert.message, assignee: null },
@@ -465,7 +578,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
       if (alert.acknowledgedAt !== null) {
         events.push({ ms: alert.acknowledgedAt, order: 1, at: iso(alert.acknowledgedAt)!, kind: 'acknowledged', actor: alert.acknowledgedBy, text: null, assignee: null })
       }
-      for (const n of store.notes(id)) events.push({ ms: n.at, order: 1, at: iso(n.at)!, kind: n.kind, actor: n.actor, text: n.text, assignee: n.assignee })
+      for (const n of await store.notes(id)) events.push({ ms: n.at, order: 1, at: iso(n.at)!, kind: n.kind, actor: n.actor, text: n.text, assignee: n.assignee })
       if (alert.resolvedAt !== null) {
         events.push({ ms: alert.resolvedAt, order: 2, at: iso(alert.resolvedAt)!, kind: 'resolved', actor: null, text: alert.resolvedReason, assignee: null })
       }
@@ -479,7 +592,7 @@ export function createAlertEngine(options: AlertEngineOptions) {
     /** Whether a silence mutes this alert at `now` (default: the engine's clock). For the notifier. */
     isSilenced: (alert: Silenceable, now?: number): boolean => silences.isSilenced(alert, now),
 
-    /** Listens to alerts opened, acknowledged and resolved (the notifier); returns the unsubscribe. */
+    /** Listens to alerts opened, acknowledged and resolved (the notifier; in cluster mode only the leader's engine tells); returns the unsubscribe. */
     onAlert(listener: (event: AlertEvent) => void): () => void {
       listeners.add(listener)
       return () => {
@@ -487,34 +600,59 @@ export function createAlertEngine(options: AlertEngineOptions) {
       }
     },
 
-    createSilence(input: NewSilence, by: string): SilenceView {
-      const s = silences.create(input, by)
+    async createSilence(input: NewSilence, by: string): Promise<SilenceView> {
+      const s = await silences.create(input, by)
       silencesMoved()
+      announce({ silences: true })
       return silenceView(s, clock())
     },
 
     /** Ends a silence now (kept, as expired); undefined when there is no such silence. */
-    endSilence(id: number, by: string): SilenceView | undefined {
-      const s = silences.end(id, by)
+    async endSilence(id: number, by: string): Promise<SilenceView | undefined> {
+      const s = await silences.end(id, by)
       if (!s) return undefined
       silencesMoved()
+      announce({ silences: true })
       return silenceView(s, clock())
     },
 
-    getSilence(id: number): SilenceView | undefined {
-      const s = silences.get(id)
+    async getSilence(id: number): Promise<SilenceView | undefined> {
+      const s = await silences.get(id)
       return s && silenceView(s, clock())
     },
 
-    listSilences: (): SilenceView[] => silences.list().map((s) => silenceView(s, clock())),
+    listSilences: async (): Promise<SilenceView[]> => (await silences.list()).map((s) => silenceView(s, clock())),
 
     counts,
 
     /** The engine's clock (epoch ms). */
     now: () => clock(),
 
+    /**
+     * Cluster mode: this node became the leader (true: it rebuilds its state from the store and
+     * judges from then on) or stopped being it (false: it stops judging and follows).
+     */
+    lead(next: boolean): Promise<void> {
+      return serially(async () => {
+        if (next === leading) return
+        leading = next
+        if (next) await load()
+        else {
+          judges = false
+          for (const rt of runtimes.all()) runtimes.dropKeys(rt)
+        }
+        options.logger?.info({ leading: next }, next ? 'alerts: this node judges alerts and notifies now' : 'alerts: this node stopped judging alerts')
+      }, 'changing leadership')
+    },
+
+    /** Resolves once the changes announced by other nodes so far are taken in (tests). */
+    settled: () => queue,
+
     /** Runs a tick now: pending silent rules, writes, pushes (tests; the timer does it every tickMs). Resolves when the installers' pushes have gone out. */
-    tick,
+    async tick(): Promise<void> {
+      await tick()
+      await flush()
+    },
     flush,
 
     /** Feeds readings in directly (tests, benchmarks; the feed does it when given). */
@@ -528,18 +666,19 @@ export function createAlertEngine(options: AlertEngineOptions) {
       pusher.attach(server, visible)
     },
 
-    /** Stops; resolves once an installers' push under way has finished (it sends nothing more). */
-    close(): Promise<void> {
+    /** Stops; resolves once the writes and an installers' push under way have finished (it sends nothing more). */
+    async close(): Promise<void> {
       for (const t of timers) clearInterval(t)
       timers.length = 0
       for (const unsubscribe of unsubscribers) unsubscribe()
-      flush()
+      await queue
+      await flush()
       pusher.attach(undefined)
-      return pusher.idle()
+      await pusher.idle()
     },
   }
 }
 
-export type AlertEngine = ReturnType<typeof createAlertEngine>
+export type AlertEngine = Awaited<ReturnType<typeof createAlertEngine>>
 export { RuleError }
 export type { AlertState }

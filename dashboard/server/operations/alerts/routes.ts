@@ -94,9 +94,9 @@ const AlertQuerySchema = Type.Object(
 
 const AckBodySchema = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()], { description: 'No body is needed.' })
 
-function mapErrors<T>(fn: () => T): T {
+async function mapErrors<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn()
+    return await fn()
   } catch (err) {
     if (err instanceof RuleError) throw badRequest(err.message)
     if (err instanceof AlertNotFoundError) throw notFound(err.message)
@@ -164,7 +164,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       },
     },
     async (request, reply) => {
-      const rule = mapErrors(() => alerts.createRule(request.body, request.session!.user.username))
+      const rule = await mapErrors(() => alerts.createRule(request.body, request.session!.user.username))
       request.log.info({ rule: rule.id, by: request.session!.user.username }, 'alert rule created')
       await record({ actor: request.session!.user.username, action: 'alert-rule.create', targetType: 'alert-rule', target: String(rule.id), changes: created(rule, AUDITED_RULE_FIELDS) })
       return reply.status(201).header('location', `/api/alert-rules/${rule.id}`).send(rule)
@@ -189,7 +189,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     },
     async (request) => {
       const before = alerts.getRule(request.params.id)
-      const rule = mapErrors(() => alerts.updateRule(request.params.id, request.body))
+      const rule = await mapErrors(() => alerts.updateRule(request.params.id, request.body))
       const changes = before ? diff(before, rule, AUDITED_RULE_FIELDS) : {}
       if (Object.keys(changes).length > 0) {
         await record({ actor: request.session!.user.username, action: 'alert-rule.update', targetType: 'alert-rule', target: String(rule.id), changes, details: { name: rule.name } })
@@ -213,7 +213,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     },
     async (request, reply) => {
       const before = alerts.getRule(request.params.id)
-      mapErrors(() => alerts.deleteRule(request.params.id))
+      await mapErrors(() => alerts.deleteRule(request.params.id))
       const changes = Object.fromEntries(AUDITED_RULE_FIELDS.map((k) => [k, { from: before![k] }]))
       await record({ actor: request.session!.user.username, action: 'alert-rule.delete', targetType: 'alert-rule', target: String(request.params.id), changes, details: { name: before!.name } })
       return reply.status(204).send(null)
@@ -240,7 +240,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       const { state, device, city, rule, limit, offset } = request.query
       const cityId = city === undefined ? undefined : findCity(city)?.id
       if (city !== undefined && !cityId) throw badRequest(`unknown city '${city}'; cities: ${cityIds.join(', ')}`)
-      const result = alerts.queryAlerts({ state, deviceId: device, city: cityId, ruleId: rule, limit, offset }, visibility(request))
+      const result = await alerts.queryAlerts({ state, deviceId: device, city: cityId, ruleId: rule, limit, offset }, visibility(request))
       return { ...result, limit, offset }
     },
   )
@@ -262,8 +262,8 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     },
     async (request) => {
       const by = request.session!.user.username
-      const wasOpen = alerts.getAlert(request.params.id)?.state === 'open'
-      const alert = mapErrors(() => alerts.acknowledge(request.params.id, by))
+      const wasOpen = (await alerts.getAlert(request.params.id))?.state === 'open'
+      const alert = await mapErrors(() => alerts.acknowledge(request.params.id, by))
       if (wasOpen) await record(ackEntry(by, alert))
       return alert
     },
@@ -330,7 +330,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
         if (!city) throw badRequest(`unknown city '${body.group.city}'; cities: ${cityIds.join(', ')}`)
         ids = alerts.groupIds(body.group.ruleId, city)
       } else ids = body.ids
-      const result = alerts.acknowledgeMany(ids, by)
+      const result = await alerts.acknowledgeMany(ids, by)
       for (const a of result.acknowledged) await record(ackEntry(by, a, result.acknowledged.length))
       request.log.info({ by, acknowledged: result.acknowledged.length }, 'alerts acknowledged in bulk')
       return result
@@ -351,7 +351,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       },
     },
     async (request) => {
-      const result = alerts.timeline(request.params.id)
+      const result = await alerts.timeline(request.params.id)
       const visible = visibility(request)
       if (!result || (visible && !visible({ id: result.alert.deviceId }))) throw notFound(`no alert with id ${request.params.id}`)
       return result
@@ -377,7 +377,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       const by = request.session!.user.username
       const text = request.body.text.trim()
       if (!text) throw badRequest('the comment is empty')
-      const event = mapErrors(() => alerts.comment(request.params.id, by, text))
+      const event = await mapErrors(() => alerts.comment(request.params.id, by, text))
       await record({ actor: by, action: 'alert.comment', targetType: 'alert', target: String(request.params.id), changes: { comment: { to: text } } })
       return reply.status(201).send(event)
     },
@@ -408,8 +408,8 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
         }
         assignee = user.username
       }
-      const before = alerts.getAlert(request.params.id)
-      const alert = mapErrors(() => alerts.assign(request.params.id, by, assignee))
+      const before = await alerts.getAlert(request.params.id)
+      const alert = await mapErrors(() => alerts.assign(request.params.id, by, assignee))
       if (before && before.assignee !== alert.assignee) {
         await record({ actor: by, action: 'alert.assign', targetType: 'alert', target: String(alert.id), changes: { assignee: { from: before.assignee, to: alert.assignee } } })
       }
@@ -451,7 +451,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
         response: { 200: Type.Object({ items: Type.Array(SilenceSchema) }), ...errorResponses(400, 401, 403) },
       },
     },
-    async () => ({ items: alerts.listSilences() }),
+    async () => ({ items: await alerts.listSilences() }),
   )
 
   app.post(
@@ -484,11 +484,11 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       const startsAt = b.startsAt === undefined ? now : isoTime('startsAt', b.startsAt)
       let endsAt: number
       if (b.endsAt !== undefined) endsAt = isoTime('endsAt', b.endsAt)
-      else endsAt = startsAt + mapErrors(() => parseDuration('duration', b.duration!)) * 1000
+      else endsAt = startsAt + await mapErrors(() => parseDuration('duration', b.duration!)) * 1000
       if (endsAt <= now) throw badRequest(`the silence ends in the past (${new Date(endsAt).toISOString()})`)
       if (!(endsAt > startsAt)) throw badRequest('the silence must end after it starts')
       if (endsAt - startsAt > MAX_SILENCE_MS) throw badRequest('a silence lasts at most 30 days')
-      const silence = alerts.createSilence({ ruleId: b.ruleId ?? null, deviceId: b.deviceId ?? null, city, reason, startsAt, endsAt }, by)
+      const silence = await alerts.createSilence({ ruleId: b.ruleId ?? null, deviceId: b.deviceId ?? null, city, reason, startsAt, endsAt }, by)
       await record({
         actor: by,
         action: 'silence.create',
@@ -516,9 +516,9 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     },
     async (request) => {
       const by = request.session!.user.username
-      const before = alerts.getSilence(request.params.id)
+      const before = await alerts.getSilence(request.params.id)
       if (!before) throw notFound(`no silence with id ${request.params.id}`)
-      const silence = alerts.endSilence(request.params.id, by)!
+      const silence = (await alerts.endSilence(request.params.id, by))!
       if (before.state !== 'expired') {
         await record({ actor: by, action: 'silence.expire', targetType: 'silence', target: String(silence.id), changes: { endsAt: { from: before.endsAt, to: silence.endsAt } } })
       }

@@ -1,5 +1,5 @@
 import type { SilenceView } from '../../../shared/operations.ts'
-import type { NewSilence, Silence, SqliteAlertStore } from './store.ts'
+import type { AlertStore, NewSilence, Silence } from './store.ts'
 
 /**
  * Silences: mute the alerts of a rule, a device and/or a city (every matcher given must match)
@@ -36,13 +36,13 @@ export function silenceView(s: Silence, now: number): SilenceView {
   return { ...s, startsAt: iso(s.startsAt), endsAt: iso(s.endsAt), createdAt: iso(s.createdAt), state: silenceState(s, now) }
 }
 
-type SilenceStore = Pick<SqliteAlertStore, 'insertSilence' | 'getSilence' | 'currentSilences' | 'endSilence' | 'listSilences' | 'pruneSilences'>
+type SilenceStore = Pick<AlertStore, 'insertSilence' | 'getSilence' | 'currentSilences' | 'endSilence' | 'listSilences' | 'pruneSilences'>
 
+/** Call `reload()` once before asking: it reads the silences not over yet into memory. */
 export function createSilences(options: { store: SilenceStore; clock: () => number }) {
   const { store, clock } = options
   /** Silences not over yet, by id. */
-  const current = new Map<number, Silence>()
-  for (const s of store.currentSilences(clock())) current.set(s.id, s)
+  let current = new Map<number, Silence>()
 
   /** Drops the ones that are over. */
   function sweep(now: number): void {
@@ -50,6 +50,13 @@ export function createSilences(options: { store: SilenceStore; clock: () => numb
   }
 
   return {
+    /** Reads the silences not over yet again (at start; in cluster mode when another node changed one). */
+    async reload(): Promise<void> {
+      const fresh = new Map<number, Silence>()
+      for (const s of await store.currentSilences(clock())) fresh.set(s.id, s)
+      current = fresh
+    },
+
     /**
      * Whether a silence mutes this alert at `now` (epoch ms; default the engine's clock). The one
      * call the notifier makes before sending about an alert.
@@ -59,36 +66,36 @@ export function createSilences(options: { store: SilenceStore; clock: () => numb
       return false
     },
 
-    /** The ids of the silences muting something at `now`: changes when one starts or ends. */
-    activeIds(now: number): number[] {
+    /** The silences muting something at `now`: changes when one starts or ends. */
+    active(now: number): Silence[] {
       sweep(now)
-      return [...current.values()].filter((s) => s.startsAt <= now).map((s) => s.id)
+      return [...current.values()].filter((s) => s.startsAt <= now)
     },
 
-    create(input: NewSilence, createdBy: string): Silence {
-      const s = store.insertSilence(input, createdBy, clock())
+    async create(input: NewSilence, createdBy: string): Promise<Silence> {
+      const s = await store.insertSilence(input, createdBy, clock())
       if (s.endsAt > clock()) current.set(s.id, s)
       return s
     },
 
-    get: (id: number): Silence | undefined => store.getSilence(id),
+    get: (id: number): Promise<Silence | undefined> => store.getSilence(id),
 
     /** Ends a silence now; one already over is returned as it is. */
-    end(id: number, by: string): Silence | undefined {
-      const s = store.getSilence(id)
+    async end(id: number, by: string): Promise<Silence | undefined> {
+      const s = await store.getSilence(id)
       if (!s) return undefined
       const now = clock()
       if (s.endsAt <= now) return s
-      store.endSilence(id, now, by)
+      await store.endSilence(id, now, by)
       current.delete(id)
       return { ...s, endsAt: now, endedBy: by }
     },
 
     /** Not over yet (pending and active) first by end, then the newest `expiredLimit` over. */
-    list: (expiredLimit = 50): Silence[] => store.listSilences(clock(), expiredLimit),
+    list: (expiredLimit = 50): Promise<Silence[]> => store.listSilences(clock(), expiredLimit),
 
     /** Deletes silences over before `before` (epoch ms). */
-    prune: (before: number): number => store.pruneSilences(before),
+    prune: (before: number): Promise<number> => store.pruneSilences(before),
   }
 }
 

@@ -95,6 +95,8 @@ const ALERT_COLUMNS = [
   'last_value', 'message', 'state', 'opened_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_reason', 'assignee',
 ] as const
 const ALERT_UPDATED = ['state', 'last_value', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_reason', 'assignee'] as const
+/** As in store.ts: resolved is final (the WHERE) and the first acknowledgement stands, whichever node writes later. */
+const UPDATE_SET = ALERT_UPDATED.map((c, i) => (c.startsWith('acknowledged_') ? `${c} = coalesce(${c}, $${i + 2})` : `${c} = $${i + 2}`)).join(', ')
 const SILENCE_COLUMNS = ['rule_id', 'device_id', 'city', 'reason', 'starts_at', 'ends_at', 'created_by', 'created_at'] as const
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
@@ -171,8 +173,7 @@ export async function createPostgresAlertStore(pool: pg.Pool): Promise<AlertStor
       return inTransaction(async (client) => {
         for (const a of updates) {
           const p = alertParams(a)
-          const set = ALERT_UPDATED.map((c, i) => `${c} = $${i + 2}`).join(', ')
-          await client.query(`UPDATE alerts SET ${set} WHERE id = $1`, [a.id, ...ALERT_UPDATED.map((c) => p[c])])
+          await client.query(`UPDATE alerts SET ${UPDATE_SET} WHERE id = $1 AND state != 'resolved'`, [a.id, ...ALERT_UPDATED.map((c) => p[c])])
         }
         for (const a of inserts) {
           const p = alertParams(a)

@@ -163,6 +163,25 @@ function contract(name: string, backend: () => Backend | Promise<Backend>): void
       expect(await other.maxAlertId()).toBe(3)
     })
 
+    it('keeps a resolution and the first acknowledgement whichever node writes later', async () => {
+      const leader = await b.open()
+      const follower = await b.open()
+      await leader.write([alert(1, 7), alert(2, 7)], [])
+      // Node 2 acknowledges alert 1 while the leader, not knowing it yet, resolves it.
+      await follower.write([], [{ ...alert(1, 7), state: 'acknowledged', acknowledgedAt: T0 + 50, acknowledgedBy: 'olga' }])
+      await leader.write([], [{ ...alert(1, 7), state: 'resolved', resolvedAt: T0 + 60, resolvedReason: 'cleared' }])
+      expect(await follower.getAlert(1)).toMatchObject({ state: 'resolved', acknowledgedAt: T0 + 50, acknowledgedBy: 'olga', resolvedReason: 'cleared' })
+      // The other order: the leader resolves alert 2 first; node 2's late acknowledgement changes nothing.
+      await leader.write([], [{ ...alert(2, 7), state: 'resolved', resolvedAt: T0 + 70, resolvedReason: 'cleared' }])
+      await follower.write([], [{ ...alert(2, 7), state: 'acknowledged', acknowledgedAt: T0 + 80, acknowledgedBy: 'ugo' }])
+      expect(await leader.getAlert(2)).toMatchObject({ state: 'resolved', acknowledgedAt: null, resolvedAt: T0 + 70 })
+      // A second acknowledgement does not replace the first.
+      await leader.write([alert(3, 8)], [])
+      await follower.write([], [{ ...alert(3, 8), state: 'acknowledged', acknowledgedAt: T0 + 90, acknowledgedBy: 'olga' }])
+      await leader.write([], [{ ...alert(3, 8), state: 'acknowledged', acknowledgedAt: T0 + 95, acknowledgedBy: 'ugo' }])
+      expect(await follower.getAlert(3)).toMatchObject({ state: 'acknowledged', acknowledgedAt: T0 + 90, acknowledgedBy: 'olga' })
+    })
+
     it('holds at most one alert per rule and device not resolved: a batch breaking it writes nothing', async () => {
       const store = await b.open()
       await store.write([alert(1, 7, { deviceId: 'aq-x' })], [])

@@ -354,8 +354,9 @@ export function createSqliteAlertStore(db: Database.Database) {
   const getRule = db.prepare<[number], RuleRow>('SELECT * FROM alert_rules WHERE id = ?')
   const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason, assignee)
     VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason, @assignee)`)
-  const updateAlert = db.prepare(`UPDATE alerts SET state = @state, last_value = @last_value, acknowledged_at = @acknowledged_at, acknowledged_by = @acknowledged_by,
-    resolved_at = @resolved_at, resolved_reason = @resolved_reason, assignee = @assignee WHERE id = @id`)
+  // Resolved is final and the first acknowledgement stands, whichever node writes later (cluster mode).
+  const updateAlert = db.prepare(`UPDATE alerts SET state = @state, last_value = @last_value, acknowledged_at = coalesce(acknowledged_at, @acknowledged_at),
+    acknowledged_by = coalesce(acknowledged_by, @acknowledged_by), resolved_at = @resolved_at, resolved_reason = @resolved_reason, assignee = @assignee WHERE id = @id AND state != 'resolved'`)
   const insertNote = db.prepare('INSERT INTO alert_notes (alert_id, at_ms, kind, actor, text, assignee) VALUES (@alertId, @at, @kind, @actor, @text, @assignee)')
   const listNotes = db.prepare<[number], { alert_id: number; at_ms: number; kind: AlertNote['kind']; actor: string; text: string | null; assignee: string | null }>(
     'SELECT * FROM alert_notes WHERE alert_id = ? ORDER BY id',

@@ -9,7 +9,7 @@ import { NotificationSchema, type Notification } from '../../../shared/notify.ts
 import { startSmtpReceiver, startWebhookReceiver, type ReceivedRequest, type SmtpReceiver, type WebhookReceiver } from '../../../../testkit/receivers.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer } from './email.ts'
-import { createNotifyStore } from './store.ts'
+import { asyncNotifyStore, createNotifyStore } from './store.ts'
 import { createUrlPolicy, parseAllowList, type UrlPolicyOptions } from './url-policy.ts'
 
 /**
@@ -60,7 +60,7 @@ function setup(options: { mailer?: ReturnType<typeof createMailer>; maxAttempts?
   const db = new Database(':memory:')
   const store = createNotifyStore(db, { keep: options.keep ?? 100, secretKey: randomBytes(32) })
   const urlPolicy = createUrlPolicy({ allow: parseAllowList(options.allow ?? '127.0.0.1'), lookup: options.lookup })
-  const deliveries = createDeliveries({ store, mailer: options.mailer, urlPolicy, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
+  const deliveries = createDeliveries({ store: asyncNotifyStore(store), mailer: options.mailer, urlPolicy, retry: { maxAttempts: options.maxAttempts ?? 4, baseMs: 20, maxMs: 200 }, timeoutMs: 5000 })
   return { db, store, deliveries }
 }
 

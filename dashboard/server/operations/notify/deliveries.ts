@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Notification } from '../../../shared/notify.ts'
 import type { Mailer } from './email.ts'
 import { withRetry, type AttemptResult, type RetryPolicy } from './retry.ts'
-import type { ContactPoint, NotifyStore } from './store.ts'
+import type { ContactPoint, NotifyStoreAsync } from './store.ts'
 import type { UrlPolicy } from './url-policy.ts'
 import { postWebhook } from './webhook.ts'
 
@@ -14,7 +14,7 @@ import { postWebhook } from './webhook.ts'
  */
 
 export interface DeliveriesOptions {
-  store: NotifyStore
+  store: NotifyStoreAsync
   /** Undefined without SMTP_URL: e-mail deliveries fail, saying so. */
   mailer?: Pick<Mailer, 'send'>
   /** NOTIFY_WEBHOOK_SECRET: for webhooks without their own. */
@@ -47,16 +47,16 @@ export function createDeliveries(options: DeliveriesOptions) {
   /** Delivers to one contact point; resolves with the delivery log id once finished. */
   async function deliverTo(cp: ContactPoint, n: Notification, policy: RetryPolicy = retry): Promise<number> {
     const body = JSON.stringify(n)
-    const id = store.startDelivery({ contactPointId: cp.id, notificationId: n.id, status: n.status, summary: n.summary, at: clock() })
+    const id = await store.startDelivery({ contactPointId: cp.id, notificationId: n.id, status: n.status, summary: n.summary, at: clock() })
     const outcome = await withRetry(
       () => attempt(cp, n, body),
       policy,
       abort.signal,
       (count, result) => {
-        if (!result.ok) store.attempted(id, { attempts: count, httpStatus: result.httpStatus ?? null, error: result.error })
+        if (!result.ok) void store.attempted(id, { attempts: count, httpStatus: result.httpStatus ?? null, error: result.error })
       },
     )
-    store.finishDelivery(id, { outcome: outcome.ok ? 'delivered' : 'failed', attempts: outcome.attempts, httpStatus: outcome.httpStatus, error: outcome.error, at: clock() })
+    await store.finishDelivery(id, { outcome: outcome.ok ? 'delivered' : 'failed', attempts: outcome.attempts, httpStatus: outcome.httpStatus, error: outcome.error, at: clock() })
     if (outcome.ok) stats.delivered += 1
     else {
       stats.failed += 1
@@ -75,16 +75,19 @@ export function createDeliveries(options: DeliveriesOptions) {
     /** To every enabled contact point, in the background. */
     send(n: Notification): void {
       if (abort.signal.aborted) return
-      for (const cp of store.list()) {
-        if (!cp.enabled) continue
-        track(deliverTo(cp, n)).catch((err: unknown) => options.logger?.warn({ err, contactPoint: cp.id }, 'notify: could not record a delivery'))
-      }
+      const sending = store.list().then((points) => {
+        for (const cp of points) {
+          if (!cp.enabled || abort.signal.aborted) continue
+          track(deliverTo(cp, n)).catch((err: unknown) => options.logger?.warn({ err, contactPoint: cp.id }, 'notify: could not record a delivery'))
+        }
+      })
+      track(sending).catch((err: unknown) => options.logger?.warn({ err }, 'notify: could not read the contact points'))
     },
 
     /** One delivery, one attempt (the API's "send test"): resolves with the log entry. */
     async test(cp: ContactPoint, n: Notification) {
       const id = await track(deliverTo(cp, n, { ...retry, maxAttempts: 1 }))
-      return store.getDelivery(id)!
+      return (await store.getDelivery(id))!
     },
 
     /** Resolves when every delivery under way has finished (tests). */

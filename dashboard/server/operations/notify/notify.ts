@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto'
-import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { ContactPointPatch, NewContactPoint, Notification } from '../../../shared/notify.ts'
 import type { AlertEvent, AlertView } from '../alerts/engine.ts'
 import { createDeliveries } from './deliveries.ts'
 import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
-import { createNotifyStore, type ContactPoint, type ContactPointFields } from './store.ts'
+import type { ContactPoint, ContactPointFields, NotifyStoreAsync } from './store.ts'
 import { createUrlPolicy, UrlPolicyError, type AllowEntry } from './url-policy.ts'
 
 /**
  * Alert notifications through contact points, wired in one place: the alert engine's events
  * (engine.onAlert, subscribed in app.ts) → grouping.ts (per rule and city, group window, minimum interval,
  * silences) → deliveries.ts (every enabled contact point: webhook.ts, email.ts; retries; the
- * delivery log in store.ts). Settings from cli/config.ts (NOTIFY_*, SMTP_*).
+ * delivery log in store.ts, or store-postgres.ts shared by several nodes). Settings from
+ * cli/config.ts (NOTIFY_*, SMTP_*). In cluster mode only the leader's alert engine tells it
+ * anything, so each message goes out once.
  */
 
 export interface NotifyOptions {
@@ -32,14 +33,13 @@ export interface NotifyOptions {
   retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number }
   /** Per attempt (webhook request, SMTP conversation step). Default 10 s. */
   timeoutMs?: number
-  /** Deliveries kept per contact point. Default 100. */
+  /** Deliveries kept per contact point (given to the store). Default 100. */
   deliveryLog?: number
 }
 
 export interface NotificationsDeps extends NotifyOptions {
-  db: Database.Database
-  /** The server key (DATA_DIR/secret-key): contact points' secrets are stored sealed under a key derived from it. */
-  secretKey: Buffer
+  /** Contact points and the delivery log. */
+  store: NotifyStoreAsync
   logger?: Pick<Logger, 'warn' | 'info'>
   clock?: () => number
   scheduler?: Scheduler
@@ -52,7 +52,7 @@ export class ContactPointError extends Error {}
 
 export function createNotifications(deps: NotificationsDeps) {
   const clock = deps.clock ?? Date.now
-  const store = createNotifyStore(deps.db, { keep: deps.deliveryLog ?? 100, secretKey: deps.secretKey })
+  const { store } = deps
   const urlPolicy = createUrlPolicy({ allow: deps.webhookAllow })
   const timeoutMs = deps.timeoutMs ?? 10_000
   const mailer: Mailer | undefined = deps.smtpUrl ? createMailer({ smtpUrl: deps.smtpUrl, from: deps.smtpFrom ?? 'piazza@localhost', timeoutMs }) : undefined
@@ -111,7 +111,7 @@ export function createNotifications(deps: NotificationsDeps) {
       return store.create(await check(fields), by, new Date(clock()).toISOString())
     },
     async update(id: number, patch: ContactPointPatch): Promise<ContactPoint> {
-      const cp = store.get(id)!
+      const cp = (await store.get(id))!
       if (cp.kind === 'webhook' && patch.addresses !== undefined) throw new ContactPointError('addresses apply to e-mail contact points; this one is a webhook')
       if (cp.kind === 'email' && (patch.url !== undefined || patch.secret !== undefined)) throw new ContactPointError('url and secret apply to webhooks; this one sends e-mail')
       const fields: ContactPointFields = {

@@ -27,8 +27,8 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       throw err
     }
   }
-  const existing = (id: number) => {
-    const cp = notifications.contactPoints.get(id)
+  const existing = async (id: number) => {
+    const cp = await notifications.contactPoints.get(id)
     if (!cp) throw notFound(`no contact point with id ${id}`)
     return cp
   }
@@ -52,7 +52,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
         },
       },
     },
-    async () => ({ items: notifications.contactPoints.list().map(contactPointView), email: notifications.emailConfigured, defaultSecret: notifications.defaultSecret }),
+    async () => ({ items: (await notifications.contactPoints.list()).map(contactPointView), email: notifications.emailConfigured, defaultSecret: notifications.defaultSecret }),
   )
 
   app.post(
@@ -92,7 +92,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       },
     },
     async (request) => {
-      const before = existing(request.params.id)
+      const before = await existing(request.params.id)
       const after = await checked(() => notifications.contactPoints.update(before.id, request.body))
       const changes = diff(contactPointView(before), contactPointView(after), [...AUDITED].filter((k) => k !== 'secret'))
       // The secret's value never reaches the log: only that it changed.
@@ -116,8 +116,8 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       },
     },
     async (request, reply) => {
-      const cp = existing(request.params.id)
-      notifications.contactPoints.remove(cp.id)
+      const cp = await existing(request.params.id)
+      await notifications.contactPoints.remove(cp.id)
       await audit.record({ actor: me(request), action: 'contact-point.delete', targetType: 'contact-point', target: String(cp.id), changes: diff(contactPointView(cp), { ...contactPointView(cp), name: null as never }, ['name']), details: { kind: cp.kind } })
       return reply.status(204).send(null)
     },
@@ -139,7 +139,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
       },
     },
     async (request) => {
-      const cp = existing(request.params.id)
+      const cp = await existing(request.params.id)
       const delivery = await notifications.test(cp)
       await audit.record({ actor: me(request), action: 'contact-point.test', targetType: 'contact-point', target: String(cp.id), details: { outcome: delivery.outcome } })
       return delivery
@@ -160,7 +160,7 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
         response: { 200: Type.Object({ items: Type.Array(DeliverySchema) }), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => ({ items: notifications.contactPoints.deliveries(existing(request.params.id).id, request.query.limit) }),
+    async (request) => ({ items: await notifications.contactPoints.deliveries((await existing(request.params.id)).id, request.query.limit) }),
   )
 
 }
