@@ -1,11 +1,6 @@
-import Database from 'better-sqlite3'
-import fs from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { postgresVersions, sqliteVersions } from '../../../../devices/migrations.ts'
-import { createDatabase } from '../../../../testkit/postgres.ts'
+import { sharedPostgres, sharedSqlite } from '../../../../testkit/shared-databases.ts'
 import type { RuleDefinition } from './rules.ts'
 import { createPostgresAlertStore, POSTGRES_ALERT_MIGRATIONS } from './store-postgres.ts'
 import { ALERT_MIGRATIONS, asyncAlertStore, createSqliteAlertStore, type Alert, type AlertStore } from './store.ts'
@@ -23,48 +18,28 @@ interface Backend {
   cleanup(): Promise<void>
 }
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-
 function sqliteBackend(): Backend {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-alert-store-'))
-  dirs.push(dir)
-  const dbs: Database.Database[] = []
-  const db = () => {
-    const opened = new Database(join(dir, 'registry.db'))
-    opened.pragma('journal_mode = WAL')
-    opened.pragma('busy_timeout = 5000')
-    dbs.push(opened)
-    return opened
-  }
+  const shared = sharedSqlite('piazza-alert-store-')
+  const db = () => shared.open()
   return {
     open: async () => asyncAlertStore(createSqliteAlertStore(db())),
     versions: async () => sqliteVersions(db(), 'alerts'),
     newest: ALERT_MIGRATIONS.length,
     async cleanup() {
-      for (const d of dbs) d.close()
+      shared.close()
     },
   }
 }
 
 async function postgresBackend(): Promise<Backend> {
-  const url = await createDatabase(inject('postgresUrl'))
-  const pools: pg.Pool[] = []
-  const pool = () => {
-    const p = new pg.Pool({ connectionString: url, max: 3 })
-    pools.push(p)
-    return p
-  }
+  const shared = await sharedPostgres(inject('postgresUrl'))
+  const pool = () => shared.pool()
   const admin = pool()
   return {
     open: () => createPostgresAlertStore(pool()),
     versions: () => postgresVersions(admin, 'alerts'),
     newest: POSTGRES_ALERT_MIGRATIONS.length,
-    async cleanup() {
-      await Promise.all(pools.map((p) => p.end()))
-    },
+    cleanup: () => shared.close(),
   }
 }
 

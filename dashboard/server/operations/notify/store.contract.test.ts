@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import Database from 'better-sqlite3'
-import fs from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { migratePostgres, migrateSqlite, postgresVersions, sqliteVersions } from '../../../../devices/migrations.ts'
-import { createDatabase } from '../../../../testkit/postgres.ts'
+import { sharedPostgres, sharedSqlite } from '../../../../testkit/shared-databases.ts'
 import { createSecretBox } from './secret-box.ts'
 import { createPostgresNotifyStore, postgresNotifyMigrations } from './store-postgres.ts'
 import { asyncNotifyStore, CONTACT_POINT_SECRETS, createNotifyStore, notifyMigrations, type ContactPointFields, type NotifyStoreAsync } from './store.ts'
@@ -24,22 +19,9 @@ interface Backend {
   cleanup(): Promise<void>
 }
 
-const dirs: string[] = []
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-
 function sqliteBackend(): Backend {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-notify-store-'))
-  dirs.push(dir)
-  const dbs: Database.Database[] = []
-  const db = () => {
-    const opened = new Database(join(dir, 'registry.db'))
-    opened.pragma('journal_mode = WAL')
-    opened.pragma('busy_timeout = 5000')
-    dbs.push(opened)
-    return opened
-  }
+  const shared = sharedSqlite('piazza-notify-store-')
+  const db = () => shared.open()
   const key = randomBytes(32)
   return {
     open: async (keep = 100, secretKey = key) => asyncNotifyStore(createNotifyStore(db(), { keep, secretKey })),
@@ -54,19 +36,14 @@ function sqliteBackend(): Backend {
     stored: async () => Object.fromEntries((db().prepare('SELECT id, secret FROM contact_points').all() as { id: number; secret: string | null }[]).map((r) => [r.id, r.secret])),
     newest: notifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).length,
     async cleanup() {
-      for (const d of dbs) d.close()
+      shared.close()
     },
   }
 }
 
 async function postgresBackend(): Promise<Backend> {
-  const url = await createDatabase(inject('postgresUrl'))
-  const pools: pg.Pool[] = []
-  const pool = () => {
-    const p = new pg.Pool({ connectionString: url, max: 3 })
-    pools.push(p)
-    return p
-  }
+  const shared = await sharedPostgres(inject('postgresUrl'))
+  const pool = () => shared.pool()
   const admin = pool()
   const key = randomBytes(32)
   return {
@@ -82,9 +59,7 @@ async function postgresBackend(): Promise<Backend> {
     },
     stored: async () => Object.fromEntries((await admin.query<{ id: number; secret: string | null }>('SELECT id, secret FROM contact_points')).rows.map((r) => [r.id, r.secret])),
     newest: postgresNotifyMigrations(createSecretBox(key, CONTACT_POINT_SECRETS)).length,
-    async cleanup() {
-      await Promise.all(pools.map((p) => p.end()))
-    },
+    cleanup: () => shared.close(),
   }
 }
 
