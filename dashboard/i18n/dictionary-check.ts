@@ -29,9 +29,15 @@ export function dictionaryProblems(dictionary: Record<string, unknown>): string[
   return problems
 }
 
-/** Interpolating functions take words, numbers or a function that marks a word up: try each. */
+/**
+ * A stand-in for structured arguments (an object of figures, a set of formatters): any property is
+ * itself, calling it gives '2', and it reads as '2' in a template or as a number.
+ */
+const anything: unknown = new Proxy(() => '2', { get: (_target, key) => (key === Symbol.toPrimitive ? () => '2' : anything) })
+
+/** Interpolating functions take words, numbers, a function that marks a word up, or structured arguments: try each. */
 function callWithSamples(f: (...a: unknown[]) => unknown): unknown {
-  for (const sample of ['2', 2, (x: unknown) => x]) {
+  for (const sample of ['2', 2, (x: unknown) => x, anything]) {
     try {
       return f(sample, sample, sample, sample)
     } catch {

@@ -10,7 +10,13 @@ import { DeviceRefSchema, DeviceStatusSchema, LoginRefusalSchema } from '../../d
 export const CheckStateSchema = Type.Union([Type.Literal('pending'), Type.Literal('ok'), Type.Literal('warn'), Type.Literal('fail')])
 export type CheckState = Static<typeof CheckStateSchema>
 
-export const CheckSchema = Type.Object({ state: CheckStateSchema, message: Type.String() })
+export const CheckSchema = Type.Object({
+  state: CheckStateSchema,
+  /** In English, for API clients and logs; the page words the check from `code` and `params` in its language. */
+  message: Type.String(),
+  code: Type.String({ description: 'what the check found, e.g. connected, login-refused, in-range, far-from-city' }),
+  params: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]), { description: 'the figures and names the message gives (seconds, km, counts, ids)' }),
+})
 export type Check = Static<typeof CheckSchema>
 
 export const StageSchema = Type.Union(

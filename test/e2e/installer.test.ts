@@ -175,6 +175,8 @@ describe('an installer commissions a device from a phone', () => {
     await screenshot(page, 'installer-commissioning-login-refused')
     await page.getByTestId('lang-it').click()
     await expect.poll(() => banner.textContent(), WAIT).toMatch(/^La password è sbagliata: il broker ha rifiutato l’accesso del dispositivo\./)
+    // The checks below it too, worded by the page from what the server found.
+    expect(await page.getByTestId('check-connection').textContent()).toContain('Connessione accesso rifiutato: password sbagliata')
     await page.getByTestId('theme-toggle').click()
     await expect.poll(() => page.locator('html').getAttribute('data-theme'), WAIT).toBe('dark')
     await screenshot(page, 'installer-commissioning-login-refused-it-dark')

@@ -10,6 +10,7 @@ import { bannerFor } from './banner.ts'
 import { useStrings } from '../../i18n/react.tsx'
 import { fieldLabelOr, typeLabelOr, unitLabel } from '../devices/kind-strings.ts'
 import { COMMISSIONING_STRINGS } from './commissioning-strings.ts'
+import { useCheckWords } from './check-words.ts'
 import { appLocale } from '../locale.ts'
 import { live } from '../live/connection.ts'
 
@@ -101,6 +102,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
   const [actionError, setActionError] = useState('')
   const [, tick] = useState(0)
   const t = useStrings(COMMISSIONING_STRINGS)
+  const checkWords = useCheckWords()
   // Keeps "12 s ago" current.
   useEffect(() => {
     const timer = setInterval(() => tick((n) => n + 1), 5000)
@@ -242,7 +244,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
                 {{ ok: '✓', warn: '!', fail: '✕', pending: '…' }[state.checks[key].state]}
               </span>
               <span>
-                <strong>{t.checks[key]}</strong> {state.checks[key].message}
+                <strong>{t.checks[key]}</strong> {checkWords(state.checks[key])}
               </span>
             </li>
           ))}

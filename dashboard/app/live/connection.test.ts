@@ -362,7 +362,7 @@ describe('sequence gaps', () => {
 })
 
 describe('commissioning through the one socket', () => {
-  const check = { state: 'pending', message: '' } as const
+  const check = { state: 'pending', message: '', code: 'waiting', params: {} } as const
   const state = (id: string, stage: CommissioningState['stage'] = 'waiting'): CommissioningState => ({
     device: { id, type: 'air-quality', city: 'firenze', cityName: 'Firenze', name: 'Sensor', lat: 43.77, lon: 11.26, interval: 60, status: 'active', createdBy: 'ivan' },
     stage,

@@ -55,6 +55,9 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** A check: what it found (`code`, `params`, for the page to word in its language) and the same in English. */
+const check = (state: Check['state'], code: string, params: Check['params'], message: string): Check => ({ state, code, params, message })
+
 const seconds = (s: number) => (s >= 120 ? `${+(s / 60).toFixed(1)} min` : `${+s.toFixed(1)} s`)
 
 /** The commissioning state of a device from its track; `connected` is the feed's word when the track has none. */
@@ -66,44 +69,44 @@ export function assess(device: Device, track: Track | undefined, isConnected: bo
   const everConnected = t.everConnected || connected || t.first !== undefined
 
   let connection: Check
-  if (device.status !== 'active') connection = { state: 'fail', message: `the device is ${device.status}: the broker refuses it` }
-  else if (connected) connection = { state: 'ok', message: 'connected to the broker' }
-  else if (t.loginRefusal && t.loginRefusal.at >= (t.disconnectedAt ?? t.connectedAt ?? 0)) connection = { state: 'fail', message: `login refused: ${t.loginRefusal.message}` }
-  else if (everConnected) connection = { state: 'warn', message: 'not connected now (it was connected before)' }
-  else connection = { state: 'pending', message: `waiting for the device to connect with client id and username '${id}'` }
+  if (device.status !== 'active') connection = check('fail', 'not-active', { status: device.status }, `the device is ${device.status}: the broker refuses it`)
+  else if (connected) connection = check('ok', 'connected', {}, 'connected to the broker')
+  else if (t.loginRefusal && t.loginRefusal.at >= (t.disconnectedAt ?? t.connectedAt ?? 0)) connection = check('fail', 'login-refused', { reason: t.loginRefusal.reason, message: t.loginRefusal.message }, `login refused: ${t.loginRefusal.message}`)
+  else if (everConnected) connection = check('warn', 'was-connected', {}, 'not connected now (it was connected before)')
+  else connection = check('pending', 'waiting-connection', { id }, `waiting for the device to connect with client id and username '${id}'`)
 
   const reading: Check = t.first
-    ? { state: 'ok', message: `${t.accepted} reading${t.accepted === 1 ? '' : 's'} accepted` }
-    : { state: 'pending', message: `waiting for the first reading on devices/${id}/telemetry` }
+    ? check('ok', 'accepted', { count: t.accepted }, `${t.accepted} reading${t.accepted === 1 ? '' : 's'} accepted`)
+    : check('pending', 'waiting-reading', { topic: `devices/${id}/telemetry` }, `waiting for the first reading on devices/${id}/telemetry`)
 
   let values: Check
-  if (t.lastEvent === 'rejected' && t.rejections[0]) values = { state: 'fail', message: `the last payload was refused: ${t.rejections[0].reason}` }
+  if (t.lastEvent === 'rejected' && t.rejections[0]) values = check('fail', 'payload-refused', { reason: t.rejections[0].reason }, `the last payload was refused: ${t.rejections[0].reason}`)
   else if (t.last) {
     const kind = KINDS[device.type]
     const fields = kind.fieldNames.filter((f) => typeof t.last!.values[f] === 'number')
-    values = { state: 'ok', message: `${fields.length} field${fields.length === 1 ? '' : 's'} within range: ${fields.join(', ')}` }
-  } else values = { state: 'pending', message: 'waiting for a reading' }
+    values = check('ok', 'in-range', { count: fields.length, fields: fields.join(', ') }, `${fields.length} field${fields.length === 1 ? '' : 's'} within range: ${fields.join(', ')}`)
+  } else values = check('pending', 'waiting-values', {}, 'waiting for a reading')
 
   let location: Check
-  if (!city) location = { state: 'fail', message: `unknown city '${device.city}'` }
+  if (!city) location = check('fail', 'unknown-city', { city: device.city }, `unknown city '${device.city}'`)
   else {
     const km = distanceKm(device.lat, device.lon, city.lat, city.lon)
     location =
       km <= CITY_RADIUS_KM
-        ? { state: 'ok', message: `${km.toFixed(1)} km from the centre of ${city.name}` }
-        : { state: 'fail', message: `${km.toFixed(1)} km from the centre of ${city.name}, more than ${CITY_RADIUS_KM} km: correct the location or the city` }
+        ? check('ok', 'near-city', { km: +km.toFixed(1), city: city.name }, `${km.toFixed(1)} km from the centre of ${city.name}`)
+        : check('fail', 'far-from-city', { km: +km.toFixed(1), city: city.name, max: CITY_RADIUS_KM }, `${km.toFixed(1)} km from the centre of ${city.name}, more than ${CITY_RADIUS_KM} km: correct the location or the city`)
     const lat = t.last?.values.lat
     const lon = t.last?.values.lon
     if (location.state === 'ok' && device.type === 'bus' && typeof lat === 'number' && typeof lon === 'number') {
       const away = distanceKm(lat, lon, city.lat, city.lon)
-      if (away > CITY_RADIUS_KM) location = { state: 'warn', message: `the bus reports a position ${away.toFixed(1)} km from the centre of ${city.name}` }
+      if (away > CITY_RADIUS_KM) location = check('warn', 'bus-away', { km: +away.toFixed(1), city: city.name }, `the bus reports a position ${away.toFixed(1)} km from the centre of ${city.name}`)
     }
   }
 
   let interval: Check
   let measuredInterval: number | undefined
   if (t.times.length < 2) {
-    interval = { state: 'pending', message: `waiting for ${t.times.length === 0 ? 'two readings' : 'a second reading'} to measure the interval (expected every ${seconds(device.interval)})` }
+    interval = check('pending', t.times.length === 0 ? 'waiting-two-readings' : 'waiting-second-reading', { expected: device.interval }, `waiting for ${t.times.length === 0 ? 'two readings' : 'a second reading'} to measure the interval (expected every ${seconds(device.interval)})`)
   } else {
     const gaps: number[] = []
     for (let i = 1; i < t.times.length; i++) gaps.push((t.times[i]! - t.times[i - 1]!) / 1000)
@@ -111,11 +114,13 @@ export function assess(device: Device, track: Track | undefined, isConnected: bo
     const ratio = measuredInterval / device.interval
     interval =
       ratio >= 0.5 && ratio <= 1.5
-        ? { state: 'ok', message: `about every ${seconds(measuredInterval)} (expected ${seconds(device.interval)})` }
-        : {
-            state: 'fail',
-            message: `readings come every ${seconds(measuredInterval)}, expected every ${seconds(device.interval)}: fix the device's reporting interval or the expected interval`,
-          }
+        ? check('ok', 'interval-ok', { measured: measuredInterval, expected: device.interval }, `about every ${seconds(measuredInterval)} (expected ${seconds(device.interval)})`)
+        : check(
+            'fail',
+            'interval-off',
+            { measured: measuredInterval, expected: device.interval },
+            `readings come every ${seconds(measuredInterval)}, expected every ${seconds(device.interval)}: fix the device's reporting interval or the expected interval`,
+          )
   }
 
   let stage: Stage

@@ -88,7 +88,7 @@ describe('commissioning channel and room enforcement over Socket.IO', () => {
     t.feed.connection(ivanDevice.id, false)
     t.feed.loginRefused({ deviceId: ivanDevice.id, reason: 'bad-secret', message, at: Date.now() + 1 })
     await vi.waitFor(() => expect(states.at(-1)?.loginRefusal?.reason).toBe('bad-secret'), { timeout: 20_000 })
-    expect(states.at(-1)!.checks.connection).toEqual({ state: 'fail', message: `login refused: ${message}` })
+    expect(states.at(-1)!.checks.connection).toMatchObject({ state: 'fail', code: 'login-refused', message: `login refused: ${message}` })
     t.feed.connection(ivanDevice.id, true)
     await vi.waitFor(() => expect(states.at(-1)?.checks.connection.state).toBe('ok'), { timeout: 20_000 })
   })

@@ -191,7 +191,7 @@ describe('device lifecycle API', () => {
       let s = await state()
       expect(s.stage).toBe('waiting')
       expect(s.checks.connection.state).toBe('pending')
-      expect(s.checks.location).toEqual({ state: 'ok', message: expect.stringMatching(/km from the centre of Firenze/) })
+      expect(s.checks.location).toMatchObject({ state: 'ok', code: 'near-city', message: expect.stringMatching(/km from the centre of Firenze/) })
 
       t.feed.connection(d.id, true)
       s = await state()
@@ -201,7 +201,7 @@ describe('device lifecycle API', () => {
       t.feed.rejected(device, [{ code: 'out-of-range', reason: 'pm25: -3 is below the minimum 0' }], Date.now())
       s = await state()
       expect(s.rejections[0]).toMatchObject({ code: 'out-of-range', reason: 'pm25: -3 is below the minimum 0' })
-      expect(s.checks.values).toEqual({ state: 'fail', message: 'the last payload was refused: pm25: -3 is below the minimum 0' })
+      expect(s.checks.values).toMatchObject({ state: 'fail', code: 'payload-refused', message: 'the last payload was refused: pm25: -3 is below the minimum 0' })
 
       const t0 = Date.now() - 20_000
       t.feed.accepted(device, [{ time: t0, values: { ts: t0, pm25: 12.5, pm10: 20 } }], Date.now())
@@ -227,7 +227,7 @@ describe('device lifecycle API', () => {
       expect(s.stage).toBe('receiving')
       expect(s.checks.location.state).toBe('fail')
       expect(s.checks.location.message).toMatch(/^5\d\.\d km from the centre of Firenze, more than 15 km/)
-      expect(s.checks.interval).toEqual({ state: 'fail', message: expect.stringMatching(/readings come every 5 s, expected every 60 s/) })
+      expect(s.checks.interval).toMatchObject({ state: 'fail', code: 'interval-off', message: expect.stringMatching(/readings come every 5 s, expected every 60 s/) })
     })
 
     it('answers 401, 403 (other city) and 404', async () => {
