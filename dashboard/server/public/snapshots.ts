@@ -5,8 +5,7 @@ import type { Device, DeviceRef, Registry } from '../../../devices/registry.ts'
 import type { LastReading, Storage } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import { computeCityFromMemory, createCityCompute, newCityHistoryCache, type CityHistoryCache, type CitySnapshot } from './city-compute.ts'
-import { HOUR_MS } from '../../../devices/aqi.ts'
-import { addReading, HISTORY_HOURS, hoursWithData, loadStation, newStationMemory, seedLatest, TYPE, type StationMemory } from './station-memory.ts'
+import { addReading, historyStart, hoursWithData, loadStation, newStationMemory, seedLatest, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
  * The public air-quality snapshots: one per city, recomputed when its readings arrive (at most
@@ -297,7 +296,7 @@ export function createSnapshots(options: SnapshotOptions) {
       const newest = await newestReadings()
       warming = false
       if (closed) return
-      const historyFrom = Math.floor(clock() / HOUR_MS) * HOUR_MS - HISTORY_HOURS * HOUR_MS
+      const historyFrom = historyStart(clock())
       for (const c of cities) {
         for (const device of activeStations(c.id)) {
           stationCity.set(device.id, c.id)

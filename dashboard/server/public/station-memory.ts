@@ -49,6 +49,8 @@ const P = EAQI_POLLUTANTS.length
 const F = PUBLIC_FIELDS.length
 
 export const floorHour = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS
+/** Where the week of history a station keeps starts, at `now`. */
+export const historyStart = (now: number) => floorHour(now) - HISTORY_HOURS * HOUR_MS
 export const round1 = (v: number) => Math.round(v * 10) / 10
 
 /** The minute and hour rings of one station: views into one buffer, allocated with its first data. */
@@ -315,7 +317,7 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
   const generation = ++m.generation
   if (fresh) reset(m)
   const now = clock()
-  const historyFrom = floorHour(now) - HISTORY_HOURS * HOUR_MS
+  const historyFrom = historyStart(now)
   const rawFrom = floorHour(now - DUPLICATE_WINDOW_MS)
   const rawTo = now + FUTURE_MS + 1
   const hoursLimit = Math.ceil((rawFrom - historyFrom) / HOUR_MS) + 1
