@@ -62,52 +62,74 @@ export interface BackfillResult {
 }
 
 /**
+ * Sends one device's backlog payloads, each at QoS 1 after the previous one's PUBACK (what a
+ * device does: the broker may slow it down, quotas), and resolves once all are acknowledged;
+ * rejects when `signal` aborts.
+ */
+export type BacklogPublisher = (entry: FleetEntry, payloads: string[], signal?: AbortSignal) => Promise<void>
+
+/**
  * Publishes the back-fill of `fleet` (only the entries given: the caller picks those with nothing
  * stored) and resolves when the broker has acknowledged every message. A few devices at a time.
+ * Stopped by `signal`: no device is started after it, the ones under way stop between messages,
+ * and it rejects with the signal's reason once none is under way (onDevice has named the
+ * devices that were done).
  */
 export async function backfillFleet(options: {
-  mqttUrl: string
+  /** How each device's backlog goes out: `ownConnections(mqttUrl)`, or a running fleet's connections. */
+  publish: BacklogPublisher
   fleet: FleetEntry[]
   seed: number
   now?: number
   /** Which part of each device's history (default: all of it). */
   part?: BackfillPart
   concurrency?: number
-  onDevice?: (done: number, total: number) => void
+  signal?: AbortSignal
+  onDevice?: (done: number, total: number, entry: FleetEntry) => void
 }): Promise<BackfillResult> {
   const started = Date.now()
   const now = options.now ?? started
   const result: BackfillResult = { devices: 0, readings: 0, messages: 0, ms: 0 }
   let next = 0
+  let failed: { reason: unknown } | undefined
   const worker = async () => {
-    while (next < options.fleet.length) {
+    while (!failed && next < options.fleet.length) {
+      options.signal?.throwIfAborted()
       const entry = options.fleet[next++]!
       const chunks = chunkBacklog(backfillReadings(entry.device, options.seed, now, options.part))
-      await publishBacklog(options.mqttUrl, entry, chunks.map((c) => c.payload))
+      await options.publish(entry, chunks.map((c) => c.payload), options.signal)
       result.devices++
       result.messages += chunks.length
       for (const c of chunks) result.readings += c.readings
-      options.onDevice?.(result.devices, options.fleet.length)
+      options.onDevice?.(result.devices, options.fleet.length, entry)
     }
   }
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker))
+  // A failure stops the other workers at their next device, and every worker settles before
+  // this does: none is left publishing behind a rejection.
+  const run = () => worker().catch((reason: unknown) => void (failed ??= { reason }))
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, run))
+  if (failed) throw failed.reason
   result.ms = Date.now() - started
   return result
 }
 
-/** One device: connect with its own credentials, publish each payload at QoS 1, wait for every PUBACK, leave. */
-async function publishBacklog(mqttUrl: string, { device, secret }: FleetEntry, payloads: string[]): Promise<void> {
-  const client = connect(mqttUrl, { protocolVersion: 4, clientId: device.id, username: device.id, password: secret, clean: true, reconnectPeriod: 0, connectTimeout: 10_000 })
-  try {
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve())
-      client.once('error', reject)
-      client.once('close', () => reject(new Error(`back-fill: ${device.id} could not connect to ${mqttUrl}`)))
-    })
-    const topic = `devices/${device.id}/telemetry`
-    // Sequential: the broker may slow a device down (quotas); one message in flight is what a device does.
-    for (const payload of payloads) await client.publishAsync(topic, payload, { qos: 1 })
-  } finally {
-    await client.endAsync()
+/** Each device connects with its own credentials (its own client id), publishes its backlog, and leaves. */
+export const ownConnections =
+  (mqttUrl: string): BacklogPublisher =>
+  async ({ device, secret }, payloads, signal) => {
+    const client = connect(mqttUrl, { protocolVersion: 4, clientId: device.id, username: device.id, password: secret, clean: true, reconnectPeriod: 0, connectTimeout: 10_000 })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve())
+        client.once('error', reject)
+        client.once('close', () => reject(new Error(`back-fill: ${device.id} could not connect to ${mqttUrl}`)))
+      })
+      const topic = `devices/${device.id}/telemetry`
+      for (const payload of payloads) {
+        signal?.throwIfAborted()
+        await client.publishAsync(topic, payload, { qos: 1 })
+      }
+    } finally {
+      await client.endAsync()
+    }
   }
-}

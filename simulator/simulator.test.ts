@@ -27,6 +27,8 @@ interface Received {
 async function startBroker(registry: Registry, port = 0) {
   const received: Received[] = []
   const refused: string[] = []
+  /** Client ids of the connections that logged in, one entry per connection. */
+  const connections: string[] = []
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
       const refuse = () => {
@@ -40,6 +42,7 @@ async function startBroker(registry: Registry, port = 0) {
       )
     },
   })
+  aedes.on('client', (client) => connections.push(client.id))
   aedes.on('publish', (packet, client) => {
     if (client) received.push({ clientId: client.id, topic: packet.topic, payload: Buffer.from(packet.payload) })
   })
@@ -48,6 +51,7 @@ async function startBroker(registry: Registry, port = 0) {
   return {
     received,
     refused,
+    connections,
     port: (server.address() as AddressInfo).port,
     async stop() {
       // Stop accepting first, so reconnecting devices can't slip into a closing broker.
@@ -228,6 +232,49 @@ describe('simulator against an MQTT broker', () => {
     }
     expect(rejectedMessages).toBe(stats.badPayloads)
     expect(burstFound).toBe(true)
+  })
+
+  it('publishAs sends a backlog over a device’s own live connection, waits while it is offline, and stops when told or closed', async () => {
+    const fleet = await fleetOf(['weather', 'parking'])
+    const broker = await startBroker(registry)
+    brokers.push(broker)
+    sim = createSimulator({ mqttUrl: `mqtt://127.0.0.1:${broker.port}`, fleet, intervalSeconds: 0.1, seed: 3, logger: pino({ level: 'silent' }) })
+    const s = sim
+    const { id } = fleet[0]!.device
+    await expect(s.publishAs(id, '[]')).rejects.toThrow(`simulator: device '${id}' has not started; publishAs() needs start() to have resolved`)
+    await s.start()
+    await expect(s.publishAs('no-such-device', '[]')).rejects.toThrow("simulator: no device 'no-such-device' in this fleet")
+
+    // Resolves on each message's PUBACK; the messages go in order over the one connection the
+    // device publishes live on (a second one with its client id would take the first one over).
+    const marked = (m: Received) => m.payload.toString().startsWith('["backlog')
+    // (The broker's 'publish' event, which the test broker records, may come after the PUBACK.)
+    for (let i = 0; i < 5; i++) await s.publishAs(id, `["backlog ${i}"]`)
+    await expect.poll(() => telemetry(broker.received, id).filter(marked).map((m) => m.payload.toString()), WAIT).toEqual([0, 1, 2, 3, 4].map((i) => `["backlog ${i}"]`))
+    expect(broker.connections.filter((c) => c === id)).toEqual([id])
+    const live = telemetry(broker.received, id).filter((m) => !marked(m)).length
+    await expect.poll(() => telemetry(broker.received, id).filter((m) => !marked(m)).length, { ...WAIT, message: 'live readings go on' }).toBeGreaterThan(live)
+
+    // Offline, it waits for the device's connection to come back.
+    await broker.stop()
+    await expect.poll(() => s.stats().connected, { ...WAIT, message: 'every device to notice the broker is gone' }).toBe(0)
+    const sent = s.publishAs(id, '["backlog while offline"]')
+    const again = await startBroker(registry, broker.port)
+    brokers.push(again)
+    await sent
+    await expect.poll(() => telemetry(again.received, id).filter(marked).map((m) => m.payload.toString()), WAIT).toEqual(['["backlog while offline"]'])
+
+    // Told to stop, or the simulator closing, ends a wait for the connection with the reason.
+    await again.stop()
+    await expect.poll(() => s.stats().connected, { ...WAIT, message: 'every device to notice the broker is gone again' }).toBe(0)
+    const told = new AbortController()
+    const stopped = expect(s.publishAs(id, '["never"]', told.signal)).rejects.toThrow('told to stop')
+    told.abort(new Error('told to stop'))
+    await stopped
+    const closing = expect(s.publishAs(id, '["never"]')).rejects.toThrow('simulator closed')
+    await s.close()
+    await closing
+    await expect(s.publishAs(id, '["never"]')).rejects.toThrow('simulator closed')
   })
 })
 

@@ -84,6 +84,13 @@ export interface Simulator {
   stats(): SimulatorStats
   /** Which devices carry a fault, for logs and tests. */
   faulty: { wrongCredentials: string[]; silent: string[] }
+  /**
+   * Publishes one message (QoS 1) over a device's own live connection, once it is connected, and
+   * resolves on its PUBACK: a back-fill sent while the device publishes live (a second
+   * connection with the same client id would take the first one over). Not counted in stats().
+   * Rejects when `signal` aborts or the simulator closes; call it only after start() resolved.
+   */
+  publishAs(deviceId: string, payload: string, signal?: AbortSignal): Promise<void>
   /** Resolves when the simulator has stopped (durationMs elapsed or close()). */
   stopped: Promise<void>
   close(): Promise<void>
@@ -137,6 +144,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   let connected = 0
   let startedAt = Date.now()
   let closing = false
+  const closingSignal = new AbortController()
   const timers: NodeJS.Timeout[] = []
 
   const devices: SimDevice[] = deps.fleet.map(({ device, secret }) => ({
@@ -166,6 +174,8 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
 
   let resolveStopped!: () => void
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve))
+
+  const byId = new Map(devices.map((d) => [d.device.id, d]))
 
   const telemetryTopic = (d: SimDevice) => `devices/${d.device.id}/telemetry`
   const statusTopic = (d: SimDevice) => `devices/${d.device.id}/status`
@@ -312,6 +322,18 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     }
   }
 
+  async function publishAs(deviceId: string, payload: string, signal?: AbortSignal): Promise<void> {
+    const d = byId.get(deviceId)
+    if (!d) throw new Error(`simulator: no device '${deviceId}' in this fleet`)
+    if (!d.client) throw new Error(`simulator: device '${deviceId}' has not started; publishAs() needs start() to have resolved`)
+    const stop = signal ? AbortSignal.any([signal, closingSignal.signal]) : closingSignal.signal
+    stop.throwIfAborted()
+    // Offline, wait for the connection rather than leave the message in mqtt.js's offline queue:
+    // the caller paces by our answer, and a closing simulator must not be left with a queue.
+    if (!d.client.connected) await connection(d.client, stop)
+    await d.client.publishAsync(telemetryTopic(d), payload, { qos: 1 })
+  }
+
   function stats(): SimulatorStats {
     let buffered = 0
     for (const d of devices) buffered += d.buffer.length
@@ -322,6 +344,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   function close(): Promise<void> {
     closed ??= (async () => {
       closing = true
+      closingSignal.abort(new Error('simulator closed'))
       for (const t of timers) clearInterval(t)
       await Promise.all(
         devices.map(async (d) => {
@@ -346,7 +369,23 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     return closed
   }
 
-  return { start, stats, faulty, stopped, close }
+  return { start, stats, faulty, publishAs, stopped, close }
+}
+
+/** Resolves at the client's next connect; rejects with the signal's reason if it aborts first. */
+function connection(client: MqttClient, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const connected = () => {
+      signal.removeEventListener('abort', aborted)
+      resolve()
+    }
+    const aborted = () => {
+      client.removeListener('connect', connected)
+      reject(signal.reason)
+    }
+    client.once('connect', connected)
+    signal.addEventListener('abort', aborted, { once: true })
+  })
 }
 
 /** Splits a backlog into JSON array payloads of at most maxBatch readings and about maxBytes each. */
