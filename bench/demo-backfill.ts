@@ -17,7 +17,8 @@ import { planFleet } from '../simulator/fleet.ts'
  * runs them. Prints the back-fill's own lines with the seconds since start, then one JSON line:
  * when every city had an air-quality index (indexS), when the fleet went live (liveS: the last
  * 24 hours acknowledged) and when the store first held a live reading (liveStoredS: one stamped
- * after the fleet went live, of one of a sample of devices), when the broker had acknowledged
+ * after the fleet went live, of one of a sample of devices; liveLagS: from then on until the whole
+ * back-fill is stored, the longest the sample's newest stored reading was behind the clock), when the broker had acknowledged
  * the whole back-fill (ackedS: the days before, sent meanwhile) and when the store held all of
  * it (storedS: the write-ahead log drained), and the CPU seconds the process used. Add
  * --cpu-prof to node's options for a profile.
@@ -41,21 +42,27 @@ const liveAt = Date.now()
 const liveS = seconds(started)
 const sample = planFleet({ devices, seed: 1 }).filter((_, i) => i % 20 === 0)
 let liveStoredS: number | undefined
+let liveLagS = 0
+let probing = true
 const probe = (async () => {
-  while (liveStoredS === undefined) {
-    for (const d of sample) if (((await server.storage.latest({ deviceId: d.id, type: d.type }))?.time ?? 0) > liveAt) liveStoredS ??= seconds(started)
+  while (probing || liveStoredS === undefined) {
+    let newest = 0
+    for (const d of sample) newest = Math.max(newest, (await server.storage.latest({ deviceId: d.id, type: d.type }))?.time ?? 0)
+    if (newest > liveAt) liveStoredS ??= seconds(started)
+    if (liveStoredS !== undefined) liveLagS = Math.max(liveLagS, seconds(newest))
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
 })()
 const backfill = await whole
 const ackedS = seconds(started)
-await probe
 while (server.ingest.wal.unreadRecords() > 0) await new Promise((resolve) => setTimeout(resolve, 100))
 const storedS = seconds(started)
+probing = false
+await probe
 while (indexS === undefined) await new Promise((resolve) => setTimeout(resolve, 100))
 clearInterval(poll)
 const cpu = process.cpuUsage()
-console.log(JSON.stringify({ devices, readings: backfill.readings, messages: backfill.messages, indexS, liveS, liveStoredS, ackedS, storedS, cpuS: Math.round((cpu.user + cpu.system) / 1e5) / 10 }))
+console.log(JSON.stringify({ devices, readings: backfill.readings, messages: backfill.messages, indexS, liveS, liveStoredS, liveLagS, ackedS, storedS, cpuS: Math.round((cpu.user + cpu.system) / 1e5) / 10 }))
 await fleet.close()
 await server.close()
 fs.rmSync(dataDir, { recursive: true, force: true })

@@ -230,6 +230,7 @@ describe('demo back-fill', () => {
     const n = Object.keys(left).length
     expect(n).toBeGreaterThan(0)
     expect(n).toBeLessThanOrEqual(18)
+    expect(backfill.devices, 'devices whose history is all in, and those left').toBe(20 - n)
     expect(fourth.lines.join('\n')).toContain(`Stopping the back-fill: the older days of ${n} devices are left for the next start.`)
     expect(Object.keys(left).every((id) => added.some((d) => d.id === id))).toBe(true)
     expect(new Set(Object.values(left))).toEqual(new Set([now]))

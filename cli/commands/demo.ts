@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ensureDashboardBuilt } from '../../dashboard/build.ts'
 import { createProgressPrinter } from '../../simulator/progress.ts'
 import { UsageError, type Command } from '../command.ts'
@@ -9,7 +10,6 @@ import { startServer, type RunningServer } from '../../platform/platform.ts'
 import { stopWithin, untilSignal } from '../signals.ts'
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { backfillFleet, ownConnections, type BackfillResult, type BacklogPublisher } from '../../simulator/backfill.ts'
 import type { Simulator, SimulatorDeps } from '../../simulator/simulator.ts'
 import { registerFleet, startFleet } from './simulate.ts'
@@ -58,7 +58,10 @@ function writePending(file: string, devices: Map<string, number>): void {
  */
 const MAX_UNSTORED = 10_000
 
-/** The whole back-fill of a demo start: both parts, of every device; `finished` false if it was stopped or failed. */
+/**
+ * The whole back-fill of a demo start: readings and messages of both parts, devices whose history
+ * is all in; `finished` false if it was stopped or failed.
+ */
 export type DemoBackfill = BackfillResult & { finished: boolean }
 
 /**
@@ -108,7 +111,10 @@ export async function startDemoFleet(
       part,
       signal: stop.signal,
       onDevice: (done, count, entry) => {
-        if (part === 'older') remaining.delete(entry.device.id)
+        if (part === 'older') {
+          remaining.delete(entry.device.id)
+          total.devices++
+        }
         if (done === count || done - shown >= Math.ceil(count / 10)) {
           shown = done
           say(`  back-fill, ${label}: ${done}/${count} devices (${seconds(started, 0)})`)
@@ -153,7 +159,7 @@ export async function startDemoFleet(
         }
       }
       rmSync(pendingFile, { force: true })
-      Object.assign(total, { devices: empty.length + unfinished.length, ms: Date.now() - started, finished: true })
+      Object.assign(total, { ms: Date.now() - started, finished: true })
       say(`Back-filled ${total.readings} readings of ${total.devices} devices in ${(total.ms / 1000).toFixed(1)} s (the days before in ${seconds(liveAt)}, while the fleet was live).`)
     } catch (err) {
       writePending(pendingFile, remaining)
