@@ -71,7 +71,7 @@ describe('alert messages in the page’s language', () => {
 
   it('gives figures with a decimal comma, the aggregate and the field in Italian', () => {
     const words = (r: Rule, value: number | null, interval?: number) => alertText({ message: '', messageWords: alertWords(r, station, value, interval) }, 'it')
-    expect(words(rule({ window: 3600, aggregate: 'mean' }), 12.345)).toBe('media su 1 h di PM2.5 12,3 µg/m³ > 10 µg/m³ presso Centralina Firenze #9')
+    expect(words(rule({ window: 3600, aggregate: 'mean' }), 12.345)).toBe('media su 1 h di PM2,5 12,3 µg/m³ > 10 µg/m³ presso Centralina Firenze #9')
     expect(words(rule({ field: 'intensity', threshold: 1200, window: 86400, aggregate: 'max' }), 1503)).toBe('massimo su 1 g di Veicoli nell’intervallo 1503 veicoli > 1200 veicoli presso Centralina Firenze #9')
     expect(words(rule({ field: 'delayMinutes', threshold: 5 }), 6.5)).toBe('Ritardo 6,5 min > 5 min presso Centralina Firenze #9')
     expect(words(rule({ kind: 'silent' }), null, 60)).toBe('Centralina Firenze #9 è silente: nessuna lettura da più di 5 min (prevista ogni 1 min)')

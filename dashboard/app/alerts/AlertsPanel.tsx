@@ -1,6 +1,5 @@
 import { memo, useEffect, useMemo, useState } from 'react'
 import { groupAlerts } from '../../shared/operations.ts'
-import { ApiError } from '../api/client.ts'
 import { ops, type Alert, type AlertGroup, type SilenceView, type TimelineEvent } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { cityName } from '../devices/format.ts'

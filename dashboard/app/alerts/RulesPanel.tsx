@@ -1,5 +1,4 @@
 import { useMemo, useState, type FormEvent } from 'react'
-import { ApiError } from '../api/client.ts'
 import { ops, type AlertRule, type Op, type RuleAggregate, type RuleInput, type Severity } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { alertStore, useAlerts } from './hooks.ts'

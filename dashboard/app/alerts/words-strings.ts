@@ -5,7 +5,7 @@ export interface WordFormat {
   n(value: string | number | undefined): string
   /** Seconds as "30 s", "5 min", "1 h", "2 d" (the largest unit that divides them). */
   dur(seconds: string | number | undefined): string
-  /** The field's label: the kinds' dictionary, then the derived fields', then the server's English label. */
+  /** The field's label: the kinds' dictionary, the pollutants' (map/strings.ts), the derived fields', else the server's English label. */
   label(p: Words['params']): string
   unit(unit: string | number | undefined): string
 }

@@ -4,6 +4,7 @@ import { useLang } from '../../i18n/react.tsx'
 import type { AlertView, RuleView } from '../../shared/operations.ts'
 import type { Words } from '../../shared/words.ts'
 import { KIND_STRINGS } from '../devices/kind-strings.ts'
+import { MAP_STRINGS } from '../map/strings.ts'
 import { ALERT_WORD_STRINGS, type WordFormat } from './words-strings.ts'
 
 /** Intl formatters are costly to build: one set per language, made once. */
@@ -24,7 +25,10 @@ function formatFor(lang: Lang): WordFormat {
         if (s % 60 === 0 && s >= 60) return `${n(s / 60)} ${units.min}`
         return `${n(s)} ${units.s}`
       },
-      label: (p) => KIND_STRINGS[lang].fields[String(p.field)] ?? ALERT_WORD_STRINGS[lang].derived[String(p.field)] ?? String(p.label ?? p.field),
+      label: (p) => {
+        const field = String(p.field)
+        return KIND_STRINGS[lang].fields[field] ?? MAP_STRINGS[lang].pollutants[field] ?? ALERT_WORD_STRINGS[lang].derived[field] ?? String(p.label ?? field)
+      },
       unit: (unit) => KIND_STRINGS[lang].units[String(unit)] ?? String(unit),
     }
     formats.set(lang, format)

@@ -5,7 +5,7 @@ import type { Words } from '../../shared/words.ts'
 
 /**
  * The installer and admin calls of the Piazza API (dashboard/server/devices/lifecycle-routes.ts,
- * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's own message; a
+ * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's message and its words (api/error-text.ts says them in the page's language); a
  * 401 also fires `piazza:unauthorized` on window, which the installer and admin shells turn into
  * "your session has ended".
  */
@@ -161,8 +161,4 @@ export const adminApi = {
   deleteContactPoint: (id: number) => request<null>('DELETE', `/api/contact-points/${id}`),
   testContactPoint: (id: number) => request<DeliveryView>('POST', `/api/contact-points/${id}/test`),
   deliveries: (id: number) => request<{ items: DeliveryView[] }>('GET', `/api/contact-points/${id}/deliveries?limit=20`),
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
 }

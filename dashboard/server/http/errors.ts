@@ -8,7 +8,8 @@ import type { ValidationIssue } from './validation.ts'
 import { words, WordsSchema, type Words } from '../../shared/words.ts'
 
 /**
- * The API's one error shape, `{ "error": { "status", "code", "message" } }`, and the one error
+ * The API's one error shape, `{ "error": { "status", "code", "message", "words"? } }` (`words`: the
+ * message's code and figures, for the pages to word in their language), and the one error
  * handler (plus the not-found handler) that turns everything thrown in a route, a hook, the body
  * parser or the validator into it. Routes throw ApiError; nothing else builds error bodies.
  */
