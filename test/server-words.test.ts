@@ -240,6 +240,10 @@ describe('the API’s errors in the page’s language', () => {
     ['a scope that disagrees', () => send('POST', '/api/alert-rules', 'operator', rule({ city: 'firenze', scope: { city: 'pisa' } })), 'scope-disagrees'],
     ['alerts of an unknown city', () => send('GET', '/api/alerts?city=atlantis', 'operator'), 'unknown-city'],
     ['no such alert', () => send('GET', '/api/alerts/999999/timeline', 'operator'), 'no-alert'],
+    ['acknowledging no such alert', () => send('POST', '/api/alerts/999999/ack', 'operator', {}), 'no-alert'],
+    ['changing no such rule', () => send('PATCH', '/api/alert-rules/999999', 'operator', { name: 'x' }), 'no-rule'],
+    ['the audit log from after to', () => send('GET', '/api/audit?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z', 'admin'), 'from-after-to'],
+    ['the audit log from a bad time', () => send('GET', '/api/audit?from=yesterday', 'admin'), 'bad-query-time'],
     ['a silence with a bad start', () => send('POST', '/api/alert-silences', 'operator', { city: 'firenze', reason: 'works', startsAt: 'tomorrow', duration: '1h' }), 'bad-time'],
     ['a silence matching nothing', () => send('POST', '/api/alert-silences', 'operator', { reason: 'works', duration: '1h' }), 'silence-needs-matcher'],
     ['a silence of no rule', () => send('POST', '/api/alert-silences', 'operator', { ruleId: 999999, reason: 'works', duration: '1h' }), 'no-rule'],
@@ -295,6 +299,18 @@ describe('the API’s errors in the page’s language', () => {
       .toBeDefined()
     reached.add(expectWorded(await send('POST', `/api/alerts/${alertId}/comments`, 'operator', { text: '   ' })))
     reached.add(expectWorded(await send('PUT', `/api/alerts/${alertId}/assignee`, 'operator', { assignee: 'ivan' })))
+    // The timeline's opened event carries the message's words too.
+    const timeline = (await t.app.inject({ method: 'GET', url: `/api/alerts/${alertId}/timeline`, headers: t.as(t.tokens.operator) })).json() as { events: Json[] }
+    const opened = timeline.events.find((e) => e.kind === 'opened')!
+    expect(alertText({ message: opened.text, messageWords: opened.words }, 'en')).toBe(opened.text)
+    expect(alertText({ message: opened.text, messageWords: opened.words }, 'it')).toBe('PM2,5 50 µg/m³ > 10 µg/m³ presso Viale Gramsci')
+    // The rule deleted resolves it: acknowledging or assigning it now is refused.
+    const rules = (await t.app.inject({ method: 'GET', url: '/api/alert-rules', headers: t.as(t.tokens.operator) })).json() as { items: Json[] }
+    await t.app.inject({ method: 'DELETE', url: `/api/alert-rules/${rules.items.find((r) => r.name === 'words')!.id}`, headers: t.as(t.tokens.operator) })
+    const refusedAck = await send('POST', `/api/alerts/${alertId}/ack`, 'operator', {})
+    expect(refusedAck.status).toBe(409)
+    reached.add(expectWorded(refusedAck))
+    reached.add(expectWorded(await send('PUT', `/api/alerts/${alertId}/assignee`, 'operator', { assignee: 'olga' })))
   })
 
   it('too many failed logins', async () => {

@@ -201,7 +201,8 @@ export const TimelineEventSchema = Type.Object({
   at: Type.String({ description: 'ISO 8601' }),
   kind: Type.Enum([...TIMELINE_KINDS]),
   actor: Type.Union([Type.String(), Type.Null()]),
-  text: Type.Union([Type.String(), Type.Null()], { description: 'comment: its text; opened: the message; resolved: the reason.' }),
+  text: Type.Union([Type.String(), Type.Null()], { description: 'comment: its text; opened: the message (English); resolved: the reason (a code).' }),
+  words: Type.Optional({ ...WordsSchema, description: 'opened: the message as a code and its figures, for a page to word in its language.' }),
   assignee: Type.Union([Type.String(), Type.Null()], { description: 'assigned: to whom (null: unassigned).' }),
 })
 export type TimelineEvent = Static<typeof TimelineEventSchema>

@@ -67,6 +67,8 @@ const enErrors: ErrorWords = {
   // alerts, comments, silences
   'bad-time': (p) => `'${p.name}' must be an ISO 8601 time with a time zone (e.g. 2026-12-04T18:00:00Z); got "${p.value}"`,
   'no-alert': (p) => `no alert with id ${p.id}`,
+  'resolved-no-ack': (p, f) => `alert ${p.id} was resolved at ${f.time(p.at)}; only open alerts can be acknowledged`,
+  'resolved-no-assign': (p, f) => `alert ${p.id} was resolved at ${f.time(p.at)}; only active alerts can be assigned`,
   'empty-comment': () => 'the comment is empty',
   'not-assignable': (p) => `'${p.name}' is not an enabled operator or admin; alerts are assigned to staff (GET /api/alert-assignees)`,
   'silence-needs-matcher': () => 'a silence needs at least one of ruleId, deviceId, city',
@@ -77,6 +79,9 @@ const enErrors: ErrorWords = {
   'silence-ends-before-start': () => 'the silence must end after it starts',
   'silence-too-long': () => 'a silence lasts at most 30 days',
   'no-silence': (p) => `no silence with id ${p.id}`,
+  // the audit log's filter
+  'from-after-to': (p, f) => `'from' (${f.time(p.from)}) must be before 'to' (${f.time(p.to)})`,
+  'bad-query-time': (p) => `query parameter '${p.name}' must be an ISO 8601 time with a time zone (e.g. 2026-11-26T08:00:00Z) or epoch milliseconds; got "${p.value}"`,
   // contact points and the webhook URL policy
   'webhook-url': (p) => `url must be an http(s) URL, got '${p.url}'`,
   'webhook-url-credentials': () => 'url must not hold a user name or password: the signature authenticates Piazza',
@@ -182,6 +187,8 @@ const itErrors: ErrorWords = {
   'scope-disagrees': (p) => `'${p.key}' e 'scope.${p.key}' non coincidono`,
   'bad-time': (p) => `'${p.name}' deve essere un orario ISO 8601 con fuso orario (per esempio 2026-12-04T18:00:00Z); ricevuto "${p.value}"`,
   'no-alert': (p) => `nessun allarme con id ${p.id}`,
+  'resolved-no-ack': (p, f) => `l’allarme ${p.id} è stato risolto il ${f.time(p.at)}; si riconoscono solo gli allarmi aperti`,
+  'resolved-no-assign': (p, f) => `l’allarme ${p.id} è stato risolto il ${f.time(p.at)}; si assegnano solo gli allarmi attivi`,
   'empty-comment': () => 'il commento è vuoto',
   'not-assignable': (p) => `'${p.name}' non è un operatore o un amministratore attivo; gli allarmi si assegnano al personale`,
   'silence-needs-matcher': () => 'un silenziamento richiede almeno uno tra regola, dispositivo e città',
@@ -192,6 +199,8 @@ const itErrors: ErrorWords = {
   'silence-ends-before-start': () => 'il silenziamento deve finire dopo l’inizio',
   'silence-too-long': () => 'un silenziamento dura al massimo 30 giorni',
   'no-silence': (p) => `nessun silenziamento con id ${p.id}`,
+  'from-after-to': (p, f) => `l’inizio (${f.time(p.from)}) deve precedere la fine (${f.time(p.to)})`,
+  'bad-query-time': (p) => `il parametro '${p.name}' deve essere un orario ISO 8601 con fuso orario (per esempio 2026-11-26T08:00:00Z) o in millisecondi dall’epoca; ricevuto "${p.value}"`,
   'webhook-url': (p) => `l’URL deve essere un indirizzo http(s); ricevuto '${p.url}'`,
   'webhook-url-credentials': () => 'l’URL non deve contenere nome utente o password: è la firma ad autenticare Piazza',
   'webhook-needs-secret': () => 'un webhook richiede un segreto con cui firmare: indicane uno (almeno 16 caratteri) o imposta NOTIFY_WEBHOOK_SECRET',

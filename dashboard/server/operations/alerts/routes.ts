@@ -100,8 +100,8 @@ async function mapErrors<T>(fn: () => T | Promise<T>): Promise<T> {
     return await fn()
   } catch (err) {
     if (err instanceof RuleError) throw badRequest(err.message, err.words)
-    if (err instanceof AlertNotFoundError) throw notFound(err.message)
-    if (err instanceof AlertConflictError) throw new ApiError(409, 'conflict', err.message)
+    if (err instanceof AlertNotFoundError) throw notFound(err.message, err.words)
+    if (err instanceof AlertConflictError) throw new ApiError(409, 'conflict', err.message, {}, err.words)
     throw err
   }
 }
