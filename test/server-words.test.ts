@@ -8,7 +8,7 @@ import { errorText } from '../dashboard/app/api/error-text.ts'
 import { loginErrorMessage } from '../dashboard/app/auth/LoginPage.tsx'
 import { explainValidation } from '../dashboard/server/http/errors.ts'
 import { typeboxValidatorCompiler, type ValidationIssue } from '../dashboard/server/http/validation.ts'
-import type { Rule } from '../dashboard/server/operations/alerts/rules.ts'
+import { parseDuration, RuleError, type Rule } from '../dashboard/server/operations/alerts/rules.ts'
 import { alertMessage, alertWords, ruleView } from '../dashboard/server/operations/alerts/views.ts'
 import { createUrlPolicy, UrlPolicyError } from '../dashboard/server/operations/notify/url-policy.ts'
 import type { Words } from '../dashboard/shared/words.ts'
@@ -259,6 +259,7 @@ describe('the API’s errors in the page’s language', () => {
     ['a webhook with a user in its URL', () => send('POST', '/api/contact-points', 'admin', { kind: 'webhook', name: 'w', url: 'https://me:pw@example.org/hook', secret: 'a-secret-of-16-chars' }), 'webhook-url-credentials'],
     ['a webhook to a loopback address', () => send('POST', '/api/contact-points', 'admin', { kind: 'webhook', name: 'w', url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars' }), 'url-refused'],
     ['a webhook to a private address', () => send('POST', '/api/contact-points', 'admin', { kind: 'webhook', name: 'w', url: 'http://10.1.2.3/hook', secret: 'a-secret-of-16-chars' }), 'url-refused'],
+    ['a webhook without a secret (none set on the server)', () => send('POST', '/api/contact-points', 'admin', { kind: 'webhook', name: 'w', url: 'https://example.org/hook' }), 'webhook-needs-secret'],
     ['e-mail without SMTP', () => send('POST', '/api/contact-points', 'admin', { kind: 'email', name: 'e', addresses: ['ops@example.org'] }), 'email-not-configured'],
     ['no such contact point', () => send('PATCH', '/api/contact-points/999999', 'admin', { name: 'x' }), 'no-contact-point'],
     ['a short password', () => send('POST', '/api/users', 'admin', { username: 'newbie', password: 'short', role: 'operator' }), 'minLength'],
@@ -283,6 +284,15 @@ describe('the API’s errors in the page’s language', () => {
     const error = await request()
     expect(expectWorded(error)).toBe(code)
     reached.add(code)
+  })
+
+  it('a device of an unknown type (the registry refuses it below the schema)', async () => {
+    const error = await t.registry.add({ type: 'rocket' as never, city: 'firenze', name: 'x' }, 'admin').then(
+      () => undefined,
+      (e: unknown) => e as { message: string; words?: Words },
+    )
+    expect(expectWorded(error!)).toBe('unknown-type')
+    reached.add('unknown-type')
   })
 
   it('a comment that is empty, an assignee who is not staff', async () => {
@@ -335,6 +345,17 @@ describe('errors raised below the routes', () => {
     }
   })
 
+  it('a duration the rules cannot read (the schema lets only numbers and such strings through)', () => {
+    let error: RuleError | undefined
+    try {
+      parseDuration('window', '10 minutes')
+    } catch (e) {
+      error = e as RuleError
+    }
+    expect(error).toBeInstanceOf(RuleError)
+    reached.add(expectWorded(error!))
+  })
+
   it('login refused while password checks are queued full (the server’s fixed sentence)', () => {
     reached.add(expectWorded({ message: 'too many logins at once; try again in a few seconds', status: 503, code: 'unavailable', words: { code: 'login-busy', params: {} } }))
   })
@@ -342,8 +363,9 @@ describe('errors raised below the routes', () => {
 
 describe('every error code the page words is reached', () => {
   it('(the cases above cover them all but the few that only other clients can send)', () => {
-    // Reached only by requests the staff forms do not make (the forms send a kind and fill the URL, addresses and password within limits).
-    const formsCannot = ['webhook-url', 'webhook-needs-secret', 'webhook-no-addresses', 'email-no-url', 'password-short', 'password-long', 'bad-username', 'unknown-role', 'unknown-type', 'duration-format']
+    // Reached only by requests the staff forms do not make: the forms change a contact point within its kind, and the
+    // schema refuses a password, user name or role out of bounds before the accounts do.
+    const formsCannot = ['webhook-no-addresses', 'email-no-url', 'password-short', 'password-long', 'bad-username', 'unknown-role']
     const missing = Object.keys(ERROR_STRINGS.en.errorText).filter((code) => !reached.has(code) && !formsCannot.includes(code))
     expect(missing).toEqual([])
   })
