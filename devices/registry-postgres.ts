@@ -157,7 +157,7 @@ export async function createPostgresRegistryStore(options: PostgresRegistryStore
         await client.query('BEGIN')
         await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK])
         const row = await write(client)
-        if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found')
+        if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found', { code: 'no-device', params: { id } })
         const { rows: logged } = await client.query<{ seq: string }>('INSERT INTO device_changes (device_id, kind, at) VALUES ($1, $2, $3) RETURNING seq', [id, kind, at])
         await client.query('COMMIT')
         ownSeqs.add(Number(logged[0]!.seq))
@@ -165,7 +165,7 @@ export async function createPostgresRegistryStore(options: PostgresRegistryStore
         return row
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
-        if ((err as { code?: string }).code === '23505') throw new RegistryError(`a device with id '${id}' already exists`, 'conflict')
+        if ((err as { code?: string }).code === '23505') throw new RegistryError(`a device with id '${id}' already exists`, 'conflict', { code: 'device-exists', params: { id: id } })
         throw err
       } finally {
         client.release()

@@ -20,6 +20,8 @@ export class RegistryError extends Error {
   constructor(
     message: string,
     readonly code: 'invalid' | 'not-found' | 'conflict',
+    /** What the message says, for a page to word in its language (dashboard/shared/words.ts). */
+    readonly words?: { code: string; params: Record<string, string | number> },
   ) {
     super(message)
     this.name = 'RegistryError'
@@ -165,7 +167,7 @@ export function createSqliteRegistryStore(db: Database.Database, now: () => numb
 
   const mustGet = (id: string): DeviceRow => {
     const row = getRow.get(id)
-    if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found')
+    if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found', { code: 'no-device', params: { id } })
     return row
   }
 
@@ -218,7 +220,7 @@ export function createSqliteRegistryStore(db: Database.Database, now: () => numb
       try {
         return logged(row.id, 'added', at, () => insert.run(row))
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new RegistryError(`a device with id '${row.id}' already exists`, 'conflict')
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new RegistryError(`a device with id '${row.id}' already exists`, 'conflict', { code: 'device-exists', params: { id: row.id } })
         throw err
       }
     },

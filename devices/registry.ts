@@ -109,11 +109,11 @@ export function createRegistry(deps: RegistryDeps) {
   }
   const mustGet = (id: string): DeviceRow => {
     const row = store.get(id)
-    if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found')
+    if (!row) throw new RegistryError(`no device with id '${id}'`, 'not-found', { code: 'no-device', params: { id } })
     return row
   }
   const checkLocation = (city: string, lat: number, lon: number) => {
-    if (!isInRegion(lat, lon)) throw new RegistryError(`location ${lat}, ${lon} is outside the region`, 'invalid')
+    if (!isInRegion(lat, lon)) throw new RegistryError(`location ${lat}, ${lon} is outside the region`, 'invalid', { code: 'outside-region', params: { lat, lon } })
     return { city, lat, lon }
   }
   const at = () => new Date(now()).toISOString()
@@ -150,16 +150,16 @@ export function createRegistry(deps: RegistryDeps) {
 
     async add(input: NewDevice, createdBy = 'cli'): Promise<{ device: Device; secret: string }> {
       const city = findCity(input.city)
-      if (!city) throw new RegistryError(`unknown city '${input.city}'`, 'invalid')
+      if (!city) throw new RegistryError(`unknown city '${input.city}'`, 'invalid', { code: 'unknown-city', params: { city: input.city } })
       const kind = KINDS[input.type]
-      if (!kind) throw new RegistryError(`unknown device type '${input.type}'`, 'invalid')
-      if ((input.lat === undefined) !== (input.lon === undefined)) throw new RegistryError('give both lat and lon, or neither', 'invalid')
+      if (!kind) throw new RegistryError(`unknown device type '${input.type}'`, 'invalid', { code: 'unknown-type', params: { type: input.type } })
+      if ((input.lat === undefined) !== (input.lon === undefined)) throw new RegistryError('give both lat and lon, or neither', 'invalid', { code: 'lat-lon-both', params: {} })
       const location = checkLocation(city.id, input.lat ?? city.lat, input.lon ?? city.lon)
       const secret = generateSecret()
       const secretHash = hashDeviceSecret(secretKey, secret)
       let id = input.id
       if (id) {
-        if (store.get(id)) throw new RegistryError(`a device with id '${id}' already exists`, 'conflict')
+        if (store.get(id)) throw new RegistryError(`a device with id '${id}' already exists`, 'conflict', { code: 'device-exists', params: { id } })
       } else {
         do id = `${ID_PREFIX[input.type]}-${city.id}-${randomBytes(3).toString('hex')}`
         while (store.get(id))

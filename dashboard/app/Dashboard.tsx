@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react'
 import { AlertsPanel } from './alerts/AlertsPanel.tsx'
 import { alertStore, useAlerts } from './alerts/hooks.ts'
+import { useAlertWords } from './alerts/words.ts'
 import { RulesPanel } from './alerts/RulesPanel.tsx'
 import { api } from './api/client.ts'
 import { ops } from './api/ops.ts'
@@ -287,6 +288,7 @@ function AlertToast({ onOpen }: { onOpen: () => void }) {
   const { last } = useAlerts()
   const t = useStrings(APP_STRINGS).top
   const [shown, setShown] = useState<typeof last>(null)
+  const { alertText } = useAlertWords()
   useEffect(() => {
     if (!last || last.opened === 0) return
     setShown(last)
@@ -300,7 +302,7 @@ function AlertToast({ onOpen }: { onOpen: () => void }) {
           <span aria-hidden="true">⚠</span>{' '}
           {shown.opened === 1 && shown.newest ? (
             <>
-              {t.newAlert} <strong>{shown.newest.ruleName}</strong> — {shown.newest.message}
+              {t.newAlert} <strong>{shown.newest.ruleName}</strong> — {alertText(shown.newest)}
             </>
           ) : (
             <>

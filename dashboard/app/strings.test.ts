@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { dictionaryProblems } from '../i18n/dictionary-check.ts'
 import { ALERT_STRINGS } from './alerts/strings.ts'
+import { ALERT_WORD_STRINGS } from './alerts/words-strings.ts'
+import { ERROR_STRINGS } from './api/error-strings.ts'
 import { AUTH_STRINGS } from './auth/strings.ts'
 import { DEVICE_STRINGS } from './devices/strings.ts'
 import { COMMISSIONING_STRINGS } from './installer/commissioning-strings.ts'
@@ -12,7 +14,7 @@ import { MAP_STRINGS } from './map/strings.ts'
 import { OVERVIEW_STRINGS } from './overview/strings.ts'
 import { APP_STRINGS } from './strings.ts'
 
-const DICTIONARIES = { ALERT_STRINGS, APP_STRINGS, AUTH_STRINGS, COMMISSIONING_STRINGS, IMPORT_STRINGS, INSTALLER_STRINGS, DEVICE_STRINGS, KIND_STRINGS, LIVE_STRINGS, MAP_STRINGS, OVERVIEW_STRINGS }
+const DICTIONARIES = { ALERT_STRINGS, ALERT_WORD_STRINGS, APP_STRINGS, AUTH_STRINGS, COMMISSIONING_STRINGS, ERROR_STRINGS, IMPORT_STRINGS, INSTALLER_STRINGS, DEVICE_STRINGS, KIND_STRINGS, LIVE_STRINGS, MAP_STRINGS, OVERVIEW_STRINGS }
 
 describe('the staff app’s dictionaries', () => {
   for (const [name, dictionary] of Object.entries(DICTIONARIES)) {

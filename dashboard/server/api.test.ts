@@ -20,7 +20,10 @@ function expectError(response: { statusCode: number; json(): unknown }, status: 
   expect(response.statusCode).toBe(status)
   const body = response.json() as Json
   expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'status'])
+  // `words` (the message's code and figures, for the pages' languages) where the server gives them.
+  const { words, ...rest } = body.error
+  expect(Object.keys(rest).sort()).toEqual(['code', 'message', 'status'])
+  if (words !== undefined) expect(Object.keys(words).sort()).toEqual(['code', 'params'])
   expect(body.error.status).toBe(status)
   expect(body.error.code).toBe(code)
   expect(typeof body.error.message).toBe('string')

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import { WordsSchema } from './words.ts'
 
 /**
  * The operators' side of the protocol between the server (dashboard/server/operations/) and the
@@ -73,8 +74,9 @@ export const RuleSchema = Type.Object({
   severity: Type.Enum([...SEVERITIES]),
   enabled: Type.Boolean(),
   unit: Type.String({ description: "The field's unit." }),
-  /** One sentence: what the rule watches. */
+  /** One sentence, in English: what the rule watches. */
   description: Type.String(),
+  descriptionWords: Type.Optional(WordsSchema),
   createdBy: Type.String(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -109,7 +111,9 @@ export const AlertSchema = Type.Object({
   unit: Type.String(),
   value: Type.Union([Type.Number(), Type.Null()], { description: 'The value that opened it (the aggregate, for windowed rules).' }),
   lastValue: Type.Union([Type.Number(), Type.Null()], { description: 'The newest value judged while it is active.' }),
+  /** One sentence, in English: what opened it. */
   message: Type.String(),
+  messageWords: Type.Optional(Type.Union([WordsSchema, Type.Null()], { description: 'The message as a code and its figures; null for alerts opened before servers kept them.' })),
   state: Type.Enum([...ALERT_STATES]),
   openedAt: Type.String({ description: 'ISO 8601' }),
   acknowledgedAt: NullableString,
@@ -197,7 +201,8 @@ export const TimelineEventSchema = Type.Object({
   at: Type.String({ description: 'ISO 8601' }),
   kind: Type.Enum([...TIMELINE_KINDS]),
   actor: Type.Union([Type.String(), Type.Null()]),
-  text: Type.Union([Type.String(), Type.Null()], { description: 'comment: its text; opened: the message; resolved: the reason.' }),
+  text: Type.Union([Type.String(), Type.Null()], { description: 'comment: its text; opened: the message (English); resolved: the reason (a code).' }),
+  words: Type.Optional({ ...WordsSchema, description: 'opened: the message as a code and its figures, for a page to word in its language.' }),
   assignee: Type.Union([Type.String(), Type.Null()], { description: 'assigned: to whom (null: unassigned).' }),
 })
 export type TimelineEvent = Static<typeof TimelineEventSchema>

@@ -9,7 +9,9 @@ import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
 /**
  * The Italian dashboard: a browser that prefers Italian gets the login page and the operators'
  * dashboard in Italian (words, decimal commas, Italian dates); a choice of English made on the
- * page outlasts a reload (over the browser's preference), and switching back works.
+ * page outlasts a reload (over the browser's preference), and switching back works. What the
+ * server writes (a refused login, a form's error, a rule's description, an alert's message) reads
+ * in Italian too.
  */
 
 /** How long a wait for the page may take: a deadline for a busy machine, not an expected time. */
@@ -55,6 +57,11 @@ describe('the Italian dashboard', () => {
     expect(await page.locator('.login-sub').textContent()).toBe('Telemetria urbana per la Toscana. Accedi per continuare.')
     await page.getByTestId('login-submit').click()
     await expect.poll(() => text('login-error'), WAIT).toBe('Inserisci il nome utente.')
+    // The server's refusal, in Italian.
+    await page.getByTestId('login-username').fill('admin')
+    await page.getByTestId('login-password').fill('not-the-password')
+    await page.getByTestId('login-submit').click()
+    await expect.poll(() => text('login-error'), WAIT).toBe('nome utente o password errati')
     await screenshot(page, 'italian-login')
   })
 
@@ -160,5 +167,35 @@ describe('the Italian dashboard', () => {
     await expect.poll(() => text('register-error'), WAIT).toBe('Dai un nome al dispositivo, per esempio via e numero civico.')
     expect(await page.getByTestId('lang-it').getAttribute('aria-pressed')).toBe('true')
     await screenshot(page, 'italian-installer-register')
+  })
+
+  it('words what the server writes in Italian: a rule form’s error, the rule, the alert it opens', async () => {
+    await page.goto(`${stack.urls.http}/dashboard`)
+    await page.getByTestId('current-user').waitFor()
+    await page.getByTestId('tab-rules').click()
+    await page.getByTestId('rule-new').click()
+    await page.getByTestId('rule-name').fill('PM2.5 alto in Viale Gramsci')
+    await page.getByTestId('rule-field').selectOption('pm25')
+    await page.getByTestId('rule-op').selectOption('>')
+    await page.getByTestId('rule-threshold').fill('10.5')
+    await page.getByTestId('rule-device').fill('aq-firenze-nessuno')
+    await page.getByTestId('rule-submit').click()
+    await expect.poll(() => text('rule-error'), WAIT).toBe("nessun dispositivo con id 'aq-firenze-nessuno'")
+    await page.getByTestId('rule-device').fill(station.id)
+    await page.getByTestId('rule-submit').click()
+    await expect.poll(() => page.getByTestId('rule-item').count(), WAIT).toBe(1)
+    expect(await page.getByTestId('rule-item').locator('.rule-desc').textContent()).toBe(`PM2,5 > 10,5 µg/m³: dispositivo ${station.id}`)
+
+    await page.getByTestId('tab-alerts').click()
+    await publish(station, { ts: new Date().toISOString(), pm25: 23.4, pm10: 31.2 })
+    const item = page.locator(`[data-testid="alert-item"][data-device-id="${station.id}"]`)
+    await expect.poll(() => item.getAttribute('data-state'), WAIT).toBe('open')
+    expect(await item.getByTestId('alert-message').textContent()).toBe('PM2,5 23,4 µg/m³ > 10,5 µg/m³ presso Viale Gramsci')
+    await screenshot(page, 'italian-alert')
+    // In English: the server's own sentence.
+    await page.getByTestId('lang-en').click()
+    await expect.poll(() => item.getByTestId('alert-message').textContent(), WAIT).toBe('PM2.5 23.4 µg/m³ > 10.5 µg/m³ at Viale Gramsci')
+    await page.getByTestId('lang-it').click()
+    await expect.poll(() => item.getByTestId('alert-message').textContent(), WAIT).toBe('PM2,5 23,4 µg/m³ > 10,5 µg/m³ presso Viale Gramsci')
   })
 })

@@ -1,5 +1,5 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
-import { errorMessage } from '../installer/api.ts'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * One create form for the admin pages (new user, new contact point): a card with a title, the
@@ -22,6 +22,7 @@ export function AdminForm({
   submit: () => Promise<string | void> | string | void
   children: ReactNode
 }) {
+  const errorText = useErrorText()
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
   const onSubmit = async (e: FormEvent) => {
@@ -32,7 +33,7 @@ export function AdminForm({
     try {
       setError((await submit()) ?? '')
     } catch (err) {
-      setError(errorMessage(err))
+      setError(errorText(err))
     } finally {
       setBusy(false)
     }

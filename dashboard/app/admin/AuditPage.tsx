@@ -1,11 +1,12 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import type { User } from '../api/types.ts'
-import { adminApi, errorMessage, type AuditEntry, type AuditQuery } from '../installer/api.ts'
+import { adminApi, type AuditEntry, type AuditQuery } from '../installer/api.ts'
 import { ROUTES } from '../installer/router.ts'
 import { Link } from '../installer/ui.tsx'
 import { useStrings } from '../../i18n/react.tsx'
 import { ADMIN_STRINGS } from './strings.ts'
 import { useDateTime, useNumber } from './table.tsx'
+import { useErrorText } from '../api/error-text.ts'
 
 /** Who changed which device or user, when, and what: newest first, filtered (admins). */
 
@@ -47,6 +48,7 @@ export function describeChanges(changes: AuditEntry['changes']): string[] {
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined)
 
 export function AuditPage({ user }: { user: User }) {
+  const errorText = useErrorText()
   const { audit: t, shell } = useStrings(ADMIN_STRINGS)
   const dateTime = useDateTime()
   const n = useNumber()
@@ -74,7 +76,7 @@ export function AuditPage({ user }: { user: User }) {
       },
       (e: unknown) => {
         if (cancelled) return
-        setError(errorMessage(e))
+        setError(errorText(e))
         setLoading(false)
       },
     )
@@ -95,7 +97,7 @@ export function AuditPage({ user }: { user: User }) {
       setItems([...items, ...r.items])
       setTotal(r.total)
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     }
   }
 

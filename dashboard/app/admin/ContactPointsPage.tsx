@@ -1,11 +1,12 @@
 import { useState } from 'react'
 import { useStrings } from '../../i18n/react.tsx'
-import { adminApi, errorMessage, type ContactPointView, type DeliveryView } from '../installer/api.ts'
+import { adminApi, type ContactPointView, type DeliveryView } from '../installer/api.ts'
 import { useLoad } from '../installer/data.ts'
 import { ConfirmButton } from '../installer/ui.tsx'
 import { AdminForm, Field } from './AdminForm.tsx'
 import { ADMIN_STRINGS } from './strings.ts'
 import { useDateTime } from './table.tsx'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * Contact points (admins): where alert notifications go — webhooks (signed JSON) and e-mail.
@@ -109,6 +110,7 @@ function CreateContactPoint({ email, defaultSecret, onCreated }: { email: boolea
 const outcomeClass = (d: DeliveryView) => (d.outcome === 'delivered' ? 'inst-badge inst-badge-active' : d.outcome === 'failed' ? 'inst-badge inst-badge-revoked' : 'inst-badge')
 
 function ContactPointItem({ cp, onChanged }: { cp: ContactPointView; onChanged: (message: string) => void }) {
+  const errorText = useErrorText()
   const t = useStrings(ADMIN_STRINGS).contacts
   const dateTime = useDateTime()
   const [log, setLog] = useState<DeliveryView[] | null>(null)
@@ -118,7 +120,7 @@ function ContactPointItem({ cp, onChanged }: { cp: ContactPointView; onChanged: 
     try {
       setLog((await adminApi.deliveries(cp.id)).items)
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     }
   }
   const run = async (work: () => Promise<unknown>, message: string) => {
@@ -127,7 +129,7 @@ function ContactPointItem({ cp, onChanged }: { cp: ContactPointView; onChanged: 
       await work()
       onChanged(message)
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     }
   }
   const test = async () => {
@@ -138,7 +140,7 @@ function ContactPointItem({ cp, onChanged }: { cp: ContactPointView; onChanged: 
       onChanged(d.outcome === 'delivered' ? t.testSent(cp.name) : t.testFailed(cp.name, d.error ?? d.outcome))
       await showLog()
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     } finally {
       setTesting(false)
     }

@@ -1,12 +1,13 @@
 import { useState } from 'react'
 import { useStrings } from '../../i18n/react.tsx'
 import type { User } from '../api/types.ts'
-import { adminApi, errorMessage, type AdminUser, type CityInfo, type Role } from '../installer/api.ts'
+import { adminApi, type AdminUser, type CityInfo, type Role } from '../installer/api.ts'
 import { loadConfig, useLoad } from '../installer/data.ts'
 import { ConfirmButton } from '../installer/ui.tsx'
 import { AdminForm, Field } from './AdminForm.tsx'
 import { ADMIN_STRINGS } from './strings.ts'
 import { Pager, SortHeader, useDateTime, usePaging, useSettled, type SortState } from './table.tsx'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * Users and roles (admins): a table searched, sorted and paged by the server; create accounts,
@@ -170,6 +171,7 @@ function CreateUser({ cities, onCreated }: { cities: CityInfo[]; onCreated: (u: 
 }
 
 function UserRow({ u, me, cities, created, onChanged }: { u: AdminUser; me: boolean; cities: CityInfo[]; created: string; onChanged: (message: string) => void }) {
+  const errorText = useErrorText()
   const t = useStrings(ADMIN_STRINGS).users
   const [editing, setEditing] = useState(false)
   const [role, setRole] = useState<Role>(u.role)
@@ -184,7 +186,7 @@ function UserRow({ u, me, cities, created, onChanged }: { u: AdminUser; me: bool
       setPassword('')
       onChanged(message)
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     }
   }
   const cityNames = (u.cities ?? []).map((id) => cities.find((c) => c.id === id)?.name ?? id)

@@ -1,6 +1,5 @@
 import { memo, useEffect, useMemo, useState } from 'react'
 import { groupAlerts } from '../../shared/operations.ts'
-import { ApiError } from '../api/client.ts'
 import { ops, type Alert, type AlertGroup, type SilenceView, type TimelineEvent } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { cityName } from '../devices/format.ts'
@@ -9,6 +8,8 @@ import { useLang } from '../../i18n/react.tsx'
 import { appLang, appLocale, cachedPerLocale } from '../locale.ts'
 import { ALERT_STRINGS } from './strings.ts'
 import { alertStore, useAlerts } from './hooks.ts'
+import { useAlertWords } from './words.ts'
+import { useErrorText } from '../api/error-text.ts'
 
 type View = 'active' | 'open' | 'acknowledged' | 'resolved' | 'silences'
 
@@ -148,6 +149,7 @@ interface GroupProps {
  * devices' alerts with a selection to acknowledge. A single alert shows expanded.
  */
 const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, onSelectDevice }: GroupProps) {
+  const errorText = useErrorText()
   const [expanded, setExpanded] = useState<boolean | null>(null)
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set())
   const [busy, setBusy] = useState(false)
@@ -167,7 +169,7 @@ const GroupCard = memo(function GroupCard({ group: g, alerts, config, canAck, on
       await alertStore.ackMany(body)
       setSelected(new Set())
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e))
+      setError(errorText(e))
     } finally {
       setBusy(false)
     }
@@ -292,10 +294,12 @@ interface ItemProps {
 
 /** One alert: severity, what and where in words, since when, its state, Acknowledge, and its details (timeline, comment, assign). */
 export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onSelectDevice, compact, selected, onSelect, grouped }: ItemProps) {
+  const errorText = useErrorText()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState('')
   const [details, setDetails] = useState(false)
   const t = ALERT_STRINGS[useLang().lang].item
+  const { alertText } = useAlertWords()
   const sevLabel = severityLabel(a.severity)
   const ack = async () => {
     setBusy(true)
@@ -303,7 +307,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
     try {
       await alertStore.ack(a.id)
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e))
+      setError(errorText(e))
     } finally {
       setBusy(false)
     }
@@ -338,7 +342,7 @@ export const AlertItem = memo(function AlertItem({ alert: a, config, canAck, onS
           </span>
         </p>
         <p className="alert-message" data-testid="alert-message">
-          {a.message}
+          {alertText(a)}
         </p>
         <p className="alert-meta">
           {grouped ? (
@@ -422,6 +426,7 @@ const assignees = () => {
 
 /** An alert's timeline, read from the server, with a comment box and the assignee (staff). */
 function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean }) {
+  const errorText = useErrorText()
   const [events, setEvents] = useState<TimelineEvent[] | null>(null)
   const [error, setError] = useState('')
   const [text, setText] = useState('')
@@ -434,7 +439,7 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
     let cancelled = false
     ops.timeline(a.id).then(
       (r) => !cancelled && setEvents(r.events),
-      (e) => !cancelled && setError(e instanceof ApiError ? e.message : String(e)),
+      (e) => !cancelled && setError(errorText(e)),
     )
     return () => {
       cancelled = true
@@ -461,7 +466,7 @@ function AlertDetails({ alert: a, canEdit }: { alert: Alert; canEdit: boolean })
       await fn()
       setReload((n) => n + 1)
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e))
+      setError(errorText(e))
     } finally {
       setBusy(false)
     }
@@ -531,6 +536,7 @@ const DURATIONS = ['1h', '4h', '8h', '1d', '7d'] as const
 
 /** Mutes a group: this rule in this city, this rule everywhere, or everything in this city. */
 function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; ruleId: number; city: string; onDone: () => void }) {
+  const errorText = useErrorText()
   const [scope, setScope] = useState<'rule-city' | 'rule' | 'city'>('rule-city')
   const [duration, setDuration] = useState<string>('1h')
   const [reason, setReason] = useState('')
@@ -549,7 +555,7 @@ function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; rule
       })
       onDone()
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e))
+      setError(errorText(e))
     } finally {
       setBusy(false)
     }
@@ -598,6 +604,7 @@ function SilenceForm({ config, ruleId, city, onDone }: { config: AppConfig; rule
 
 /** The silences: pending and active ones (with End now), then the latest ones over. */
 function SilencesView({ config }: { config: AppConfig }) {
+  const errorText = useErrorText()
   const { rules } = useAlerts()
   const [items, setItems] = useState<SilenceView[] | null>(null)
   const [error, setError] = useState('')
@@ -607,7 +614,7 @@ function SilencesView({ config }: { config: AppConfig }) {
     let cancelled = false
     ops.silences().then(
       (r) => !cancelled && setItems(r.items),
-      (e) => !cancelled && setError(e instanceof ApiError ? e.message : String(e)),
+      (e) => !cancelled && setError(errorText(e)),
     )
     return () => {
       cancelled = true
@@ -617,7 +624,7 @@ function SilencesView({ config }: { config: AppConfig }) {
     try {
       await ops.endSilence(id)
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e))
+      setError(errorText(e))
     }
     setReload((n) => n + 1)
   }

@@ -1,11 +1,12 @@
 import { useMemo, useState, type FormEvent } from 'react'
-import { ApiError } from '../api/client.ts'
 import { ops, type AlertRule, type Op, type RuleAggregate, type RuleInput, type Severity } from '../api/ops.ts'
 import type { AppConfig, User } from '../api/types.ts'
 import { alertStore, useAlerts } from './hooks.ts'
 import { useStrings } from '../../i18n/react.tsx'
 import { fieldLabel, typeLabel } from '../devices/kind-strings.ts'
 import { ALERT_STRINGS } from './strings.ts'
+import { useAlertWords } from './words.ts'
+import { useErrorText } from '../api/error-text.ts'
 
 interface Props {
   config: AppConfig
@@ -109,10 +110,12 @@ function forCreate(input: RuleInput): RuleInput {
 
 /** The rules: what each watches, in one sentence; operators and admins create, edit and delete them. */
 export function RulesPanel({ config, user }: Props) {
+  const errorText = useErrorText()
   const { rules, derivedFields } = useAlerts()
   const canEdit = user.role === 'operator' || user.role === 'admin'
   const t = useStrings(ALERT_STRINGS).rules
   const severities = useStrings(ALERT_STRINGS).severity
+  const { ruleText } = useAlertWords()
   const [editing, setEditing] = useState<number | 'new' | null>(null)
   const [draft, setDraft] = useState<Draft>(EMPTY)
   const [error, setError] = useState('')
@@ -151,7 +154,7 @@ export function RulesPanel({ config, user }: Props) {
       await alertStore.reloadRules()
       setEditing(null)
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err))
+      setError(errorText(err))
     } finally {
       setBusy(false)
     }
@@ -163,7 +166,7 @@ export function RulesPanel({ config, user }: Props) {
       await ops.deleteRule(rule.id)
       await alertStore.reloadRules()
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err))
+      setError(errorText(err))
     }
   }
 
@@ -172,7 +175,7 @@ export function RulesPanel({ config, user }: Props) {
       await ops.updateRule(rule.id, { enabled: !rule.enabled })
       await alertStore.reloadRules()
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err))
+      setError(errorText(err))
     }
   }
 
@@ -343,7 +346,7 @@ export function RulesPanel({ config, user }: Props) {
                   <strong>{r.name}</strong> <span className={`sev-tag ${r.severity}`}>{(severities[r.severity] ?? r.severity).toLowerCase()}</span>
                   {!r.enabled && <span className="sev-tag off">{t.disabled}</span>}
                 </p>
-                <p className="rule-desc">{r.description}</p>
+                <p className="rule-desc">{ruleText(r)}</p>
               </div>
               {canEdit && (
                 <div className="rule-actions">

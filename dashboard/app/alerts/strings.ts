@@ -278,7 +278,7 @@ const it: typeof en = {
 }
 
 /**
- * The alerts and rules panels. Rule names, alert messages and rule descriptions come from the
- * server (and the people who wrote the rules) and are shown as they are.
+ * The alerts and rules panels. Rule names are shown as their authors wrote them; alert messages
+ * and rule descriptions are worded from the server's codes and figures (words-strings.ts).
  */
 export const ALERT_STRINGS = { en, it }

@@ -1,3 +1,4 @@
+import type { Words } from '../../shared/words.ts'
 import type { AppConfig, Device, FieldInfo, KindInfo, Latest, Point, RawConfig, User } from './types.ts'
 
 /**
@@ -12,6 +13,8 @@ export class ApiError extends Error {
     readonly code: string,
     /** Seconds, from Retry-After on 429. */
     readonly retryAfter?: number,
+    /** The message's code and figures, when the server gave them: errorText words it in the page's language. */
+    readonly words?: Words,
   ) {
     super(message)
     this.name = 'ApiError'
@@ -46,13 +49,14 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     }
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | null)?.error
+    const err = (data as { error?: { code?: string; message?: string; words?: Words } } | null)?.error
     const retry = Number(res.headers.get('retry-after'))
     const error = new ApiError(
       err?.message ?? `${res.status} ${res.statusText || 'error'}`,
       res.status,
       err?.code ?? String(res.status),
       Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      err?.words,
     )
     if (res.status === 401 && !path.startsWith('/api/auth/')) onUnauthorized?.()
     throw error

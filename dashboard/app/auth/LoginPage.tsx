@@ -1,18 +1,21 @@
 import { useRef, useState, type FormEvent } from 'react'
 import { ApiError, api } from '../api/client.ts'
 import type { User } from '../api/types.ts'
-import { LanguageSwitch, useStrings } from '../../i18n/react.tsx'
+import type { Lang } from '../../i18n/lang.ts'
+import { LanguageSwitch, useLang } from '../../i18n/react.tsx'
+import { errorText } from '../api/error-text.ts'
 import { AUTH_STRINGS } from './strings.ts'
 
-/** What to tell the operator for a failed login: the server's own message (English), plus what to do. */
-export function loginErrorMessage(e: unknown, t: (typeof AUTH_STRINGS)['en'] = AUTH_STRINGS.en): string {
-  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e)
-  if (e.status === 429) return e.retryAfter ? `${e.message} ${t.retryIn(e.retryAfter)}` : e.message
-  return e.message
+/** What to tell the operator for a failed login: the server's message in the page's language, plus what to do. */
+export function loginErrorMessage(e: unknown, lang: Lang = 'en'): string {
+  const text = errorText(e, lang)
+  if (e instanceof ApiError && e.status === 429 && e.retryAfter) return `${text} ${AUTH_STRINGS[lang].retryIn(e.retryAfter)}`
+  return text
 }
 
 export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
-  const t = useStrings(AUTH_STRINGS)
+  const { lang } = useLang()
+  const t = AUTH_STRINGS[lang]
   const [username, setUsername] = useState('')
   const [password, setPassword] = useState('')
   const [error, setError] = useState('')
@@ -34,7 +37,7 @@ export function LoginPage({ onLogin }: { onLogin: (user: User) => void }) {
       const { user } = await api.login(username.trim(), password)
       onLogin(user)
     } catch (err) {
-      setError(loginErrorMessage(err, t))
+      setError(loginErrorMessage(err, lang))
       setPassword('')
       setBusy(false)
       passwordRef.current?.focus()

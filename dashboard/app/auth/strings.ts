@@ -26,5 +26,5 @@ const it: typeof en = {
   retryIn: (s: number) => `Riprova tra ${s} s.`,
 }
 
-/** The login page and the app's session messages. The server's own error texts stay as sent (English). */
+/** The login page and the app's session messages. The server's error texts are worded by api/error-text.ts. */
 export const AUTH_STRINGS = { en, it }

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import type { User } from '../api/types.ts'
-import { installerApi, errorMessage, type CommissioningState, type DeviceWithSecret, type RawConfig, type Stage } from './api.ts'
+import { installerApi, type CommissioningState, type DeviceWithSecret, type RawConfig, type Stage } from './api.ts'
 import { ConnectionSheetView } from './ConnectionSheetView.tsx'
 import { loadConfig, loadMqtt, useLoad } from './data.ts'
 import { Link, ConfirmButton, StatusBadge, ago, formatClock, parseMetaValue } from './ui.tsx'
@@ -13,6 +13,7 @@ import { COMMISSIONING_STRINGS } from './commissioning-strings.ts'
 import { useCheckWords } from './check-words.ts'
 import { appLocale } from '../locale.ts'
 import { live } from '../live/connection.ts'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * One device being commissioned, live: waiting for the first connection → connected → first
@@ -39,6 +40,7 @@ const ORDER: Record<Stage, number> = { waiting: 0, connected: 1, receiving: 2, p
 const CHECKS: (keyof CommissioningState['checks'])[] = ['connection', 'reading', 'values', 'location', 'interval']
 
 function useCommissioning(id: string, onSessionEnd: () => void) {
+  const errorText = useErrorText()
   const [state, setState] = useState<CommissioningState | null>(null)
   const [error, setError] = useState<{ status: number; message: string } | null>(null)
   const [liveState, setLive] = useState<LiveState>('connecting')
@@ -49,7 +51,7 @@ function useCommissioning(id: string, onSessionEnd: () => void) {
     const refresh = () =>
       installerApi.commissioning(id).then(
         (s) => !stopped && setState(s),
-        (e: unknown) => !stopped && setError({ status: (e as { status?: number }).status ?? 0, message: errorMessage(e) }),
+        (e: unknown) => !stopped && setError({ status: (e as { status?: number }).status ?? 0, message: errorText(e) }),
       )
     const startPolling = () => {
       if (poll || stopped) return
@@ -95,6 +97,7 @@ function useCommissioning(id: string, onSessionEnd: () => void) {
 }
 
 export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user: User; onSessionEnd: () => void }) {
+  const errorText = useErrorText()
   const [config] = useLoad(loadConfig)
   const { state, error, live } = useCommissioning(id, onSessionEnd)
   const [rotated, setRotated] = useState<DeviceWithSecret | null>(null)
@@ -135,7 +138,7 @@ export function CommissioningPage({ id, user, onSessionEnd }: { id: string; user
     try {
       await work()
     } catch (e) {
-      setActionError(errorMessage(e))
+      setActionError(errorText(e))
     }
   }
   const stageIndex = ORDER[state.stage]
@@ -324,6 +327,7 @@ function RotatedSheet({ device, onDone }: { device: DeviceWithSecret; onDone: ()
 }
 
 function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; state: CommissioningState; onDone: () => void; onSaved: () => void }) {
+  const errorText = useErrorText()
   const d = state.device
   const [name, setName] = useState(d.name)
   const [lat, setLat] = useState(String(d.lat))
@@ -345,7 +349,7 @@ function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; sta
         )
         setLoadedMeta(true)
       },
-      (e: unknown) => setError(errorMessage(e)),
+      (e: unknown) => setError(errorText(e)),
     )
   }, [d.id])
 
@@ -364,7 +368,7 @@ function EditDevice({ config, state, onDone, onSaved }: { config: RawConfig; sta
       await installerApi.update(d.id, { name: name.trim(), lat: Number(lat), lon: Number(lon), interval: Number(interval), ...(loadedMeta ? { metadata } : {}) })
       onSaved()
     } catch (err) {
-      setError(errorMessage(err))
+      setError(errorText(err))
     } finally {
       setBusy(false)
     }

@@ -1,11 +1,12 @@
 import { useState } from 'react'
-import { installerApi, errorMessage, type ImportReport } from './api.ts'
+import { installerApi, type ImportReport } from './api.ts'
 import { ROUTES } from './router.ts'
 import { useStrings } from '../../i18n/react.tsx'
 import { IMPORT_STRINGS } from './import-strings.tsx'
 
 const code = (c: string) => <code>{c}</code>
 import { downloadText, Link } from './ui.tsx'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * Bulk registration from CSV: check the file first (a dry run lists every row's problems), fix,
@@ -13,6 +14,7 @@ import { downloadText, Link } from './ui.tsx'
  * as a CSV to download.
  */
 export function ImportPage() {
+  const errorText = useErrorText()
   const t = useStrings(IMPORT_STRINGS)
   const [text, setText] = useState('')
   const [fileName, setFileName] = useState('')
@@ -41,7 +43,7 @@ export function ImportPage() {
       setCheckedText(text)
     } catch (e) {
       setReport(null)
-      setError(errorMessage(e))
+      setError(errorText(e))
     } finally {
       setBusy(null)
     }
@@ -55,7 +57,7 @@ export function ImportPage() {
       setResult(r)
       setReport(null)
     } catch (e) {
-      setError(errorMessage(e))
+      setError(errorText(e))
     } finally {
       setBusy(null)
     }
@@ -82,7 +84,7 @@ export function ImportPage() {
               try {
                 downloadText('piazza-devices-template.csv', await installerApi.importTemplate(), 'text/csv')
               } catch (e) {
-                setError(errorMessage(e))
+                setError(errorText(e))
               }
             }}
           >

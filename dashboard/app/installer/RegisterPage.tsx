@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState, type FormEvent } from 'react'
 import type { User } from '../api/types.ts'
-import { installerApi, errorMessage, type DeviceWithSecret, type MqttInfo, type RawConfig } from './api.ts'
+import { installerApi, type DeviceWithSecret, type MqttInfo, type RawConfig } from './api.ts'
 import { ConnectionSheetView } from './ConnectionSheetView.tsx'
 import { loadConfig, loadMqtt, useLoad } from './data.ts'
 import { CITY_RADIUS_KM } from '../../../devices/region.ts'
@@ -11,6 +11,7 @@ import { parseMetaValue } from './ui.tsx'
 import { useStrings } from '../../i18n/react.tsx'
 import { fieldLabelOr, typeLabelOr, unitLabel } from '../devices/kind-strings.ts'
 import { INSTALLER_STRINGS } from './strings.ts'
+import { useErrorText } from '../api/error-text.ts'
 
 /**
  * Register a device on the street corner: type, name, city, where it stands (tap the map, use the
@@ -83,6 +84,7 @@ function SheetFor({ device, secret, mqtt, onDone }: { device: { id: string; type
 }
 
 function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: User & { cities?: string[] }; onCreated: (d: DeviceWithSecret) => void }) {
+  const errorText = useErrorText()
   const allowedCities = user.role === 'installer' && user.cities?.length ? config.cities.filter((c) => user.cities!.includes(c.id)) : config.cities
   const [type, setType] = useState(config.kinds[0]?.type ?? '')
   const [name, setName] = useState('')
@@ -153,7 +155,7 @@ function RegisterForm({ config, user, onCreated }: { config: RawConfig; user: Us
     try {
       onCreated(await installerApi.register({ type, city: cityId, name: name.trim(), lat: location.lat, lon: location.lon, interval: every, metadata }))
     } catch (err) {
-      fail(errorMessage(err))
+      fail(errorText(err))
       setBusy(false)
     }
   }

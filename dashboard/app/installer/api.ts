@@ -1,10 +1,11 @@
 import { ApiError } from '../api/client.ts'
 import type { Device, RawConfig } from '../api/types.ts'
 import type { CommissioningState } from '../../shared/commissioning.ts'
+import type { Words } from '../../shared/words.ts'
 
 /**
  * The installer and admin calls of the Piazza API (dashboard/server/devices/lifecycle-routes.ts,
- * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's own message; a
+ * device-import.ts, users.ts, audit.ts). Errors become ApiError with the server's message and its words (api/error-text.ts says them in the page's language); a
  * 401 also fires `piazza:unauthorized` on window, which the installer and admin shells turn into
  * "your session has ended".
  */
@@ -26,14 +27,14 @@ async function request<T>(method: string, path: string, body?: unknown, options:
   }
   const text = await res.text()
   if (!res.ok) {
-    let err: { code?: string; message?: string } | undefined
+    let err: { code?: string; message?: string; words?: Words } | undefined
     try {
-      err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error
+      err = (JSON.parse(text) as { error?: { code?: string; message?: string; words?: Words } }).error
     } catch {
       err = undefined
     }
     if (res.status === 401 && typeof window !== 'undefined') window.dispatchEvent(new Event(UNAUTHORIZED_EVENT))
-    throw new ApiError(err?.message ?? `${res.status} ${res.statusText || 'error'}`, res.status, err?.code ?? String(res.status))
+    throw new ApiError(err?.message ?? `${res.status} ${res.statusText || 'error'}`, res.status, err?.code ?? String(res.status), undefined, err?.words)
   }
   if (options.raw) return text as T
   return (text ? JSON.parse(text) : null) as T
@@ -160,8 +161,4 @@ export const adminApi = {
   deleteContactPoint: (id: number) => request<null>('DELETE', `/api/contact-points/${id}`),
   testContactPoint: (id: number) => request<DeliveryView>('POST', `/api/contact-points/${id}/test`),
   deliveries: (id: number) => request<{ items: DeliveryView[] }>('GET', `/api/contact-points/${id}/deliveries?limit=20`),
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
 }

@@ -12,6 +12,7 @@ import { actorOf, deviceRefusal } from '../identity/permissions.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
 import { AUDITED_DEVICE_FIELDS, DeviceIdParamsSchema, DeviceViewSchema } from './routes.ts'
+import { words } from '../../shared/words.ts'
 
 /**
  * A device's life after registration: a new secret (rotate), refused from now on (revoke), out of
@@ -78,7 +79,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
   /** The device, when it exists (404) and the user may manage it (403). */
   const manageable = (request: FastifyRequest, id: string): Device => {
     const device = registry.get(id)
-    if (!device) throw notFound(`no device with id '${id}'`)
+    if (!device) throw notFound(`no device with id '${id}'`, words('no-device', { id }))
     const refusal = deviceRefusal(actorOf(request), device, 'manage')
     if (refusal) throw forbidden(refusal)
     return device
@@ -132,7 +133,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
       },
       async (request) => {
         const device = registry.get(request.params.id)
-        if (!device) throw notFound(`no device with id '${request.params.id}'`)
+        if (!device) throw notFound(`no device with id '${request.params.id}'`, words('no-device', { id: request.params.id }))
         const refusal = deviceRefusal(actorOf(request), device, 'see')
         if (refusal) throw forbidden(refusal)
         return commissioning.state(device)
@@ -158,7 +159,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
     async (request) => {
       const device = manageable(request, request.params.id)
       if (device.status !== 'active') {
-        throw new ApiError(409, 'conflict', `device '${device.id}' is ${device.status}: it cannot get a new secret; register a new device instead`)
+        throw new ApiError(409, 'conflict', `device '${device.id}' is ${device.status}: it cannot get a new secret; register a new device instead`, {}, words('cannot-rotate', { id: device.id, status: device.status }))
       }
       const { device: after, secret } = await registry.rotate(device.id)
       await audit.record({ actor: request.session!.user.username, action: 'device.rotate', targetType: 'device', target: device.id, details: { note: 'secret replaced' } })
@@ -185,7 +186,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
       async (request) => {
         const device = manageable(request, request.params.id)
         if (device.status === status) return view(device)
-        if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned already`)
+        if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned already`, {}, words('decommissioned-already', { id: device.id }))
         const after = await registry.setStatus(device.id, status)
         await record(request, action, device, after)
         request.log.info({ device: device.id, status }, `device ${status}`)
@@ -227,9 +228,9 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
     async (request) => {
       const body = request.body
       const device = manageable(request, request.params.id)
-      if (Object.keys(body).length === 0) throw badRequest('give at least one of name, lat, lon, interval, metadata')
-      if ((body.lat === undefined) !== (body.lon === undefined)) throw badRequest('give both lat and lon, or neither')
-      if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned: it no longer changes`)
+      if (Object.keys(body).length === 0) throw badRequest('give at least one of name, lat, lon, interval, metadata', words('device-patch-empty'))
+      if ((body.lat === undefined) !== (body.lon === undefined)) throw badRequest('give both lat and lon, or neither', words('lat-lon-both'))
+      if (device.status === 'decommissioned') throw new ApiError(409, 'conflict', `device '${device.id}' is decommissioned: it no longer changes`, {}, words('decommissioned-frozen', { id: device.id }))
       const after = await registry.update(device.id, body)
       const changes = diff(device, after, AUDITED_DEVICE_FIELDS)
       if (Object.keys(changes).length > 0) await audit.record({ actor: request.session!.user.username, action: 'device.update', targetType: 'device', target: device.id, changes })

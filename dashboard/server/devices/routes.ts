@@ -9,6 +9,7 @@ import { actorOf, deviceRefusal, registerRefusal, visibleTo } from '../identity/
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
 import { naturalCompare, type SortOrder } from '../../shared/natural-order.ts'
+import { words } from '../../shared/words.ts'
 
 /** The device registry over HTTP: list and filter, one device, register a new one. */
 
@@ -88,6 +89,7 @@ const ListQuerySchema = Type.Object(
 export function unknownCity(city: string): string {
   return `unknown city '${city}'; cities: ${cityIds.join(', ')}`
 }
+const unknownCityWords = (city: string) => words('unknown-city', { city, cities: cityIds.join(', ') })
 
 export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
   const { registry, auth, live, audit } = deps
@@ -118,7 +120,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
     },
     async (request) => {
       const { city, type, status, search, sort, order, limit, offset } = request.query
-      if (city !== undefined && !findCity(city)) throw badRequest(unknownCity(city))
+      if (city !== undefined && !findCity(city)) throw badRequest(unknownCity(city), unknownCityWords(city))
       const visible = visibleTo(actorOf(request))
       if (visible || sort !== 'id' || order !== 'asc') {
         // Installers see a few hundred devices at most, filtered here; other orders sort every match here.
@@ -147,7 +149,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
     },
     async (request) => {
       const device = registry.get(request.params.id)
-      if (!device) throw notFound(`no device with id '${request.params.id}'`)
+      if (!device) throw notFound(`no device with id '${request.params.id}'`, words('no-device', { id: request.params.id }))
       const refusal = deviceRefusal(actorOf(request), device, 'see')
       if (refusal) throw forbidden(refusal)
       return view(device)
@@ -174,7 +176,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
     },
     async (request, reply) => {
       const body = request.body
-      if (!findCity(body.city)) throw badRequest(unknownCity(body.city))
+      if (!findCity(body.city)) throw badRequest(unknownCity(body.city), unknownCityWords(body.city))
       const actor = actorOf(request)
       const refusal = registerRefusal(actor, body.city)
       if (refusal) throw forbidden(refusal)

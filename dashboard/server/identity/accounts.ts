@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox'
 import { cityIds, findCity } from '../../../devices/region.ts'
 import { generateSecret, hashPassword as hashSecret, verifyPassword as verifySecret } from '../../../devices/secrets.ts'
 import { AccountStoreError, createSqliteAccountStore, type AccountStore, type UserRow } from './account-store.ts'
+import { words, type Words } from '../../shared/words.ts'
 
 /**
  * People who use the dashboard and API, and their sessions. Kept in an AccountStore
@@ -52,6 +53,8 @@ export class AccountError extends Error {
   constructor(
     message: string,
     readonly code: 'invalid' | 'conflict' | 'not-found',
+    /** What the message says, for a page to word in its language. */
+    readonly words?: Words,
   ) {
     super(message)
     this.name = 'AccountError'
@@ -93,7 +96,7 @@ function normalizeCities(cities: readonly string[]): string[] {
   const out: string[] = []
   for (const c of cities) {
     const city = findCity(c)
-    if (!city) throw new AccountError(`unknown city '${c}'; cities: ${cityIds.join(', ')}`, 'invalid')
+    if (!city) throw new AccountError(`unknown city '${c}'; cities: ${cityIds.join(', ')}`, 'invalid', words('unknown-city', { city: c, cities: cityIds.join(', ') }))
     if (!out.includes(city.id)) out.push(city.id)
   }
   return out
@@ -121,8 +124,8 @@ export function createAccounts(options: AccountsOptions) {
   let lastPrune = 0
 
   function checkPassword(password: string): void {
-    if (password.length < PASSWORD_MIN_LENGTH) throw new AccountError(`a password needs at least ${PASSWORD_MIN_LENGTH} characters`, 'invalid')
-    if (password.length > PASSWORD_MAX_LENGTH) throw new AccountError(`a password has at most ${PASSWORD_MAX_LENGTH} characters`, 'invalid')
+    if (password.length < PASSWORD_MIN_LENGTH) throw new AccountError(`a password needs at least ${PASSWORD_MIN_LENGTH} characters`, 'invalid', words('password-short', { min: PASSWORD_MIN_LENGTH }))
+    if (password.length > PASSWORD_MAX_LENGTH) throw new AccountError(`a password has at most ${PASSWORD_MAX_LENGTH} characters`, 'invalid', words('password-long', { max: PASSWORD_MAX_LENGTH }))
   }
   const storeError = (err: unknown): never => {
     if (err instanceof AccountStoreError) throw new AccountError(err.message, 'conflict')
@@ -148,12 +151,12 @@ export function createAccounts(options: AccountsOptions) {
     async create(input: NewUser): Promise<User> {
       const username = normalizeUsername(input.username)
       if (!new RegExp(USERNAME_PATTERN).test(username)) {
-        throw new AccountError(`username '${input.username}' must be 2–64 characters of a–z, 0–9, '.', '_' or '-'`, 'invalid')
+        throw new AccountError(`username '${input.username}' must be 2–64 characters of a–z, 0–9, '.', '_' or '-'`, 'invalid', words('bad-username', { username: input.username }))
       }
-      if (!(ROLES as readonly string[]).includes(input.role)) throw new AccountError(`unknown role '${input.role}'; roles: ${ROLES.join(', ')}`, 'invalid')
+      if (!(ROLES as readonly string[]).includes(input.role)) throw new AccountError(`unknown role '${input.role}'; roles: ${ROLES.join(', ')}`, 'invalid', words('unknown-role', { role: input.role, roles: ROLES.join(', ') }))
       checkPassword(input.password)
       const hash = await hashSecret(input.password)
-      if (store.getUser(username)) throw new AccountError(`a user '${username}' already exists`, 'conflict')
+      if (store.getUser(username)) throw new AccountError(`a user '${username}' already exists`, 'conflict', words('user-exists', { username }))
       const cities = input.cities && input.cities.length > 0 ? normalizeCities(input.cities) : undefined
       const at = new Date(now()).toISOString()
       const row: UserRow = { username, password_hash: hash, role: input.role, cities: cities ? JSON.stringify(cities) : null, disabled: 0, created_at: at, updated_at: at }
@@ -169,10 +172,10 @@ export function createAccounts(options: AccountsOptions) {
     async update(username: string, patch: UserPatch): Promise<{ before: User; after: User; sessionsEnded: boolean }> {
       const name = normalizeUsername(username)
       const row = store.getUser(name)
-      if (!row) throw new AccountError(`no user '${name}'`, 'not-found')
+      if (!row) throw new AccountError(`no user '${name}'`, 'not-found', words('no-user', { name }))
       const before = toUser(row)
       if (patch.role !== undefined && !(ROLES as readonly string[]).includes(patch.role)) {
-        throw new AccountError(`unknown role '${patch.role}'; roles: ${ROLES.join(', ')}`, 'invalid')
+        throw new AccountError(`unknown role '${patch.role}'; roles: ${ROLES.join(', ')}`, 'invalid', words('unknown-role', { role: String(patch.role), roles: ROLES.join(', ') }))
       }
       const role = patch.role ?? row.role
       const cities =
@@ -187,7 +190,7 @@ export function createAccounts(options: AccountsOptions) {
     /** Sets a new password and ends all of the user's sessions. */
     async setPassword(username: string, password: string): Promise<void> {
       const name = normalizeUsername(username)
-      if (!store.getUser(name)) throw new AccountError(`no user '${name}'`, 'not-found')
+      if (!store.getUser(name)) throw new AccountError(`no user '${name}'`, 'not-found', words('no-user', { name }))
       checkPassword(password)
       const hash = await hashSecret(password)
       await store.setPassword(name, hash, new Date(now()).toISOString())

@@ -4,6 +4,7 @@ import { SECURED, type Auth } from './auth.ts'
 import { badRequest, errorResponses } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 import { parseTime } from '../readings/routes.ts'
+import { words } from '../../shared/words.ts'
 
 /** The audit log of changes to devices and users, newest first, filtered (admins only). */
 
@@ -48,7 +49,7 @@ export function registerAuditRoutes(app: Api, deps: { audit: AuditLog; auth: Aut
       }
       const from = q.from !== undefined ? parseTime('from', q.from) : undefined
       const to = q.to !== undefined ? parseTime('to', q.to) : undefined
-      if (from !== undefined && to !== undefined && from >= to) throw badRequest(`'from' (${new Date(from).toISOString()}) must be before 'to' (${new Date(to).toISOString()})`)
+      if (from !== undefined && to !== undefined && from >= to) throw badRequest(`'from' (${new Date(from).toISOString()}) must be before 'to' (${new Date(to).toISOString()})`, words('from-after-to', { from: new Date(from).toISOString(), to: new Date(to).toISOString() }))
       const { items, total } = await audit.list({ actor: q.actor, target: q.target, targetType: q.targetType, action: q.action, from, to, limit: q.limit, offset: q.offset })
       return { items, total, limit: q.limit, offset: q.offset }
     },

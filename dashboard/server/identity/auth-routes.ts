@@ -6,6 +6,7 @@ import { ApiError, errorResponses, tooManyRequests, unauthorized } from '../http
 import type { LoginLimiter } from './login-limiter.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
+import { words } from '../../shared/words.ts'
 
 /** Login (cookie for browsers, bearer token for scripts), logout, and who am I. */
 
@@ -55,7 +56,7 @@ export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
         const seconds = Math.ceil(check.retryAfterMs / 1000)
         const wait = seconds >= 60 ? `${Math.ceil(seconds / 60)} minute${Math.ceil(seconds / 60) === 1 ? '' : 's'}` : `${seconds} second${seconds === 1 ? '' : 's'}`
         const who = check.scope === 'user-address' ? `for '${name}' from this address` : check.scope === 'address' ? 'from this address' : `for '${name}'`
-        throw tooManyRequests(`too many failed logins ${who}; try again in ${wait}`, check.retryAfterMs / 1000)
+        throw tooManyRequests(`too many failed logins ${who}; try again in ${wait}`, check.retryAfterMs / 1000, words('login-locked', { scope: check.scope, name, seconds }))
       }
       let user
       try {
@@ -64,11 +65,11 @@ export function registerAuthRoutes(app: Api, deps: AuthRouteDeps): void {
         if (!(err instanceof ScryptBusyError)) throw err
         // Password checks are queued full: refuse now rather than queue without end.
         limiter.busy()
-        throw new ApiError(503, 'unavailable', 'too many logins at once; try again in a few seconds', { 'retry-after': '2' })
+        throw new ApiError(503, 'unavailable', 'too many logins at once; try again in a few seconds', { 'retry-after': '2' }, words('login-busy'))
       }
       if (!user) {
         limiter.fail(name, request.ip)
-        throw unauthorized('wrong username or password')
+        throw unauthorized('wrong username or password', words('login-failed'))
       }
       limiter.succeed(name, request.ip)
       const { token, expiresAt } = await accounts.createSession(user.username)

@@ -8,6 +8,7 @@ import { ApiError, badRequest, errorResponses, notFound } from '../http/errors.t
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
 import { naturalCompare } from '../../shared/natural-order.ts'
+import { words } from '../../shared/words.ts'
 
 /**
  * People and their roles (admins only): list, create, change role and cities, reset a password,
@@ -148,13 +149,13 @@ export function registerUserRoutes(app: Api, deps: UserRouteDeps): void {
     },
     async (request) => {
       const body = request.body
-      if (Object.keys(body).length === 0) throw badRequest('give at least one of role, cities, disabled, password')
+      if (Object.keys(body).length === 0) throw badRequest('give at least one of role, cities, disabled, password', words('user-patch-empty'))
       const existing = accounts.get(request.params.id)
-      if (!existing) throw notFound(`no user '${request.params.id}'`)
+      if (!existing) throw notFound(`no user '${request.params.id}'`, words('no-user', { name: request.params.id }))
       const me = actor(request)
-      if (existing.username === me && body.disabled === true) throw new ApiError(409, 'conflict', 'you cannot disable your own account')
+      if (existing.username === me && body.disabled === true) throw new ApiError(409, 'conflict', 'you cannot disable your own account', {}, words('disable-self'))
       // Validate the password before changing anything, so a bad one leaves the user as it was.
-      if (body.password !== undefined && body.password.trim().length === 0) throw badRequest('the password cannot be blank')
+      if (body.password !== undefined && body.password.trim().length === 0) throw badRequest('the password cannot be blank', words('blank-password'))
       const patch: UserPatch = {}
       if (body.role !== undefined) patch.role = body.role
       if (body.cities !== undefined) patch.cities = body.cities

@@ -7,6 +7,7 @@ import { badRequest, errorResponses, notFound } from '../http/errors.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
 import { DeviceIdParamsSchema } from '../devices/routes.ts'
+import { words } from '../../shared/words.ts'
 
 /** A device's readings from storage: a time series of one field, and the latest values. */
 
@@ -37,7 +38,7 @@ export function parseTime(name: string, value: string): number {
   if (/^\d{1,15}$/.test(value)) return Number(value)
   const t = TIME_PATTERN.test(value) ? Date.parse(value) : Number.NaN
   if (!Number.isFinite(t)) {
-    throw badRequest(`query parameter '${name}' must be an ISO 8601 time with a time zone (e.g. 2026-11-26T08:00:00Z) or epoch milliseconds; got "${value}"`)
+    throw badRequest(`query parameter '${name}' must be an ISO 8601 time with a time zone (e.g. 2026-11-26T08:00:00Z) or epoch milliseconds; got "${value}"`, words('bad-query-time', { name, value }))
   }
   return t
 }

@@ -17,6 +17,7 @@ import type { SeriesPoint, SeriesQuery } from '../../../../ingest/storage/contra
 import type { Alert, AlertQuery, AlertState, AlertStore, NewSilence, Silence } from './store.ts'
 import { createSilences, silenceView, type Silenceable } from './silences.ts'
 import { alertView, iso, ruleView, type AlertView, type RuleView } from './views.ts'
+import { words, type Words } from '../../../shared/words.ts'
 
 /**
  * The alert engine: rules evaluated continuously as readings arrive (the feed's accepted
@@ -65,8 +66,17 @@ export { alertView, ruleView, type AlertView, type RuleView }
 export type AlertVisibility = UserVisibility
 
 /** Raised by engine calls the API maps to 404 / 409. */
-export class AlertNotFoundError extends Error {}
-export class AlertConflictError extends Error {}
+/** What the message says, for a page to word in its language (routes put it in the error body). */
+class WordedError extends Error {
+  constructor(
+    message: string,
+    readonly words?: Words,
+  ) {
+    super(message)
+  }
+}
+export class AlertNotFoundError extends WordedError {}
+export class AlertConflictError extends WordedError {}
 
 /**
  * What happened to an alert, for listeners such as the notifier (engine.onAlert): `silenced` says
@@ -453,7 +463,7 @@ export async function createAlertEngine(options: AlertEngineOptions) {
 
     async updateRule(id: number, patch: RulePatchInput): Promise<RuleView> {
       const rt = runtimes.get(id)
-      if (!rt) throw new AlertNotFoundError(`no alert rule with id ${id}`)
+      if (!rt) throw new AlertNotFoundError(`no alert rule with id ${id}`, words('no-rule', { id }))
       const def = checkDefinition(applyPatch(rt.rule, patch), lookup)
       const rule = await store.updateRule(id, def, new Date(clock()).toISOString())
       applyRule(id, rule)
@@ -463,7 +473,7 @@ export async function createAlertEngine(options: AlertEngineOptions) {
     },
 
     async deleteRule(id: number): Promise<void> {
-      if (!runtimes.get(id)) throw new AlertNotFoundError(`no alert rule with id ${id}`)
+      if (!runtimes.get(id)) throw new AlertNotFoundError(`no alert rule with id ${id}`, words('no-rule', { id }))
       await store.deleteRule(id)
       applyRule(id, undefined)
       await flush()
@@ -495,8 +505,8 @@ export async function createAlertEngine(options: AlertEngineOptions) {
       const alert = active.get(id)
       if (!alert) {
         const stored = await store.getAlert(id)
-        if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
-        throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only open alerts can be acknowledged`)
+        if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`, words('no-alert', { id }))
+        throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only open alerts can be acknowledged`, words('resolved-no-ack', { id, at: iso(stored.resolvedAt)! }))
       }
       if (acknowledgeOne(alert, by)) await flush()
       return view(alert)
@@ -542,7 +552,7 @@ export async function createAlertEngine(options: AlertEngineOptions) {
     /** A comment on an alert (any state: a resolved one too, for the record). */
     async comment(id: number, by: string, text: string): Promise<TimelineEvent> {
       const alert = active.get(id) ?? (await store.getAlert(id))
-      if (!alert) throw new AlertNotFoundError(`no alert with id ${id}`)
+      if (!alert) throw new AlertNotFoundError(`no alert with id ${id}`, words('no-alert', { id }))
       const at = clock()
       await store.addNote({ alertId: id, at, kind: 'comment', actor: by, text, assignee: null })
       return { at: iso(at)!, kind: 'comment', actor: by, text, assignee: null }
@@ -554,8 +564,8 @@ export async function createAlertEngine(options: AlertEngineOptions) {
       const alert = active.get(id)
       if (!alert) {
         const stored = await store.getAlert(id)
-        if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`)
-        throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only active alerts can be assigned`)
+        if (!stored) throw new AlertNotFoundError(`no alert with id ${id}`, words('no-alert', { id }))
+        throw new AlertConflictError(`alert ${id} was resolved at ${iso(stored.resolvedAt)}; only active alerts can be assigned`, words('resolved-no-assign', { id, at: iso(stored.resolvedAt)! }))
       }
       if (alert.assignee !== assignee) {
         alert.assignee = assignee
@@ -573,7 +583,7 @@ export async function createAlertEngine(options: AlertEngineOptions) {
       const alert = active.get(id) ?? (await store.getAlert(id))
       if (!alert) return undefined
       const events: (TimelineEvent & { ms: number; order: number })[] = [
-        { ms: alert.openedAt, order: 0, at: iso(alert.openedAt)!, kind: 'opened', actor: null, text: alert.message, assignee: null },
+        { ms: alert.openedAt, order: 0, at: iso(alert.openedAt)!, kind: 'opened', actor: null, text: alert.message, assignee: null, ...(alert.messageWords ? { words: alert.messageWords } : {}) },
       ]
       if (alert.acknowledgedAt !== null) {
         events.push({ ms: alert.acknowledgedAt, order: 1, at: iso(alert.acknowledgedAt)!, kind: 'acknowledged', actor: alert.acknowledgedBy, text: null, assignee: null })

@@ -6,7 +6,7 @@ import { judge, judgeState, RollingWindow } from './evaluator.ts'
 import { fieldInfo, fieldValue, inScope } from './rules.ts'
 import type { KeyState, Runtime, Runtimes } from './runtime.ts'
 import type { Alert, ResolvedReason } from './store.ts'
-import { alertMessage, round } from './views.ts'
+import { alertMessage, alertWords, round } from './views.ts'
 
 /**
  * Judging: readings (threshold rules) and device state changes (silent rules) against the rules
@@ -39,6 +39,7 @@ export function createJudging(options: JudgingOptions) {
     const rule = rt.rule
     const registered = registry.get(device.id)
     const name = registered?.name ?? device.id
+    const interval = states?.tracked(device.id)?.interval ?? registered?.interval
     const alert: Alert = {
       id: sink.nextId(),
       ruleId: rule.id,
@@ -55,7 +56,8 @@ export function createJudging(options: JudgingOptions) {
       unit: rule.kind === 'threshold' ? fieldInfo(device.type, rule.field!).unit : '',
       value: value === null ? null : round(value),
       lastValue: value === null ? null : round(value),
-      message: alertMessage(rule, { name }, value, states?.tracked(device.id)?.interval ?? registered?.interval),
+      message: alertMessage(rule, { name }, value, interval),
+      messageWords: alertWords(rule, { name }, value, interval),
       state: 'open',
       openedAt: at,
       acknowledgedAt: null,

@@ -11,6 +11,7 @@ import { ApiError, badRequest, errorResponses, notFound } from '../../http/error
 import { actorOf, visibleTo } from '../../identity/permissions.ts'
 import type { Api } from '../../http/types.ts'
 import { NoQuerySchema } from '../../http/validation.ts'
+import { words } from '../../../shared/words.ts'
 
 /**
  * Alert rules and alerts over HTTP. Everyone logged in reads them (installers only the alerts of
@@ -73,7 +74,7 @@ const MAX_SILENCE_MS = 30 * 86_400_000
 
 function isoTime(name: string, value: string): number {
   const t = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : Number.NaN
-  if (!Number.isFinite(t)) throw badRequest(`'${name}' must be an ISO 8601 time with a time zone (e.g. 2026-12-04T18:00:00Z); got "${value}"`)
+  if (!Number.isFinite(t)) throw badRequest(`'${name}' must be an ISO 8601 time with a time zone (e.g. 2026-12-04T18:00:00Z); got "${value}"`, words('bad-time', { name, value }))
   return t
 }
 
@@ -98,9 +99,9 @@ async function mapErrors<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    if (err instanceof RuleError) throw badRequest(err.message)
-    if (err instanceof AlertNotFoundError) throw notFound(err.message)
-    if (err instanceof AlertConflictError) throw new ApiError(409, 'conflict', err.message)
+    if (err instanceof RuleError) throw badRequest(err.message, err.words)
+    if (err instanceof AlertNotFoundError) throw notFound(err.message, err.words)
+    if (err instanceof AlertConflictError) throw new ApiError(409, 'conflict', err.message, {}, err.words)
     throw err
   }
 }
@@ -239,7 +240,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     async (request) => {
       const { state, device, city, rule, limit, offset } = request.query
       const cityId = city === undefined ? undefined : findCity(city)?.id
-      if (city !== undefined && !cityId) throw badRequest(`unknown city '${city}'; cities: ${cityIds.join(', ')}`)
+      if (city !== undefined && !cityId) throw badRequest(`unknown city '${city}'; cities: ${cityIds.join(', ')}`, words('unknown-city', { city, cities: cityIds.join(', ') }))
       const result = await alerts.queryAlerts({ state, deviceId: device, city: cityId, ruleId: rule, limit, offset }, visibility(request))
       return { ...result, limit, offset }
     },
@@ -327,7 +328,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       let ids: number[]
       if ('group' in body) {
         const city = findCity(body.group.city)?.id
-        if (!city) throw badRequest(`unknown city '${body.group.city}'; cities: ${cityIds.join(', ')}`)
+        if (!city) throw badRequest(`unknown city '${body.group.city}'; cities: ${cityIds.join(', ')}`, words('unknown-city', { city: body.group.city, cities: cityIds.join(', ') }))
         ids = alerts.groupIds(body.group.ruleId, city)
       } else ids = body.ids
       const result = await alerts.acknowledgeMany(ids, by)
@@ -353,7 +354,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     async (request) => {
       const result = await alerts.timeline(request.params.id)
       const visible = visibility(request)
-      if (!result || (visible && !visible({ id: result.alert.deviceId }))) throw notFound(`no alert with id ${request.params.id}`)
+      if (!result || (visible && !visible({ id: result.alert.deviceId }))) throw notFound(`no alert with id ${request.params.id}`, words('no-alert', { id: request.params.id }))
       return result
     },
   )
@@ -376,7 +377,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     async (request, reply) => {
       const by = request.session!.user.username
       const text = request.body.text.trim()
-      if (!text) throw badRequest('the comment is empty')
+      if (!text) throw badRequest('the comment is empty', words('empty-comment'))
       const event = await mapErrors(() => alerts.comment(request.params.id, by, text))
       await record({ actor: by, action: 'alert.comment', targetType: 'alert', target: String(request.params.id), changes: { comment: { to: text } } })
       return reply.status(201).send(event)
@@ -404,7 +405,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
       if (assignee !== null) {
         const user = accounts.get(assignee)
         if (!user || user.disabled || (user.role !== 'operator' && user.role !== 'admin')) {
-          throw badRequest(`'${assignee}' is not an enabled operator or admin; alerts are assigned to staff (GET /api/alert-assignees)`)
+          throw badRequest(`'${assignee}' is not an enabled operator or admin; alerts are assigned to staff (GET /api/alert-assignees)`, words('not-assignable', { name: assignee }))
         }
         assignee = user.username
       }
@@ -472,22 +473,22 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     async (request, reply) => {
       const by = request.session!.user.username
       const b = request.body
-      if (b.ruleId === undefined && b.deviceId === undefined && b.city === undefined) throw badRequest('a silence needs at least one of ruleId, deviceId, city')
-      if (b.ruleId !== undefined && !alerts.getRule(b.ruleId)) throw badRequest(`no alert rule with id ${b.ruleId}`)
-      if (b.deviceId !== undefined && !registry.get(b.deviceId)) throw badRequest(`no device with id '${b.deviceId}'`)
+      if (b.ruleId === undefined && b.deviceId === undefined && b.city === undefined) throw badRequest('a silence needs at least one of ruleId, deviceId, city', words('silence-needs-matcher'))
+      if (b.ruleId !== undefined && !alerts.getRule(b.ruleId)) throw badRequest(`no alert rule with id ${b.ruleId}`, words('no-rule', { id: b.ruleId }))
+      if (b.deviceId !== undefined && !registry.get(b.deviceId)) throw badRequest(`no device with id '${b.deviceId}'`, words('no-device', { id: b.deviceId }))
       const city = b.city === undefined ? null : (findCity(b.city)?.id ?? null)
-      if (b.city !== undefined && !city) throw badRequest(`unknown city '${b.city}'; cities: ${cityIds.join(', ')}`)
+      if (b.city !== undefined && !city) throw badRequest(`unknown city '${b.city}'; cities: ${cityIds.join(', ')}`, words('unknown-city', { city: b.city, cities: cityIds.join(', ') }))
       const reason = b.reason.trim()
-      if (!reason) throw badRequest('give the reason for the silence')
-      if ((b.endsAt === undefined) === (b.duration === undefined)) throw badRequest('give the end of the silence: endsAt or duration (one of them)')
+      if (!reason) throw badRequest('give the reason for the silence', words('silence-needs-reason'))
+      if ((b.endsAt === undefined) === (b.duration === undefined)) throw badRequest('give the end of the silence: endsAt or duration (one of them)', words('silence-needs-end'))
       const now = alerts.now()
       const startsAt = b.startsAt === undefined ? now : isoTime('startsAt', b.startsAt)
       let endsAt: number
       if (b.endsAt !== undefined) endsAt = isoTime('endsAt', b.endsAt)
       else endsAt = startsAt + await mapErrors(() => parseDuration('duration', b.duration!)) * 1000
-      if (endsAt <= now) throw badRequest(`the silence ends in the past (${new Date(endsAt).toISOString()})`)
-      if (!(endsAt > startsAt)) throw badRequest('the silence must end after it starts')
-      if (endsAt - startsAt > MAX_SILENCE_MS) throw badRequest('a silence lasts at most 30 days')
+      if (endsAt <= now) throw badRequest(`the silence ends in the past (${new Date(endsAt).toISOString()})`, words('silence-ends-past', { endsAt: new Date(endsAt).toISOString() }))
+      if (!(endsAt > startsAt)) throw badRequest('the silence must end after it starts', words('silence-ends-before-start'))
+      if (endsAt - startsAt > MAX_SILENCE_MS) throw badRequest('a silence lasts at most 30 days', words('silence-too-long'))
       const silence = await alerts.createSilence({ ruleId: b.ruleId ?? null, deviceId: b.deviceId ?? null, city, reason, startsAt, endsAt }, by)
       await record({
         actor: by,
@@ -517,7 +518,7 @@ export function registerAlertRoutes(app: Api, deps: AlertRouteDeps): void {
     async (request) => {
       const by = request.session!.user.username
       const before = await alerts.getSilence(request.params.id)
-      if (!before) throw notFound(`no silence with id ${request.params.id}`)
+      if (!before) throw notFound(`no silence with id ${request.params.id}`, words('no-silence', { id: request.params.id }))
       const silence = (await alerts.endSilence(request.params.id, by))!
       if (before.state !== 'expired') {
         await record({ actor: by, action: 'silence.expire', targetType: 'silence', target: String(silence.id), changes: { endsAt: { from: before.endsAt, to: silence.endsAt } } })

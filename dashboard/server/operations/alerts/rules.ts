@@ -3,6 +3,7 @@ import { DEVICE_TYPES, DeviceTypeSchema, KINDS, type DeviceType } from '../../..
 import { cityIds, findCity } from '../../../../devices/region.ts'
 import { DEVICE_ID_PATTERN } from '../../../../devices/registry.ts'
 import { OPS, RULE_AGGREGATES, RULE_KINDS, SEVERITIES, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
+import { words, type Words } from '../../../shared/words.ts'
 
 // The rule vocabulary lives with the browsers' protocol (shared/operations.ts, with RuleSchema, the rule view).
 export { OPS, RULE_AGGREGATES, RULE_KINDS, SEVERITIES, type Op, type RuleAggregate, type RuleKind, type Severity }
@@ -195,7 +196,11 @@ export type RuleDefinition = Omit<Rule, 'id' | 'createdBy' | 'createdAt' | 'upda
 
 /** A request the rules refuse; routes turn it into a 400 with this message. */
 export class RuleError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** What the message says, for a page to word in its language. */
+    readonly words?: Words,
+  ) {
     super(message)
     this.name = 'RuleError'
   }
@@ -206,9 +211,9 @@ const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 export function parseDuration(name: string, value: number | string): number {
   if (typeof value === 'number') return value
   const match = /^(\d{1,7})(s|m|h|d)?$/.exec(value)
-  if (!match) throw new RuleError(`${name} must be seconds or a duration such as 90s, 10m, 1h; got "${value}"`)
+  if (!match) throw new RuleError(`${name} must be seconds or a duration such as 90s, 10m, 1h; got "${value}"`, words('duration-format', { name, value }))
   const seconds = Number(match[1]) * UNIT_S[match[2] ?? 's']!
-  if (seconds > 30 * 86400) throw new RuleError(`${name} must be at most 30 days; got "${value}"`)
+  if (seconds > 30 * 86400) throw new RuleError(`${name} must be at most 30 days; got "${value}"`, words('duration-max', { name, value }))
   return seconds
 }
 
@@ -224,17 +229,17 @@ export function checkDefinition(def: RuleDefinition, lookup: DeviceLookup): Rule
   const out = { ...def }
   if (out.city !== null) {
     const city = findCity(out.city)
-    if (!city) throw new RuleError(`unknown city '${out.city}'; cities: ${cityIds.join(', ')}`)
+    if (!city) throw new RuleError(`unknown city '${out.city}'; cities: ${cityIds.join(', ')}`, words('unknown-city', { city: out.city, cities: cityIds.join(', ') }))
     out.city = city.id
   }
   if (out.deviceId !== null) {
     const device = lookup(out.deviceId)
-    if (!device) throw new RuleError(`no device with id '${out.deviceId}'`)
-    if (out.type !== null && out.type !== device.type) throw new RuleError(`device '${device.id}' is a ${device.type}, not a ${out.type}`)
-    if (out.city !== null && out.city !== device.city) throw new RuleError(`device '${device.id}' is in ${device.city}, not in ${out.city}`)
+    if (!device) throw new RuleError(`no device with id '${out.deviceId}'`, words('no-device', { id: out.deviceId }))
+    if (out.type !== null && out.type !== device.type) throw new RuleError(`device '${device.id}' is a ${device.type}, not a ${out.type}`, words('device-type-mismatch', { id: device.id, type: device.type, expected: out.type }))
+    if (out.city !== null && out.city !== device.city) throw new RuleError(`device '${device.id}' is in ${device.city}, not in ${out.city}`, words('device-city-mismatch', { id: device.id, city: device.city, expected: out.city }))
   }
   if (out.kind === 'silent') {
-    if (out.window !== null) throw new RuleError('a silent rule has no window (use minDuration for how long the device must be silent)')
+    if (out.window !== null) throw new RuleError('a silent rule has no window (use minDuration for how long the device must be silent)', words('silent-window'))
     out.field = null
     out.op = null
     out.threshold = null
@@ -242,22 +247,22 @@ export function checkDefinition(def: RuleDefinition, lookup: DeviceLookup): Rule
     out.hysteresis = 0
     return out
   }
-  if (out.field === null) throw new RuleError("missing required field 'field' (a threshold rule watches a field)")
-  if (out.op === null) throw new RuleError(`missing required field 'op' (one of ${OPS.join(', ')})`)
-  if (out.threshold === null) throw new RuleError("missing required field 'threshold'")
+  if (out.field === null) throw new RuleError("missing required field 'field' (a threshold rule watches a field)", words('rule-needs-field'))
+  if (out.op === null) throw new RuleError(`missing required field 'op' (one of ${OPS.join(', ')})`, words('rule-needs-op', { ops: OPS.join(', ') }))
+  if (out.threshold === null) throw new RuleError("missing required field 'threshold'", words('rule-needs-threshold'))
   const scopeType = out.deviceId !== null ? lookup(out.deviceId)!.type : out.type
   const types = typesWithField(out.field)
   if (types.length === 0) {
     const known = [...new Set(DEVICE_TYPES.flatMap((t) => KINDS[t].fieldNames)), ...Object.keys(DERIVED_FIELDS)]
-    throw new RuleError(`no device type has a field '${out.field}'; fields: ${known.join(', ')}`)
+    throw new RuleError(`no device type has a field '${out.field}'; fields: ${known.join(', ')}`, words('no-such-field', { field: out.field, fields: known.join(', ') }))
   }
   if (scopeType !== null && !types.includes(scopeType)) {
     const fields = [...KINDS[scopeType].fieldNames, ...Object.entries(DERIVED_FIELDS).filter(([, d]) => d.type === scopeType).map(([n]) => n)]
-    throw new RuleError(`${scopeType} devices have no field '${out.field}'; fields: ${fields.join(', ')}`)
+    throw new RuleError(`${scopeType} devices have no field '${out.field}'; fields: ${fields.join(', ')}`, words('type-lacks-field', { type: scopeType, field: out.field, fields: fields.join(', ') }))
   }
   if (out.window === 0) out.window = null
   if (out.window === null) {
-    if (out.aggregate !== null && out.aggregate !== 'last') throw new RuleError("'aggregate' needs 'window' (the time to aggregate over)")
+    if (out.aggregate !== null && out.aggregate !== 'last') throw new RuleError("'aggregate' needs 'window' (the time to aggregate over)", words('aggregate-needs-window'))
     out.aggregate = null
   } else {
     out.aggregate ??= 'mean'
@@ -271,7 +276,7 @@ export function definitionFromInput(input: NewRuleInput): RuleDefinition {
   const pick = <K extends keyof typeof scope>(key: K) => {
     const flat = input[key]
     const nested = scope[key]
-    if (flat !== undefined && nested !== undefined && flat !== nested) throw new RuleError(`'${key}' and 'scope.${key}' disagree`)
+    if (flat !== undefined && nested !== undefined && flat !== nested) throw new RuleError(`'${key}' and 'scope.${key}' disagree`, words('scope-disagrees', { key }))
     return flat ?? nested ?? null
   }
   return {
@@ -343,6 +348,26 @@ export function describeRule(rule: RuleDefinition): string {
   const unit = info.unit && info.unit !== '0–1' ? ` ${info.unit}` : ''
   const what = rule.window !== null ? `${formatDuration(rule.window)} ${AGG_TEXT[rule.aggregate ?? 'mean']} of ${info.label}` : info.label
   return `${what} ${rule.op} ${rule.threshold}${rule.aggregate === 'count' ? '' : unit}${lasting}: ${where}`
+}
+
+/**
+ * What describeRule says, as a code (the rule's kind) and its figures, for the page to word in its
+ * language (dashboard/app/alerts/words.ts): minDuration; deviceId, or the type its scope or field
+ * implies; city and its name; for threshold rules the field key and English label, op,
+ * threshold, the unit shown, and window and aggregate when windowed.
+ */
+export function ruleWords(rule: RuleDefinition): Words {
+  const only = rule.kind === 'threshold' && rule.field ? typesWithField(rule.field) : []
+  const type = rule.type ?? (only.length === 1 ? only[0]! : null)
+  const params: Words['params'] = { minDuration: rule.minDuration }
+  if (rule.deviceId) params.deviceId = rule.deviceId
+  else if (type) params.type = type
+  if (rule.city) Object.assign(params, { city: rule.city, cityName: findCity(rule.city)?.name ?? rule.city })
+  if (rule.kind === 'silent') return { code: 'silent', params }
+  const info = fieldInfo(rule.type ?? undefined, rule.field!)
+  Object.assign(params, { field: rule.field!, label: info.label, op: rule.op!, threshold: rule.threshold!, unit: info.unit && info.unit !== '0–1' && rule.aggregate !== 'count' ? info.unit : '' })
+  if (rule.window !== null) Object.assign(params, { window: rule.window, aggregate: rule.aggregate ?? 'mean' })
+  return { code: 'threshold', params }
 }
 
 /** Whether a device is in a rule's scope. */

@@ -87,12 +87,13 @@ export const POSTGRES_ALERT_MIGRATIONS: readonly PostgresMigration[] = [
       );
       CREATE INDEX IF NOT EXISTS alert_silences_ends ON alert_silences (ends_at);`,
   },
+  { version: 2, name: 'alert message words', up: 'ALTER TABLE alerts ADD COLUMN IF NOT EXISTS message_words TEXT;' },
 ]
 
 const RULE_COLUMNS = ['name', 'kind', 'field', 'op', 'threshold', 'device_id', 'type', 'city', 'window_s', 'aggregate', 'min_duration_s', 'hysteresis', 'severity', 'enabled'] as const
 const ALERT_COLUMNS = [
   'id', 'rule_id', 'rule_name', 'kind', 'severity', 'device_id', 'device_name', 'type', 'city', 'field', 'op', 'threshold', 'unit', 'value',
-  'last_value', 'message', 'state', 'opened_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_reason', 'assignee',
+  'last_value', 'message', 'message_words', 'state', 'opened_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_reason', 'assignee',
 ] as const
 const ALERT_UPDATED = ['state', 'last_value', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_reason', 'assignee'] as const
 /** As in store.ts: resolved is final (the WHERE) and the first acknowledgement stands, whichever node writes later. */

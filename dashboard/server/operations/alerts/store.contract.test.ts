@@ -80,6 +80,7 @@ function alert(id: number, ruleId: number, over: Partial<Alert> = {}): Alert {
     value: 31.25,
     lastValue: 31.25,
     message: `PM2.5 31.25 > 25.5 at Station ${id}`,
+    messageWords: { code: 'threshold', params: { field: 'pm25', label: 'PM2.5', value: 31.25, op: '>', threshold: 25.5, unit: 'µg/m³', device: `Station ${id}` } },
     state: 'open',
     openedAt: T0 + id,
     acknowledgedAt: null,

@@ -3,6 +3,7 @@ import { asAsync, type Async } from '../../../../devices/async-store.ts'
 import { migrateSqlite, type SqliteMigration } from '../../../../devices/migrations.ts'
 import type { DeviceType } from '../../../../devices/kinds.ts'
 import { ALERT_STATES, type AlertState, type Op, type RuleAggregate, type RuleKind, type Severity } from '../../../shared/operations.ts'
+import type { Words } from '../../../shared/words.ts'
 import type { Rule, RuleDefinition } from './rules.ts'
 
 /**
@@ -38,6 +39,8 @@ export interface Alert {
   /** The newest value judged while it is active (in memory; the opening value once resolved). */
   lastValue: number | null
   message: string
+  /** The message as a code and its figures, for the page's language; null in rows stored before (the page shows `message`). */
+  messageWords?: Words | null
   state: AlertState
   /** Epoch ms. */
   openedAt: number
@@ -97,6 +100,8 @@ export interface AlertRow {
   value: number | null
   last_value: number | null
   message: string
+  /** JSON of Words, or null. */
+  message_words: string | null
   state: AlertState
   opened_at: number
   acknowledged_at: number | null
@@ -144,6 +149,7 @@ export const toAlert = (r: AlertRow): Alert => ({
   value: r.value,
   lastValue: r.last_value,
   message: r.message,
+  messageWords: r.message_words ? (JSON.parse(r.message_words) as Words) : null,
   state: r.state,
   openedAt: r.opened_at,
   acknowledgedAt: r.acknowledged_at,
@@ -187,6 +193,7 @@ export const alertParams = (a: Alert) => ({
   value: a.value,
   last_value: a.lastValue,
   message: a.message,
+  message_words: a.messageWords ? JSON.stringify(a.messageWords) : null,
   state: a.state,
   opened_at: a.openedAt,
   acknowledged_at: a.acknowledgedAt,
@@ -258,7 +265,7 @@ export interface AlertQuery {
 /**
  * The alert tables' migrations (component `alerts` in schema_migrations). Version 1 is the
  * schema from before migrations (IF NOT EXISTS: adopted unchanged); 2 adds assignment, the
- * comments and assignments of the timeline, and silences.
+ * comments and assignments of the timeline, and silences; 3 the message's words (older rows keep null).
  */
 export const ALERT_MIGRATIONS: readonly SqliteMigration[] = [
   {
@@ -342,6 +349,7 @@ export const ALERT_MIGRATIONS: readonly SqliteMigration[] = [
       );
       CREATE INDEX alert_silences_ends ON alert_silences (ends_at);`,
   },
+  { version: 3, name: 'alert message words', up: 'ALTER TABLE alerts ADD COLUMN message_words TEXT;' },
 ]
 
 export function createSqliteAlertStore(db: Database.Database) {
@@ -352,8 +360,8 @@ export function createSqliteAlertStore(db: Database.Database) {
   const updateRule = db.prepare(`UPDATE alert_rules SET name = @name, kind = @kind, field = @field, op = @op, threshold = @threshold, device_id = @device_id, type = @type,
     city = @city, window_s = @window_s, aggregate = @aggregate, min_duration_s = @min_duration_s, hysteresis = @hysteresis, severity = @severity, enabled = @enabled, updated_at = @now WHERE id = @id`)
   const getRule = db.prepare<[number], RuleRow>('SELECT * FROM alert_rules WHERE id = ?')
-  const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason, assignee)
-    VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason, @assignee)`)
+  const insertAlert = db.prepare(`INSERT INTO alerts (id, rule_id, rule_name, kind, severity, device_id, device_name, type, city, field, op, threshold, unit, value, last_value, message, message_words, state, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_reason, assignee)
+    VALUES (@id, @rule_id, @rule_name, @kind, @severity, @device_id, @device_name, @type, @city, @field, @op, @threshold, @unit, @value, @last_value, @message, @message_words, @state, @opened_at, @acknowledged_at, @acknowledged_by, @resolved_at, @resolved_reason, @assignee)`)
   // Resolved is final and the first acknowledgement stands, whichever node writes later (cluster mode).
   const updateAlert = db.prepare(`UPDATE alerts SET state = @state, last_value = @last_value, acknowledged_at = coalesce(acknowledged_at, @acknowledged_at),
     acknowledged_by = coalesce(acknowledged_by, @acknowledged_by), resolved_at = @resolved_at, resolved_reason = @resolved_reason, assignee = @assignee WHERE id = @id AND state != 'resolved'`)

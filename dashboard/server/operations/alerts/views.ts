@@ -1,5 +1,6 @@
 import type { AlertView, RuleView } from '../../../shared/operations.ts'
-import { describeRule, fieldInfo, formatDuration, type Rule } from './rules.ts'
+import type { Words } from '../../../shared/words.ts'
+import { describeRule, fieldInfo, formatDuration, ruleWords, type Rule } from './rules.ts'
 import type { Alert } from './store.ts'
 
 /**
@@ -22,7 +23,7 @@ export function ruleView(rule: Rule): RuleView {
   if (rule.type !== null) scope.type = rule.type
   if (rule.city !== null) scope.city = rule.city
   const unit = rule.kind === 'threshold' && rule.field ? fieldInfo(rule.type ?? undefined, rule.field).unit : ''
-  return { ...rule, scope, unit, description: describeRule(rule) }
+  return { ...rule, scope, unit, description: describeRule(rule), descriptionWords: ruleWords(rule) }
 }
 
 /** A value as alerts show it: 2 decimals below 10, 1 below 100, none above. */
@@ -43,4 +44,19 @@ export function alertMessage(rule: Rule, device: { name: string }, value: number
   const unit = info.unit && info.unit !== '0–1' && rule.aggregate !== 'count' ? ` ${info.unit}` : ''
   const what = rule.window !== null ? `${formatDuration(rule.window)} ${rule.aggregate} ${info.label}` : info.label
   return `${what} ${value === null ? '?' : round(value)}${unit} ${rule.op} ${rule.threshold}${unit} at ${device.name}`
+}
+
+/**
+ * What alertMessage says, as a code and its figures, for the page to word in its language
+ * (dashboard/app/alerts/words.ts): `threshold` (field key and English label, value, op,
+ * threshold, the unit shown, the device; window and aggregate when windowed) or `silent` (the
+ * device; its interval when known).
+ */
+export function alertWords(rule: Rule, device: { name: string }, value: number | null, interval?: number): Words {
+  if (rule.kind === 'silent') return { code: 'silent', params: interval ? { device: device.name, interval } : { device: device.name } }
+  const info = fieldInfo(rule.type ?? undefined, rule.field!)
+  const unit = info.unit && info.unit !== '0–1' && rule.aggregate !== 'count' ? info.unit : ''
+  const params: Words['params'] = { field: rule.field!, label: info.label, value: value === null ? '?' : round(value), op: rule.op!, threshold: rule.threshold!, unit, device: device.name }
+  if (rule.window !== null) Object.assign(params, { window: rule.window, aggregate: rule.aggregate ?? 'mean' })
+  return { code: 'threshold', params }
 }

@@ -7,6 +7,7 @@ import { createMailer, type Mailer } from './email.ts'
 import { createGrouping, summaries, type Scheduler } from './grouping.ts'
 import type { ContactPoint, ContactPointFields, NotifyStoreAsync } from './store.ts'
 import { createUrlPolicy, UrlPolicyError, type AllowEntry } from './url-policy.ts'
+import { words, type Words } from '../../../shared/words.ts'
 
 /**
  * Alert notifications through contact points, wired in one place: the alert engine's events
@@ -48,7 +49,15 @@ export interface NotificationsDeps extends NotifyOptions {
 }
 
 /** A contact point that does not hold together (the API answers 400). */
-export class ContactPointError extends Error {}
+export class ContactPointError extends Error {
+  constructor(
+    message: string,
+    /** What the message says, for a page to word in its language. */
+    readonly words?: Words,
+  ) {
+    super(message)
+  }
+}
 
 export function createNotifications(deps: NotificationsDeps) {
   const clock = deps.clock ?? Date.now
@@ -81,19 +90,19 @@ export function createNotifications(deps: NotificationsDeps) {
       try {
         url = new URL(f.url ?? '')
       } catch {
-        throw new ContactPointError(`url must be an http(s) URL, got '${f.url}'`)
+        throw new ContactPointError(`url must be an http(s) URL, got '${f.url}'`, words('webhook-url', { url: String(f.url) }))
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ContactPointError(`url must be an http(s) URL, got '${f.url}'`)
-      if (url.username || url.password) throw new ContactPointError('url must not hold a user name or password: the signature authenticates Piazza')
-      if (f.secret === null && !deps.webhookSecret) throw new ContactPointError('a webhook needs a secret to sign with: give one (16 characters or more) or set NOTIFY_WEBHOOK_SECRET')
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ContactPointError(`url must be an http(s) URL, got '${f.url}'`, words('webhook-url', { url: String(f.url) }))
+      if (url.username || url.password) throw new ContactPointError('url must not hold a user name or password: the signature authenticates Piazza', words('webhook-url-credentials'))
+      if (f.secret === null && !deps.webhookSecret) throw new ContactPointError('a webhook needs a secret to sign with: give one (16 characters or more) or set NOTIFY_WEBHOOK_SECRET', words('webhook-needs-secret'))
       try {
         await urlPolicy.check(url.href)
       } catch (err) {
-        if (err instanceof UrlPolicyError) throw new ContactPointError(err.message)
+        if (err instanceof UrlPolicyError) throw new ContactPointError(err.message, err.words)
         throw err
       }
     } else if (!mailer) {
-      throw new ContactPointError('e-mail is not configured on this server: set SMTP_URL (and SMTP_FROM)')
+      throw new ContactPointError('e-mail is not configured on this server: set SMTP_URL (and SMTP_FROM)', words('email-not-configured'))
     }
     return f
   }
@@ -112,8 +121,8 @@ export function createNotifications(deps: NotificationsDeps) {
     },
     async update(id: number, patch: ContactPointPatch): Promise<ContactPoint> {
       const cp = (await store.get(id))!
-      if (cp.kind === 'webhook' && patch.addresses !== undefined) throw new ContactPointError('addresses apply to e-mail contact points; this one is a webhook')
-      if (cp.kind === 'email' && (patch.url !== undefined || patch.secret !== undefined)) throw new ContactPointError('url and secret apply to webhooks; this one sends e-mail')
+      if (cp.kind === 'webhook' && patch.addresses !== undefined) throw new ContactPointError('addresses apply to e-mail contact points; this one is a webhook', words('webhook-no-addresses'))
+      if (cp.kind === 'email' && (patch.url !== undefined || patch.secret !== undefined)) throw new ContactPointError('url and secret apply to webhooks; this one sends e-mail', words('email-no-url'))
       const fields: ContactPointFields = {
         kind: cp.kind,
         name: patch.name ?? cp.name,

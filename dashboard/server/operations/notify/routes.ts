@@ -7,6 +7,7 @@ import type { Api } from '../../http/types.ts'
 import { NoQuerySchema } from '../../http/validation.ts'
 import { ContactPointError, type Notifications } from './notify.ts'
 import { contactPointView } from './store.ts'
+import { words } from '../../../shared/words.ts'
 
 /** Contact points over HTTP (admins): list, create, change, delete, send a test, read the delivery log. Every change is audited. */
 
@@ -23,13 +24,13 @@ export function registerNotifyRoutes(app: Api, deps: { notifications: Notificati
     try {
       return await fn()
     } catch (err) {
-      if (err instanceof ContactPointError) throw badRequest(err.message)
+      if (err instanceof ContactPointError) throw badRequest(err.message, err.words)
       throw err
     }
   }
   const existing = async (id: number) => {
     const cp = await notifications.contactPoints.get(id)
-    if (!cp) throw notFound(`no contact point with id ${id}`)
+    if (!cp) throw notFound(`no contact point with id ${id}`, words('no-contact-point', { id }))
     return cp
   }
 

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import type { LookupFunction } from 'node:net'
 import ipaddr from 'ipaddr.js'
+import { words, type Words } from '../../../shared/words.ts'
 
 /**
  * Where webhooks may go (server-side request forgery): a webhook URL is http(s) and its host must
@@ -62,10 +63,8 @@ const defaultPort = (url: URL) => (url.port !== '' ? Number(url.port) : url.prot
 
 /** Why an address is not a public one, or undefined when it is. */
 export function nonPublicReason(address: string): string | undefined {
-  let ip = ipaddr.parse(address)
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address()
-  const range = ip.range()
-  if (range === 'unicast') return undefined
+  const range = nonPublicRange(address)
+  if (range === undefined) return undefined
   const names: Record<string, string> = {
     loopback: 'a loopback address',
     linkLocal: 'a link-local address (this includes cloud metadata services such as 169.254.169.254)',
@@ -79,8 +78,24 @@ export function nonPublicReason(address: string): string | undefined {
   return names[range] ?? `a reserved address (${range})`
 }
 
+/** The ipaddr.js range of an address that is not a public one (loopback, private, linkLocal…), or undefined. */
+function nonPublicRange(address: string): string | undefined {
+  let ip = ipaddr.parse(address)
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address()
+  const range = ip.range()
+  return range === 'unicast' ? undefined : range
+}
+
 /** A webhook target that the policy refuses (the API answers 400 with the message). */
-export class UrlPolicyError extends Error {}
+export class UrlPolicyError extends Error {
+  constructor(
+    message: string,
+    /** What the message says, for a page to word in its language. */
+    readonly words?: Words,
+  ) {
+    super(message)
+  }
+}
 
 export interface UrlPolicyOptions {
   allow?: readonly AllowEntry[]
@@ -95,7 +110,7 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
   const hostAllowed = (host: string, port: number) => allow.some((e) => e.host === host && (e.port === undefined || e.port === port))
 
   /** Why connecting to `address` for a URL naming host:port is refused, or undefined. */
-  function refusal(host: string, port: number, address: string): string | undefined {
+  function refusal(host: string, port: number, address: string): UrlPolicyError | undefined {
     if (hostAllowed(host, port)) return undefined
     const ip = ipaddr.parse(address)
     if (allow.some((e) => e.range && e.range[0].kind() === ip.kind() && ip.match(e.range))) return undefined
@@ -107,7 +122,7 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
     const reason = nonPublicReason(address)
     if (!reason) return undefined
     const named = host === address ? address : `${host} (${address})`
-    return `webhook URL refused: ${named} is ${reason}; add it to NOTIFY_WEBHOOK_ALLOW to permit it`
+    return new UrlPolicyError(`webhook URL refused: ${named} is ${reason}; add it to NOTIFY_WEBHOOK_ALLOW to permit it`, words('url-refused', { named, range: nonPublicRange(address) }))
   }
 
   function parse(raw: string): URL {
@@ -115,9 +130,9 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
     try {
       url = new URL(raw)
     } catch {
-      throw new UrlPolicyError(`url must be an http(s) URL, got '${raw}'`)
+      throw new UrlPolicyError(`url must be an http(s) URL, got '${raw}'`, words('webhook-url', { url: raw }))
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UrlPolicyError(`url must be an http(s) URL, got '${raw}'`)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UrlPolicyError(`url must be an http(s) URL, got '${raw}'`, words('webhook-url', { url: raw }))
     return url
   }
 
@@ -138,12 +153,13 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
         try {
           addresses = await resolveAll(host)
         } catch (err) {
-          throw new UrlPolicyError(`webhook URL refused: its host ${host} could not be resolved (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+          const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+          throw new UrlPolicyError(`webhook URL refused: its host ${host} could not be resolved (${cause})`, words('url-unresolved', { host, cause }))
         }
       }
       for (const { address } of addresses) {
         const why = refusal(host, port, address)
-        if (why) throw new UrlPolicyError(why)
+        if (why) throw why
       }
     },
 
@@ -159,7 +175,7 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
       // Node connects to an address literal without calling lookup: check it here.
       if (ipaddr.isValid(host)) {
         const why = refusal(host, port, host)
-        if (why) throw new UrlPolicyError(why)
+        if (why) throw why
       }
       const lookup = ((hostname: string, opts: { all?: boolean; family?: number }, callback: (...args: unknown[]) => void) => {
         resolve(hostname, { ...opts, all: true, verbatim: true } as never, (err, addresses: LookupAddress[]) => {
@@ -167,7 +183,7 @@ export function createUrlPolicy(options: UrlPolicyOptions = {}) {
           if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }))
           for (const { address } of addresses) {
             const why = refusal(host, port, address)
-            if (why) return callback(Object.assign(new UrlPolicyError(why), { code: 'ERR_WEBHOOK_REFUSED' }))
+            if (why) return callback(Object.assign(why, { code: 'ERR_WEBHOOK_REFUSED' }))
           }
           if (opts.all) callback(null, addresses)
           else callback(null, addresses[0]!.address, addresses[0]!.family)

@@ -1,0 +1,255 @@
+import type { Words } from '../../shared/words.ts'
+
+/** Figures and times in the page's language, for the server's error sentences (error-text.ts makes them). */
+export interface ErrorFormat {
+  n(value: string | number | undefined): string
+  /** An ISO time as the page shows times (English keeps the server's ISO text). */
+  time(iso: string | number | undefined): string
+}
+
+type ErrorWords = Record<string, (p: Words['params'], f: ErrorFormat) => string>
+
+// ---------------------------------------------------------------- English: the server's own sentences
+
+const EN_NOUN: Record<string, string> = { querystring: 'query parameter', params: 'path parameter', headers: 'header', body: 'field' }
+const enNoun = (p: Words['params']) => EN_NOUN[String(p.context)] ?? 'field'
+const enLabel = (context: unknown, path: unknown) =>
+  !path ? (context === 'body' ? 'the body' : `the ${context}`) : `${EN_NOUN[String(context)] ?? context} '${path}'`
+const enWhere = (p: Words['params']) => enLabel(p.context, p.path)
+const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`)
+const EN_RANGES: Record<string, string> = {
+  loopback: 'a loopback address',
+  linkLocal: 'a link-local address (this includes cloud metadata services such as 169.254.169.254)',
+  private: 'a private address',
+  uniqueLocal: 'a private (unique local) address',
+  unspecified: 'the unspecified address',
+  carrierGradeNat: 'a carrier-grade NAT address',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+}
+const enGot = (p: Words['params']) => `; got ${p.got}`
+const enLimit = (p: Words['params']) => `${enWhere(p)} ${p.message}${enGot(p)}`
+
+const enErrors: ErrorWords = {
+  // the request validator (http/errors.ts explainValidation)
+  'unknown-field': (p) => `unknown ${enNoun(p)} '${p.name}'${p.inside !== undefined ? ` in ${enLabel(p.context, p.inside)}` : ''}${p.allowed !== undefined ? ` (allowed: ${p.allowed})` : ''}`,
+  required: (p) => `missing required ${enNoun(p)} '${p.path}'`,
+  'one-of': (p) => `${enWhere(p)} must be one of ${p.allowed}${enGot(p)}`,
+  type: (p) => `${enWhere(p)} must be ${String(p.types).split(',').map(article).join(' or ')}${enGot(p)}`,
+  const: (p) => `${enWhere(p)} must be ${p.value}${enGot(p)}`,
+  pattern: (p) => `${enWhere(p)} must match ${p.pattern}${enGot(p)}`,
+  format: (p) => `${enWhere(p)} ${p.message}${enGot(p)}`,
+  invalid: (p) => `${enWhere(p)} ${p.message}${enGot(p)}`,
+  'invalid-request': (p) => `the ${p.context} is invalid`,
+  minLength: enLimit,
+  maxLength: enLimit,
+  minimum: enLimit,
+  maximum: enLimit,
+  exclusiveMinimum: enLimit,
+  exclusiveMaximum: enLimit,
+  minItems: enLimit,
+  maxItems: enLimit,
+  // alert rules
+  'duration-format': (p) => `${p.name} must be seconds or a duration such as 90s, 10m, 1h; got "${p.value}"`,
+  'duration-max': (p) => `${p.name} must be at most 30 days; got "${p.value}"`,
+  'unknown-city': (p) => `unknown city '${p.city}'${p.cities !== undefined ? `; cities: ${p.cities}` : ''}`,
+  'no-device': (p) => `no device with id '${p.id}'`,
+  'device-type-mismatch': (p) => `device '${p.id}' is a ${p.type}, not a ${p.expected}`,
+  'device-city-mismatch': (p) => `device '${p.id}' is in ${p.city}, not in ${p.expected}`,
+  'silent-window': () => 'a silent rule has no window (use minDuration for how long the device must be silent)',
+  'rule-needs-field': () => "missing required field 'field' (a threshold rule watches a field)",
+  'rule-needs-op': (p) => `missing required field 'op' (one of ${p.ops})`,
+  'rule-needs-threshold': () => "missing required field 'threshold'",
+  'no-such-field': (p) => `no device type has a field '${p.field}'; fields: ${p.fields}`,
+  'type-lacks-field': (p) => `${p.type} devices have no field '${p.field}'; fields: ${p.fields}`,
+  'aggregate-needs-window': () => "'aggregate' needs 'window' (the time to aggregate over)",
+  'scope-disagrees': (p) => `'${p.key}' and 'scope.${p.key}' disagree`,
+  // alerts, comments, silences
+  'bad-time': (p) => `'${p.name}' must be an ISO 8601 time with a time zone (e.g. 2026-12-04T18:00:00Z); got "${p.value}"`,
+  'no-alert': (p) => `no alert with id ${p.id}`,
+  'resolved-no-ack': (p, f) => `alert ${p.id} was resolved at ${f.time(p.at)}; only open alerts can be acknowledged`,
+  'resolved-no-assign': (p, f) => `alert ${p.id} was resolved at ${f.time(p.at)}; only active alerts can be assigned`,
+  'empty-comment': () => 'the comment is empty',
+  'not-assignable': (p) => `'${p.name}' is not an enabled operator or admin; alerts are assigned to staff (GET /api/alert-assignees)`,
+  'silence-needs-matcher': () => 'a silence needs at least one of ruleId, deviceId, city',
+  'no-rule': (p) => `no alert rule with id ${p.id}`,
+  'silence-needs-reason': () => 'give the reason for the silence',
+  'silence-needs-end': () => 'give the end of the silence: endsAt or duration (one of them)',
+  'silence-ends-past': (p, f) => `the silence ends in the past (${f.time(p.endsAt)})`,
+  'silence-ends-before-start': () => 'the silence must end after it starts',
+  'silence-too-long': () => 'a silence lasts at most 30 days',
+  'no-silence': (p) => `no silence with id ${p.id}`,
+  // the audit log's filter
+  'from-after-to': (p, f) => `'from' (${f.time(p.from)}) must be before 'to' (${f.time(p.to)})`,
+  'bad-query-time': (p) => `query parameter '${p.name}' must be an ISO 8601 time with a time zone (e.g. 2026-11-26T08:00:00Z) or epoch milliseconds; got "${p.value}"`,
+  // contact points and the webhook URL policy
+  'webhook-url': (p) => `url must be an http(s) URL, got '${p.url}'`,
+  'webhook-url-credentials': () => 'url must not hold a user name or password: the signature authenticates Piazza',
+  'webhook-needs-secret': () => 'a webhook needs a secret to sign with: give one (16 characters or more) or set NOTIFY_WEBHOOK_SECRET',
+  'email-not-configured': () => 'e-mail is not configured on this server: set SMTP_URL (and SMTP_FROM)',
+  'webhook-no-addresses': () => 'addresses apply to e-mail contact points; this one is a webhook',
+  'email-no-url': () => 'url and secret apply to webhooks; this one sends e-mail',
+  'no-contact-point': (p) => `no contact point with id ${p.id}`,
+  'url-refused': (p) => `webhook URL refused: ${p.named} is ${EN_RANGES[String(p.range)] ?? `a reserved address (${p.range})`}; add it to NOTIFY_WEBHOOK_ALLOW to permit it`,
+  'url-unresolved': (p) => `webhook URL refused: its host ${p.host} could not be resolved (${p.cause})`,
+  // users and logins
+  'password-short': (p) => `a password needs at least ${p.min} characters`,
+  'password-long': (p) => `a password has at most ${p.max} characters`,
+  'bad-username': (p) => `username '${p.username}' must be 2–64 characters of a–z, 0–9, '.', '_' or '-'`,
+  'unknown-role': (p) => `unknown role '${p.role}'; roles: ${p.roles}`,
+  'user-exists': (p) => `a user '${p.username}' already exists`,
+  'no-user': (p) => `no user '${p.name}'`,
+  'user-patch-empty': () => 'give at least one of role, cities, disabled, password',
+  'disable-self': () => 'you cannot disable your own account',
+  'blank-password': () => 'the password cannot be blank',
+  'login-busy': () => 'too many logins at once; try again in a few seconds',
+  'login-failed': () => 'wrong username or password',
+  'login-locked': (p) => {
+    const s = Number(p.seconds)
+    const minutes = Math.ceil(s / 60)
+    const wait = s >= 60 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${s} second${s === 1 ? '' : 's'}`
+    const who = p.scope === 'user-address' ? `for '${p.name}' from this address` : p.scope === 'address' ? 'from this address' : `for '${p.name}'`
+    return `too many failed logins ${who}; try again in ${wait}`
+  },
+  // devices
+  'outside-region': (p) => `location ${p.lat}, ${p.lon} is outside the region`,
+  'unknown-type': (p) => `unknown device type '${p.type}'`,
+  'lat-lon-both': () => 'give both lat and lon, or neither',
+  'device-exists': (p) => `a device with id '${p.id}' already exists`,
+  'cannot-rotate': (p) => `device '${p.id}' is ${p.status}: it cannot get a new secret; register a new device instead`,
+  'decommissioned-already': (p) => `device '${p.id}' is decommissioned already`,
+  'device-patch-empty': () => 'give at least one of name, lat, lon, interval, metadata',
+  'decommissioned-frozen': (p) => `device '${p.id}' is decommissioned: it no longer changes`,
+}
+
+// ---------------------------------------------------------------- Italian
+
+const IT_NOUN: Record<string, string> = { querystring: 'parametro', params: 'parametro del percorso', headers: 'intestazione', body: 'campo' }
+const itNoun = (p: Words['params']) => IT_NOUN[String(p.context)] ?? 'campo'
+const itLabel = (context: unknown, path: unknown) => (!path ? (context === 'body' ? 'il corpo della richiesta' : 'la richiesta') : `${IT_NOUN[String(context)] ?? 'campo'} '${path}'`)
+const itWhere = (p: Words['params']) => itLabel(p.context, p.path)
+const IT_TYPES: Record<string, string> = {
+  string: 'un testo',
+  number: 'un numero',
+  integer: 'un numero intero',
+  boolean: 'vero o falso',
+  object: 'un oggetto',
+  array: 'un elenco',
+  null: 'null',
+}
+const IT_RANGES: Record<string, string> = {
+  loopback: 'un indirizzo di loopback',
+  linkLocal: 'un indirizzo link-local (compresi i servizi di metadati cloud come 169.254.169.254)',
+  private: 'un indirizzo privato',
+  uniqueLocal: 'un indirizzo privato (unique local)',
+  unspecified: 'l’indirizzo non specificato',
+  carrierGradeNat: 'un indirizzo NAT di operatore (carrier-grade)',
+  multicast: 'un indirizzo multicast',
+  broadcast: 'l’indirizzo di broadcast',
+}
+const IT_FORMATS: Record<string, string> = { email: 'di un indirizzo e-mail', uri: 'di un URL', url: 'di un URL', 'date-time': 'di data e ora ISO 8601', date: 'di una data' }
+const IT_STATUS: Record<string, string> = { active: 'attivo', revoked: 'revocato', decommissioned: 'dismesso' }
+const itGot = (p: Words['params']) => `; ricevuto ${p.got}`
+const itLimit = (what: (limit: string) => string) => (p: Words['params'], f: ErrorFormat) => `${itWhere(p)} ${what(f.n(p.limit))}${itGot(p)}`
+
+const itErrors: ErrorWords = {
+  'unknown-field': (p) => `${itNoun(p)} '${p.name}' non previsto${p.inside !== undefined ? ` in ${itLabel(p.context, p.inside)}` : ''}${p.allowed !== undefined ? ` (ammessi: ${p.allowed})` : ''}`,
+  required: (p) => `manca ${itNoun(p) === 'intestazione' ? 'l’intestazione' : `il ${itNoun(p)}`} obbligatorio '${p.path}'`,
+  'one-of': (p) => `${itWhere(p)} deve essere uno tra ${p.allowed}${itGot(p)}`,
+  type: (p) => `${itWhere(p)} deve essere ${String(p.types).split(',').map((t) => IT_TYPES[t] ?? t).join(' o ')}${itGot(p)}`,
+  const: (p) => `${itWhere(p)} deve essere ${p.value}${itGot(p)}`,
+  pattern: (p) => `${itWhere(p)} non ha la forma attesa (${p.pattern})${itGot(p)}`,
+  format: (p) => `${itWhere(p)} non ha il formato ${IT_FORMATS[String(p.format)] ?? p.format}${itGot(p)}`,
+  // A rule the validator names in English only (multipleOf, minProperties…): said in general terms.
+  invalid: (p) => `${itWhere(p)} non è valido${itGot(p)}`,
+  'invalid-request': () => 'la richiesta non è valida',
+  minLength: itLimit((n) => `deve avere almeno ${n} caratteri`),
+  maxLength: itLimit((n) => `deve avere al massimo ${n} caratteri`),
+  minimum: itLimit((n) => `deve essere almeno ${n}`),
+  maximum: itLimit((n) => `deve essere al massimo ${n}`),
+  exclusiveMinimum: itLimit((n) => `deve essere maggiore di ${n}`),
+  exclusiveMaximum: itLimit((n) => `deve essere minore di ${n}`),
+  minItems: itLimit((n) => `deve avere almeno ${n} elementi`),
+  maxItems: itLimit((n) => `deve avere al massimo ${n} elementi`),
+  'duration-format': (p) => `${p.name} deve essere in secondi o una durata come 90s, 10m, 1h; ricevuto "${p.value}"`,
+  'duration-max': (p) => `${p.name} può essere al massimo 30 giorni; ricevuto "${p.value}"`,
+  'unknown-city': (p) => `città sconosciuta '${p.city}'${p.cities !== undefined ? `; città: ${p.cities}` : ''}`,
+  'no-device': (p) => `nessun dispositivo con id '${p.id}'`,
+  'device-type-mismatch': (p) => `il dispositivo '${p.id}' è di tipo ${p.type}, non ${p.expected}`,
+  'device-city-mismatch': (p) => `il dispositivo '${p.id}' è a ${p.city}, non a ${p.expected}`,
+  'silent-window': () => 'una regola di silenzio non ha finestra (la durata minima dice quanto a lungo il dispositivo deve tacere)',
+  'rule-needs-field': () => 'manca la grandezza (una regola a soglia osserva una grandezza)',
+  'rule-needs-op': (p) => `manca il confronto (uno tra ${p.ops})`,
+  'rule-needs-threshold': () => 'manca la soglia',
+  'no-such-field': (p) => `nessun tipo di dispositivo ha la grandezza '${p.field}'; grandezze: ${p.fields}`,
+  'type-lacks-field': (p) => `i dispositivi di tipo ${p.type} non hanno la grandezza '${p.field}'; grandezze: ${p.fields}`,
+  'aggregate-needs-window': () => 'l’aggregazione richiede una finestra (il tempo su cui aggregare)',
+  'scope-disagrees': (p) => `'${p.key}' e 'scope.${p.key}' non coincidono`,
+  'bad-time': (p) => `'${p.name}' deve essere un orario ISO 8601 con fuso orario (per esempio 2026-12-04T18:00:00Z); ricevuto "${p.value}"`,
+  'no-alert': (p) => `nessun allarme con id ${p.id}`,
+  'resolved-no-ack': (p, f) => `l’allarme ${p.id} è stato risolto il ${f.time(p.at)}; si riconoscono solo gli allarmi aperti`,
+  'resolved-no-assign': (p, f) => `l’allarme ${p.id} è stato risolto il ${f.time(p.at)}; si assegnano solo gli allarmi attivi`,
+  'empty-comment': () => 'il commento è vuoto',
+  'not-assignable': (p) => `'${p.name}' non è un operatore o un amministratore attivo; gli allarmi si assegnano al personale`,
+  'silence-needs-matcher': () => 'un silenziamento richiede almeno uno tra regola, dispositivo e città',
+  'no-rule': (p) => `nessuna regola di allarme con id ${p.id}`,
+  'silence-needs-reason': () => 'indica il motivo del silenziamento',
+  'silence-needs-end': () => 'indica la fine del silenziamento: l’ora di fine o la durata (una delle due)',
+  'silence-ends-past': (p, f) => `il silenziamento finisce nel passato (${f.time(p.endsAt)})`,
+  'silence-ends-before-start': () => 'il silenziamento deve finire dopo l’inizio',
+  'silence-too-long': () => 'un silenziamento dura al massimo 30 giorni',
+  'no-silence': (p) => `nessun silenziamento con id ${p.id}`,
+  'from-after-to': (p, f) => `l’inizio (${f.time(p.from)}) deve precedere la fine (${f.time(p.to)})`,
+  'bad-query-time': (p) => `il parametro '${p.name}' deve essere un orario ISO 8601 con fuso orario (per esempio 2026-11-26T08:00:00Z) o in millisecondi dall’epoca; ricevuto "${p.value}"`,
+  'webhook-url': (p) => `l’URL deve essere un indirizzo http(s); ricevuto '${p.url}'`,
+  'webhook-url-credentials': () => 'l’URL non deve contenere nome utente o password: è la firma ad autenticare Piazza',
+  'webhook-needs-secret': () => 'un webhook richiede un segreto con cui firmare: indicane uno (almeno 16 caratteri) o imposta NOTIFY_WEBHOOK_SECRET',
+  'email-not-configured': () => 'l’e-mail non è configurata su questo server: imposta SMTP_URL (e SMTP_FROM)',
+  'webhook-no-addresses': () => 'gli indirizzi valgono per i punti di contatto e-mail; questo è un webhook',
+  'email-no-url': () => 'URL e segreto valgono per i webhook; questo invia e-mail',
+  'no-contact-point': (p) => `nessun punto di contatto con id ${p.id}`,
+  'url-refused': (p) => `URL del webhook rifiutato: ${p.named} è ${IT_RANGES[String(p.range)] ?? `un indirizzo riservato (${p.range})`}; aggiungilo a NOTIFY_WEBHOOK_ALLOW per consentirlo`,
+  'url-unresolved': (p) => `URL del webhook rifiutato: impossibile risolvere l’host ${p.host} (${p.cause})`,
+  'password-short': (p, f) => `una password richiede almeno ${f.n(p.min)} caratteri`,
+  'password-long': (p, f) => `una password ha al massimo ${f.n(p.max)} caratteri`,
+  'bad-username': (p) => `il nome utente '${p.username}' deve avere da 2 a 64 caratteri tra a–z, 0–9, '.', '_' e '-'`,
+  'unknown-role': (p) => `ruolo sconosciuto '${p.role}'; ruoli: ${p.roles}`,
+  'user-exists': (p) => `l’utente '${p.username}' esiste già`,
+  'no-user': (p) => `nessun utente '${p.name}'`,
+  'user-patch-empty': () => 'indica almeno uno tra ruolo, città, disattivato e password',
+  'disable-self': () => 'non puoi disattivare il tuo account',
+  'blank-password': () => 'la password non può essere vuota',
+  'login-busy': () => 'troppi accessi contemporanei; riprova tra qualche secondo',
+  'login-failed': () => 'nome utente o password errati',
+  'login-locked': (p, f) => {
+    const s = Number(p.seconds)
+    const minutes = Math.ceil(s / 60)
+    const wait = s >= 60 ? `${f.n(minutes)} ${minutes === 1 ? 'minuto' : 'minuti'}` : `${f.n(s)} ${s === 1 ? 'secondo' : 'secondi'}`
+    const who = p.scope === 'user-address' ? `per '${p.name}' da questo indirizzo` : p.scope === 'address' ? 'da questo indirizzo' : `per '${p.name}'`
+    return `troppi accessi falliti ${who}; riprova tra ${wait}`
+  },
+  'outside-region': (p, f) => `la posizione (${f.n(p.lat)}; ${f.n(p.lon)}) è fuori dalla regione`,
+  'unknown-type': (p) => `tipo di dispositivo sconosciuto '${p.type}'`,
+  'lat-lon-both': () => 'indica sia la latitudine sia la longitudine, o nessuna delle due',
+  'device-exists': (p) => `esiste già un dispositivo con id '${p.id}'`,
+  'cannot-rotate': (p) => `il dispositivo '${p.id}' è ${IT_STATUS[String(p.status)] ?? p.status}: non può avere un nuovo segreto; registra invece un nuovo dispositivo`,
+  'decommissioned-already': (p) => `il dispositivo '${p.id}' è già dismesso`,
+  'device-patch-empty': () => 'indica almeno uno tra nome, latitudine, longitudine, intervallo e metadati',
+  'decommissioned-frozen': (p) => `il dispositivo '${p.id}' è dismesso: non cambia più`,
+}
+
+const en = {
+  errorText: enErrors,
+  network: 'Cannot reach the Piazza server. Check your connection and try again.',
+}
+
+const it: typeof en = {
+  errorText: itErrors,
+  network: 'Impossibile raggiungere il server di Piazza. Controlla la connessione e riprova.',
+}
+
+/**
+ * The API's error sentences (its `error.message`), worded from `error.words` (code and figures) in
+ * the page's language. A code this page does not know shows the server's English message.
+ */
+export const ERROR_STRINGS = { en, it }
