@@ -9,6 +9,18 @@ import Type, { type Static } from 'typebox'
 export const CONTACT_POINT_KINDS = ['webhook', 'email'] as const
 export type ContactPointKind = (typeof CONTACT_POINT_KINDS)[number]
 
+/** A webhook target's address ranges that are refused (url-policy.ts), in the server's English words. */
+export const NON_PUBLIC_RANGE_NAMES: Record<string, string> = {
+  loopback: 'a loopback address',
+  linkLocal: 'a link-local address (this includes cloud metadata services such as 169.254.169.254)',
+  private: 'a private address',
+  uniqueLocal: 'a private (unique local) address',
+  unspecified: 'the unspecified address',
+  carrierGradeNat: 'a carrier-grade NAT address',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+}
+
 export const NOTIFICATION_STATUSES = ['firing', 'resolved', 'test'] as const
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number]
 

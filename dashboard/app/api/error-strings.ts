@@ -1,3 +1,4 @@
+import { NON_PUBLIC_RANGE_NAMES } from '../../shared/notify.ts'
 import type { Words } from '../../shared/words.ts'
 
 /** Figures and times in the page's language, for the server's error sentences (error-text.ts makes them). */
@@ -17,16 +18,6 @@ const enLabel = (context: unknown, path: unknown) =>
   !path ? (context === 'body' ? 'the body' : `the ${context}`) : `${EN_NOUN[String(context)] ?? context} '${path}'`
 const enWhere = (p: Words['params']) => enLabel(p.context, p.path)
 const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`)
-const EN_RANGES: Record<string, string> = {
-  loopback: 'a loopback address',
-  linkLocal: 'a link-local address (this includes cloud metadata services such as 169.254.169.254)',
-  private: 'a private address',
-  uniqueLocal: 'a private (unique local) address',
-  unspecified: 'the unspecified address',
-  carrierGradeNat: 'a carrier-grade NAT address',
-  multicast: 'a multicast address',
-  broadcast: 'the broadcast address',
-}
 const enGot = (p: Words['params']) => `; got ${p.got}`
 const enLimit = (p: Words['params']) => `${enWhere(p)} ${p.message}${enGot(p)}`
 
@@ -90,7 +81,7 @@ const enErrors: ErrorWords = {
   'webhook-no-addresses': () => 'addresses apply to e-mail contact points; this one is a webhook',
   'email-no-url': () => 'url and secret apply to webhooks; this one sends e-mail',
   'no-contact-point': (p) => `no contact point with id ${p.id}`,
-  'url-refused': (p) => `webhook URL refused: ${p.named} is ${EN_RANGES[String(p.range)] ?? `a reserved address (${p.range})`}; add it to NOTIFY_WEBHOOK_ALLOW to permit it`,
+  'url-refused': (p) => `webhook URL refused: ${p.named} is ${NON_PUBLIC_RANGE_NAMES[String(p.range)] ?? `a reserved address (${p.range})`}; add it to NOTIFY_WEBHOOK_ALLOW to permit it`,
   'url-unresolved': (p) => `webhook URL refused: its host ${p.host} could not be resolved (${p.cause})`,
   // users and logins
   'password-short': (p) => `a password needs at least ${p.min} characters`,

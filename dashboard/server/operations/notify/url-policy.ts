@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import type { LookupFunction } from 'node:net'
 import ipaddr from 'ipaddr.js'
+import { NON_PUBLIC_RANGE_NAMES } from '../../../shared/notify.ts'
 import { words, type Words } from '../../../shared/words.ts'
 
 /**
@@ -65,17 +66,7 @@ const defaultPort = (url: URL) => (url.port !== '' ? Number(url.port) : url.prot
 export function nonPublicReason(address: string): string | undefined {
   const range = nonPublicRange(address)
   if (range === undefined) return undefined
-  const names: Record<string, string> = {
-    loopback: 'a loopback address',
-    linkLocal: 'a link-local address (this includes cloud metadata services such as 169.254.169.254)',
-    private: 'a private address',
-    uniqueLocal: 'a private (unique local) address',
-    unspecified: 'the unspecified address',
-    carrierGradeNat: 'a carrier-grade NAT address',
-    multicast: 'a multicast address',
-    broadcast: 'the broadcast address',
-  }
-  return names[range] ?? `a reserved address (${range})`
+  return NON_PUBLIC_RANGE_NAMES[range] ?? `a reserved address (${range})`
 }
 
 /** The ipaddr.js range of an address that is not a public one (loopback, private, linkLocal…), or undefined. */
