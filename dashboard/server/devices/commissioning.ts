@@ -205,7 +205,7 @@ export function createCommissioning(deps: CommissioningDeps) {
     const device = registry.get(id)
     if (!device) return fail(404, 'not-found', `no device with id '${id}'`)
     const refusal = deviceRefusal(actor, device, 'see')
-    if (refusal) return fail(403, 'forbidden', refusal)
+    if (refusal) return fail(403, 'forbidden', refusal.message)
     await seed(device)
     return { ok: true, state: stateOf(id)! }
   }
