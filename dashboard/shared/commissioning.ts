@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { DeviceRefSchema, DeviceStatusSchema, LoginRefusalSchema } from '../../devices/device-schemas.ts'
+import { WordsSchema } from './words.ts'
 
 /**
  * The commissioning view of one device (dashboard/server/devices/commissioning.ts): what an
@@ -76,6 +77,10 @@ export type CommissioningState = Static<typeof CommissioningStateSchema>
 
 export const WatchAnswerSchema = Type.Union([
   Type.Object({ ok: Type.Literal(true), state: CommissioningStateSchema }),
-  Type.Object({ ok: Type.Literal(false), error: Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String() }) }),
+  Type.Object({
+    ok: Type.Literal(false),
+    // words: as in the API's error body, for the page to word the refusal in its language.
+    error: Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String(), words: Type.Optional(WordsSchema) }),
+  }),
 ])
 export type WatchAnswer = Static<typeof WatchAnswerSchema>

@@ -10,8 +10,8 @@ import { ADMIN_PASSWORD, startStack, type Stack } from '../../testkit/stack.ts'
  * The Italian dashboard: a browser that prefers Italian gets the login page and the operators'
  * dashboard in Italian (words, decimal commas, Italian dates); a choice of English made on the
  * page outlasts a reload (over the browser's preference), and switching back works. What the
- * server writes (a refused login, a form's error, a rule's description, an alert's message) reads
- * in Italian too.
+ * server writes (a refused login, a form's error, a rule's description, an alert's message, the
+ * CSV import's report) reads in Italian too.
  */
 
 /** How long a wait for the page may take: a deadline for a busy machine, not an expected time. */
@@ -167,6 +167,29 @@ describe('the Italian dashboard', () => {
     await expect.poll(() => text('register-error'), WAIT).toBe('Dai un nome al dispositivo, per esempio via e numero civico.')
     expect(await page.getByTestId('lang-it').getAttribute('aria-pressed')).toBe('true')
     await screenshot(page, 'italian-installer-register')
+  })
+
+  it('words the CSV import in Italian: a wrong header, a row’s error, a row’s warning', async () => {
+    await page.goto(`${stack.urls.http}/dashboard/installer/import`)
+    await page.getByTestId('import-text').waitFor()
+    await page.getByTestId('import-text').fill('type,city\nnoise,firenze\n')
+    await page.getByTestId('import-check').click()
+    await expect.poll(() => text('import-error'), WAIT).toBe("l’intestazione (riga 1) è errata: manca la colonna 'name'")
+    await page.getByTestId('import-text').fill(['type,city,name,lat,lon', 'airquality,firenze,Santa Croce,,', 'noise,firenze,Lungarno a Pisa,43.7228,10.4017', ''].join('\n'))
+    await page.getByTestId('import-check').click()
+    const row = (line: number) => page.locator(`[data-testid="import-row"][data-line="${line}"]`)
+    const errors = () => row(2).getByTestId('import-row-error').allTextContents()
+    await expect.poll(errors, WAIT).toEqual([expect.stringMatching(/^type: 'airquality' non è un tipo di dispositivo; tipi: air-quality, /)])
+    expect(await text('import-error')).toBe('')
+    expect(await row(3).getByTestId('import-row-warning').allTextContents()).toEqual([expect.stringMatching(/^la posizione è a \d+,\d km dal centro di Firenze \(più di 15 km\)$/)])
+    await row(2).scrollIntoViewIfNeeded()
+    await screenshot(page, 'italian-installer-import')
+    // In English: the server's own sentences.
+    await page.getByTestId('lang-en').click()
+    await expect.poll(errors, WAIT).toEqual([expect.stringMatching(/^type: 'airquality' is not a device type; types: air-quality, /)])
+    expect(await row(3).getByTestId('import-row-warning').allTextContents()).toEqual([expect.stringMatching(/^location is \d+\.\d km from the centre of Firenze \(more than 15 km\)$/)])
+    await page.getByTestId('lang-it').click()
+    await expect.poll(errors, WAIT).toEqual([expect.stringMatching(/^type: 'airquality' non è/)])
   })
 
   it('words what the server writes in Italian: a rule form’s error, the rule, the alert it opens', async () => {

@@ -10,6 +10,16 @@ export interface ErrorFormat {
 
 type ErrorWords = Record<string, (p: Words['params'], f: ErrorFormat) => string>
 
+/** A column named in the params leads a CSV import row's sentence ("city: …"), in both languages. */
+export const columnFirst = (p: Words['params']) => (p.column !== undefined ? `${p.column}: ` : '')
+/** The sentence an import refusal quotes (its code in `reason`, its figures beside the refusal's own). */
+const quoted = (dictionary: () => ErrorWords) => (p: Words['params'], f: ErrorFormat) => {
+  const sentence = dictionary()[String(p.reason)]
+  return sentence ? `${columnFirst(p)}${sentence(p, f)}` : String(p.reason)
+}
+/** The header's column lists (one param per kind of problem, the names a line break apart). */
+const names = (value: string | number | undefined) => (value === undefined ? [] : String(value).split('\n'))
+
 // ---------------------------------------------------------------- English: the server's own sentences
 
 const EN_NOUN: Record<string, string> = { querystring: 'query parameter', params: 'path parameter', headers: 'header', body: 'field' }
@@ -111,6 +121,48 @@ const enErrors: ErrorWords = {
   'decommissioned-already': (p) => `device '${p.id}' is decommissioned already`,
   'device-patch-empty': () => 'give at least one of name, lat, lon, interval, metadata',
   'decommissioned-frozen': (p) => `device '${p.id}' is decommissioned: it no longer changes`,
+  // sessions and roles (identity/auth.ts)
+  'bearer-header': () => 'the Authorization header must be "Bearer <token>"',
+  'log-in-first': () => 'log in first: POST /api/auth/login, then send the session cookie or Authorization: Bearer <token>',
+  'session-ended': () => 'the session has expired or was ended; log in again',
+  'needs-role': (p) => `this needs the role ${String(p.roles).split(',').join(' or ')}; user '${p.username}' is ${p.role}`,
+  // who may touch which device (identity/permissions.ts)
+  'register-needs-role': (p) => `registering devices needs the role installer or admin; user '${p.username}' is ${p.role}`,
+  'installer-other-city': (p) => `installer '${p.username}' works in ${p.cities}, not in ${p.city}`,
+  'operator-read-only': (p) => `operators see devices but do not change them; user '${p.username}' is operator`,
+  'not-your-device': (p) =>
+    `device '${p.id}' (${p.city}) is not one of yours: installer '${p.username}' manages ${p.cities !== undefined ? `the devices they registered and those of ${p.cities}` : 'only the devices they registered'}`,
+  // the CSV device import: the file (devices/import-routes.ts)
+  'csv-after-quote': (p) => `the CSV cannot be read: line ${p.line}: unexpected character after a closing quote`,
+  'csv-quote-unclosed': (p) => `the CSV cannot be read: line ${p.line}: a quoted field is not closed`,
+  'csv-empty': (p) => `the file is empty: the first line must name the columns, e.g. ${p.columns}`,
+  'csv-header': (p) => {
+    const problems = [
+      ...names(p.badMeta).map((c) => `column '${c}': a metadata key has 1 to 64 characters`),
+      ...names(p.unknown).map((c) => `unknown column '${c}' (columns: ${p.columns}, and meta.<key> for metadata)`),
+      ...names(p.twice).map((c) => `column '${c}' appears twice`),
+      ...names(p.missing).map((c) => `missing column '${c}'`),
+    ]
+    return `the header (line ${p.line}) is wrong: ${problems.join('; ')}`
+  },
+  'csv-no-rows': () => 'the file has a header but no device rows',
+  'csv-too-many-rows': (p) => `the file has ${p.count} rows; import at most ${p.max} at a time`,
+  'import-not-allowed': (p, f) => `${p.count} of ${p.rows} rows are in cities you may not register devices in, so nothing was imported (line ${p.line}: ${quoted(() => enErrors)(p, f)})`,
+  'import-rows-bad': (p, f) => `${p.count} of ${p.rows} rows have errors, so nothing was imported (line ${p.line}: ${quoted(() => enErrors)(p, f)}); run with dryRun=true for the full report`,
+  // the CSV device import: a row (after its column, which the page puts first: error-text.ts rowText)
+  'row-field-count': (p) => `has ${p.fields} field${p.fields === 1 ? '' : 's'}, the header has ${p.columns}`,
+  'row-bad-id': (p) => `'${p.id}' must be 3–63 characters of a–z, 0–9 and '-', starting with a letter or digit`,
+  'row-missing': (p) => `missing${p.allowed !== undefined ? ` (one of ${p.allowed})` : ''}`,
+  'row-bad-type': (p) => `'${p.type}' is not a device type; types: ${p.types}`,
+  'row-bad-city': (p) => `'${p.city}' is not one of ${p.cities}`,
+  'row-too-long': (p) => `${p.length} characters, at most ${p.max}`,
+  'row-not-a-number': (p) => `'${p.value}' is not a number`,
+  'row-lat-lon-both': () => 'lat and lon: give both, or neither (the device then stands at the city centre)',
+  'row-bad-interval': (p) => `'${p.value}' must be a whole number of seconds from 1 to 86400`,
+  'row-same-device': (p) => `the same device as line ${p.earlier}`,
+  'row-id-repeated': (p) => `'${p.id}' is also on line ${p.earlier}`,
+  'row-id-taken': (p) => `'${p.id}' is already used by another device (${p.type} in ${p.city}, '${p.name}')`,
+  'row-far-from-centre': (p) => `location is ${Number(p.km).toFixed(1)} km from the centre of ${p.city} (more than ${p.radius} km)`,
 }
 
 // ---------------------------------------------------------------- Italian
@@ -140,12 +192,16 @@ const IT_RANGES: Record<string, string> = {
 }
 const IT_FORMATS: Record<string, string> = { email: 'di un indirizzo e-mail', uri: 'di un URL', url: 'di un URL', 'date-time': 'di data e ora ISO 8601', date: 'di una data' }
 const IT_STATUS: Record<string, string> = { active: 'attivo', revoked: 'revocato', decommissioned: 'dismesso' }
+const itRows = (n: string | number | undefined) => (n === 1 ? '1 riga' : `${n} righe`)
+const IT_ROLE: Record<string, string> = { admin: 'amministratore', operator: 'operatore', installer: 'installatore' }
+/** The one feminine noun of IT_NOUN ('intestazione'): its adjectives agree. */
+const itAgree = (p: Words['params'], masculine: string, feminine: string) => (p.context === 'headers' ? feminine : masculine)
 const itGot = (p: Words['params']) => `; ricevuto ${p.got}`
 const itLimit = (what: (limit: string) => string) => (p: Words['params'], f: ErrorFormat) => `${itWhere(p)} ${what(f.n(p.limit))}${itGot(p)}`
 
 const itErrors: ErrorWords = {
-  'unknown-field': (p) => `${itNoun(p)} '${p.name}' non previsto${p.inside !== undefined ? ` in ${itLabel(p.context, p.inside)}` : ''}${p.allowed !== undefined ? ` (ammessi: ${p.allowed})` : ''}`,
-  required: (p) => `manca ${itNoun(p) === 'intestazione' ? 'l’intestazione' : `il ${itNoun(p)}`} obbligatorio '${p.path}'`,
+  'unknown-field': (p) => `${itNoun(p)} '${p.name}' ${itAgree(p, 'non previsto', 'non prevista')}${p.inside !== undefined ? ` in ${itLabel(p.context, p.inside)}` : ''}${p.allowed !== undefined ? ` (ammessi: ${p.allowed})` : ''}`,
+  required: (p) => `manca ${itAgree(p, `il ${itNoun(p)} obbligatorio`, 'l’intestazione obbligatoria')} '${p.path}'`,
   'one-of': (p) => `${itWhere(p)} deve essere uno tra ${p.allowed}${itGot(p)}`,
   type: (p) => `${itWhere(p)} deve essere ${String(p.types).split(',').map((t) => IT_TYPES[t] ?? t).join(' o ')}${itGot(p)}`,
   const: (p) => `${itWhere(p)} deve essere ${p.value}${itGot(p)}`,
@@ -227,6 +283,46 @@ const itErrors: ErrorWords = {
   'decommissioned-already': (p) => `il dispositivo '${p.id}' è già dismesso`,
   'device-patch-empty': () => 'indica almeno uno tra nome, latitudine, longitudine, intervallo e metadati',
   'decommissioned-frozen': (p) => `il dispositivo '${p.id}' è dismesso: non cambia più`,
+  'bearer-header': () => 'l’intestazione Authorization deve essere "Bearer <token>"',
+  'log-in-first': () => 'accedi prima: POST /api/auth/login, poi invia il cookie di sessione o Authorization: Bearer <token>',
+  'session-ended': () => 'la sessione è scaduta o è stata chiusa; accedi di nuovo',
+  'needs-role': (p) => `serve il ruolo ${String(p.roles).split(',').map((r) => IT_ROLE[r] ?? r).join(' o ')}; l’utente '${p.username}' è ${IT_ROLE[String(p.role)] ?? p.role}`,
+  'register-needs-role': (p) => `per registrare dispositivi serve il ruolo installatore o amministratore; l’utente '${p.username}' è ${IT_ROLE[String(p.role)] ?? p.role}`,
+  'installer-other-city': (p) => `l’installatore '${p.username}' lavora a ${p.cities}, non a ${p.city}`,
+  'operator-read-only': (p) => `gli operatori vedono i dispositivi ma non li modificano; l’utente '${p.username}' è operatore`,
+  'not-your-device': (p) =>
+    `il dispositivo '${p.id}' (${p.city}) non è tuo: l’installatore '${p.username}' gestisce ${p.cities !== undefined ? `i dispositivi che ha registrato e quelli di ${p.cities}` : 'solo i dispositivi che ha registrato'}`,
+  'csv-after-quote': (p) => `il CSV non si può leggere: riga ${p.line}: carattere inatteso dopo le virgolette di chiusura`,
+  'csv-quote-unclosed': (p) => `il CSV non si può leggere: riga ${p.line}: un campo tra virgolette non è chiuso`,
+  'csv-empty': (p) => `il file è vuoto: la prima riga deve nominare le colonne, per esempio ${p.columns}`,
+  'csv-header': (p) => {
+    const problems = [
+      ...names(p.badMeta).map((c) => `colonna '${c}': una chiave di metadati ha da 1 a 64 caratteri`),
+      ...names(p.unknown).map((c) => `colonna sconosciuta '${c}' (colonne: ${p.columns} e meta.<chiave> per i metadati)`),
+      ...names(p.twice).map((c) => `la colonna '${c}' compare due volte`),
+      ...names(p.missing).map((c) => `manca la colonna '${c}'`),
+    ]
+    return `l’intestazione (riga ${p.line}) è errata: ${problems.join('; ')}`
+  },
+  'csv-no-rows': () => 'il file ha l’intestazione ma nessuna riga di dispositivi',
+  'csv-too-many-rows': (p, f) => `il file ha ${f.n(p.count)} righe; importane al massimo ${f.n(p.max)} alla volta`,
+  'import-not-allowed': (p, f) =>
+    `${itRows(p.count)} su ${p.rows} ${p.count === 1 ? 'è' : 'sono'} in città dove non puoi registrare dispositivi, quindi non è stato importato nulla (riga ${p.line}: ${quoted(() => itErrors)(p, f)})`,
+  'import-rows-bad': (p, f) =>
+    `${itRows(p.count)} su ${p.rows} ${p.count === 1 ? 'ha' : 'hanno'} errori, quindi non è stato importato nulla (riga ${p.line}: ${quoted(() => itErrors)(p, f)}); esegui con dryRun=true per il rapporto completo`,
+  'row-field-count': (p) => `ha ${p.fields} ${p.fields === 1 ? 'campo' : 'campi'}, l’intestazione ne ha ${p.columns}`,
+  'row-bad-id': (p) => `'${p.id}' deve avere da 3 a 63 caratteri tra a–z, 0–9 e '-', e iniziare con una lettera o una cifra`,
+  'row-missing': (p) => `mancante${p.allowed !== undefined ? ` (uno tra ${p.allowed})` : ''}`,
+  'row-bad-type': (p) => `'${p.type}' non è un tipo di dispositivo; tipi: ${p.types}`,
+  'row-bad-city': (p) => `'${p.city}' non è tra ${p.cities}`,
+  'row-too-long': (p, f) => `${f.n(p.length)} caratteri, al massimo ${f.n(p.max)}`,
+  'row-not-a-number': (p) => `'${p.value}' non è un numero`,
+  'row-lat-lon-both': () => 'lat e lon: indicale entrambe o nessuna delle due (il dispositivo sta allora al centro della città)',
+  'row-bad-interval': (p) => `'${p.value}' deve essere un numero intero di secondi da 1 a 86400`,
+  'row-same-device': (p) => `lo stesso dispositivo della riga ${p.earlier}`,
+  'row-id-repeated': (p) => `'${p.id}' è anche alla riga ${p.earlier}`,
+  'row-id-taken': (p) => `'${p.id}' è già usato da un altro dispositivo (${p.type} a ${p.city}, '${p.name}')`,
+  'row-far-from-centre': (p) => `la posizione è a ${Number(p.km).toFixed(1).replace('.', ',')} km dal centro di ${p.city} (più di ${p.radius} km)`,
 }
 
 const en = {

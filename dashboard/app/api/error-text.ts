@@ -2,7 +2,8 @@ import { useMemo } from 'react'
 import { LOCALES, TIME_ZONE, type Lang } from '../../i18n/lang.ts'
 import { useLang } from '../../i18n/react.tsx'
 import { ApiError } from './client.ts'
-import { ERROR_STRINGS, type ErrorFormat } from './error-strings.ts'
+import { columnFirst, ERROR_STRINGS, type ErrorFormat } from './error-strings.ts'
+import type { Words } from '../../shared/words.ts'
 
 /** Intl formatters are costly to build: one set per language, made once. */
 const formats = new Map<Lang, ErrorFormat>()
@@ -33,8 +34,23 @@ export function errorText(error: unknown, lang: Lang): string {
   return sentence ? sentence(error.words!.params, formatFor(lang)) : error.message
 }
 
+/**
+ * A CSV import row's error or warning in `lang`: the column it is about first, then the sentence
+ * worded from its code and figures; the server's English for no words or a code unknown here.
+ */
+export function rowText(message: string, words: Words | null | undefined, lang: Lang): string {
+  const sentence = words && ERROR_STRINGS[lang].errorText[words.code]
+  return sentence ? `${columnFirst(words!.params)}${sentence(words!.params, formatFor(lang))}` : message
+}
+
 /** errorText in the page's language, following the switch. */
 export function useErrorText(): (error: unknown) => string {
   const { lang } = useLang()
   return useMemo(() => (error: unknown) => errorText(error, lang), [lang])
+}
+
+/** rowText in the page's language, following the switch. */
+export function useRowText(): (message: string, words: Words | null | undefined) => string {
+  const { lang } = useLang()
+  return useMemo(() => (message: string, words: Words | null | undefined) => rowText(message, words, lang), [lang])
 }

@@ -14,6 +14,7 @@ import { useCheckWords } from './check-words.ts'
 import { appLocale } from '../locale.ts'
 import { live } from '../live/connection.ts'
 import { useErrorText } from '../api/error-text.ts'
+import { ApiError } from '../api/client.ts'
 
 /**
  * One device being commissioned, live: waiting for the first connection → connected → first
@@ -74,7 +75,10 @@ function useCommissioning(id: string, onSessionEnd: () => void) {
           stopPolling()
           setLive('live')
         } else if (answer.error.status === 401) onSessionEnd()
-        else setError(answer.error)
+        else {
+          const { message, status, code, words } = answer.error
+          setError({ status, message: errorText(new ApiError(message, status, code, undefined, words)) })
+        }
       },
     )
     // While the stream is down (or refused), the API every few seconds instead.

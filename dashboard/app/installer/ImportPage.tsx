@@ -6,7 +6,7 @@ import { IMPORT_STRINGS } from './import-strings.tsx'
 
 const code = (c: string) => <code>{c}</code>
 import { downloadText, Link } from './ui.tsx'
-import { useErrorText } from '../api/error-text.ts'
+import { useErrorText, useRowText } from '../api/error-text.ts'
 
 /**
  * Bulk registration from CSV: check the file first (a dry run lists every row's problems), fix,
@@ -172,6 +172,7 @@ export function ImportPage() {
 function Report({ report, compact }: { report: ImportReport; compact?: boolean }) {
   const s = report.summary
   const t = useStrings(IMPORT_STRINGS)
+  const rowText = useRowText()
   return (
     <section className={compact ? 'inst-report' : 'inst-card inst-report'} data-testid="import-report" data-ok={String(report.ok)} aria-labelledby={compact ? undefined : 'report-title'}>
       {!compact && (
@@ -208,7 +209,7 @@ function Report({ report, compact }: { report: ImportReport; compact?: boolean }
               <ul className="inst-report-errors">
                 {row.errors.map((e, i) => (
                   <li key={i} data-testid="import-row-error">
-                    {e}
+                    {rowText(e, row.errorWords[i])}
                   </li>
                 ))}
               </ul>
@@ -216,7 +217,9 @@ function Report({ report, compact }: { report: ImportReport; compact?: boolean }
             {row.warnings.length > 0 && (
               <ul className="inst-report-warnings">
                 {row.warnings.map((w, i) => (
-                  <li key={i}>{w}</li>
+                  <li key={i} data-testid="import-row-warning">
+                    {rowText(w, row.warningWords[i])}
+                  </li>
                 ))}
               </ul>
             )}

@@ -86,6 +86,9 @@ export interface ImportRow {
   name?: string
   errors: string[]
   warnings: string[]
+  /** What each error says, in order (api/error-text.ts rowText words it); null where the server has no words. */
+  errorWords: (Words | null)[]
+  warningWords: Words[]
 }
 export interface ImportReport {
   dryRun: boolean

@@ -84,5 +84,5 @@ const it: typeof en = {
   noName: '(senza nome)',
 }
 
-/** The CSV import page. Row errors and warnings come from the server (English). */
+/** The CSV import page. Row errors and warnings come from the server, worded by api/error-text.ts rowText. */
 export const IMPORT_STRINGS = { en, it }

@@ -6,7 +6,8 @@ import type { DeadLetter } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import type { LoginRefusal } from '../../../devices/device-schemas.ts'
 import { WatchSchema } from '../../shared/realtime.ts'
-import type { CommissioningReading, CommissioningRejection, CommissioningState } from '../../shared/commissioning.ts'
+import type { CommissioningReading, CommissioningRejection, CommissioningState, WatchAnswer } from '../../shared/commissioning.ts'
+import { words, type Words } from '../../shared/words.ts'
 import { assess, type Track } from './commissioning-checks.ts'
 import { commissioningRoom as room } from '../realtime/rooms.ts'
 import type { Realtime } from '../realtime/server.ts'
@@ -192,20 +193,18 @@ export function createCommissioning(deps: CommissioningDeps) {
     return device && assess(device, tracks.get(id), connections?.isConnected(id) ?? false)
   }
 
-  type Answer = { ok: true; state: CommissioningState } | { ok: false; error: { status: number; code: string; message: string } }
-
   /** Whether this user may watch this device, and its state (seeded) when they may. */
-  async function watchable(username: string | undefined, payload: unknown): Promise<Answer> {
-    const fail = (status: number, code: string, message: string): Answer => ({ ok: false, error: { status, code, message } })
+  async function watchable(username: string | undefined, payload: unknown): Promise<WatchAnswer> {
+    const fail = (status: number, code: string, message: string, said?: Words): WatchAnswer => ({ ok: false, error: { status, code, message, ...(said ? { words: said } : {}) } })
     if (!username) return fail(401, 'unauthorized', 'log in to watch a device being commissioned')
     const actor = deps.lookupUser(username)
     if (!actor) return fail(401, 'unauthorized', 'the session has ended; log in again')
     const id = (payload as { device?: unknown } | null)?.device
     if (typeof id !== 'string' || !DEVICE_ID.test(id)) return fail(400, 'validation', `give { "device": "<id>" } with an id matching ${DEVICE_ID_PATTERN}`)
     const device = registry.get(id)
-    if (!device) return fail(404, 'not-found', `no device with id '${id}'`)
+    if (!device) return fail(404, 'not-found', `no device with id '${id}'`, words('no-device', { id }))
     const refusal = deviceRefusal(actor, device, 'see')
-    if (refusal) return fail(403, 'forbidden', refusal)
+    if (refusal) return fail(403, 'forbidden', refusal.message, refusal.words)
     await seed(device)
     return { ok: true, state: stateOf(id)! }
   }

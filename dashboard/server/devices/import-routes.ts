@@ -10,7 +10,8 @@ import { distanceKm, CITY_RADIUS_KM } from '../../../devices/region.ts'
 import { toCsv } from '../../shared/csv.ts'
 import { CsvError, detectSeparator, parseCsv } from '../http/csv.ts'
 import { ApiError, badRequest, errorResponses, forbidden } from '../http/errors.ts'
-import { actorOf, registerRefusal, type Actor } from '../identity/permissions.ts'
+import { actorOf, registerRefusal, type Actor, type Refusal } from '../identity/permissions.ts'
+import { words, WordsSchema, type Words } from '../../shared/words.ts'
 import type { Api } from '../http/types.ts'
 import { NoQuerySchema } from '../http/validation.ts'
 import { AUDITED_DEVICE_FIELDS } from './routes.ts'
@@ -60,6 +61,10 @@ const RowReportSchema = Type.Object({
   name: Type.Optional(Type.String()),
   errors: Type.Array(Type.String()),
   warnings: Type.Array(Type.String()),
+  errorWords: Type.Array(Type.Union([WordsSchema, Type.Null()]), {
+    description: 'What each of errors says, in the same order, for a page to word it in its language (shared/words.ts): its code and figures, `column` the column it is about; null when there are none.',
+  }),
+  warningWords: Type.Array(WordsSchema, { description: 'What each of warnings says, in the same order.' }),
 })
 type RowReport = Static<typeof RowReportSchema>
 
@@ -95,35 +100,52 @@ function parseMetaValue(raw: string): string | number | boolean {
 }
 
 /** Reads the file and checks every row against the registry and the actor's rights. */
-export function checkImport(text: string, actor: Actor, registry: Pick<Registry, 'list' | 'get'>): { rows: RowReport[]; plans: Plan[]; notAllowed: { line: number; reason: string }[] } {
+export function checkImport(text: string, actor: Actor, registry: Pick<Registry, 'list' | 'get'>): { rows: RowReport[]; plans: Plan[]; notAllowed: { line: number; refusal: Refusal }[] } {
   /** Rows this user may not register (another city than theirs): the import is refused with 403, not 400. */
-  const notAllowed: { line: number; reason: string }[] = []
+  const notAllowed: { line: number; refusal: Refusal }[] = []
   const separator = detectSeparator(text)
   let records
   try {
     records = parseCsv(text, separator)
   } catch (err) {
-    if (err instanceof CsvError) throw badRequest(`the CSV cannot be read: ${err.message}`)
+    if (err instanceof CsvError) throw badRequest(`the CSV cannot be read: ${err.message}`, words(err.problem === 'unclosed-quote' ? 'csv-quote-unclosed' : 'csv-after-quote', { line: err.line }))
     throw err
   }
   records = records.filter((r) => !(r.fields.length === 1 && r.fields[0]!.trim() === ''))
   const header = records.shift()
-  if (!header) throw badRequest(`the file is empty: the first line must name the columns, e.g. ${CORE_COLUMNS.join(',')}`)
+  if (!header) throw badRequest(`the file is empty: the first line must name the columns, e.g. ${CORE_COLUMNS.join(',')}`, words('csv-empty', { columns: CORE_COLUMNS.join(',') }))
   const columns = header.fields.map((c) => c.trim().toLowerCase().replace(/^meta\./, META_PREFIX))
-  const problems: string[] = []
+  // The header's problems by kind, each a list of the columns at fault, said in this order.
+  const badMeta: string[] = []
+  const unknown: string[] = []
+  const twice: string[] = []
   columns.forEach((c, i) => {
+    const raw = header.fields[i]!
     if (c.startsWith(META_PREFIX)) {
-      const key = header.fields[i]!.trim().slice(META_PREFIX.length)
-      if (key.length === 0 || key.length > 64) problems.push(`column '${header.fields[i]}': a metadata key has 1 to 64 characters`)
-    } else if (!(CORE_COLUMNS as readonly string[]).includes(c)) {
-      problems.push(`unknown column '${header.fields[i]}' (columns: ${CORE_COLUMNS.join(', ')}, and meta.<key> for metadata)`)
-    }
-    if (columns.indexOf(c) !== i) problems.push(`column '${header.fields[i]}' appears twice`)
+      const key = raw.trim().slice(META_PREFIX.length)
+      if (key.length === 0 || key.length > 64) badMeta.push(raw)
+    } else if (!(CORE_COLUMNS as readonly string[]).includes(c)) unknown.push(raw)
+    if (columns.indexOf(c) !== i) twice.push(raw)
   })
-  for (const c of REQUIRED_COLUMNS) if (!columns.includes(c)) problems.push(`missing column '${c}'`)
-  if (problems.length) throw badRequest(`the header (line ${header.line}) is wrong: ${problems.join('; ')}`)
-  if (records.length === 0) throw badRequest('the file has a header but no device rows')
-  if (records.length > MAX_IMPORT_ROWS) throw badRequest(`the file has ${records.length} rows; import at most ${MAX_IMPORT_ROWS} at a time`)
+  const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c))
+  if (badMeta.length || unknown.length || twice.length || missing.length) {
+    const problems = [
+      ...badMeta.map((c) => `column '${c}': a metadata key has 1 to 64 characters`),
+      ...unknown.map((c) => `unknown column '${c}' (columns: ${CORE_COLUMNS.join(', ')}, and meta.<key> for metadata)`),
+      ...twice.map((c) => `column '${c}' appears twice`),
+      ...missing.map((c) => `missing column '${c}'`),
+    ]
+    // Lists of columns go in one param each, a line break between names (a column name has none that matters).
+    const list = (names: readonly string[]) => (names.length ? names.join('\n') : undefined)
+    throw badRequest(
+      `the header (line ${header.line}) is wrong: ${problems.join('; ')}`,
+      words('csv-header', { line: header.line, badMeta: list(badMeta), unknown: list(unknown), columns: unknown.length ? CORE_COLUMNS.join(', ') : undefined, twice: list(twice), missing: list(missing) }),
+    )
+  }
+  if (records.length === 0) throw badRequest('the file has a header but no device rows', words('csv-no-rows'))
+  if (records.length > MAX_IMPORT_ROWS) {
+    throw badRequest(`the file has ${records.length} rows; import at most ${MAX_IMPORT_ROWS} at a time`, words('csv-too-many-rows', { count: records.length, max: MAX_IMPORT_ROWS }))
+  }
 
   const existing = registry.list().items
   const byIdentity = new Map<string, Device>()
@@ -137,62 +159,75 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
   for (const record of records) {
     const errors: string[] = []
     const warnings: string[] = []
+    const errorWords: (Words | null)[] = []
+    const warningWords: Words[] = []
+    /** A row error: the column it is about leads the sentence ("city: …") and goes in its words. */
+    const fail = (column: string | undefined, message: string, said: Words) => {
+      errors.push(column ? `${column}: ${message}` : message)
+      errorWords.push(column ? { code: said.code, params: { ...said.params, column } } : said)
+    }
     const cell = (name: string) => {
       const i = columns.indexOf(name)
       return i < 0 ? '' : (record.fields[i] ?? '').trim()
     }
     if (record.fields.length !== columns.length) {
-      errors.push(`has ${record.fields.length} field${record.fields.length === 1 ? '' : 's'}, the header has ${columns.length}`)
+      const n = record.fields.length
+      fail(undefined, `has ${n} field${n === 1 ? '' : 's'}, the header has ${columns.length}`, words('row-field-count', { fields: n, columns: columns.length }))
     }
     const id = cell('id')
     const typeRaw = cell('type')
     const cityRaw = cell('city')
     const name = cell('name')
-    const report: RowReport = { line: record.line, status: 'error', errors, warnings }
+    const report: RowReport = { line: record.line, status: 'error', errors, warnings, errorWords, warningWords }
     if (id) report.id = id
     if (name) report.name = name
 
-    if (id && !DEVICE_ID.test(id)) errors.push(`id: '${id}' must be 3–63 characters of a–z, 0–9 and '-', starting with a letter or digit`)
+    if (id && !DEVICE_ID.test(id)) fail('id', `'${id}' must be 3–63 characters of a–z, 0–9 and '-', starting with a letter or digit`, words('row-bad-id', { id }))
     let type: DeviceType | undefined
-    if (!typeRaw) errors.push(`type: missing (one of ${DEVICE_TYPES.join(', ')})`)
-    else if (!isDeviceType(typeRaw.toLowerCase())) errors.push(`type: '${typeRaw}' is not a device type; types: ${DEVICE_TYPES.join(', ')}`)
+    const types = DEVICE_TYPES.join(', ')
+    if (!typeRaw) fail('type', `missing (one of ${types})`, words('row-missing', { allowed: types }))
+    else if (!isDeviceType(typeRaw.toLowerCase())) fail('type', `'${typeRaw}' is not a device type; types: ${types}`, words('row-bad-type', { type: typeRaw, types }))
     else type = typeRaw.toLowerCase() as DeviceType
     if (type) report.type = type
     const city = cityRaw ? findCity(cityRaw) : undefined
-    if (!cityRaw) errors.push(`city: missing (one of ${cityIds.join(', ')})`)
-    else if (!city) errors.push(`city: '${cityRaw}' is not one of ${cityIds.join(', ')}`)
+    const cities = cityIds.join(', ')
+    if (!cityRaw) fail('city', `missing (one of ${cities})`, words('row-missing', { allowed: cities }))
+    else if (!city) fail('city', `'${cityRaw}' is not one of ${cities}`, words('row-bad-city', { city: cityRaw, cities }))
     else {
       report.city = city.id
       const refusal = registerRefusal(actor, city.id)
       if (refusal) {
-        errors.push(`city: ${refusal}`)
-        notAllowed.push({ line: report.line, reason: refusal })
+        fail('city', refusal.message, refusal.words)
+        notAllowed.push({ line: report.line, refusal })
       }
     }
-    if (!name) errors.push('name: missing')
-    else if (name.length > 120) errors.push(`name: ${name.length} characters, at most 120`)
+    if (!name) fail('name', 'missing', words('row-missing'))
+    else if (name.length > 120) fail('name', `${name.length} characters, at most 120`, words('row-too-long', { length: name.length, max: 120 }))
 
     const latRaw = decimal(cell('lat'))
     const lonRaw = decimal(cell('lon'))
     let lat: number | undefined
     let lon: number | undefined
-    if (latRaw && !NUMBER.test(latRaw)) errors.push(`lat: '${latRaw}' is not a number`)
+    if (latRaw && !NUMBER.test(latRaw)) fail('lat', `'${latRaw}' is not a number`, words('row-not-a-number', { value: latRaw }))
     else if (latRaw) lat = Number(latRaw)
-    if (lonRaw && !NUMBER.test(lonRaw)) errors.push(`lon: '${lonRaw}' is not a number`)
+    if (lonRaw && !NUMBER.test(lonRaw)) fail('lon', `'${lonRaw}' is not a number`, words('row-not-a-number', { value: lonRaw }))
     else if (lonRaw) lon = Number(lonRaw)
-    if ((latRaw === '') !== (lonRaw === '')) errors.push('lat and lon: give both, or neither (the device then stands at the city centre)')
+    if ((latRaw === '') !== (lonRaw === '')) fail(undefined, 'lat and lon: give both, or neither (the device then stands at the city centre)', words('row-lat-lon-both'))
     else if (lat !== undefined && lon !== undefined) {
-      if (!isInRegion(lat, lon)) errors.push(`location ${lat}, ${lon} is outside the region`)
+      if (!isInRegion(lat, lon)) fail(undefined, `location ${lat}, ${lon} is outside the region`, words('outside-region', { lat, lon }))
       else if (city) {
         const km = distanceKm(lat, lon, city.lat, city.lon)
-        if (km > CITY_RADIUS_KM) warnings.push(`location is ${km.toFixed(1)} km from the centre of ${city.name} (more than ${CITY_RADIUS_KM} km)`)
+        if (km > CITY_RADIUS_KM) {
+          warnings.push(`location is ${km.toFixed(1)} km from the centre of ${city.name} (more than ${CITY_RADIUS_KM} km)`)
+          warningWords.push(words('row-far-from-centre', { km: Number(km.toFixed(1)), city: city.name, radius: CITY_RADIUS_KM }))
+        }
       }
     }
     const intervalRaw = cell('interval')
     let interval: number | undefined
     if (intervalRaw) {
       const n = Number(intervalRaw)
-      if (!/^\d+$/.test(intervalRaw) || n < 1 || n > 86400) errors.push(`interval: '${intervalRaw}' must be a whole number of seconds from 1 to 86400`)
+      if (!/^\d+$/.test(intervalRaw) || n < 1 || n > 86400) fail('interval', `'${intervalRaw}' must be a whole number of seconds from 1 to 86400`, words('row-bad-interval', { value: intervalRaw }))
       else interval = n
     }
     const metadata: Record<string, string | number | boolean> = {}
@@ -201,7 +236,7 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
       const raw = (record.fields[i] ?? '').trim()
       if (!raw) return
       const key = header.fields[i]!.trim().slice(META_PREFIX.length)
-      if (raw.length > 256) errors.push(`${header.fields[i]!.trim()}: ${raw.length} characters, at most 256`)
+      if (raw.length > 256) fail(header.fields[i]!.trim(), `${raw.length} characters, at most 256`, words('row-too-long', { length: raw.length, max: 256 }))
       else metadata[key] = parseMetaValue(raw)
     })
 
@@ -209,12 +244,12 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
     const identity = id ? `id\n${id}` : city && type && name ? identityOf(city.id, type, name) : undefined
     if (identity) {
       const earlier = seenIdentities.get(identity)
-      if (earlier !== undefined) errors.push(`the same device as line ${earlier}`)
+      if (earlier !== undefined) fail(undefined, `the same device as line ${earlier}`, words('row-same-device', { earlier }))
       else seenIdentities.set(identity, record.line)
     }
     if (id && DEVICE_ID.test(id)) {
       const earlier = seenIds.get(id)
-      if (earlier !== undefined && seenIdentities.get(identity!) !== earlier) errors.push(`id: '${id}' is also on line ${earlier}`)
+      if (earlier !== undefined && seenIdentities.get(identity!) !== earlier) fail('id', `'${id}' is also on line ${earlier}`, words('row-id-repeated', { id, earlier }))
       seenIds.set(id, record.line)
     }
     let exists: Device | undefined
@@ -223,7 +258,7 @@ export function checkImport(text: string, actor: Actor, registry: Pick<Registry,
         const same = registry.get(id)
         if (same) {
           if (same.type === type && same.city === city.id && same.name.trim().toLowerCase() === name.toLowerCase()) exists = same
-          else errors.push(`id: '${id}' is already used by another device (${same.type} in ${same.city}, '${same.name}')`)
+          else fail('id', `'${id}' is already used by another device (${same.type} in ${same.city}, '${same.name}')`, words('row-id-taken', { id, type: same.type, city: same.city, name: same.name }))
         }
       } else exists = byIdentity.get(identityOf(city.id, type, name))
     }
@@ -325,13 +360,19 @@ export function registerDeviceImportRoutes(app: Api, deps: DeviceImportDeps): vo
           const bad = rows.filter((r) => r.status === 'error')
           // Only a matter of permission (the file is otherwise fine): 403, as for one device.
           if (notAllowed.length > 0 && bad.every((r) => r.errors.length === 1 && notAllowed.some((n) => n.line === r.line))) {
-            const first = notAllowed[0]!
-            throw forbidden(`${notAllowed.length} of ${rows.length} rows are in cities you may not register devices in, so nothing was imported (line ${first.line}: ${first.reason})`)
+            const { line, refusal } = notAllowed[0]!
+            throw forbidden(
+              `${notAllowed.length} of ${rows.length} rows are in cities you may not register devices in, so nothing was imported (line ${line}: ${refusal.message})`,
+              words('import-not-allowed', { ...refusal.words.params, reason: refusal.words.code, count: notAllowed.length, rows: rows.length, line }),
+            )
           }
           if (bad.length > 0) {
             const first = bad[0]!
+            // Every error of a checked row has words; the first one's go in this one's params.
+            const said = first.errorWords[0]
             throw badRequest(
               `${bad.length} of ${rows.length} rows have errors, so nothing was imported (line ${first.line}: ${first.errors[0]}); run with dryRun=true for the full report`,
+              said ? words('import-rows-bad', { ...said.params, reason: said.code, count: bad.length, rows: rows.length, line: first.line }) : undefined,
             )
           }
           const secrets: (string | number)[][] = [['id', 'type', 'city', 'name', 'username', 'password', 'client_id', 'topic']]
@@ -348,6 +389,7 @@ export function registerDeviceImportRoutes(app: Api, deps: DeviceImportDeps): vo
               if (!(err instanceof RegistryError)) throw err
               report.status = 'error'
               report.errors.push(err.message)
+              report.errorWords.push(err.words ?? null)
             }
           }
           request.log.info({ created: secrets.length - 1, rows: rows.length }, 'devices imported')

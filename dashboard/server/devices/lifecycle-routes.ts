@@ -81,7 +81,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
     const device = registry.get(id)
     if (!device) throw notFound(`no device with id '${id}'`, words('no-device', { id }))
     const refusal = deviceRefusal(actorOf(request), device, 'manage')
-    if (refusal) throw forbidden(refusal)
+    if (refusal) throw forbidden(refusal.message, refusal.words)
     return device
   }
 
@@ -135,7 +135,7 @@ export function registerDeviceLifecycleRoutes(app: Api, deps: DeviceLifecycleDep
         const device = registry.get(request.params.id)
         if (!device) throw notFound(`no device with id '${request.params.id}'`, words('no-device', { id: request.params.id }))
         const refusal = deviceRefusal(actorOf(request), device, 'see')
-        if (refusal) throw forbidden(refusal)
+        if (refusal) throw forbidden(refusal.message, refusal.words)
         return commissioning.state(device)
       },
     )

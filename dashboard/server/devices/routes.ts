@@ -151,7 +151,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
       const device = registry.get(request.params.id)
       if (!device) throw notFound(`no device with id '${request.params.id}'`, words('no-device', { id: request.params.id }))
       const refusal = deviceRefusal(actorOf(request), device, 'see')
-      if (refusal) throw forbidden(refusal)
+      if (refusal) throw forbidden(refusal.message, refusal.words)
       return view(device)
     },
   )
@@ -179,7 +179,7 @@ export function registerDeviceRoutes(app: Api, deps: DeviceRouteDeps): void {
       if (!findCity(body.city)) throw badRequest(unknownCity(body.city), unknownCityWords(body.city))
       const actor = actorOf(request)
       const refusal = registerRefusal(actor, body.city)
-      if (refusal) throw forbidden(refusal)
+      if (refusal) throw forbidden(refusal.message, refusal.words)
       const { device, secret } = await registry.add(body, actor.username)
       audit?.record({ actor: actor.username, action: 'device.create', targetType: 'device', target: device.id, changes: created(device, AUDITED_DEVICE_FIELDS) })
       request.log.info({ device: device.id, type: device.type, city: device.city }, 'device registered')

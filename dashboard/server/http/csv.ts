@@ -15,6 +15,8 @@ export class CsvError extends Error {
   constructor(
     message: string,
     readonly line: number,
+    /** Which of the reader's two refusals, for the import's words. */
+    readonly problem: 'after-quote' | 'unclosed-quote',
   ) {
     super(message)
     this.name = 'CsvError'
@@ -60,7 +62,7 @@ export function parseCsv(input: string, separator: ',' | ';' = detectSeparator(i
         // Only a separator or the end of the line may follow a closing quote.
         const next = text[i]
         if (next !== undefined && next !== separator && next !== '\n' && next !== '\r') {
-          throw new CsvError(`line ${line}: unexpected character after a closing quote`, line)
+          throw new CsvError(`line ${line}: unexpected character after a closing quote`, line, 'after-quote')
         }
         continue
       }
@@ -91,7 +93,7 @@ export function parseCsv(input: string, separator: ',' | ';' = detectSeparator(i
     fieldStarted = true
     i += 1
   }
-  if (quoted) throw new CsvError(`line ${recordLine}: a quoted field is not closed`, recordLine)
+  if (quoted) throw new CsvError(`line ${recordLine}: a quoted field is not closed`, recordLine, 'unclosed-quote')
   if (field !== '' || fields.length > 0 || fieldStarted) endRecord()
   return records
 }

@@ -2,6 +2,7 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Accounts, Role, Session } from './accounts.ts'
 import { forbidden, unauthorized } from '../http/errors.ts'
+import { words } from '../../shared/words.ts'
 
 /**
  * Who is asking: a session token from the httpOnly cookie (browsers) or from
@@ -38,7 +39,7 @@ export function createAuth(options: AuthOptions) {
     const header = request.headers.authorization
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      if (!match) throw unauthorized('the Authorization header must be "Bearer <token>"')
+      if (!match) throw unauthorized('the Authorization header must be "Bearer <token>"', words('bearer-header'))
       return { token: match[1]!, via: 'bearer' }
     }
     const cookie = request.cookies[SESSION_COOKIE]
@@ -61,11 +62,11 @@ export function createAuth(options: AuthOptions) {
 
   async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const credential = credentialOf(request)
-    if (!credential) throw unauthorized('log in first: POST /api/auth/login, then send the session cookie or Authorization: Bearer <token>')
+    if (!credential) throw unauthorized('log in first: POST /api/auth/login, then send the session cookie or Authorization: Bearer <token>', words('log-in-first'))
     const session = await accounts.authenticate(credential.token)
     if (!session) {
       if (credential.via === 'cookie') clearSessionCookie(reply)
-      throw unauthorized('the session has expired or was ended; log in again')
+      throw unauthorized('the session has expired or was ended; log in again', words('session-ended'))
     }
     // Sliding expiry: renew the cookie along with the session so the browser keeps it as long.
     if (session.extended && credential.via === 'cookie') setSessionCookie(reply, credential.token, session.expiresAt)
@@ -80,7 +81,8 @@ export function createAuth(options: AuthOptions) {
       return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
         await requireUser(request, reply)
         const role = request.session!.user.role
-        if (!roles.includes(role)) throw forbidden(`this needs the role ${roles.join(' or ')}; user '${request.session!.user.username}' is ${role}`)
+        const username = request.session!.user.username
+        if (!roles.includes(role)) throw forbidden(`this needs the role ${roles.join(' or ')}; user '${username}' is ${role}`, words('needs-role', { roles: roles.join(','), username, role }))
       }
     },
 

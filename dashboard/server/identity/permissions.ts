@@ -3,6 +3,7 @@ import type { Device } from '../../../devices/registry.ts'
 import { findCity } from '../../../devices/region.ts'
 import type { Role } from './accounts.ts'
 import { forbidden } from '../http/errors.ts'
+import { words, type Words } from '../../shared/words.ts'
 
 /**
  * Who may touch which device. One place for the rules, used by the HTTP routes, the live stream's
@@ -24,6 +25,12 @@ export interface Actor {
 
 type DeviceRef = Pick<Device, 'city' | 'createdBy'>
 
+/** Why an action is refused: the English sentence and its words, for a page to word it (shared/words.ts). */
+export interface Refusal {
+  message: string
+  words: Words
+}
+
 /** Whether the actor may see this device, its readings, health and commissioning view. */
 export function canSeeDevice(actor: Actor, device: DeviceRef): boolean {
   if (actor.role === 'admin' || actor.role === 'operator') return true
@@ -39,22 +46,34 @@ export function canManageDevice(actor: Actor, device: DeviceRef): boolean {
 }
 
 /** Why the actor may not register a device in this city, or undefined when they may. */
-export function registerRefusal(actor: Actor, city: string): string | undefined {
+export function registerRefusal(actor: Actor, city: string): Refusal | undefined {
   if (actor.role === 'admin') return undefined
-  if (actor.role !== 'installer') return `registering devices needs the role installer or admin; user '${actor.username}' is ${actor.role}`
+  if (actor.role !== 'installer') {
+    return {
+      message: `registering devices needs the role installer or admin; user '${actor.username}' is ${actor.role}`,
+      words: words('register-needs-role', { username: actor.username, role: actor.role }),
+    }
+  }
   const id = findCity(city)?.id ?? city
   if (actor.cities && actor.cities.length > 0 && !actor.cities.includes(id)) {
-    return `installer '${actor.username}' works in ${actor.cities.join(', ')}, not in ${id}`
+    const cities = actor.cities.join(', ')
+    return { message: `installer '${actor.username}' works in ${cities}, not in ${id}`, words: words('installer-other-city', { username: actor.username, cities, city: id }) }
   }
   return undefined
 }
 
-export function deviceRefusal(actor: Actor, device: Pick<Device, 'id' | 'city' | 'createdBy'>, action: 'see' | 'manage'): string | undefined {
+export function deviceRefusal(actor: Actor, device: Pick<Device, 'id' | 'city' | 'createdBy'>, action: 'see' | 'manage'): Refusal | undefined {
   const allowed = action === 'see' ? canSeeDevice(actor, device) : canManageDevice(actor, device)
   if (allowed) return undefined
-  if (actor.role === 'operator') return `operators see devices but do not change them; user '${actor.username}' is operator`
-  const scope = actor.cities?.length ? `the devices they registered and those of ${actor.cities.join(', ')}` : 'only the devices they registered'
-  return `device '${device.id}' (${device.city}) is not one of yours: installer '${actor.username}' manages ${scope}`
+  if (actor.role === 'operator') {
+    return { message: `operators see devices but do not change them; user '${actor.username}' is operator`, words: words('operator-read-only', { username: actor.username }) }
+  }
+  const cities = actor.cities?.length ? actor.cities.join(', ') : undefined
+  const scope = cities ? `the devices they registered and those of ${cities}` : 'only the devices they registered'
+  return {
+    message: `device '${device.id}' (${device.city}) is not one of yours: installer '${actor.username}' manages ${scope}`,
+    words: words('not-your-device', { id: device.id, city: device.city, username: actor.username, cities }),
+  }
 }
 
 /** The installer's scope as a registry filter: undefined for roles that see everything. */
@@ -93,7 +112,7 @@ export function installDeviceScope(app: FastifyInstance, deps: DeviceScopeDeps):
     // Unknown devices answer as the route answers them (404, or an empty list).
     if (!device) return
     const refusal = deviceRefusal(actor, device, 'see')
-    if (refusal) throw forbidden(refusal)
+    if (refusal) throw forbidden(refusal.message, refusal.words)
   })
   app.addHook('preSerialization', async (request, _reply, payload: unknown) => {
     const session = request.session
@@ -129,7 +148,7 @@ export function roomRefusal(
   if (subscription.device !== undefined) {
     const device = lookup(subscription.device)
     if (device && canSeeDevice(actor, device)) return undefined
-    return device ? deviceRefusal(actor, device, 'see') : `no device '${subscription.device}' of installer '${actor.username}'`
+    return device ? deviceRefusal(actor, device, 'see')?.message : `no device '${subscription.device}' of installer '${actor.username}'`
   }
   if (subscription.city !== undefined && actor.cities?.includes(subscription.city)) return undefined
   if (subscription.city !== undefined) {
