@@ -2,6 +2,7 @@ import {
   assessCity,
   assessStation,
   band,
+  staleAfterMs,
   EAQI_POLLUTANTS,
   EAQI_VERSION,
   HOUR_MS,
@@ -16,7 +17,7 @@ import type { Device, Registry } from '../../../devices/registry.ts'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { PUBLIC_FIELDS, type CityAirQuality, type HistoryHour, type PollutantNow, type PublicStation } from './schemas.ts'
 import { createStationReader, newStationCache, type StationCache } from './station-cache.ts'
-import { floorHour, FUTURE_MS, HISTORY_HOURS, hourValues, latestOf, rollingHour, round1, TYPE, type StationMemory } from './station-memory.ts'
+import { floorHour, FUTURE_MS, HISTORY_HOURS, hourValues, latestOf, rollingHour, rollingMinutes, round1, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
  * One city's air quality computed from its active air-quality stations, and shaped into the
@@ -144,9 +145,10 @@ export interface CityHistoryCache {
 export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true })
 
 /**
- * A city computed from its stations' memories: O(stations × pollutants × (≈66 minutes + the
- * history hours recomputed)); only dirty hours, and the hours that slid into the window, are
- * recomputed. Clears the cache's dirty marks. Synchronous: nothing is read from storage.
+ * A city computed from its stations' memories: O(stations changed × pollutants × ≈66 minutes +
+ * stations × history hours recomputed) plus a pass over the stations; a station's state is reused
+ * while it did not change (stationState), and only dirty hours, and the hours that slid into the
+ * window, are recomputed. Clears the cache's dirty marks. Synchronous: nothing is read from storage.
  */
 export function computeCityFromMemory(
   city: City,
@@ -158,11 +160,7 @@ export function computeCityFromMemory(
 ): CitySnapshot {
   const hourNow = floorHour(now)
   const historyFrom = hourNow - HISTORY_HOURS * HOUR_MS
-  const states: StationState[] = stations.map(({ device, memory }) => {
-    const latest = latestOf(memory)
-    const assessment = assessStation(rollingHour(memory, now), device.interval, { lastReadingAt: latest.time, now })
-    return { device, assessment, lastReadingAt: latest.time, latest }
-  })
+  const states: CachedState[] = stations.map(({ device, memory }) => stationState(device, memory, now))
   const history: HistoryHour[] = []
   if (withHistory) {
     for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
@@ -183,8 +181,43 @@ export function computeCityFromMemory(
     computedAt: now,
     airQuality: cityNow(city, states, now),
     history,
-    stations: states.map(publicStation),
+    stations: states.map((s) => s.public),
   }
+}
+
+/** A station's state and public view as a computation made them, and what they depended on. */
+interface CachedState extends StationState {
+  public: PublicStation
+  changes: number
+  /** The rolling window's minutes. */
+  from: number
+  to: number
+  computedAt: number
+  /** Until when a fresh station stays fresh without a reading (Infinity once stale or with none). */
+  freshUntil: number
+}
+
+const stationStates = new WeakMap<StationMemory, CachedState>()
+
+/**
+ * A station's state now. Reused from the last computation while nothing it depends on moved: its
+ * memory (`changes`), its registry entry (the same object until a change replaces it), the
+ * rolling window's minute and its freshness. So a recomputation assesses only the stations that
+ * received readings, changed or crossed a minute since, not every station of the city.
+ */
+function stationState(device: Device, memory: StationMemory, now: number): CachedState {
+  const { from, to } = rollingMinutes(now)
+  const cached = stationStates.get(memory)
+  if (cached && cached.device === device && cached.changes === memory.changes && cached.from === from && cached.to === to && now >= cached.computedAt && now <= cached.freshUntil) {
+    return cached
+  }
+  const latest = latestOf(memory)
+  const assessment = assessStation(rollingHour(memory, now), device.interval, { lastReadingAt: latest.time, now })
+  const state: StationState = { device, assessment, lastReadingAt: latest.time, latest }
+  const freshUntil = latest.time === null || assessment.status === 'stale' ? Number.POSITIVE_INFINITY : latest.time + staleAfterMs(device.interval)
+  const entry: CachedState = { ...state, public: publicStation(state), changes: memory.changes, from, to, computedAt: now, freshUntil }
+  stationStates.set(memory, entry)
+  return entry
 }
 
 // -------------------------------------------------------------------- shaping the answers

@@ -141,4 +141,25 @@ describe('registry changes and readings', () => {
       snapshots.close()
     }
   })
+
+  it('follows renames, revocations, reinstatements and new stations from the registry changes, listing the registry once per city', async () => {
+    const listed = vi.spyOn(registry, 'list')
+    const snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
+    try {
+      for (const id of ['aq-firenze-b', 'aq-firenze-d', 'aq-firenze-f']) await registry.add({ id, type: 'air-quality', city: 'firenze', name: id, interval: 60 })
+      const ids = async () => (await snapshots.recompute('firenze')).stations.map((s) => `${s.id}:${s.name}`)
+      expect(await ids()).toEqual(['aq-firenze-b:aq-firenze-b', 'aq-firenze-d:aq-firenze-d', 'aq-firenze-f:aq-firenze-f'])
+      await registry.update('aq-firenze-d', { name: 'Piazza della Signoria' })
+      await registry.setStatus('aq-firenze-b', 'revoked')
+      await registry.add({ id: 'aq-firenze-c', type: 'air-quality', city: 'firenze', name: 'New', interval: 60 })
+      await registry.add({ id: 'aq-pisa-a', type: 'air-quality', city: 'pisa', name: 'Elsewhere', interval: 60 })
+      expect(await ids()).toEqual(['aq-firenze-c:New', 'aq-firenze-d:Piazza della Signoria', 'aq-firenze-f:aq-firenze-f'])
+      await registry.setStatus('aq-firenze-b', 'active')
+      expect(await ids()).toEqual(['aq-firenze-b:aq-firenze-b', 'aq-firenze-c:New', 'aq-firenze-d:Piazza della Signoria', 'aq-firenze-f:aq-firenze-f'])
+      expect((await snapshots.recompute('pisa')).stations.map((s) => s.id)).toEqual(['aq-pisa-a'])
+      expect(listed.mock.calls.filter(([filter]) => filter?.city === 'firenze')).toHaveLength(1)
+    } finally {
+      snapshots.close()
+    }
+  })
 })

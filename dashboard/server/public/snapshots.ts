@@ -22,11 +22,14 @@ import { addReading, historyStart, hoursWithData, loadStation, newStationMemory,
  *   (registry 'added', or a status change back to active). Until then a station counts with
  *   what the feed gave it (no data, for a quiet one): cities answer with what is known, and are
  *   recomputed as their stations load;
- * - a city is recomputed from memory (city-compute.ts `computeCityFromMemory`, synchronous), in
- *   O(stations × pollutants × (≈66 minutes + the history hours that changed)): its history hours
- *   are kept between computations and only dirty ones (a late reading, a station changed) and the
- *   one that closed are recomputed. A registry change to one station marks its city dirty and
- *   loads that station alone.
+ * - a city is recomputed from memory (city-compute.ts `computeCityFromMemory`, synchronous): a
+ *   station's state (its rolling hour assessed) is made again only when it received readings,
+ *   changed in the registry, its rolling minute moved or it went stale, so O(stations changed ×
+ *   pollutants × ≈66 minutes) plus a pass over the city's list; its history hours are kept
+ *   between computations and only dirty ones (a late reading, a station changed) and the one that
+ *   closed are recomputed. The city's stations are kept from the registry's changes, not listed
+ *   per computation. A registry change to one station marks its city dirty and loads that
+ *   station alone.
  *
  * Memory per station: see station-memory.ts (≈20 KB of typed arrays plus the duplicate window).
  *
@@ -167,7 +170,29 @@ export function createSnapshots(options: SnapshotOptions) {
 
   // ------------------------------------------------------------------ computing and scheduling
 
-  const activeStations = (cityId: string): Device[] => registry.list({ city: cityId, type: TYPE, status: 'active' }).items
+  /**
+   * Each city's active stations in id order (code units, whatever the database's collation), listed from the registry on first use and kept
+   * current from its changes: a computation lists nothing, and the same Device objects let it
+   * reuse the states of stations that did not change (city-compute.ts).
+   */
+  const cityStations = new Map<string, { byId: Map<string, Device>; sorted?: Device[] }>()
+  function activeStations(cityId: string): Device[] {
+    let entry = cityStations.get(cityId)
+    if (!entry) {
+      const listed = registry.list({ city: cityId, type: TYPE, status: 'active' }).items
+      cityStations.set(cityId, (entry = { byId: new Map(listed.map((d) => [d.id, d])) }))
+    }
+    entry.sorted ??= [...entry.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return entry.sorted
+  }
+  function stationChanged(device: Device, cityId: string | undefined): void {
+    for (const entry of cityStations.values()) if (entry.byId.delete(device.id)) entry.sorted = undefined
+    const entry = cityId ? cityStations.get(cityId) : undefined
+    if (entry && device.status === 'active') {
+      entry.byId.set(device.id, device)
+      entry.sorted = undefined
+    }
+  }
 
   function compute(cityId: string): CitySnapshot {
     const city = findCity(cityId)
@@ -240,6 +265,7 @@ export function createSnapshots(options: SnapshotOptions) {
     const city = findCity(device.city)
     const before = stationCity.get(device.id)
     if (city) stationCity.set(device.id, city.id)
+    stationChanged(device, city?.id)
     // A station only changes the history hours it has readings in (its interval decides their
     // completeness; it joins or leaves its city's worst-station choice): O(those hours).
     const memory = memories.get(device.id)

@@ -79,6 +79,8 @@ export interface StationMemory {
   loaded: boolean
   /** Bumped by every load: a load that is not the newest is discarded. */
   generation: number
+  /** Bumped whenever what the memory holds changes: a computation reuses a station's state while it is the same (city-compute.ts). */
+  changes: number
 }
 
 const NO_TIMES = new Float64Array(0)
@@ -93,6 +95,7 @@ export function newStationMemory(): StationMemory {
     seenHead: 0,
     loaded: false,
     generation: 0,
+    changes: 0,
   }
 }
 
@@ -130,6 +133,7 @@ function rings(m: StationMemory): Rings {
 
 /** Clears what a station remembers (before a load). */
 function reset(m: StationMemory): void {
+  m.changes += 1
   m.rings = undefined
   m.latestValue.fill(Number.NaN)
   m.latestTime.fill(Number.NEGATIVE_INFINITY)
@@ -200,6 +204,7 @@ function claimSlot(keys: Cells, sums: Cells, counts: Cells, slots: number, index
 export function addReading(m: StationMemory, reading: ValidReading, now: number): number | undefined {
   const time = reading.time
   if (!firstTime(m, time, now)) return undefined
+  m.changes += 1
   const values = reading.values
   for (let f = 0; f < F; f++) {
     const v = values[PUBLIC_FIELDS[f]!]
@@ -235,9 +240,13 @@ export function addReading(m: StationMemory, reading: ValidReading, now: number)
 }
 
 /** Each pollutant's mean (rounded to 0.1) and count over the rolling window of a computation at `now`. */
+/** The minutes the rolling window of a computation at `now` spans: it moves once a minute. */
+export function rollingMinutes(now: number): { from: number; to: number } {
+  return { from: Math.floor((now - HOUR_MS) / MINUTE_MS), to: Math.floor((now + FUTURE_MS - 1) / MINUTE_MS) }
+}
+
 export function rollingHour(m: StationMemory, now: number): Partial<Record<Pollutant, HourlyValue>> {
-  const from = Math.floor((now - HOUR_MS) / MINUTE_MS)
-  const to = Math.floor((now + FUTURE_MS - 1) / MINUTE_MS)
+  const { from, to } = rollingMinutes(now)
   const sums = [0, 0, 0, 0, 0]
   const counts = [0, 0, 0, 0, 0]
   const r = m.rings
@@ -369,6 +378,7 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
   // with its newest time (its contract gives no per-field time), as before.
   if (latest) seedLatest(m, latest)
   m.loaded = true
+  m.changes += 1
   return true
 }
 
@@ -386,4 +396,5 @@ export function seedLatest(m: StationMemory, newest: { time: number; values: Rec
     }
   }
   m.loaded = true
+  m.changes += 1
 }
