@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ALERT_WORD_STRINGS } from '../dashboard/app/alerts/words-strings.ts'
 import { alertText, ruleText } from '../dashboard/app/alerts/words.ts'
 import { ApiError } from '../dashboard/app/api/client.ts'
@@ -15,6 +15,8 @@ import { alertMessage, alertWords, ruleView } from '../dashboard/server/operatio
 import { createUrlPolicy, UrlPolicyError } from '../dashboard/server/operations/notify/url-policy.ts'
 import type { Words } from '../dashboard/shared/words.ts'
 import { startRolesApp, type Json, type RolesApp } from '../testkit/roles-app.ts'
+import { startTestApp, type TestApp } from '../testkit/test-app.ts'
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 
 /**
  * What the server writes for people — alert messages, rule descriptions, error messages — carries
@@ -550,6 +552,49 @@ describe('contact point edits of the wrong kind (the forms edit within a kind; t
       expect(expectWorded((response.json() as { error: { message: string; words?: Words } }).error)).toBe(code)
       reached.add(code)
     }
+  })
+})
+
+describe('the live stream refusing a handshake', () => {
+  let t: TestApp
+  let url: string
+  const sockets: ClientSocket[] = []
+  beforeAll(async () => {
+    t = await startTestApp({ realtime: { maxSocketsPerAddress: 1, recheckSessionsMs: 0 } })
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    url = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect()
+    await t?.cleanup()
+  })
+  const refusal = (auth?: Record<string, string>) => {
+    const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth })
+    sockets.push(socket)
+    return new Promise<{ status: number; code: string; message: string; words?: Words } | undefined>((resolve) => {
+      socket.once('connect', () => resolve(undefined))
+      socket.once('connect_error', (error: Error & { data?: { status: number; code: string; message: string; words?: Words } }) => resolve(error.data))
+    })
+  }
+
+  it('an unknown token, and more connections from one address than its share', async () => {
+    const first = sockets.length
+    expect(await refusal()).toBeUndefined()
+    const tooMany = (await refusal())!
+    expect(tooMany.status).toBe(429)
+    reached.add(expectWorded(tooMany))
+    sockets[first]!.disconnect()
+    // Once the server has seen the first one go, the address has its share again.
+    const unknown = await vi.waitFor(async () => {
+      const refused = (await refusal({ token: 'forged-token' }))!
+      expect(refused.status).toBe(401)
+      return refused
+    }, { timeout: 10_000, interval: 50 })
+    reached.add(expectWorded(unknown))
+  })
+
+  it('sessions that cannot be checked (the server’s fixed sentence)', () => {
+    reached.add(expectWorded({ message: 'sessions cannot be checked right now; try again', status: 503, code: 'unavailable', words: { code: 'live-sessions-unavailable', params: {} } }))
   })
 })
 

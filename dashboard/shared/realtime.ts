@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox'
 import { DeviceTypeSchema, type DeviceType } from '../../devices/kinds.ts'
 import { DEVICE_ID_PATTERN, DeviceRefSchema } from '../../devices/device-schemas.ts'
+import { WordsSchema } from './words.ts'
 
 /**
  * The realtime protocol between the server (dashboard/server/realtime/) and the browsers: every
@@ -26,7 +27,7 @@ export const PUBLIC_VIEWS: Readonly<Partial<Record<DeviceType, readonly string[]
 }
 export const PUBLIC_TYPES = Object.keys(PUBLIC_VIEWS) as DeviceType[]
 
-export const ErrorBodySchema = Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String() })
+export const ErrorBodySchema = Type.Object({ status: Type.Integer(), code: Type.String(), message: Type.String(), words: Type.Optional(WordsSchema) })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
 // ------------------------------------------------------------------ client → server

@@ -125,6 +125,10 @@ const enErrors: ErrorWords = {
   'bearer-header': () => 'the Authorization header must be "Bearer <token>"',
   'log-in-first': () => 'log in first: POST /api/auth/login, then send the session cookie or Authorization: Bearer <token>',
   'session-ended': () => 'the session has expired or was ended; log in again',
+  // the live stream's handshake (realtime/server.ts)
+  'live-too-many': (p) => `at most ${p.max} live connections from one address`,
+  'live-sessions-unavailable': () => 'sessions cannot be checked right now; try again',
+  'live-token-ended': () => 'the token is unknown or expired; log in again',
   'needs-role': (p) => `this needs the role ${String(p.roles).split(',').join(' or ')}; user '${p.username}' is ${p.role}`,
   // who may touch which device (identity/permissions.ts)
   'register-needs-role': (p) => `registering devices needs the role installer or admin; user '${p.username}' is ${p.role}`,
@@ -286,6 +290,9 @@ const itErrors: ErrorWords = {
   'bearer-header': () => 'l’intestazione Authorization deve essere "Bearer <token>"',
   'log-in-first': () => 'accedi prima: POST /api/auth/login, poi invia il cookie di sessione o Authorization: Bearer <token>',
   'session-ended': () => 'la sessione è scaduta o è stata chiusa; accedi di nuovo',
+  'live-too-many': (p, f) => `al massimo ${f.n(p.max)} connessioni in tempo reale da un indirizzo`,
+  'live-sessions-unavailable': () => 'al momento le sessioni non si possono verificare; riprova',
+  'live-token-ended': () => 'il token è sconosciuto o scaduto; accedi di nuovo',
   'needs-role': (p) => `serve il ruolo ${String(p.roles).split(',').map((r) => IT_ROLE[r] ?? r).join(' o ')}; l’utente '${p.username}' è ${IT_ROLE[String(p.role)] ?? p.role}`,
   'register-needs-role': (p) => `per registrare dispositivi serve il ruolo installatore o amministratore; l’utente '${p.username}' è ${IT_ROLE[String(p.role)] ?? p.role}`,
   'installer-other-city': (p) => `l’installatore '${p.username}' lavora a ${p.cities}, non a ${p.city}`,

@@ -43,6 +43,12 @@ export function rowText(message: string, words: Words | null | undefined, lang: 
   return sentence ? `${columnFirst(words!.params)}${sentence(words!.params, formatFor(lang))}` : message
 }
 
+/** A server's sentence outside an API answer (the live stream's handshake refusal) in `lang`; the server's English for no words or a code unknown here. */
+export function wordsText(message: string, words: Words | undefined, lang: Lang): string {
+  const sentence = words && ERROR_STRINGS[lang].errorText[words.code]
+  return sentence ? sentence(words!.params, formatFor(lang)) : message
+}
+
 /** errorText in the page's language, following the switch. */
 export function useErrorText(): (error: unknown) => string {
   const { lang } = useLang()

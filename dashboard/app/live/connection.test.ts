@@ -246,6 +246,14 @@ describe('connection manager', () => {
     expect(manager.getStatus()).toBe(status)
   })
 
+  it("keeps a refusal's sentence and words from the server (the error's data), for the page's language", () => {
+    const { socket, manager } = setup()
+    manager.connect()
+    const words = { code: 'live-too-many', params: { max: 3 } }
+    socket.fire('connect_error', Object.assign(new Error('too many connections'), { data: { status: 429, code: 'too-many-requests', message: 'at most 3 live connections from one address', words } }))
+    expect(manager.getStatus()).toEqual({ state: 'error', message: 'at most 3 live connections from one address', words })
+  })
+
   it('close() disconnects, forgets devices and ignores the old socket', () => {
     const { frames, socket, manager } = setup()
     manager.connect()

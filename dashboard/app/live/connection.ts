@@ -6,9 +6,11 @@ import {
   SubscribeAnswerSchema,
   UpdateMessageSchema,
   type ConnectionStatus,
+  type ErrorBody,
   type LiveUpdate,
   type SubscriptionRequest,
 } from '../../shared/realtime.ts'
+import type { Words } from '../../shared/words.ts'
 import { CommissioningStateSchema, WatchAnswerSchema, type CommissioningState, type WatchAnswer } from '../../shared/commissioning.ts'
 import { newerHealth, parseHealth, type DeviceHealth } from './health.ts'
 
@@ -50,8 +52,10 @@ export type DeviceConnection = Pick<ConnectionStatus, 'connected' | 'at'>
 export type LiveState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'error' | 'expired'
 export interface LiveStatus {
   state: LiveState
-  /** Why, for 'error' (e.g. the handshake was refused). */
+  /** Why, for 'error' (e.g. the handshake was refused): the server's English sentence, or the transport's error. */
   message?: string
+  /** The server's refusal as a code and figures, for the page's language. */
+  words?: Words
 }
 
 /** One server-side subscription; all given keys must match (the citizens' `public` room is not the app's). */
@@ -202,9 +206,9 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
   }
   const notify = () => (notifyWrapper ? notifyWrapper(notifyAll) : notifyAll())
 
-  const setStatus = (state: LiveState, message?: string) => {
+  const setStatus = (state: LiveState, message?: string, words?: Words) => {
     if (status.state === state && status.message === message) return
-    status = message === undefined ? { state } : { state, message }
+    status = message === undefined ? { state } : words ? { state, message, words } : { state, message }
     notify()
   }
 
@@ -332,7 +336,7 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
         else if (answer.error.status === 401) setStatus('expired', answer.error.message)
         // A room this user may not see (an installer outside their cities): the others still flow.
         else if (answer.error.status === 403) console.warn(`live subscription ${JSON.stringify(sub)} refused: ${answer.error.message}`)
-        else setStatus('error', answer.error.message)
+        else setStatus('error', answer.error.message, answer.error.words)
       })
     }
   }
@@ -386,9 +390,10 @@ export function createConnectionManager(options: ConnectionOptions = {}) {
         lastDataAt = Date.now()
         if (status.state !== 'expired') setStatus(reason === 'io client disconnect' ? 'idle' : 'reconnecting')
       })
-      s.on('connect_error', (err: Error) => {
+      s.on('connect_error', (err: Error & { data?: Partial<ErrorBody> }) => {
         if (socket !== s) return
-        setStatus('error', err?.message || 'connection refused')
+        // A refusal by the server carries its reason in data; a transport failure only a message.
+        setStatus('error', err?.data?.message || err?.message || 'connection refused', err?.data?.words)
       })
       s.on('session_expired', () => {
         if (socket !== s) return

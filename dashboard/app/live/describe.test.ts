@@ -41,6 +41,12 @@ describe('in Italian', () => {
       setAppLang('it')
       expect(describeLive({ state: 'reconnecting' }, now - 125_000, now)).toMatchObject({ text: 'Connessione persa, riconnessione', age: 'dati di 2 min fa' })
       expect(formatAge(3 * 86_400_000)).toBe('3 g')
+      // The server's refusal, worded from its code and figures; its English where it gave none.
+      const refused = { state: 'error', message: 'at most 3000 live connections from one address', words: { code: 'live-too-many', params: { max: 3000 } } } as const
+      expect(describeLive(refused, undefined, now).detail).toBe(
+        'Il server ha rifiutato la connessione in tempo reale: al massimo 3000 connessioni in tempo reale da un indirizzo. Ancora nessun dato in tempo reale.',
+      )
+      expect(describeLive({ state: 'error', message: 'too many connections' }, undefined, now).detail).toMatch(/: too many connections\./)
     } finally {
       setAppLang('en')
     }

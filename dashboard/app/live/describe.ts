@@ -1,3 +1,4 @@
+import { wordsText } from '../api/error-text.ts'
 import { appLang } from '../locale.ts'
 import type { LiveStatus } from './connection.ts'
 import { LIVE_STRINGS } from './strings.ts'
@@ -32,7 +33,8 @@ export interface LiveDescription {
 }
 
 export function describeLive(status: LiveStatus, lastDataAt: number | undefined, now: number): LiveDescription {
-  const t = LIVE_STRINGS[appLang()]
+  const lang = appLang()
+  const t = LIVE_STRINGS[lang]
   const age = lastDataAt === undefined ? t.noDataLong : t.dataAgeLong(formatDataAge(now - lastDataAt))
   const shortAge = lastDataAt === undefined ? t.noDataShort : t.dataAgeShort(formatDataAge(now - lastDataAt))
   switch (status.state) {
@@ -46,7 +48,7 @@ export function describeLive(status: LiveStatus, lastDataAt: number | undefined,
       const unreachable = !status.message || TRANSPORT_ERROR.test(status.message)
       return unreachable
         ? { text: t.unreachable, age: shortAge, detail: t.unreachableDetail(age) }
-        : { text: t.refused, age: shortAge, detail: t.refusedDetail(status.message!, age) }
+        : { text: t.refused, age: shortAge, detail: t.refusedDetail(wordsText(status.message!, status.words, lang), age) }
     }
     case 'expired':
       return { text: t.expired, age: '', detail: t.expiredDetail }

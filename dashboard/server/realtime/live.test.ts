@@ -267,7 +267,7 @@ describe('limits on the live stream', () => {
     expect(opened.map((o) => o.error)).toEqual([undefined, undefined, undefined])
     const refused = await open()
     expect(refused.error?.message).toBe('too many connections')
-    expect(refused.error?.data).toEqual({ status: 429, code: 'too-many-requests', message: 'at most 3 live connections from one address' })
+    expect(refused.error?.data).toEqual({ status: 429, code: 'too-many-requests', message: 'at most 3 live connections from one address', words: { code: 'live-too-many', params: { max: 3 } } })
     opened[0]!.socket.disconnect()
     await vi.waitFor(async () => {
       const again = await open()

@@ -4,6 +4,7 @@ import type { TSchema, Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { ClientToServerEvents } from '../../shared/events.ts'
 import type { ErrorBody } from '../../shared/realtime.ts'
+import { words } from '../../shared/words.ts'
 import { INSTALLERS_ROOM, sessionRoom, STAFF_ROOM, userRoom } from './rooms.ts'
 import type { RealtimeServer, RealtimeSocket, SocketUser } from './types.ts'
 
@@ -81,7 +82,7 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
     if (open >= maxPerAddress) {
       stats.refusedConnections += 1
       const err = new Error('too many connections') as Error & { data?: ErrorBody }
-      err.data = { status: 429, code: 'too-many-requests', message: `at most ${maxPerAddress} live connections from one address` }
+      err.data = { status: 429, code: 'too-many-requests', message: `at most ${maxPerAddress} live connections from one address`, words: words('live-too-many', { max: maxPerAddress }) }
       return next(err)
     }
     perAddress.set(address, open + 1)
@@ -100,12 +101,12 @@ export function createRealtime(server: HttpServer, auth: RealtimeAuth, options: 
       result = await auth.authenticate({ cookieHeader: socket.handshake.headers.cookie, token })
     } catch {
       const refused = new Error('unavailable') as Error & { data?: ErrorBody }
-      refused.data = { status: 503, code: 'unavailable', message: 'sessions cannot be checked right now; try again' }
+      refused.data = { status: 503, code: 'unavailable', message: 'sessions cannot be checked right now; try again', words: words('live-sessions-unavailable') }
       return next(refused)
     }
     if (result === null) {
       const err = new Error('unauthorized') as Error & { data?: ErrorBody }
-      err.data = { status: 401, code: 'unauthorized', message: 'the token is unknown or expired; log in again' }
+      err.data = { status: 401, code: 'unauthorized', message: 'the token is unknown or expired; log in again', words: words('live-token-ended') }
       return next(err)
     }
     if (result !== 'anonymous') {
