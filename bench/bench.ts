@@ -895,8 +895,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       })
     }
     let configIndex = 0
-    for (const fleet of options.fleets) {
-      for (const size of options.sizes) {
+    // Sizes outside, fleets inside: the baseline (a bare aedes) may fall over at the largest size,
+    // which then costs only that size's figures, not the next fleet's smaller ones.
+    for (const size of options.sizes) {
+      for (const fleet of options.fleets) {
         const plan = plans.get(`${fleet}/${size}`)!
         const counted = countedFields(plan.map((d) => d.type))
         // Alternate which system goes first from one configuration to the next, and per round.

@@ -148,7 +148,9 @@ export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), 
  * A city computed from its stations' memories: O(stations changed × pollutants × ≈66 minutes +
  * stations × history hours recomputed) plus a pass over the stations; a station's state is reused
  * while it did not change (stationState), and only dirty hours, and the hours that slid into the
- * window, are recomputed. Clears the cache's dirty marks. Synchronous: nothing is read from storage.
+ * window, are recomputed, each over the stations with readings in it. Clears the cache's dirty
+ * marks. `refreshHistory` false: the history hours as last computed (only hours never computed
+ * are), dirty marks kept for a later computation. Synchronous: nothing is read from storage.
  */
 export function computeCityFromMemory(
   city: City,
@@ -156,22 +158,31 @@ export function computeCityFromMemory(
   cache: CityHistoryCache,
   now: number,
   version: number,
-  withHistory = true,
+  refreshHistory = true,
 ): CitySnapshot {
   const hourNow = floorHour(now)
   const historyFrom = hourNow - HISTORY_HOURS * HOUR_MS
   const states: CachedState[] = stations.map(({ device, memory }) => stationState(device, memory, now))
   const history: HistoryHour[] = []
-  if (withHistory) {
-    for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
-      let entry = cache.allDirty || cache.dirtyHours.has(h) ? undefined : cache.hours.get(h)
-      if (!entry) {
-        entry = historyEntry(h, stations.map(({ device, memory }) => ({ device, values: hourValues(memory, h) })))
-        cache.hours.set(h, entry)
+  for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
+    let entry = refreshHistory && (cache.allDirty || cache.dirtyHours.has(h)) ? undefined : cache.hours.get(h)
+    if (!entry) {
+      // A station with nothing in the hour neither gives the city an index nor a value for it.
+      const withData: { device: Device; values: Partial<Record<Pollutant, HourlyValue>> }[] = []
+      for (const { device, memory } of stations) {
+        const values = hourValues(memory, h)
+        for (const _ in values) {
+          withData.push({ device, values })
+          break
+        }
       }
-      history.push(entry)
+      entry = historyEntry(h, withData)
+      cache.hours.set(h, entry)
     }
-    for (const h of cache.hours.keys()) if (h < historyFrom || h >= hourNow) cache.hours.delete(h)
+    history.push(entry)
+  }
+  for (const h of cache.hours.keys()) if (h < historyFrom || h >= hourNow) cache.hours.delete(h)
+  if (refreshHistory) {
     cache.dirtyHours.clear()
     cache.allDirty = false
   }

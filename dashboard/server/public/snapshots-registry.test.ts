@@ -162,4 +162,41 @@ describe('registry changes and readings', () => {
       snapshots.close()
     }
   })
+
+  it('while stations load, holds a city\'s history back (the index now follows at once) and brings it up to date when the loads end', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const gated: Storage = { ...storage, kind: storage.kind, latest: async (q) => (q.deviceId === 'aq-pisa-gated' ? gate.then(() => storage.latest(q)) : storage.latest(q)) }
+    const snapshots = createSnapshots({ registry, storage: gated, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
+    try {
+      const hour = 3_600_000
+      const now = Date.now()
+      const h40 = Math.floor(now / hour) * hour - 40 * hour
+      const id = 'aq-firenze-loaded'
+      // A complete hour 40 h ago, and a reading a minute ago.
+      const lines = Array.from({ length: 60 }, (_, i) => line('air-quality', 'firenze', id, h40 + i * MINUTE, { pm25: 100 }))
+      lines.push(line('air-quality', 'firenze', id, now - MINUTE, { pm25: 20 }))
+      expect((await storage.write(lines)).rejected).toEqual([])
+      await registry.add({ type: 'air-quality', city: 'firenze', name: 'Already there', interval: 60 })
+      const before = await snapshots.refresh('firenze')
+      expect(before.history.find((x) => Date.parse(x.time) === h40)!.index).toBeNull()
+      // A station in Pisa whose load does not end yet, then one in Firenze with history.
+      await registry.add({ id: 'aq-pisa-gated', type: 'air-quality', city: 'pisa', name: 'Slow', interval: 60 })
+      await registry.add({ id, type: 'air-quality', city: 'firenze', name: 'Loaded', interval: 60 })
+      const meanwhile = await vi.waitFor(async () => {
+        const snap = await snapshots.city('firenze')
+        expect(snap.stations.find((x) => x.id === id)?.latest.values).toEqual({ pm25: 20 })
+        return snap
+      }, WAIT)
+      expect(meanwhile.history.find((x) => Date.parse(x.time) === h40)!.index).toBeNull()
+      release()
+      await vi.waitFor(async () => {
+        const snap = await snapshots.city('firenze')
+        expect(snap.history.find((x) => Date.parse(x.time) === h40)).toMatchObject({ index: 5, values: { pm25: 100 } })
+      }, WAIT)
+    } finally {
+      release()
+      snapshots.close()
+    }
+  })
 })

@@ -42,6 +42,13 @@ export { round1 } from './station-memory.ts'
 
 /** Stations loaded from storage at once. */
 const LOAD_CONCURRENCY = 4
+/**
+ * While stations load (at start: every station with readings in its week), a city's 7-day history
+ * is recomputed at most this often: each load dirties the hours it brings, and recomputing them
+ * over all the city's stations every 2 s kept the event loop busy enough to slow device logins
+ * after a restart. The index now is recomputed as usual; the history catches up when loads end.
+ */
+const HISTORY_WHILE_LOADING_MS = 30_000
 /** Tries of the grouped query at start (backoff 500 ms doubling). */
 const WARM_ATTEMPTS = 4
 
@@ -67,6 +74,8 @@ interface CityState {
   timer?: NodeJS.Timeout
   dirty: boolean
   lastStartedAt: number
+  /** When its history was last recomputed (HISTORY_WHILE_LOADING_MS). */
+  historyAt: number
   version: number
   history: CityHistoryCache
 }
@@ -93,7 +102,7 @@ export function createSnapshots(options: SnapshotOptions) {
 
   const cityState = (id: string) => {
     let s = states.get(id)
-    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, version: 0, history: newCityHistoryCache() }))
+    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, historyAt: Number.NEGATIVE_INFINITY, version: 0, history: newCityHistoryCache() }))
     return s
   }
   const perRequest = createCityCompute({ registry, storage, clock, nextVersion: (cityId) => ++cityState(cityId).version })
@@ -145,6 +154,10 @@ export function createSnapshots(options: SnapshotOptions) {
             running -= 1
             job.resolve()
             pump()
+            // The last load done: the history held back meanwhile (HISTORY_WHILE_LOADING_MS) now.
+            if (running === 0 && queue.length === 0 && !closed) {
+              for (const [id, st] of states) if (st.history.allDirty || st.history.dirtyHours.size > 0) schedule(id)
+            }
           })
       })
     }
@@ -194,16 +207,20 @@ export function createSnapshots(options: SnapshotOptions) {
     }
   }
 
-  function compute(cityId: string): CitySnapshot {
+  function compute(cityId: string, forceHistory: boolean): CitySnapshot {
     const city = findCity(cityId)
     if (!city) throw new Error(`unknown city '${cityId}'`)
     computations += 1
     const s = cityState(cityId)
     const stations = activeStations(city.id).map((device) => ({ device, memory: memoryOf(device.id, city.id) }))
-    return computeCityFromMemory(city, stations, s.history, clock(), ++s.version)
+    const now = clock()
+    const refreshHistory = forceHistory || running + queue.length === 0 || now - s.historyAt >= HISTORY_WHILE_LOADING_MS
+    if (refreshHistory) s.historyAt = now
+    return computeCityFromMemory(city, stations, s.history, now, ++s.version, refreshHistory)
   }
 
-  function start(cityId: string): Promise<CitySnapshot> {
+  /** Computes a city now; `forceHistory`: its history too, even while stations load (an explicit refresh). */
+  function start(cityId: string, forceHistory = false): Promise<CitySnapshot> {
     const s = cityState(cityId)
     clearTimeout(s.timer)
     s.timer = undefined
@@ -211,7 +228,7 @@ export function createSnapshots(options: SnapshotOptions) {
     s.lastStartedAt = clock()
     let computing: Promise<CitySnapshot>
     try {
-      const snapshot = compute(cityId)
+      const snapshot = compute(cityId, forceHistory)
       if (!closed) s.snapshot = snapshot
       computing = Promise.resolve(snapshot)
     } catch (err) {
@@ -368,11 +385,11 @@ export function createSnapshots(options: SnapshotOptions) {
           }),
         )
       }
-      return start(cityId)
+      return start(cityId, true)
     },
     /** Recomputes now from memory, ignoring the throttle (benchmarks). */
     async recompute(cityId: string): Promise<CitySnapshot> {
-      return cacheEnabled ? start(cityId) : perRequest.computeCity(cityId, true)
+      return cacheEnabled ? start(cityId, true) : perRequest.computeCity(cityId, true)
     },
     /** Resolves when no station load is queued or running (tests). */
     async loaded(): Promise<void> {
