@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { EAQI_POLLUTANTS } from '../../../devices/aqi.ts'
 import type { Device } from '../../../devices/registry.ts'
 import { findCity } from '../../../devices/region.ts'
+import { mulberry32 } from '../../../simulator/values.ts'
 import { computeCityFromMemory, newCityHistoryCache } from './city-compute.ts'
 import { addReading, MINUTE_MS, newStationMemory, type StationMemory } from './station-memory.ts'
 
@@ -13,15 +14,6 @@ import { addReading, MINUTE_MS, newStationMemory, type StationMemory } from './s
  */
 
 const firenze = findCity('firenze')!
-
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function station(i: number, interval: number): Device {
   return {
@@ -42,7 +34,7 @@ function station(i: number, interval: number): Device {
 
 describe('a city recomputed from memory', () => {
   it('answers exactly as a computation from scratch, and reuses the states of stations that did not change', () => {
-    const rnd = random(7)
+    const rnd = mulberry32(7)
     const count = 30
     let devices = Array.from({ length: count }, (_, i) => station(i, rnd() < 0.5 ? 60 : 300))
     const cached: StationMemory[] = devices.map(() => newStationMemory())
