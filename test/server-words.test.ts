@@ -14,7 +14,7 @@ import { parseDuration, RuleError, type Rule } from '../dashboard/server/operati
 import { alertMessage, alertWords, ruleView } from '../dashboard/server/operations/alerts/views.ts'
 import { createUrlPolicy, UrlPolicyError } from '../dashboard/server/operations/notify/url-policy.ts'
 import type { Words } from '../dashboard/shared/words.ts'
-import { startRolesApp, type Json, type RolesApp } from '../testkit/roles-app.ts'
+import { registerDevices, startRolesApp, type Json, type RolesApp } from '../testkit/roles-app.ts'
 import { startTestApp, type TestApp } from '../testkit/test-app.ts'
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 
@@ -220,17 +220,14 @@ describe('validation errors in the page’s language', () => {
 
 describe('the API’s errors in the page’s language', () => {
   let t: RolesApp
-  const deviceIds: Record<string, string> = {}
   beforeAll(async () => {
     t = await startRolesApp({ deps: { operations: { alerts: { tickMs: 20 }, states: { pushMs: 20, checkMs: 50 } } } })
-    for (const [key, input] of Object.entries({
+    const devices = await registerDevices(t, {
       aq: { id: 'aq-firenze-words', type: 'air-quality', city: 'firenze', name: 'Viale Gramsci' },
       gone: { id: 'aq-firenze-gone', type: 'air-quality', city: 'firenze', name: 'Via Dismessa' },
       pisa: { id: 'aq-pisa-words', type: 'air-quality', city: 'pisa', name: 'Piazza dei Miracoli' },
-    } as const)) {
-      deviceIds[key] = (await t.registry.add({ ...input }, 'admin')).device.id
-    }
-    await t.registry.setStatus(deviceIds.gone!, 'decommissioned')
+    })
+    await t.registry.setStatus(devices.gone.id, 'decommissioned')
   })
   afterAll(async () => {
     await t?.cleanup()

@@ -1,4 +1,5 @@
 import { expect } from 'vitest'
+import type { Device, NewDevice } from '../devices/registry.ts'
 import { startTestApp, type TestApp, type TestAppOptions } from './test-app.ts'
 
 /**
@@ -24,6 +25,13 @@ export function expectError(response: { statusCode: number; json(): unknown; bod
   expect(body.error.code).toBe(code)
   if (message) expect(body.error.message).toMatch(message)
   return body
+}
+
+/** Registers each device as the admin; answers the registered devices under the same keys. */
+export async function registerDevices<K extends string>(app: Pick<TestApp, 'registry'>, inputs: Record<K, NewDevice>): Promise<Record<K, Device>> {
+  const devices = {} as Record<K, Device>
+  for (const [key, input] of Object.entries(inputs) as [K, NewDevice][]) devices[key] = (await app.registry.add({ ...input }, 'admin')).device
+  return devices
 }
 
 export interface RolesApp extends TestApp {

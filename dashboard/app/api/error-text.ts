@@ -30,8 +30,7 @@ function formatFor(lang: Lang): ErrorFormat {
 export function errorText(error: unknown, lang: Lang): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error)
   if (error.code === 'network') return ERROR_STRINGS[lang].network
-  const sentence = error.words && ERROR_STRINGS[lang].errorText[error.words.code]
-  return sentence ? sentence(error.words!.params, formatFor(lang)) : error.message
+  return wordsText(error.message, error.words, lang)
 }
 
 /**
@@ -43,8 +42,8 @@ export function rowText(message: string, words: Words | null | undefined, lang: 
   return sentence ? `${columnFirst(words!.params)}${sentence(words!.params, formatFor(lang))}` : message
 }
 
-/** A server's sentence outside an API answer (the live stream's handshake refusal) in `lang`; the server's English for no words or a code unknown here. */
-export function wordsText(message: string, words: Words | undefined, lang: Lang): string {
+/** A server's sentence worded from its code and figures in `lang`; the server's English for no words or a code unknown here. */
+export function wordsText(message: string, words: Words | null | undefined, lang: Lang): string {
   const sentence = words && ERROR_STRINGS[lang].errorText[words.code]
   return sentence ? sentence(words!.params, formatFor(lang)) : message
 }

@@ -184,9 +184,10 @@ export function createSnapshots(options: SnapshotOptions) {
   // ------------------------------------------------------------------ computing and scheduling
 
   /**
-   * Each city's active stations in id order (code units, whatever the database's collation), listed from the registry on first use and kept
-   * current from its changes: a computation lists nothing, and the same Device objects let it
-   * reuse the states of stations that did not change (city-compute.ts).
+   * Each city's active stations in id order (code units, whatever the database's collation),
+   * listed from the registry on first use and kept current from its changes: a computation lists
+   * nothing, and the same Device objects let it reuse the states of stations that did not change
+   * (city-compute.ts).
    */
   const cityStations = new Map<string, { byId: Map<string, Device>; sorted?: Device[] }>()
   function activeStations(cityId: string): Device[] {

@@ -1,7 +1,7 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Device } from '../../../../devices/registry.ts'
-import { expectError, startRolesApp, type Json, type RolesApp } from '../../../../testkit/roles-app.ts'
+import { expectError, registerDevices, startRolesApp, type Json, type RolesApp } from '../../../../testkit/roles-app.ts'
 
 /**
  * The alert API as a contract: every route's success, validation error and authorization error,
@@ -13,13 +13,14 @@ const devices: Record<string, Device> = {}
 
 beforeAll(async () => {
   t = await startRolesApp({ deps: { operations: { alerts: { tickMs: 20 }, states: { pushMs: 20, checkMs: 50 } } } })
-  for (const [key, input] of Object.entries({
-    fi: { id: 'aq-firenze-api', type: 'air-quality', city: 'firenze', name: 'Viale Gramsci' },
-    pi: { id: 'aq-pisa-api', type: 'air-quality', city: 'pisa', name: 'Lungarno' },
-    park: { id: 'park-firenze-api', type: 'parking', city: 'firenze', name: 'Parcheggio Stazione' },
-  } as const)) {
-    devices[key] = (await t.registry.add({ ...input }, 'admin')).device
-  }
+  Object.assign(
+    devices,
+    await registerDevices(t, {
+      fi: { id: 'aq-firenze-api', type: 'air-quality', city: 'firenze', name: 'Viale Gramsci' },
+      pi: { id: 'aq-pisa-api', type: 'air-quality', city: 'pisa', name: 'Lungarno' },
+      park: { id: 'park-firenze-api', type: 'parking', city: 'firenze', name: 'Parcheggio Stazione' },
+    }),
+  )
 })
 
 afterAll(async () => {
