@@ -454,7 +454,8 @@ describe('dashboard API', () => {
     })
 
     it('over more than a week, picks windows of whole hours (served by the rollups)', async () => {
-      const start = now - 20 * 24 * HOUR
+      // Ten minutes into an hour, so both readings share it whatever minute the test runs at.
+      const start = now - 20 * 24 * HOUR - (now % HOUR) + 10 * 60_000
       const lines = [line('air-quality', 'firenze', 'aq-firenze-001', start + 60_000, { so2: 4 }), line('air-quality', 'firenze', 'aq-firenze-001', start + 120_000, { so2: 8 })]
       expect(await t.storage.write(lines)).toEqual({ rejected: [] })
       const month = (await get(`/api/devices/aq-firenze-001/readings?field=so2&from=${start}&to=${now}`)).json() as Json
