@@ -1,7 +1,7 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import type { DeviceType } from '../devices/kinds.ts'
@@ -315,15 +315,18 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
     db.close()
   }
 
+  // Kept after the run (its path is printed): the summary is a start, DevTools shows the rest.
   const profileDir = options.profile ? mkdtempSync(join(tmpdir(), 'piazza-bench-prof-')) : undefined
-  if (profileDir) tempDirs.push(profileDir)
   const earlier: string[] = [] // complaints of the processes before a restart
   const launch = async (): Promise<SystemUnderTest> => {
     const child = track(
-      spawn(process.execPath, [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), PIAZZA_CLI, 'start'], {
+      // Run as a user runs it: the command itself, so its shebang's Node flags apply; this Node first on the PATH.
+      spawn(PIAZZA_CLI, ['start'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
+          PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+          ...(profileDir && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
           // Every simulated device connects from 127.0.0.1, up to 10,000 logging in at once.
           MQTT_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
           MQTT_MAX_PENDING: '1000000',
@@ -797,6 +800,7 @@ function readProfile(dir: string, options: BenchOptions): ProfileSummary | undef
       options.log(`piazza: no .cpuprofile in ${dir} (the child must exit normally to write it)`)
       return undefined
     }
+    options.log(`piazza: CPU profile kept in ${join(dir, biggest.f)} (open it in Chrome DevTools' Performance panel)`)
     return summariseProfile(JSON.parse(readFileSync(join(dir, biggest.f), 'utf8')) as CpuProfile)
   } catch (err) {
     options.log(`piazza: cannot read the CPU profile: ${(err as Error).message}`)

@@ -40,7 +40,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'overload-rate': { type: 'string', description: 'offered readings/s in the overload phase (default 100000)' },
   'overload-window': { type: 'string', description: 'unacknowledged messages per connection in the overload phase (default 500)' },
   systems: { type: 'string', description: 'which systems to run, comma-separated (default piazza,baseline)' },
-  profile: { type: 'boolean', description: 'run Piazza under --cpu-prof and print the top 20 functions by self time and the share of GC' },
+  profile: { type: 'boolean', description: 'run Piazza under --cpu-prof, print the top 20 functions by self time and the share of GC, and keep the .cpuprofile (its path is printed)' },
   json: { type: 'boolean', description: 'also print the full report as JSON' },
   cluster: {
     type: 'boolean',

@@ -10,6 +10,7 @@ import { createConnectionCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type B
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
+import { createPersistence } from './persistence.ts'
 import { createQuotas, type QuotaSettings } from './quotas.ts'
 import { LOGIN_REFUSAL_MESSAGES, Refusal, type RefusalReason } from './refusals.ts'
 
@@ -205,6 +206,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     : undefined
   const aedes = await Aedes.createBroker({
     ...(mq && { mq }),
+    persistence: createPersistence(),
     concurrency: limits.concurrency,
     connectTimeout: limits.connectTimeoutMs,
     drainTimeout: limits.drainTimeoutMs,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
-import { createLocalFeed, type Feed, type LocalFeedOptions } from './feed.ts'
+import { createLocalFeed, TIMING_SAMPLE, type Feed, type LocalFeedOptions } from './feed.ts'
 import { createRedisFeed, type RedisFeed } from './redis-feed.ts'
 import type { Device } from '../devices/registry.ts'
 
@@ -131,6 +131,16 @@ describe('local feed timing (diagnostics)', () => {
     expect(totals.unnamed).toBeGreaterThanOrEqual(0.003)
     expect(seen).toEqual([device.id])
     expect(errors).toEqual(['rejected'])
+  })
+
+  it('times one accepted call in TIMING_SAMPLE and counts it that many times', () => {
+    const feed = createLocalFeed({ timing: true })
+    let calls = 0
+    feed.subscribe({ accepted: () => void (calls++ % TIMING_SAMPLE === 0 ? busy(4) : undefined) }, 'sampled')
+    for (let i = 0; i < 2 * TIMING_SAMPLE; i++) feed.accepted(device, [{ time: i, values: {} }], i)
+    expect(calls).toBe(2 * TIMING_SAMPLE)
+    // Only the two timed calls were slow: each counts TIMING_SAMPLE times.
+    expect(feed.listenerSeconds!().sampled).toBeGreaterThanOrEqual((2 * TIMING_SAMPLE * 4) / 1000)
   })
 
   it('unsubscribes the timed listener', () => {

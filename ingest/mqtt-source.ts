@@ -56,7 +56,7 @@ export function createMqttSource(options: MqttSourceOptions) {
     const done = (err?: Error) => callback(err)
     if (!device) return ingest.refuse(id, topic, payload, now, 'unknown-device', `no registered device '${id}'`, done)
     if (device.status !== 'active') return ingest.refuse(id, topic, payload, now, 'device-not-active', `device '${id}' is ${device.status}`, done)
-    ingest.accept(device, topic, payload, now, done)
+    ingest.accept(device, payload, now, done)
   }
 
   let connectedOnce = false

@@ -77,17 +77,16 @@ export function createPipeline(options: PipelineOptions) {
   const counters: PipelineCounters = { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0, deadLettersOverQuota: 0 }
   // Per device: the clock hour counted and the dead letters stored in it.
   const deadLetterHours = new Map<string, { hour: number; stored: number }>()
-  const prefixes = new Map<string, string>()
+  const prefixes = new WeakMap<DeviceRef, { id: string; type: string; city: string; prefix: string }>()
   const lastLogged = new Map<string, { at: number; suppressed: number }>()
 
   function prefixFor(device: DeviceRef): string {
-    // Keyed by everything the prefix encodes, so a device moved to another city gets a new one.
-    const key = `${device.id}\n${device.type}\n${device.city}`
-    let prefix = prefixes.get(key)
-    if (prefix === undefined) {
-      prefix = seriesPrefix({ type: device.type, city: device.city, deviceId: device.id })
-      prefixes.set(key, prefix)
-    }
+    // Per device object (a connection keeps the one it logged in with), checked against what the
+    // prefix encodes, so a device moved to another city gets a new one. No key string per reading.
+    const cached = prefixes.get(device)
+    if (cached !== undefined && cached.type === device.type && cached.city === device.city && cached.id === device.id) return cached.prefix
+    const prefix = seriesPrefix({ type: device.type, city: device.city, deviceId: device.id })
+    prefixes.set(device, { id: device.id, type: device.type, city: device.city, prefix })
     return prefix
   }
 
@@ -154,9 +153,9 @@ export function createPipeline(options: PipelineOptions) {
     /**
      * Takes one telemetry message. `done` fires once everything in it, readings and rejections
      * alike, is durable; only then may the message be acknowledged. It is told how many readings
-     * the payload held, valid or not.
+     * the payload held, valid or not. It came on the device's telemetry topic.
      */
-    accept(device: DeviceRef, topic: string, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void {
+    accept(device: DeviceRef, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void {
       counters.messages += 1
       const { readings, rejections } = parseTelemetry(device.type, payload, receivedAt, limits)
       const kind = KINDS[device.type]
@@ -172,7 +171,7 @@ export function createPipeline(options: PipelineOptions) {
         const letter: DeadLetter = {
           deviceId: device.id,
           receivedAt,
-          topic,
+          topic: `devices/${device.id}/telemetry`,
           code: rejections[0]!.code,
           reason: combinedReason(rejections),
           payload: payload.toString('utf8', 0, Math.min(payload.length, DEAD_LETTER_PAYLOAD_BYTES)),

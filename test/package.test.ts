@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -107,6 +107,8 @@ it(
     expect(bundle.status).toBe(200)
     expect(bundle.headers.get('content-type')).toMatch(/javascript/)
     expect(node.logs()).not.toContain('older than the sources')
+    // The command's shebang gives Node its flags (a larger young generation, see cli/piazza.mjs).
+    expect(readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=64')
 
     node.child.kill('SIGTERM')
     expect(await node.exited, node.logs().slice(-3000)).toBe(0)

@@ -42,7 +42,7 @@ describe('a restart keeps its memory', () => {
     const smoky = await add('Smoky')
     const send = (device: Device, time: number, pm25: number) =>
       new Promise<void>((resolve, reject) =>
-        first.ingest.accept(device, `devices/${device.id}/telemetry`, Buffer.from(JSON.stringify({ ts: time, pm25, pm10: pm25 * 2 })), time, (err) =>
+        first.ingest.accept(device, Buffer.from(JSON.stringify({ ts: time, pm25, pm10: pm25 * 2 })), time, (err) =>
           err ? reject(err) : resolve(),
         ),
       )

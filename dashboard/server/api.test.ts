@@ -616,7 +616,7 @@ describe('dashboard API', () => {
     it('exposes ingest, storage, broker, socket and process metrics in Prometheus text', async () => {
       const device = { id: 'aq-firenze-001', type: 'air-quality' as const, city: 'firenze' }
       const payload = Buffer.from(JSON.stringify([{ ts: Date.now(), pm25: 12 }, { ts: Date.now(), pm25: -5 }, { ts: Date.now(), dust: 1 }]))
-      await new Promise<void>((resolve, reject) => t.ingest.accept(device, 'devices/aq-firenze-001/telemetry', payload, Date.now(), (err) => (err ? reject(err) : resolve())))
+      await new Promise<void>((resolve, reject) => t.ingest.accept(device, payload, Date.now(), (err) => (err ? reject(err) : resolve())))
       await expect.poll(() => t.ingest.stats().shipper?.storedReadings ?? 0, { timeout: 20_000, message: 'the reading to be stored' }).toBeGreaterThan(0)
       const response = await inject({ url: '/metrics' })
       expect(response.statusCode).toBe(200)

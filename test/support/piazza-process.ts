@@ -21,11 +21,12 @@ export interface PiazzaProcess {
 }
 
 /**
- * `cli` is the command to run: by default this checkout's cli/piazza.mjs; the package test passes
- * an installed `piazza`. `prefix` runs the process under a wrapper, e.g. ['prlimit', '--nofile=256:256'].
+ * `cli` is the command to run: by default this checkout's cli/piazza.mjs under this Node; the
+ * package test passes an installed `piazza`, run as itself (its shebang picks Node and its flags).
+ * `prefix` runs the process under a wrapper, e.g. ['prlimit', '--nofile=256:256'].
  */
 export async function startPiazza(env: Record<string, string>, args: string[] = ['start'], prefix: string[] = [], cli: string = CLI): Promise<PiazzaProcess> {
-  const command = [...prefix, process.execPath, cli, ...args]
+  const command = cli === CLI ? [...prefix, process.execPath, cli, ...args] : [...prefix, cli, ...args]
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'info', MAP_STYLE_URL: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

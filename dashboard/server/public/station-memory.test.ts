@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { EAQI_POLLUTANTS, HOUR_MS } from '../../../devices/aqi.ts'
-import { addReading, DUPLICATE_WINDOW_MS, FUTURE_MS, hourValues, latestOf, MINUTE_MS, newStationMemory, rollingHour, round1 } from './station-memory.ts'
+import { mulberry32 } from '../../../simulator/values.ts'
+import { addReading, DUPLICATE_CAP, DUPLICATE_WINDOW_MS, FUTURE_MS, hourValues, latestOf, MINUTE_MS, newStationMemory, rollingHour, round1 } from './station-memory.ts'
 
 /** What one station's memory answers, against brute-force computations over the same readings. */
 
@@ -154,8 +155,36 @@ describe('duplicates', () => {
     const m = newStationMemory()
     const now = Date.UTC(2025, 2, 10, 12, 30)
     for (let i = 0; i < 20_000; i++) addReading(m, { time: now - 2 * HOUR + i * 300, values: { pm25: 1 } }, now)
-    expect(m.seen.size).toBeLessThanOrEqual(4096)
-    expect(m.seenRing.length).toBeLessThanOrEqual(4096)
+    expect(m.seenEnd - m.seenStart).toBe(DUPLICATE_CAP)
+    expect(m.seenTimes.length).toBeLessThanOrEqual(2 * DUPLICATE_CAP)
+    // The newest DUPLICATE_CAP times are the ones kept: resent, they count once.
+    expect(addReading(m, { time: now - 2 * HOUR + 19_999 * 300, values: { pm25: 1 } }, now)).toBeUndefined()
+    expect(addReading(m, { time: now - 2 * HOUR + (20_000 - DUPLICATE_CAP) * 300, values: { pm25: 1 } }, now)).toBeUndefined()
+  })
+
+  it('finds a resent time whatever order the times came in, and forgets times as they leave the window', () => {
+    const random = mulberry32(7)
+    const m = newStationMemory()
+    const now = Date.UTC(2025, 2, 10, 12, 30)
+    const seen = new Set<number>()
+    for (let i = 0; i < 3000; i++) {
+      // Mostly in order, some late, some resent.
+      const pick = random()
+      const time = pick < 0.1 && seen.size ? [...seen][Math.floor(random() * seen.size)]! : pick < 0.3 ? now - Math.floor(random() * 90) * MINUTE - i : now - 2 * HOUR + 1 + i * 1000
+      const expected = !seen.has(time)
+      seen.add(time)
+      expect(addReading(m, { time, values: { pm25: 1 } }, now) !== undefined).toBe(expected)
+    }
+    for (let i = m.seenStart + 1; i < m.seenEnd; i++) expect(m.seenTimes[i]!).toBeGreaterThan(m.seenTimes[i - 1]!)
+    // An hour and a half later, times older than the window then are counted again, the others still once.
+    const later = now + 90 * MINUTE
+    const kept = [...seen].filter((t) => t >= later - DUPLICATE_WINDOW_MS)
+    const gone = [...seen].filter((t) => t < later - DUPLICATE_WINDOW_MS)
+    expect(kept.length).toBeGreaterThan(100)
+    for (const time of kept) expect(addReading(m, { time, values: { pm25: 1 } }, later)).toBeUndefined()
+    expect(m.seenTimes[m.seenStart]!).toBeGreaterThanOrEqual(later - DUPLICATE_WINDOW_MS)
+    expect(m.seenEnd - m.seenStart).toBe(kept.length)
+    for (const time of gone.slice(0, 50)) expect(addReading(m, { time, values: { pm25: 1 } }, later)).toBe(floorTo(time))
   })
 })
 

@@ -15,8 +15,8 @@ import { PUBLIC_FIELDS } from './schemas.ts'
  *   into its hour's sums as long as the hour is inside the ring; readings older than that are
  *   ignored here (they are in storage, and outside the published history anyway);
  * - each public field's newest value and the time it was read (storage's `latest`, kept here);
- * - the times of the readings of the last DUPLICATE_WINDOW_MS (at most DUPLICATE_CAP of them),
- *   so a reading resent with the same time counts once. Beyond that window (a reading resent
+ * - the times of the readings of the last DUPLICATE_WINDOW_MS (at most DUPLICATE_CAP of them,
+ *   the newest), so a reading resent with the same time counts once. Beyond that window (a reading resent
  *   more than 2 h after its time, or past the DUPLICATE_CAP newest times of a flood) a resent
  *   reading is counted again in its hour's sums; storage keeps it once, so the next load of the
  *   station from storage (restart, status back to active, `refresh`) corrects it. A resent
@@ -26,8 +26,8 @@ import { PUBLIC_FIELDS } from './schemas.ts'
  * hour slots) × (sum + count) plus 244 slot keys in one 15.6 KB buffer, allocated with the
  * station's first reading inside the rings (a registered station without data in the last 7
  * days has none), 6 newest values with their times, and the duplicate window: at most 4,096
- * times (a Set plus a ring of the same size, ≈ 100 KB at the cap; a station reporting once a
- * minute keeps 120).
+ * times in one sorted array of at most twice that (64 KB at the cap; a station reporting once a
+ * minute keeps 120 in 2 KB).
  *
  * The rolling mean has minute resolution: the "now" window of a computation at T is the minutes
  * from the one containing T − 60 min (counted whole) to the one containing T + 5 min.
@@ -71,10 +71,10 @@ export interface StationMemory {
   /** Per public field (PUBLIC_FIELDS order): newest value and its time (NaN / -Infinity when none). */
   latestValue: number[]
   latestTime: number[]
-  seen: Set<number>
-  /** The times in `seen`, in insertion order (a ring), to forget them oldest first. */
-  seenRing: Float64Array
-  seenHead: number
+  /** The duplicate window's times, ascending, in seenTimes[seenStart, seenEnd). */
+  seenTimes: Float64Array
+  seenStart: number
+  seenEnd: number
   /** Loaded from storage (until then it holds only what the feed gave). */
   loaded: boolean
   /** Bumped by every load: a load that is not the newest is discarded. */
@@ -90,9 +90,9 @@ export function newStationMemory(): StationMemory {
     rings: undefined,
     latestValue: new Array<number>(F).fill(Number.NaN),
     latestTime: new Array<number>(F).fill(Number.NEGATIVE_INFINITY),
-    seen: new Set(),
-    seenRing: NO_TIMES,
-    seenHead: 0,
+    seenTimes: NO_TIMES,
+    seenStart: 0,
+    seenEnd: 0,
     loaded: false,
     generation: 0,
     changes: 0,
@@ -137,39 +137,60 @@ function reset(m: StationMemory): void {
   m.rings = undefined
   m.latestValue.fill(Number.NaN)
   m.latestTime.fill(Number.NEGATIVE_INFINITY)
-  m.seen.clear()
-  m.seenHead = 0
+  m.seenStart = 0
+  m.seenEnd = 0
 }
 
-/** Remembers a reading's time; false when it was already seen (a duplicate). Amortized O(1). */
+/**
+ * Remembers a reading's time; false when it was already seen (a duplicate). The window's times are
+ * kept sorted: a device's readings mostly come in time order, so a new time is appended after one
+ * comparison; an earlier one is found by binary search and inserted (a shift, rare). Times leave
+ * from the front as they fall out of the window. Amortized O(1) in time order, and no allocation
+ * per reading (a Set of times boxed every one of them).
+ */
 function firstTime(m: StationMemory, time: number, now: number): boolean {
-  if (m.seen.has(time)) return false
   const cutoff = now - DUPLICATE_WINDOW_MS
   if (time < cutoff) return true
-  let ring = m.seenRing
-  let size = m.seen.size
-  // Forget the oldest times (in arrival order) that left the window.
-  while (size > 0) {
-    const oldest = ring[(m.seenHead - size + ring.length) % ring.length]!
-    if (oldest >= cutoff) break
-    m.seen.delete(oldest)
-    size -= 1
-  }
-  if (size === ring.length) {
-    if (ring.length < DUPLICATE_CAP) {
-      // Grow (oldest first in the new ring): a station reporting once a minute stays at 256.
-      const grown = new Float64Array(Math.max(256, ring.length * 2))
-      for (let i = 0; i < size; i++) grown[i] = ring[(m.seenHead - size + i + ring.length) % ring.length]!
-      m.seenRing = ring = grown
-      m.seenHead = size
-    } else {
-      // At the cap: the oldest time is forgotten early.
-      m.seen.delete(ring[m.seenHead]!)
+  let times = m.seenTimes
+  let start = m.seenStart
+  let end = m.seenEnd
+  while (start < end && times[start]! < cutoff) start++
+  let at = end
+  if (start < end && time <= times[end - 1]!) {
+    let lo = start
+    let hi = end
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (times[mid]! < time) lo = mid + 1
+      else hi = mid
     }
+    if (times[lo] === time) {
+      m.seenStart = start
+      return false
+    }
+    at = lo
   }
-  m.seen.add(time)
-  ring[m.seenHead] = time
-  m.seenHead = (m.seenHead + 1) % ring.length
+  // At the cap the oldest time is forgotten early.
+  if (end - start >= DUPLICATE_CAP) {
+    start++
+    if (at < start) at = start
+  }
+  if (end === times.length) {
+    const count = end - start
+    if (count * 2 > times.length || times.length === 0) {
+      // Grow: with room for twice what is kept, moving the times to the front is amortized O(1).
+      const grown = new Float64Array(Math.min(Math.max(256, times.length * 2), 2 * DUPLICATE_CAP))
+      grown.set(times.subarray(start, end))
+      m.seenTimes = times = grown
+    } else times.copyWithin(0, start, end)
+    at -= start
+    end = count
+    start = 0
+  }
+  if (at < end) times.copyWithin(at + 1, at, end)
+  times[at] = time
+  m.seenStart = start
+  m.seenEnd = end + 1
   return true
 }
 
