@@ -1,7 +1,7 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import type { DeviceType } from '../devices/kinds.ts'
@@ -320,13 +320,12 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
   const earlier: string[] = [] // complaints of the processes before a restart
   const launch = async (): Promise<SystemUnderTest> => {
     const child = track(
-      // Run as a user runs it: the command itself, so its shebang's Node flags apply; this Node first on the PATH.
-      spawn(PIAZZA_CLI, ['start'], {
+      // As the `piazza` command runs: with its shebang's Node flags (and, to profile, --cpu-prof,
+      // which NODE_OPTIONS does not take).
+      spawn(process.execPath, [...shebangFlags(PIAZZA_CLI), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), PIAZZA_CLI, 'start'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
-          PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
-          ...(profileDir && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
           // Every simulated device connects from 127.0.0.1, up to 10,000 logging in at once.
           MQTT_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
           MQTT_MAX_PENDING: '1000000',
@@ -789,6 +788,14 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
     clearInterval(rssTimer)
     await stopChild(generator.child, 5_000)
   }
+}
+
+/** The Node flags of a script's `#!/usr/bin/env -S node …` line. */
+export function shebangFlags(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0]!
+  const match = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(first)
+  if (!match) throw new Error(`${script} does not start with a '#!/usr/bin/env node' line`)
+  return match[1]!.trim().split(/\s+/).filter(Boolean)
 }
 
 /** The largest .cpuprofile in the directory (the main thread's), summarised. */
