@@ -71,9 +71,7 @@ function storeReading(deviceId: string, time: number, values: Record<string, num
     }
   }
 }
-const storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'> = {
-  async series(q: SeriesQuery): Promise<SeriesPoint[]> {
-    calls.series += 1
+function seriesOf(q: SeriesQuery): SeriesPoint[] {
     const a = stored.get(`${q.deviceId}/${q.field}`) ?? []
     const slice = a.slice(lowerBound(a, q.from), lowerBound(a, q.to))
     if (q.every === undefined) return slice.slice(-q.limit).map((p) => ({ time: p.time, value: p.value }))
@@ -86,6 +84,27 @@ const storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'> = {
       windows.set(w, x)
     }
     return [...windows].map(([time, x]) => ({ time, value: q.aggregate === 'count' ? x.count : x.sum / x.count })).slice(-q.limit)
+}
+// `calls.series` counts every range query: series, windows and readings.
+const storage: Pick<Storage, 'series' | 'windows' | 'readings' | 'latest' | 'lastReadings'> = {
+  async series(q) {
+    calls.series += 1
+    return seriesOf(q)
+  },
+  async readings(q) {
+    calls.series += 1
+    const byTime = new Map<number, Record<string, number>>()
+    for (const field of q.fields) for (const p of seriesOf({ ...q, field })) byTime.set(p.time, { ...byTime.get(p.time), [field]: p.value! })
+    return [...byTime].sort((a, b) => a[0] - b[0]).map(([time, values]) => ({ time, values })).slice(-q.limit)
+  },
+  async windows(q) {
+    calls.series += 1
+    const byTime = new Map<number, Record<string, { mean: number; count: number }>>()
+    for (const field of q.fields) {
+      const counts = seriesOf({ ...q, field, aggregate: 'count' })
+      seriesOf({ ...q, field, aggregate: 'mean' }).forEach((p, i) => byTime.set(p.time, { ...byTime.get(p.time), [field]: { mean: p.value!, count: counts[i]!.value! } }))
+    }
+    return [...byTime].sort((a, b) => a[0] - b[0]).map(([time, fields]) => ({ time, fields })).slice(-q.limit)
   },
   async latest({ deviceId }) {
     calls.latest += 1

@@ -77,6 +77,24 @@ describe('quota policy', () => {
     for (let i = 0; i < 50; i++) quotas.admit({ id: `d${i}`, type: 'noise', interval: 60, metadata: {} } as never, 10)
     expect(quotas.stats().devices).toBe(10)
   })
+
+  it('drops the buckets used longest ago when full', () => {
+    let now = 1_000_000
+    const quotas = createQuotas({ maxDevices: 10 }, () => now)
+    const device = (i: number) => ({ id: `d${i}`, type: 'noise', interval: 60, metadata: {} }) as never
+    for (let i = 0; i < 10; i++) {
+      now += 1000
+      quotas.admit(device(i), 10)
+    }
+    now += 1000
+    quotas.admit(device(0), 10) // d0 used again: d1 is now the one used longest ago
+    now += 1000
+    quotas.admit(device(10), 10)
+    expect(quotas.stats().devices).toBe(10)
+    // shouldLog answers only for a device whose buckets are kept.
+    expect(quotas.shouldLog('d1')).toBe(false)
+    for (const id of ['d0', 'd2', 'd9', 'd10']) expect(quotas.shouldLog(id)).toBe(true)
+  })
 })
 
 describe('quotas over TCP', () => {

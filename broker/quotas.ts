@@ -23,8 +23,8 @@ import type { Device } from '../devices/registry.ts'
  * (numbers) override the rest. Dead letters per hour are capped in ingest/pipeline.ts (metadata
  * key `quota.deadLettersPerHour`).
  *
- * Memory is bounded: at most `maxDevices` devices' buckets are kept; the least recently used is
- * dropped past that (it starts again with full buckets).
+ * Memory is bounded: at most `maxDevices` devices' buckets are kept; past that the tenth used
+ * longest ago is dropped (such a device starts again with full buckets).
  */
 
 export interface QuotaPolicy {
@@ -94,6 +94,7 @@ interface Buckets {
 }
 
 export type QuotaCheck = { ok: true } | { ok: false; reason: string }
+const ADMITTED: QuotaCheck = Object.freeze({ ok: true })
 
 export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () => number = Date.now) {
   const { maxDelayMs, hardLimitMs, sustainedLimitMs, maxDevices, logIntervalMs } = { ...DEFAULT_QUOTA_SETTINGS, ...settings }
@@ -109,62 +110,78 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
   }
   let slowed = 0
 
-  function refilled(device: Device, policy: QuotaPolicy, now: number): Buckets {
-    let b = buckets.get(device.id)
+  /** The device's buckets (new and full for a device not seen), refilled for the time since their last use. */
+  function refilled(device: Device, policy: QuotaPolicy, now: number, b: Buckets | undefined = buckets.get(device.id)): Buckets {
     if (!b) {
-      if (buckets.size >= maxDevices) buckets.delete(buckets.keys().next().value!)
+      if (buckets.size >= maxDevices) dropLeastRecent()
       b = { at: now, messages: policy.messagesBurst, readings: policy.readingsBurst, bytes: policy.bytesBurst, lastLogged: Number.NEGATIVE_INFINITY }
-    } else {
-      buckets.delete(device.id) // re-inserted below: the map's order is least recently used first
-      const seconds = Math.max(0, now - b.at) / 1000
-      b.at = now
-      b.messages = Math.min(policy.messagesBurst, b.messages + seconds * policy.messagesPerSecond)
-      b.readings = Math.min(policy.readingsBurst, b.readings + seconds * policy.readingsPerSecond)
-      b.bytes = Math.min(policy.bytesBurst, b.bytes + seconds * policy.bytesPerSecond)
+      buckets.set(device.id, b)
+      return b
     }
-    buckets.set(device.id, b)
+    const seconds = Math.max(0, now - b.at) / 1000
+    b.at = now
+    b.messages = Math.min(policy.messagesBurst, b.messages + seconds * policy.messagesPerSecond)
+    b.readings = Math.min(policy.readingsBurst, b.readings + seconds * policy.readingsPerSecond)
+    b.bytes = Math.min(policy.bytesBurst, b.bytes + seconds * policy.bytesPerSecond)
     return b
   }
 
-  /** Milliseconds until every bucket is out of debt, and which one takes longest. */
-  function debt(b: Buckets, policy: QuotaPolicy): { ms: number; bucket: string } {
+  /**
+   * Past maxDevices: the tenth of the buckets used longest ago go (at least one). Done in bulk and
+   * only then, so a message costs one lookup rather than keeping the map in order of use.
+   */
+  function dropLeastRecent() {
+    const byAge = [...buckets].sort((a, b) => a[1].at - b[1].at)
+    for (const [id] of byAge.slice(0, Math.max(1, Math.ceil(buckets.size / 10)))) buckets.delete(id)
+  }
+
+  /** How long the device's deepest bucket takes to refill to zero, ms (0 when none is in debt). */
+  function owedMs(b: Buckets, policy: QuotaPolicy): number {
     const m = b.messages < 0 ? (-b.messages / policy.messagesPerSecond) * 1000 : 0
     const r = b.readings < 0 ? (-b.readings / policy.readingsPerSecond) * 1000 : 0
     const y = b.bytes < 0 ? (-b.bytes / policy.bytesPerSecond) * 1000 : 0
-    if (m >= r && m >= y) return { ms: m, bucket: 'messages' }
-    return r >= y ? { ms: r, bucket: 'readings' } : { ms: y, bucket: 'bytes' }
+    return Math.max(m, r, y)
+  }
+
+  /** Which bucket is deepest in debt (for the refusal's reason). */
+  function deepest(b: Buckets, policy: QuotaPolicy): 'messages' | 'readings' | 'bytes' {
+    const m = b.messages < 0 ? -b.messages / policy.messagesPerSecond : 0
+    const r = b.readings < 0 ? -b.readings / policy.readingsPerSecond : 0
+    const y = b.bytes < 0 ? -b.bytes / policy.bytesPerSecond : 0
+    if (m >= r && m >= y) return 'messages'
+    return r >= y ? 'readings' : 'bytes'
   }
 
   return {
-    /** Before recording a message: refuses it past the hard limit, else charges one message and its bytes. */
     admit(device: Device, bytes: number): QuotaCheck {
       const policy = policyOf(device)
       const now = clock()
-      const previous = buckets.get(device.id)?.at
-      const b = refilled(device, policy, now)
-      const owed = debt(b, policy)
+      const known = buckets.get(device.id)
+      const previous = known?.at
+      const b = refilled(device, policy, now, known)
+      const owed = owedMs(b, policy)
       // A pause longer than any PUBACK hold ends a slowed streak: the device was not being held.
-      if (owed.ms === 0 && (previous === undefined || now - previous > maxDelayMs)) b.slowedSince = undefined
+      if (owed === 0 && (previous === undefined || now - previous > maxDelayMs)) b.slowedSince = undefined
       // Held back on every PUBACK, a device sending as fast as they let it never owes much: a
       // device that keeps that up without a break is refused too.
       const sustained = b.slowedSince !== undefined && now - b.slowedSince > sustainedLimitMs
-      if (owed.ms > hardLimitMs || sustained) {
+      if (owed > hardLimitMs || sustained) {
         const rates = { messages: policy.messagesPerSecond, readings: policy.readingsPerSecond, bytes: policy.bytesPerSecond }
+        const bucket = deepest(b, policy)
         const why = sustained ? `over quota for ${Math.round(sustainedLimitMs / 1000)} s without a break` : 'over quota'
-        return { ok: false, reason: `${why}: ${owed.bucket} (${+rates[owed.bucket as keyof typeof rates].toPrecision(3)}/s); slow down and retry in ${Math.ceil(Math.max(owed.ms, sustained ? maxDelayMs + 1000 : 0) / 1000)} s` }
+        return { ok: false, reason: `${why}: ${bucket} (${+rates[bucket].toPrecision(3)}/s); slow down and retry in ${Math.ceil(Math.max(owed, sustained ? maxDelayMs + 1000 : 0) / 1000)} s` }
       }
       b.messages -= 1
       b.bytes -= bytes
-      return { ok: true }
+      return ADMITTED
     },
 
-    /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
     recorded(device: Device, readings: number): number {
       const policy = policyOf(device)
       const now = clock()
       const b = refilled(device, policy, now)
       b.readings -= readings
-      const ms = Math.min(maxDelayMs, debt(b, policy).ms)
+      const ms = Math.min(maxDelayMs, owedMs(b, policy))
       if (ms > 0) {
         slowed += 1
         b.slowedSince ??= now

@@ -59,9 +59,13 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 }
 
 export interface ParsedPayload {
-  readings: ValidReading[]
-  rejections: Rejection[]
+  readings: readonly ValidReading[]
+  rejections: readonly Rejection[]
 }
+
+// Shared by every payload that has none (most of them): no empty array per message.
+const NO_READINGS: readonly ValidReading[] = Object.freeze([])
+const NO_REJECTIONS: readonly Rejection[] = Object.freeze([])
 
 const ISO_TIMESTAMP = new RegExp((TimestampSchema.anyOf[0] as unknown as { pattern: string }).pattern)
 
@@ -87,7 +91,9 @@ export function parseTelemetry(
   }
   let data: unknown
   try {
-    data = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'))
+    const text =
+      typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8')
+    data = JSON.parse(text)
   } catch (err) {
     return whole('invalid-json', `invalid JSON: ${(err as Error).message}`)
   }
@@ -97,20 +103,21 @@ export function parseTelemetry(
     if (data.length > limits.maxBatch) {
       return whole('batch-too-large', `${data.length} readings in one payload is over the limit of ${limits.maxBatch}`)
     }
-    const out: ParsedPayload = { readings: [], rejections: [] }
+    const readings: ValidReading[] = []
+    const rejections: Rejection[] = []
     for (let i = 0; i < data.length; i++) {
       const result = validateReading(kind, data[i], receivedAt, limits)
-      if ('code' in result) out.rejections.push({ ...result, index: i })
-      else out.readings.push(result)
+      if ('code' in result) rejections.push({ ...result, index: i })
+      else readings.push(result)
     }
-    return out
+    return { readings, rejections: rejections.length ? rejections : NO_REJECTIONS }
   }
   const result = validateReading(kind, data, receivedAt, limits)
-  return 'code' in result ? { readings: [], rejections: [result] } : { readings: [result], rejections: [] }
+  return 'code' in result ? { readings: NO_READINGS, rejections: [result] } : { readings: [result], rejections: NO_REJECTIONS }
 }
 
 function whole(code: RejectCode, reason: string): ParsedPayload {
-  return { readings: [], rejections: [{ code, reason }] }
+  return { readings: NO_READINGS, rejections: [{ code, reason }] }
 }
 
 export function validateReading(

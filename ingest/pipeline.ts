@@ -18,9 +18,9 @@ export interface PipelineOptions {
   logger: Logger
   limits?: ValidationLimits
   /** Accepted readings, once durable: feeds the live stream and alerts without waiting for storage. */
-  onAccepted?: (device: DeviceRef, readings: ValidReading[], receivedAt: number) => void
+  onAccepted?: (device: DeviceRef, readings: readonly ValidReading[], receivedAt: number) => void
   /** Rejected readings, once durable in the dead-letter log: tells installers what was wrong. */
-  onRejected?: (device: DeviceRef, rejections: Rejection[], receivedAt: number) => void
+  onRejected?: (device: DeviceRef, rejections: readonly Rejection[], receivedAt: number) => void
   /**
    * Dead letters stored per device per clock hour (default 60). Past it they are counted, and one
    * summary dead letter 'over-dead-letter-quota' is stored for that hour instead. A device's

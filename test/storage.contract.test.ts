@@ -155,6 +155,65 @@ function contract(name: string, create: () => Promise<Harness>): void {
       })
     })
 
+    describe('several fields at once', () => {
+      const FIELDS = ['pm25', 'pm10', 'no2', 'o3', 'so2'] as const
+      const HOUR = 3_600_000
+      // Every 7 minutes for 30 hours, each reading with some of the fields (never the same set for long).
+      const readings = Array.from({ length: (30 * 60) / 7 }, (_, i) => {
+        const values: Record<string, number> = {}
+        FIELDS.forEach((field, k) => {
+          if ((i + k) % 3 !== 0) values[field] = Math.round(((i * 7 + k * 13) % 97) * 10) / 10
+        })
+        return { time: BASE - 26 * HOUR + i * 7 * MINUTE + 11_000, values }
+      })
+      // Uneven edges, so the answers mix rollups and raw readings where rollups exist.
+      const range = { deviceId: 'aq-m', type: 'air-quality', from: BASE - 25 * HOUR + 17 * MINUTE, to: BASE + 3 * HOUR + 5 * MINUTE }
+      beforeEach(async () => {
+        await writeAll([...readings.map((r) => aq('aq-m', r.time, r.values)), aq('aq-other', BASE, { pm25: 500, no2: 500 }), aq('aq-m', BASE + 1000, { co: 1 })])
+      })
+
+      it('answers readings as series() does field by field, joined by time', async () => {
+        const answer = await store.readings({ ...range, fields: FIELDS, limit: 10_000 })
+        const joined = new Map<number, Record<string, number>>()
+        for (const field of FIELDS) {
+          for (const p of await store.series({ ...range, field, limit: 10_000 })) joined.set(p.time, { ...joined.get(p.time), [field]: p.value! })
+        }
+        expect(answer.length).toBeGreaterThan(200)
+        expect(answer).toEqual([...joined].sort((a, b) => a[0] - b[0]).map(([time, values]) => ({ time, values })))
+        // The newest under a limit, still oldest first.
+        expect(await store.readings({ ...range, fields: ['pm25', 'no2'], limit: 3 })).toEqual(
+          answer.filter((r) => r.values.pm25 !== undefined || r.values.no2 !== undefined).slice(-3).map((r) => ({ time: r.time, values: Object.fromEntries(Object.entries(r.values).filter(([f]) => f === 'pm25' || f === 'no2')) })),
+        )
+      })
+
+      it('answers windows as series() does with mean and with count, field by field', async () => {
+        const answer = await store.windows({ ...range, fields: FIELDS, every: HOUR, limit: 1000 })
+        const expected = new Map<number, Record<string, { mean: number; count: number }>>()
+        for (const field of FIELDS) {
+          const means = await store.series({ ...range, field, every: HOUR, aggregate: 'mean', limit: 1000 })
+          const counts = await store.series({ ...range, field, every: HOUR, aggregate: 'count', limit: 1000 })
+          expect(counts.map((c) => c.time)).toEqual(means.map((m) => m.time))
+          means.forEach((m, i) => expected.set(m.time, { ...expected.get(m.time), [field]: { mean: m.value!, count: counts[i]!.value! } }))
+        }
+        expect(answer.length).toBe(29)
+        expect(answer.map((w) => w.time)).toEqual([...expected.keys()].sort((a, b) => a - b))
+        for (const window of answer) {
+          const want = expected.get(window.time)!
+          expect(Object.keys(window.fields).sort()).toEqual(Object.keys(want).sort())
+          for (const [field, { mean, count }] of Object.entries(want)) {
+            expect(window.fields[field]!.count).toBe(count)
+            expect(window.fields[field]!.mean).toBeCloseTo(mean, 9)
+          }
+        }
+        expect((await store.windows({ ...range, fields: FIELDS, every: HOUR, limit: 2 })).map((w) => w.time)).toEqual(answer.slice(-2).map((w) => w.time))
+      })
+
+      it('refuses an unknown type or field instead of querying it', async () => {
+        await expect(store.readings({ ...range, fields: ['pm25', 'pm10" OR 1=1'], limit: 10 })).rejects.toThrow(RangeError)
+        await expect(store.windows({ ...range, fields: ['pm25'], type: 'reactor', every: HOUR, limit: 10 })).rejects.toThrow(RangeError)
+      })
+    })
+
     it('answers lastReadings: each device’s newest reading of a type within the window, whole', async () => {
       await writeAll([
         aq('aq-1', BASE, { pm25: 10, pm10: 20 }),

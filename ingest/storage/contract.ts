@@ -61,6 +61,36 @@ export interface SeriesQuery {
   limit: number
 }
 
+/** Several fields of one device over a range: what series() answers one field (and one aggregate) at a time. */
+export interface FieldsQuery {
+  deviceId: string
+  type: string
+  fields: readonly string[]
+  /** Epoch ms, inclusive. */
+  from: number
+  /** Epoch ms, exclusive. */
+  to: number
+  /** At most this many entries, the newest kept (a safety cap). */
+  limit: number
+}
+
+export interface WindowsQuery extends FieldsQuery {
+  /** Window in ms, aligned to the epoch. */
+  every: number
+}
+
+/** One stored reading of a device: its time and the asked fields it holds. */
+export interface StoredReading {
+  time: number
+  values: Record<string, number>
+}
+
+/** One window: each asked field with readings in it, its mean and how many readings. */
+export interface FieldsWindow {
+  time: number
+  fields: Record<string, { mean: number; count: number }>
+}
+
 export const CityAggregateSchema = Type.Object({
   city: Type.String(),
   mean: Type.Number(),
@@ -122,6 +152,18 @@ export interface Storage {
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>
   latest(device: { deviceId: string; type: string }): Promise<Latest | null>
   series(query: SeriesQuery): Promise<SeriesPoint[]>
+  /**
+   * A device's raw readings in the range, oldest first, each with the asked fields it holds
+   * (readings holding none of them left out): per field, the points series() gives without
+   * `every`, in one request. For a device with one series (no per-reading tags such as lanes).
+   */
+  readings(query: FieldsQuery): Promise<StoredReading[]>
+  /**
+   * Per window, each asked field's mean and count, oldest first, windows without readings left
+   * out: per field, what series() gives with `every` and the mean and the count aggregates (from
+   * the rollups where whole hours or days allow), in one request.
+   */
+  windows(query: WindowsQuery): Promise<FieldsWindow[]>
   /**
    * Every device of a type that has a reading newer than `since` (epoch ms, exclusive): its
    * newest reading's time and values, one entry per device, in no particular order. What a

@@ -6,6 +6,7 @@ import { KINDS, type DeviceType } from '../../devices/kinds.ts'
 import {
   DAY_MS,
   DEFAULT_HOURLY_RETENTION_MS,
+  fieldsWindowsOf,
   HOUR_MS,
   mergeInto,
   planParts,
@@ -29,6 +30,7 @@ import {
   type SeriesQuery,
   type Storage,
   type StorageHealth,
+  type StoredReading,
   type WriteResult,
 } from './contract.ts'
 
@@ -440,6 +442,47 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
               .all({ ...params, every: checkEvery(q.every) })
               .map((r) => ({ time: r.window, value: r.value }))
       return rows.reverse()
+    },
+
+    // In process, a query per field costs no round trip: both are series()'s statements, field by field, in one transaction.
+    async readings(q) {
+      const kind = kindOf(q.type)
+      for (const field of q.fields) checkField(kind, field)
+      const range = clampRange(q.from, q.to)
+      if (!range || checkLimit(q.limit) === 0) return []
+      const { db: d, s } = open()
+      const byTime = new Map<number, Record<string, number>>()
+      d.transaction(() => {
+        for (const field of q.fields) {
+          for (const row of s.raw.all({ type: q.type, device: q.deviceId, field, from: range.from, to: range.to, limit: q.limit })) {
+            let values = byTime.get(row.time)
+            if (!values) byTime.set(row.time, (values = {}))
+            values[field] = row.value
+          }
+        }
+      })()
+      const out: StoredReading[] = [...byTime].map(([time, values]) => ({ time, values }))
+      return out.sort((a, b) => a.time - b.time).slice(-q.limit)
+    },
+
+    async windows(q) {
+      const kind = kindOf(q.type)
+      for (const field of q.fields) checkField(kind, field)
+      const range = clampRange(q.from, q.to)
+      if (!range || checkLimit(q.limit) === 0) return []
+      const every = checkEvery(q.every)
+      const { db: d, s } = open()
+      const statsOf: Record<Level, Database.Statement<StatsParams, StatsRow>> = { raw: s.rawStats, hourly: s.hourlyStats, daily: s.dailyStats }
+      const totals = new Map(q.fields.map((field) => [field, new Map<number, WindowStats>()]))
+      d.transaction(() => {
+        for (const part of planParts(range.from, range.to, every, 'mean')) {
+          for (const field of q.fields) {
+            const total = totals.get(field)!
+            for (const r of statsOf[part.level].all({ type: q.type, device: q.deviceId, field, from: part.from, to: part.to, every })) mergeInto(total, r.window, r)
+          }
+        }
+      })()
+      return fieldsWindowsOf(totals, q.limit)
     },
 
     async cityAggregates(q) {

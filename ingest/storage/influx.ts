@@ -6,6 +6,7 @@ import { decodeLine } from '../../devices/line-protocol.ts'
 import {
   DAY_MS,
   DEFAULT_HOURLY_RETENTION_MS,
+  fieldsWindowsOf,
   HOUR_MS,
   mergeInto,
   planParts,
@@ -24,6 +25,7 @@ import {
   type LastReading,
   type Storage,
   type StorageHealth,
+  type StoredReading,
   type WriteResult,
 } from './contract.ts'
 
@@ -527,6 +529,70 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       return rows(result[0])
         .map((r) => ({ time: r.time as number, value: r.value as number | null }))
         .reverse()
+    },
+
+    async readings(q) {
+      const kind = kindOf(q.type)
+      for (const field of q.fields) checkField(kind, field)
+      const range = clampRange(q.from, q.to)
+      if (!range || checkLimit(q.limit) === 0 || q.fields.length === 0) return []
+      const result = await query(
+        `SELECT ${q.fields.map(ident).join(', ')} FROM ${rawPolicy(q.type)}.${ident(q.type)} ` +
+          `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms ORDER BY time DESC LIMIT ${q.limit}`,
+      )
+      const out: StoredReading[] = []
+      for (const row of rows(result[0])) {
+        const values: Record<string, number> = {}
+        let any = false
+        for (const field of q.fields) {
+          const v = row[field]
+          if (typeof v === 'number') {
+            values[field] = v
+            any = true
+          }
+        }
+        if (any) out.push({ time: row.time as number, values })
+      }
+      return out.reverse()
+    },
+
+    async windows(q) {
+      const kind = kindOf(q.type)
+      for (const field of q.fields) checkField(kind, field)
+      const range = clampRange(q.from, q.to)
+      if (!range || checkLimit(q.limit) === 0 || q.fields.length === 0) return []
+      const every = checkEvery(q.every)
+      // One statement per level, every field in it: columns s0, n0, x0, c0 (sum, min, max, count) for field 0, and so on.
+      const columns = (level: Level) =>
+        q.fields
+          .map((field, i) => {
+            const f = ident(field)
+            return level === 'raw'
+              ? `sum(${f}) AS s${i}, min(${f}) AS n${i}, max(${f}) AS x${i}, count(${f}) AS c${i}`
+              : `sum(${ident(`sum_${field}`)}) AS s${i}, min(${ident(`min_${field}`)}) AS n${i}, max(${ident(`max_${field}`)}) AS x${i}, sum(${ident(`count_${field}`)}) AS c${i}`
+          })
+          .join(', ')
+      const parts = planParts(range.from, range.to, every, 'mean', settledOf(q.type))
+      const results = await query(
+        parts
+          .map(
+            (part) =>
+              `SELECT ${columns(part.level)} FROM ${levelPolicy(part.level, q.type)}.${ident(q.type)} ` +
+              `WHERE "device" = ${str(q.deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms GROUP BY time(${every}ms) fill(none)`,
+          )
+          .join('; '),
+      )
+      const totals = new Map(q.fields.map((field) => [field, new Map<number, WindowStats>()]))
+      for (const result of results) {
+        for (const r of rows(result)) {
+          q.fields.forEach((field, i) => {
+            const count = r[`c${i}`]
+            if (typeof count !== 'number' || count <= 0) return
+            mergeInto(totals.get(field)!, r.time as number, { sum: r[`s${i}`] as number, min: r[`n${i}`] as number, max: r[`x${i}`] as number, count })
+          })
+        }
+      }
+      return fieldsWindowsOf(totals, q.limit)
     },
 
     async cityAggregates(q) {

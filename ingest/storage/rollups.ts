@@ -1,5 +1,5 @@
 import type { Family } from '../../devices/kinds.ts'
-import type { Aggregate, SeriesPoint } from './contract.ts'
+import type { Aggregate, FieldsWindow, SeriesPoint } from './contract.ts'
 
 /**
  * Rollups, shared by both stores: every numeric field of every reading kind is kept as hourly
@@ -99,6 +99,24 @@ export function pointsOf(total: Map<number, WindowStats>, aggregate: Exclude<Agg
     const value = aggregate === 'mean' ? s.sum / s.count : aggregate === 'count' ? s.count : s[aggregate]
     return { time, value }
   })
+}
+
+/** Several fields' window totals (by field, as mergeInto adds them up) as Storage.windows() answers them: the newest `limit` windows, oldest first. */
+export function fieldsWindowsOf(totals: ReadonlyMap<string, Map<number, WindowStats>>, limit: number): FieldsWindow[] {
+  if (limit === 0) return []
+  const times = new Set<number>()
+  for (const total of totals.values()) for (const time of total.keys()) times.add(time)
+  return [...times]
+    .sort((a, b) => a - b)
+    .slice(-limit)
+    .map((time) => {
+      const fields: FieldsWindow['fields'] = {}
+      for (const [field, total] of totals) {
+        const s = total.get(time)
+        if (s) fields[field] = { mean: s.sum / s.count, count: s.count }
+      }
+      return { time, fields }
+    })
 }
 
 /** The hours (epoch-aligned starts) a set of reading times touch, as sorted contiguous runs [from, to). */

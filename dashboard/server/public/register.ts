@@ -59,7 +59,7 @@ export const DEFAULT_CONTACT_EMAIL = 'opendata@piazza.invalid'
 
 export interface PublicDeps {
   registry: Pick<Registry, 'get' | 'list' | 'onChange'>
-  storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'>
+  storage: Pick<Storage, 'series' | 'windows' | 'readings' | 'latest' | 'lastReadings'>
   feed?: Pick<Feed, 'subscribe'>
   /** Newest reading per device, for the mobility feeds. */
   live: Pick<LiveHub, 'readingsOf'>

@@ -13,19 +13,19 @@ import { createSnapshots } from './snapshots.ts'
 
 /**
  * How much storage the snapshots read as the fleet changes and readings arrive: once per station
- * that appears (16 calls), never per reading, never the whole city again for one station.
+ * that appears (3 calls), never per reading, never the whole city again for one station.
  */
 
 const MINUTE = 60_000
 const WAIT = { timeout: 30_000, interval: 20 }
-/** Storage calls one station's load makes: 5 pollutants × (hourly mean + count + raw) + latest. */
-const PER_STATION = 16
+/** Storage calls one station's load makes: latest, then every pollutant's hourly windows at once and its raw readings at once. */
+const PER_STATION = 3
 /** A station with nothing in its week of history: `latest` only. */
 const PER_EMPTY_STATION = 1
 
 let dir: string
 let storage: Storage
-let calls: { series: number; latest: number }
+let calls: { ranges: number; latest: number }
 let registry: ReturnType<typeof createRegistry>
 let feed: ReturnType<typeof createLocalFeed>
 
@@ -33,13 +33,21 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'piazza-snapshots-registry-'))
   const inner = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: 30 * 86_400_000 })
   await inner.init()
-  calls = { series: 0, latest: 0 }
+  calls = { ranges: 0, latest: 0 }
   storage = {
     ...inner,
     kind: inner.kind,
     series: (q) => {
-      calls.series += 1
+      calls.ranges += 1
       return inner.series(q)
+    },
+    windows: (q) => {
+      calls.ranges += 1
+      return inner.windows(q)
+    },
+    readings: (q) => {
+      calls.ranges += 1
+      return inner.readings(q)
     },
     latest: (q) => {
       calls.latest += 1
@@ -55,7 +63,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const total = () => calls.series + calls.latest
+const total = () => calls.ranges + calls.latest
 
 describe('registry changes and readings', () => {
   it('importing 1,000 stations reads storage once per station, and readings read nothing', async () => {
@@ -135,7 +143,7 @@ describe('registry changes and readings', () => {
       const h30 = Math.floor(now / 3_600_000) * 3_600_000 - 30 * 3_600_000
       expect(s.history.find((x) => Date.parse(x.time) === h30)).toMatchObject({ index: 5, values: { pm25: 100 } })
       expect(s.stations.find((x) => x.id === id)!.latest.values).toEqual({ pm25: 60, co: 0.3 })
-      // One station loaded: its 16 calls, not the city's 6 stations again.
+      // One station loaded: its 3 calls, not the city's 6 stations again.
       expect(total() - before).toBe(PER_STATION)
     } finally {
       snapshots.close()

@@ -54,7 +54,7 @@ const WARM_ATTEMPTS = 4
 
 export interface SnapshotOptions {
   registry: Pick<Registry, 'list' | 'onChange'>
-  storage: Pick<Storage, 'series' | 'latest' | 'lastReadings'>
+  storage: Pick<Storage, 'series' | 'windows' | 'readings' | 'latest' | 'lastReadings'>
   feed?: Pick<Feed, 'subscribe'>
   logger: Logger
   /** A city is recomputed at most this often while its readings keep arriving. Default 2000 ms. */

@@ -335,7 +335,8 @@ export function latestOf(m: StationMemory): { time: number | null; values: Recor
  * before the duplicate window (sums rebuilt as mean × count), the raw readings from the start of
  * the hour the duplicate window starts in (minute sums, their hours, the times seen) and each
  * field's newest value. One `latest`, then (when the newest reading is inside the week of
- * history) 5 × 2 windowed queries and 5 raw ones: 16 calls, whatever the station holds.
+ * history) one `windows` and one `readings` for every pollutant at once: 3 calls, whatever the
+ * station holds (16 when they were asked field by field and aggregate by aggregate).
  *
  * Merged into what the memory already took from the feed (a reload, `fresh`, clears it first):
  * storage's raw readings the feed already gave are skipped by their time. A reading older than
@@ -343,7 +344,7 @@ export function latestOf(m: StationMemory): { time: number | null; values: Recor
  * stored is counted twice in its hour until the next load (a backlog racing a load: rare).
  * Resolves false when a newer load of the same station superseded this one.
  */
-export async function loadStation(m: StationMemory, storage: Pick<Storage, 'series' | 'latest'>, deviceId: string, clock: () => number, fresh: boolean): Promise<boolean> {
+export async function loadStation(m: StationMemory, storage: Pick<Storage, 'windows' | 'readings' | 'latest'>, deviceId: string, clock: () => number, fresh: boolean): Promise<boolean> {
   const generation = ++m.generation
   if (fresh) reset(m)
   const now = clock()
@@ -355,46 +356,31 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'seri
   // reported, or silent for long) costs one call rather than 16 (10,000 of them at start).
   const latest = await storage.latest({ deviceId, type: TYPE })
   const recent = latest !== null && latest.time >= historyFrom
+  const fields = EAQI_POLLUTANTS
   const [hourly, raw] = recent
     ? await Promise.all([
-        Promise.all(
-          EAQI_POLLUTANTS.map(async (field) => {
-            const query = { deviceId, type: TYPE, field, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }
-            const [means, counts] = await Promise.all([storage.series({ ...query, aggregate: 'mean' }), storage.series({ ...query, aggregate: 'count' })])
-            return { means, counts }
-          }),
-        ),
-        Promise.all(EAQI_POLLUTANTS.map((field) => storage.series({ deviceId, type: TYPE, field, from: rawFrom, to: rawTo, limit: RAW_LIMIT }))),
+        storage.windows({ deviceId, type: TYPE, fields, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }),
+        storage.readings({ deviceId, type: TYPE, fields, from: rawFrom, to: rawTo, limit: RAW_LIMIT }),
       ])
     : [[], []]
   if (generation !== m.generation) return false
   const loadedAt = clock()
   const nowHour = Math.floor(loadedAt / HOUR_MS)
   // Closed hours before the duplicate window, from storage's hourly windows.
-  hourly.forEach(({ means, counts }, p) => {
-    const countAt = new Map(counts.map((c) => [c.time, c.value ?? 0]))
-    for (const w of means) {
-      const count = countAt.get(w.time) ?? 0
-      const hour = Math.floor(w.time / HOUR_MS)
-      if (w.value === null || count <= 0) continue
+  for (const window of hourly) {
+    const hour = Math.floor(window.time / HOUR_MS)
+    for (let p = 0; p < P; p++) {
+      const stats = window.fields[EAQI_POLLUTANTS[p]!]
+      if (!stats || stats.count <= 0) continue
       const r = rings(m)
       const slot = claimSlot(r.hourKey, r.hourSum, r.hourCount, HOUR_SLOTS, hour, nowHour - HISTORY_HOURS, nowHour + 1)
       if (slot < 0) continue
-      r.hourSum[p * HOUR_SLOTS + slot] = r.hourSum[p * HOUR_SLOTS + slot]! + w.value * count
-      r.hourCount[p * HOUR_SLOTS + slot] = r.hourCount[p * HOUR_SLOTS + slot]! + count
+      r.hourSum[p * HOUR_SLOTS + slot] = r.hourSum[p * HOUR_SLOTS + slot]! + stats.mean * stats.count
+      r.hourCount[p * HOUR_SLOTS + slot] = r.hourCount[p * HOUR_SLOTS + slot]! + stats.count
     }
-  })
-  // The raw readings, joined by time into readings, oldest first.
-  const byTime = new Map<number, Record<string, number>>()
-  raw.forEach((points, p) => {
-    for (const point of points) {
-      if (point.value === null) continue
-      let values = byTime.get(point.time)
-      if (!values) byTime.set(point.time, (values = {}))
-      values[EAQI_POLLUTANTS[p]!] = point.value
-    }
-  })
-  for (const time of [...byTime.keys()].sort((a, b) => a - b)) addReading(m, { time, values: byTime.get(time)! }, loadedAt)
+  }
+  // The raw readings, oldest first.
+  for (const reading of raw) addReading(m, reading, loadedAt)
   // Fields the readings did not give (older, or not a pollutant): storage's newest value, dated
   // with its newest time (its contract gives no per-field time), as before.
   if (latest) seedLatest(m, latest)
