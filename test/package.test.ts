@@ -108,7 +108,7 @@ it(
     expect(bundle.headers.get('content-type')).toMatch(/javascript/)
     expect(node.logs()).not.toContain('older than the sources')
     // The command's shebang gives Node its flags (a larger young generation, see cli/piazza.mjs).
-    expect(readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=64')
+    expect(readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=32')
 
     node.child.kill('SIGTERM')
     expect(await node.exited, node.logs().slice(-3000)).toBe(0)

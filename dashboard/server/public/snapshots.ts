@@ -16,7 +16,7 @@ import { addReading, historyStart, hoursWithData, loadStation, newStationMemory,
  * - a reading accepted on the feed costs O(pollutants): it goes into its station's memory
  *   (station-memory.ts: per-minute and per-hour sums and counts, newest values, recent times for
  *   duplicates) and marks its city and hour dirty. Nothing is read from storage for it;
- * - storage is read once per station (16 calls; 1 for a station with nothing in its week of
+ * - storage is read once per station (3 calls; 1 for a station with nothing in its week of
  *   history; station-memory.ts `loadStation`): at start, a
  *   few stations at a time in the background (LOAD_CONCURRENCY), and when a station appears
  *   (registry 'added', or a status change back to active). Until then a station counts with
