@@ -1,7 +1,24 @@
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CITY_RADIUS_KM, distanceKm } from '../../../devices/region.ts'
+import type { Device } from '../../../devices/registry.ts'
 import { startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-app.ts'
+import { createCommissioning } from './commissioning.ts'
+
+describe('commissioning memory', () => {
+  it('remembers the devices active within the last two generations and forgets the others', () => {
+    const device = (id: string) => ({ id, type: 'noise', city: 'prato', name: id, interval: 60, status: 'active', metadata: {} }) as unknown as Device
+    const commissioning = createCommissioning({ registry: { get: (id) => device(id), onChange: () => () => {} }, lookupUser: () => undefined, maxTracked: 4 })
+    const accept = (id: string) => commissioning.onAccepted(device(id), [{ time: Date.now(), values: { laeq: 50 } }], Date.now())
+    const accepted = (id: string) => commissioning.stateOf(id)!.accepted
+    // Generations of 2: a, b | c, d | then a again moves up and b, never seen again, goes.
+    for (const id of ['a', 'b', 'c', 'd', 'a', 'e']) accept(id)
+    expect(['a', 'b', 'c', 'd', 'e'].map(accepted)).toEqual([2, 0, 1, 1, 1])
+    // Still counting for a device found in the previous generation.
+    accept('c')
+    expect(accepted('c')).toBe(2)
+  })
+})
 
 describe('commissioning channel and room enforcement over Socket.IO', () => {
   let t: RolesApp
