@@ -153,6 +153,7 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
   }
 
   return {
+    /** Before recording a message: refuses it past the hard limit, else charges one message and its bytes. */
     admit(device: Device, bytes: number): QuotaCheck {
       const policy = policyOf(device)
       const now = clock()
@@ -176,6 +177,7 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
       return ADMITTED
     },
 
+    /** After recording: charges the payload's readings and answers how long to hold its PUBACK. */
     recorded(device: Device, readings: number): number {
       const policy = policyOf(device)
       const now = clock()

@@ -8,6 +8,7 @@ import { createRegistry, openRegistryDatabase } from '../../../devices/registry.
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
 import { createLocalFeed } from '../../../feed/feed.ts'
+import { countingStorage, type StorageCalls } from '../../../testkit/counting-storage.ts'
 import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots } from './snapshots.ts'
 
@@ -25,7 +26,7 @@ const PER_EMPTY_STATION = 1
 
 let dir: string
 let storage: Storage
-let calls: { ranges: number; latest: number }
+let calls: StorageCalls
 let registry: ReturnType<typeof createRegistry>
 let feed: ReturnType<typeof createLocalFeed>
 
@@ -33,27 +34,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'piazza-snapshots-registry-'))
   const inner = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: 30 * 86_400_000 })
   await inner.init()
-  calls = { ranges: 0, latest: 0 }
-  storage = {
-    ...inner,
-    kind: inner.kind,
-    series: (q) => {
-      calls.ranges += 1
-      return inner.series(q)
-    },
-    windows: (q) => {
-      calls.ranges += 1
-      return inner.windows(q)
-    },
-    readings: (q) => {
-      calls.ranges += 1
-      return inner.readings(q)
-    },
-    latest: (q) => {
-      calls.latest += 1
-      return inner.latest(q)
-    },
-  }
+  ;({ storage, calls } = countingStorage(inner))
   registry = createRegistry({ db: openRegistryDatabase(':memory:'), secretKey: randomBytes(32) })
   feed = createLocalFeed()
 })

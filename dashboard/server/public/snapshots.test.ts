@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { Storage } from '../../../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../../../ingest/storage/embedded.ts'
 import { createLocalFeed } from '../../../feed/feed.ts'
+import { countingStorage, type StorageCalls } from '../../../testkit/counting-storage.ts'
 import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots, HISTORY_HOURS } from './snapshots.ts'
 
@@ -26,44 +27,14 @@ let dir: string
 let storage: Storage
 let registry: ReturnType<typeof createRegistry>
 let feed: ReturnType<typeof createLocalFeed>
-/** ranges: series, windows and readings calls. */
-let calls: { ranges: number; latest: number; lastReadings: number }
+let calls: StorageCalls
 let snapshots: ReturnType<typeof createSnapshots>
-
-/** Storage that counts what it is asked. */
-function counting(inner: Storage): Storage {
-  return {
-    ...inner,
-    kind: inner.kind,
-    series: (q) => {
-      calls.ranges += 1
-      return inner.series(q)
-    },
-    windows: (q) => {
-      calls.ranges += 1
-      return inner.windows(q)
-    },
-    readings: (q) => {
-      calls.ranges += 1
-      return inner.readings(q)
-    },
-    latest: (q) => {
-      calls.latest += 1
-      return inner.latest(q)
-    },
-    lastReadings: (type, since) => {
-      calls.lastReadings += 1
-      return inner.lastReadings(type, since)
-    },
-  }
-}
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'piazza-snapshots-'))
   const inner = createEmbeddedStorage({ file: join(dir, 'readings.db'), retentionMs: 30 * 86_400_000 })
   await inner.init()
-  calls = { ranges: 0, latest: 0, lastReadings: 0 }
-  storage = counting(inner)
+  ;({ storage, calls } = countingStorage(inner))
   registry = createRegistry({ db: openRegistryDatabase(':memory:'), secretKey: randomBytes(32) })
   feed = createLocalFeed()
   snapshots = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
