@@ -9,11 +9,12 @@
 // its PUBACK. With the default, scavenges came often enough to find many of them still alive and
 // promote them to the old generation, whose collection is costly. Measured with `npm run bench`
 // (air-quality, 1,000 devices, two runs in a row): 16 MB 40,000 readings/s at 23 µs of CPU each,
-// 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was no faster, and
-// after the start-up's burst its young generation stayed committed (327 MB at rest, where 32 MB
-// rested at 166). V8 reads the flag only at start, hence
-// the shebang (the `piazza` command, systemd's ExecStart, `npm start` and `npm run demo` all go
-// through it); `node cli/piazza.mjs` runs with V8's default.
+// 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was faster still
+// (10-30 % more readings/s in an A/B of two runs), but its young generation stayed committed
+// after bursts: 10,000 idle connections took 485 MB in a full bench run (313 MB with 32 MB in the
+// next), over the 400 MB the platform allows itself.
+// V8 reads the flag only at start, hence the shebang (the `piazza` command, systemd's ExecStart,
+// `npm start` and `npm run demo` all go through it); `node cli/piazza.mjs` runs with V8's default.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
