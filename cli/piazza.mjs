@@ -10,9 +10,9 @@
 // promote them to the old generation, whose collection is costly. Measured with `npm run bench`
 // (air-quality, 1,000 devices, two runs in a row): 16 MB 40,000 readings/s at 23 µs of CPU each,
 // 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was faster still
-// (10-30 % more readings/s in an A/B of two runs), but its young generation stayed committed
-// after bursts: 10,000 idle connections took 485 MB in a full bench run (313 MB with 32 MB in the
-// next), over the 400 MB the platform allows itself.
+// (10-30 % more readings/s in an A/B of two runs), but a larger young generation stayed committed
+// after bursts: in full bench runs 10,000 idle connections took 485 MB with 64 MB and 444 MB with
+// 48, against 291-313 MB with 32, and the platform allows itself 400.
 // V8 reads the flag only at start, hence the shebang (the `piazza` command, systemd's ExecStart,
 // `npm start` and `npm run demo` all go through it); `node cli/piazza.mjs` runs with V8's default.
 import { existsSync, readdirSync, statSync } from 'node:fs'
