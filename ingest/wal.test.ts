@@ -32,6 +32,20 @@ describe('write-ahead log', () => {
     await wal.close()
   })
 
+  it('reads a record longer than its usual read size, and a backlog a few records at a time', async () => {
+    const wal = await openWal({ dir: tempDir(), budgetBytes: 1 << 24 })
+    const long = `R${'x'.repeat(200_000)}`
+    await append(wal, 'Rfirst\n')
+    await append(wal, `${long}\n`)
+    for (let i = 0; i < 3000; i++) await append(wal, `Rline ${i}\n`)
+    expect(wal.readBatch(1).records).toEqual(['Rfirst'])
+    expect(wal.readBatch(2).records).toEqual([long, 'Rline 0'])
+    const rest: string[] = []
+    for (let batch = wal.readBatch(700); batch.records.length; batch = wal.readBatch(700)) rest.push(...batch.records)
+    expect(rest).toEqual(Array.from({ length: 2999 }, (_, i) => `Rline ${i + 1}`))
+    await wal.close()
+  })
+
   it('replays exactly what was not confirmed after a restart', async () => {
     const dir = tempDir()
     let wal = await openWal({ dir, budgetBytes: 1 << 20, segmentBytes: 64 })
