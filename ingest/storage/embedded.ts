@@ -336,6 +336,26 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
     }
   }
 
+  /**
+   * Each field's sum, min, max and count per window of `every` over [from, to), from the rollups
+   * where whole hours or days allow and raw readings for the rest, in one transaction (in process,
+   * a statement per field costs no round trip).
+   */
+  function windowTotals(type: string, device: string, fields: readonly string[], range: { from: number; to: number }, every: number): Map<string, Map<number, WindowStats>> {
+    const { db: d, s } = open()
+    const statsOf: Record<Level, Database.Statement<StatsParams, StatsRow>> = { raw: s.rawStats, hourly: s.hourlyStats, daily: s.dailyStats }
+    const totals = new Map(fields.map((field) => [field, new Map<number, WindowStats>()]))
+    d.transaction(() => {
+      for (const part of planParts(range.from, range.to, every, 'mean')) {
+        for (const field of fields) {
+          const total = totals.get(field)!
+          for (const r of statsOf[part.level].all({ type, device, field, from: part.from, to: part.to, every })) mergeInto(total, r.window, r)
+        }
+      }
+    })()
+    return totals
+  }
+
   return {
     kind: 'embedded',
 
@@ -425,14 +445,7 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       const params = { type: q.type, device: q.deviceId, field: q.field, from: range.from, to: range.to, limit: q.limit }
       const aggregate = q.aggregate ?? 'mean'
       if (q.every !== undefined && aggregate !== 'last') {
-        const every = checkEvery(q.every)
-        const statsOf: Record<Level, Database.Statement<StatsParams, StatsRow>> = { raw: s.rawStats, hourly: s.hourlyStats, daily: s.dailyStats }
-        const total = new Map<number, WindowStats>()
-        d.transaction(() => {
-          for (const part of planParts(range.from, range.to, every, aggregate)) {
-            for (const r of statsOf[part.level].all({ ...params, from: part.from, to: part.to, every })) mergeInto(total, r.window, r)
-          }
-        })()
+        const total = windowTotals(q.type, q.deviceId, [q.field], range, checkEvery(q.every)).get(q.field)!
         return pointsOf(total, aggregate, q.limit)
       }
       const rows: SeriesPoint[] =
@@ -444,7 +457,7 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       return rows.reverse()
     },
 
-    // In process, a query per field costs no round trip: both are series()'s statements, field by field, in one transaction.
+    // series()'s raw statement field by field, in one transaction (in process, a query per field costs no round trip).
     async readings(q) {
       const kind = kindOf(q.type)
       for (const field of q.fields) checkField(kind, field)
@@ -470,19 +483,7 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       for (const field of q.fields) checkField(kind, field)
       const range = clampRange(q.from, q.to)
       if (!range || checkLimit(q.limit) === 0) return []
-      const every = checkEvery(q.every)
-      const { db: d, s } = open()
-      const statsOf: Record<Level, Database.Statement<StatsParams, StatsRow>> = { raw: s.rawStats, hourly: s.hourlyStats, daily: s.dailyStats }
-      const totals = new Map(q.fields.map((field) => [field, new Map<number, WindowStats>()]))
-      d.transaction(() => {
-        for (const part of planParts(range.from, range.to, every, 'mean')) {
-          for (const field of q.fields) {
-            const total = totals.get(field)!
-            for (const r of statsOf[part.level].all({ type: q.type, device: q.deviceId, field, from: part.from, to: part.to, every })) mergeInto(total, r.window, r)
-          }
-        }
-      })()
-      return fieldsWindowsOf(totals, q.limit)
+      return fieldsWindowsOf(windowTotals(q.type, q.deviceId, q.fields, range, checkEvery(q.every)), q.limit)
     },
 
     async cityAggregates(q) {

@@ -347,6 +347,42 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     return settling
   }
 
+  /**
+   * Each field's sum, min, max and count per window of `every` over [from, to), from the rollups
+   * where whole hours or days allow and raw readings for the rest: one request, one statement per
+   * level with every field in it (columns s0, n0, x0, c0 for field 0, and so on).
+   */
+  async function windowTotals(type: string, deviceId: string, fields: readonly string[], range: { from: number; to: number }, every: number): Promise<Map<string, Map<number, WindowStats>>> {
+    const columns = (level: Level) =>
+      fields
+        .map((field, i) => {
+          const f = ident(field)
+          return level === 'raw'
+            ? `sum(${f}) AS s${i}, min(${f}) AS n${i}, max(${f}) AS x${i}, count(${f}) AS c${i}`
+            : `sum(${ident(`sum_${field}`)}) AS s${i}, min(${ident(`min_${field}`)}) AS n${i}, max(${ident(`max_${field}`)}) AS x${i}, sum(${ident(`count_${field}`)}) AS c${i}`
+        })
+        .join(', ')
+    const results = await query(
+      planParts(range.from, range.to, every, 'mean', settledOf(type))
+        .map(
+          (part) =>
+            `SELECT ${columns(part.level)} FROM ${levelPolicy(part.level, type)}.${ident(type)} ` +
+            `WHERE "device" = ${str(deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms GROUP BY time(${every}ms) fill(none)`,
+        )
+        .join('; '),
+    )
+    const totals = new Map(fields.map((field) => [field, new Map<number, WindowStats>()]))
+    for (const result of results) {
+      for (const r of rows(result)) {
+        fields.forEach((field, i) => {
+          const count = r[`c${i}`]
+          if (typeof count === 'number') mergeInto(totals.get(field)!, r.time as number, { sum: r[`s${i}`] as number, min: r[`n${i}`] as number, max: r[`x${i}`] as number, count })
+        })
+      }
+    }
+    return totals
+  }
+
   return {
     kind: 'influxdb',
 
@@ -501,22 +537,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       if (!range || checkLimit(q.limit) === 0) return []
       const aggregate = q.aggregate ?? 'mean'
       if (q.every !== undefined && aggregate !== 'last') {
-        const every = checkEvery(q.every)
-        const f = ident(q.field)
-        const [s, lo, hi, n] = ['sum', 'min', 'max', 'count'].map((a) => ident(`${a}_${q.field}`))
-        const parts = planParts(range.from, range.to, every, aggregate, settledOf(q.type))
-        const results = await query(
-          parts
-            .map(
-              (part) =>
-                `SELECT ${part.level === 'raw' ? `sum(${f}) AS sum, min(${f}) AS min, max(${f}) AS max, count(${f}) AS count` : `sum(${s}) AS sum, min(${lo}) AS min, max(${hi}) AS max, sum(${n}) AS count`} ` +
-                `FROM ${levelPolicy(part.level, q.type)}.${ident(q.type)} WHERE "device" = ${str(q.deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms ` +
-                `GROUP BY time(${every}ms) fill(none)`,
-            )
-            .join('; '),
-        )
-        const total = new Map<number, WindowStats>()
-        for (const result of results) for (const r of rows(result)) mergeInto(total, r.time as number, r as unknown as WindowStats)
+        const total = (await windowTotals(q.type, q.deviceId, [q.field], range, checkEvery(q.every))).get(q.field)!
         return pointsOf(total, aggregate, q.limit)
       }
       const where = `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms`
@@ -561,38 +582,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       for (const field of q.fields) checkField(kind, field)
       const range = clampRange(q.from, q.to)
       if (!range || checkLimit(q.limit) === 0 || q.fields.length === 0) return []
-      const every = checkEvery(q.every)
-      // One statement per level, every field in it: columns s0, n0, x0, c0 (sum, min, max, count) for field 0, and so on.
-      const columns = (level: Level) =>
-        q.fields
-          .map((field, i) => {
-            const f = ident(field)
-            return level === 'raw'
-              ? `sum(${f}) AS s${i}, min(${f}) AS n${i}, max(${f}) AS x${i}, count(${f}) AS c${i}`
-              : `sum(${ident(`sum_${field}`)}) AS s${i}, min(${ident(`min_${field}`)}) AS n${i}, max(${ident(`max_${field}`)}) AS x${i}, sum(${ident(`count_${field}`)}) AS c${i}`
-          })
-          .join(', ')
-      const parts = planParts(range.from, range.to, every, 'mean', settledOf(q.type))
-      const results = await query(
-        parts
-          .map(
-            (part) =>
-              `SELECT ${columns(part.level)} FROM ${levelPolicy(part.level, q.type)}.${ident(q.type)} ` +
-              `WHERE "device" = ${str(q.deviceId)} AND time >= ${part.from}ms AND time < ${part.to}ms GROUP BY time(${every}ms) fill(none)`,
-          )
-          .join('; '),
-      )
-      const totals = new Map(q.fields.map((field) => [field, new Map<number, WindowStats>()]))
-      for (const result of results) {
-        for (const r of rows(result)) {
-          q.fields.forEach((field, i) => {
-            const count = r[`c${i}`]
-            if (typeof count !== 'number' || count <= 0) return
-            mergeInto(totals.get(field)!, r.time as number, { sum: r[`s${i}`] as number, min: r[`n${i}`] as number, max: r[`x${i}`] as number, count })
-          })
-        }
-      }
-      return fieldsWindowsOf(totals, q.limit)
+      return fieldsWindowsOf(await windowTotals(q.type, q.deviceId, q.fields, range, checkEvery(q.every)), q.limit)
     },
 
     async cityAggregates(q) {
