@@ -207,12 +207,15 @@ export async function openWal(options: WalOptions) {
     /**
      * Reads up to `max` durable, unread records (fewer, or none, when that is all there is).
      * Reads the segment in chunks sized to what is wanted (a backlog of a million records is
-     * not read 8 MB at a time for 5,000 of them), never smaller than MIN_CHUNK_BYTES, which
-     * holds any record; a record longer than `maxBytes` cannot be one of ours and is skipped.
+     * not read 8 MB at a time for 5,000 of them), never smaller than MIN_CHUNK_BYTES; a record
+     * longer than its chunk is read again with up to `maxBytes`, and one longer than that cannot
+     * be one of ours and is skipped.
      */
     readBatch(max: number, maxBytes = 8 * 1024 * 1024): WalBatch {
       const records: string[] = []
       let pos = read
+      // Raised to maxBytes for the next read when a record did not fit in a chunk.
+      let floor = MIN_CHUNK_BYTES
       while (records.length < max) {
         const size = sizes.get(pos.segment)
         if (size === undefined || pos.offset >= size) {
@@ -220,8 +223,8 @@ export async function openWal(options: WalOptions) {
           pos = { segment: pos.segment + 1, offset: 0 }
           continue
         }
-        const wanted = Math.max(MIN_CHUNK_BYTES, (max - records.length) * CHUNK_BYTES_PER_RECORD)
-        const length = Math.min(size - pos.offset, maxBytes, wanted)
+        const allowed = Math.min(size - pos.offset, maxBytes)
+        const length = Math.min(allowed, Math.max(floor, (max - records.length) * CHUNK_BYTES_PER_RECORD))
         const chunk = Buffer.allocUnsafe(length)
         const got = fs.readSync(readFdFor(pos.segment), chunk, 0, length, pos.offset)
         let start = 0
@@ -232,17 +235,10 @@ export async function openWal(options: WalOptions) {
           if (nl > start) records.push(chunk.toString('utf8', start, nl))
           start = nl + 1
         }
-        if (start === 0 && length < maxBytes && length < size - pos.offset) {
-          // A record longer than this chunk: read again, as much as allowed.
-          const whole = Math.min(size - pos.offset, maxBytes)
-          const again = Buffer.allocUnsafe(whole)
-          const gotAgain = fs.readSync(readFdFor(pos.segment), again, 0, whole, pos.offset)
-          const nl = again.indexOf(NEWLINE)
-          if (nl >= 0 && nl < gotAgain) {
-            if (nl > 0) records.push(again.toString('utf8', 0, nl))
-            pos = { segment: pos.segment, offset: pos.offset + nl + 1 }
-            continue
-          }
+        if (start === 0 && length < allowed) {
+          // A record longer than this chunk: read it again, as much as allowed.
+          floor = maxBytes
+          continue
         }
         if (start === 0) {
           // A single record longer than maxBytes: cannot be one of ours; skip the segment tail.
@@ -251,6 +247,7 @@ export async function openWal(options: WalOptions) {
           continue
         }
         pos = { segment: pos.segment, offset: pos.offset + start }
+        floor = MIN_CHUNK_BYTES
       }
       read = pos
       unreadRecords = records.length < max ? 0 : Math.max(0, unreadRecords - records.length)
