@@ -260,12 +260,12 @@ export function addReading(m: StationMemory, reading: ValidReading, now: number)
   return hourSlot >= 0 ? hour * HOUR_MS : undefined
 }
 
-/** Each pollutant's mean (rounded to 0.1) and count over the rolling window of a computation at `now`. */
 /** The minutes the rolling window of a computation at `now` spans: it moves once a minute. */
 export function rollingMinutes(now: number): { from: number; to: number } {
   return { from: Math.floor((now - HOUR_MS) / MINUTE_MS), to: Math.floor((now + FUTURE_MS - 1) / MINUTE_MS) }
 }
 
+/** Each pollutant's mean (rounded to 0.1) and count over the rolling window of a computation at `now`. */
 export function rollingHour(m: StationMemory, now: number): Partial<Record<Pollutant, HourlyValue>> {
   const { from, to } = rollingMinutes(now)
   const sums = [0, 0, 0, 0, 0]
@@ -353,14 +353,13 @@ export async function loadStation(m: StationMemory, storage: Pick<Storage, 'wind
   const rawTo = now + FUTURE_MS + 1
   const hoursLimit = Math.ceil((rawFrom - historyFrom) / HOUR_MS) + 1
   // The newest reading first: a station with nothing in the week of history (registered, never
-  // reported, or silent for long) costs one call rather than 16 (10,000 of them at start).
+  // reported, or silent for long) costs one call rather than 3 (10,000 of them at start).
   const latest = await storage.latest({ deviceId, type: TYPE })
   const recent = latest !== null && latest.time >= historyFrom
-  const fields = EAQI_POLLUTANTS
   const [hourly, raw] = recent
     ? await Promise.all([
-        storage.windows({ deviceId, type: TYPE, fields, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }),
-        storage.readings({ deviceId, type: TYPE, fields, from: rawFrom, to: rawTo, limit: RAW_LIMIT }),
+        storage.windows({ deviceId, type: TYPE, fields: EAQI_POLLUTANTS, from: historyFrom, to: rawFrom, every: HOUR_MS, limit: hoursLimit }),
+        storage.readings({ deviceId, type: TYPE, fields: EAQI_POLLUTANTS, from: rawFrom, to: rawTo, limit: RAW_LIMIT }),
       ])
     : [[], []]
   if (generation !== m.generation) return false
