@@ -1136,9 +1136,10 @@ export function formatReport(report: BenchReport): string {
     out.push(...table(t))
     out.push(
       'From the child\'s /metrics (PIAZZA_TIMING): ingest = ingest.accept (validation, encoding, log append; synchronous part); one column per',
-      'feed listener (wall time around each call, on the event loop); broker+rest = process CPU (all threads) minus those: aedes, sockets,',
-      'the shipper\'s writes to InfluxDB, fsync, GC, and work on timers (snapshot refreshes, pushes, alert ticks: per second, not per',
-      'reading, so it weighs more at low rates). influxd from /proc. 1 % of a core per 1,000 readings/s = 10 µs of CPU per reading.',
+      'feed listener (wall time around each call, on the event loop; public-snapshots also its city recomputations on timers);',
+      'broker+rest = process CPU (all threads) minus those: aedes, sockets, the shipper\'s writes to InfluxDB, fsync, GC, and the other',
+      'work on timers (pushes, alert ticks: per second, not per reading, so it weighs more at low rates). influxd from /proc.',
+      '1 % of a core per 1,000 readings/s = 10 µs of CPU per reading.',
       '',
     )
   }

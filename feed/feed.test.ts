@@ -92,6 +92,9 @@ function feedContract(name: string, make: (options: LocalFeedOptions) => Feed | 
 }
 
 describe('local feed timing (diagnostics)', () => {
+  const thrower = (): never => {
+    throw new Error('failed')
+  }
   const device = { id: 'aq-firenze-001', type: 'air-quality' as const, city: 'firenze' }
   const busy = (ms: number) => {
     const until = performance.now() + ms
@@ -141,6 +144,15 @@ describe('local feed timing (diagnostics)', () => {
     expect(calls).toBe(2 * TIMING_SAMPLE)
     // Only the two timed calls were slow: each counts TIMING_SAMPLE times.
     expect(feed.listenerSeconds!().sampled).toBeGreaterThanOrEqual((2 * TIMING_SAMPLE * 4) / 1000)
+  })
+
+  it('counts work done later for a subscriber under its name, and returns what the work returns', () => {
+    const feed = createLocalFeed({ timing: true })
+    feed.subscribe({ accepted: () => {} }, 'public-snapshots')
+    expect(feed.timed!('public-snapshots', () => (busy(5), 42))).toBe(42)
+    expect(() => feed.timed!('public-snapshots', () => (busy(5), thrower()))).toThrow('failed')
+    expect(feed.listenerSeconds!()['public-snapshots']).toBeGreaterThanOrEqual(0.01)
+    expect(createLocalFeed().timed).toBeUndefined()
   })
 
   it('unsubscribes the timed listener', () => {

@@ -57,6 +57,12 @@ export interface Feed {
    * on the publishing thread, so close to CPU time), when the feed was created with `timing`; else undefined.
    */
   listenerSeconds?(): Record<string, number>
+  /**
+   * Runs work a subscriber does later for what its listeners heard (a recomputation on a timer)
+   * and counts its time under the subscriber's name, as if in a listener; only when the feed was
+   * created with `timing` (else undefined: callers run the work themselves, unwrapped).
+   */
+  timed?<T>(name: string, work: () => T): T
 }
 
 export interface LocalFeedOptions {
@@ -158,7 +164,17 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
         listeners.delete(installed)
       }
     },
-    ...(totals && { listenerSeconds: () => Object.fromEntries([...totals].map(([name, ms]) => [name, ms / 1000])) }),
+    ...(totals && {
+      listenerSeconds: () => Object.fromEntries([...totals].map(([name, ms]) => [name, ms / 1000])),
+      timed<T>(name: string, work: () => T): T {
+        const started = performance.now()
+        try {
+          return work()
+        } finally {
+          totals.set(name, (totals.get(name) ?? 0) + performance.now() - started)
+        }
+      },
+    }),
   }
 }
 

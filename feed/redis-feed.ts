@@ -180,6 +180,7 @@ export function createRedisFeed(options: RedisFeedOptions): RedisFeed {
     },
     subscribe: local.subscribe,
     ...(local.listenerSeconds && { listenerSeconds: local.listenerSeconds }),
+    ...(local.timed && { timed: local.timed }),
     status: () => ({ connected: pub.status === 'ready' && sub.status === 'ready', ...counts }),
     ready: () => Promise.all([subscribed, publishing]).then(() => undefined),
     async close() {

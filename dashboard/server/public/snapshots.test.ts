@@ -223,6 +223,23 @@ describe('refreshing', () => {
     expect(calls).toEqual(reads)
   })
 
+  it("counts its computations as the public-snapshots listener's time when the feed is timed (PIAZZA_TIMING)", async () => {
+    const timedFeed = createLocalFeed({ timing: true })
+    const timed = createSnapshots({ registry, storage, feed: timedFeed, logger: pino({ level: 'silent' }), minIntervalMs: 0, warm: false })
+    try {
+      const a = await station('Gramsci')
+      await store(a, 60, { pm25: 12 })
+      // Subscribed, so listed, and nothing counted yet: no reading has reached its listener.
+      expect(timedFeed.listenerSeconds!()).toEqual({ 'public-snapshots': 0 })
+      const computations = timed.stats().computations
+      expect((await timed.refresh('firenze')).airQuality.pollutants.find((p) => p.pollutant === 'pm25')?.value).toBe(12)
+      expect(timed.stats().computations).toBeGreaterThan(computations)
+      expect(timedFeed.listenerSeconds!()['public-snapshots']).toBeGreaterThan(0)
+    } finally {
+      timed.close()
+    }
+  })
+
   it('waits at least minIntervalMs between computations of a city while readings keep coming', async () => {
     const slow = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 60_000, warm: false })
     try {
