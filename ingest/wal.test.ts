@@ -46,6 +46,25 @@ describe('write-ahead log', () => {
     await wal.close()
   })
 
+  it('keeps every byte of appends made while a write is in flight: multi-byte text, records past the first buffer, group after group', async () => {
+    const wal = await openWal({ dir: tempDir(), budgetBytes: 1 << 26 })
+    const expected: string[] = []
+    const waits: Promise<void>[] = []
+    for (let group = 0; group < 5; group++) {
+      // Appended in one turn: the first starts a write, the rest wait for it as one group.
+      for (let i = 0; i < 400; i++) {
+        const record = i % 100 === 7 ? `D{"reason":"${'µg/m³ — 🌫 '.repeat(2000)}${group}-${i}"}` : `Rair-quality,city=firenze pm25=${group}.${i} ${i}`
+        expected.push(record)
+        waits.push(append(wal, `${record}\n`))
+      }
+      await Promise.all(waits)
+    }
+    const read: string[] = []
+    for (let batch = wal.readBatch(500); batch.records.length; batch = wal.readBatch(500)) read.push(...batch.records)
+    expect(read).toEqual(expected)
+    await wal.close()
+  })
+
   it('replays exactly what was not confirmed after a restart', async () => {
     const dir = tempDir()
     let wal = await openWal({ dir, budgetBytes: 1 << 20, segmentBytes: 64 })
