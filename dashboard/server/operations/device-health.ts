@@ -84,6 +84,17 @@ export function stateAt(d: Pick<TrackedDevice, 'state' | 'lastSeen' | 'interval'
   return d.state
 }
 
+/**
+ * The last moment `d` keeps its state with no new reading: stateAt turns it once `now` is past
+ * this. Infinity when time alone never changes it (inactive, silent). A reading only moves it later.
+ */
+export function keepsStateUntil(d: Pick<TrackedDevice, 'state' | 'lastSeen' | 'interval' | 'reference'>, t: StateThresholds = DEFAULT_THRESHOLDS): number {
+  if (d.state === 'inactive' || d.state === 'silent') return Number.POSITIVE_INFINITY
+  const intervalMs = d.interval * 1000
+  const from = d.lastSeen ?? d.reference
+  return d.state === 'live' && d.lastSeen !== null ? from + t.lateAfter * intervalMs : from + t.silentAfter * intervalMs
+}
+
 /** Devices per state, every state present. */
 export function emptyCounts(): Record<HealthState, number> {
   return Object.fromEntries(HEALTH_STATES.map((s) => [s, 0])) as Record<HealthState, number>

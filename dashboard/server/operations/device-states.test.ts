@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Device, RegistryChange } from '../../../devices/registry.ts'
 import { createDeviceStates, stateAfterReading, stateAt, type DeviceStateChange } from './device-states.ts'
+import { keepsStateUntil } from './device-health.ts'
 import { fakeIo } from '../../../testkit/fake-rooms.ts'
 
 const T0 = Date.parse('2026-03-01T08:00:00Z')
@@ -84,6 +85,22 @@ describe('device state rules (pure)', () => {
     expect(stateAfterReading({ ...late, state: 'silent' }, T0 + 120_000)).toBe('late')
   })
 
+  it('says the last moment a device keeps its state with no reading: stateAt turns it 1 ms later', () => {
+    const cases = [
+      { ...base, state: 'live' as const, lastSeen: T0 },
+      { ...base, state: 'late' as const, lastSeen: T0 },
+      { ...base, state: 'pending' as const, lastSeen: null },
+      { ...base, state: 'pending' as const, lastSeen: null, reference: T0 + 7_000, interval: 60 },
+    ]
+    for (const d of cases) {
+      const until = keepsStateUntil(d)
+      expect(stateAt(d, until)).toBe(d.state)
+      expect(stateAt(d, until + 1)).not.toBe(d.state)
+    }
+    expect(keepsStateUntil({ ...base, state: 'silent', lastSeen: T0 })).toBe(Number.POSITIVE_INFINITY)
+    expect(keepsStateUntil({ ...base, state: 'inactive', lastSeen: null })).toBe(Number.POSITIVE_INFINITY)
+  })
+
   it('never judges inactive devices, and counts never-seen ones from the reference', () => {
     expect(stateAt({ ...base, state: 'inactive', lastSeen: null }, T0 + 10 ** 9)).toBe('inactive')
     expect(stateAfterReading({ ...base, state: 'inactive', lastSeen: null }, T0)).toBe('inactive')
@@ -164,6 +181,36 @@ describe('device state tracker', () => {
     expect(s.state('aq-new')).toBe('pending')
     s.at(151)
     expect(s.state('aq-new')).toBe('silent')
+  })
+
+  it('ages only the devices whose moment has come, not the whole fleet on every check', () => {
+    const fleet = Array.from({ length: 1000 }, (_, i) => device(`aq-${i}`, { interval: i < 10 ? 10 : 60 }))
+    const s = setup(fleet)
+    // Every device reports at 0 s; the ten with a 10 s interval stop, the others report every minute.
+    for (const d of fleet) s.reading(d.id, 0)
+    expect(s.tracker.check(T0 + 1000)).toEqual({ examined: 0, changed: 0 })
+    expect(s.tracker.check(T0 + 20_001)).toEqual({ examined: 10, changed: 10 })
+    // Five minutes of readings, checked every half second: 599 checks. Aging every device on each
+    // would look at 599,000; here the stopped ten are looked at once more (silent after 50 s) and
+    // each device on schedule when its entry falls due, 2 minutes after the reading it was set
+    // from: at 120.5 s (set at 0, put back at 240 from that minute's reading) and at 240.5 s.
+    let examined = 0
+    let changed = 0
+    for (let minute = 1; minute <= 5; minute++) {
+      for (const d of fleet.slice(10)) s.reading(d.id, minute * 60)
+      for (let ms = 500; ms < 60_000; ms += 500) {
+        const r = s.tracker.check(T0 + minute * 60_000 + ms)
+        examined += r.examined
+        changed += r.changed
+      }
+    }
+    expect({ examined, changed }).toEqual({ examined: 10 + 2 * 990, changed: 10 })
+    expect(s.tracker.counts()).toMatchObject({ live: 990, silent: 10 })
+    // The moments the readings moved are honoured: a device stopping now goes late 2 minutes on.
+    s.at(5 * 60 + 120)
+    expect(s.state('aq-10')).toBe('live')
+    s.at(5 * 60 + 120.5)
+    expect(s.tracker.counts()).toMatchObject({ late: 990, silent: 10 })
   })
 
   it('follows a changed interval', () => {

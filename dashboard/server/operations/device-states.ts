@@ -1,9 +1,11 @@
+import TinyQueue from 'tinyqueue'
 import type { Device, Registry } from '../../../devices/registry.ts'
 import type { Feed } from '../../../feed/feed.ts'
 import type { DeviceStateView, HealthState } from '../../shared/operations.ts'
 import {
   DEFAULT_THRESHOLDS,
   emptyCounts,
+  keepsStateUntil,
   stateAfterReading,
   stateAt,
   stateView,
@@ -21,6 +23,14 @@ import type { PushServer, UserVisibility } from './push.ts'
  * never counts as silent). The rules are in device-health.ts; this is the tracker that applies
  * them to every registered device.
  *
+ * The cost follows the readings, not the fleet: a reading is O(1); aging looks only at the
+ * devices whose time has come, from a queue ordered by when each would next change state with no
+ * reading (at most one entry per device, moved on lazily: a reading only pushes that moment
+ * later, so the entry is looked at when it falls due and put back at the new moment). A device
+ * reporting on schedule is looked at about once per `lateAfter` intervals; a silent or inactive
+ * one never. The registry is listed once, at start; its changes (other processes' too, from its
+ * change log) arrive through onChange.
+ *
  * Arrival times are the server's (the feed's receivedAt), not the device clock's. Changes go to
  * listeners synchronously (the alert engine) and, coalesced, to logged-in sockets as
  * `device_states` events (device-state-push.ts): `{ items, more }`, at most `maxPerMessage` per tick.
@@ -34,10 +44,8 @@ export interface DeviceStatesOptions {
   feed?: Pick<Feed, 'subscribe'>
   clock?: () => number
   thresholds?: Partial<StateThresholds>
-  /** How often ages are checked. Default 500 ms. */
+  /** How often the devices falling due are aged. Default 500 ms. */
   checkMs?: number
-  /** How often the registry is re-read for changes made by other processes (the CLI). Default 30 s. */
-  resyncMs?: number
   /** Coalesced socket pushes, this often. Default 250 ms. */
   pushMs?: number
   maxPerMessage?: number
@@ -52,15 +60,30 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   const maxPerMessage = options.maxPerMessage ?? 1000
   const startedAt = clock()
   const devices = new Map<string, TrackedDevice>()
+  /** When each device is next looked at by check(): the entry matching its `dueAt` counts, others are stale. */
+  const dueAt = new Map<TrackedDevice, number>()
+  const queue = new TinyQueue<{ at: number; device: TrackedDevice }>([], (a, b) => a.at - b.at)
   const listeners = new Set<(change: DeviceStateChange) => void>()
   const pusher = createDeviceStatePush({ maxPerMessage })
   const timers: NodeJS.Timeout[] = []
+
+  /** Keeps d's entry in the queue no later than the moment its state would change with no reading. */
+  function schedule(d: TrackedDevice): void {
+    const at = keepsStateUntil(d, t)
+    if (at === Number.POSITIVE_INFINITY) return
+    const current = dueAt.get(d)
+    // An earlier entry stays: when it falls due, d is judged and put back at its moment then.
+    if (current !== undefined && current <= at) return
+    dueAt.set(d, at)
+    queue.push({ at, device: d })
+  }
 
   function transition(d: TrackedDevice, next: HealthState, now: number, since = now): void {
     if (next === d.state) return
     const previous = d.state
     d.state = next
     d.since = since
+    schedule(d)
     pusher.changed(d)
     const change: DeviceStateChange = { ...stateView(d), previous, type: d.type, city: d.city }
     for (const listener of listeners) {
@@ -88,12 +111,16 @@ export function createDeviceStates(options: DeviceStatesOptions) {
         reference: Math.max(startedAt, Number.isFinite(created) ? created : startedAt),
       }
       devices.set(d.id, d)
+      schedule(d)
       pusher.changed(d)
       return
     }
     existing.type = device.type
     existing.city = device.city
-    existing.interval = device.interval
+    if (existing.interval !== device.interval) {
+      existing.interval = device.interval
+      schedule(existing)
+    }
     if (existing.status !== device.status) {
       existing.status = device.status
       if (device.status !== 'active') transition(existing, 'inactive', now)
@@ -106,27 +133,24 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     }
   }
 
-  function resync(): void {
-    const now = clock()
-    const seen = new Set<string>()
-    for (const device of options.registry.list().items) {
-      seen.add(device.id)
-      upsert(device, now)
-    }
-    for (const id of devices.keys()) if (!seen.has(id)) devices.delete(id)
-  }
-
-  /** Ages every device; returns how many changed state. */
-  function check(now = clock()): number {
+  /** Ages the devices whose moment has passed: how many it looked at, and how many changed state. */
+  function check(now = clock()): { examined: number; changed: number } {
+    let examined = 0
     let changed = 0
-    for (const d of devices.values()) {
+    for (let top = queue.peek(); top !== undefined && top.at < now; top = queue.peek()) {
+      queue.pop()
+      const d = top.device
+      if (dueAt.get(d) !== top.at) continue // moved earlier since; that entry counts
+      dueAt.delete(d)
+      examined += 1
       const next = stateAt(d, now, t)
       if (next !== d.state) {
         transition(d, next, now)
         changed += 1
       }
+      schedule(d)
     }
-    return changed
+    return { examined, changed }
   }
 
   function seen(deviceId: string, receivedAt: number): void {
@@ -140,6 +164,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     }
     const next = stateAfterReading(d, receivedAt, t)
     d.lastSeen = Math.max(d.lastSeen ?? 0, receivedAt)
+    // A reading only moves d's moment later: its entry stays, and is looked at when it falls due.
     transition(d, next, receivedAt)
   }
 
@@ -163,6 +188,7 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     if (next === d.state) {
       // Already there (e.g. silent since start): keep the listeners quiet, only move the start.
       d.since = Math.min(d.since, since)
+      schedule(d)
       pusher.changed(d)
       return true
     }
@@ -170,7 +196,8 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     return true
   }
 
-  resync()
+  // Once, at start; from then on the registry's changes say what moved.
+  for (const device of options.registry.list().items) upsert(device, startedAt)
   const unsubscribers: (() => void)[] = []
   unsubscribers.push(options.registry.onChange((change) => upsert(change.device, clock())))
   if (options.feed) {
@@ -189,7 +216,6 @@ export function createDeviceStates(options: DeviceStatesOptions) {
   }
   if (options.timers !== false) {
     timers.push(setInterval(() => check(), checkMs))
-    timers.push(setInterval(resync, options.resyncMs ?? 30_000))
     timers.push(setInterval(() => void pusher.push(), options.pushMs ?? 250))
     for (const timer of timers) timer.unref()
   }
@@ -200,7 +226,6 @@ export function createDeviceStates(options: DeviceStatesOptions) {
     seen,
     restore,
     check,
-    resync,
     /** Sends what changed to the sockets now (tests; the timer does it every pushMs); resolves when the installers' messages have gone out. */
     push: (): Promise<void> => pusher.push(),
     get(id: string): DeviceStateView | undefined {

@@ -22,7 +22,7 @@ import type { PushServer, UserVisibility } from './push.ts'
 
 export interface OperationsOptions {
   clock?: () => number
-  states?: Pick<DeviceStatesOptions, 'thresholds' | 'checkMs' | 'resyncMs' | 'pushMs' | 'maxPerMessage'>
+  states?: Pick<DeviceStatesOptions, 'thresholds' | 'checkMs' | 'pushMs' | 'maxPerMessage'>
   alerts?: Pick<AlertEngineOptions, 'tickMs' | 'maxChangesPerMessage' | 'maxKeys' | 'windowBuckets' | 'retentionMs'>
 }
 
