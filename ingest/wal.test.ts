@@ -62,6 +62,8 @@ describe('write-ahead log', () => {
     const read: string[] = []
     for (let batch = wal.readBatch(500); batch.records.length; batch = wal.readBatch(500)) read.push(...batch.records)
     expect(read).toEqual(expected)
+    // Nothing to write is still acknowledged.
+    await append(wal, '', 0)
     await wal.close()
   })
 

@@ -106,7 +106,7 @@ export async function openWal(options: WalOptions) {
   const drainWaiters: (() => void)[] = []
   const settleWaiters: (() => void)[] = []
   /** No write in flight, and nothing pending that could be written now (nothing at all, or over budget). */
-  const settled = () => !writing && (pendingBytes === 0 || unconfirmedBytes >= budgetBytes)
+  const settled = () => !writing && (pendingDones.length === 0 || unconfirmedBytes >= budgetBytes)
   const wakeSettled = () => {
     if (settled()) for (const resolve of settleWaiters.splice(0)) resolve()
   }
@@ -129,7 +129,7 @@ export async function openWal(options: WalOptions) {
 
   function flush() {
     flushScheduled = false
-    if (writing || pendingBytes === 0) return
+    if (writing || pendingDones.length === 0) return
     if (unconfirmedBytes >= budgetBytes) return // resumed by confirm()
     writing = true
     const written = pending
@@ -165,7 +165,7 @@ export async function openWal(options: WalOptions) {
           for (const done of dones) done()
           for (const listener of durableListeners) listener()
         }
-        if (pendingBytes) flush()
+        if (pendingDones.length) flush()
         else for (const resolve of drainWaiters.splice(0)) resolve()
         wakeSettled()
       }
@@ -290,7 +290,7 @@ export async function openWal(options: WalOptions) {
         }
       }
       unconfirmedBytes = liveBytes()
-      if (pendingBytes && unconfirmedBytes < budgetBytes) scheduleFlush()
+      if (pendingDones.length && unconfirmedBytes < budgetBytes) scheduleFlush()
     },
 
     /** Durable records not yet read (Infinity right after a restart, until the backlog is read). */
@@ -313,7 +313,7 @@ export async function openWal(options: WalOptions) {
 
     /** Resolves once every append made so far is durable (or failed); not while over budget. */
     drained(): Promise<void> {
-      if (!writing && pendingBytes === 0) return Promise.resolve()
+      if (!writing && pendingDones.length === 0) return Promise.resolve()
       return new Promise((resolve) => drainWaiters.push(resolve))
     },
 
@@ -329,7 +329,7 @@ export async function openWal(options: WalOptions) {
 
     async close(): Promise<void> {
       closed = true
-      if (writing || (pendingBytes && unconfirmedBytes < budgetBytes)) {
+      if (writing || (pendingDones.length && unconfirmedBytes < budgetBytes)) {
         await new Promise<void>((resolve) => drainWaiters.push(resolve))
       }
       for (const done of pendingDones.splice(0)) done(new Error('write-ahead log closed while over its disk budget'))

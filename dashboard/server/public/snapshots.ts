@@ -47,8 +47,9 @@ const LOAD_CONCURRENCY = 4
 /**
  * While stations load (at start: every station with readings in its week), a city's 7-day history
  * is recomputed at most this often: each load dirties the hours it brings, and recomputing them
- * over all the city's stations every few seconds kept the event loop busy enough to slow device logins
- * after a restart. The index now is recomputed as usual; the history catches up when loads end.
+ * over all the city's stations every few seconds kept the event loop busy enough to slow device
+ * logins after a restart. The index now is recomputed as usual; the history catches up when loads
+ * end.
  */
 const HISTORY_WHILE_LOADING_MS = 30_000
 /** Tries of the grouped query at start (backoff 500 ms doubling). */
