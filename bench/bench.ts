@@ -162,6 +162,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * A process's read and write system calls so far (/proc/<pid>/io: syscr, syscw): sockets, files
+ * and pipes alike. Per reading, they show what a fleet's size costs below the code: with many
+ * connections each read and each write carries fewer messages.
+ */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN)
+    return { reads: field('syscr'), writes: field('syscw') }
+  } catch {
+    return { reads: NaN, writes: NaN }
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -496,6 +511,8 @@ export interface RunFigure {
   drainedByTimeout: boolean
   landedPerS: number
   cpuS: { system: number; influxd: number; generator: number }
+  /** The system's read and write system calls, from 'go' to the end of the drain. */
+  syscalls: { reads: number; writes: number }
   /** Piazza only: its CPU by component, from /metrics, from 'go' to the end of the drain. */
   split?: CpuSplit
   /** Cores used by processes outside the benchmark during the run: high means the figures are disturbed. */
@@ -724,7 +741,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
   const rssTimer = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(pid) || 0)), 100)
   try {
     const splitAtGo = await scrapeSplit(system)
-    const cpuAtGo = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), machine: machineBusySeconds(), self: process.cpuUsage() }
+    const cpuAtGo = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), machine: machineBusySeconds(), self: process.cpuUsage(), syscalls: syscalls(pid) }
     const goAt = Date.now()
     const [generatorResult, probeResult] = await Promise.all([
       runGenerator(generator, load),
@@ -739,12 +756,12 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
 
     let count = -1
     let lastChangeAt = Date.now()
-    let cpuAtChange = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid) }
+    let cpuAtChange = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), syscalls: syscalls(pid) }
     const deadline = Date.now() + DRAIN_TIMEOUT_MS
     let drainedByTimeout = false
     for (;;) {
       const now = await countReadings(system.name, influxd.url, system.database, fleet.counted, ...range).catch(() => count)
-      const cpu = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid) }
+      const cpu = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), syscalls: syscalls(pid) }
       if (now !== count) {
         count = now
         lastChangeAt = Date.now()
@@ -775,6 +792,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
       drainedByTimeout,
       landedPerS: count / ((Math.max(lastChangeAt, publishEnd) - goAt) / 1000),
       cpuS: { system: cpuAtChange.system - cpuAtGo.system, influxd: cpuAtChange.influxd - cpuAtGo.influxd, generator: generatorResult.cpuSeconds },
+      syscalls: { reads: cpuAtChange.syscalls.reads - cpuAtGo.syscalls.reads, writes: cpuAtChange.syscalls.writes - cpuAtGo.syscalls.writes },
       otherCores: Math.max(0, otherCores),
       peakRssMb,
       probes: probeResult,
@@ -1022,6 +1040,8 @@ function summary(loads: RunFigure[]) {
     /** CPU seconds per reading stored (× 1,000 × 100 = % of a core at 1,000 readings/s). */
     cpuSystem: perReading((r) => r.cpuS.system),
     cpuInfluxd: perReading((r) => r.cpuS.influxd),
+    readsPerReading: perReading((r) => r.syscalls.reads),
+    writesPerReading: perReading((r) => r.syscalls.writes),
     splitProcess: perReading((r) => r.split?.process),
     splitIngest: perReading((r) => r.split?.ingest),
     splitListeners: perReading((r) => (r.split ? sum(Object.values(r.split.listeners)) : undefined)),
@@ -1103,6 +1123,8 @@ export function formatReport(report: BenchReport): string {
       ['publish-to-PUBACK p99, ms', (s) => s.ackP99, 1, 'lower'],
       ['CPU per 1,000 readings/s, % of a core: system', (s) => pctPer1000(s.cpuSystem), 1, 'lower'],
       ['CPU per 1,000 readings/s, % of a core: influxd', (s) => pctPer1000(s.cpuInfluxd), 1, 'lower'],
+      ['system calls per reading: reads', (s) => s.readsPerReading, 2, 'lower'],
+      ['system calls per reading: writes', (s) => s.writesPerReading, 2, 'lower'],
       ['peak RSS under load, MB', (s) => s.peakRss, 0, 'lower'],
       ['other processes on the box, cores', (s) => s.otherCores, 2, ''],
     ]
