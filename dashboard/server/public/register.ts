@@ -37,7 +37,7 @@ export interface PublicDataOptions {
     windowMs?: number
   }
   snapshots?: {
-    /** Default 2000 ms. */
+    /** Default 5000 ms. */
     minIntervalMs?: number
     /** Default 60 000 ms. */
     maxAgeMs?: number

@@ -240,6 +240,32 @@ describe('refreshing', () => {
     }
   })
 
+  it('waits perStationMs for each of its stations between computations of a city, when that is longer', async () => {
+    const a = await station('Gramsci')
+    await station('Novoli')
+    const reading = () => feed.accepted({ id: a.id, type: 'air-quality', city: 'firenze' }, [{ time: Date.now(), values: { pm25: 12 } }], Date.now())
+    const settle = async () => {
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+    // Two stations at 30 s each: the next computation is a minute away.
+    const slow = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, perStationMs: 30_000, warm: false })
+    // The same with nothing per station: the reading is taken in at once.
+    const quick = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 0, perStationMs: 0, warm: false })
+    try {
+      const first = await slow.refresh('firenze')
+      await quick.refresh('firenze')
+      const computations = { slow: slow.stats().computations, quick: quick.stats().computations }
+      reading()
+      await settle()
+      await vi.waitFor(() => expect(quick.stats().computations).toBeGreaterThan(computations.quick), WAIT)
+      expect(slow.stats().computations).toBe(computations.slow)
+      expect((await slow.city('firenze')).version).toBe(first.version)
+    } finally {
+      slow.close()
+      quick.close()
+    }
+  })
+
   it('waits at least minIntervalMs between computations of a city while readings keep coming', async () => {
     const slow = createSnapshots({ registry, storage, feed, logger: pino({ level: 'silent' }), minIntervalMs: 60_000, warm: false })
     try {
