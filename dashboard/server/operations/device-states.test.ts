@@ -190,8 +190,8 @@ describe('device state tracker', () => {
     for (const d of fleet) s.reading(d.id, 0)
     expect(s.tracker.check(T0 + 1000)).toEqual({ examined: 0, changed: 0 })
     expect(s.tracker.check(T0 + 20_001)).toEqual({ examined: 10, changed: 10 })
-    // Five minutes of readings, checked every half second: 599 checks. Aging every device on each
-    // would look at 599,000; here the stopped ten are looked at once more (silent after 50 s) and
+    // Five minutes of readings, checked every half second: 595 checks. Aging every device on each
+    // would look at 595,000; here the stopped ten are looked at once more (silent after 50 s) and
     // each device on schedule when its entry falls due, 2 minutes after the reading it was set
     // from: at 120.5 s (set at 0, put back at 240 from that minute's reading) and at 240.5 s.
     let examined = 0
