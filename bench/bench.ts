@@ -164,8 +164,8 @@ export function cpuSeconds(pid: number): number {
 
 /**
  * A process's read and write system calls so far (/proc/<pid>/io: syscr, syscw): sockets, files
- * and pipes alike. Per reading, they show what a fleet's size costs below the code: with many
- * connections each read and each write carries fewer messages.
+ * and pipes alike. Per reading, they tell whether a larger fleet costs more calls (fewer messages
+ * per read or write) or more per call.
  */
 export function syscalls(pid: number): { reads: number; writes: number } {
   try {
