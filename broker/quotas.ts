@@ -135,19 +135,19 @@ export function createQuotas(settings: Partial<QuotaSettings> = {}, clock: () =>
     for (const [id] of byAge.slice(0, Math.max(1, Math.ceil(buckets.size / 10)))) buckets.delete(id)
   }
 
+  /** How long one bucket takes to refill to zero, ms (0 when it is not in debt). */
+  const refillMs = (level: number, perSecond: number) => (level < 0 ? (-level / perSecond) * 1000 : 0)
+
   /** How long the device's deepest bucket takes to refill to zero, ms (0 when none is in debt). */
   function owedMs(b: Buckets, policy: QuotaPolicy): number {
-    const m = b.messages < 0 ? (-b.messages / policy.messagesPerSecond) * 1000 : 0
-    const r = b.readings < 0 ? (-b.readings / policy.readingsPerSecond) * 1000 : 0
-    const y = b.bytes < 0 ? (-b.bytes / policy.bytesPerSecond) * 1000 : 0
-    return Math.max(m, r, y)
+    return Math.max(refillMs(b.messages, policy.messagesPerSecond), refillMs(b.readings, policy.readingsPerSecond), refillMs(b.bytes, policy.bytesPerSecond))
   }
 
   /** Which bucket is deepest in debt (for the refusal's reason). */
   function deepest(b: Buckets, policy: QuotaPolicy): 'messages' | 'readings' | 'bytes' {
-    const m = b.messages < 0 ? -b.messages / policy.messagesPerSecond : 0
-    const r = b.readings < 0 ? -b.readings / policy.readingsPerSecond : 0
-    const y = b.bytes < 0 ? -b.bytes / policy.bytesPerSecond : 0
+    const m = refillMs(b.messages, policy.messagesPerSecond)
+    const r = refillMs(b.readings, policy.readingsPerSecond)
+    const y = refillMs(b.bytes, policy.bytesPerSecond)
     if (m >= r && m >= y) return 'messages'
     return r >= y ? 'readings' : 'bytes'
   }
