@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
-import { checkEvery, checkField, checkLimit, clampRange, kindOf } from './query-checks.ts'
+import { checkEvery, checkField, checkFieldsQuery, checkLimit, clampRange, kindOf } from './query-checks.ts'
 import { decodeLine } from '../../devices/line-protocol.ts'
 import { KINDS, type DeviceType } from '../../devices/kinds.ts'
 import {
@@ -459,10 +459,8 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
 
     // series()'s raw statement field by field, in one transaction (in process, a query per field costs no round trip).
     async readings(q) {
-      const kind = kindOf(q.type)
-      for (const field of q.fields) checkField(kind, field)
-      const range = clampRange(q.from, q.to)
-      if (!range || checkLimit(q.limit) === 0) return []
+      const range = checkFieldsQuery(q)
+      if (!range) return []
       const { db: d, s } = open()
       const byTime = new Map<number, Record<string, number>>()
       d.transaction(() => {
@@ -479,10 +477,8 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
     },
 
     async windows(q) {
-      const kind = kindOf(q.type)
-      for (const field of q.fields) checkField(kind, field)
-      const range = clampRange(q.from, q.to)
-      if (!range || checkLimit(q.limit) === 0) return []
+      const range = checkFieldsQuery(q)
+      if (!range) return []
       return fieldsWindowsOf(windowTotals(q.type, q.deviceId, q.fields, range, checkEvery(q.every)), q.limit)
     },
 

@@ -1,6 +1,6 @@
 import { HttpError, InfluxDB, RequestTimedOutError, type Transport, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
-import { checkEvery, checkField, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
+import { checkEvery, checkField, checkFieldsQuery, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
 import { FAMILIES, KINDS, type DeviceType, type Family } from '../../devices/kinds.ts'
 import { decodeLine } from '../../devices/line-protocol.ts'
 import {
@@ -553,10 +553,8 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     },
 
     async readings(q) {
-      const kind = kindOf(q.type)
-      for (const field of q.fields) checkField(kind, field)
-      const range = clampRange(q.from, q.to)
-      if (!range || checkLimit(q.limit) === 0 || q.fields.length === 0) return []
+      const range = checkFieldsQuery(q)
+      if (!range) return []
       const result = await query(
         `SELECT ${q.fields.map(ident).join(', ')} FROM ${rawPolicy(q.type)}.${ident(q.type)} ` +
           `WHERE "device" = ${str(q.deviceId)} AND time >= ${range.from}ms AND time < ${range.to}ms ORDER BY time DESC LIMIT ${q.limit}`,
@@ -578,10 +576,8 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     },
 
     async windows(q) {
-      const kind = kindOf(q.type)
-      for (const field of q.fields) checkField(kind, field)
-      const range = clampRange(q.from, q.to)
-      if (!range || checkLimit(q.limit) === 0 || q.fields.length === 0) return []
+      const range = checkFieldsQuery(q)
+      if (!range) return []
       return fieldsWindowsOf(await windowTotals(q.type, q.deviceId, q.fields, range, checkEvery(q.every)), q.limit)
     },
 

@@ -1,4 +1,5 @@
 import { isDeviceType, KINDS, type Kind } from '../../devices/kinds.ts'
+import type { FieldsQuery } from './contract.ts'
 
 /** Checks on query arguments, shared by both stores so they refuse and clamp alike. */
 
@@ -30,4 +31,16 @@ export function clampRange(from: number, to: number): { from: number; to: number
   const f = Math.max(0, Math.ceil(from))
   const t = Math.min(MAX_TIME_MS, Math.ceil(to))
   return f < t ? { from: f, to: t } : null
+}
+
+/**
+ * A several-fields query (readings, windows) checked: the type and every field known, the limit
+ * valid. Its clamped range, or null when there is nothing to answer (an empty range, a limit of 0,
+ * no fields).
+ */
+export function checkFieldsQuery(q: FieldsQuery): { from: number; to: number } | null {
+  const kind = kindOf(q.type)
+  for (const field of q.fields) checkField(kind, field)
+  const range = clampRange(q.from, q.to)
+  return !range || checkLimit(q.limit) === 0 || q.fields.length === 0 ? null : range
 }
