@@ -83,10 +83,13 @@ export interface LocalFeedOptions {
  */
 export const TIMING_SAMPLE = 8
 
+/** Adds milliseconds to a subscriber's total. */
+const addTime = (totals: Map<string, number>, name: string, ms: number) => totals.set(name, (totals.get(name) ?? 0) + ms)
+
 /** Wraps a subscriber's listeners so each call adds its duration to `totals[name]`. */
-function timed(listeners: FeedListeners, name: string, totals: Map<string, number>): FeedListeners {
+function timeListeners(listeners: FeedListeners, name: string, totals: Map<string, number>): FeedListeners {
   if (!totals.has(name)) totals.set(name, 0)
-  const add = (ms: number) => totals.set(name, totals.get(name)! + ms)
+  const add = (ms: number) => addTime(totals, name, ms)
   const wrapped: Record<string, (...args: unknown[]) => void> = {}
   for (const [event, listener] of Object.entries(listeners) as [string, ((...args: unknown[]) => void) | undefined][]) {
     if (typeof listener !== 'function' || event === 'accepted') continue
@@ -158,7 +161,7 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
     loginRefused: (...args) => publish('loginRefused', args),
     alerts: (...args) => publish('alerts', args),
     subscribe(listener, name = 'unnamed') {
-      const installed = totals ? timed(listener, name, totals) : listener
+      const installed = totals ? timeListeners(listener, name, totals) : listener
       listeners.add(installed)
       return () => {
         listeners.delete(installed)
@@ -171,7 +174,7 @@ export function createLocalFeed(options: LocalFeedOptions = {}): Feed {
         try {
           return work()
         } finally {
-          totals.set(name, (totals.get(name) ?? 0) + performance.now() - started)
+          addTime(totals, name, performance.now() - started)
         }
       },
     }),
