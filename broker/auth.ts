@@ -1,6 +1,7 @@
 import type { Client, ConnectPacket, PublishPacket, Subscription } from 'aedes'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Device, Registry } from '../devices/registry.ts'
+import type { Intake } from './intake.ts'
 import type { BrokerLimits } from './limits.ts'
 import type { MqttLoginLimiter } from './login-limiter.ts'
 import type { Quotas } from './quotas.ts'
@@ -41,7 +42,9 @@ export interface AuthDeps {
   addressOf(client: Client): string
   /** The subject CN of the connection's verified TLS client certificate, if it presented one. */
   clientCertNameOf?(client: Client): string | undefined
-    onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void
+  onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void
+  /** Counts the telemetry messages being recorded (broker/intake.ts); without it nothing is counted. */
+  intake?: Pick<Intake, 'begin' | 'end'>
   /** Per-device quotas (broker/quotas.ts); without them nothing is limited. */
   quotas?: Quotas
   /**
@@ -156,10 +159,12 @@ export function createAuth(deps: AuthDeps) {
         return callback(refuse('over-quota', client, { device: device.id, quota: check.reason }))
       }
     }
+    const intake = deps.intake
     let called = false
     const done = (err?: Error, readings?: number) => {
       if (called) return
       called = true
+      intake?.end()
       if (err) return callback(refuse('ingest-failed', client, { err: err.message }))
       // Over quota but under the hard limit: hold the PUBACK until the buckets refill. aedes
       // reads nothing more from this connection meanwhile, so only this device slows down.
@@ -167,6 +172,7 @@ export function createAuth(deps: AuthDeps) {
       if (delay > 0) setTimeout(() => callback(null), delay).unref()
       else callback(null)
     }
+    intake?.begin()
     try {
       deps.onTelemetry(device, payload, Date.now(), done)
     } catch (err) {

@@ -9,6 +9,7 @@ import { createClusterMq, type ClusterMq } from './cluster-mq.ts'
 import { createConnectionCounter, DEFAULT_BROKER_LIMITS, guardPacketSize, type BrokerLimits, type ConnectionSlot } from './limits.ts'
 import type { Rejection } from '../devices/readings.ts'
 import { createErrorFeedback } from './feedback.ts'
+import { createIntake, type IntakeStats } from './intake.ts'
 import { createMqttLoginLimiter, type MqttLoginLimits } from './login-limiter.ts'
 import { createPersistence } from './persistence.ts'
 import { createQuotas, type QuotaSettings } from './quotas.ts'
@@ -67,6 +68,8 @@ export interface BrokerStats {
   refused: Partial<Record<RefusalReason, number>>
   /** PUBACKs held back for being over quota. */
   quotaSlowed: number
+  /** Telemetry messages being recorded, and connections waiting for their turn to read (broker/intake.ts). */
+  intake: IntakeStats
   /** Cluster mode only: whether the Redis connections are up, and messages for devices on other nodes dropped while not. */
   redis?: { connected: boolean; dropped: number }
 }
@@ -157,7 +160,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const refusedOverQuota = new WeakSet<Client>() // connections being closed for being over quota
 
   const loginLimiter = createMqttLoginLimiter(deps.loginLimits)
+  const intake = createIntake({ maxInFlight: limits.maxMessagesInFlight })
   const auth = createAuth({
+    intake,
     quotas: deps.quotas === false ? undefined : quotas,
     overQuota(client, device, reason, callback) {
       // Packets already read from the socket still reach the hooks while it closes: turned away uncounted.
@@ -195,6 +200,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // The connection may have dropped while the secret was being checked.
       // From here on the connection may send full-size packets and no longer counts as pending.
       slotOf.get(client.conn)?.loggedIn()
+      // Logins never wait their turn (a CONNECT is small, and the connect timeout runs); readings do.
+      if (!client.closed) intake.hold(client.conn)
       if (principal.kind !== 'device' || client.closed) return
       devices.set(principal.device.id, client)
       deps.onConnectionChange?.(principal.device.id, true)
@@ -328,9 +335,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     reportRejections(deviceId, rejections) {
       if (DEVICE_ID.test(deviceId)) feedback.report(deviceId, rejections)
     },
-    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused }, quotaSlowed: quotas.stats().slowed, ...(mq && { redis: mq.stats() }) }),
+    stats: () => ({ connections: counter.open, pending: counter.pending, devices: devices.size, refused: { ...refused }, quotaSlowed: quotas.stats().slowed, intake: intake.stats(), ...(mq && { redis: mq.stats() }) }),
     async close() {
       stopWatching()
+      intake.close()
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
       // aedes closes the logged-in clients; sockets that never logged in are ours to end.
       for (const stream of streams) stream.destroy()

@@ -35,6 +35,12 @@ export interface BrokerLimits {
   concurrency: number
   /** Packets a client may send after CONNECT before its CONNACK; more closes the connection. */
   queueLimit: number
+  /**
+   * Telemetry messages read from all connections and not yet durably recorded. Past it, a
+   * connection waits for its turn to read (broker/intake.ts): a burst from many devices waits in
+   * their sockets, not on the heap.
+   */
+  maxMessagesInFlight: number
 }
 
 export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
@@ -60,6 +66,9 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
   // The packets pipelined behind CONNECT in the same read chunk; aedes stops reading until the
   // CONNACK, so this only has to cover one chunk of an eager client.
   queueLimit: 100,
+  // A few write-ahead-log commits' worth at full speed, so the log always has the next group
+  // ready while one is written; far above what a fleet at its own pace keeps in flight.
+  maxMessagesInFlight: 2000,
 })
 
 /**

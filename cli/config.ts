@@ -200,6 +200,8 @@ export function loadConfig(env: Env) {
       maxConnections: integer('MQTT_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
       /** Open MQTT connections that have not logged in yet. */
       maxPendingConnections: integer('MQTT_MAX_PENDING', 1000, 1, 10_000_000),
+      /** Telemetry messages read from all connections and not yet in the write-ahead log; past it connections wait their turn to read (broker/intake.ts). */
+      maxMessagesInFlight: integer('MQTT_MAX_IN_FLIGHT', 2000, 1, 10_000_000),
       /** MQTT over TLS and over secure WebSocket, when a certificate and key are configured; the files are re-read when they change. */
       tls: tls(),
       /** Per-device quotas (broker/quotas.ts): 1 on, 0 off (load tests that outrun devices' intervals on purpose). */

@@ -226,6 +226,7 @@ export async function createPlatform(config: Config, logger: Logger, options: Pl
       maxConnectionsPerAddress: config.mqtt.maxConnectionsPerAddress,
       maxConnections: config.mqtt.maxConnections,
       maxPendingConnections: config.mqtt.maxPendingConnections,
+      maxMessagesInFlight: config.mqtt.maxMessagesInFlight,
     },
     logger: logger.child({ part: 'broker' }),
     redisUrl: config.redisUrl,

@@ -65,8 +65,8 @@ export interface IngestStatus extends IngestStatsSource {
 /** What the API reads from the broker: whether it listens (readiness). Connections themselves come through the feed. */
 export interface BrokerStatus {
   listening?(): boolean
-  /** The broker's refusals by reason (failed logins among them), for /metrics. */
-  stats?(): { refused: Partial<Record<string, number>> }
+  /** The broker's refusals by reason (failed logins among them) and its intake (broker/intake.ts), for /metrics. */
+  stats?(): { refused: Partial<Record<string, number>>; intake?: { inFlight: number; waiting: number; waits: number } }
 }
 
 export interface AppDeps {
@@ -175,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     connectedDevices: () => live.connectedCount(),
     socketClients: () => live.socketCount(),
     brokerRefusals: broker?.stats && (() => broker.stats!().refused),
+    brokerIntake: broker?.stats && (() => broker.stats!().intake),
     httpLogins: () => limiter.counters,
     // Read at scrape time, once the engine exists.
     alertLeader: () => (operations.alerts.stats().leading ? 1 : 0),

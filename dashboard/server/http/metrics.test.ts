@@ -25,3 +25,12 @@ describe('diagnostics timing metrics', () => {
     expect(text).toMatch(/^piazza_feed_listener_seconds_total\{listener="public-snapshots"\} 2$/m)
   })
 })
+
+describe('broker intake metrics', () => {
+  it('expose the messages in flight, the connections waiting and the waits so far', async () => {
+    const text = await createMetrics({ ingest, socketClients: () => 0, brokerIntake: () => ({ inFlight: 2000, waiting: 37, waits: 1234 }) }).text()
+    expect(text).toMatch(/^piazza_mqtt_messages_in_flight 2000$/m)
+    expect(text).toMatch(/^piazza_mqtt_connections_waiting 37$/m)
+    expect(text).toMatch(/^piazza_mqtt_intake_waits_total 1234$/m)
+  })
+})

@@ -1,0 +1,101 @@
+import type { Duplex } from 'node:stream'
+
+/**
+ * A broker-wide bound on telemetry messages read from connections but not yet durably recorded.
+ *
+ * aedes reads one chunk from a connection, handles every packet in it at once and reads the next
+ * chunk when they are all done. So with many busy connections the process holds a chunk's worth
+ * of messages for each of them: 10,000 devices with 20 unacknowledged messages each put 200,000
+ * parsed packets, readings and callbacks on the heap, living long enough to be copied by every
+ * young-generation collection and then collected again as old objects. Past the bound, a
+ * connection whose turn comes to read waits instead, first come first served; its bytes stay in
+ * its socket (and then in the kernel, and TCP slows the device down), which costs the heap
+ * nothing. Below the bound nobody waits: at a real fleet's rate the bound is never reached.
+ *
+ * It relies on the stream contract aedes follows: it consumes a connection with 'readable' and
+ * `read()`, and a `read()` that returns null means "wait for the next 'readable'".
+ */
+
+export interface IntakeStats {
+  /** Telemetry messages read and not yet recorded (or refused). */
+  inFlight: number
+  /** Connections waiting for their turn to read. */
+  waiting: number
+  /** Times a connection had to wait, since start. */
+  waits: number
+}
+
+export interface Intake {
+  /** From a connection's login on, its reads wait their turn while the bound is reached. */
+  hold(stream: Duplex): void
+  /** A telemetry message starts being recorded. */
+  begin(): void
+  /** It is recorded, or refused. */
+  end(): void
+  stats(): IntakeStats
+  /** Nothing waits any more (the broker is closing its connections). */
+  close(): void
+}
+
+export function createIntake(options: { maxInFlight: number }): Intake {
+  const max = options.maxInFlight
+  let inFlight = 0
+  let waits = 0
+  let closed = false
+  // A Set iterates in insertion order: the connection that waited longest reads first.
+  const waiting = new Set<Duplex>()
+  let releasing: Duplex | undefined
+  let scheduled: NodeJS.Immediate | undefined
+
+  function schedule() {
+    if (scheduled === undefined && waiting.size > 0) scheduled = setImmediate(release)
+  }
+
+  function release() {
+    scheduled = undefined
+    for (const stream of waiting) {
+      if (inFlight >= max) return
+      waiting.delete(stream)
+      if (stream.destroyed) continue
+      // Its reader (aedes) asks for the next chunk; the packets in it are handled synchronously,
+      // so inFlight already counts them when this returns.
+      releasing = stream
+      try {
+        stream.emit('readable')
+      } finally {
+        releasing = undefined
+      }
+    }
+  }
+
+  return {
+    hold(stream) {
+      const read = stream.read
+      stream.read = function heldRead(this: Duplex, size?: number) {
+        // read(0) only refills the stream's own buffer from the socket, which the bound allows.
+        if (closed || size === 0 || this === releasing || (inFlight < max && waiting.size === 0)) return read.call(this, size)
+        if (!waiting.has(this)) {
+          waiting.add(this)
+          waits += 1
+        }
+        if (inFlight < max) schedule()
+        return null
+      }
+      stream.once('close', () => waiting.delete(stream))
+    },
+    begin() {
+      inFlight += 1
+    },
+    end() {
+      inFlight -= 1
+      if (inFlight < max) schedule()
+    },
+    stats: () => ({ inFlight, waiting: waiting.size, waits }),
+    close() {
+      closed = true
+      if (scheduled !== undefined) clearImmediate(scheduled)
+      scheduled = undefined
+      waiting.clear()
+    },
+  }
+}
