@@ -45,6 +45,12 @@ export interface BenchOptions {
   idle: number
   /** Sequential latency probes during the load. */
   probes: number
+  /**
+   * Readings/s in all in the paced phase: every device of the largest size sends one message at a
+   * time at an even pace, as a real network does (the closed-loop rounds send up to `window` per
+   * read). 0 skips it.
+   */
+  pacedRate: number
   /** Seconds of overload per system; 0 skips it. */
   overloadSeconds: number
   overloadRate: number
@@ -542,6 +548,8 @@ export interface SystemReport {
   restart?: RestartFigure
   /** One per round. */
   loads: RunFigure[]
+  /** The paced phase: the largest fleet at an even pace, one message at a time per device. */
+  paced?: RunFigure & { rate: number }
   overload?: RunFigure & { rate: number; survived: boolean }
   stopped: string
   /** Warning and error lines the system printed. */
@@ -953,6 +961,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         }
       }
     }
+    if (options.pacedRate > 0) {
+      // A city's monitoring network when the bench has one, at its largest size (already warmed up).
+      const fleet: FleetName = options.fleets.includes('air-quality') ? 'air-quality' : options.fleets[0]!
+      const size = Math.max(...options.sizes)
+      const plan = plans.get(`${fleet}/${size}`)!
+      const counted = countedFields(plan.map((d) => d.type))
+      for (const entry of entries) {
+        await phase(entry, 'paced', async (sut, report) => {
+          options.log(`${sut.name}: paced: ${fleet} fleet, ${size} devices, one message at a time each, ${options.pacedRate}/s in all, ${options.seconds} s`)
+          const load = loadOptions(sut, plan, options.seconds, options.window, options.pacedRate)
+          report.paced = { ...(await runLoad(sut, db, load, options.probes, options, { fleet, counted })), rate: options.pacedRate }
+        })
+      }
+    }
     if (options.overloadSeconds > 0) {
       const fleet = options.fleets[0]!
       const plan = plans.get(`${fleet}/${options.sizes[0]!}`)!
@@ -982,7 +1004,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       report.stopped = await system.stop()
       report.complaints = system.complaints()
       if (report.overload) report.overload.survived &&= !report.stopped.startsWith('had already exited')
-      for (const run of [...report.loads, ...(report.overload ? [report.overload] : [])]) {
+      for (const run of [...report.loads, ...(report.paced ? [report.paced] : []), ...(report.overload ? [report.overload] : [])]) {
         run.storedFinal = await countReadings(system.name, db.url, system.database, run.counted, ...run.range).catch(() => undefined)
       }
       if (system.profileDir) report.profile = readProfile(system.profileDir, options)
@@ -1110,7 +1132,7 @@ export function formatReport(report: BenchReport): string {
   const group = (s: SystemReport | undefined, c: { fleet: FleetName; devices: number }) => summary(s?.loads.filter((r) => r.fleet === c.fleet && r.devices === c.devices) ?? [])
   type Summary = ReturnType<typeof summary>
   const results = configs.map((c) => ({ ...c, piazza: group(piazzaReport, c), baseline: group(baselineReport, c) }))
-  for (const r of results) {
+  const pipelineTable = (title: string, r: { piazza: Summary; baseline: Summary }): string[] => {
     type Row = [figure: string, value: (s: Summary) => number | undefined, digits: number, better: 'higher' | 'lower' | '']
     const rows: Row[] = [
       ['acked readings/s (QoS 1)', (s) => s.ackedPerS, 0, 'higher'],
@@ -1128,25 +1150,44 @@ export function formatReport(report: BenchReport): string {
       ['peak RSS under load, MB', (s) => s.peakRss, 0, 'lower'],
       ['other processes on the box, cores', (s) => s.otherCores, 2, ''],
     ]
-    const t: string[][] = [[`${r.fleet} fleet, ${r.devices.toLocaleString('en-US')} devices`, 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
+    const t: string[][] = [[title, 'Piazza', 'baseline', 'Piazza/baseline', 'better']]
     for (const [figure, value, digits, better] of rows) {
       const p = value(r.piazza)
       const b = value(r.baseline)
       t.push([figure, fmt(p, digits), fmt(b, digits), better ? ratio(p, b) : '', better ? `${better} is better` : ''])
     }
-    out.push(...table(t, [0, 4]), '')
+    return table(t, [0, 4])
+  }
+  for (const r of results) out.push(...pipelineTable(`${r.fleet} fleet, ${r.devices.toLocaleString('en-US')} devices`, r), '')
+
+  // The paced phase: what a real network sends, one message at a time per device.
+  const pacedRun = piazzaReport?.paced ?? baselineReport?.paced
+  const paced = pacedRun && {
+    label: `paced ${pacedRun.fleet}, ${pacedRun.devices.toLocaleString('en-US')} devices`,
+    piazza: summary(piazzaReport?.paced ? [piazzaReport.paced] : []),
+    baseline: summary(baselineReport?.paced ? [baselineReport.paced] : []),
+  }
+  if (pacedRun && paced) {
+    const every = pacedRun.devices / pacedRun.rate
+    out.push(
+      ...pipelineTable(`paced: ${pacedRun.fleet} fleet, ${pacedRun.devices.toLocaleString('en-US')} devices, each one message every ${fmt(every, every < 1 ? 2 : 1)} s (${fmt(pacedRun.rate)}/s offered)`, paced),
+      'Each device sends one message at a time, as a real network does, so each costs a read and a PUBACK write of its own;',
+      `the closed-loop rounds above send up to ${o.window} per read. An even pace, each device on its own phase.`,
+      '',
+    )
   }
 
   // Piazza's CPU by component: a regression points at its cause.
   const listenerNames = [...new Set(results.flatMap((r) => Object.keys(r.piazza.listeners)))].sort()
   if (results.some((r) => r.piazza.splitProcess !== undefined)) {
     const t: string[][] = [['Piazza CPU per 1,000 readings/s, % of a core', 'total', 'broker+rest', 'ingest', ...listenerNames, 'influxd', 'baseline influxd']]
-    for (const r of results) {
+    const rows = [...results.map((r) => ({ ...r, label: `${r.fleet}, ${r.devices.toLocaleString('en-US')} devices` })), ...(paced ? [paced] : [])]
+    for (const r of rows) {
       const p = r.piazza
       const listeners = p.splitListeners ?? 0
       const brokerRest = p.splitProcess === undefined ? undefined : p.splitProcess - (p.splitIngest ?? 0) - listeners
       t.push([
-        `${r.fleet}, ${r.devices.toLocaleString('en-US')} devices`,
+        r.label,
         fmt(pctPer1000(p.splitProcess), 2),
         fmt(pctPer1000(brokerRest), 2),
         fmt(pctPer1000(p.splitIngest), 2),
@@ -1238,6 +1279,7 @@ export function formatReport(report: BenchReport): string {
     `Load: fleets ${o.fleets.join(', ')} at ${o.sizes.join(', ')} devices (one connection each, spread over the ten cities, live timestamps, QoS 1, one reading a message); ` +
       `${o.rounds} round(s) per system of ${o.seconds} s after ${o.warmupSeconds} s of warm-up, alternating; window ${o.window}, ${o.rate ? `${o.rate}/s offered` : 'closed loop'}; ` +
       `${o.probes} latency probes a round; ${o.idle} idle connections for memory` +
+      (o.pacedRate > 0 ? `; paced ${o.pacedRate}/s over the largest size for ${o.seconds} s` : '') +
       (o.overloadSeconds > 0 ? `; overload ${o.overloadRate}/s offered for ${o.overloadSeconds} s, window ${o.overloadWindow}.` : '.'),
     'Rates, CPU and drain are the median round; counts are totals. Absolute figures drift between machines (and here the generator,',
     'the system and influxd share the cores, with whatever else runs on the box): the ratios, measured in one run, are the point.',

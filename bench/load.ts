@@ -312,11 +312,12 @@ async function publish(): Promise<LoadResult> {
     for (const conn of conns) refill(conn)
   } else {
     // Open loop at a target rate: every 5 ms each connection catches up with its share, still
-    // capped by the window (a real device would not have more than that outstanding either).
+    // capped by the window (a real device would not have more than that outstanding either). Each
+    // connection has its own phase, spread over one period, as devices do: not all at one instant.
     const perConn = options.rate / Math.max(1, conns.length)
     pacer = setInterval(() => {
       const due = ((Date.now() - goAt) / 1000) * perConn
-      for (const conn of conns) refill(conn, Math.floor(due) - conn.sent)
+      for (let i = 0; i < conns.length; i++) refill(conns[i]!, Math.floor(due + i / conns.length) - conns[i]!.sent)
     }, 5)
   }
   await sleep(options.seconds * 1000)

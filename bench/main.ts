@@ -20,7 +20,7 @@ const MAX_DEVICES = 10_000
 
 const USAGE =
   'node --import tsx bench/main.ts [--quick] [--fleet mixed|air-quality] [--devices 50,1000,10000] [--seconds S] [--rounds N] [--warmup S] [--window W] [--rate R] ' +
-  '[--idle N] [--probes N] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json] [--cluster]'
+  '[--idle N] [--probes N] [--paced-rate R] [--overload-seconds S] [--overload-rate R] [--overload-window W] [--systems piazza,baseline] [--parts pipeline,public,mobility,dashboard] [--profile] [--json] [--cluster]'
 const SUMMARY = 'Benchmark Piazza against a naive aedes + InfluxDB-client pipeline on this machine (prints ratios)'
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string }
@@ -36,6 +36,10 @@ const OPTIONS: Record<string, OptionSpec> = {
   rate: { type: 'string', description: 'target offered readings/s instead of the closed-loop maximum' },
   idle: { type: 'string', description: 'idle connections for the memory figure (default 1000, quick 100; 10000 measures the target instead of projecting it)' },
   probes: { type: 'string', description: 'publish-to-stored latency probes during the load (default 20, quick 8)' },
+  'paced-rate': {
+    type: 'string',
+    description: 'readings/s in all in the paced phase: every device of the largest size one message at a time at an even pace, as a real network sends, 0 to skip (default 20000: 10,000 devices every 0.5 s; quick 0)',
+  },
   'overload-seconds': { type: 'string', description: 'seconds of overload per system, 0 to skip (default 5, quick 3)' },
   'overload-rate': { type: 'string', description: 'offered readings/s in the overload phase (default 100000)' },
   'overload-window': { type: 'string', description: 'unacknowledged messages per connection in the overload phase (default 500)' },
@@ -116,6 +120,7 @@ async function run(values: Values): Promise<number> {
     rate: values.rate === undefined ? undefined : positive('rate', values.rate, 0),
     idle: positive('idle', values.idle, quick ? 100 : 1000),
     probes: positive('probes', values.probes, quick ? 8 : 20, { zero: true }),
+    pacedRate: positive('paced-rate', values['paced-rate'], quick ? 0 : 20_000, { zero: true }),
     overloadSeconds: positive('overload-seconds', values['overload-seconds'], quick ? 3 : 5, { integer: false, zero: true }),
     overloadRate: positive('overload-rate', values['overload-rate'], 100_000),
     overloadWindow: positive('overload-window', values['overload-window'], 500),

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import { formatReport, type BenchReport, type RunFigure } from './bench.ts'
+
+/** The report's text, from a made-up run: what a reader of `npm run bench` gets. */
+
+function run(fleet: RunFigure['fleet'], devices: number, ackedPerS: number): RunFigure {
+  const stored = ackedPerS * 10
+  return {
+    fleet,
+    devices,
+    counted: [{ type: 'air-quality', field: 'pm25' }],
+    generator: { connected: devices, connectFailed: 0, published: stored, acked: stored, unacked: 0, errors: 0, errorSamples: [], perSecond: [], publishMs: 10_000, lastAckMs: 10_000, cpuSeconds: 1, firstTs: 0, lastTs: 1 },
+    range: [0, 1],
+    ackedPerS,
+    perSecondMin: ackedPerS,
+    storedWhenDrained: stored,
+    storedFinal: stored,
+    drainS: 1,
+    drainedByTimeout: false,
+    landedPerS: ackedPerS,
+    // 5 µs of CPU per reading stored: 0.5 % of a core per 1,000 readings/s.
+    cpuS: { system: stored * 5e-6, influxd: stored * 1e-6, generator: 1 },
+    syscalls: { reads: stored, writes: stored },
+    split: { process: stored * 5e-6, ingest: stored * 1e-6, listeners: { live: stored * 1e-7 } },
+    otherCores: 0,
+    peakRssMb: 300,
+  }
+}
+
+describe('bench report', () => {
+  it('prints the paced phase in a table of its own and in the CPU split, and keeps it out of the targets', () => {
+    const report: BenchReport = {
+      machine: 'test',
+      options: { systems: ['piazza'], seconds: 10, rounds: 1, warmupSeconds: 5, fleets: ['air-quality'], sizes: [50, 10_000], profile: false, window: 20, idle: 100, probes: 0, pacedRate: 20_000, overloadSeconds: 0, overloadRate: 0, overloadWindow: 500 },
+      systems: [
+        {
+          name: 'piazza',
+          loads: [run('air-quality', 50, 60_000), run('air-quality', 10_000, 55_000)],
+          paced: { ...run('air-quality', 10_000, 19_900), rate: 20_000 },
+          stopped: 'cleanly',
+          complaints: [],
+        },
+      ],
+    }
+    const text = formatReport(report)
+    expect(text).toContain('paced: air-quality fleet, 10,000 devices, each one message every 0.50 s (20,000/s offered)')
+    expect(text).toMatch(/^acked readings\/s \(QoS 1\)\s+19,900/m)
+    expect(text).toMatch(/^paced air-quality, 10,000 devices\s+0\.50\s/m)
+    expect(text).toContain('paced 20000/s over the largest size for 10 s')
+    // The targets are the closed-loop rounds' alone.
+    expect(text).toMatch(/within ±20 % from 50 to 10,000 devices, air-quality\s+50: 0\.5 %, 10000: 0\.5 %\s+PASS/)
+  })
+})
