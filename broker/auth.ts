@@ -43,8 +43,8 @@ export interface AuthDeps {
   /** The subject CN of the connection's verified TLS client certificate, if it presented one. */
   clientCertNameOf?(client: Client): string | undefined
   onTelemetry(device: Device, payload: Buffer, receivedAt: number, done: (err?: Error, readings?: number) => void): void
-  /** Counts the telemetry messages being recorded (broker/intake.ts); without it nothing is counted. */
-  intake?: Pick<Intake, 'begin' | 'end'>
+  /** Counts the telemetry messages being recorded (broker/intake.ts). */
+  intake: Pick<Intake, 'begin' | 'end'>
   /** Per-device quotas (broker/quotas.ts); without them nothing is limited. */
   quotas?: Quotas
   /**
@@ -164,7 +164,7 @@ export function createAuth(deps: AuthDeps) {
     const done = (err?: Error, readings?: number) => {
       if (called) return
       called = true
-      intake?.end()
+      intake.end()
       if (err) return callback(refuse('ingest-failed', client, { err: err.message }))
       // Over quota but under the hard limit: hold the PUBACK until the buckets refill. aedes
       // reads nothing more from this connection meanwhile, so only this device slows down.
@@ -172,7 +172,7 @@ export function createAuth(deps: AuthDeps) {
       if (delay > 0) setTimeout(() => callback(null), delay).unref()
       else callback(null)
     }
-    intake?.begin()
+    intake.begin()
     try {
       deps.onTelemetry(device, payload, Date.now(), done)
     } catch (err) {

@@ -66,7 +66,7 @@ export interface IngestStatus extends IngestStatsSource {
 export interface BrokerStatus {
   listening?(): boolean
   /** The broker's refusals by reason (failed logins among them) and its intake (broker/intake.ts), for /metrics. */
-  stats?(): { refused: Partial<Record<string, number>>; intake?: { inFlight: number; waiting: number; waits: number } }
+  stats?(): { refused: Partial<Record<string, number>>; intake: { inFlight: number; waiting: number; waits: number } }
 }
 
 export interface AppDeps {

@@ -31,7 +31,7 @@ export interface MetricsSources {
   /** The MQTT broker's refusals by reason (broker/refusals.ts), failed logins among them. */
   brokerRefusals?: () => Partial<Record<string, number>>
   /** Telemetry messages being recorded, connections waiting for their turn to read, and how often one had to (broker/intake.ts). */
-  brokerIntake?: () => { inFlight: number; waiting: number; waits: number } | undefined
+  brokerIntake?: () => { inFlight: number; waiting: number; waits: number }
   /** HTTP logins: failed, refused by the login limits (throttled), refused because password checks were queued full (busy). */
   httpLogins?: () => { failed: number; throttled: number; busy: number }
   /** 1 while this node's alert engine judges and notifies (always in single-node mode; the leader in cluster mode). */
@@ -135,9 +135,9 @@ export function createMetrics(sources: MetricsSources) {
   gauge('piazza_storage_last_write_timestamp_seconds', 'When storage last confirmed a batch, Unix seconds (0 before the first).', () => (ingest.stats().shipper?.lastStoredAt ?? 0) / 1000)
   const { brokerIntake } = sources
   if (brokerIntake) {
-    gauge('piazza_mqtt_messages_in_flight', 'Telemetry messages read from devices and not yet recorded in the write-ahead log.', () => brokerIntake()?.inFlight ?? 0)
-    gauge('piazza_mqtt_connections_waiting', 'Device connections waiting for their turn to read, the messages in flight being at MQTT_MAX_IN_FLIGHT.', () => brokerIntake()?.waiting ?? 0)
-    mirror('piazza_mqtt_intake_waits_total', 'Times a device connection had to wait for its turn to read.', () => brokerIntake()?.waits ?? 0)
+    gauge('piazza_mqtt_messages_in_flight', 'Telemetry messages read from devices and not yet recorded in the write-ahead log.', () => brokerIntake().inFlight)
+    gauge('piazza_mqtt_connections_waiting', 'Device connections waiting for their turn to read, the messages in flight being at MQTT_MAX_IN_FLIGHT.', () => brokerIntake().waiting)
+    mirror('piazza_mqtt_intake_waits_total', 'Times a device connection had to wait for its turn to read.', () => brokerIntake().waits)
   }
   if (sources.connectedDevices) gauge('piazza_mqtt_connected_devices', 'Devices logged in to the MQTT broker.', sources.connectedDevices)
   gauge('piazza_socket_clients', 'Browsers connected to the live stream.', sources.socketClients)
