@@ -86,6 +86,8 @@ const DRAIN_TIMEOUT_MS = 60_000
 const DRAIN_STABLE_MS = 3_000
 const START_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 30_000
+/** A system still busy this long after a load has ended has a backlog it cannot work off: it has fallen over. */
+const QUIET_TIMEOUT_MS = 60_000
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -155,6 +157,26 @@ export function nextMessage<T>(child: ChildProcess, what: string, timeoutMs: num
 
 // ---------------------------------------------------------------------------------------------
 // /proc readings
+
+/**
+ * Waits until a process has worked off a load: under 10 % of a core for a whole second. False
+ * if it is still busy after `timeoutMs`. So one system's backlog never runs during the other's
+ * round (a baseline falling over at 10,000 devices kept 0.7 cores busy through Piazza's round).
+ */
+export async function quiet(pid: number, timeoutMs = QUIET_TIMEOUT_MS, stepMs = 250): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  let last = cpuSeconds(pid)
+  let calmSteps = 0
+  while (Date.now() < deadline) {
+    await sleep(stepMs)
+    const now = cpuSeconds(pid)
+    if (Number.isNaN(now)) return true // gone: nothing left to wait for
+    calmSteps = now - last < (0.1 * stepMs) / 1000 ? calmSteps + 1 : 0
+    last = now
+    if (calmSteps * stepMs >= 1000) return true
+  }
+  return false
+}
 
 /** User + system CPU seconds of a process, all its threads. */
 export function cpuSeconds(pid: number): number {
@@ -844,6 +866,8 @@ function readProfile(dir: string, options: BenchOptions): ProfileSummary | undef
 interface Entry {
   report: SystemReport
   system?: SystemUnderTest
+  /** Stopped when a phase failed, before the graceful stop at the end. */
+  stoppedEarly?: boolean
 }
 
 /**
@@ -900,8 +924,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         options.log(`${name}: FAILED to start: ${(err as Error).message}`)
       }
     }
-    /** Runs one phase on a system that is still fine; a failure ends that system's phases. */
-    const phase = async (entry: Entry, what: string, fn: (sut: SystemUnderTest, report: SystemReport) => Promise<void>) => {
+    /**
+     * Runs one phase on a system that is still fine; a failure ends that system's phases. A load
+     * phase then waits for the system to go quiet (`quiet`) before the next phase starts.
+     */
+    const phase = async (entry: Entry, what: string, fn: (sut: SystemUnderTest, report: SystemReport) => Promise<void>, { load = false } = {}) => {
       const { system, report } = entry
       if (!system || report.error) return
       if (exited(system.process)) {
@@ -910,9 +937,17 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       }
       try {
         await fn(system, report)
+        if (load && !exited(system.process) && !(await quiet(system.process.pid!))) {
+          throw new Error(`still busy ${QUIET_TIMEOUT_MS / 1000} s after the load ended (a backlog it cannot work off)`)
+        }
       } catch (err) {
         report.error = `${what}: ${(err as Error).message}`
         options.log(`${report.name}: ${what} FAILED: ${(err as Error).message}`)
+        // Its phases end here; stopped now, whatever it still does cannot weigh on the other system's.
+        const current = entry.system ?? system // the restart phase replaces it
+        report.stopped = await current.stop()
+        report.complaints = current.complaints()
+        entry.stoppedEarly = true
       }
     }
     const loadOptions = (sut: SystemUnderTest, plan: PlannedDevice[], seconds: number, window: number, rate: number | undefined): LoadOptions => ({
@@ -948,7 +983,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             const generator = await connectGenerator(sut, warm)
             await runGenerator(generator, warm)
             await stopChild(generator.child, 5_000)
-          })
+          }, { load: true })
         }
         for (let round = 0; round < options.rounds; round++) {
           for (const entry of round % 2 ? [...order].reverse() : order) {
@@ -956,7 +991,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
               options.log(`${sut.name}: ${fleet} fleet, ${size} devices, round ${round + 1}/${options.rounds}: window ${options.window}, ${options.rate ? `${options.rate}/s offered` : 'closed loop'}, ${options.seconds} s`)
               const load = loadOptions(sut, plan, options.seconds, options.window, options.rate)
               report.loads.push(await runLoad(sut, db, load, options.probes, options, { fleet, counted }))
-            })
+            }, { load: true })
           }
         }
       }
@@ -972,7 +1007,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           options.log(`${sut.name}: paced: ${fleet} fleet, ${size} devices, one message at a time each, ${options.pacedRate}/s in all, ${options.seconds} s`)
           const load = loadOptions(sut, plan, options.seconds, options.window, options.pacedRate)
           report.paced = { ...(await runLoad(sut, db, load, options.probes, options, { fleet, counted })), rate: options.pacedRate }
-        })
+        }, { load: true })
       }
     }
     if (options.overloadSeconds > 0) {
@@ -999,10 +1034,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       })
     }
     // A graceful stop, then the final counts: what survives a normal shutdown.
-    for (const { system, report } of entries) {
+    for (const { system, report, stoppedEarly } of entries) {
       if (!system) continue
-      report.stopped = await system.stop()
-      report.complaints = system.complaints()
+      if (!stoppedEarly) {
+        report.stopped = await system.stop()
+        report.complaints = system.complaints()
+      }
       if (report.overload) report.overload.survived &&= !report.stopped.startsWith('had already exited')
       for (const run of [...report.loads, ...(report.paced ? [report.paced] : []), ...(report.overload ? [report.overload] : [])]) {
         run.storedFinal = await countReadings(system.name, db.url, system.database, run.counted, ...run.range).catch(() => undefined)

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { syscalls } from './bench.ts'
+import { quiet, syscalls } from './bench.ts'
 
 describe("the bench's /proc readings", () => {
   it("counts a process's read and write system calls", () => {
@@ -20,5 +22,22 @@ describe("the bench's /proc readings", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('waits for a process to go quiet, and says when it does not', async () => {
+    // Spins until it reads a line on stdin, then idles (a timer keeps it alive) until killed.
+    const child = spawn(process.execPath, ['-e', "let spin = true; process.stdin.once('data', () => (spin = false)); const go = () => { const end = Date.now() + 50; while (spin && Date.now() < end); if (spin) setImmediate(go) }; go(); setInterval(() => {}, 1000)"], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
+    try {
+      await once(child, 'spawn')
+      expect(await quiet(child.pid!, 1500, 100)).toBe(false)
+      child.stdin!.write('calm\n')
+      expect(await quiet(child.pid!, 20_000, 100)).toBe(true)
+    } finally {
+      child.kill()
+    }
+    await once(child, 'exit')
+    expect(await quiet(child.pid!, 1500, 100)).toBe(true)
   })
 })
