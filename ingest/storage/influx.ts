@@ -78,6 +78,8 @@ const SETTLE_MS = 5 * 60_000
 const SETTLE_CHUNK_MS = 24 * HOUR_MS
 /** A backlog from at most this many devices is rolled up with its batch. */
 const FEW_DEVICES = 20
+/** latest(): how long a newest point with fields missing waits for the write of its device in InfluxDB's hands. */
+const LATEST_WAIT_MS = 2_000
 const AGGREGATE_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', count: 'count', last: 'last' }
 
 interface QueryResult {
@@ -142,6 +144,11 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     writing = run.catch(() => undefined)
     return run
   }
+  /**
+   * The devices of the readings write InfluxDB has in hand (one at a time), and its end: while it
+   * stores them, a point's fields become visible one by one (latest()).
+   */
+  let inHand: { devices: Set<string>; done: Promise<void> } | undefined
 
   async function send(api: WriteApi, lines: string[]): Promise<void> {
     api.writeRecords(lines)
@@ -440,16 +447,27 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         // which refuses it with InfluxDB's own reason.
         const byPolicy = new Map<string, string[]>()
         const stored: SeriesTime[] = []
+        const devices = new Set<string>()
         for (const line of lines) {
           const d = seriesTime(line)
           const target = d ? rawRpOfType(d.type) : rp
-          if (d) stored.push(d)
+          if (d) {
+            stored.push(d)
+            devices.add(d.device)
+          }
           let group = byPolicy.get(target)
           if (!group) byPolicy.set(target, (group = []))
           group.push(line)
         }
+        let written!: () => void
+        inHand = { devices, done: new Promise<void>((resolve) => (written = resolve)) }
         const rejected: WriteResult['rejected'] = []
-        for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
+        try {
+          for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
+        } finally {
+          inHand = undefined
+          written()
+        }
         const refused = new Set(rejected.map((r) => r.line))
         await rollUp(refused.size === 0 ? stored : stored.filter((d) => !refused.has(d.line)))
         return { rejected }
@@ -491,10 +509,13 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
 
       // Some fields are absent at that time: either the reading lacks them, or it was being
       // written (InfluxDB makes a point's fields visible one by one while it stores a write).
-      // So the same point is read again, after the write has had a round trip to finish, and
-      // each field still absent takes its own newest value from strictly older points, which a
-      // reading written meanwhile cannot change. One last() per field: last(*) reports time 0
-      // when it selects several fields.
+      // So the same point is read again, after the write has finished when it is this store's
+      // (bounded: a write retrying through an outage must not hold a reader), else after a round
+      // trip (a write from another node), and each field still absent takes its own newest value
+      // from strictly older points, which a reading written meanwhile cannot change. One last()
+      // per field: last(*) reports time 0 when it selects several fields.
+      const write = inHand
+      if (write?.devices.has(deviceId)) await settledWithin(write.done, LATEST_WAIT_MS)
       const series = kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof newest[tag] === 'string' ? (newest[tag] as string) : '')}`).join('')
       const results = await query(
         [
@@ -684,6 +705,18 @@ function seriesTime(line: string): SeriesTime | undefined {
   } catch {
     return undefined
   }
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    const settle = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    promise.then(settle, settle)
+  })
 }
 
 /** The server's own words: InfluxDB 1.x puts them in {"error": …} and the X-Influxdb-Error header. */
