@@ -75,6 +75,39 @@ describe('intake bound', () => {
     expect(intake.stats()).toEqual({ inFlight: 1, waiting: 0, waits: 3 })
   })
 
+  it('keeps first-come order with hundreds waiting, round after round, skipping those that closed', async () => {
+    const intake = createIntake({ maxInFlight: 1 })
+    const log: string[] = []
+    const streams = Array.from({ length: 300 }, (_, i) => reader(intake, `s${i}`, log))
+    const closed = new Set<number>()
+    for (let round = 0; round < 3; round++) {
+      log.length = 0
+      // One reader takes the only place; all the others then queue, each round in another order.
+      const first = round * 11
+      streams[first]!.write('x')
+      await turn()
+      // More each round, so the queue grows while its head is mid-way.
+      const order = streams
+        .map((_, i) => (first + 1 + i * 7) % streams.length)
+        .filter((i) => i !== first && !(round > 0 && closed.has(i)))
+        .slice(0, [120, 200, 299][round])
+      expect(new Set(order).size).toBe(order.length)
+      for (const i of order) streams[i]!.write('x')
+      await turn()
+      if (round === 0) {
+        for (const i of [order[10]!, order[50]!, order[100]!]) closed.add(i)
+        for (const i of closed) streams[i]!.destroy()
+      }
+      await turn()
+      expect(intake.stats().waiting).toBe(order.filter((i) => !closed.has(i)).length)
+      while (intake.stats().inFlight > 0) {
+        intake.end()
+        await turn()
+      }
+      expect(log).toEqual([first, ...order.filter((i) => !closed.has(i))].map((i) => `s${i}:x`))
+    }
+  })
+
   it('forgets a connection that closes while it waits, and lets everything read once closed', async () => {
     const intake = createIntake({ maxInFlight: 1 })
     const log: string[] = []

@@ -37,31 +37,59 @@ export interface Intake {
   close(): void
 }
 
+/** A held connection, and whether it is in the queue. */
+interface Held {
+  stream: Duplex
+  queued: boolean
+}
+
 export function createIntake(options: { maxInFlight: number }): Intake {
   const max = options.maxInFlight
   let inFlight = 0
   let waits = 0
   let closed = false
-  // A Set iterates in insertion order: the connection that waited longest reads first.
-  const waiting = new Set<Duplex>()
+  // First come first served: the connection that waited longest reads first. A ring of slots
+  // rather than a Set: under load thousands join and leave it every second, and a Set's table,
+  // rebuilt as they churn, was a steady stream of garbage. The ring only grows.
+  let ring: (Held | undefined)[] = new Array(64).fill(undefined)
+  let head = 0
+  /** Slots in use from head, closed connections' included (skipped when their turn comes). */
+  let used = 0
+  let waiting = 0
   let releasing: Duplex | undefined
   let scheduled: NodeJS.Immediate | undefined
 
+  function enqueue(held: Held) {
+    if (used === ring.length) {
+      const bigger: (Held | undefined)[] = new Array(ring.length * 2).fill(undefined)
+      for (let i = 0; i < used; i++) bigger[i] = ring[(head + i) % ring.length]
+      ring = bigger
+      head = 0
+    }
+    ring[(head + used) % ring.length] = held
+    used += 1
+  }
+
   function schedule() {
-    if (scheduled === undefined && waiting.size > 0) scheduled = setImmediate(release)
+    if (scheduled === undefined && waiting > 0) scheduled = setImmediate(release)
   }
 
   function release() {
     scheduled = undefined
-    for (const stream of waiting) {
-      if (inFlight >= max) return
-      waiting.delete(stream)
-      if (stream.destroyed) continue
+    while (used > 0 && inFlight < max) {
+      const held = ring[head]!
+      ring[head] = undefined
+      head = (head + 1) % ring.length
+      used -= 1
+      if (!held.queued) continue // closed while waiting
+      held.queued = false
+      waiting -= 1
+      if (held.stream.destroyed) continue
       // Its reader (aedes) asks for the next chunk; the packets in it are handled synchronously,
       // so inFlight already counts them when this returns.
-      releasing = stream
+      releasing = held.stream
       try {
-        stream.emit('readable')
+        held.stream.emit('readable')
       } finally {
         releasing = undefined
       }
@@ -71,17 +99,26 @@ export function createIntake(options: { maxInFlight: number }): Intake {
   return {
     hold(stream) {
       const read = stream.read
+      const held: Held = { stream, queued: false }
       stream.read = function heldRead(this: Duplex, size?: number) {
         // read(0) only refills the stream's own buffer from the socket, which the bound allows.
-        if (closed || size === 0 || this === releasing || (inFlight < max && waiting.size === 0)) return read.call(this, size)
-        if (!waiting.has(this)) {
-          waiting.add(this)
+        if (closed || size === 0 || this === releasing || (inFlight < max && waiting === 0)) return read.call(this, size)
+        if (!held.queued) {
+          held.queued = true
+          enqueue(held)
+          waiting += 1
           waits += 1
         }
         if (inFlight < max) schedule()
         return null
       }
-      stream.once('close', () => waiting.delete(stream))
+      stream.once('close', () => {
+        // Left in the queue, skipped when its turn comes.
+        if (held.queued) {
+          held.queued = false
+          waiting -= 1
+        }
+      })
     },
     begin() {
       inFlight += 1
@@ -90,12 +127,16 @@ export function createIntake(options: { maxInFlight: number }): Intake {
       inFlight -= 1
       if (inFlight < max) schedule()
     },
-    stats: () => ({ inFlight, waiting: waiting.size, waits }),
+    stats: () => ({ inFlight, waiting, waits }),
     close() {
       closed = true
       if (scheduled !== undefined) clearImmediate(scheduled)
       scheduled = undefined
-      waiting.clear()
+      for (let i = 0; i < used; i++) ring[(head + i) % ring.length]!.queued = false
+      ring.fill(undefined)
+      head = 0
+      used = 0
+      waiting = 0
     },
   }
 }
