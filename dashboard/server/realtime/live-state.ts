@@ -30,6 +30,8 @@ export interface Entry {
   dirty: boolean
   full?: LiveUpdate
   public?: LiveUpdate
+  /** The hub's rooms for this device (live.ts), and the city and type they were made for. */
+  rooms?: { city: string; type: DeviceType; full: string[]; public: string[] }
 }
 
 export function createLiveState() {

@@ -86,6 +86,24 @@ describe('live stream over Socket.IO', () => {
     expect(updates.seen).toHaveLength(2)
   })
 
+  it("sends a device moved to another city to that city's room from its next reading on, and no longer to the old one", async () => {
+    const pisa = await open({ auth: { token } })
+    const lucca = await open({ auth: { token } })
+    const toPisa = recorder(pisa, 'update', (m: UpdateMessage) => m.updates)
+    const toLucca = recorder(lucca, 'update', (m: UpdateMessage) => m.updates)
+    expect((await ask(pisa, 'subscribe', { city: 'pisa' })).ok).toBe(true)
+    expect((await ask(lucca, 'subscribe', { city: 'lucca' })).ok).toBe(true)
+    const device = { id: 'aq-moving', type: 'air-quality' as const }
+    const now = Date.now()
+    t.feed.accepted({ ...device, city: 'pisa' }, [{ time: now, values: { pm25: 1 } }], now)
+    expect(await toPisa.next()).toEqual([{ ...device, city: 'pisa', time: now, values: { pm25: 1 } }])
+    t.feed.accepted({ ...device, city: 'lucca' }, [{ time: now + 1, values: { pm25: 2 } }], now + 1)
+    expect(await toLucca.next()).toEqual([{ ...device, city: 'lucca', time: now + 1, values: { pm25: 2 } }])
+    // One more tick in Pisa, for another device: the moved one is not in it.
+    t.feed.accepted({ id: 'aq-pisa-still', type: 'air-quality', city: 'pisa' }, [{ time: now, values: { pm25: 3 } }], now)
+    expect((await toPisa.next()).map((u) => u.id)).toEqual(['aq-pisa-still'])
+  })
+
   it('answers subscribe with a snapshot of the room, keeping the newest reading and not an older late one', async () => {
     const now = Date.now()
     t.feed.accepted(FIRENZE_WX, [{ time: now, values: { temperature: 21.5 } }], now)

@@ -97,6 +97,12 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     }
   }
 
+  /** A device's rooms, made again only when its city or type changes (not per tick). */
+  function roomsOfEntry(e: Entry): { full: string[]; public: string[] } {
+    if (e.rooms?.city !== e.city || e.rooms.type !== e.type) e.rooms = { city: e.city, type: e.type, ...roomsOf(e) }
+    return e.rooms
+  }
+
   /** Rooms nobody listens to on this node cost nothing. */
   const listened = (server: RealtimeServer, room: string) => server.of('/').adapter.rooms.has(room)
 
@@ -113,24 +119,24 @@ export function createLiveHub(options: LiveHubOptions = {}) {
       if (list) list.push(item)
       else map.set(room, [item])
     }
+    // With thousands of devices changing every tick, only the rooms someone listens to are
+    // filled, and views are made only for those: the rest costs a lookup per room.
     for (const e of changed) {
-      const targets = roomsOf(e)
+      const targets = roomsOfEntry(e)
       if (e.readingChanged && e.time !== undefined) {
-        for (const room of targets.full) add(updates, room, fullView(e))
-        for (const room of targets.public) add(updates, room, publicView(e))
+        for (const room of targets.full) if (listened(server, room)) add(updates, room, fullView(e))
+        for (const room of targets.public) if (listened(server, room)) add(updates, room, publicView(e))
       }
-      if (e.statusChanged) for (const room of targets.full) add(statuses, room, e)
+      if (e.statusChanged) for (const room of targets.full) if (listened(server, room)) add(statuses, room, e)
       e.readingChanged = false
       e.statusChanged = false
     }
     // Status of a tick before its update, as browsers expect.
     for (const [room, entries] of statuses) {
-      if (!listened(server, room)) continue
       stats.statusSent += 1
       server.local.to(room).except(LAGGING_ROOM).emit('status', { room, items: entries.map(statusView) })
     }
     for (const [room, list] of updates) {
-      if (!listened(server, room)) continue
       const n = (seq.get(room) ?? 0) + 1
       seq.set(room, n)
       stats.updatesSent += 1
