@@ -310,8 +310,15 @@ export function historyEntry(h: number, stations: readonly { device: Device; val
   }
 }
 
+/** The same for every station: one object, not one per station and computation. */
+const PUBLIC_UNITS: Record<string, string> = Object.freeze(Object.fromEntries(PUBLIC_FIELDS.map((f) => [f, KINDS[TYPE].fields[f]!.unit])))
+
 export function publicStation(s: StationState): PublicStation {
-  const kind = KINDS[TYPE]
+  const values: Record<string, number> = {}
+  for (const f of PUBLIC_FIELDS) {
+    const v = s.latest.values[f]
+    if (typeof v === 'number') values[f] = round1(v)
+  }
   return {
     id: s.device.id,
     name: s.device.name,
@@ -325,8 +332,8 @@ export function publicStation(s: StationState): PublicStation {
     hour: s.assessment.pollutants.map((p) => ({ pollutant: p.pollutant, value: p.value, count: p.count, required: p.required, level: p.level })),
     latest: {
       time: s.latest.time === null ? null : iso(s.latest.time),
-      values: Object.fromEntries(PUBLIC_FIELDS.filter((f) => typeof s.latest.values[f] === 'number').map((f) => [f, round1(s.latest.values[f]!)])),
+      values,
     },
-    units: Object.fromEntries(PUBLIC_FIELDS.map((f) => [f, kind.fields[f]!.unit])),
+    units: PUBLIC_UNITS,
   }
 }
