@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { KINDS, type DeviceType } from '../devices/kinds.ts'
 import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
-import { StorageUnavailableError, type DeadLetter, type Latest, type Storage } from '../ingest/storage/contract.ts'
+import { StorageUnavailableError, type DeadLetter, type LastReading, type Latest, type Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
 import { freePort } from '../testkit/child-server.ts'
@@ -239,6 +239,32 @@ function contract(name: string, create: () => Promise<Harness>): void {
       expect(await store.lastReadings('air-quality', BASE + 2 * MINUTE)).toEqual([])
       expect(await store.lastReadings('traffic-counter', 0)).toEqual([])
       await expect(store.lastReadings('reactor" OR 1=1', 0)).rejects.toThrow(RangeError)
+    })
+
+    it('answers lastReadings with whole readings while readings are being written', async () => {
+      // As in the latest() test: every reading carries every field, so every row must be whole.
+      const fields = KINDS['air-quality'].fieldNames
+      const reading = (i: number) => Object.fromEntries(fields.map((f, k) => [f, i * 10 + k]))
+      const batch = (i: number) => Array.from({ length: 400 }, (_, k) => aq(`aq-${k}`, BASE + i * 1000, reading(i)))
+      let writing = true
+      const readers = Array.from({ length: 2 }, async () => {
+        const seen: LastReading[][] = []
+        while (writing) {
+          seen.push(await store.lastReadings('air-quality', BASE - 1))
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        return seen
+      })
+      for (let i = 0; i < 40; i++) {
+        await writeAll(batch(i))
+        await new Promise((resolve) => setImmediate(resolve)) // the readers' turn, where writing never yields (embedded)
+      }
+      writing = false
+      const rows = (await Promise.all(readers)).flat(2)
+      expect(rows.length).toBeGreaterThan(0)
+      const partial = rows.filter((r) => !isDeepStrictEqual(r.values, reading((r.time - BASE) / 1000)))
+      expect(partial.slice(0, 3)).toEqual([])
+      expect((await store.lastReadings('air-quality', BASE - 1)).filter((r) => r.time === BASE + 39_000)).toHaveLength(400)
     })
 
     it('treats the lanes of a traffic counter as one device', async () => {

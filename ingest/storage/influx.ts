@@ -149,6 +149,8 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
    * stores them, a point's fields become visible one by one (latest()).
    */
   let inHand: { devices: Set<string>; done: Promise<void> } | undefined
+  /** For each lastReadings() query out, the device sets of the writes InfluxDB had in hand meanwhile. */
+  const watchers = new Set<Set<string>[]>()
 
   async function send(api: WriteApi, lines: string[]): Promise<void> {
     api.writeRecords(lines)
@@ -461,6 +463,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         }
         let written!: () => void
         inHand = { devices, done: new Promise<void>((resolve) => (written = resolve)) }
+        for (const watcher of watchers) watcher.push(devices)
         const rejected: WriteResult['rejected'] = []
         try {
           for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
@@ -537,17 +540,44 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
 
     async lastReadings(type, since) {
       const kind = kindOf(type)
+      const from = `FROM ${rawPolicy(type)}.${ident(type)}`
       // One statement: the newest row of each device (LIMIT applies per GROUP BY series). Not
       // last(*), which reports time 0 in some versions when it selects several fields.
-      const result = await query(
-        `SELECT * FROM ${rawPolicy(type)}.${ident(type)} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`,
-      )
+      // The writes InfluxDB has in hand while the query is out: a write can begin and end within it.
+      const overlapping: Set<string>[] = inHand ? [inHand.devices] : []
+      watchers.add(overlapping)
+      let result: QueryResult[]
+      try {
+        result = await query(`SELECT * ${from} WHERE time > ${timeLiteral(since)} GROUP BY "device" ORDER BY time DESC LIMIT 1`)
+      } finally {
+        watchers.delete(overlapping)
+      }
       const out: LastReading[] = []
+      const unsure: { reading: LastReading; point: string }[] = []
       for (const row of rows(result[0])) {
         if (typeof row.device !== 'string' || typeof row.time !== 'number') continue
         const values: Record<string, number> = {}
         for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
-        out.push({ deviceId: row.device, time: row.time, values })
+        const reading = { deviceId: row.device, time: row.time, values }
+        out.push(reading)
+        // Fields missing from a point of a write InfluxDB had in hand may be on their way (see
+        // latest()): that point, its series and time, is read again once the write is done.
+        if (Object.keys(values).length < kind.fieldNames.length && overlapping.some((devices) => devices.has(row.device as string))) {
+          const series = kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof row[tag] === 'string' ? (row[tag] as string) : '')}`).join('')
+          unsure.push({ reading, point: `SELECT * ${from} WHERE "device" = ${str(row.device)} AND time = ${timeLiteral(row.time)}${series}` })
+        }
+      }
+      const write = inHand
+      if (unsure.length > 0 && write) await settledWithin(write.done, LATEST_WAIT_MS)
+      // A few hundred statements per request.
+      for (let i = 0; i < unsure.length; i += 200) {
+        const chunk = unsure.slice(i, i + 200)
+        const results = await query(chunk.map((u) => u.point).join('; '))
+        chunk.forEach(({ reading }, k) => {
+          for (const row of rows(results.find((r) => r.statement_id === k))) {
+            for (const field of kind.fieldNames) if (typeof row[field] === 'number') reading.values[field] = row[field] as number
+          }
+        })
       }
       return out
     },
