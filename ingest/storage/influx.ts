@@ -1,7 +1,7 @@
 import { HttpError, InfluxDB, RequestTimedOutError, type Transport, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkFieldsQuery, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
-import { FAMILIES, KINDS, type DeviceType, type Family } from '../../devices/kinds.ts'
+import { FAMILIES, KINDS, type DeviceType, type Family, type Kind } from '../../devices/kinds.ts'
 import { decodeLine } from '../../devices/line-protocol.ts'
 import {
   DAY_MS,
@@ -144,13 +144,10 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     writing = run.catch(() => undefined)
     return run
   }
-  /**
-   * The devices of the readings write InfluxDB has in hand (one at a time), and its end: while it
-   * stores them, a point's fields become visible one by one (latest()).
-   */
-  let inHand: { devices: Set<string>; done: Promise<void> } | undefined
-  /** For each lastReadings() query out, the device sets of the writes InfluxDB had in hand meanwhile. */
-  const watchers = new Set<Set<string>[]>()
+  /** The readings write InfluxDB has in hand (one at a time). */
+  let inHand: WriteInHand | undefined
+  /** For each lastReadings() query out, the writes InfluxDB had in hand meanwhile. */
+  const watchers = new Set<WriteInHand[]>()
 
   async function send(api: WriteApi, lines: string[]): Promise<void> {
     api.writeRecords(lines)
@@ -449,21 +446,18 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         // which refuses it with InfluxDB's own reason.
         const byPolicy = new Map<string, string[]>()
         const stored: SeriesTime[] = []
-        const devices = new Set<string>()
         for (const line of lines) {
           const d = seriesTime(line)
           const target = d ? rawRpOfType(d.type) : rp
-          if (d) {
-            stored.push(d)
-            devices.add(d.device)
-          }
+          if (d) stored.push(d)
           let group = byPolicy.get(target)
           if (!group) byPolicy.set(target, (group = []))
           group.push(line)
         }
         let written!: () => void
-        inHand = { devices, done: new Promise<void>((resolve) => (written = resolve)) }
-        for (const watcher of watchers) watcher.push(devices)
+        const write: WriteInHand = { stored, done: new Promise<void>((resolve) => (written = resolve)) }
+        inHand = write
+        for (const watcher of watchers) watcher.push(write)
         const rejected: WriteResult['rejected'] = []
         try {
           for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
@@ -502,11 +496,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       const newest = rows((await query(`SELECT * ${from} ORDER BY time DESC LIMIT 1`))[0])[0]
       if (!newest) return null
       const newestTime = newest.time as number
-      const values: Record<string, number> = {}
-      const fieldsOf = (row: Record<string, unknown>) => {
-        for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
-      }
-      fieldsOf(newest)
+      const values = takeFields(kind, newest, {})
       const missing = kind.fieldNames.filter((f) => values[f] === undefined)
       if (missing.length === 0) return { time: newestTime, values }
 
@@ -518,15 +508,14 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       // from strictly older points, which a reading written meanwhile cannot change. One last()
       // per field: last(*) reports time 0 when it selects several fields.
       const write = inHand
-      if (write?.devices.has(deviceId)) await settledWithin(write.done, LATEST_WAIT_MS)
-      const series = kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof newest[tag] === 'string' ? (newest[tag] as string) : '')}`).join('')
+      if (write && holds(write, deviceId)) await settledWithin(write.done, LATEST_WAIT_MS)
       const results = await query(
         [
-          `SELECT * ${from}${series} AND time = ${timeLiteral(newestTime)}`,
+          `SELECT * ${from}${seriesOf(kind, newest)} AND time = ${timeLiteral(newestTime)}`,
           ...missing.map((f) => `SELECT last(${ident(f)}) ${from} AND time < ${timeLiteral(newestTime)}`),
         ].join('; '),
       )
-      for (const row of rows(results.find((r) => r.statement_id === 0))) fieldsOf(row)
+      for (const row of rows(results.find((r) => r.statement_id === 0))) takeFields(kind, row, values)
       let time = Object.keys(values).length > 0 ? newestTime : -Infinity
       missing.forEach((field, i) => {
         if (values[field] !== undefined) return
@@ -544,7 +533,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       // One statement: the newest row of each device (LIMIT applies per GROUP BY series). Not
       // last(*), which reports time 0 in some versions when it selects several fields.
       // The writes InfluxDB has in hand while the query is out: a write can begin and end within it.
-      const overlapping: Set<string>[] = inHand ? [inHand.devices] : []
+      const overlapping: WriteInHand[] = inHand ? [inHand] : []
       watchers.add(overlapping)
       let result: QueryResult[]
       try {
@@ -556,15 +545,12 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       const unsure: { reading: LastReading; point: string }[] = []
       for (const row of rows(result[0])) {
         if (typeof row.device !== 'string' || typeof row.time !== 'number') continue
-        const values: Record<string, number> = {}
-        for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
-        const reading = { deviceId: row.device, time: row.time, values }
+        const reading = { deviceId: row.device, time: row.time, values: takeFields(kind, row, {}) }
         out.push(reading)
         // Fields missing from a point of a write InfluxDB had in hand may be on their way (see
         // latest()): that point, its series and time, is read again once the write is done.
-        if (Object.keys(values).length < kind.fieldNames.length && overlapping.some((devices) => devices.has(row.device as string))) {
-          const series = kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof row[tag] === 'string' ? (row[tag] as string) : '')}`).join('')
-          unsure.push({ reading, point: `SELECT * ${from} WHERE "device" = ${str(row.device)} AND time = ${timeLiteral(row.time)}${series}` })
+        if (Object.keys(reading.values).length < kind.fieldNames.length && overlapping.some((write) => holds(write, reading.deviceId))) {
+          unsure.push({ reading, point: `SELECT * ${from} WHERE "device" = ${str(row.device)}${seriesOf(kind, row)} AND time = ${timeLiteral(row.time)}` })
         }
       }
       const write = inHand
@@ -574,9 +560,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         const chunk = unsure.slice(i, i + 200)
         const results = await query(chunk.map((u) => u.point).join('; '))
         chunk.forEach(({ reading }, k) => {
-          for (const row of rows(results.find((r) => r.statement_id === k))) {
-            for (const field of kind.fieldNames) if (typeof row[field] === 'number') reading.values[field] = row[field] as number
-          }
+          for (const row of rows(results.find((r) => r.statement_id === k))) takeFields(kind, row, reading.values)
         })
       }
       return out
@@ -735,6 +719,30 @@ function seriesTime(line: string): SeriesTime | undefined {
   } catch {
     return undefined
   }
+}
+
+/** A readings write InfluxDB has in hand: while it stores it, a point's fields become visible one by one. */
+interface WriteInHand {
+  stored: readonly SeriesTime[]
+  /** Its devices, listed when a reader first asks (latest(), lastReadings()), not on the ingest path. */
+  devices?: Set<string>
+  done: Promise<void>
+}
+
+function holds(write: WriteInHand, deviceId: string): boolean {
+  write.devices ??= new Set(write.stored.map((d) => d.device))
+  return write.devices.has(deviceId)
+}
+
+/** A row's numeric fields of its kind, added to `values`. */
+function takeFields(kind: Kind, row: Record<string, unknown>, values: Record<string, number>): Record<string, number> {
+  for (const field of kind.fieldNames) if (typeof row[field] === 'number') values[field] = row[field] as number
+  return values
+}
+
+/** The conditions naming a row's series beyond its device: its kind's tags as the row has them. */
+function seriesOf(kind: Kind, row: Record<string, unknown>): string {
+  return kind.tagNames.map((tag) => ` AND ${ident(tag)} = ${str(typeof row[tag] === 'string' ? (row[tag] as string) : '')}`).join('')
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first. */

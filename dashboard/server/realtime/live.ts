@@ -103,9 +103,6 @@ export function createLiveHub(options: LiveHubOptions = {}) {
     return e.rooms
   }
 
-  /** Rooms nobody listens to on this node cost nothing. */
-  const listened = (server: RealtimeServer, room: string) => server.of('/').adapter.rooms.has(room)
-
   function tick(): void {
     const server = io
     const changed = state.takeDirty()
@@ -119,15 +116,16 @@ export function createLiveHub(options: LiveHubOptions = {}) {
       if (list) list.push(item)
       else map.set(room, [item])
     }
-    // With thousands of devices changing every tick, only the rooms someone listens to are
-    // filled, and views are made only for those: the rest costs a lookup per room.
+    // With thousands of devices changing every tick, only the rooms someone listens to on this
+    // node are filled, and views are made only for those: the rest costs a lookup per room.
+    const listened = server.of('/').adapter.rooms
     for (const e of changed) {
       const targets = roomsOfEntry(e)
       if (e.readingChanged && e.time !== undefined) {
-        for (const room of targets.full) if (listened(server, room)) add(updates, room, fullView(e))
-        for (const room of targets.public) if (listened(server, room)) add(updates, room, publicView(e))
+        for (const room of targets.full) if (listened.has(room)) add(updates, room, fullView(e))
+        for (const room of targets.public) if (listened.has(room)) add(updates, room, publicView(e))
       }
-      if (e.statusChanged) for (const room of targets.full) if (listened(server, room)) add(statuses, room, e)
+      if (e.statusChanged) for (const room of targets.full) if (listened.has(room)) add(statuses, room, e)
       e.readingChanged = false
       e.statusChanged = false
     }
