@@ -179,9 +179,9 @@ export async function quiet(pid: number, timeoutMs = QUIET_TIMEOUT_MS, stepMs = 
 }
 
 /** User + system CPU seconds of a process, all its threads. */
-export function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number, thread?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
     // Fields after "(comm)": state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
@@ -510,6 +510,11 @@ export interface CpuSplit {
   ingest: number
   /** piazza_feed_listener_seconds_total by listener. */
   listeners: Record<string, number>
+  /** The main thread's CPU, from /proc (the rest of `process` is V8's helper threads, libuv's pool and workers). */
+  mainThread: number
+  /** Main-thread garbage-collection pauses (nodejs_gc_duration_seconds_sum): young generation (kind minor) and the rest (major, incremental, weakcb). */
+  gcYoung: number
+  gcOld: number
 }
 
 /** Publish-to-PUBACK and publish-to-stored times of the latency probes, ms. */
@@ -750,7 +755,14 @@ async function scrapeSplit(system: SystemUnderTest): Promise<CpuSplit | undefine
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
     const listeners: Record<string, number> = {}
     for (const m of text.matchAll(/^piazza_feed_listener_seconds_total\{listener="([^"]+)"\} (\S+)$/gm)) listeners[m[1]!] = Number(m[2])
-    return { process: value('process_cpu_seconds_total'), ingest: value('piazza_ingest_seconds_total'), listeners }
+    let gcYoung = 0
+    let gcOld = 0
+    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="([^"]+)"\} (\S+)$/gm)) {
+      if (m[1] === 'minor') gcYoung += Number(m[2])
+      else gcOld += Number(m[2])
+    }
+    const pid = system.process.pid!
+    return { process: value('process_cpu_seconds_total'), ingest: value('piazza_ingest_seconds_total'), listeners, mainThread: cpuSeconds(pid, pid), gcYoung, gcOld }
   } catch {
     return undefined
   }
@@ -760,7 +772,14 @@ function splitDelta(before: CpuSplit | undefined, after: CpuSplit | undefined): 
   if (!before || !after) return undefined
   const listeners: Record<string, number> = {}
   for (const [name, s] of Object.entries(after.listeners)) listeners[name] = s - (before.listeners[name] ?? 0)
-  return { process: after.process - before.process, ingest: after.ingest - before.ingest, listeners }
+  return {
+    process: after.process - before.process,
+    ingest: after.ingest - before.ingest,
+    listeners,
+    mainThread: after.mainThread - before.mainThread,
+    gcYoung: after.gcYoung - before.gcYoung,
+    gcOld: after.gcOld - before.gcOld,
+  }
 }
 
 async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: number }, load: LoadOptions, probes: number, options: BenchOptions, fleet: { fleet: FleetName; counted: RunFigure['counted'] }): Promise<RunFigure> {
@@ -1104,6 +1123,9 @@ function summary(loads: RunFigure[]) {
     splitProcess: perReading((r) => r.split?.process),
     splitIngest: perReading((r) => r.split?.ingest),
     splitListeners: perReading((r) => (r.split ? sum(Object.values(r.split.listeners)) : undefined)),
+    splitMainThread: perReading((r) => r.split?.mainThread),
+    splitGcYoung: perReading((r) => r.split?.gcYoung),
+    splitGcOld: perReading((r) => r.split?.gcOld),
     listeners: Object.fromEntries(
       [...new Set(loads.flatMap((r) => Object.keys(r.split?.listeners ?? {})))].sort().map((name) => [name, perReading((r) => r.split?.listeners[name] ?? 0)]),
     ) as Record<string, number | undefined>,
@@ -1240,6 +1262,20 @@ export function formatReport(report: BenchReport): string {
       'broker+rest = process CPU (all threads) minus those: aedes, sockets, the shipper\'s writes to InfluxDB, fsync, GC, and the other',
       'work on timers (pushes, alert ticks: per second, not per reading, so it weighs more at low rates). influxd from /proc.',
       '1 % of a core per 1,000 readings/s = 10 µs of CPU per reading.',
+      '',
+    )
+    // The same CPU by thread, with the collector's share: what grows with the fleet when no component does.
+    const threads: string[][] = [['Piazza CPU per 1,000 readings/s by thread, % of a core', 'total', 'main thread', 'GC young', 'GC old', 'other threads']]
+    for (const r of rows) {
+      const p = r.piazza
+      const others = p.splitProcess === undefined || p.splitMainThread === undefined ? undefined : p.splitProcess - p.splitMainThread
+      threads.push([r.label, fmt(pctPer1000(p.splitProcess), 2), fmt(pctPer1000(p.splitMainThread), 2), fmt(pctPer1000(p.splitGcYoung), 2), fmt(pctPer1000(p.splitGcOld), 2), fmt(pctPer1000(others), 2)])
+    }
+    out.push(...table(threads))
+    out.push(
+      'Main thread and other threads from /proc/PID/task; GC young and GC old are the main thread\'s pauses for garbage collection (part of',
+      'its figure; from /metrics, nodejs_gc_duration_seconds): young-generation collections, and the steps of old-generation ones it runs.',
+      'Other threads: V8\'s helpers (parallel scavenging, concurrent marking and sweeping), libuv\'s pool (the log\'s writes and fsync), workers.',
       '',
     )
   }

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { quiet, syscalls } from './bench.ts'
+import { cpuSeconds, quiet, syscalls } from './bench.ts'
 
 describe("the bench's /proc readings", () => {
   it("counts a process's read and write system calls", () => {
@@ -21,6 +21,25 @@ describe("the bench's /proc readings", () => {
       expect(syscalls(-1)).toEqual({ reads: Number.NaN, writes: Number.NaN })
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("tells a process's main thread from its other threads", async () => {
+    // The main thread idles (a timer) while a worker thread spins.
+    const child = spawn(process.execPath, ['-e', "new (require('node:worker_threads').Worker)('for (;;);', { eval: true }); setInterval(() => {}, 1000)"], { stdio: 'ignore' })
+    try {
+      await once(child, 'spawn')
+      const pid = child.pid!
+      // Until the worker has used some CPU, however busy the machine.
+      for (let i = 0; i < 200 && !(cpuSeconds(pid) >= 0.5); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      const all = cpuSeconds(pid)
+      const main = cpuSeconds(pid, pid)
+      expect(all).toBeGreaterThanOrEqual(0.5)
+      // The main thread started Node and the worker, then slept: far less than the whole.
+      expect(main).toBeLessThan(all / 2)
+      expect(cpuSeconds(pid, -1)).toBeNaN()
+    } finally {
+      child.kill()
     }
   })
 
