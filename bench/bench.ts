@@ -214,13 +214,25 @@ function rssMb(pid: number): number {
   }
 }
 
+/** Piazza's /metrics, read once: a sample by name, and a family's samples by the value of one label. */
+export async function readMetrics(httpPort: number) {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  return {
+    value: (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN),
+    byLabel(name: string, label: string): Record<string, number> {
+      const samples: Record<string, number> = {}
+      for (const m of text.matchAll(new RegExp(`^${name}\\{${label}="([^"]+)"\\} (\\S+)$`, 'gm'))) samples[m[1]!] = Number(m[2])
+      return samples
+    },
+  }
+}
+
 /** The process's JS heap, MB, from prom-client's default metrics on /metrics; undefined where there are none. */
 async function heapFigures(httpPort: number | undefined): Promise<{ used: number; total: number } | undefined> {
   if (!httpPort) return undefined
   try {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
-    const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20
-    const heap = { used: mb('nodejs_heap_size_used_bytes'), total: mb('nodejs_heap_size_total_bytes') }
+    const metrics = await readMetrics(httpPort)
+    const heap = { used: metrics.value('nodejs_heap_size_used_bytes') / 2 ** 20, total: metrics.value('nodejs_heap_size_total_bytes') / 2 ** 20 }
     return Number.isFinite(heap.used) && Number.isFinite(heap.total) ? heap : undefined
   } catch {
     return undefined
@@ -741,28 +753,21 @@ async function runProbes(system: SystemUnderTest, influxUrl: string, count: numb
   return probes
 }
 
-/**
- * One load run: connect, publish (with latency probes alongside, if asked), then wait until the
- * stored count reaches what was published or stops moving. CPU is read at 'go' and at the poll
- * where the count last changed.
- */
 /** Reads the CPU split from Piazza's /metrics (PIAZZA_TIMING); undefined for the baseline or when unreachable. */
 async function scrapeSplit(system: SystemUnderTest): Promise<CpuSplit | undefined> {
   if (!system.httpPort) return undefined
   try {
-    const res = await fetch(`http://127.0.0.1:${system.httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) })
-    const text = await res.text()
-    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
-    const listeners: Record<string, number> = {}
-    for (const m of text.matchAll(/^piazza_feed_listener_seconds_total\{listener="([^"]+)"\} (\S+)$/gm)) listeners[m[1]!] = Number(m[2])
-    let gcYoung = 0
-    let gcOld = 0
-    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="([^"]+)"\} (\S+)$/gm)) {
-      if (m[1] === 'minor') gcYoung += Number(m[2])
-      else gcOld += Number(m[2])
-    }
+    const metrics = await readMetrics(system.httpPort)
+    const { minor = 0, ...older } = metrics.byLabel('nodejs_gc_duration_seconds_sum', 'kind')
     const pid = system.process.pid!
-    return { process: value('process_cpu_seconds_total'), ingest: value('piazza_ingest_seconds_total'), listeners, mainThread: cpuSeconds(pid, pid), gcYoung, gcOld }
+    return {
+      process: metrics.value('process_cpu_seconds_total'),
+      ingest: metrics.value('piazza_ingest_seconds_total'),
+      listeners: metrics.byLabel('piazza_feed_listener_seconds_total', 'listener'),
+      mainThread: cpuSeconds(pid, pid),
+      gcYoung: minor,
+      gcOld: sum(Object.values(older)),
+    }
   } catch {
     return undefined
   }
@@ -782,6 +787,11 @@ function splitDelta(before: CpuSplit | undefined, after: CpuSplit | undefined): 
   }
 }
 
+/**
+ * One load run: connect, publish (with latency probes alongside, if asked), then wait until the
+ * stored count reaches what was published or stops moving. CPU is read at 'go' and at the poll
+ * where the count last changed.
+ */
 async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: number }, load: LoadOptions, probes: number, options: BenchOptions, fleet: { fleet: FleetName; counted: RunFigure['counted'] }): Promise<RunFigure> {
   const generator = await connectGenerator(system, load)
   if (generator.connectFailed) options.log(`${system.name}: ${generator.connectFailed} load connections failed, e.g. ${generator.errorSamples[0]}`)

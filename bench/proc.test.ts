@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { cpuSeconds, quiet, syscalls } from './bench.ts'
+import { cpuSeconds, quiet, readMetrics, syscalls } from './bench.ts'
 
 describe("the bench's /proc readings", () => {
   it("counts a process's read and write system calls", () => {
@@ -40,6 +43,25 @@ describe("the bench's /proc readings", () => {
       expect(cpuSeconds(pid, -1)).toBeNaN()
     } finally {
       child.kill()
+    }
+  })
+
+  it("reads samples from a /metrics page, by name and by a label's value", async () => {
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+    const listener = new Counter({ name: 'piazza_feed_listener_seconds_total', help: 'test', labelNames: ['listener'], registers: [registry] })
+    listener.inc({ listener: 'live' }, 2)
+    listener.inc({ listener: 'alerts' }, 0.5)
+    const server = createServer((_req, res) => void registry.metrics().then((text) => res.end(text)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const metrics = await readMetrics((server.address() as AddressInfo).port)
+      expect(metrics.value('process_cpu_seconds_total')).toBeGreaterThan(0)
+      expect(metrics.value('no_such_metric')).toBeNaN()
+      expect(metrics.byLabel('piazza_feed_listener_seconds_total', 'listener')).toEqual({ live: 2, alerts: 0.5 })
+      expect(metrics.byLabel('piazza_feed_listener_seconds_total', 'kind')).toEqual({})
+    } finally {
+      server.close()
     }
   })
 
