@@ -75,6 +75,32 @@ describe('intake bound', () => {
     expect(intake.stats()).toEqual({ inFlight: 1, waiting: 0, waits: 3 })
   })
 
+  it('does not queue a connection that asks to read with nothing buffered; it queues when its data comes', async () => {
+    const intake = createIntake({ maxInFlight: 1 })
+    const log: string[] = []
+    const [a, b, c] = [reader(intake, 'a', log), reader(intake, 'b', log), reader(intake, 'c', log)]
+    a.write('1')
+    await turn()
+    b.write('2')
+    await turn()
+    expect(intake.stats()).toEqual({ inFlight: 1, waiting: 1, waits: 1 })
+
+    // As aedes does after every batch: asks for more while the bound is reached and nothing came yet.
+    expect(c.read()).toBeNull()
+    expect(intake.stats()).toEqual({ inFlight: 1, waiting: 1, waits: 1 })
+
+    // Its data comes: now it waits, behind b, whose data came first.
+    c.write('3')
+    await turn()
+    expect(intake.stats()).toEqual({ inFlight: 1, waiting: 2, waits: 2 })
+    for (let i = 0; i < 3; i++) {
+      intake.end()
+      await turn()
+    }
+    expect(log).toEqual(['a:1', 'b:2', 'c:3'])
+    expect(intake.stats()).toEqual({ inFlight: 0, waiting: 0, waits: 2 })
+  })
+
   it('keeps first-come order with hundreds waiting, round after round, skipping those that closed', async () => {
     const intake = createIntake({ maxInFlight: 1 })
     const log: string[] = []
@@ -170,7 +196,7 @@ describe('intake bound over TCP', () => {
     await Promise.all(acked)
     expect(t.telemetry).toHaveLength(18)
     expect(new Set(t.telemetry.map((m) => `${m.device.id} ${JSON.parse(m.payload).pm25}`)).size).toBe(18)
-    // Connections that asked to read while others waited are let through (with nothing left to read).
+    // Nothing is left waiting: a connection that asks to read with nothing buffered does not queue.
     await vi.waitFor(() => expect(t.broker.stats().intake).toMatchObject({ inFlight: 0, waiting: 0 }))
     expect(t.broker.stats().intake.waits).toBeGreaterThanOrEqual(stats.waiting)
     await Promise.all(clients.map((c) => c.endAsync()))

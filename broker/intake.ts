@@ -23,7 +23,7 @@ export interface IntakeStats {
   inFlight: number
   /** Connections waiting for their turn to read. */
   waiting: number
-  /** Times a connection had to wait, since start. */
+  /** Times a connection with bytes to read had to wait, since start. */
   waits: number
 }
 
@@ -103,8 +103,11 @@ export function createIntake(options: { maxInFlight: number }): Intake {
       const read = stream.read
       const held: Held = { stream, queued: false }
       stream.read = function heldRead(this: Duplex, size?: number) {
-        // read(0) only refills the stream's own buffer from the socket, which the bound allows.
-        if (closed || size === 0 || this === releasing || (inFlight < max && waiting === 0)) return read.call(this, size)
+        // read(0) only refills the stream's own buffer from the socket, which the bound allows. So
+        // does a read with nothing buffered (aedes asks after every batch): it answers null and
+        // arms 'readable' for when data comes, and the connection queues then, behind those whose
+        // data came first, instead of holding a place it would waste on an empty read.
+        if (closed || size === 0 || this === releasing || (inFlight < max && waiting === 0) || this.readableLength === 0) return read.call(this, size)
         if (!held.queued) {
           held.queued = true
           enqueue(held)

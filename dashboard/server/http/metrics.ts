@@ -137,7 +137,7 @@ export function createMetrics(sources: MetricsSources) {
   if (brokerIntake) {
     gauge('piazza_mqtt_messages_in_flight', 'Telemetry messages read from devices and not yet recorded in the write-ahead log.', () => brokerIntake().inFlight)
     gauge('piazza_mqtt_connections_waiting', 'Device connections waiting for their turn to read, the messages in flight being at MQTT_MAX_IN_FLIGHT.', () => brokerIntake().waiting)
-    mirror('piazza_mqtt_intake_waits_total', 'Times a device connection had to wait for its turn to read.', () => brokerIntake().waits)
+    mirror('piazza_mqtt_intake_waits_total', 'Times a device connection with bytes to read had to wait for its turn.', () => brokerIntake().waits)
   }
   if (sources.connectedDevices) gauge('piazza_mqtt_connected_devices', 'Devices logged in to the MQTT broker.', sources.connectedDevices)
   gauge('piazza_socket_clients', 'Browsers connected to the live stream.', sources.socketClients)
