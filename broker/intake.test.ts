@@ -23,6 +23,16 @@ function reader(intake: Intake, name: string, log: string[]) {
   return stream
 }
 
+/** A bound of one message, which reader a's first byte takes; readers b and c have read nothing yet. */
+async function boundTakenByA() {
+  const intake = createIntake({ maxInFlight: 1 })
+  const log: string[] = []
+  const [a, b, c] = [reader(intake, 'a', log), reader(intake, 'b', log), reader(intake, 'c', log)]
+  a.write('1')
+  await turn()
+  return { intake, log, b, c }
+}
+
 describe('intake bound', () => {
   it('reads straight through below the bound', async () => {
     const intake = createIntake({ maxInFlight: 10 })
@@ -76,11 +86,7 @@ describe('intake bound', () => {
   })
 
   it('does not queue a connection that asks to read with nothing buffered; it queues when its data comes', async () => {
-    const intake = createIntake({ maxInFlight: 1 })
-    const log: string[] = []
-    const [a, b, c] = [reader(intake, 'a', log), reader(intake, 'b', log), reader(intake, 'c', log)]
-    a.write('1')
-    await turn()
+    const { intake, log, b, c } = await boundTakenByA()
     b.write('2')
     await turn()
     expect(intake.stats()).toEqual({ inFlight: 1, waiting: 1, waits: 1 })
@@ -135,11 +141,7 @@ describe('intake bound', () => {
   })
 
   it('forgets a connection that closes while it waits, and lets everything read once closed', async () => {
-    const intake = createIntake({ maxInFlight: 1 })
-    const log: string[] = []
-    const [a, b, c] = [reader(intake, 'a', log), reader(intake, 'b', log), reader(intake, 'c', log)]
-    a.write('1')
-    await turn()
+    const { intake, log, b, c } = await boundTakenByA()
     b.write('2')
     c.write('3')
     await turn()
