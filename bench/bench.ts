@@ -214,15 +214,29 @@ function rssMb(pid: number): number {
   }
 }
 
-/** Piazza's /metrics, read once: a sample by name, and a family's samples by the value of one label. */
-export async function readMetrics(httpPort: number) {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+/**
+ * Piazza's /metrics at `baseUrl` (http://host:port), read once: a sample by its name and labels as
+ * the page writes them (`piazza_mqtt_refused_total{reason="over-quota"}`; NaN when absent), and a
+ * family's samples by the value of one label.
+ */
+export async function readMetrics(baseUrl: string) {
+  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  const samples = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
   return {
-    value: (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN),
+    value: (sample: string) => samples.get(sample) ?? NaN,
     byLabel(name: string, label: string): Record<string, number> {
-      const samples: Record<string, number> = {}
-      for (const m of text.matchAll(new RegExp(`^${name}\\{${label}="([^"]+)"\\} (\\S+)$`, 'gm'))) samples[m[1]!] = Number(m[2])
-      return samples
+      const prefix = `${name}{${label}="`
+      const out: Record<string, number> = {}
+      for (const [key, value] of samples) {
+        const labelValue = key.startsWith(prefix) && key.endsWith('"}') ? key.slice(prefix.length, -2) : undefined
+        if (labelValue !== undefined && !labelValue.includes('"')) out[labelValue] = value
+      }
+      return out
     },
   }
 }
@@ -231,7 +245,7 @@ export async function readMetrics(httpPort: number) {
 async function heapFigures(httpPort: number | undefined): Promise<{ used: number; total: number } | undefined> {
   if (!httpPort) return undefined
   try {
-    const metrics = await readMetrics(httpPort)
+    const metrics = await readMetrics(`http://127.0.0.1:${httpPort}`)
     const heap = { used: metrics.value('nodejs_heap_size_used_bytes') / 2 ** 20, total: metrics.value('nodejs_heap_size_total_bytes') / 2 ** 20 }
     return Number.isFinite(heap.used) && Number.isFinite(heap.total) ? heap : undefined
   } catch {
@@ -757,7 +771,7 @@ async function runProbes(system: SystemUnderTest, influxUrl: string, count: numb
 async function scrapeSplit(system: SystemUnderTest): Promise<CpuSplit | undefined> {
   if (!system.httpPort) return undefined
   try {
-    const metrics = await readMetrics(system.httpPort)
+    const metrics = await readMetrics(`http://127.0.0.1:${system.httpPort}`)
     const { minor = 0, ...older } = metrics.byLabel('nodejs_gc_duration_seconds_sum', 'kind')
     const pid = system.process.pid!
     return {

@@ -16,6 +16,7 @@ import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { deviceClient, startHonestFleet, type HonestFleet } from './faults-fleet.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
+import { cpuSeconds, readMetrics } from './bench.ts'
 
 /**
  * The fault report (`npm run faults`): `piazza start` in a child process with a real InfluxDB,
@@ -156,17 +157,11 @@ async function register(dataDir: string, devices: { id: string; interval: number
   return secrets
 }
 
-async function metrics(p: Piazza): Promise<Map<string, number>> {
-  const text = await (await fetch(`${p.http}/metrics`)).text()
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('piazza_')) continue
-    const i = line.lastIndexOf(' ')
-    out.set(line.slice(0, i), Number(line.slice(i + 1)))
-  }
-  return out
-}
-const refused = (m: Map<string, number>, reason: string) => m.get(`piazza_mqtt_refused_total{reason="${reason}"}`) ?? 0
+const metrics = (p: Piazza) => readMetrics(p.http)
+type Metrics = Awaited<ReturnType<typeof readMetrics>>
+/** A counter's sample, 0 while it has none yet. */
+const count = (m: Metrics, sample: string) => m.value(sample) || 0
+const refused = (m: Metrics, reason: string) => count(m, `piazza_mqtt_refused_total{reason="${reason}"}`)
 
 // ---------------------------------------------------------------------------------------------
 // Raw clients
@@ -252,12 +247,6 @@ function latencyVerdict(before: number[], during: number[], after: number[]) {
     pass,
     text: `p50 ${ms(median(before))} / ${ms(median(during))} / ${ms(median(after))}, p99 ${ms(percentile(before, 99))} / ${ms(d99)} / ${ms(percentile(after, 99))} (before / during / after; during ÷ before+after p99 ×${ratio.toFixed(2)}; ${during.length} PUBACKs during)`,
   }
-}
-
-/** CPU seconds (user + system) of a process so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,8 +402,8 @@ async function loginCases(a: Piazza, fleet: HonestFleet, secret: (id: string) =>
   const after = (await fleet.measure(5000)).latencies
   const v = latencyVerdict(before, during, after)
   record('1 honest PUBACKs under 1,000 bad logins', 'honest PUBACK p99 during ÷ before+after < 2', `${v.text}; the fleet thread's event-loop delay p99 ${ms(lag)} during`, v.pass)
-  const failures = (m1.get('piazza_login_failures_total{protocol="mqtt"}') ?? 0) - (m0.get('piazza_login_failures_total{protocol="mqtt"}') ?? 0)
-  const throttled = (m1.get('piazza_login_throttled_total{protocol="mqtt",cause="throttled"}') ?? 0) - (m0.get('piazza_login_throttled_total{protocol="mqtt",cause="throttled"}') ?? 0)
+  const failures = count(m1, 'piazza_login_failures_total{protocol="mqtt"}') - count(m0, 'piazza_login_failures_total{protocol="mqtt"}')
+  const throttled = count(m1, 'piazza_login_throttled_total{protocol="mqtt",cause="throttled"}') - count(m0, 'piazza_login_throttled_total{protocol="mqtt",cause="throttled"}')
   const answers = [...codes].map(([rc, n]) => `rc ${rc}: ${n}`).join(', ')
   record(
     '1 bad logins refused and counted',
@@ -499,7 +488,7 @@ async function deviceCases(a: Piazza, fleet: HonestFleet, secret: (id: string) =
   for (;;) {
     stored = { array: await deadLetterBytes(influxd.url, database, 'faults-garbage-array'), single: await deadLetterBytes(influxd.url, database, 'faults-garbage-single') }
     const m = await metrics(a)
-    if ((m.get('piazza_wal_backlog_bytes') ?? 1) === 0 && stored.single.count > 0) break
+    if (m.value('piazza_wal_backlog_bytes') === 0 && stored.single.count > 0) break
     if (Date.now() > deadline) break
     await sleep(500)
   }
@@ -813,7 +802,7 @@ async function shutdownCase(influxd: Influxd) {
     while (!over && Date.now() < deadline) {
       for (let i = 0; i < 10; i++) client.publish('devices/faults-c/telemetry', batch(), { qos: 1 })
       await sleep(300)
-      over = (await metrics(c)).get('piazza_wal_over_budget') === 1
+      over = (await metrics(c)).value('piazza_wal_over_budget') === 1
     }
     // Let a few write attempts time out.
     await sleep(3500)

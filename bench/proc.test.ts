@@ -55,7 +55,7 @@ describe("the bench's /proc readings", () => {
     const server = createServer((_req, res) => void registry.metrics().then((text) => res.end(text)))
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {
-      const metrics = await readMetrics((server.address() as AddressInfo).port)
+      const metrics = await readMetrics(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
       expect(metrics.value('process_cpu_seconds_total')).toBeGreaterThan(0)
       expect(metrics.value('no_such_metric')).toBeNaN()
       expect(metrics.byLabel('piazza_feed_listener_seconds_total', 'listener')).toEqual({ live: 2, alerts: 0.5 })
