@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import memory from 'aedes-persistence'
 
 /**
@@ -8,6 +9,15 @@ import memory from 'aedes-persistence'
  * Yet for each QoS 1 publish the default matched the topic against that empty store and queued to
  * nobody: two async calls per message. While nothing was ever stored, both answer at once; once a
  * subscription is stored (were sessions ever kept), everything goes to the default as before.
+ *
+ * The same holds at every login: aedes reads the client's offline queue through a pipeline, even
+ * for a clean session. The default's queue stream (Readable.from over a copy of the queue) ends
+ * only after a few turns of its async iterator, so in a burst of logins the whole pipeline outlived
+ * the young generation: 10,000 logins left 92 MB of it in the old generation, garbage that V8 gives
+ * back only when its memory reducer runs, up to a minute or two later (sampled heap profile, 4 KB
+ * interval, the bench's 10,000 idle connections). While nothing can have been queued (no
+ * subscription stored, no session kept), the queue is a plain stream that ends as it is first
+ * read: the same 10,000 logins then leave 12 MB.
  */
 export function createPersistence() {
   // The package is CommonJS exporting the function itself, which its types declare as an ES default export.
@@ -17,10 +27,14 @@ export function createPersistence() {
     addSubscriptions(...args: unknown[]): unknown
     subscriptionsByTopic(topic: string, cb?: (err: Error | null, subs: unknown[]) => void): unknown
     outgoingEnqueueCombi(subs: unknown[], packet: unknown, cb?: (err?: Error | null) => void): unknown
+    outgoingEnqueue(...args: unknown[]): unknown
+    outgoingStream(client: unknown): Readable
   }
   const addSubscriptions = target.addSubscriptions.bind(persistence)
   const subscriptionsByTopic = target.subscriptionsByTopic.bind(persistence)
   const outgoingEnqueueCombi = target.outgoingEnqueueCombi.bind(persistence)
+  const outgoingEnqueue = target.outgoingEnqueue.bind(persistence)
+  const outgoingStream = target.outgoingStream.bind(persistence)
   const NONE: readonly unknown[] = Object.freeze([])
   const noSubscriptions = Promise.resolve(NONE)
   const nothingQueued = Promise.resolve()
@@ -32,5 +46,15 @@ export function createPersistence() {
   }
   target.subscriptionsByTopic = (topic, cb) => (stored || cb ? subscriptionsByTopic(topic, cb) : noSubscriptions)
   target.outgoingEnqueueCombi = (subs, packet, cb) => (subs.length === 0 && !cb ? nothingQueued : outgoingEnqueueCombi(subs, packet, cb))
+  // aedes queues for a kept session's own client too (Client.publish), without any subscription.
+  target.outgoingEnqueue = (...args) => {
+    stored = true
+    return outgoingEnqueue(...args)
+  }
+  target.outgoingStream = (client) => (stored ? outgoingStream(client) : new Readable({ objectMode: true, read: endAtOnce }))
   return persistence
+}
+
+function endAtOnce(this: Readable) {
+  this.push(null)
 }
