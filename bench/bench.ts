@@ -255,12 +255,12 @@ async function heapFigures(httpPort: number | undefined): Promise<{ used: number
 
 /**
  * RSS once the process has given back what its last burst took. Right after 10,000 logins V8
- * holds the burst's garbage (some 100 MB: the logins' connection objects, aedes's per-connection
- * queue pipeline) and an enlarged young generation, and returns them only when its memory reducer
- * runs. The reducer waits until it judges allocation low, which its estimate, diluted by the
- * burst's figures, says only 25-100 s after allocation has stopped (measured with
- * --trace-gc-verbose: "high alloc" at three or more 8 s checks of an idle process), and then runs
- * two or three collections 0.5-8 s apart. RSS is flat all the while, so "stopped moving" alone
+ * holds the burst's garbage (some 40 MB; 150 MB before the broker's persistence stopped aedes's
+ * per-login queue pipeline from outliving the young generation) and an enlarged young generation,
+ * and returns them only when its memory reducer runs. The reducer waits until it judges
+ * allocation low, which its estimate, diluted by the burst's figures, says only 25-100 s after
+ * allocation has stopped (measured with --trace-gc-verbose: "high alloc" at three or more 8 s
+ * checks of an idle process), and then runs two or three collections 0.5-8 s apart. RSS is flat all the while, so "stopped moving" alone
  * measured the burst, not the idle process (439 MB once, 275-350 MB otherwise, with the same code).
  *
  * So, where the process shows its JS heap: at least 40 s, RSS within 3 MB over the last 10 s, and
@@ -535,7 +535,7 @@ export interface MemoryFigure {
   connections: number
   failed: number
   rssAtRestMb: number
-  /** After every idle device's first login, closed again and settled: Piazza's scrypt threadpool memory shows here. */
+  /** After every idle device's first login, closed again and settled: the login path's one-off costs (JIT, heap growth) show here. */
   rssAfterFirstLoginsMb: number
   rssWithIdleMb: number
   /** The highest RSS from the idle connections' opening (all at once) until the process settled with them. */
