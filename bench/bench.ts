@@ -241,11 +241,14 @@ export async function readMetrics(baseUrl: string) {
   }
 }
 
+/** The base URL of a system's HTTP side on this machine. */
+const localBase = (httpPort: number) => `http://127.0.0.1:${httpPort}`
+
 /** The process's JS heap, MB, from prom-client's default metrics on /metrics; undefined where there are none. */
 async function heapFigures(httpPort: number | undefined): Promise<{ used: number; total: number } | undefined> {
   if (!httpPort) return undefined
   try {
-    const metrics = await readMetrics(`http://127.0.0.1:${httpPort}`)
+    const metrics = await readMetrics(localBase(httpPort))
     const heap = { used: metrics.value('nodejs_heap_size_used_bytes') / 2 ** 20, total: metrics.value('nodejs_heap_size_total_bytes') / 2 ** 20 }
     return Number.isFinite(heap.used) && Number.isFinite(heap.total) ? heap : undefined
   } catch {
@@ -260,8 +263,9 @@ async function heapFigures(httpPort: number | undefined): Promise<{ used: number
  * and returns them only when its memory reducer runs. The reducer waits until it judges
  * allocation low, which its estimate, diluted by the burst's figures, says only 25-100 s after
  * allocation has stopped (measured with --trace-gc-verbose: "high alloc" at three or more 8 s
- * checks of an idle process), and then runs two or three collections 0.5-8 s apart. RSS is flat all the while, so "stopped moving" alone
- * measured the burst, not the idle process (439 MB once, 275-350 MB otherwise, with the same code).
+ * checks of an idle process), and then runs two or three collections 0.5-8 s apart. RSS is flat
+ * all the while, so "stopped moving" alone measured the burst, not the idle process (439 MB once,
+ * 275-350 MB otherwise, with the same code).
  *
  * So, where the process shows its JS heap: at least 40 s, RSS within 3 MB over the last 10 s, and
  * the heap compacted (committed within 10 % + 8 MB of what is in use, which the reducer's
@@ -277,11 +281,12 @@ async function settledMemory(pid: number, httpPort: number | undefined): Promise
     const recent = samples.slice(-10)
     const flat = recent.length === 10 && Math.max(...recent) - Math.min(...recent) < 3
     const elapsed = Date.now() - started
-    if (flat && elapsed >= 40_000) {
+    const calm = flat && elapsed >= 40_000
+    if (calm || elapsed > limitMs) {
       const heap = await heapFigures(httpPort)
-      if (!heap || heapCompacted(heap)) return { rssMb: samples.at(-1)!, heap, seconds: elapsed / 1000, settled: true }
+      const settled = calm && (!heap || heapCompacted(heap))
+      if (settled || elapsed > limitMs) return { rssMb: samples.at(-1)!, heap, seconds: elapsed / 1000, settled }
     }
-    if (elapsed > limitMs) return { rssMb: samples.at(-1)!, heap: await heapFigures(httpPort), seconds: elapsed / 1000, settled: false }
     await sleep(1000)
   }
 }
@@ -798,7 +803,7 @@ async function runProbes(system: SystemUnderTest, influxUrl: string, count: numb
 async function scrapeSplit(system: SystemUnderTest): Promise<CpuSplit | undefined> {
   if (!system.httpPort) return undefined
   try {
-    const metrics = await readMetrics(`http://127.0.0.1:${system.httpPort}`)
+    const metrics = await readMetrics(localBase(system.httpPort))
     const { minor = 0, ...older } = metrics.byLabel('nodejs_gc_duration_seconds_sum', 'kind')
     const pid = system.process.pid!
     return {
@@ -1227,7 +1232,7 @@ export function formatReport(report: BenchReport): string {
     }
     out.push(...table(t), '')
     for (const m of [pm, bm]) {
-      if (m?.unsettled?.length) out.push(`${m === pm ? 'Piazza' : 'baseline'}: measured at the settling limit, V8 still holding a burst's memory: ${m.unsettled.join('; ')}.`, '')
+      if (m?.unsettled.length) out.push(`${m === pm ? 'Piazza' : 'baseline'}: measured at the settling limit, V8 still holding a burst's memory: ${m.unsettled.join('; ')}.`, '')
     }
     const r = piazzaReport?.restart
     if (r) {
@@ -1371,7 +1376,7 @@ export function formatReport(report: BenchReport): string {
     const m = piazzaReport?.memory
     const mb = m ? m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024 : undefined
     const how = o.idle >= IDLE_TARGET.connections ? 'measured' : `projected from ${o.idle}`
-    targets.push([`${IDLE_TARGET.connections.toLocaleString('en-US')} idle device connections ≤ ${IDLE_TARGET.mb} MB RSS`, mb === undefined ? 'n/a' : `${fmt(mb)} MB (${how}: ${fmt(m!.rssAfterFirstLoginsMb)} MB + ${fmt(m!.perConnectionKb, 1)} KB each${m!.unsettled?.length ? '; not settled' : ''})`, check(mb === undefined ? undefined : mb <= IDLE_TARGET.mb)])
+    targets.push([`${IDLE_TARGET.connections.toLocaleString('en-US')} idle device connections ≤ ${IDLE_TARGET.mb} MB RSS`, mb === undefined ? 'n/a' : `${fmt(mb)} MB (${how}: ${fmt(m!.rssAfterFirstLoginsMb)} MB + ${fmt(m!.perConnectionKb, 1)} KB each${m!.unsettled.length ? '; not settled' : ''})`, check(mb === undefined ? undefined : mb <= IDLE_TARGET.mb)])
   }
   {
     const r = piazzaReport?.restart
