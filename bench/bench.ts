@@ -1203,6 +1203,16 @@ const pctPer1000 = (secondsPerReading: number | undefined) => (secondsPerReading
 /** The issue's idle-memory target. */
 const IDLE_TARGET = { connections: 10_000, mb: 400 }
 
+/**
+ * RSS with the target's idle connections: measured when the bench opened that many, else
+ * projected from the per-connection figure; none when that figure is not positive (with few
+ * connections RSS can move more by itself than they cost, which projected a negative total).
+ */
+function idleTargetMb(m: MemoryFigure, idle: number): number | undefined {
+  const projected = m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024
+  return idle >= IDLE_TARGET.connections || m.perConnectionKb > 0 ? projected : undefined
+}
+
 export function formatReport(report: BenchReport): string {
   const piazzaReport = report.systems.find((s) => s.name === 'piazza')
   const baselineReport = report.systems.find((s) => s.name === 'baseline')
@@ -1214,7 +1224,6 @@ export function formatReport(report: BenchReport): string {
   {
     const pm = piazzaReport?.memory
     const bm = baselineReport?.memory
-    const projected = (m: MemoryFigure | undefined) => (m ? m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024 : undefined)
     type Row = [string, (m: MemoryFigure) => number, number]
     const rows: Row[] = [
       ['RSS at rest, MB', (m) => m.rssAtRestMb, 0],
@@ -1222,7 +1231,7 @@ export function formatReport(report: BenchReport): string {
       [`RSS with ${o.idle} idle connections, MB`, (m) => m.rssWithIdleMb, 0],
       [`  at most from their opening (all at once) until settled, MB`, (m) => m.rssPeakConnectingMb, 0],
       ['  per idle connection (over the first logins), KB', (m) => m.perConnectionKb, 1],
-      [`  ${IDLE_TARGET.connections.toLocaleString('en-US')} idle connections, MB${o.idle >= IDLE_TARGET.connections ? '' : ' (projected)'}`, (m) => projected(m)!, 0],
+      [`  ${IDLE_TARGET.connections.toLocaleString('en-US')} idle connections, MB${o.idle >= IDLE_TARGET.connections ? '' : ' (projected)'}`, (m) => idleTargetMb(m, o.idle) ?? NaN, 0],
     ]
     const t: string[][] = [['memory (lower is better)', 'Piazza', 'baseline', 'Piazza/baseline']]
     for (const [label, f, digits] of rows) {
@@ -1374,9 +1383,9 @@ export function formatReport(report: BenchReport): string {
   }
   {
     const m = piazzaReport?.memory
-    const mb = m ? m.rssAfterFirstLoginsMb + (m.perConnectionKb * IDLE_TARGET.connections) / 1024 : undefined
+    const mb = m && idleTargetMb(m, o.idle)
     const how = o.idle >= IDLE_TARGET.connections ? 'measured' : `projected from ${o.idle}`
-    targets.push([`${IDLE_TARGET.connections.toLocaleString('en-US')} idle device connections ≤ ${IDLE_TARGET.mb} MB RSS`, mb === undefined ? 'n/a' : `${fmt(mb)} MB (${how}: ${fmt(m!.rssAfterFirstLoginsMb)} MB + ${fmt(m!.perConnectionKb, 1)} KB each${m!.unsettled.length ? '; not settled' : ''})`, check(mb === undefined ? undefined : mb <= IDLE_TARGET.mb)])
+    targets.push([`${IDLE_TARGET.connections.toLocaleString('en-US')} idle device connections ≤ ${IDLE_TARGET.mb} MB RSS`, mb === undefined ? (m ? `n/a (${fmt(m.perConnectionKb, 1)} KB per connection over ${o.idle}: too few to project)` : 'n/a') : `${fmt(mb)} MB (${how}: ${fmt(m!.rssAfterFirstLoginsMb)} MB + ${fmt(m!.perConnectionKb, 1)} KB each${m!.unsettled.length ? '; not settled' : ''})`, check(mb === undefined ? undefined : mb <= IDLE_TARGET.mb)])
   }
   {
     const r = piazzaReport?.restart

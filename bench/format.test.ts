@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatReport, type BenchReport, type RunFigure } from './bench.ts'
+import { formatReport, type BenchReport, type MemoryFigure, type RunFigure } from './bench.ts'
 
 /** The report's text, from a made-up run: what a reader of `npm run bench` gets. */
 
@@ -52,5 +52,20 @@ describe('bench report', () => {
     expect(text).toMatch(/^paced air-quality, 10,000 devices\s+0\.50\s+0\.40\s+0\.06\s+0\.01\s+0\.10$/m)
     // The targets are the closed-loop rounds' alone.
     expect(text).toMatch(/within ±20 % from 50 to 10,000 devices, air-quality\s+50: 0\.5 %, 10000: 0\.5 %\s+PASS/)
+  })
+
+  it('projects the idle-memory target from a positive per-connection figure only, and says so when there is none', () => {
+    const memory = (perConnectionKb: number): MemoryFigure => ({ connections: 100, failed: 0, rssAtRestMb: 144, rssAfterFirstLoginsMb: 160, rssWithIdleMb: 160 + (perConnectionKb * 100) / 1024, rssPeakConnectingMb: 170, unsettled: [], perConnectionKb })
+    const report = (m: MemoryFigure): BenchReport => ({
+      machine: 'test',
+      options: { systems: ['piazza'], seconds: 5, rounds: 1, warmupSeconds: 2, fleets: ['air-quality'], sizes: [50], profile: false, window: 20, idle: 100, probes: 0, pacedRate: 0, overloadSeconds: 0, overloadRate: 0, overloadWindow: 500 },
+      systems: [{ name: 'piazza', loads: [], memory: m, stopped: 'cleanly', complaints: [] }],
+    })
+    // 160 MB + 10,000 × 10.24 KB = 260 MB.
+    expect(formatReport(report(memory(10.24)))).toMatch(/idle device connections ≤ 400 MB RSS\s+260 MB \(projected from 100: 160 MB \+ 10\.2 KB each\)\s+PASS/)
+    // RSS fell while 100 connected (a measured -43.6 KB each projected -266 MB, and passed).
+    const text = formatReport(report(memory(-43.6)))
+    expect(text).toMatch(/idle device connections ≤ 400 MB RSS\s+n\/a \(-43\.6 KB per connection over 100: too few to project\)\s+NOT MEASURED/)
+    expect(text).toMatch(/^ {2}10,000 idle connections, MB \(projected\)\s+n\/a/m)
   })
 })
