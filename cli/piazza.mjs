@@ -12,7 +12,11 @@
 // 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was faster still
 // (10-30 % more readings/s in an A/B of two runs), but a larger young generation stayed committed
 // after bursts: in full bench runs 10,000 idle connections took 485 MB with 64 MB and 444 MB with
-// 48, against 291-313 MB with 32, and the platform allows itself 400.
+// 48, against 291-313 MB with 32, and the platform allows itself 400. Measured again once the
+// bench waited for V8 to give a burst back (README, twelfth session): idle, 64 MB settles at
+// 291-292 MB like 32, but in two full runs against two with 32 the CPU per reading moved only
+// within the runs' noise, while every peak rose by about 50-70 MB (10,000 devices connecting at
+// once: 415-423 MB against 356-357). So 32 it stays.
 // V8 reads the flag only at start, hence the shebang (the `piazza` command, systemd's ExecStart,
 // `npm start` and `npm run demo` all go through it); `node cli/piazza.mjs` runs with V8's default.
 import { existsSync, readdirSync, statSync } from 'node:fs'
