@@ -1240,8 +1240,8 @@ export function formatReport(report: BenchReport): string {
       t.push([label, fmt(p, digits), fmt(b, digits), ratio(p, b)])
     }
     out.push(...table(t), '')
-    for (const m of [pm, bm]) {
-      if (m?.unsettled.length) out.push(`${m === pm ? 'Piazza' : 'baseline'}: measured at the settling limit, V8 still holding a burst's memory: ${m.unsettled.join('; ')}.`, '')
+    for (const [name, m] of [['Piazza', pm], ['baseline', bm]] as const) {
+      if (m?.unsettled.length) out.push(`${name}: measured at the settling limit, V8 still holding a burst's memory: ${m.unsettled.join('; ')}.`, '')
     }
     const r = piazzaReport?.restart
     if (r) {
