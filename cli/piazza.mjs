@@ -17,6 +17,10 @@
 // 291-292 MB like 32, but in two full runs against two with 32 the CPU per reading moved only
 // within the runs' noise, while every peak rose by about 50-70 MB (10,000 devices connecting at
 // once: 415-423 MB against 356-357). So 32 it stays.
+// The old generation keeps V8's own growing factor. Fixing it at 2 (--heap-growing-percent=100)
+// took away one cause of run-to-run swings (README, thirteenth session), but in a full run it
+// cost more at 10,000 devices, and at idle it lets promoted garbage build up to twice the live
+// heap before collecting it (projected past 400 MB with 10,000 idle connections).
 // V8 reads the flag only at start, hence the shebang (the `piazza` command, systemd's ExecStart,
 // `npm start` and `npm run demo` all go through it); `node cli/piazza.mjs` runs with V8's default.
 import { existsSync, readdirSync, statSync } from 'node:fs'
