@@ -410,9 +410,8 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
   const earlier: string[] = [] // complaints of the processes before a restart
   const launch = async (): Promise<SystemUnderTest> => {
     const child = track(
-      // As the `piazza` command runs: with its shebang's Node flags (and, to profile, --cpu-prof,
-      // which NODE_OPTIONS does not take).
-      spawn(process.execPath, [...shebangFlags(PIAZZA_CLI), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), PIAZZA_CLI, 'start'], {
+      // To profile, --cpu-prof, which NODE_OPTIONS does not take.
+      spawn(process.execPath, piazzaStartArgs(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -914,7 +913,15 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
 }
 
 /** The Node flags of a script's `#!/usr/bin/env -S node …` line. */
-export function shebangFlags(script: string): string[] {
+/**
+ * The arguments for `node` to run `piazza start` as the command runs itself: with its shebang's
+ * Node flags (the collector as in production), then any extra ones (later flags win).
+ */
+export function piazzaStartArgs(extraNodeFlags: string[] = []): string[] {
+  return [...shebangFlags(PIAZZA_CLI), ...extraNodeFlags, PIAZZA_CLI, 'start']
+}
+
+function shebangFlags(script: string): string[] {
   const first = readFileSync(script, 'utf8').split('\n', 1)[0]!
   const match = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(first)
   if (!match) throw new Error(`${script} does not start with a '#!/usr/bin/env node' line`)

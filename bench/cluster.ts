@@ -14,7 +14,7 @@ import { freePort } from '../testkit/child-server.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import { createDatabase, startPostgres, type Postgres } from '../testkit/postgres.ts'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
-import { BENCH_QUOTAS, cpuSeconds, machineBusySeconds, nextMessage, shebangFlags, stopChild } from './bench.ts'
+import { BENCH_QUOTAS, cpuSeconds, machineBusySeconds, nextMessage, piazzaStartArgs, stopChild } from './bench.ts'
 import { benchFleet } from './fleet.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
 
@@ -73,7 +73,6 @@ export interface ClusterBenchResult {
 }
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
-const PIAZZA_CLI = join(ROOT, 'cli/piazza.mjs')
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx')
 const START_TIMEOUT_MS = 60_000
@@ -136,8 +135,7 @@ interface Node {
 async function startNode(env: Record<string, string>, dataDir: string): Promise<Node> {
   const ports: Ports = { host: '127.0.0.1', mqttPort: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
   const child = track(
-    // With the Node flags the `piazza` command's shebang gives it: the collector as in production.
-    spawn(process.execPath, [...shebangFlags(PIAZZA_CLI), PIAZZA_CLI, 'start'], {
+    spawn(process.execPath, piazzaStartArgs(), {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {

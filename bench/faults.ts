@@ -16,7 +16,7 @@ import { createRegistry, openRegistryDatabase } from '../devices/registry.ts'
 import { loadOrCreateSecretKey } from '../devices/secret-key.ts'
 import { deviceClient, startHonestFleet, type HonestFleet } from './faults-fleet.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
-import { cpuSeconds, readMetrics, rssMb, shebangFlags } from './bench.ts'
+import { cpuSeconds, piazzaStartArgs, readMetrics, rssMb } from './bench.ts'
 
 /**
  * The fault report (`npm run faults`): `piazza start` in a child process with a real InfluxDB,
@@ -92,8 +92,7 @@ interface Piazza {
 const BASE_ENV = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])))
 
 async function startPiazza(dataDir: string, env: Record<string, string>): Promise<Piazza> {
-  // With the Node flags the `piazza` command's shebang gives it: the collector as in production.
-  const child = spawn(process.execPath, [...shebangFlags(CLI), CLI, 'start'], {
+  const child = spawn(process.execPath, piazzaStartArgs(), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...BASE_ENV, DATA_DIR: dataDir, BIND_HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'warn', ADMIN_PASSWORD, ...env },

@@ -6,8 +6,8 @@
 //
 // Why the young generation is twice V8's default (32 MB semi-spaces instead of 16): every message
 // in flight (thousands at a time under load, up to the broker's intake bound) holds a few
-// short-lived objects until its PUBACK. With the default, scavenges came often enough to find many of them still alive and
-// promote them to the old generation, whose collection is costly. Measured with `npm run bench`
+// short-lived objects until its PUBACK. With the default, scavenges came often enough to find
+// many of them still alive and promote them to the old generation, whose collection is costly. Measured with `npm run bench`
 // (air-quality, 1,000 devices, two runs in a row): 16 MB 40,000 readings/s at 23 µs of CPU each,
 // 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was faster still
 // (10-30 % more readings/s in an A/B of two runs), but a larger young generation stayed committed
