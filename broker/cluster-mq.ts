@@ -1,12 +1,15 @@
 import { Redis } from 'ioredis'
 import mqemitter, { type MQEmitter, type Message } from 'mqemitter'
 import mqemitterRedis from 'mqemitter-redis'
+import { createLoginOrder } from './login-order.ts'
 
 /**
  * aedes's message bus for a broker that is one node of several: mqemitter-redis, so a message
  * for a device (its `errors` topic, later commands) reaches it on whichever node it is connected
  * to, and aedes's own `$SYS/…/new/clients` announcement makes a device that logs in on node B
- * close its older connection on node A (one live session per client id cluster-wide).
+ * close its older connection on node A (one live session per client id cluster-wide). aedes acts
+ * on every such announcement; this emitter holds back the ones for a login older than this node's
+ * own, so two logins at once on two nodes leave the newer one, not none (broker/login-order.ts).
  *
  * What devices send (telemetry, status) stays on this node's in-process emitter: ingest and the
  * feed carry readings between nodes already, and a Redis hop per reading would make the MQTT path
@@ -34,6 +37,12 @@ export interface ClusterMq extends MQEmitter {
 
 /** Topics devices publish: delivered on this node only. */
 const FROM_DEVICE = /^devices\/[^/]+\/(telemetry|status)$/
+/** aedes's announcements of a login and of a client gone, `$SYS/<node>/…/clients`. */
+const LOGIN = /^\$SYS\/[^/]+\/new\/clients$/
+const LOGOUT = /^\$SYS\/[^/]+\/disconnect\/clients$/
+const LOGINS = '$SYS/+/new/clients'
+
+type Listener = (message: Message, done: () => void) => void
 
 export function createClusterMq(options: ClusterMqOptions): ClusterMq {
   const emitterOptions = { concurrency: options.concurrency, matchEmptyLevels: true } // as aedes's default [MQTT-4.7.1-3]
@@ -44,6 +53,18 @@ export function createClusterMq(options: ClusterMqOptions): ClusterMq {
   // INFO then fails on the connection now in subscriber mode, which drops the subscription.
   const subConn = new Redis(options.url, { maxRetriesPerRequest: null, enableReadyCheck: false })
   const shared = mqemitterRedis({ ...emitterOptions, pubConn, subConn })
+  const logins = createLoginOrder()
+  /** aedes's listeners for logins, as given → as subscribed (held back when older than ours). */
+  const loginListeners = new Map<Listener, Listener>()
+  const forLogins = (topic: string, listener: Listener): Listener => {
+    if (topic !== LOGINS) return listener
+    let wrapped = loginListeners.get(listener)
+    if (!wrapped) {
+      wrapped = (message, done) => (logins.heard(message.topic, String(message.payload)) ? listener(message, done) : done())
+      loginListeners.set(listener, wrapped)
+    }
+    return wrapped
+  }
   let dropped = 0
   let down = false
   let closing = false
@@ -60,6 +81,7 @@ export function createClusterMq(options: ClusterMqOptions): ClusterMq {
       if (pubConn.status === 'ready' && subConn.status === 'ready') down = false
     })
   }
+  subConn.on('ready', () => logins.resubscribed())
 
   const mq = {
     get current() {
@@ -68,24 +90,31 @@ export function createClusterMq(options: ClusterMqOptions): ClusterMq {
     get concurrent() {
       return local.concurrent + shared.concurrent
     },
-    on(topic: string, listener: (message: Message, done: () => void) => void, callback?: () => void) {
-      local.on(topic, listener, callback)
-      shared.on(topic, listener)
+    on(topic: string, listener: Listener, callback?: () => void) {
+      local.on(topic, forLogins(topic, listener), callback)
+      shared.on(topic, forLogins(topic, listener))
       return mq
     },
-    removeListener(topic: string, listener: (message: Message, done: () => void) => void, callback?: () => void) {
-      local.removeListener(topic, listener, callback)
-      shared.removeListener(topic, listener)
+    removeListener(topic: string, listener: Listener, callback?: () => void) {
+      const wrapped = forLogins(topic, listener)
+      if (topic === LOGINS) loginListeners.delete(listener)
+      local.removeListener(topic, wrapped, callback)
+      shared.removeListener(topic, wrapped)
     },
     emit(message: Message, callback?: (error?: Error) => void) {
-      if (FROM_DEVICE.test(message.topic)) return local.emit(message, callback)
+      const { topic } = message
+      if (FROM_DEVICE.test(topic)) return local.emit(message, callback)
+      if (LOGOUT.test(topic)) logins.left(String(message.payload))
       if (pubConn.status !== 'ready') {
         dropped += 1
         return callback?.()
       }
+      const login = LOGIN.test(topic) ? String(message.payload) : undefined
+      if (login !== undefined) logins.announced(topic, login)
       shared.emit(message, (err) => {
         if (!err) return
         dropped += 1
+        if (login !== undefined) logins.notAnnounced(topic, login)
         trouble(err)
       })
       callback?.()

@@ -66,4 +66,18 @@ describe('brokers of a cluster, over one Redis', () => {
     await publish(second, `devices/${device.id}/telemetry`, '{"pm25":2}', { qos: 1 })
     expect(second.connected).toBe(true)
   })
+
+  it('leaves exactly one live connection, not none, when a device logs in on both nodes at once', async () => {
+    const device = await a.addDevice('aq-cluster-at-once')
+    // A login closed before its CONNACK rejects: that one lost.
+    const attempt = (node: TestBroker) => node.deviceConnect(device).then((client) => client, () => undefined)
+    const clients = await Promise.all([attempt(a), attempt(b)])
+    const holds = () => [a, b].filter((node) => node.broker.isConnected(device.id))
+    await vi.waitFor(() => expect(clients.filter((client) => client?.connected)).toHaveLength(1), WAIT)
+    await vi.waitFor(() => expect(holds()).toHaveLength(1), WAIT)
+    const survivor = clients.find((client) => client?.connected)!
+    await publish(survivor, `devices/${device.id}/telemetry`, '{"pm25":3}', { qos: 1 })
+    expect(survivor.connected).toBe(true)
+    expect(holds()).toHaveLength(1)
+  })
 })
