@@ -912,7 +912,6 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
   }
 }
 
-/** The Node flags of a script's `#!/usr/bin/env -S node …` line. */
 /**
  * The arguments for `node` to run `piazza start` as the command runs itself: with its shebang's
  * Node flags (the collector as in production), then any extra ones (later flags win).
@@ -921,6 +920,7 @@ export function piazzaStartArgs(extraNodeFlags: string[] = []): string[] {
   return [...shebangFlags(PIAZZA_CLI), ...extraNodeFlags, PIAZZA_CLI, 'start']
 }
 
+/** The Node flags of a script's `#!/usr/bin/env -S node …` line. */
 function shebangFlags(script: string): string[] {
   const first = readFileSync(script, 'utf8').split('\n', 1)[0]!
   const match = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(first)
