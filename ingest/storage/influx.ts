@@ -441,20 +441,21 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     write(lines) {
       if (closed) return Promise.reject(new Error('influx storage: write after close()'))
       return oneAtATime(async () => {
-        // Each line to its family's policy; what cannot be decoded goes to the default one,
-        // which refuses it with InfluxDB's own reason.
-        // Nothing is made per line here (the batch is in hand for the whole write, long enough for
-        // whatever is made per line to outlive young-generation collections): lines of our own
-        // form are read in place; only the rare line in a settled hour (a backlog) is decoded.
+        // Each line to its kind's policy; a line whose measurement is no kind's goes to the
+        // default one (InfluxDB refuses what it cannot read with its own reason). Nothing is made
+        // per line: the batch is in hand for the whole write, long enough for whatever is made per
+        // line to outlive young-generation collections. Only a line in a settled hour (a backlog,
+        // rolled up below), or one whose time is not plain digits, is decoded.
         const byPolicy = new Map<string, string[]>()
         const late: SeriesTime[] = []
         for (const line of lines) {
-          let type: string | undefined = typeOfLine(line)
-          const time = type === undefined ? Number.NaN : timeOfLine(line)
-          if (type === undefined || !Number.isSafeInteger(time) || time < settledOf(type)) {
-            const d = seriesTime(line)
-            type = d?.type
-            if (d && d.type in KINDS && d.time < settledOf(d.type)) late.push(d)
+          const type = typeOfLine(line)
+          if (type !== undefined) {
+            const time = timeOfLine(line)
+            if (!Number.isSafeInteger(time) || time < settledOf(type)) {
+              const d = seriesTime(line)
+              if (d && d.time < settledOf(d.type)) late.push(d)
+            }
           }
           const target = type === undefined ? rp : rawRpOfType(type)
           let group = byPolicy.get(target)
