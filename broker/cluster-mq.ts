@@ -60,7 +60,8 @@ export function createClusterMq(options: ClusterMqOptions): ClusterMq {
     if (topic !== LOGINS) return listener
     let wrapped = loginListeners.get(listener)
     if (!wrapped) {
-      wrapped = (message, done) => (logins.heard(message.topic, String(message.payload)) ? listener(message, done) : done())
+      wrapped = (message, done) =>
+        logins.heard(message.topic, String(message.payload)) ? listener(message, done) : done()
       loginListeners.set(listener, wrapped)
     }
     return wrapped
@@ -104,12 +105,14 @@ export function createClusterMq(options: ClusterMqOptions): ClusterMq {
     emit(message: Message, callback?: (error?: Error) => void) {
       const { topic } = message
       if (FROM_DEVICE.test(topic)) return local.emit(message, callback)
-      if (LOGOUT.test(topic)) logins.left(String(message.payload))
+      // Only aedes's own announcements are $SYS: messages for devices skip the two tests below.
+      const announcement = topic.startsWith('$SYS/')
+      if (announcement && LOGOUT.test(topic)) logins.left(String(message.payload))
       if (pubConn.status !== 'ready') {
         dropped += 1
         return callback?.()
       }
-      const login = LOGIN.test(topic) ? String(message.payload) : undefined
+      const login = announcement && LOGIN.test(topic) ? String(message.payload) : undefined
       if (login !== undefined) logins.announced(topic, login)
       shared.emit(message, (err) => {
         if (!err) return

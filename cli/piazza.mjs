@@ -6,17 +6,17 @@
 //
 // Why the young generation is twice V8's default (32 MB semi-spaces instead of 16): every message
 // in flight (thousands at a time under load, up to the broker's intake bound) holds a few
-// short-lived objects until its PUBACK. With the default, scavenges came often enough to find
-// many of them still alive and promote them to the old generation, whose collection is costly. Measured with `npm run bench`
-// (air-quality, 1,000 devices, two runs in a row): 16 MB 40,000 readings/s at 23 µs of CPU each,
-// 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB was faster still
-// (10-30 % more readings/s in an A/B of two runs), but a larger young generation stayed committed
-// after bursts: in full bench runs 10,000 idle connections took 485 MB with 64 MB and 444 MB with
-// 48, against 291-313 MB with 32, and the platform allows itself 400. Measured again once the
-// bench waited for V8 to give a burst back (README, twelfth session): idle, 64 MB settles at
-// 291-292 MB like 32, but in two full runs against two with 32 the CPU per reading moved only
-// within the runs' noise, while every peak rose by about 50-70 MB (10,000 devices connecting at
-// once: 415-423 MB against 356-357). So 32 it stays.
+// short-lived objects until its PUBACK. With the default, scavenges came often enough to find many
+// of them still alive and promote them to the old generation, whose collection is costly. Measured
+// with `npm run bench` (air-quality, 1,000 devices, two runs in a row): 16 MB 40,000 readings/s at
+// 23 µs of CPU each, 32 MB 47,000/s at 19 µs; 10,000 idle connections took 293 and 275 MB. 64 MB
+// was faster still (10-30 % more readings/s in an A/B of two runs), but a larger young generation
+// stayed committed after bursts: in full bench runs 10,000 idle connections took 485 MB with 64 MB
+// and 444 MB with 48, against 291-313 MB with 32, and the platform allows itself 400. Measured
+// again once the bench waited for V8 to give a burst back (README, twelfth session): idle, 64 MB
+// settles at 291-292 MB like 32, but in two full runs against two with 32 the CPU per reading moved
+// only within the runs' noise, while every peak rose by about 50-70 MB (10,000 devices connecting
+// at once: 415-423 MB against 356-357). So 32 it stays.
 // The old generation keeps V8's own growing factor. Fixing it at 2 (--heap-growing-percent=100)
 // took away one cause of run-to-run swings (README, thirteenth session), but in a full run it
 // cost more at 10,000 devices, and at idle it lets promoted garbage build up to twice the live
