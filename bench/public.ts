@@ -8,7 +8,7 @@ import { pino } from 'pino'
 import { ensureDashboardBuilt } from '../dashboard/build.ts'
 import { buildApp, type BuiltApp } from '../dashboard/server/app.ts'
 import { KINDS } from '../devices/kinds.ts'
-import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { encodeReading, linesToBatch, seriesPrefix } from '../devices/line-protocol.ts'
 import { cities } from '../devices/region.ts'
 import { launchBrowser } from '../testkit/browser.ts'
 import { largestContentfulPaint, LAYOUT_SHIFT_OBSERVER, layoutShifts, NO_RESERVED_HEIGHTS_CSS, publicSectionsDrawn, scrollToBottom, sumShifts } from '../testkit/layout-shift.ts'
@@ -281,7 +281,7 @@ async function seed(stack: Stack, perCity: number): Promise<number> {
         const wave = Math.sin((time / DAY) * 2 * Math.PI + s)
         lines.push(encodeReading(kind, prefix, { time, values: { pm25: 10 + 6 * wave, pm10: 20 + 8 * wave, no2: 25 + 12 * wave, o3: 60 - 20 * wave, so2: 3, co: 0.4 } }))
       }
-      await stack.storage.write(lines)
+      await stack.storage.write(linesToBatch(lines))
       count += lines.length
     }
   }

@@ -36,6 +36,22 @@ export function encodeReading(kind: Kind, prefix: string, reading: ValidReading)
   return `${line} ${reading.time}`
 }
 
+/**
+ * A batch of lines as storage takes it (Storage.write): UTF-8 bytes, each line followed by '\n'.
+ * Bytes because that is how the write-ahead log holds them: the shipper hands storage the log's
+ * own bytes, with no string per reading kept for the length of a write.
+ */
+export function linesToBatch(lines: readonly string[]): Buffer {
+  let text = ''
+  for (const line of lines) text += `${line}\n`
+  return Buffer.from(text)
+}
+
+/** A batch's lines as strings, empty lines left out: for the paths that need strings (the embedded store, a refused line). */
+export function batchLines(batch: Buffer): string[] {
+  return batch.toString('utf8').split('\n').filter((line) => line !== '')
+}
+
 const NEEDS_ESCAPE = /[,= \\\n]/
 function escapeKey(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/\\/g, '\\\\').replace(/([,= ])/g, '\\$1').replace(/\n/g, '\\n') : s

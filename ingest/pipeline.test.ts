@@ -5,6 +5,7 @@ import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPipeline } from './pipeline.ts'
 import { openWal } from './wal.ts'
+import { batchLines } from '../devices/line-protocol.ts'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -25,7 +26,7 @@ describe('ingest pipeline', () => {
     await accept(now - 1000)
     device.city = 'pisa'
     await accept(now)
-    const records = wal.readBatch(10).records
+    const records = batchLines(wal.readBatch(10).bytes)
     expect(records.map((r) => /city=(\w+)/.exec(r)?.[1])).toEqual(['firenze', 'firenze', 'pisa'])
     await wal.close()
   })

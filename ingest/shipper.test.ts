@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createShipper } from './shipper.ts'
 import { StorageUnavailableError, type DeadLetter, type Storage } from './storage/contract.ts'
 import { openWal, type Wal } from './wal.ts'
+import { batchLines } from '../devices/line-protocol.ts'
 
 /**
  * The shipper against a scripted store: storage faults the real stores cannot be made to produce
@@ -24,7 +25,8 @@ function scriptedStorage(script: ((lines: readonly string[]) => { rejected: { li
   const attempts: number[] = []
   const storage = {
     kind: 'scripted',
-    async write(lines: readonly string[]) {
+    async write(batch: Buffer) {
+      const lines = batchLines(batch)
       attempts.push(Date.now())
       const step = script.shift()
       const outcome = step ? step(lines) : { rejected: [] }
@@ -73,7 +75,7 @@ describe('shipper', () => {
     expect(shipper.stats()).toMatchObject({ failedAttempts: 1, storedReadings: 1, storageError: undefined })
     await shipper.close()
     // Confirmed: a reopened log has nothing left to replay.
-    const unread = wal.readBatch(10).records
+    const unread = batchLines(wal.readBatch(10).bytes)
     expect(unread).toEqual([])
     await wal.close()
   })
@@ -88,7 +90,7 @@ describe('shipper', () => {
     const dir = dirs.at(-1)!
     await wal.close()
     const reopened = await openWal({ dir, budgetBytes: 1 << 20 })
-    expect(reopened.readBatch(10).records).toEqual(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
+    expect(batchLines(reopened.readBatch(10).bytes)).toEqual(['Rnoise,city=siena,device=n-1 LAeq=50 1000'])
     await reopened.close()
   })
 })

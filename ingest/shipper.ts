@@ -3,6 +3,8 @@ import { StorageUnavailableError, type DeadLetter, type Storage } from './storag
 import type { Wal } from './wal.ts'
 import { RECORD_DEAD_LETTER, RECORD_READING } from './records.ts'
 
+const NEWLINE = 10
+
 /**
  * Moves durable records from the write-ahead log into storage, one batch in flight at a time
  * (large batches, bounded in-flight writes: what InfluxDB 1.x handles best), in log order.
@@ -73,8 +75,8 @@ export function createShipper(options: ShipperOptions) {
       }
       const batch = await withLocalRetry('read the write-ahead log', () => wal.readBatch(batchSize))
       if (!batch) break
-      if (batch.records.length > 0) {
-        const stored = await store(batch.records)
+      if (batch.count > 0) {
+        const stored = await store(batch.bytes)
         if (!stored) break // abandoned while storage is down: the log keeps the batch for the next start
       }
       const confirmed = await withLocalRetry('checkpoint the write-ahead log', () => {
@@ -110,26 +112,39 @@ export function createShipper(options: ShipperOptions) {
     }
   }
 
-  /** Stores one batch, retrying until it is stored or the shipper is stopped. */
-  async function store(records: string[]): Promise<boolean> {
-    const lines: string[] = []
+  /**
+   * Stores one batch of records (the log's bytes, changed in place), retrying until it is stored
+   * or the shipper is stopped.
+   */
+  async function store(records: Buffer): Promise<boolean> {
+    // The readings' lines are moved together over their records' kind marks, in place: storage
+    // gets the log's own bytes, with nothing made per reading.
+    let end = 0
+    let readings = 0
     const letters: DeadLetter[] = []
-    for (const record of records) {
-      const kind = record.charCodeAt(0)
-      if (kind === RECORD_READING) lines.push(record.slice(1))
-      else if (kind === RECORD_DEAD_LETTER) letters.push(JSON.parse(record.slice(1)) as DeadLetter)
-      else logger.error({ record: record.slice(0, 200) }, 'write-ahead log holds a record of unknown kind; skipped')
+    for (let start = 0; start < records.length; ) {
+      const newline = records.indexOf(NEWLINE, start)
+      const next = newline === -1 ? records.length : newline + 1
+      const kind = records[start]
+      if (kind === RECORD_READING) {
+        records.copyWithin(end, start + 1, next)
+        end += next - start - 1
+        readings += 1
+      } else if (kind === RECORD_DEAD_LETTER) letters.push(JSON.parse(records.toString('utf8', start + 1, next)) as DeadLetter)
+      else if (kind !== NEWLINE) logger.error({ record: records.toString('utf8', start, Math.min(next, start + 200)) }, 'write-ahead log holds a record of unknown kind; skipped')
+      start = next
     }
+    const lines = records.subarray(0, end)
     let attempt = 0
     for (;;) {
       try {
-        const result = lines.length ? await storage.write(lines) : { rejected: [] }
+        const result = readings ? await storage.write(lines) : { rejected: [] }
         const now = Date.now()
         for (const { line, reason } of result.rejected) {
           letters.push({ deviceId: deviceOf(line), receivedAt: now, topic: '', code: 'storage-rejected', reason, payload: line.slice(0, 4096) })
         }
         if (letters.length) await storage.writeDeadLetters(letters)
-        stats.storedReadings += lines.length - result.rejected.length
+        stats.storedReadings += readings - result.rejected.length
         stats.storedDeadLetters += letters.length
         stats.storageRejected += result.rejected.length
         stats.batches += 1
@@ -137,7 +152,7 @@ export function createShipper(options: ShipperOptions) {
         stats.storageError = undefined
         if (storageWasDown) logger.info({ storage: storage.kind }, 'storage is back; catching up from the write-ahead log')
         storageWasDown = false
-        options.onStored?.(lines.length - result.rejected.length, letters.length)
+        options.onStored?.(readings - result.rejected.length, letters.length)
         return true
       } catch (err) {
         stats.failedAttempts += 1

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openWal, type Wal } from './wal.ts'
+import { batchLines } from '../devices/line-protocol.ts'
 
 const dirs: string[] = []
 const tempDir = () => {
@@ -23,12 +24,12 @@ describe('write-ahead log', () => {
     await Promise.all(Array.from({ length: 100 }, (_, i) => append(wal, `Rline ${i}\n`)))
     expect(wal.unreadRecords()).toBe(100)
     const first = wal.readBatch(60)
-    expect(first.records).toHaveLength(60)
-    expect(first.records[0]).toBe('Rline 0')
+    expect(batchLines(first.bytes)).toHaveLength(60)
+    expect(batchLines(first.bytes)[0]).toBe('Rline 0')
     const second = wal.readBatch(60)
-    expect(second.records.map((r) => r.slice(6))).toEqual(Array.from({ length: 40 }, (_, i) => String(60 + i)))
+    expect(batchLines(second.bytes).map((r) => r.slice(6))).toEqual(Array.from({ length: 40 }, (_, i) => String(60 + i)))
     expect(wal.unreadRecords()).toBe(0)
-    expect(wal.readBatch(10).records).toEqual([])
+    expect(batchLines(wal.readBatch(10).bytes)).toEqual([])
     await wal.close()
   })
 
@@ -38,10 +39,10 @@ describe('write-ahead log', () => {
     await append(wal, 'Rfirst\n')
     await append(wal, `${long}\n`)
     for (let i = 0; i < 3000; i++) await append(wal, `Rline ${i}\n`)
-    expect(wal.readBatch(1).records).toEqual(['Rfirst'])
-    expect(wal.readBatch(2).records).toEqual([long, 'Rline 0'])
+    expect(batchLines(wal.readBatch(1).bytes)).toEqual(['Rfirst'])
+    expect(batchLines(wal.readBatch(2).bytes)).toEqual([long, 'Rline 0'])
     const rest: string[] = []
-    for (let batch = wal.readBatch(700); batch.records.length; batch = wal.readBatch(700)) rest.push(...batch.records)
+    for (let batch = wal.readBatch(700); batch.count; batch = wal.readBatch(700)) rest.push(...batchLines(batch.bytes))
     expect(rest).toEqual(Array.from({ length: 2999 }, (_, i) => `Rline ${i + 1}`))
     await wal.close()
   })
@@ -60,7 +61,7 @@ describe('write-ahead log', () => {
       await Promise.all(waits)
     }
     const read: string[] = []
-    for (let batch = wal.readBatch(500); batch.records.length; batch = wal.readBatch(500)) read.push(...batch.records)
+    for (let batch = wal.readBatch(500); batch.count; batch = wal.readBatch(500)) read.push(...batchLines(batch.bytes))
     expect(read).toEqual(expected)
     // Nothing to write is still acknowledged.
     await append(wal, '', 0)
@@ -78,7 +79,7 @@ describe('write-ahead log', () => {
 
     wal = await openWal({ dir, budgetBytes: 1 << 20, segmentBytes: 64 })
     const replay = wal.readBatch(100)
-    expect(replay.records).toEqual(Array.from({ length: 8 }, (_, i) => `Rrecord-${String(12 + i).padStart(2, '0')}`))
+    expect(batchLines(replay.bytes)).toEqual(Array.from({ length: 8 }, (_, i) => `Rrecord-${String(12 + i).padStart(2, '0')}`))
     wal.confirm(replay.end)
     await wal.close()
     // Confirmed segments are deleted: only the segment being appended to and at most one old one remain.
@@ -89,7 +90,7 @@ describe('write-ahead log', () => {
     const dir = tempDir()
     fs.writeFileSync(join(dir, '000000000001.wal'), 'Rwhole one\nRwhole two\nRtorn rec')
     const wal = await openWal({ dir, budgetBytes: 1 << 20 })
-    expect(wal.readBatch(10).records).toEqual(['Rwhole one', 'Rwhole two'])
+    expect(batchLines(wal.readBatch(10).bytes)).toEqual(['Rwhole one', 'Rwhole two'])
     await wal.close()
   })
 
@@ -104,11 +105,11 @@ describe('write-ahead log', () => {
     expect(released).toBe(false)
     expect(wal.stats().overBudget).toBe(true)
     const batch = wal.readBatch(10)
-    expect(batch.records).toHaveLength(1)
+    expect(batchLines(batch.bytes)).toHaveLength(1)
     wal.confirm(batch.end)
     await held
     expect(released).toBe(true)
-    expect(wal.readBatch(10).records).toEqual(['Rnext'])
+    expect(batchLines(wal.readBatch(10).bytes)).toEqual(['Rnext'])
     await wal.close()
   })
 })

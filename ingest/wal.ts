@@ -35,7 +35,13 @@ export interface WalPosition {
 }
 
 export interface WalBatch {
-  records: string[]
+  /**
+   * The records read, each followed by '\n', as the log holds them (bytes: a batch's records go
+   * on to storage without a string each). A fresh buffer per read, the caller's to change.
+   */
+  bytes: Buffer
+  /** How many records `bytes` holds. */
+  count: number
   /** Where the next read starts; pass to confirm() once the records are stored. */
   end: WalPosition
 }
@@ -230,11 +236,12 @@ export async function openWal(options: WalOptions) {
      * be one of ours and is skipped.
      */
     readBatch(max: number, maxBytes = 8 * 1024 * 1024): WalBatch {
-      const records: string[] = []
+      const parts: Buffer[] = []
+      let count = 0
       let pos = read
       // Raised to maxBytes for the next read when a record did not fit in a chunk.
       let floor = MIN_CHUNK_BYTES
-      while (records.length < max) {
+      while (count < max) {
         const size = sizes.get(pos.segment)
         if (size === undefined || pos.offset >= size) {
           if (pos.segment >= current) break
@@ -242,17 +249,18 @@ export async function openWal(options: WalOptions) {
           continue
         }
         const allowed = Math.min(size - pos.offset, maxBytes)
-        const length = Math.min(allowed, Math.max(floor, (max - records.length) * CHUNK_BYTES_PER_RECORD))
+        const length = Math.min(allowed, Math.max(floor, (max - count) * CHUNK_BYTES_PER_RECORD))
         const chunk = Buffer.allocUnsafe(length)
         const got = fs.readSync(readFdFor(pos.segment), chunk, 0, length, pos.offset)
         let start = 0
         for (;;) {
-          if (records.length >= max) break
+          if (count >= max) break
           const nl = chunk.indexOf(NEWLINE, start)
           if (nl < 0 || nl >= got) break
-          if (nl > start) records.push(chunk.toString('utf8', start, nl))
+          if (nl > start) count += 1
           start = nl + 1
         }
+        if (start > 0) parts.push(chunk.subarray(0, start))
         if (start === 0 && length < allowed) {
           // A record longer than this chunk: read it again, as much as allowed.
           floor = maxBytes
@@ -268,8 +276,8 @@ export async function openWal(options: WalOptions) {
         floor = MIN_CHUNK_BYTES
       }
       read = pos
-      unreadRecords = records.length < max ? 0 : Math.max(0, unreadRecords - records.length)
-      return { records, end: pos }
+      unreadRecords = count < max ? 0 : Math.max(0, unreadRecords - count)
+      return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), count, end: pos }
     },
 
     /** Marks everything before `position` as stored: checkpoint it and delete finished segments. */

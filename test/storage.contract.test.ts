@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { KINDS, type DeviceType } from '../devices/kinds.ts'
-import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { encodeReading, linesToBatch, seriesPrefix } from '../devices/line-protocol.ts'
 import { StorageUnavailableError, type DeadLetter, type LastReading, type Latest, type Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
@@ -44,7 +44,7 @@ function contract(name: string, create: () => Promise<Harness>): void {
       await harness.cleanup()
     })
 
-    const writeAll = async (lines: string[]) => expect(await store.write(lines)).toEqual({ rejected: [] })
+    const writeAll = async (lines: string[]) => expect(await store.write(linesToBatch(lines))).toEqual({ rejected: [] })
 
     it('answers latest with each field’s newest value and the newest time', async () => {
       await writeAll([aq('aq-1', BASE, { pm25: 10, pm10: 20 }), aq('aq-1', BASE + MINUTE, { pm25: 11 }), aq('aq-2', BASE + 2 * MINUTE, { pm25: 99 })])
@@ -304,7 +304,7 @@ function contract(name: string, create: () => Promise<Harness>): void {
     it('rejects a malformed line with a reason and stores the rest of the batch', async () => {
       const good = [aq('aq-1', BASE, { pm25: 1 }), aq('aq-1', BASE + 1000, { pm25: 2 }), aq('aq-1', BASE + 2000, { pm25: 3 })]
       const bad = `air-quality,city=firenze,device=aq-1 pm25=twelve ${BASE + 500}`
-      const result = await store.write([good[0]!, bad, good[1]!, good[2]!])
+      const result = await store.write(linesToBatch([good[0]!, bad, good[1]!, good[2]!]))
       expect(result.rejected).toHaveLength(1)
       expect(result.rejected[0]!.line).toBe(bad)
       expect(result.rejected[0]!.reason).toContain('twelve')
@@ -312,17 +312,24 @@ function contract(name: string, create: () => Promise<Harness>): void {
       expect(stored.map((p) => p.value)).toEqual([1, 2, 3])
     })
 
+    it('takes a batch whose last line has no newline, and empty lines in it', async () => {
+      const batch = Buffer.from(`${aq('aq-1', BASE, { pm25: 1 })}\n\n${aq('aq-1', BASE + 1000, { pm25: 2 })}`)
+      expect(await store.write(batch)).toEqual({ rejected: [] })
+      const stored = await store.series({ deviceId: 'aq-1', type: 'air-quality', field: 'pm25', from: BASE, to: BASE + MINUTE, limit: 10 })
+      expect(stored.map((p) => p.value)).toEqual([1, 2])
+    })
+
     it('rejects a line whose field type conflicts with what is stored', async () => {
       await writeAll([aq('aq-1', BASE, { pm25: 1 })])
       const conflicting = `air-quality,city=firenze,device=aq-1 pm25="high" ${BASE + 1000}`
-      const result = await store.write([conflicting, aq('aq-1', BASE + 2000, { pm25: 2 })])
+      const result = await store.write(linesToBatch([conflicting, aq('aq-1', BASE + 2000, { pm25: 2 })]))
       expect(result.rejected.map((r) => r.line)).toEqual([conflicting])
       expect((await store.latest({ deviceId: 'aq-1', type: 'air-quality' }))?.values).toEqual({ pm25: 2 })
     })
 
     it('rejects a reading older than the retention period', async () => {
       const old = aq('aq-1', Date.now() - RETENTION_MS - 3 * 86_400_000, { pm25: 1 })
-      const result = await store.write([old, aq('aq-1', BASE, { pm25: 2 })])
+      const result = await store.write(linesToBatch([old, aq('aq-1', BASE, { pm25: 2 })]))
       expect(result.rejected.map((r) => r.line)).toEqual([old])
       expect(await store.latest({ deviceId: 'aq-1', type: 'air-quality' })).toEqual({ time: BASE, values: { pm25: 2 } })
     })
@@ -384,7 +391,7 @@ describe('embedded storage', () => {
     try {
       const long = createEmbeddedStorage({ file, retentionMs: RETENTION_MS })
       await long.init()
-      await long.write([aq('aq-1', now - 2 * 3_600_000, { pm25: 1 }), aq('aq-1', now - 60_000, { pm25: 2 })])
+      await long.write(linesToBatch([aq('aq-1', now - 2 * 3_600_000, { pm25: 1 }), aq('aq-1', now - 60_000, { pm25: 2 })]))
       await long.writeDeadLetters([{ deviceId: 'aq-1', receivedAt: now - 2 * 3_600_000, topic: 't', code: 'invalid-json', reason: 'r', payload: 'p' }])
       await long.close()
 
@@ -440,13 +447,30 @@ describe('influxdb storage', () => {
     await influxql(influxUrl, `DROP DATABASE "${database}"`)
   })
 
+  it('writes each line of a batch to its family\'s policy only, lines of several policies interleaved', async () => {
+    const database = uniqueDatabase()
+    const store = createInfluxStorage({ url: influxUrl, database, retentionMs: RETENTION_MS, familyRetentionMs: { environment: RETENTION_MS } })
+    await store.init()
+    const parking = (time: number, free: number) => line('parking', 'firenze', 'p-1', time, { availableSpotNumber: free })
+    const batch = [aq('aq-1', BASE, { pm25: 1 }), parking(BASE, 10), aq('aq-1', BASE + 1000, { pm25: 2 }), parking(BASE + 1000, 11), aq('aq-1', BASE + 2000, { pm25: 3 })]
+    expect(await store.write(linesToBatch(batch))).toEqual({ rejected: [] })
+    const count = async (policy: string, measurement: string) =>
+      (await influxql(influxUrl, `SELECT count(*) FROM "${database}"."${policy}"."${measurement}"`)).results[0].series?.[0]?.values[0].slice(1)
+    expect(await count('piazza_raw_environment', 'air-quality')).toEqual([3])
+    expect(await count('piazza_raw', 'parking')).toEqual([2])
+    expect(await count('piazza_raw', 'air-quality')).toBeUndefined()
+    expect(await count('piazza_raw_environment', 'parking')).toBeUndefined()
+    await store.close()
+    await influxql(influxUrl, `DROP DATABASE "${database}"`)
+  })
+
   it('health tells an unreachable server apart', async () => {
     const url = `http://127.0.0.1:${await freePort()}`
     const store = createInfluxStorage({ url, database: 'x', retentionMs: RETENTION_MS })
     const health = await store.health()
     expect(health.ok).toBe(false)
     expect(health.detail).toContain(`InfluxDB at ${url} is unreachable`)
-    await expect(store.write([aq('aq-1', BASE, { pm25: 1 })])).rejects.toBeInstanceOf(StorageUnavailableError)
+    await expect(store.write(linesToBatch([aq('aq-1', BASE, { pm25: 1 })]))).rejects.toBeInstanceOf(StorageUnavailableError)
     await expect(store.init()).rejects.toBeInstanceOf(StorageUnavailableError)
     await store.close()
   })
@@ -473,13 +497,13 @@ describe('influxdb storage', () => {
       const good = createInfluxStorage({ url: influxd.url, database, retentionMs: RETENTION_MS, ...admin })
       await good.init()
       expect(await good.health()).toMatchObject({ ok: true })
-      expect(await good.write([aq('aq-1', BASE, { pm25: 4 })])).toEqual({ rejected: [] })
+      expect(await good.write(linesToBatch([aq('aq-1', BASE, { pm25: 4 })]))).toEqual({ rejected: [] })
       expect(await good.latest({ deviceId: 'aq-1', type: 'air-quality' })).toEqual({ time: BASE, values: { pm25: 4 } })
       await good.close()
 
       const wrong = createInfluxStorage({ url: influxd.url, database, retentionMs: RETENTION_MS, username: 'piazza', password: 'wrong' })
       expect(await wrong.health()).toEqual({ ok: false, detail: `InfluxDB at ${influxd.url} refused the credentials (401)` })
-      const failure = await wrong.write([aq('aq-1', BASE, { pm25: 5 })]).catch((e: unknown) => e)
+      const failure = await wrong.write(linesToBatch([aq('aq-1', BASE, { pm25: 5 })])).catch((e: unknown) => e)
       expect(failure).toBeInstanceOf(StorageUnavailableError)
       expect((failure as Error).message).toMatch(/refused the credentials \(401\)/)
       await expect(wrong.writeDeadLetters([{ deviceId: 'aq-1', receivedAt: Date.now(), topic: 't', code: 'invalid-json', reason: 'r', payload: 'p' }])).rejects.toBeInstanceOf(StorageUnavailableError)
@@ -500,14 +524,14 @@ describe('influxdb storage', () => {
     it('write throws StorageUnavailableError while it is down and works again after a restart', async () => {
       const store = createInfluxStorage({ url: influxd.url, database: uniqueDatabase(), retentionMs: RETENTION_MS, timeoutMs: 2000 })
       await store.init()
-      expect(await store.write([aq('aq-1', BASE, { pm25: 1 })])).toEqual({ rejected: [] })
+      expect(await store.write(linesToBatch([aq('aq-1', BASE, { pm25: 1 })]))).toEqual({ rejected: [] })
 
       await influxd.stop()
-      await expect(store.write([aq('aq-1', BASE + 1000, { pm25: 2 })])).rejects.toBeInstanceOf(StorageUnavailableError)
+      await expect(store.write(linesToBatch([aq('aq-1', BASE + 1000, { pm25: 2 })]))).rejects.toBeInstanceOf(StorageUnavailableError)
       expect((await store.health()).ok).toBe(false)
 
       await influxd.start()
-      expect(await store.write([aq('aq-1', BASE + 1000, { pm25: 2 })])).toEqual({ rejected: [] })
+      expect(await store.write(linesToBatch([aq('aq-1', BASE + 1000, { pm25: 2 })]))).toEqual({ rejected: [] })
       // Killed without warning: what was acknowledged survives through the WAL.
       await influxd.kill()
       await influxd.start()
@@ -531,7 +555,7 @@ describe('influxdb storage', () => {
     const store = createInfluxStorage({ url, database: 'x', retentionMs: RETENTION_MS, timeoutMs: 200 })
     try {
       for (let i = 0; i < 3; i++) {
-        const failure = await store.write([aq('aq-1', BASE + i, { pm25: 1 })]).catch((e: unknown) => e)
+        const failure = await store.write(linesToBatch([aq('aq-1', BASE + i, { pm25: 1 })])).catch((e: unknown) => e)
         expect(failure).toBeInstanceOf(StorageUnavailableError)
       }
       expect(accepted).toBeGreaterThanOrEqual(3)
@@ -556,7 +580,7 @@ describe('influxdb storage', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const store = createInfluxStorage({ url, database: 'x', retentionMs: RETENTION_MS })
     try {
-      const failure = await store.write([aq('aq-1', BASE, { pm25: 1 })]).catch((e: unknown) => e)
+      const failure = await store.write(linesToBatch([aq('aq-1', BASE, { pm25: 1 })])).catch((e: unknown) => e)
       expect(failure).toBeInstanceOf(StorageUnavailableError)
       expect((failure as StorageUnavailableError).retryAfterMs).toBe(7000)
       expect((failure as Error).message).toMatch(/503: overloaded/)

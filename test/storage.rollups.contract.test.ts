@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { KINDS, type DeviceType } from '../devices/kinds.ts'
-import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { encodeReading, linesToBatch, seriesPrefix } from '../devices/line-protocol.ts'
 import type { Aggregate, SeriesQuery, Storage } from '../ingest/storage/contract.ts'
 import { createEmbeddedStorage } from '../ingest/storage/embedded.ts'
 import { createInfluxStorage } from '../ingest/storage/influx.ts'
@@ -69,7 +69,7 @@ function contract(name: string, create: () => Harness): void {
       await harness?.cleanup()
     })
     const fresh = () => (harness = create())
-    const writeAll = async (store: Storage, lines: string[]) => expect(await store.write(lines)).toEqual({ rejected: [] })
+    const writeAll = async (store: Storage, lines: string[]) => expect(await store.write(linesToBatch(lines))).toEqual({ rejected: [] })
     const query = (from: number, to: number, every: number, aggregate: Aggregate, field = 'pm25'): SeriesQuery => ({
       deviceId: 'aq-1',
       type: 'air-quality',
@@ -87,6 +87,22 @@ function contract(name: string, create: () => Harness): void {
       const t = D + i * 15 * 60_000 + ((i * 7) % 13) * 60_000
       readings.push([t, (i * 37) % 101])
     }
+
+    it('stores a batch whose lines go to different policies, interleaved, refusing only the bad line among them', async () => {
+      fresh()
+      const store = await open()
+      // Environment readings have a policy of their own (RETENTION), parking the default one.
+      const at = (i: number) => D + HOUR_MS + i * 60_000
+      const bad = `air-quality,city=firenze,device=aq-1 pm25=twelve ${at(2)}`
+      const batch = [aq('aq-1', at(0), { pm25: 1 }), park(at(0), 10), aq('aq-1', at(1), { pm25: 2 }), park(at(1), 11), bad, aq('aq-1', at(3), { pm25: 3 })]
+      const result = await store.write(linesToBatch(batch))
+      expect(result.rejected.map((r) => r.line)).toEqual([bad])
+      const day = { from: D, to: D + DAY_MS, limit: 10 }
+      expect((await store.series({ deviceId: 'aq-1', type: 'air-quality', field: 'pm25', ...day })).map((p) => p.value)).toEqual([1, 2, 3])
+      expect((await store.series({ deviceId: 'p-1', type: 'parking', field: 'availableSpotNumber', ...day })).map((p) => p.value)).toEqual([10, 11])
+      await harness.settle(store)
+      expect(await store.series(query(D, D + DAY_MS, HOUR_MS, 'count'))).toEqual([{ time: D + HOUR_MS, value: 3 }])
+    })
 
     it('answers windows of whole hours and days from the rollups as the raw readings would', async () => {
       fresh()
@@ -212,7 +228,7 @@ function contract(name: string, create: () => Harness): void {
 
       // Older than the family's retention: refused, and in no rollup; the other family takes it.
       const stale = aq('aq-1', TODAY - 15 * DAY_MS, { pm25: 5 })
-      const result = await short.write([stale, park(TODAY - 15 * DAY_MS, 3)])
+      const result = await short.write(linesToBatch([stale, park(TODAY - 15 * DAY_MS, 3)]))
       expect(result.rejected.map((r) => r.line)).toEqual([stale])
       expect(await short.series(query(TODAY - 15 * DAY_MS, TODAY - 14 * DAY_MS, DAY_MS, 'count'))).toEqual([])
       expect(await short.series({ ...parking, from: TODAY - 15 * DAY_MS, to: TODAY - 14 * DAY_MS })).toEqual([{ time: TODAY - 15 * DAY_MS, value: 3 }])
@@ -237,7 +253,7 @@ describe('embedded storage rollups', () => {
     try {
       const store = createEmbeddedStorage({ file, ...RETENTION })
       await store.init()
-      await store.write([aq('aq-1', D + 60_000, { pm25: 10 }), aq('aq-1', D + 120_000, { pm25: 30 })])
+      await store.write(linesToBatch([aq('aq-1', D + 60_000, { pm25: 10 }), aq('aq-1', D + 120_000, { pm25: 30 })]))
       await store.close()
       // As if written by a version without rollups.
       const Database = (await import('better-sqlite3')).default

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.ts'
 import { createLocalFeed } from '../../feed/feed.ts'
 import { ADMIN_PASSWORD, line, startTestApp, type TestApp } from '../../testkit/test-app.ts'
+import { linesToBatch } from '../../devices/line-protocol.ts'
 
 const OPERATOR = { username: 'olga', password: 'operator-password', role: 'operator' as const }
 const INSTALLER = { username: 'ivan', password: 'installer-password', role: 'installer' as const, cities: ['firenze'] }
@@ -404,7 +405,7 @@ describe('dashboard API', () => {
         lines.push(line('air-quality', 'firenze', 'aq-firenze-001', time, { pm25: (time - base) / MINUTE, pm10: 40 }))
       }
       lines.push(line('air-quality', 'prato', 'aq-prato-001', now - 10 * MINUTE, { pm25: 30, no2: 50 }))
-      expect(await t.storage.write(lines)).toEqual({ rejected: [] })
+      expect(await t.storage.write(linesToBatch(lines))).toEqual({ rejected: [] })
     })
 
     const get = (url: string, token = operator) => inject({ url, headers: as(token) })
@@ -442,7 +443,7 @@ describe('dashboard API', () => {
       const lines: string[] = []
       const start = now - HOUR
       for (let i = 0; i < 2500; i++) lines.push(line('air-quality', 'prato', 'aq-prato-001', start + i * 1000, { pm10: i }))
-      expect(await t.storage.write(lines)).toEqual({ rejected: [] })
+      expect(await t.storage.write(linesToBatch(lines))).toEqual({ rejected: [] })
       const raw = (await get(`/api/devices/aq-prato-001/readings?field=pm10&from=${start}&to=${start + HOUR}`)).json() as Json
       expect(raw.every).toBe(2000)
       expect(raw.aggregate).toBe('mean')
@@ -457,7 +458,7 @@ describe('dashboard API', () => {
       // Ten minutes into an hour, so both readings share it whatever minute the test runs at.
       const start = now - 20 * 24 * HOUR - (now % HOUR) + 10 * 60_000
       const lines = [line('air-quality', 'firenze', 'aq-firenze-001', start + 60_000, { so2: 4 }), line('air-quality', 'firenze', 'aq-firenze-001', start + 120_000, { so2: 8 })]
-      expect(await t.storage.write(lines)).toEqual({ rejected: [] })
+      expect(await t.storage.write(linesToBatch(lines))).toEqual({ rejected: [] })
       const month = (await get(`/api/devices/aq-firenze-001/readings?field=so2&from=${start}&to=${now}`)).json() as Json
       expect(month.every).toBe(HOUR)
       expect(month.points[0]).toEqual({ time: start - (start % HOUR), value: 6 })

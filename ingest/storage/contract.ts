@@ -6,7 +6,8 @@ import Type, { type Static } from 'typebox'
  * contract suite in test/storage.contract.test.ts.
  *
  * Readings arrive as line protocol exactly as devices/line-protocol.ts encodes them:
- * measurement = device type, tags city + device (+ laneId / route), float fields, ms time.
+ * measurement = device type, tags city + device (+ laneId / route), float fields, ms time; a
+ * batch of them as bytes, each line followed by '\n' (linesToBatch() makes one from strings).
  */
 
 export const DeadLetterSchema = Type.Object({
@@ -144,11 +145,12 @@ export interface Storage {
   /** Creates the database and retention policy when missing. Throws StorageUnavailableError when unreachable. */
   init(): Promise<void>
   /**
-   * Writes a batch. Resolves with the lines refused as bad (the rest are stored); rejects with
-   * StorageUnavailableError when nothing could be decided. Rewriting a line with the same series
-   * and time overwrites it (duplicates are harmless).
+   * Writes a batch of lines (UTF-8, each followed by '\n'; the store may read the bytes until
+   * the write settles, and does not change them). Resolves with the lines refused as bad (the
+   * rest are stored); rejects with StorageUnavailableError when nothing could be decided.
+   * Rewriting a line with the same series and time overwrites it (duplicates are harmless).
    */
-  write(lines: readonly string[]): Promise<WriteResult>
+  write(batch: Buffer): Promise<WriteResult>
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>
   latest(device: { deviceId: string; type: string }): Promise<Latest | null>
   series(query: SeriesQuery): Promise<SeriesPoint[]>

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkFieldsQuery, checkLimit, clampRange, kindOf } from './query-checks.ts'
-import { decodeLine } from '../../devices/line-protocol.ts'
+import { batchLines, decodeLine } from '../../devices/line-protocol.ts'
 import { KINDS, type DeviceType } from '../../devices/kinds.ts'
 import {
   DAY_MS,
@@ -378,11 +378,11 @@ export function createEmbeddedStorage(options: EmbeddedStorageOptions): Storage 
       pruneTimer = setInterval(() => pruning ?? schedulePrune(), PRUNE_INTERVAL_MS).unref()
     },
 
-    async write(lines) {
+    async write(batch) {
       const rejected: WriteResult['rejected'] = []
       const rows: Row[] = []
       const now = Date.now()
-      for (const line of lines) {
+      for (const line of batchLines(batch)) {
         const reason = toRows(line, (type) => now - rawRetention(type), rows)
         if (reason) rejected.push({ line, reason })
       }

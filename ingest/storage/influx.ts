@@ -1,8 +1,8 @@
-import { HttpError, InfluxDB, RequestTimedOutError, type Transport, type WriteApi } from '@influxdata/influxdb-client'
+import { HttpError, InfluxDB, RequestTimedOutError, type Transport } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
 import { checkEvery, checkField, checkFieldsQuery, checkLimit, clampRange, kindOf, MAX_TIME_MS } from './query-checks.ts'
 import { FAMILIES, KINDS, type DeviceType, type Family, type Kind } from '../../devices/kinds.ts'
-import { decodeLine } from '../../devices/line-protocol.ts'
+import { batchLines, decodeLine, linesToBatch } from '../../devices/line-protocol.ts'
 import {
   DAY_MS,
   DEFAULT_HOURLY_RETENTION_MS,
@@ -33,9 +33,10 @@ import {
  * InfluxDB over its v1 HTTP API only (/write, /query, /ping), which 1.x serves natively and
  * 2.x/3.x serve for compatibility. The client library does the HTTP; batching, retries and
  * error classification are ours:
- * - its WriteApi is used as a plain sender: one batch per flush, no timer, no gzip (it costs
- *   more than it saves on loopback), no retries (its retry buffer lives in memory and close()
- *   drops it; the caller retries from its write-ahead log);
+ * - writes go through its transport as they come, the batch's bytes: not through its WriteApi,
+ *   which takes lines as strings, and whose retry buffer lives in memory and is dropped by
+ *   close() (the caller retries from its write-ahead log); no gzip (it costs more than it saves
+ *   on loopback);
  * - a 4xx is bisected down to the lines InfluxDB refuses, so the good lines get written;
  * - 401/403 is a configuration problem, never a bad line.
  *
@@ -69,8 +70,10 @@ export interface InfluxStorageOptions extends RetentionOptions {
 }
 
 const DEAD_LETTERS = 'piazza_dead_letters'
-/** Lines per request; the client's buffer must never fill up, or it sends on its own and loses the error. */
+/** Lines per request. */
 const CHUNK_LINES = 50_000
+const NEWLINE = 10
+const WRITE_OPTIONS = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' } }
 /** Rollup watermarks, one point per type at time 0 in the daily policy. */
 const ROLLUP_STATE = 'piazza_rollup_state'
 /** An hour is rolled up this long after it ends (late readings of a live fleet arrive by then). */
@@ -109,31 +112,19 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
   const levelPolicy = (level: Level, type: string) =>
     level === 'raw' ? rawPolicy(type) : `${ident(database)}.${ident(level === 'hourly' ? hourlyRp : dailyRp)}`
 
-  function writeApi(precision: 'ms' | 'ns', retentionPolicy = rp): WriteApi {
-    const api = influx.getWriteApi('', '', precision, {
-      batchSize: CHUNK_LINES + 1,
-      maxBatchBytes: Number.MAX_SAFE_INTEGER,
-      flushInterval: 0,
-      maxRetries: 0,
-      gzipThreshold: Number.MAX_SAFE_INTEGER,
-      // Returning the rejection hands the error to flush() without the library logging it.
-      writeFailed: (error) => Promise.reject(error),
-    })
+  /** The /write path for a retention policy; ns is the v1 default precision, 'ms' is spelled the same in v1 and v2. */
+  function writePath(precision: 'ms' | 'ns', retentionPolicy = rp): string {
     const params = new URLSearchParams({ db: database, rp: retentionPolicy })
-    // ns is the v1 default precision; 'ms' is spelled the same in v1 and v2.
     if (precision === 'ms') params.set('precision', 'ms')
-    api.path = `/write?${params}`
-    return api
+    return `/write?${params}`
   }
-  const readingsApis = new Map<string, WriteApi>()
-  const readingsApi = (retentionPolicy: string): WriteApi => {
-    let api = readingsApis.get(retentionPolicy)
-    if (!api) readingsApis.set(retentionPolicy, (api = writeApi('ms', retentionPolicy)))
-    return api
+  const readingsPaths = new Map<string, string>()
+  const readingsPath = (retentionPolicy: string): string => {
+    let path = readingsPaths.get(retentionPolicy)
+    if (path === undefined) readingsPaths.set(retentionPolicy, (path = writePath('ms', retentionPolicy)))
+    return path
   }
-  // Dead letters carry a per-process counter in the sub-millisecond digits, so two from one
-  // device with one code in the same millisecond are two points, not one overwriting the other.
-  const deadLettersApi = writeApi('ns')
+  const deadLettersPath = writePath('ns')
   let deadLetterCounter = 0
   let closed = false
 
@@ -149,32 +140,43 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
   /** For each lastReadings() query out, the writes InfluxDB had in hand meanwhile. */
   const watchers = new Set<WriteInHand[]>()
 
-  async function send(api: WriteApi, lines: string[]): Promise<void> {
-    api.writeRecords(lines)
-    await api.flush()
+  /**
+   * POSTs one body to /write through the client's transport. Not through its WriteApi, which
+   * takes lines only as strings (and measures each): a batch goes as the bytes it came in.
+   * Node's transport takes the body through Buffer.from(), which takes bytes as well as text.
+   */
+  function post(path: string, body: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let status: number | undefined
+      influx.transport.send(path, body as unknown as string, WRITE_OPTIONS, {
+        responseStarted: (_headers, statusCode) => (status = statusCode),
+        error: reject,
+        complete: () => (status !== undefined && status >= 200 && status < 300 ? resolve() : reject(new HttpError(status ?? 0, `InfluxDB answered a write with ${status}`))),
+      })
+    })
   }
 
-  /** Writes lines, bisecting on a 4xx until each refused line stands alone in `rejected`. */
-  async function writeIsolating(api: WriteApi, lines: string[], rejected: WriteResult['rejected']): Promise<void> {
+  /** Writes lines `from` to `to` of a batch, bisecting on a 4xx until each refused line stands alone in `rejected`. */
+  async function writeIsolating(path: string, batch: Buffer, lines: LineRanges, from: number, to: number, rejected: WriteResult['rejected']): Promise<void> {
     try {
-      await send(api, lines)
+      await post(path, bodyOf(batch, lines, from, to))
     } catch (err) {
       const reason = refusal(err)
-      if (lines.length === 1) {
-        rejected.push({ line: lines[0]!, reason })
+      if (to - from === 1) {
+        rejected.push({ line: batch.toString('utf8', lines[2 * from]!, lines[2 * from + 1]! - 1), reason })
         return
       }
-      const half = lines.length >> 1
-      await writeIsolating(api, lines.slice(0, half), rejected)
-      await writeIsolating(api, lines.slice(half), rejected)
+      const half = (from + to) >> 1
+      await writeIsolating(path, batch, lines, from, half, rejected)
+      await writeIsolating(path, batch, lines, half, to, rejected)
     }
   }
 
-  async function writeAll(api: WriteApi, lines: readonly string[]): Promise<WriteResult> {
+  /** Writes a batch's lines (all of them, or those `lines` lists), CHUNK_LINES to a request. */
+  async function writeAll(path: string, batch: Buffer, lines = lineRanges(batch)): Promise<WriteResult> {
     const rejected: WriteResult['rejected'] = []
-    for (let i = 0; i < lines.length; i += CHUNK_LINES) {
-      await writeIsolating(api, lines.slice(i, i + CHUNK_LINES), rejected)
-    }
+    const count = lines.length / 2
+    for (let i = 0; i < count; i += CHUNK_LINES) await writeIsolating(path, batch, lines, i, Math.min(count, i + CHUNK_LINES), rejected)
     return { rejected }
   }
 
@@ -296,7 +298,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
   async function saveSettled(entries: [string, number][]): Promise<void> {
     const lines = entries.map(([type, time]) => `${ROLLUP_STATE},type=${escapeTag(type)} settled=${time}i 0`)
     if (lines.length === 0) return
-    const { rejected } = await writeAll(readingsApi(dailyRp), lines)
+    const { rejected } = await writeAll(readingsPath(dailyRp), linesToBatch(lines))
     if (rejected.length > 0) throw new StorageUnavailableError(`InfluxDB refused the rollup state: ${rejected[0]!.reason}`)
   }
 
@@ -438,37 +440,43 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       settleTimer = setInterval(() => void scheduleSettle(), 60_000).unref()
     },
 
-    write(lines) {
+    write(batch) {
       if (closed) return Promise.reject(new Error('influx storage: write after close()'))
+      const bytes = endingInNewline(batch)
       return oneAtATime(async () => {
         // Each line to its kind's policy; a line whose measurement is no kind's goes to the
-        // default one (InfluxDB refuses what it cannot read with its own reason). Nothing is made
-        // per line: the batch is in hand for the whole write, long enough for whatever is made per
-        // line to outlive young-generation collections. Only a line in a settled hour (a backlog,
-        // rolled up below), or one whose time is not plain digits, is decoded.
-        const byPolicy = new Map<string, string[]>()
+        // default one (InfluxDB refuses what it cannot read with its own reason). Lines are read
+        // in the batch's bytes and sent as they are, nothing made per line: the batch is in hand
+        // for the whole write, long enough for whatever is made per line to outlive
+        // young-generation collections. Only a line in a settled hour (a backlog, rolled up
+        // below), or one whose time is not plain digits, is decoded.
+        const byPolicy = new Map<string, LineRanges>()
         const late: SeriesTime[] = []
-        for (const line of lines) {
-          const type = typeOfLine(line)
-          if (type !== undefined) {
-            const time = timeOfLine(line)
-            if (!Number.isSafeInteger(time) || time < settledOf(type)) {
-              const d = seriesTime(line)
-              if (d && d.time < settledOf(d.type)) late.push(d)
+        for (let start = 0; start < bytes.length; ) {
+          const next = bytes.indexOf(NEWLINE, start) + 1
+          if (next - start > 1) {
+            const type = typeOfLine(bytes, start)
+            if (type !== undefined) {
+              const time = timeOfLine(bytes, start, next - 1)
+              if (!Number.isSafeInteger(time) || time < settledOf(type)) {
+                const d = seriesTime(bytes.toString('utf8', start, next - 1))
+                if (d && d.time < settledOf(d.type)) late.push(d)
+              }
             }
+            const target = type === undefined ? rp : rawRpOfType(type)
+            let group = byPolicy.get(target)
+            if (!group) byPolicy.set(target, (group = []))
+            group.push(start, next)
           }
-          const target = type === undefined ? rp : rawRpOfType(type)
-          let group = byPolicy.get(target)
-          if (!group) byPolicy.set(target, (group = []))
-          group.push(line)
+          start = next
         }
         let written!: () => void
-        const write: WriteInHand = { lines, done: new Promise<void>((resolve) => (written = resolve)) }
+        const write: WriteInHand = { batch: bytes, done: new Promise<void>((resolve) => (written = resolve)) }
         inHand = write
         for (const watcher of watchers) watcher.push(write)
         const rejected: WriteResult['rejected'] = []
         try {
-          for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsApi(target), group)).rejected)
+          for (const [target, lines] of byPolicy) rejected.push(...(await writeAll(readingsPath(target), bytes, lines)).rejected)
         } finally {
           inHand = undefined
           written()
@@ -490,7 +498,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         return `${line} topic=${quote(l.topic)},reason=${quote(l.reason)},payload=${quote(l.payload)} ${ns}`
       })
       return oneAtATime(async () => {
-        const { rejected } = await writeAll(deadLettersApi, lines)
+        const { rejected } = await writeAll(deadLettersPath, linesToBatch(lines))
         // Nowhere left to put a dead letter InfluxDB refuses (e.g. older than the retention policy).
         for (const r of rejected) logger?.warn({ reason: r.reason, line: r.line.slice(0, 500) }, 'influx: dead letter refused, dropped')
       })
@@ -695,7 +703,6 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
       clearInterval(settleTimer)
       await settling
       await writing
-      await Promise.all([...[...readingsApis.values()].map((api) => api.close()), deadLettersApi.close()])
     },
   }
 }
@@ -730,33 +737,76 @@ function seriesTime(line: string): SeriesTime | undefined {
 }
 
 /**
- * The measurement of a line of our own form (a kind's type, unescaped, then a comma), read in
- * place; undefined for anything else.
+ * The measurement of the line at `start` when it is of our own form (a kind's type, unescaped,
+ * then a comma), read in the bytes; undefined for anything else.
  */
-function typeOfLine(line: string): DeviceType | undefined {
-  const comma = line.indexOf(',')
-  for (const type of TYPES) if (type.length === comma && line.startsWith(type)) return type
+function typeOfLine(bytes: Buffer, start: number): DeviceType | undefined {
+  for (const [type, name] of TYPE_BYTES) {
+    if (bytes[start + name.length] !== COMMA) continue
+    let i = 0
+    while (i < name.length && bytes[start + i] === name[i]) i++
+    if (i === name.length) return type
+  }
   return undefined
 }
 
-/** The number after a line's last space, read in place; NaN when it is not all digits. */
-function timeOfLine(line: string): number {
-  const last = line.lastIndexOf(' ')
-  if (last === -1 || last === line.length - 1) return Number.NaN
+/** The number after the last space of the line from `start` to `end` (its newline), read in the bytes; NaN when it is not all digits. */
+function timeOfLine(bytes: Buffer, start: number, end: number): number {
+  let first = end
+  while (first > start && bytes[first - 1] !== SPACE) first--
+  if (first === start || first === end) return Number.NaN
   let time = 0
-  for (let i = last + 1; i < line.length; i++) {
-    const digit = line.charCodeAt(i) - 48
+  for (let i = first; i < end; i++) {
+    const digit = bytes[i]! - 48
     if (digit < 0 || digit > 9) return Number.NaN
     time = time * 10 + digit
   }
   return time
 }
 
-const TYPES = Object.keys(KINDS) as DeviceType[]
+/** A batch that ends in a newline, so that every line does (the contract asks for it; a missing last one is added). */
+function endingInNewline(batch: Buffer): Buffer {
+  return batch.length === 0 || batch[batch.length - 1] === NEWLINE ? batch : Buffer.concat([batch, Buffer.from('\n')])
+}
+
+/** Where lines lie in a batch: line i is bytes lines[2i] to lines[2i + 1], its newline included. */
+type LineRanges = number[]
+
+/** Every line of a batch that ends in a newline, empty ones left out. */
+function lineRanges(batch: Buffer): LineRanges {
+  const lines: LineRanges = []
+  for (let start = 0; start < batch.length; ) {
+    const next = batch.indexOf(NEWLINE, start) + 1
+    if (next === 0) break
+    if (next - start > 1) lines.push(start, next)
+    start = next
+  }
+  return lines
+}
+
+/** Lines `from` to `to` as one request body: the batch's own bytes when they lie together, else a copy of them. */
+function bodyOf(batch: Buffer, lines: LineRanges, from: number, to: number): Buffer {
+  let size = 0
+  let together = true
+  for (let i = from; i < to; i++) {
+    size += lines[2 * i + 1]! - lines[2 * i]!
+    if (i > from && lines[2 * i] !== lines[2 * i - 1]) together = false
+  }
+  if (together) return batch.subarray(lines[2 * from], lines[2 * to - 1])
+  const body = Buffer.allocUnsafe(size)
+  let at = 0
+  for (let i = from; i < to; i++) at += batch.copy(body, at, lines[2 * i], lines[2 * i + 1])
+  return body
+}
+
+const COMMA = 44
+const SPACE = 32
+/** Each kind's type, with its bytes (types are ASCII). */
+const TYPE_BYTES = (Object.keys(KINDS) as DeviceType[]).map((type) => [type, Buffer.from(type)] as const)
 
 /** A readings write InfluxDB has in hand: while it stores it, a point's fields become visible one by one. */
 interface WriteInHand {
-  lines: readonly string[]
+  batch: Buffer
   /** Its devices, listed when a reader first asks (latest(), lastReadings()), not on the ingest path. */
   devices?: Set<string>
   done: Promise<void>
@@ -765,7 +815,7 @@ interface WriteInHand {
 function holds(write: WriteInHand, deviceId: string): boolean {
   if (!write.devices) {
     write.devices = new Set()
-    for (const line of write.lines) {
+    for (const line of batchLines(write.batch)) {
       const device = seriesTime(line)?.device
       if (device !== undefined) write.devices.add(device)
     }

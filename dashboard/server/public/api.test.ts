@@ -2,6 +2,7 @@ import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { StorageUnavailableError, type SeriesQuery } from '../../../ingest/storage/contract.ts'
 import { line, startTestApp, type TestApp } from '../../../testkit/test-app.ts'
+import { linesToBatch } from '../../../devices/line-protocol.ts'
 
 /**
  * The open-data API through app.inject: every endpoint, filter, format, cap and the rate limit,
@@ -36,7 +37,7 @@ function csv(body: string): string[][] {
 async function seed(t: TestApp, device: { id: string; city: string }, days: number, values: Record<string, number>, now = Date.now()) {
   const lines: string[] = []
   for (let i = 0; i < days * 144; i++) lines.push(line('air-quality', device.city, device.id, now - MINUTE - i * 10 * MINUTE, values))
-  const { rejected } = await t.storage.write(lines)
+  const { rejected } = await t.storage.write(linesToBatch(lines))
   expect(rejected).toEqual([])
 }
 
@@ -131,7 +132,7 @@ describe('the open-data API', () => {
       const otherFormat = await inject({ url: '/api/public/air-quality?city=pisa&format=csv', headers: { 'if-none-match': etag } })
       expect(otherFormat.statusCode).toBe(200)
 
-      await t.storage.write([line('air-quality', 'pisa', ids.pisa!, Date.now() - 1000, { pm25: 61 })])
+      await t.storage.write(linesToBatch([line('air-quality', 'pisa', ids.pisa!, Date.now() - 1000, { pm25: 61 })]))
       await t.registry.update(ids.pisa!, { name: 'Lungarno Pacinotti' }) // a registry change makes the city recompute
       // A new ETag: the old one no longer matches.
       await expect.poll(async () => (await inject({ url: '/api/public/air-quality?city=pisa', headers: { 'if-none-match': etag } })).statusCode, { timeout: 20_000 }).toBe(200)
@@ -296,7 +297,7 @@ describe('the open-data API', () => {
     })
 
     it('gives daily summaries: mean, min, max and count per UTC day', async () => {
-      await t.storage.write([line('air-quality', 'firenze', ids.gramsci!, seededAt - 2 * DAY + 30_000, { pm25: 30 })])
+      await t.storage.write(linesToBatch([line('air-quality', 'firenze', ids.gramsci!, seededAt - 2 * DAY + 30_000, { pm25: 30 })]))
       const body = (await inject(url(`?resolution=day&pollutant=pm25,no2&from=${new Date(seededAt - 5 * DAY).toISOString()}`))).json() as Json
       expect(body.resolution).toBe('day')
       const day = body.items.find((r: Json) => r.time === new Date(Math.floor((seededAt - 2 * DAY) / DAY) * DAY).toISOString())

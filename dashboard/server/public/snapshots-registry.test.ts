@@ -11,6 +11,7 @@ import { createLocalFeed } from '../../../feed/feed.ts'
 import { countingStorage, type StorageCalls } from '../../../testkit/counting-storage.ts'
 import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots } from './snapshots.ts'
+import { linesToBatch } from '../../../devices/line-protocol.ts'
 
 /**
  * How much storage the snapshots read as the fleet changes and readings arrive: once per station
@@ -114,7 +115,7 @@ describe('registry changes and readings', () => {
       const lines = Array.from({ length: 60 }, (_, i) => line('air-quality', 'firenze', id, now - 1000 - i * MINUTE, { pm25: 60, co: 0.3 }))
       // …and a week ago, hourly: a complete hour 30 h ago in its history.
       for (let i = 0; i < 60; i++) lines.push(line('air-quality', 'firenze', id, Math.floor(now / 3_600_000) * 3_600_000 - 30 * 3_600_000 + i * MINUTE, { pm25: 100 }))
-      expect((await storage.write(lines)).rejected).toEqual([])
+      expect((await storage.write(linesToBatch(lines))).rejected).toEqual([])
       await registry.add({ id, type: 'air-quality', city: 'firenze', name: 'Late', interval: 60 })
       const s = await vi.waitFor(async () => {
         const snap = await snapshots.city('firenze')
@@ -165,7 +166,7 @@ describe('registry changes and readings', () => {
       // A complete hour 40 h ago, and a reading a minute ago.
       const lines = Array.from({ length: 60 }, (_, i) => line('air-quality', 'firenze', id, h40 + i * MINUTE, { pm25: 100 }))
       lines.push(line('air-quality', 'firenze', id, now - MINUTE, { pm25: 20 }))
-      expect((await storage.write(lines)).rejected).toEqual([])
+      expect((await storage.write(linesToBatch(lines))).rejected).toEqual([])
       await registry.add({ type: 'air-quality', city: 'firenze', name: 'Already there', interval: 60 })
       const before = await snapshots.refresh('firenze')
       expect(before.history.find((x) => Date.parse(x.time) === h40)!.index).toBeNull()

@@ -11,6 +11,7 @@ import { createLocalFeed } from '../../../feed/feed.ts'
 import { countingStorage, type StorageCalls } from '../../../testkit/counting-storage.ts'
 import { line } from '../../../testkit/test-app.ts'
 import { createSnapshots, HISTORY_HOURS } from './snapshots.ts'
+import { linesToBatch } from '../../../devices/line-protocol.ts'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -55,7 +56,7 @@ async function station(name: string, options: { city?: string; interval?: number
 async function store(device: Device, count: number, values: Record<string, number>, newest = Date.now() - 1000, stepMs = MINUTE) {
   const lines: string[] = []
   for (let i = 0; i < count; i++) lines.push(line('air-quality', device.city, device.id, newest - i * stepMs, values))
-  const { rejected } = await storage.write(lines)
+  const { rejected } = await storage.write(linesToBatch(lines))
   expect(rejected).toEqual([])
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { line, startTestApp, type TestApp } from '../../../testkit/test-app.ts'
+import { linesToBatch } from '../../../devices/line-protocol.ts'
 
 /**
  * The year's air-quality statistics through app.inject, against the real embedded store: three
@@ -48,7 +49,7 @@ describe('GET /api/public/air-quality/statistics', () => {
       lines.push(line('air-quality', 'prato', a.id, time, { pm10: [60, 50, 30][day]!, no2, o3, pm25: 10 + day }))
       lines.push(line('air-quality', 'prato', b.id, time, { pm10: 55, no2: 20 }))
     }
-    const { rejected } = await t.storage.write(lines)
+    const { rejected } = await t.storage.write(linesToBatch(lines))
     expect(rejected).toEqual([])
   })
   afterAll(async () => {
