@@ -124,6 +124,8 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
     if (path === undefined) readingsPaths.set(retentionPolicy, (path = writePath('ms', retentionPolicy)))
     return path
   }
+  // Dead letters carry a per-process counter in the sub-millisecond digits, so two from one
+  // device with one code in the same millisecond are two points, not one overwriting the other.
   const deadLettersPath = writePath('ns')
   let deadLetterCounter = 0
   let closed = false
