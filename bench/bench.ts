@@ -11,6 +11,7 @@ import type { PlannedDevice } from '../simulator/fleet.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import type { BaselineMessage } from './baseline.ts'
 import { benchFleet, countedFields, type FleetName } from './fleet.ts'
+import { createGcTrace, gcDelta, type GcTally } from './gc-trace.ts'
 import type { LoadCommand, LoadMessage, LoadOptions, LoadResult } from './load.ts'
 import { formatProfile, summariseProfile, type CpuProfile, type ProfileSummary } from './profile.ts'
 
@@ -367,6 +368,8 @@ interface SystemUnderTest {
   stop(): Promise<string>
   /** Piazza: a graceful stop and a start on the same data; the new process's ports may differ. */
   restart?(): Promise<SystemUnderTest>
+  /** Piazza: what its collector has done so far (V8's --trace-gc-nvp on its stdout). */
+  gc?(): GcTally
 }
 
 export const BENCH_QUOTAS = {
@@ -410,8 +413,9 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
   const earlier: string[] = [] // complaints of the processes before a restart
   const launch = async (): Promise<SystemUnderTest> => {
     const child = track(
-      // To profile, --cpu-prof, which NODE_OPTIONS does not take.
-      spawn(process.execPath, piazzaStartArgs(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), {
+      // --trace-gc-nvp: the collector's bytes per reading. To profile, --cpu-prof, which
+      // NODE_OPTIONS does not take.
+      spawn(process.execPath, piazzaStartArgs(['--trace-gc-nvp', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])]), {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -435,7 +439,8 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
     let stdout = ''
     let stderrTail = ''
     const complaints: string[] = []
-    child.stdout!.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-10_000)))
+    const gcTrace = createGcTrace()
+    child.stdout!.on('data', (chunk: Buffer) => (stdout = (stdout + gcTrace.take(chunk.toString())).slice(-10_000)))
     child.stderr!.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString()).slice(-4000)
       for (const line of chunk.toString().split('\n')) if (line.trim()) complaints.push(line.slice(0, 400))
@@ -469,6 +474,7 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
       database,
       secret: (id) => secrets.get(id) ?? '',
       complaints: () => [...earlier, ...complaints],
+      gc: gcTrace.tally,
       stop: () => stopChild(child),
       restart: async () => {
         const stopped = await stopChild(child)
@@ -596,6 +602,8 @@ export interface RunFigure {
   syscalls: { reads: number; writes: number }
   /** Piazza only: its CPU by component, from /metrics, from 'go' to the end of the drain. */
   split?: CpuSplit
+  /** Piazza only: what its collector did over the same span. */
+  gc?: GcTally
   /** Cores used by processes outside the benchmark during the run: high means the figures are disturbed. */
   otherCores: number
   peakRssMb: number
@@ -845,6 +853,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
   const rssTimer = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(pid) || 0)), 100)
   try {
     const splitAtGo = await scrapeSplit(system)
+    const gcAtGo = system.gc?.()
     const cpuAtGo = { system: cpuSeconds(pid), influxd: cpuSeconds(influxd.pid), machine: machineBusySeconds(), self: process.cpuUsage(), syscalls: syscalls(pid) }
     const goAt = Date.now()
     const [generatorResult, probeResult] = await Promise.all([
@@ -879,6 +888,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
       await sleep(250)
     }
     const split = splitDelta(splitAtGo, await scrapeSplit(system))
+    const gc = gcDelta(gcAtGo, system.gc?.())
     // Full seconds of publishing, the first left out: it holds the JIT warm-up of every process.
     const full = generatorResult.perSecond.slice(1, Math.floor(generatorResult.publishMs / 1000))
     const figure: RunFigure = {
@@ -886,6 +896,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
       devices: load.devices.length,
       counted: fleet.counted,
       split,
+      gc,
       generator: generatorResult,
       range,
       // Over publishing and the trailing acks: a system that queues internally acks long after.
@@ -1189,6 +1200,11 @@ function summary(loads: RunFigure[]) {
     splitMainThread: perReading((r) => r.split?.mainThread),
     splitGcYoung: perReading((r) => r.split?.gcYoung),
     splitGcOld: perReading((r) => r.split?.gcOld),
+    /** The collector's work per reading stored. */
+    gcAllocated: perReading((r) => r.gc?.allocated),
+    gcPromoted: perReading((r) => r.gc?.promoted),
+    gcScavenges: perReading((r) => r.gc?.scavenges),
+    gcMarkCompacts: perReading((r) => r.gc?.markCompacts),
     listeners: Object.fromEntries(
       [...new Set(loads.flatMap((r) => Object.keys(r.split?.listeners ?? {})))].sort().map((name) => [name, perReading((r) => r.split?.listeners[name] ?? 0)]),
     ) as Record<string, number | undefined>,
@@ -1313,9 +1329,9 @@ export function formatReport(report: BenchReport): string {
 
   // Piazza's CPU by component: a regression points at its cause.
   const listenerNames = [...new Set(results.flatMap((r) => Object.keys(r.piazza.listeners)))].sort()
+  const rows = [...results.map((r) => ({ ...r, label: `${r.fleet}, ${r.devices.toLocaleString('en-US')} devices` })), ...(paced ? [paced] : [])]
   if (results.some((r) => r.piazza.splitProcess !== undefined)) {
     const t: string[][] = [['Piazza CPU per 1,000 readings/s, % of a core', 'total', 'broker+rest', 'ingest', ...listenerNames, 'influxd', 'baseline influxd']]
-    const rows = [...results.map((r) => ({ ...r, label: `${r.fleet}, ${r.devices.toLocaleString('en-US')} devices` })), ...(paced ? [paced] : [])]
     for (const r of rows) {
       const p = r.piazza
       const listeners = p.splitListeners ?? 0
@@ -1351,6 +1367,19 @@ export function formatReport(report: BenchReport): string {
       'Main thread and other threads from /proc/PID/task; GC young and GC old are the main thread\'s pauses for garbage collection (part of',
       'its figure; from /metrics, nodejs_gc_duration_seconds): young-generation collections, and the steps of old-generation ones it runs.',
       'Other threads: V8\'s helpers (parallel scavenging, concurrent marking and sweeping), libuv\'s pool (the log\'s writes and fsync), workers.',
+      '',
+    )
+  }
+  if (rows.some((r) => r.piazza.gcAllocated !== undefined)) {
+    const gc: string[][] = [['Piazza\'s garbage collector per reading', 'allocated, KB', 'promoted, B', 'scavenges per 10,000', 'full collections per 1M']]
+    for (const r of rows) {
+      const p = r.piazza
+      gc.push([r.label, fmt(p.gcAllocated === undefined ? undefined : p.gcAllocated / 1024, 2), fmt(p.gcPromoted, 0), fmt(p.gcScavenges === undefined ? undefined : p.gcScavenges * 1e4, 2), fmt(p.gcMarkCompacts === undefined ? undefined : p.gcMarkCompacts * 1e6, 2)])
+    }
+    out.push(...table(gc))
+    out.push(
+      'From V8\'s --trace-gc-nvp on Piazza\'s stdout, over the same span as the CPU: bytes allocated, and bytes promoted from the young generation to the old',
+      '(what makes full collections come), per reading stored. They move with what the code allocates and keeps, far less with the collector\'s state.',
       '',
     )
   }

@@ -22,6 +22,8 @@ function run(fleet: RunFigure['fleet'], devices: number, ackedPerS: number): Run
     cpuS: { system: stored * 5e-6, influxd: stored * 1e-6, generator: 1 },
     syscalls: { reads: stored, writes: stored },
     split: { process: stored * 5e-6, ingest: stored * 1e-6, listeners: { live: stored * 1e-7 }, mainThread: stored * 4e-6, gcYoung: stored * 6e-7, gcOld: stored * 1e-7 },
+    // 8 KB allocated and 100 B promoted per reading, a scavenge every 4,000 readings, a full collection every 500,000.
+    gc: { allocated: stored * 8192, promoted: stored * 100, scavenges: stored / 4000, markCompacts: stored / 500_000 },
     otherCores: 0,
     peakRssMb: 300,
   }
@@ -50,6 +52,9 @@ describe('bench report', () => {
     // The CPU by thread: main thread 4 µs (0.40 %) of which GC 0.6 and 0.1 µs, other threads 1 µs.
     expect(text).toMatch(/^air-quality, 10,000 devices\s+0\.50\s+0\.40\s+0\.06\s+0\.01\s+0\.10$/m)
     expect(text).toMatch(/^paced air-quality, 10,000 devices\s+0\.50\s+0\.40\s+0\.06\s+0\.01\s+0\.10$/m)
+    // The collector per reading.
+    expect(text).toMatch(/^air-quality, 10,000 devices\s+8\.00\s+100\s+2\.50\s+2\.00$/m)
+    expect(text).toMatch(/^paced air-quality, 10,000 devices\s+8\.00\s+100\s+2\.50\s+2\.00$/m)
     // The targets are the closed-loop rounds' alone.
     expect(text).toMatch(/within ±20 % from 50 to 10,000 devices, air-quality\s+50: 0\.5 %, 10000: 0\.5 %\s+PASS/)
   })
