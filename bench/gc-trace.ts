@@ -2,7 +2,9 @@
  * V8's --trace-gc-nvp, read from a child's stdout as it comes: what its collector did, in bytes.
  * Bytes allocated and promoted per reading move far less with the collector's state (when it
  * chooses to collect, how far it lets the heap grow) than its CPU does, so a change in what the
- * code allocates shows in them on a run where the CPU figures swing.
+ * code allocates shows in them on a run where the CPU figures swing. V8 prints the trace through
+ * C's stdio, which passes a pipe's output on a few KB (two or three collections) at a time, so a
+ * round's count can be off by its last few collections: noise next to the hundreds in a round.
  */
 
 export interface GcTally {
