@@ -19,7 +19,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-function scriptedStorage(script: ((lines: readonly string[]) => { rejected: { line: string; reason: string }[] } | Error)[]) {
+function scriptedStorage(script: ((lines: readonly string[]) => { rejected: { line: string; reason: string }[] } | Error)[], deadLetterFailures = 0) {
   const written: string[] = []
   const letters: DeadLetter[] = []
   const attempts: number[] = []
@@ -36,6 +36,7 @@ function scriptedStorage(script: ((lines: readonly string[]) => { rejected: { li
       return outcome
     },
     async writeDeadLetters(batch: readonly DeadLetter[]) {
+      if (deadLetterFailures-- > 0) throw new StorageUnavailableError('503 Service Unavailable', 10)
       letters.push(...batch)
     },
   } as unknown as Storage
@@ -61,6 +62,19 @@ describe('shipper', () => {
     expect(letters[0]).toEqual(letter)
     expect(letters[1]).toMatchObject({ deviceId: 'aq-2', code: 'storage-rejected', reason: 'invalid field format' })
     expect(shipper.stats()).toMatchObject({ storedReadings: 1, storageRejected: 1, storedDeadLetters: 2 })
+    await shipper.close()
+    await wal.close()
+  })
+
+  it('dead-letters a refused line once when storing the dead letters fails and the batch is retried', async () => {
+    const wal = await walWith(['Rair-quality,city=pisa,device=aq-1 pm25=1 1000', 'Rair-quality,city=pisa,device=aq-2 pm25=oops 1000'])
+    const refuseSecond = (lines: readonly string[]) => ({ rejected: [{ line: lines[1]!, reason: 'invalid field format' }] })
+    const { storage, letters } = scriptedStorage([refuseSecond, refuseSecond, refuseSecond], 2)
+    const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
+    await expect.poll(() => shipper.stats().batches, { timeout: 20_000 }).toBe(1)
+    expect(letters).toHaveLength(1)
+    expect(letters[0]).toMatchObject({ deviceId: 'aq-2', code: 'storage-rejected', reason: 'invalid field format' })
+    expect(shipper.stats()).toMatchObject({ storedReadings: 1, storageRejected: 1, storedDeadLetters: 1, failedAttempts: 2 })
     await shipper.close()
     await wal.close()
   })

@@ -140,19 +140,22 @@ export function createShipper(options: ShipperOptions) {
       try {
         const result = readings ? await storage.write(lines) : { rejected: [] }
         const now = Date.now()
+        // This attempt's letters: the log's, and one per line storage refused this time (an
+        // attempt after a failed one must not store the refused lines' letters again).
+        const all = [...letters]
         for (const { line, reason } of result.rejected) {
-          letters.push({ deviceId: deviceOf(line), receivedAt: now, topic: '', code: 'storage-rejected', reason, payload: line.slice(0, 4096) })
+          all.push({ deviceId: deviceOf(line), receivedAt: now, topic: '', code: 'storage-rejected', reason, payload: line.slice(0, 4096) })
         }
-        if (letters.length) await storage.writeDeadLetters(letters)
+        if (all.length) await storage.writeDeadLetters(all)
         stats.storedReadings += readings - result.rejected.length
-        stats.storedDeadLetters += letters.length
+        stats.storedDeadLetters += all.length
         stats.storageRejected += result.rejected.length
         stats.batches += 1
         stats.lastStoredAt = now
         stats.storageError = undefined
         if (storageWasDown) logger.info({ storage: storage.kind }, 'storage is back; catching up from the write-ahead log')
         storageWasDown = false
-        options.onStored?.(readings - result.rejected.length, letters.length)
+        options.onStored?.(readings - result.rejected.length, all.length)
         return true
       } catch (err) {
         stats.failedAttempts += 1
