@@ -454,23 +454,22 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         // below), or one whose time is not plain digits, is decoded.
         const byPolicy = new Map<string, LineRanges>()
         const late: SeriesTime[] = []
-        for (let start = 0; start < bytes.length; ) {
-          const next = bytes.indexOf(NEWLINE, start) + 1
-          if (next - start > 1) {
-            const type = typeOfLine(bytes, start)
-            if (type !== undefined) {
-              const time = timeOfLine(bytes, start, next - 1)
-              if (!Number.isSafeInteger(time) || time < settledOf(type)) {
-                const d = seriesTime(bytes.toString('utf8', start, next - 1))
-                if (d && d.time < settledOf(d.type)) late.push(d)
-              }
+        const lines = lineRanges(bytes)
+        for (let i = 0; i < lines.length; i += 2) {
+          const start = lines[i]!
+          const next = lines[i + 1]!
+          const type = typeOfLine(bytes, start)
+          if (type !== undefined) {
+            const time = timeOfLine(bytes, start, next - 1)
+            if (!Number.isSafeInteger(time) || time < settledOf(type)) {
+              const d = seriesTime(bytes.toString('utf8', start, next - 1))
+              if (d && d.time < settledOf(d.type)) late.push(d)
             }
-            const target = type === undefined ? rp : rawRpOfType(type)
-            let group = byPolicy.get(target)
-            if (!group) byPolicy.set(target, (group = []))
-            group.push(start, next)
           }
-          start = next
+          const target = type === undefined ? rp : rawRpOfType(type)
+          let group = byPolicy.get(target)
+          if (!group) byPolicy.set(target, (group = []))
+          group.push(start, next)
         }
         let written!: () => void
         const write: WriteInHand = { batch: bytes, done: new Promise<void>((resolve) => (written = resolve)) }
@@ -478,7 +477,7 @@ export function createInfluxStorage(options: InfluxStorageOptions): Storage & { 
         for (const watcher of watchers) watcher.push(write)
         const rejected: WriteResult['rejected'] = []
         try {
-          for (const [target, lines] of byPolicy) rejected.push(...(await writeAll(readingsPath(target), bytes, lines)).rejected)
+          for (const [target, group] of byPolicy) rejected.push(...(await writeAll(readingsPath(target), bytes, group)).rejected)
         } finally {
           inHand = undefined
           written()
@@ -774,7 +773,7 @@ function endingInNewline(batch: Buffer): Buffer {
 /** Where lines lie in a batch: line i is bytes lines[2i] to lines[2i + 1], its newline included. */
 type LineRanges = number[]
 
-/** Every line of a batch that ends in a newline, empty ones left out. */
+/** Every line of a batch that ends in a newline, empty ones left out: the one place a batch is split into lines. */
 function lineRanges(batch: Buffer): LineRanges {
   const lines: LineRanges = []
   for (let start = 0; start < batch.length; ) {
