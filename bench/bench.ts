@@ -487,8 +487,8 @@ async function startPiazza(influxd: Influxd, devices: PlannedDevice[], options: 
   return launch()
 }
 
-async function startBaseline(influxd: Influxd): Promise<SystemUnderTest> {
-  const database = `baseline_bench_${Date.now()}`
+/** `database`: a fresh start after the baseline fell over keeps its predecessor's, so the final counts see every round's readings. */
+async function startBaseline(influxd: Influxd, database = `baseline_bench_${Date.now()}`): Promise<SystemUnderTest> {
   // The naive pipeline does not create its database; a v1 user would have done it once by hand.
   const created = await influxQuery(influxd.url, '', `CREATE DATABASE "${database}"`)
   if (created.error || created.results?.[0]?.error) throw new Error(`cannot create ${database}: ${created.error ?? created.results?.[0]?.error}`)
@@ -639,6 +639,9 @@ export interface SystemReport {
   complaints: string[]
   /** Piazza with --profile: the CPU profile of the whole run, summarised. */
   profile?: ProfileSummary
+  /** Configurations the baseline fell over at (skipped from then on; a fresh one carried on with the others). */
+  failures: string[]
+  /** What ended this system's phases early. */
   error?: string
 }
 
@@ -914,6 +917,7 @@ async function runLoad(system: SystemUnderTest, influxd: { url: string; pid: num
     }
     options.log(
       `${system.name}: acked ${generatorResult.acked} (${Math.round(figure.ackedPerS)}/s), stored ${count}, drain ${figure.drainS.toFixed(1)} s, ` +
+        `CPU per 1,000 readings/s ${count ? `${pctPer1000(figure.cpuS.system / count)!.toFixed(2)} % of a core, influxd ${pctPer1000(figure.cpuS.influxd / count)!.toFixed(2)} %` : 'n/a'}, ` +
         `peak RSS ${peakRssMb.toFixed(0)} MB, other processes ${figure.otherCores.toFixed(2)} cores`,
     )
     return figure
@@ -959,6 +963,14 @@ function readProfile(dir: string, options: BenchOptions): ProfileSummary | undef
 interface Entry {
   report: SystemReport
   system?: SystemUnderTest
+  /**
+   * The baseline's fresh start after it fell over at a configuration. Only the baseline: a naive
+   * pipeline is expected to fall over at some size, and should still be measured at the others.
+   * A Piazza failure ends its phases, to be fixed rather than worked around.
+   */
+  revive?: () => Promise<SystemUnderTest>
+  /** Configurations (`fleet/size`) it fell over at: skipped from then on. */
+  failed: Set<string>
   /** Stopped when a phase failed, before the graceful stop at the end. */
   stoppedEarly?: boolean
 }
@@ -1008,22 +1020,28 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const entries: Entry[] = []
     for (const name of options.systems) {
-      const entry: Entry = { report: { name, loads: [], stopped: 'not started', complaints: [] } }
+      const entry: Entry = { report: { name, loads: [], stopped: 'not started', complaints: [], failures: [] }, failed: new Set() }
       entries.push(entry)
       try {
         entry.system = name === 'piazza' ? await startPiazza(db, allDevices, options) : await startBaseline(db)
+        if (name === 'baseline') {
+          const { database } = entry.system
+          entry.revive = () => startBaseline(db, database)
+        }
       } catch (err) {
         entry.report.error = `start: ${(err as Error).message}`
         options.log(`${name}: FAILED to start: ${(err as Error).message}`)
       }
     }
     /**
-     * Runs one phase on a system that is still fine; a failure ends that system's phases. A load
-     * phase then waits for the system to go quiet (`quiet`) before the next phase starts.
+     * Runs one phase on a system that is still fine; a failure ends that system's phases, but for
+     * the baseline's at a configuration (`config`), which is skipped from then on while a fresh
+     * baseline carries on with the others. A load phase then waits for the system to go quiet
+     * (`quiet`) before the next phase starts.
      */
-    const phase = async (entry: Entry, what: string, fn: (sut: SystemUnderTest, report: SystemReport) => Promise<void>, { load = false } = {}) => {
+    const phase = async (entry: Entry, what: string, fn: (sut: SystemUnderTest, report: SystemReport) => Promise<void>, { load = false, config = '' } = {}) => {
       const { system, report } = entry
-      if (!system || report.error) return
+      if (!system || report.error || entry.failed.has(config)) return
       if (exited(system.process)) {
         report.error = `${what}: the process had exited (${system.process.exitCode ?? system.process.signalCode})`
         return
@@ -1033,12 +1051,30 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         if (load && !exited(system.process) && !(await quiet(system.process.pid!))) {
           throw new Error(`still busy ${QUIET_TIMEOUT_MS / 1000} s after the load ended (a backlog it cannot work off)`)
         }
+        // influxd too, its compactions of what the load wrote included: they are not the next phase's
+        // work. Bounded, and not a failure: under a steady load they would be part of the cost.
+        if (load) await quiet(db.pid)
       } catch (err) {
-        report.error = `${what}: ${(err as Error).message}`
+        const failure = `${what}: ${(err as Error).message}`
         options.log(`${report.name}: ${what} FAILED: ${(err as Error).message}`)
-        // Its phases end here; stopped now, whatever it still does cannot weigh on the other system's.
+        // Stopped now, whatever it still does cannot weigh on the other system's phases.
         const current = entry.system ?? system // the restart phase replaces it
-        report.stopped = await current.stop()
+        const stopped = await current.stop()
+        if (config && entry.revive) {
+          entry.failed.add(config)
+          report.failures.push(`${failure} (stopped: ${stopped})`)
+          try {
+            entry.system = await entry.revive()
+            options.log(`${report.name}: started afresh; ${config} is skipped from now on`)
+            return
+          } catch (restartErr) {
+            report.error = `a fresh start after ${what}: ${(restartErr as Error).message}`
+          }
+        } else {
+          report.error = failure
+        }
+        // Its phases end here.
+        report.stopped = stopped
         report.complaints = current.complaints()
         entry.stoppedEarly = true
       }
@@ -1059,33 +1095,38 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         report.memory = await measureMemory(sut, idleDevices, options)
       })
     }
-    let configIndex = 0
-    // Sizes outside, fleets inside: the baseline (a bare aedes) may fall over at the largest size,
-    // which then costs only that size's figures, not the next fleet's smaller ones.
-    for (const size of options.sizes) {
-      for (const fleet of options.fleets) {
-        const plan = plans.get(`${fleet}/${size}`)!
+    // Each round goes through every configuration in turn (sizes outside, fleets inside), rather
+    // than one configuration's rounds in a row. This machine's speed drifts: for 30-70 s at a time
+    // every function costs the same 20-30 % more (the profiles' shares stay put), and three rounds
+    // in a row took such a spell whole into one configuration's median, deciding the flatness
+    // line. In turn, a configuration's rounds lie a whole pass apart, so a spell reaches one of
+    // them, and every configuration is measured early, midway and late in the process's life.
+    // (Backwards every other pass would put a configuration's rounds side by side at the ends.)
+    const configs = options.sizes.flatMap((size) => options.fleets.map((fleet) => ({ size, fleet, key: `${fleet}/${size}` })))
+    for (let round = 0; round < options.rounds; round++) {
+      for (const [i, { size, fleet, key }] of configs.entries()) {
+        const plan = plans.get(key)!
         const counted = countedFields(plan.map((d) => d.type))
         // Alternate which system goes first from one configuration to the next, and per round.
-        const order = configIndex++ % 2 ? [...entries].reverse() : entries
-        // Unmeasured warm-up per configuration: the JIT's ramp, and Piazza's first logins (scrypt) of devices not seen yet.
-        for (const entry of order) {
-          await phase(entry, `${fleet} ${size} warm-up`, async (sut) => {
-            options.log(`${sut.name}: ${fleet} fleet, ${size} devices: warm-up, ${options.warmupSeconds} s of load, not measured`)
-            const warm = loadOptions(sut, plan, options.warmupSeconds, options.window, options.rate)
-            const generator = await connectGenerator(sut, warm)
-            await runGenerator(generator, warm)
-            await stopChild(generator.child, 5_000)
-          }, { load: true })
-        }
-        for (let round = 0; round < options.rounds; round++) {
-          for (const entry of round % 2 ? [...order].reverse() : order) {
-            await phase(entry, `${fleet} ${size} round ${round + 1}`, async (sut, report) => {
-              options.log(`${sut.name}: ${fleet} fleet, ${size} devices, round ${round + 1}/${options.rounds}: window ${options.window}, ${options.rate ? `${options.rate}/s offered` : 'closed loop'}, ${options.seconds} s`)
-              const load = loadOptions(sut, plan, options.seconds, options.window, options.rate)
-              report.loads.push(await runLoad(sut, db, load, options.probes, options, { fleet, counted }))
-            }, { load: true })
+        const order = (i + round) % 2 ? [...entries].reverse() : entries
+        // Unmeasured warm-up at a configuration's first turn: the JIT's ramp, and Piazza's first logins (scrypt) of devices not seen yet.
+        if (round === 0) {
+          for (const entry of order) {
+            await phase(entry, `${fleet} ${size} warm-up`, async (sut) => {
+              options.log(`${sut.name}: ${fleet} fleet, ${size} devices: warm-up, ${options.warmupSeconds} s of load, not measured`)
+              const warm = loadOptions(sut, plan, options.warmupSeconds, options.window, options.rate)
+              const generator = await connectGenerator(sut, warm)
+              await runGenerator(generator, warm)
+              await stopChild(generator.child, 5_000)
+            }, { load: true, config: key })
           }
+        }
+        for (const entry of order) {
+          await phase(entry, `${fleet} ${size} round ${round + 1}`, async (sut, report) => {
+            options.log(`${sut.name}: ${fleet} fleet, ${size} devices, round ${round + 1}/${options.rounds}: window ${options.window}, ${options.rate ? `${options.rate}/s offered` : 'closed loop'}, ${options.seconds} s`)
+            const load = loadOptions(sut, plan, options.seconds, options.window, options.rate)
+            report.loads.push(await runLoad(sut, db, load, options.probes, options, { fleet, counted }))
+          }, { load: true, config: key })
         }
       }
     }
@@ -1100,7 +1141,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           options.log(`${sut.name}: paced: ${fleet} fleet, ${size} devices, one message at a time each, ${options.pacedRate}/s in all, ${options.seconds} s`)
           const load = loadOptions(sut, plan, options.seconds, options.window, options.pacedRate)
           report.paced = { ...(await runLoad(sut, db, load, options.probes, options, { fleet, counted })), rate: options.pacedRate }
-        }, { load: true })
+        }, { load: true, config: `${fleet}/${size}` })
       }
     }
     if (options.overloadSeconds > 0) {
@@ -1113,7 +1154,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           const load = loadOptions(sut, plan, options.overloadSeconds, options.overloadWindow, options.overloadRate)
           const run = await runLoad(sut, db, load, 0, options, { fleet, counted })
           report.overload = { ...run, rate: options.overloadRate, survived: !exited(sut.process) }
-        })
+        }, { config: 'overload' })
       }
     }
 
@@ -1454,7 +1495,7 @@ export function formatReport(report: BenchReport): string {
   const notes: string[] = [
     `Machine: ${report.machine}.`,
     `Load: fleets ${o.fleets.join(', ')} at ${o.sizes.join(', ')} devices (one connection each, spread over the ten cities, live timestamps, QoS 1, one reading a message); ` +
-      `${o.rounds} round(s) per system of ${o.seconds} s after ${o.warmupSeconds} s of warm-up, alternating; window ${o.window}, ${o.rate ? `${o.rate}/s offered` : 'closed loop'}; ` +
+      `${o.rounds} round(s) per system of ${o.seconds} s after ${o.warmupSeconds} s of warm-up, the systems alternating, each round going through the configurations in turn; window ${o.window}, ${o.rate ? `${o.rate}/s offered` : 'closed loop'}; ` +
       `${o.probes} latency probes a round; ${o.idle} idle connections for memory` +
       (o.pacedRate > 0 ? `; paced ${o.pacedRate}/s over the largest size for ${o.seconds} s` : '') +
       (o.overloadSeconds > 0 ? `; overload ${o.overloadRate}/s offered for ${o.overloadSeconds} s, window ${o.overloadWindow}.` : '.'),
@@ -1482,6 +1523,7 @@ export function formatReport(report: BenchReport): string {
           `stored ${fmt(s.overload.storedFinal)}, ${og.errors} errors, drain ${fmt(s.overload.drainS, 1)} s`,
       )
     }
+    if (s.failures.length) parts.push(`fell over at ${s.failures.length} configuration(s), each skipped from then on while a fresh start carried on with the others: ${s.failures.join('; ')}`)
     if (s.error) parts.push(`ERROR: ${s.error}`)
     if (s.complaints.length) parts.push(`printed ${s.complaints.length} warning/error lines, first: ${s.complaints[0]}`)
     notes.push(parts.join('; '))

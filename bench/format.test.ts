@@ -41,6 +41,7 @@ describe('bench report', () => {
           paced: { ...run('air-quality', 10_000, 19_900), rate: 20_000 },
           stopped: 'cleanly',
           complaints: [],
+          failures: [],
         },
       ],
     }
@@ -59,12 +60,27 @@ describe('bench report', () => {
     expect(text).toMatch(/within ±20 % from 50 to 10,000 devices, air-quality\s+50: 0\.5 %, 10000: 0\.5 %\s+PASS/)
   })
 
+  it("says where the baseline fell over and carried on afresh, without calling it the run's error", () => {
+    const report: BenchReport = {
+      machine: 'test',
+      options: { systems: ['piazza', 'baseline'], seconds: 10, rounds: 1, warmupSeconds: 5, fleets: ['mixed'], sizes: [50, 10_000], profile: false, window: 20, idle: 100, probes: 0, pacedRate: 0, overloadSeconds: 0, overloadRate: 0, overloadWindow: 500 },
+      systems: [
+        { name: 'piazza', loads: [run('mixed', 50, 60_000), run('mixed', 10_000, 55_000)], stopped: 'cleanly', complaints: [], failures: [] },
+        { name: 'baseline', loads: [run('mixed', 50, 20_000)], stopped: 'exited 0', complaints: [], failures: ['mixed 10000 warm-up: still busy 60 s after the load ended (stopped: exited 0)'] },
+      ],
+    }
+    const text = formatReport(report)
+    expect(text).toContain('baseline: stopped: exited 0; load generator 10 % of a core, 0 errors; fell over at 1 configuration(s), each skipped from then on while a fresh start carried on with the others: mixed 10000 warm-up: still busy 60 s')
+    expect(text).not.toContain('ERROR')
+    expect(text).toMatch(/zero-loss stored rate ≥ 2x baseline, mixed, 50 devices\s+60,000\/s vs 20,000\/s = 3\.00x\s+PASS/)
+  })
+
   it('projects the idle-memory target from a positive per-connection figure only, and says so when there is none', () => {
     const memory = (perConnectionKb: number): MemoryFigure => ({ connections: 100, failed: 0, rssAtRestMb: 144, rssAfterFirstLoginsMb: 160, rssWithIdleMb: 160 + (perConnectionKb * 100) / 1024, rssPeakConnectingMb: 170, unsettled: [], perConnectionKb })
     const report = (m: MemoryFigure): BenchReport => ({
       machine: 'test',
       options: { systems: ['piazza'], seconds: 5, rounds: 1, warmupSeconds: 2, fleets: ['air-quality'], sizes: [50], profile: false, window: 20, idle: 100, probes: 0, pacedRate: 0, overloadSeconds: 0, overloadRate: 0, overloadWindow: 500 },
-      systems: [{ name: 'piazza', loads: [], memory: m, stopped: 'cleanly', complaints: [] }],
+      systems: [{ name: 'piazza', loads: [], memory: m, stopped: 'cleanly', complaints: [], failures: [] }],
     })
     // 160 MB + 10,000 × 10.24 KB = 260 MB.
     expect(formatReport(report(memory(10.24)))).toMatch(/idle device connections ≤ 400 MB RSS\s+260 MB \(projected from 100: 160 MB \+ 10\.2 KB each\)\s+PASS/)
