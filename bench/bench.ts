@@ -971,6 +971,8 @@ interface Entry {
   revive?: () => Promise<SystemUnderTest>
   /** Configurations (`fleet/size`) it fell over at: skipped from then on. */
   failed: Set<string>
+  /** Configurations this process has had its warm-up at (a fresh start has had none). */
+  warmed: Set<string>
   /** Stopped when a phase failed, before the graceful stop at the end. */
   stoppedEarly?: boolean
 }
@@ -1020,7 +1022,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const entries: Entry[] = []
     for (const name of options.systems) {
-      const entry: Entry = { report: { name, loads: [], stopped: 'not started', complaints: [], failures: [] }, failed: new Set() }
+      const entry: Entry = { report: { name, loads: [], stopped: 'not started', complaints: [], failures: [] }, failed: new Set(), warmed: new Set() }
       entries.push(entry)
       try {
         entry.system = name === 'piazza' ? await startPiazza(db, allDevices, options) : await startBaseline(db)
@@ -1065,6 +1067,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           report.failures.push(`${failure} (stopped: ${stopped})`)
           try {
             entry.system = await entry.revive()
+            entry.warmed.clear()
             options.log(`${report.name}: started afresh; ${config} is skipped from now on`)
             return
           } catch (restartErr) {
@@ -1109,17 +1112,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const counted = countedFields(plan.map((d) => d.type))
         // Alternate which system goes first from one configuration to the next, and per round.
         const order = (i + round) % 2 ? [...entries].reverse() : entries
-        // Unmeasured warm-up at a configuration's first turn: the JIT's ramp, and Piazza's first logins (scrypt) of devices not seen yet.
-        if (round === 0) {
-          for (const entry of order) {
-            await phase(entry, `${fleet} ${size} warm-up`, async (sut) => {
-              options.log(`${sut.name}: ${fleet} fleet, ${size} devices: warm-up, ${options.warmupSeconds} s of load, not measured`)
-              const warm = loadOptions(sut, plan, options.warmupSeconds, options.window, options.rate)
-              const generator = await connectGenerator(sut, warm)
-              await runGenerator(generator, warm)
-              await stopChild(generator.child, 5_000)
-            }, { load: true, config: key })
-          }
+        // Unmeasured warm-up at a process's first turn at a configuration: the JIT's ramp, and
+        // Piazza's first logins (scrypt) of devices not seen yet.
+        for (const entry of order) {
+          if (entry.warmed.has(key)) continue
+          entry.warmed.add(key)
+          await phase(entry, `${fleet} ${size} warm-up`, async (sut) => {
+            options.log(`${sut.name}: ${fleet} fleet, ${size} devices: warm-up, ${options.warmupSeconds} s of load, not measured`)
+            const warm = loadOptions(sut, plan, options.warmupSeconds, options.window, options.rate)
+            const generator = await connectGenerator(sut, warm)
+            await runGenerator(generator, warm)
+            await stopChild(generator.child, 5_000)
+          }, { load: true, config: key })
         }
         for (const entry of order) {
           await phase(entry, `${fleet} ${size} round ${round + 1}`, async (sut, report) => {
