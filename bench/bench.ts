@@ -1105,11 +1105,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     // line. In turn, a configuration's rounds lie a whole pass apart, so a spell reaches one of
     // them, and every configuration is measured early, midway and late in the process's life.
     // (Backwards every other pass would put a configuration's rounds side by side at the ends.)
-    const configs = options.sizes.flatMap((size) => options.fleets.map((fleet) => ({ size, fleet, key: `${fleet}/${size}` })))
-    for (let round = 0; round < options.rounds; round++) {
-      for (const [i, { size, fleet, key }] of configs.entries()) {
+    const configs = options.sizes.flatMap((size) =>
+      options.fleets.map((fleet) => {
+        const key = `${fleet}/${size}`
         const plan = plans.get(key)!
-        const counted = countedFields(plan.map((d) => d.type))
+        return { size, fleet, key, plan, counted: countedFields(plan.map((d) => d.type)) }
+      }),
+    )
+    for (let round = 0; round < options.rounds; round++) {
+      for (const [i, { size, fleet, key, plan, counted }] of configs.entries()) {
         // Alternate which system goes first from one configuration to the next, and per round.
         const order = (i + round) % 2 ? [...entries].reverse() : entries
         // Unmeasured warm-up at a process's first turn at a configuration: the JIT's ramp, and
