@@ -18,6 +18,21 @@ describe('commissioning memory', () => {
     accept('c')
     expect(accepted('c')).toBe(2)
   })
+
+  it('remembers a whole fleet of 20,000 devices reporting in any order, by default', () => {
+    const device = (id: string) => ({ id, type: 'noise', city: 'prato', name: id, interval: 60, status: 'active', metadata: {} }) as unknown as Device
+    const commissioning = createCommissioning({ registry: { get: (id) => device(id), onChange: () => () => {} }, lookupUser: () => undefined })
+    const ids = Array.from({ length: 20_000 }, (_, i) => `noise-${i}`)
+    // Three rounds, each in another order (a device's turn moves by up to a whole round).
+    for (const step of [1, 7_919, 12_347]) {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[(i * step) % ids.length]!
+        commissioning.onAccepted(device(id), [{ time: Date.now(), values: { LAeq: 50 } }], Date.now())
+      }
+    }
+    const forgotten = ids.filter((id) => commissioning.stateOf(id)!.accepted !== 3)
+    expect(forgotten).toEqual([])
+  })
 })
 
 describe('commissioning channel and room enforcement over Socket.IO', () => {
