@@ -6,9 +6,12 @@ import { startRolesApp, type Json, type RolesApp } from '../../../testkit/roles-
 import { createCommissioning } from './commissioning.ts'
 
 describe('commissioning memory', () => {
+  const device = (id: string) => ({ id, type: 'noise', city: 'prato', name: id, interval: 60, status: 'active', metadata: {} }) as unknown as Device
+  const commissioningOf = (maxTracked?: number) =>
+    createCommissioning({ registry: { get: (id) => device(id), onChange: () => () => {} }, lookupUser: () => undefined, ...(maxTracked ? { maxTracked } : {}) })
+
   it('remembers the devices active within the last two generations and forgets the others', () => {
-    const device = (id: string) => ({ id, type: 'noise', city: 'prato', name: id, interval: 60, status: 'active', metadata: {} }) as unknown as Device
-    const commissioning = createCommissioning({ registry: { get: (id) => device(id), onChange: () => () => {} }, lookupUser: () => undefined, maxTracked: 4 })
+    const commissioning = commissioningOf(4)
     const accept = (id: string) => commissioning.onAccepted(device(id), [{ time: Date.now(), values: { laeq: 50 } }], Date.now())
     const accepted = (id: string) => commissioning.stateOf(id)!.accepted
     // Generations of 2: a, b | c, d | then a again moves up and b, never seen again, goes.
@@ -20,8 +23,7 @@ describe('commissioning memory', () => {
   })
 
   it('remembers a whole fleet of 20,000 devices reporting in any order, by default', () => {
-    const device = (id: string) => ({ id, type: 'noise', city: 'prato', name: id, interval: 60, status: 'active', metadata: {} }) as unknown as Device
-    const commissioning = createCommissioning({ registry: { get: (id) => device(id), onChange: () => () => {} }, lookupUser: () => undefined })
+    const commissioning = commissioningOf()
     const ids = Array.from({ length: 20_000 }, (_, i) => `noise-${i}`)
     // Three rounds, each in another order (a device's turn moves by up to a whole round).
     for (const step of [1, 7_919, 12_347]) {
