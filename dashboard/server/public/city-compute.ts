@@ -18,6 +18,7 @@ import type { Storage } from '../../../ingest/storage/contract.ts'
 import { PUBLIC_FIELDS, type CityAirQuality, type HistoryHour, type PollutantNow, type PublicStation } from './schemas.ts'
 import { createStationReader, newStationCache, type StationCache } from './station-cache.ts'
 import { floorHour, FUTURE_MS, HISTORY_HOURS, hourValues, latestOf, rollingHour, rollingMinutes, round1, TYPE, type StationMemory } from './station-memory.ts'
+import { copyRow, decodeState, encodeState, ROW, rowHolds } from './station-table.ts'
 
 /**
  * One city's air quality computed from its active air-quality stations, and shaped into the
@@ -27,7 +28,8 @@ import { floorHour, FUTURE_MS, HISTORY_HOURS, hourValues, latestOf, rollingHour,
  * Two ways to compute it:
  * - `computeCityFromMemory`, what the snapshots do: from each station's memory (station-memory.ts),
  *   no storage read; O(stations × pollutants × (minutes of the window + hours recomputed)), the
- *   history hours that did not change taken from the city's previous answer;
+ *   history hours that did not change taken from the city's previous answer, the stations' states
+ *   kept as numbers (station-table.ts) and shaped into the answers when a snapshot is first read;
  * - `createCityCompute().computeCity`, from storage alone (station-cache.ts), every value read
  *   per computation: only for `cache: false`, the per-request baseline bench/public.ts measures.
  *
@@ -133,28 +135,38 @@ export function createCityCompute(deps: CityComputeDeps) {
   return { computeCity, computations: () => computations }
 }
 
-/** What a city keeps between computations from memory: its history hours, and which changed. */
+/** What a city keeps between computations from memory: its history hours, which changed, and its stations' states. */
 export interface CityHistoryCache {
   hours: Map<number, HistoryHour>
   /** Hours that received readings since the last computation. */
   dirtyHours: Set<number>
   /** Every hour must be recomputed (a station added, removed, loaded or changed). */
   allDirty: boolean
+  /** The last computation's stations and their states (station-table.ts), for the next one to reuse. */
+  states?: { devices: readonly Device[]; memories: readonly StationMemory[]; table: Float64Array }
+  /** Stations the last computation assessed afresh (the others' states were reused). */
+  reassessed: number
 }
 
-export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true })
+export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true, reassessed: 0 })
 
 /**
- * A city computed from its stations' memories: O(stations changed × pollutants × ≈66 minutes +
- * stations × history hours recomputed) plus a pass over the stations; a station's state is reused
- * while it did not change (stationState), and only dirty hours, and the hours that slid into the
- * window, are recomputed, each over the stations with readings in it. Clears the cache's dirty
- * marks. `refreshHistory` false: the history hours as last computed (only hours never computed
- * are), dirty marks kept for a later computation. Synchronous: nothing is read from storage.
+ * A city computed from its stations' memories (`memories[i]` is `devices[i]`'s): O(stations changed
+ * × pollutants × ≈66 minutes + stations × history hours recomputed) plus a pass over the stations;
+ * a station's state is reused while it did not change (rowHolds), and only dirty hours, and the
+ * hours that slid into the window, are recomputed, each over the stations with readings in it.
+ * Clears the cache's dirty marks. `refreshHistory` false: the history hours as last computed (only
+ * hours never computed are), dirty marks kept for a later computation. Synchronous: nothing is read
+ * from storage.
+ *
+ * The states are kept as a table of numbers (station-table.ts) and the snapshot's `airQuality` and
+ * `stations` are shaped from it when first read, so a computation nobody reads leaves no objects
+ * per station behind.
  */
 export function computeCityFromMemory(
   city: City,
-  stations: readonly { device: Device; memory: StationMemory }[],
+  devices: readonly Device[],
+  memories: readonly StationMemory[],
   cache: CityHistoryCache,
   now: number,
   version: number,
@@ -162,17 +174,17 @@ export function computeCityFromMemory(
 ): CitySnapshot {
   const hourNow = floorHour(now)
   const historyFrom = hourNow - HISTORY_HOURS * HOUR_MS
-  const states: CachedState[] = stations.map(({ device, memory }) => stationState(device, memory, now))
+  const table = stationTable(devices, memories, cache, now)
   const history: HistoryHour[] = []
   for (let h = historyFrom; h < hourNow; h += HOUR_MS) {
     let entry = refreshHistory && (cache.allDirty || cache.dirtyHours.has(h)) ? undefined : cache.hours.get(h)
     if (!entry) {
       // A station with nothing in the hour neither gives the city an index nor a value for it.
       const withData: { device: Device; values: Partial<Record<Pollutant, HourlyValue>> }[] = []
-      for (const { device, memory } of stations) {
-        const values = hourValues(memory, h)
+      for (let i = 0; i < devices.length; i++) {
+        const values = hourValues(memories[i]!, h)
         for (const _ in values) {
-          withData.push({ device, values })
+          withData.push({ device: devices[i]!, values })
           break
         }
       }
@@ -186,49 +198,57 @@ export function computeCityFromMemory(
     cache.dirtyHours.clear()
     cache.allDirty = false
   }
+  let states: StationState[] | undefined
+  const statesNow = () => (states ??= devices.map((device, i) => decodeState(table, i, device)))
+  let airQuality: CityAirQuality | undefined
+  let stations: PublicStation[] | undefined
   return {
     city,
     version,
     computedAt: now,
-    airQuality: cityNow(city, states, now),
     history,
-    stations: states.map((s) => s.public),
+    get airQuality() {
+      return (airQuality ??= cityNow(city, statesNow(), now))
+    },
+    get stations() {
+      return (stations ??= statesNow().map(publicStation))
+    },
   }
 }
-
-/** A station's state and public view as a computation made them, and what they depended on. */
-interface CachedState extends StationState {
-  public: PublicStation
-  changes: number
-  /** The rolling window's minutes. */
-  from: number
-  to: number
-  computedAt: number
-  /** Until when a fresh station stays fresh without a reading (Infinity once stale or with none). */
-  freshUntil: number
-}
-
-const stationStates = new WeakMap<StationMemory, CachedState>()
 
 /**
- * A station's state now. Reused from the last computation while nothing it depends on moved: its
- * memory (`changes`), its registry entry (the same object until a change replaces it), the
- * rolling window's minute and its freshness. So a recomputation assesses only the stations that
- * received readings, changed or crossed a minute since, not every station of the city.
+ * Every station's state now, in a new table: a station's row is copied from the last computation
+ * while nothing it depends on moved (its memory, the same memory object and registry entry, the
+ * rolling window's minute, its freshness), so only the stations that received readings, changed or
+ * crossed a minute since are assessed again.
  */
-function stationState(device: Device, memory: StationMemory, now: number): CachedState {
+function stationTable(devices: readonly Device[], memories: readonly StationMemory[], cache: CityHistoryCache, now: number): Float64Array {
   const { from, to } = rollingMinutes(now)
-  const cached = stationStates.get(memory)
-  if (cached && cached.device === device && cached.changes === memory.changes && cached.from === from && cached.to === to && now >= cached.computedAt && now <= cached.freshUntil) {
-    return cached
+  const table = new Float64Array(devices.length * ROW)
+  const last = cache.states
+  let lastRow: Map<StationMemory, number> | undefined
+  let reassessed = 0
+  for (let i = 0; i < devices.length; i++) {
+    const device = devices[i]!
+    const memory = memories[i]!
+    let j = -1
+    if (last) {
+      if (last.memories[i] === memory) j = i
+      else j = (lastRow ??= new Map(last.memories.map((m, k) => [m, k]))).get(memory) ?? -1
+    }
+    if (j >= 0 && last!.devices[j] === device && rowHolds(last!.table, j, memory.changes, from, to, now)) {
+      copyRow(last!.table, j, table, i)
+      continue
+    }
+    reassessed++
+    const latest = latestOf(memory)
+    const assessment = assessStation(rollingHour(memory, now), device.interval, { lastReadingAt: latest.time, now })
+    const freshUntil = latest.time === null || assessment.status === 'stale' ? Number.POSITIVE_INFINITY : latest.time + staleAfterMs(device.interval)
+    encodeState(table, i, assessment, latest.time, memory.latestValue, { changes: memory.changes, from, to, computedAt: now, freshUntil })
   }
-  const latest = latestOf(memory)
-  const assessment = assessStation(rollingHour(memory, now), device.interval, { lastReadingAt: latest.time, now })
-  const state: StationState = { device, assessment, lastReadingAt: latest.time, latest }
-  const freshUntil = latest.time === null || assessment.status === 'stale' ? Number.POSITIVE_INFINITY : latest.time + staleAfterMs(device.interval)
-  const entry: CachedState = { ...state, public: publicStation(state), changes: memory.changes, from, to, computedAt: now, freshUntil }
-  stationStates.set(memory, entry)
-  return entry
+  cache.states = { devices, memories, table }
+  cache.reassessed = reassessed
+  return table
 }
 
 // -------------------------------------------------------------------- shaping the answers

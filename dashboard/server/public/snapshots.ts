@@ -26,7 +26,9 @@ import { addReading, historyStart, hoursWithData, loadStation, newStationMemory,
  * - a city is recomputed from memory (city-compute.ts `computeCityFromMemory`, synchronous): a
  *   station's state (its rolling hour assessed) is made again only when it received readings,
  *   changed in the registry, its rolling minute moved or it went stale, so O(stations changed ×
- *   pollutants × ≈66 minutes) plus a pass over the city's list; its history hours are kept
+ *   pollutants × ≈66 minutes) plus a pass over the city's list, the states kept as a table of
+ *   numbers and shaped into the public answers only when the snapshot is read (station-table.ts:
+ *   a computation nobody reads leaves no objects per station); its history hours are kept
  *   between computations and only dirty ones (a late reading, a station changed) and the one that
  *   closed are recomputed. The city's stations are kept from the registry's changes, not listed
  *   per computation. A registry change to one station marks its city dirty and loads that
@@ -230,11 +232,12 @@ export function createSnapshots(options: SnapshotOptions) {
     if (!city) throw new Error(`unknown city '${cityId}'`)
     computations += 1
     const s = cityState(cityId)
-    const stations = activeStations(city.id).map((device) => ({ device, memory: memoryOf(device.id, city.id) }))
+    const devices = activeStations(city.id)
+    const memories = devices.map((device) => memoryOf(device.id, city.id))
     const now = clock()
     const refreshHistory = forceHistory || running + queue.length === 0 || now - s.historyAt >= HISTORY_WHILE_LOADING_MS
     if (refreshHistory) s.historyAt = now
-    return computeCityFromMemory(city, stations, s.history, now, ++s.version, refreshHistory)
+    return computeCityFromMemory(city, devices, memories, s.history, now, ++s.version, refreshHistory)
   }
 
   /** Computes a city now; `forceHistory`: its history too, even while stations load (an explicit refresh). */
