@@ -3,7 +3,7 @@ import { EAQI_POLLUTANTS } from '../../../devices/aqi.ts'
 import type { Device } from '../../../devices/registry.ts'
 import { findCity } from '../../../devices/region.ts'
 import { mulberry32 } from '../../../simulator/values.ts'
-import { computeCityFromMemory, newCityHistoryCache } from './city-compute.ts'
+import { computeCityFromMemory, newCityCache } from './city-compute.ts'
 import { addReading, MINUTE_MS, newStationMemory, type StationMemory } from './station-memory.ts'
 
 /**
@@ -39,8 +39,8 @@ describe('a city recomputed from memory', () => {
     let devices = Array.from({ length: count }, (_, i) => station(i, rnd() < 0.5 ? 60 : 300))
     const cached: StationMemory[] = devices.map(() => newStationMemory())
     const reference: StationMemory[] = devices.map(() => newStationMemory())
-    const cachedHistory = newCityHistoryCache()
-    const referenceHistory = newCityHistoryCache()
+    const cachedCity = newCityCache()
+    const referenceCity = newCityCache()
     let now = Date.UTC(2025, 4, 6, 9, 0, 0)
     let reused = 0
     for (let step = 0; step < 400; step++) {
@@ -63,16 +63,16 @@ describe('a city recomputed from memory', () => {
         const i = Math.floor(rnd() * count)
         devices = devices.map((d, j) => (j === i ? { ...d, interval: d.interval === 60 ? 300 : 60 } : d))
         changed.add(i)
-        cachedHistory.allDirty = true
-        referenceHistory.allDirty = true
+        cachedCity.allDirty = true
+        referenceCity.allDirty = true
       }
-      const got = computeCityFromMemory(firenze, devices, cached, cachedHistory, now, step)
-      const want = computeCityFromMemory(firenze, devices.map((device) => ({ ...device })), reference, referenceHistory, now, step)
+      const got = computeCityFromMemory(firenze, devices, cached, cachedCity, now, step)
+      const want = computeCityFromMemory(firenze, devices.map((device) => ({ ...device })), reference, referenceCity, now, step)
       expect(JSON.parse(JSON.stringify(got))).toEqual(JSON.parse(JSON.stringify(want)))
       // Every station of the reference is made afresh (new Device objects); only the unchanged are reused.
-      expect(referenceHistory.reassessed).toBe(count)
-      expect(cachedHistory.reassessed).toBeGreaterThanOrEqual(changed.size)
-      reused += count - cachedHistory.reassessed
+      expect(referenceCity.reassessed).toBe(count)
+      expect(cachedCity.reassessed).toBeGreaterThanOrEqual(changed.size)
+      reused += count - cachedCity.reassessed
     }
     // Most steps are a few seconds with a reading or two: most stations' states are reused.
     expect(reused).toBeGreaterThan(count * 400 * 0.4)

@@ -136,7 +136,7 @@ export function createCityCompute(deps: CityComputeDeps) {
 }
 
 /** What a city keeps between computations from memory: its history hours, which changed, and its stations' states. */
-export interface CityHistoryCache {
+export interface CityCache {
   hours: Map<number, HistoryHour>
   /** Hours that received readings since the last computation. */
   dirtyHours: Set<number>
@@ -148,7 +148,7 @@ export interface CityHistoryCache {
   reassessed: number
 }
 
-export const newCityHistoryCache = (): CityHistoryCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true, reassessed: 0 })
+export const newCityCache = (): CityCache => ({ hours: new Map(), dirtyHours: new Set(), allDirty: true, reassessed: 0 })
 
 /**
  * A city computed from its stations' memories (`memories[i]` is `devices[i]`'s): O(stations changed
@@ -167,7 +167,7 @@ export function computeCityFromMemory(
   city: City,
   devices: readonly Device[],
   memories: readonly StationMemory[],
-  cache: CityHistoryCache,
+  cache: CityCache,
   now: number,
   version: number,
   refreshHistory = true,
@@ -222,7 +222,7 @@ export function computeCityFromMemory(
  * rolling window's minute, its freshness), so only the stations that received readings, changed or
  * crossed a minute since are assessed again.
  */
-function stationTable(devices: readonly Device[], memories: readonly StationMemory[], cache: CityHistoryCache, now: number): Float64Array {
+function stationTable(devices: readonly Device[], memories: readonly StationMemory[], cache: CityCache, now: number): Float64Array {
   const { from, to } = rollingMinutes(now)
   const table = new Float64Array(devices.length * ROW)
   const last = cache.states

@@ -4,7 +4,7 @@ import { cities, findCity } from '../../../devices/region.ts'
 import type { Device, DeviceRef, Registry } from '../../../devices/registry.ts'
 import type { LastReading, Storage } from '../../../ingest/storage/contract.ts'
 import type { Feed } from '../../../feed/feed.ts'
-import { computeCityFromMemory, createCityCompute, newCityHistoryCache, type CityHistoryCache, type CitySnapshot } from './city-compute.ts'
+import { computeCityFromMemory, createCityCompute, newCityCache, type CityCache, type CitySnapshot } from './city-compute.ts'
 import { addReading, historyStart, hoursWithData, loadStation, newStationMemory, seedLatest, TYPE, type StationMemory } from './station-memory.ts'
 
 /**
@@ -95,7 +95,7 @@ interface CityState {
   /** When its history was last recomputed (HISTORY_WHILE_LOADING_MS). */
   historyAt: number
   version: number
-  history: CityHistoryCache
+  cache: CityCache
 }
 
 interface LoadJob {
@@ -121,7 +121,7 @@ export function createSnapshots(options: SnapshotOptions) {
 
   const cityState = (id: string) => {
     let s = states.get(id)
-    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, historyAt: Number.NEGATIVE_INFINITY, version: 0, history: newCityHistoryCache() }))
+    if (!s) states.set(id, (s = { dirty: false, lastStartedAt: 0, historyAt: Number.NEGATIVE_INFINITY, version: 0, cache: newCityCache() }))
     return s
   }
   const perRequest = createCityCompute({ registry, storage, clock, nextVersion: (cityId) => ++cityState(cityId).version })
@@ -175,7 +175,7 @@ export function createSnapshots(options: SnapshotOptions) {
             pump()
             // The last load done: the history held back meanwhile (HISTORY_WHILE_LOADING_MS) now.
             if (running === 0 && queue.length === 0 && !closed) {
-              for (const [id, st] of states) if (st.history.allDirty || st.history.dirtyHours.size > 0) schedule(id)
+              for (const [id, st] of states) if (st.cache.allDirty || st.cache.dirtyHours.size > 0) schedule(id)
             }
           })
       })
@@ -185,7 +185,7 @@ export function createSnapshots(options: SnapshotOptions) {
 
   /** Marks history hours of a city to recompute. */
   function markHours(cityId: string, hours: readonly number[]): void {
-    const dirty = cityState(cityId).history.dirtyHours
+    const dirty = cityState(cityId).cache.dirtyHours
     for (const h of hours) dirty.add(h)
   }
 
@@ -237,7 +237,7 @@ export function createSnapshots(options: SnapshotOptions) {
     const now = clock()
     const refreshHistory = forceHistory || running + queue.length === 0 || now - s.historyAt >= HISTORY_WHILE_LOADING_MS
     if (refreshHistory) s.historyAt = now
-    return computeCityFromMemory(city, devices, memories, s.history, now, ++s.version, refreshHistory)
+    return computeCityFromMemory(city, devices, memories, s.cache, now, ++s.version, refreshHistory)
   }
 
   /** Computes a city now; `forceHistory`: its history too, even while stations load (an explicit refresh). */
@@ -282,7 +282,7 @@ export function createSnapshots(options: SnapshotOptions) {
       const city = findCity(device.city)
       const memory = memoryOf(device.id, city?.id)
       const now = clock()
-      const dirtyHours = city ? cityState(city.id).history.dirtyHours : undefined
+      const dirtyHours = city ? cityState(city.id).cache.dirtyHours : undefined
       let changed = false
       for (const r of readings) {
         const hour = addReading(memory, r, now)
