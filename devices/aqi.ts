@@ -151,8 +151,12 @@ export interface IndexResult {
   pollutant: Pollutant
 }
 
+/** A station's status; the public schema and the snapshots' station table take the list from here. */
+export const STATION_STATUSES = ['ok', 'incomplete', 'stale', 'no-data'] as const
+export type StationStatus = (typeof STATION_STATUSES)[number]
+
 export interface StationAssessment {
-  status: 'ok' | 'incomplete' | 'stale' | 'no-data'
+  status: StationStatus
   index: IndexResult | null
   pollutants: PollutantAssessment[]
   version: typeof EAQI_VERSION

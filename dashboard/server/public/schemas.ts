@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox'
-import { BAND_IDS, EAQI_POLLUTANTS, EAQI_VERSION } from '../../../devices/aqi.ts'
+import { BAND_IDS, EAQI_POLLUTANTS, EAQI_VERSION, STATION_STATUSES } from '../../../devices/aqi.ts'
 
 /**
  * The public, open-data API's answers (and the citizens' app's types: it imports them type-only).
@@ -49,7 +49,7 @@ export const PollutantNowSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('incomplete'), Type.Literal('no-data')]),
 })
 
-const StationStatusSchema = Type.Union([Type.Literal('ok'), Type.Literal('incomplete'), Type.Literal('stale'), Type.Literal('no-data')], {
+const StationStatusSchema = Type.Enum([...STATION_STATUSES], {
   description: 'ok: has an index; incomplete: too few readings in the last hour; stale: no recent readings; no-data: never reported.',
 })
 

@@ -1,4 +1,4 @@
-import { band, EAQI_POLLUTANTS, EAQI_VERSION, type Level, type StationAssessment } from '../../../devices/aqi.ts'
+import { band, EAQI_POLLUTANTS, EAQI_VERSION, STATION_STATUSES, type Level, type StationAssessment } from '../../../devices/aqi.ts'
 import type { Device } from '../../../devices/registry.ts'
 import { PUBLIC_FIELDS } from './schemas.ts'
 
@@ -18,8 +18,6 @@ import { PUBLIC_FIELDS } from './schemas.ts'
  * minutes, when it was made, until when it stays fresh), so the next computation copies the row of
  * a station that did not move instead of assessing it again.
  */
-
-const STATUSES = ['ok', 'incomplete', 'stale', 'no-data'] as const satisfies readonly StationAssessment['status'][]
 
 const P = EAQI_POLLUTANTS.length
 const F = PUBLIC_FIELDS.length
@@ -54,7 +52,7 @@ const orNull = (v: number) => (Number.isNaN(v) ? null : v)
 /** Writes a station's state into row `i`. `latestValues` in PUBLIC_FIELDS order, NaN for none. */
 export function encodeState(t: Float64Array, i: number, assessment: StationAssessment, lastReadingAt: number | null, latestValues: readonly number[], key: StateKey): void {
   const o = i * ROW
-  t[o + STATUS] = STATUSES.indexOf(assessment.status)
+  t[o + STATUS] = STATION_STATUSES.indexOf(assessment.status)
   t[o + INDEX_LEVEL] = assessment.index ? assessment.index.level : Number.NaN
   t[o + INDEX_POLLUTANT] = assessment.index ? EAQI_POLLUTANTS.indexOf(assessment.index.pollutant) : Number.NaN
   t[o + LAST_READING] = orNaN(lastReadingAt)
@@ -76,7 +74,7 @@ export function encodeState(t: Float64Array, i: number, assessment: StationAsses
   t[o + KEY + 4] = key.freshUntil
 }
 
-/** Copies row `j` of `from` into row `i` of `to`. */
+/** Copies row `j` of `from` into row `i` of `to`; a loop, where `to.set(from.subarray(…))` would make a view per station reused. */
 export function copyRow(from: Float64Array, j: number, to: Float64Array, i: number): void {
   const a = j * ROW
   const b = i * ROW
@@ -98,7 +96,7 @@ export function decodeState(t: Float64Array, i: number, device: Device) {
   })
   const level = t[o + INDEX_LEVEL]!
   const index = Number.isNaN(level) ? null : { level: level as Level, band: band(level as Level).id, pollutant: EAQI_POLLUTANTS[t[o + INDEX_POLLUTANT]!]! }
-  const assessment: StationAssessment = { pollutants, version: EAQI_VERSION, status: STATUSES[t[o + STATUS]!]!, index }
+  const assessment: StationAssessment = { pollutants, version: EAQI_VERSION, status: STATION_STATUSES[t[o + STATUS]!]!, index }
   const lastReadingAt = orNull(t[o + LAST_READING]!)
   const values: Record<string, number> = {}
   for (let f = 0; f < F; f++) {
