@@ -35,13 +35,13 @@ import { deviceRefusal, type Actor } from '../identity/permissions.ts'
  * each. A device is found in the current one, or moved up from the previous one; when the current
  * one is full it becomes the previous one, and the devices with no activity for a whole generation
  * are forgotten. One map lookup per message, where keeping one map in order of activity took a
- * delete and an insert. A generation holds 50,000: a fleet with more devices reporting than a
- * generation holds moves every one of them from generation to generation (a delete and an insert
- * per message again, and a new map each time one fills) and forgets the devices that report less
- * often than the generations turn over, so they never reach 'plausible'. The 20,000 this was
- * before (generations of 10,000) did that to a fleet of 10,001. A remembered device takes under
- * 1 KB (its counts, its last 12 timestamps, its first and last readings), plus the reasons of up
- * to 20 refused payloads when it has any.
+ * delete and an insert. A generation holds half of MAX_TRACKED (50,000): a fleet with more
+ * devices reporting than a generation holds moves every one of them from generation to
+ * generation (a delete and an insert per message again, and a new map each time one fills) and
+ * forgets the devices that report less often than the generations turn over, so they never reach
+ * 'plausible'. The 20,000 this was before (generations of 10,000) did that to a fleet of 10,001.
+ * A remembered device takes under 1 KB (its counts, its last 12 timestamps, its first and last
+ * readings), plus the reasons of up to 20 refused payloads when it has any.
  */
 
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN)

@@ -144,7 +144,7 @@ export interface CityCache {
   allDirty: boolean
   /** The last computation's stations and their states (station-table.ts), for the next one to reuse. */
   states?: { devices: readonly Device[]; memories: readonly StationMemory[]; table: Float64Array }
-  /** Stations the last computation assessed afresh (the others' states were reused). */
+  /** Stations the last computation assessed afresh (the others' states were reused): for tests to see the reuse; nothing else reads it. */
   reassessed: number
 }
 
