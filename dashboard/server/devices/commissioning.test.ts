@@ -35,6 +35,24 @@ describe('commissioning memory', () => {
     const forgotten = ids.filter((id) => commissioning.stateOf(id)!.accepted !== 3)
     expect(forgotten).toEqual([])
   })
+
+  it('keeps the first reading as it came while the last follows the newest, a late older one aside', () => {
+    const commissioning = commissioningOf()
+    const t0 = 1_790_000_000_000
+    const accept = (s: number, values: Record<string, unknown>, receivedAt = t0 + 60_000) =>
+      commissioning.onAccepted(device('n'), [{ time: t0 + s * 1000, values }], receivedAt)
+    accept(0, { LAeq: 50, LAmax: 61 })
+    accept(10, { LAeq: 52 })
+    accept(5, { LAeq: 99 }) // late: older than the last
+    accept(20, { LAeq: 55, LAmax: 70, unknown: 40 }, t0 + 61_000)
+    const state = commissioning.stateOf('n')!
+    expect(state.firstReading).toEqual({ time: t0, receivedAt: t0 + 60_000, values: { LAeq: 50, LAmax: 61 } })
+    expect(state.lastReading).toEqual({ time: t0 + 20_000, receivedAt: t0 + 61_000, values: { LAeq: 55, LAmax: 70 } })
+    accept(30, { LAeq: 51 })
+    // A field the newest reading lacks is not carried over from the one before.
+    expect(commissioning.stateOf('n')!.lastReading!.values).toEqual({ LAeq: 51 })
+    expect(commissioning.stateOf('n')!.firstReading!.values).toEqual({ LAeq: 50, LAmax: 61 })
+  })
 })
 
 describe('commissioning channel and room enforcement over Socket.IO', () => {
