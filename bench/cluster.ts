@@ -9,7 +9,7 @@ import { SECRET_KEY_FILE } from '../devices/secret-key.ts'
 import { createLocalFeed, type Feed } from '../feed/feed.ts'
 import { createRedisFeed } from '../feed/redis-feed.ts'
 import { openSharedState } from '../platform/platform.ts'
-import { readHaproxyExample, renderHaproxyConfig, startHaproxy, type Haproxy, type Ports } from '../testkit/haproxy.ts'
+import { startHaproxyInFront, type Haproxy, type Ports } from '../testkit/haproxy.ts'
 import { freePort } from '../testkit/child-server.ts'
 import { startInfluxd, type Influxd } from '../testkit/influxd.ts'
 import { createDatabase, startPostgres, type Postgres } from '../testkit/postgres.ts'
@@ -199,8 +199,9 @@ async function runConfiguration(
   const nodes = await Promise.all(dataDirs.map((dir) => startNode(env, dir)))
   let haproxy: Haproxy | undefined
   try {
-    const front: Ports = { host: '127.0.0.1', mqttPort: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
-    haproxy = await startHaproxy(renderHaproxyConfig(readHaproxyExample(), front, nodes.map((n) => n.ports)))
+    const started = await startHaproxyInFront('127.0.0.1', nodes.map((n) => n.ports))
+    haproxy = started.haproxy
+    const front = started.front
     // Every node in HAProxy's pool (health checks every 2 s, up after 2): pinned requests answered without a new cookie.
     const deadline = Date.now() + 60_000
     for (let k = 1; k <= count; k++) {

@@ -9,7 +9,7 @@ import { io as connectSocket, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../cli/config.ts'
 import { freePort } from '../testkit/child-server.ts'
-import { readHaproxyExample, renderHaproxyConfig, startHaproxy, type Haproxy, type Ports } from '../testkit/haproxy.ts'
+import { startHaproxyInFront, type Haproxy, type Ports } from '../testkit/haproxy.ts'
 import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 
 /**
@@ -200,7 +200,6 @@ describe('HAProxy deploy/haproxy.cfg in front of two nodes', () => {
     const second = tempDir('node2')
     cpSync(first, second, { recursive: true })
 
-    for (const key of ['mqttPort', 'wsPort', 'httpPort'] as const) front[key] = await freePort()
     for (const dataDir of [first, second]) {
       const ports: Ports = { host: '127.0.0.1', mqttPort: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
       const proc = await startPiazza({
@@ -216,7 +215,9 @@ describe('HAProxy deploy/haproxy.cfg in front of two nodes', () => {
       })
       nodes.push({ ...ports, process: proc })
     }
-    haproxy = await startHaproxy(renderHaproxyConfig(readHaproxyExample(), front, nodes))
+    const started = await startHaproxyInFront(front.host, nodes)
+    haproxy = started.haproxy
+    Object.assign(front, started.front)
     // HAProxy answers once its health checks see the nodes.
     await vi
       .waitFor(async () => expect((await fetch(`${base()}/api/health`)).status).toBe(200), { timeout: 30_000, interval: 200 })

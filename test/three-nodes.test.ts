@@ -6,7 +6,7 @@ import { io as connectSocket, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { loadOrCreateSecretKey, SECRET_KEY_FILE } from '../devices/secret-key.ts'
 import { freePort } from '../testkit/child-server.ts'
-import { readHaproxyExample, renderHaproxyConfig, startHaproxy, type Haproxy, type Ports } from '../testkit/haproxy.ts'
+import { startHaproxyInFront, type Haproxy, type Ports } from '../testkit/haproxy.ts'
 import { createDatabase } from '../testkit/postgres.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../testkit/receivers.ts'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
@@ -118,7 +118,6 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     // Every node checks device secrets under the same server key: created once, copied to each.
     const keyDir = tempDir('key')
     loadOrCreateSecretKey(keyDir)
-    for (const key of ['mqttPort', 'wsPort', 'httpPort'] as const) front[key] = await port()
     const starting: Promise<Node>[] = []
     for (const name of ['node1', 'node2', 'node3']) {
       const dataDir = tempDir(name)
@@ -127,7 +126,9 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
     }
     // All at once, as a deployment starts them: migrations and the initial admin are taken under locks.
     nodes.push(...(await Promise.all(starting)))
-    haproxy = await startHaproxy(renderHaproxyConfig(readHaproxyExample(), front, nodes.map((n) => n.ports)))
+    const started = await startHaproxyInFront(front.host, nodes.map((n) => n.ports))
+    haproxy = started.haproxy
+    Object.assign(front, started.front)
     await vi
       .waitFor(async () => expect((await fetch(`${base()}/api/health`)).status).toBe(200), WAIT)
       .catch((err: unknown) => {

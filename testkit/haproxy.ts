@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createChildServer, tempDir } from './child-server.ts'
+import { createChildServer, freePort, tempDir } from './child-server.ts'
 
 /**
  * A real HAProxy (Debian's haproxy, installed by test/support/prepare.sh) running the example
@@ -65,17 +66,64 @@ export interface Haproxy {
   stop(): Promise<void>
 }
 
-/** Checks the configuration (warnings count as errors), then runs HAProxy in the foreground. */
+/**
+ * Checks the configuration (warnings count as errors), then runs HAProxy in the foreground. Ready
+ * once its admin socket (added to the global section, in its temp dir) answers `show info`: it
+ * serves that only after binding every front end, so a front port someone else holds makes this
+ * throw with HAProxy's own words ("cannot bind socket") instead of another server answering there.
+ */
 export async function startHaproxy(config: string): Promise<Haproxy> {
   const dir = tempDir('haproxy')
   const configFile = join(dir, 'haproxy.cfg')
-  writeFileSync(configFile, config)
+  const adminSocket = join(dir, 'admin.sock')
+  const withSocket = config.replace(/^global\s*$/m, (line) => `${line}\n    stats socket ${adminSocket} mode 600 level user`)
+  if (withSocket === config) throw new Error('the HAProxy configuration has no global section for the admin socket')
+  writeFileSync(configFile, withSocket)
   const check = spawnSync(HAPROXY, ['-c', '-dW', '-f', configFile], { encoding: 'utf8' })
-  if (check.status !== 0) throw new Error(`haproxy rejects the configuration:\n${check.stdout}${check.stderr}\n${config}`)
-  // No readiness probe: callers wait for the answers they need through the proxy.
-  const server = createChildServer({ name: 'haproxy', command: HAPROXY, args: ['-db', '-f', configFile], dir })
-  await server.start()
+  if (check.status !== 0) throw new Error(`haproxy rejects the configuration:\n${check.stdout}${check.stderr}\n${withSocket}`)
+  const server = createChildServer({
+    name: 'haproxy',
+    command: HAPROXY,
+    args: ['-db', '-f', configFile],
+    dir,
+    ready: { what: `answering on its admin socket ${adminSocket}`, probe: () => answersShowInfo(adminSocket) },
+  })
+  try {
+    await server.start()
+  } catch (err) {
+    await server.close()
+    throw err
+  }
   return { configFile, output: server.output, stop: server.close }
+}
+
+function answersShowInfo(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let answer = ''
+    const socket = connect(path)
+    socket.setTimeout(2000, () => socket.destroy())
+    socket.once('connect', () => socket.end('show info\n'))
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    socket.once('error', () => resolve(false))
+    socket.once('close', () => resolve(answer.includes('Pid:')))
+  })
+}
+
+/**
+ * deploy/haproxy.cfg in front of these nodes, on front ports picked free just before it starts. A
+ * free port is only free until another process takes it (the tests run side by side, every one
+ * opening connections): when HAProxy cannot bind one, it is started again on new ports, up to
+ * `attempts` times.
+ */
+export async function startHaproxyInFront(host: string, nodes: Ports[], attempts = 3): Promise<{ haproxy: Haproxy; front: Ports }> {
+  for (let attempt = 1; ; attempt++) {
+    const front: Ports = { host, mqttPort: await freePort(), wsPort: await freePort(), httpPort: await freePort() }
+    try {
+      return { haproxy: await startHaproxy(renderHaproxyConfig(readHaproxyExample(), front, nodes)), front }
+    } catch (err) {
+      if (attempt >= attempts || !/cannot bind/i.test((err as Error).message)) throw err
+    }
+  }
 }
 
 export function readHaproxyExample(): string {
