@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createConnection, createServer, type NetConnectOpts } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -133,5 +133,29 @@ export function freePort(): Promise<number> {
       const address = server.address()
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
+  })
+}
+
+/**
+ * A readiness probe's question: sends `request` on a socket (a TCP port or a Unix socket path)
+ * and answers true once what came back satisfies `answered`, false on an error, a close or a
+ * second of silence first.
+ */
+export function socketAnswers(target: NetConnectOpts, request: string, answered: (text: string) => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    let text = ''
+    const socket = createConnection(target)
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(1000, () => done(false))
+    socket.once('error', () => done(false))
+    socket.once('connect', () => socket.write(request))
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      if (answered(text)) done(true)
+    })
+    socket.once('close', () => done(answered(text)))
   })
 }

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createChildServer, freePort, tempDir } from './child-server.ts'
+import { createChildServer, freePort, socketAnswers, tempDir } from './child-server.ts'
 
 /**
  * A real HAProxy (Debian's haproxy, installed by test/support/prepare.sh) running the example
@@ -86,7 +85,7 @@ export async function startHaproxy(config: string): Promise<Haproxy> {
     command: HAPROXY,
     args: ['-db', '-f', configFile],
     dir,
-    ready: { what: `answering on its admin socket ${adminSocket}`, probe: () => answersShowInfo(adminSocket) },
+    ready: { what: `answering on its admin socket ${adminSocket}`, probe: () => socketAnswers({ path: adminSocket }, 'show info\n', (text) => text.includes('Pid:')) },
   })
   try {
     await server.start()
@@ -97,17 +96,6 @@ export async function startHaproxy(config: string): Promise<Haproxy> {
   return { configFile, output: server.output, stop: server.close }
 }
 
-function answersShowInfo(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    let answer = ''
-    const socket = connect(path)
-    socket.setTimeout(2000, () => socket.destroy())
-    socket.once('connect', () => socket.end('show info\n'))
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()))
-    socket.once('error', () => resolve(false))
-    socket.once('close', () => resolve(answer.includes('Pid:')))
-  })
-}
 
 /**
  * deploy/haproxy.cfg in front of these nodes, on front ports picked free just before it starts. A

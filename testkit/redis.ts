@@ -1,5 +1,4 @@
-import { createConnection } from 'node:net'
-import { createChildServer, freePort, tempDir } from './child-server.ts'
+import { createChildServer, freePort, socketAnswers, tempDir } from './child-server.ts'
 
 /**
  * A private Redis for tests: Debian's redis-server on a free loopback port, its own directory,
@@ -26,23 +25,9 @@ export async function startRedis(): Promise<RedisServer> {
     command: '/usr/bin/redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--logfile', ''],
     dir,
-    ready: { what: `answering PING on port ${port}`, probe: () => ping(port) },
+    ready: { what: `answering PING on port ${port}`, probe: () => socketAnswers({ host: '127.0.0.1', port }, 'PING\r\n', (text) => text.startsWith('+PONG')) },
   })
   await server.start()
   return { url: `redis://127.0.0.1:${port}`, port, start: server.start, stop: server.stop, close: server.close }
 }
 
-/** One PING over a plain socket: answers true on +PONG. */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1000, () => done(false))
-    socket.once('error', () => done(false))
-    socket.once('connect', () => socket.write('PING\r\n'))
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')))
-  })
-}
