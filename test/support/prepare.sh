@@ -4,8 +4,16 @@
 # TLS tests), redis-server (cluster mode tests), PostgreSQL (the shared-state stores' tests),
 # haproxy (the deployment example, in front of two nodes) and systemd-analyze (checks the unit
 # file). Tests run their own servers of these.
+# In a clone with no npm dependencies installed yet (`npm test` as its first command), installs
+# them as the lock file says first.
 # Starts nothing; fast and silent when everything is already there.
 set -euo pipefail
+
+# npm writes this file at every install; an existing install, however made, is left alone.
+if [ ! -e node_modules/.package-lock.json ]; then
+  echo "prepare.sh: installing the npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund
+fi
 
 missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
