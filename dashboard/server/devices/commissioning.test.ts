@@ -128,6 +128,28 @@ describe('commissioning channel and room enforcement over Socket.IO', () => {
     expect(states.length).toBe(count)
   })
 
+  it('pushes to a device\'s watchers as long as one of them watches, whoever left first', async () => {
+    const [first, second] = [await open(t.tokens.operator), await open(t.tokens.admin)]
+    const seen = { first: 0, second: 0 }
+    first.on('commissioning', () => (seen.first += 1))
+    second.on('commissioning', () => (seen.second += 1))
+    for (const socket of [first, second]) expect(await ask(socket, 'commissioning:watch', { device: pratoDevice.id })).toMatchObject({ ok: true })
+    t.feed.connection(pratoDevice.id, true)
+    await vi.waitFor(() => expect(seen).toEqual({ first: 1, second: 1 }), { timeout: 20_000 })
+
+    await ask(first, 'commissioning:unwatch', { device: pratoDevice.id })
+    t.feed.connection(pratoDevice.id, false)
+    await vi.waitFor(() => expect(seen.second).toBe(2), { timeout: 20_000 })
+    expect(seen.first).toBe(1)
+
+    // The last one leaves, and a new watcher is pushed to again.
+    await ask(second, 'commissioning:unwatch', { device: pratoDevice.id })
+    await ask(first, 'commissioning:watch', { device: pratoDevice.id })
+    t.feed.connection(pratoDevice.id, true)
+    await vi.waitFor(() => expect(seen.first).toBe(2), { timeout: 20_000 })
+    expect(seen.second).toBe(2)
+  })
+
   it('shows a refused login live with what to change, until the device gets in', async () => {
     const socket = await open(t.tokens.installer)
     const states: Json[] = []

@@ -9,7 +9,7 @@ import { WatchSchema } from '../../shared/realtime.ts'
 import type { CommissioningReading, CommissioningRejection, CommissioningState, WatchAnswer } from '../../shared/commissioning.ts'
 import { words, type Words } from '../../shared/words.ts'
 import { assess, type Track } from './commissioning-checks.ts'
-import { commissioningRoom as room } from '../realtime/rooms.ts'
+import { commissioningRoom as room, commissioningRoomDevice } from '../realtime/rooms.ts'
 import type { Realtime } from '../realtime/server.ts'
 import type { RealtimeServer } from '../realtime/types.ts'
 import { deviceRefusal, type Actor } from '../identity/permissions.ts'
@@ -93,6 +93,10 @@ export function createCommissioning(deps: CommissioningDeps) {
   const tracked = (id: string): Track | undefined => tracks.get(id) ?? previous.get(id)
   const pendingEmits = new Map<string, NodeJS.Timeout>()
   let io: RealtimeServer | undefined
+  // Devices someone watches on this node, kept from the adapter's room events: the ingest path
+  // asks it by id instead of making a room name per message to look up.
+  const watched = new Set<string>()
+  let stopFollowingRooms: (() => void) | undefined
   const unsubscribers: (() => void)[] = []
 
   function track(id: string): Track {
@@ -110,8 +114,7 @@ export function createCommissioning(deps: CommissioningDeps) {
   }
 
   function scheduleEmit(id: string): void {
-    if (!io || pendingEmits.has(id)) return
-    if ((io.sockets.adapter.rooms.get(room(id))?.size ?? 0) === 0) return
+    if (!io || !watched.has(id) || pendingEmits.has(id)) return
     const timer = setTimeout(() => {
       pendingEmits.delete(id)
       const state = stateOf(id)
@@ -227,7 +230,25 @@ export function createCommissioning(deps: CommissioningDeps) {
   return {
     /** Answers `commissioning:watch` / `commissioning:unwatch` on the realtime server; pushes go to each device's room. */
     attach(realtime: Realtime): void {
+      stopFollowingRooms?.()
       io = realtime.io
+      const adapter = io.of('/').adapter
+      const created = (name: string) => {
+        const id = commissioningRoomDevice(name)
+        if (id !== undefined) watched.add(id)
+      }
+      const deleted = (name: string) => {
+        const id = commissioningRoomDevice(name)
+        if (id !== undefined) watched.delete(id)
+      }
+      for (const name of adapter.rooms.keys()) created(name)
+      adapter.on('create-room', created)
+      adapter.on('delete-room', deleted)
+      stopFollowingRooms = () => {
+        adapter.off('create-room', created)
+        adapter.off('delete-room', deleted)
+        watched.clear()
+      }
       realtime.listen('commissioning:watch', WatchSchema, (socket, payload, answer) => {
         void watchable(socket.data.user?.username, payload).then((result) => {
           if (result.ok) void socket.join(room(result.state.device.id))
@@ -241,6 +262,8 @@ export function createCommissioning(deps: CommissioningDeps) {
     },
     detach(): void {
       io = undefined
+      stopFollowingRooms?.()
+      stopFollowingRooms = undefined
       for (const timer of pendingEmits.values()) clearTimeout(timer)
       pendingEmits.clear()
     },

@@ -31,4 +31,7 @@ export const liveRoom = {
   publicCityType: (city: string, type: DeviceType) => `live:public:city:${city}:type:${type}`,
 }
 
-export const commissioningRoom = (deviceId: string) => `commissioning:${deviceId}`
+const COMMISSIONING = 'commissioning:'
+export const commissioningRoom = (deviceId: string) => `${COMMISSIONING}${deviceId}`
+/** The device a commissioning room is for; undefined for any other room. */
+export const commissioningRoomDevice = (room: string) => (room.startsWith(COMMISSIONING) ? room.slice(COMMISSIONING.length) : undefined)
