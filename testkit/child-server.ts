@@ -52,6 +52,21 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL')
 })
 
+/**
+ * createChildServer and its first start. When that start fails, the server is closed (its temp dir
+ * removed) before the error is thrown: the caller gets no handle to close it with.
+ */
+export async function startChildServer(opts: ChildServerOptions): Promise<ChildServer> {
+  const server = createChildServer(opts)
+  try {
+    await server.start()
+  } catch (err) {
+    await server.close()
+    throw err
+  }
+  return server
+}
+
 /** A fresh directory under the system temp dir, e.g. /tmp/piazza-redis-XXXXXX. */
 export function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `piazza-${name}-`))

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createChildServer, freePort, socketAnswers, tempDir } from './child-server.ts'
+import { freePort, socketAnswers, startChildServer, tempDir } from './child-server.ts'
 
 /**
  * A real HAProxy (Debian's haproxy, installed by test/support/prepare.sh) running the example
@@ -80,22 +80,15 @@ export async function startHaproxy(config: string): Promise<Haproxy> {
   writeFileSync(configFile, withSocket)
   const check = spawnSync(HAPROXY, ['-c', '-dW', '-f', configFile], { encoding: 'utf8' })
   if (check.status !== 0) throw new Error(`haproxy rejects the configuration:\n${check.stdout}${check.stderr}\n${withSocket}`)
-  const server = createChildServer({
+  const server = await startChildServer({
     name: 'haproxy',
     command: HAPROXY,
     args: ['-db', '-f', configFile],
     dir,
     ready: { what: `answering on its admin socket ${adminSocket}`, probe: () => socketAnswers({ path: adminSocket }, 'show info\n', (text) => text.includes('Pid:')) },
   })
-  try {
-    await server.start()
-  } catch (err) {
-    await server.close()
-    throw err
-  }
   return { configFile, output: server.output, stop: server.close }
 }
-
 
 /**
  * deploy/haproxy.cfg in front of these nodes, on front ports picked free just before it starts. A

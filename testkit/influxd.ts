@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createChildServer, freePort, tempDir } from './child-server.ts'
+import { startChildServer, freePort, tempDir } from './child-server.ts'
 
 /**
  * A private InfluxDB 1.x for tests: its own config, ports and data dir, nothing else enabled.
@@ -34,14 +34,13 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
   const configFile = join(dataDir, 'influxdb.conf')
   writeFileSync(configFile, config(dataDir, port, rpcPort, opts.auth !== undefined, opts.retentionCheckInterval ?? '30m'))
 
-  const server = createChildServer({
+  const server = await startChildServer({
     name: 'influxd',
     command: '/usr/bin/influxd',
     args: ['-config', configFile],
     dir: dataDir,
     ready: { what: `answering /ping at ${url}`, probe: () => ping(url) },
   })
-  await server.start()
   if (opts.auth) {
     // 1.x lets the first admin user be created without credentials once auth is enabled.
     const { username, password } = opts.auth

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { chownSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { createChildServer, freePort, tempDir } from './child-server.ts'
+import { startChildServer, freePort, tempDir } from './child-server.ts'
 
 /**
  * A private PostgreSQL for tests, from Debian's `postgresql` package (test/support/prepare.sh
@@ -62,7 +62,7 @@ export async function startPostgres(): Promise<Postgres> {
 
   const port = await freePort()
   const url = `postgres://${USER}@127.0.0.1:${port}/postgres`
-  const server = createChildServer({
+  const server = await startChildServer({
     name: 'postgres',
     command: join(bin, 'postgres'),
     // Durability settings off: a test server's data is thrown away, and fsync on a busy disk only slows the run.
@@ -74,7 +74,6 @@ export async function startPostgres(): Promise<Postgres> {
     readyTimeoutMs: 60_000,
     stopSignal: 'SIGINT', // fast shutdown
   })
-  await server.start()
   return { url, port, createDatabase: () => createDatabase(url), stop: server.close }
 }
 

@@ -1,4 +1,4 @@
-import { createChildServer, freePort, socketAnswers, tempDir } from './child-server.ts'
+import { startChildServer, freePort, socketAnswers, tempDir } from './child-server.ts'
 
 /**
  * A private Redis for tests: Debian's redis-server on a free loopback port, its own directory,
@@ -20,14 +20,13 @@ export interface RedisServer {
 export async function startRedis(): Promise<RedisServer> {
   const dir = tempDir('redis')
   const port = await freePort()
-  const server = createChildServer({
+  const server = await startChildServer({
     name: 'redis-server',
     command: '/usr/bin/redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--logfile', ''],
     dir,
     ready: { what: `answering PING on port ${port}`, probe: () => socketAnswers({ host: '127.0.0.1', port }, 'PING\r\n', (text) => text.startsWith('+PONG')) },
   })
-  await server.start()
   return { url: `redis://127.0.0.1:${port}`, port, start: server.start, stop: server.stop, close: server.close }
 }
 
