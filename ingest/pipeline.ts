@@ -1,15 +1,17 @@
 import type { Logger } from 'pino'
 import { KINDS } from '../devices/kinds.ts'
 import type { DeviceRef } from '../devices/registry.ts'
-import { encodeReading, seriesPrefix } from '../devices/line-protocol.ts'
+import { createByteSink, seriesPrefix, writeByte, writeReading, writeText } from '../devices/line-protocol.ts'
 import { DEFAULT_LIMITS, parseTelemetry, type Rejection, type ValidationLimits, type ValidReading } from '../devices/readings.ts'
+import { RECORD_END, RECORD_READING } from './records.ts'
 import type { DeadLetter } from './storage/contract.ts'
 import type { Wal } from './wal.ts'
 
 /**
  * The ingest hot path, run once per telemetry message: validate, enrich with the device's type
  * and city, encode as line protocol, append to the write-ahead log, acknowledge once durable.
- * No promises or intermediate objects per reading beyond the parsed JSON and one string.
+ * No promises or intermediate objects per reading beyond the parsed JSON: lines are written as
+ * bytes into one buffer the pipeline reuses, which the write-ahead log copies.
  */
 
 
@@ -77,15 +79,17 @@ export function createPipeline(options: PipelineOptions) {
   const counters: PipelineCounters = { messages: 0, readingsAccepted: 0, readingsRejected: 0, rejectedByCode: {}, walErrors: 0, deadLettersOverQuota: 0 }
   // Per device: the clock hour counted and the dead letters stored in it.
   const deadLetterHours = new Map<string, { hour: number; stored: number }>()
-  const prefixes = new WeakMap<DeviceRef, { id: string; type: string; city: string; prefix: string }>()
+  const prefixes = new WeakMap<DeviceRef, { id: string; type: string; city: string; prefix: Buffer }>()
+  /** The message being appended, reused for every message (the log copies it). */
+  const records = createByteSink()
   const lastLogged = new Map<string, { at: number; suppressed: number }>()
 
-  function prefixFor(device: DeviceRef): string {
+  function prefixFor(device: DeviceRef): Buffer {
     // Per device object (a connection keeps the one it logged in with), checked against what the
     // prefix encodes, so a device moved to another city gets a new one. No key string per reading.
     const cached = prefixes.get(device)
     if (cached !== undefined && cached.type === device.type && cached.city === device.city && cached.id === device.id) return cached.prefix
-    const prefix = seriesPrefix({ type: device.type, city: device.city, deviceId: device.id })
+    const prefix = Buffer.from(seriesPrefix({ type: device.type, city: device.city, deviceId: device.id }))
     prefixes.set(device, { id: device.id, type: device.type, city: device.city, prefix })
     return prefix
   }
@@ -159,12 +163,16 @@ export function createPipeline(options: PipelineOptions) {
       counters.messages += 1
       const { readings, rejections } = parseTelemetry(device.type, payload, receivedAt, limits)
       const kind = KINDS[device.type]
-      let text = ''
+      records.length = 0
       if (readings.length) {
         const prefix = prefixFor(device)
-        for (const reading of readings) text += `R${encodeReading(kind, prefix, reading)}\n`
+        for (const reading of readings) {
+          writeByte(records, RECORD_READING)
+          writeReading(records, kind, prefix, reading)
+          writeByte(records, RECORD_END)
+        }
       }
-      let records = readings.length
+      let count = readings.length
       if (rejections.length) {
         // One dead letter per refused payload, however many readings in it were rejected: every
         // reason in one text, the first rejection's code, the raw payload once.
@@ -178,8 +186,8 @@ export function createPipeline(options: PipelineOptions) {
         }
         const record = deadLetterRecord(device, letter, deviceDeadLetterQuota(device, deadLettersPerHour))
         if (record) {
-          text += record
-          records += 1
+          writeText(records, record)
+          count += 1
         }
       }
       const written = (err?: Error | null) => {
@@ -201,7 +209,7 @@ export function createPipeline(options: PipelineOptions) {
         }
         if (readings.length) onAccepted?.(device, readings, receivedAt)
       }
-      if (records) wal.append(text, records, written)
+      if (count) wal.appendBytes(records.bytes, records.length, count, written)
       else written()
     },
   }

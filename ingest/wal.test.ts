@@ -33,6 +33,21 @@ describe('write-ahead log', () => {
     await wal.close()
   })
 
+  it('takes records as bytes: the given length of the buffer, copied, so the caller may reuse it at once', async () => {
+    const wal = await openWal({ dir: tempDir(), budgetBytes: 1 << 20 })
+    const scratch = Buffer.alloc(64, 'z')
+    const waits: Promise<void>[] = []
+    for (let i = 0; i < 50; i++) {
+      const length = scratch.write(`Rbytes ${i}\nRmore ${i}\n`)
+      waits.push(new Promise<void>((resolve, reject) => wal.appendBytes(scratch, length, 2, (err) => (err ? reject(err) : resolve()))))
+      scratch.fill('z')
+    }
+    await Promise.all(waits)
+    expect(wal.unreadRecords()).toBe(100)
+    expect(batchLines(wal.readBatch(100).bytes)).toEqual(Array.from({ length: 50 }, (_, i) => [`Rbytes ${i}`, `Rmore ${i}`]).flat())
+    await wal.close()
+  })
+
   it('reads a record longer than its usual read size, and a backlog a few records at a time', async () => {
     const wal = await openWal({ dir: tempDir(), budgetBytes: 1 << 24 })
     const long = `R${'x'.repeat(200_000)}`

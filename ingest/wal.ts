@@ -127,6 +127,13 @@ export async function openWal(options: WalOptions) {
   }
   let unconfirmedBytes = liveBytes()
 
+  function makeRoom(bytes: number) {
+    if (pendingBytes + bytes <= pending.length) return
+    const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, pendingBytes + bytes))
+    pending.copy(grown, 0, 0, pendingBytes)
+    pending = grown
+  }
+
   function scheduleFlush() {
     if (flushScheduled || writing) return
     flushScheduled = true
@@ -217,12 +224,18 @@ export async function openWal(options: WalOptions) {
     append(text: string, records: number, done: Done): void {
       if (closed) return done(new Error('write-ahead log is closed'))
       // Room for the worst case (3 bytes per UTF-16 unit), so the write below never truncates.
-      if (pendingBytes + text.length * 3 > pending.length) {
-        const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, pendingBytes + text.length * 3))
-        pending.copy(grown, 0, 0, pendingBytes)
-        pending = grown
-      }
+      makeRoom(text.length * 3)
       pendingBytes += pending.write(text, pendingBytes)
+      pendingDones.push(done)
+      pendingRecords += records
+      scheduleFlush()
+    },
+
+    /** append() for records already encoded: `bytes[0, length)`, copied before it returns. */
+    appendBytes(bytes: Buffer, length: number, records: number, done: Done): void {
+      if (closed) return done(new Error('write-ahead log is closed'))
+      makeRoom(length)
+      pendingBytes += bytes.copy(pending, pendingBytes, 0, length)
       pendingDones.push(done)
       pendingRecords += records
       scheduleFlush()
