@@ -16,6 +16,11 @@ describe('broker persistence', () => {
     await persistence.setup({ id: 'test', brokers: {} })
     expect(await persistence.subscriptionsByTopic('devices/a/telemetry')).toEqual([])
     await persistence.outgoingEnqueueCombi([], { topic: 'devices/a/telemetry' })
+    // At once: in the same turn, as aedes's enqueueOffline takes them, not a microtask later.
+    const answers: unknown[] = []
+    void persistence.subscriptionsByTopic('devices/a/telemetry').then((subs) => answers.push(subs))
+    void persistence.outgoingEnqueueCombi([], { topic: 'devices/a/telemetry' }).then(() => answers.push('queued'))
+    expect(answers).toEqual([[], 'queued'])
     expect(await topicsQueued(persistence, { id: 'kept' })).toEqual([])
 
     const client = { id: 'kept' }
