@@ -150,8 +150,10 @@ export function createPipeline(options: PipelineOptions) {
         }
         done(err ?? undefined)
       }
-      if (record) wal.append(record, 1, finish)
-      else finish()
+      if (!record) return finish()
+      records.length = 0
+      writeText(records, record)
+      wal.append(records.bytes, records.length, 1, finish)
     },
 
     /**
@@ -209,7 +211,7 @@ export function createPipeline(options: PipelineOptions) {
         }
         if (readings.length) onAccepted?.(device, readings, receivedAt)
       }
-      if (count) wal.appendBytes(records.bytes, records.length, count, written)
+      if (count) wal.append(records.bytes, records.length, count, written)
       else written()
     },
   }

@@ -47,7 +47,10 @@ async function walWith(records: string[]): Promise<Wal> {
   const dir = fs.mkdtempSync(join(tmpdir(), 'piazza-shipper-'))
   dirs.push(dir)
   const wal = await openWal({ dir, budgetBytes: 1 << 20 })
-  await new Promise<void>((resolve, reject) => wal.append(records.map((r) => `${r}\n`).join(''), records.length, (e) => (e ? reject(e) : resolve())))
+  await new Promise<void>((resolve, reject) => {
+    const bytes = Buffer.from(records.map((r) => `${r}\n`).join(''))
+    wal.append(bytes, bytes.length, records.length, (e) => (e ? reject(e) : resolve()))
+  })
   return wal
 }
 
@@ -116,7 +119,8 @@ describe('shipper over time', () => {
     const shipper = createShipper({ wal, storage, logger, flushIntervalMs: 10 })
     await expect.poll(() => written.length, { timeout: 20_000 }).toBe(1)
     for (const [i, line] of ['Rair-quality,city=pisa,device=aq-1 pm25=2 2000', 'Rair-quality,city=pisa,device=aq-1 pm25=3 3000'].entries()) {
-      await new Promise<void>((resolve, reject) => wal.append(`${line}\n`, 1, (e) => (e ? reject(e) : resolve())))
+      const bytes = Buffer.from(`${line}\n`)
+      await new Promise<void>((resolve, reject) => wal.append(bytes, bytes.length, 1, (e) => (e ? reject(e) : resolve())))
       await expect.poll(() => written.length, { timeout: 20_000 }).toBe(i + 2)
     }
     await shipper.close(5_000)

@@ -15,8 +15,10 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-const append = (wal: Wal, text: string, records = 1) =>
-  new Promise<void>((resolve, reject) => wal.append(text, records, (err) => (err ? reject(err) : resolve())))
+const append = (wal: Wal, text: string, records = 1) => {
+  const bytes = Buffer.from(text)
+  return new Promise<void>((resolve, reject) => wal.append(bytes, bytes.length, records, (err) => (err ? reject(err) : resolve())))
+}
 
 describe('write-ahead log', () => {
   it('acknowledges appends once durable and reads them back in order', async () => {
@@ -33,13 +35,13 @@ describe('write-ahead log', () => {
     await wal.close()
   })
 
-  it('takes records as bytes: the given length of the buffer, copied, so the caller may reuse it at once', async () => {
+  it('takes the given length of a buffer, copied, so the caller may reuse it at once', async () => {
     const wal = await openWal({ dir: tempDir(), budgetBytes: 1 << 20 })
     const scratch = Buffer.alloc(64, 'z')
     const waits: Promise<void>[] = []
     for (let i = 0; i < 50; i++) {
       const length = scratch.write(`Rbytes ${i}\nRmore ${i}\n`)
-      waits.push(new Promise<void>((resolve, reject) => wal.appendBytes(scratch, length, 2, (err) => (err ? reject(err) : resolve()))))
+      waits.push(new Promise<void>((resolve, reject) => wal.append(scratch, length, 2, (err) => (err ? reject(err) : resolve()))))
       scratch.fill('z')
     }
     await Promise.all(waits)

@@ -95,9 +95,9 @@ export async function openWal(options: WalOptions) {
   let readFd: number | undefined
   let readFdSegment = -1
 
-  // Appended records wait for the disk as bytes, encoded at append: a record's string (a tree of
-  // pieces, as the line protocol is built) then dies young instead of surviving young-generation
-  // collections with every message in flight, which under load made most of their cost.
+  // Appended records wait for the disk as bytes copied into this buffer at append: nothing of the
+  // caller's outlives the call, where an object per message in flight would survive young-generation
+  // collections, which under load made most of their cost.
   let pending: Buffer = Buffer.allocUnsafe(PENDING_START_BYTES)
   let pendingBytes = 0
   /** The buffer of the last write, reused for the next appends. */
@@ -126,13 +126,6 @@ export async function openWal(options: WalOptions) {
     return bytes
   }
   let unconfirmedBytes = liveBytes()
-
-  function makeRoom(bytes: number) {
-    if (pendingBytes + bytes <= pending.length) return
-    const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, pendingBytes + bytes))
-    pending.copy(grown, 0, 0, pendingBytes)
-    pending = grown
-  }
 
   function scheduleFlush() {
     if (flushScheduled || writing) return
@@ -218,23 +211,17 @@ export async function openWal(options: WalOptions) {
 
   return {
     /**
-     * Appends one or more records, each ending in '\n' and containing no other newline.
+     * Appends `records` records, `bytes[0, length)`, each ending in '\n' and containing no other
+     * newline; the bytes are copied before it returns, so the caller may reuse its buffer.
      * `done` fires once they are durable, or with an error when the disk refused them.
      */
-    append(text: string, records: number, done: Done): void {
+    append(bytes: Buffer, length: number, records: number, done: Done): void {
       if (closed) return done(new Error('write-ahead log is closed'))
-      // Room for the worst case (3 bytes per UTF-16 unit), so the write below never truncates.
-      makeRoom(text.length * 3)
-      pendingBytes += pending.write(text, pendingBytes)
-      pendingDones.push(done)
-      pendingRecords += records
-      scheduleFlush()
-    },
-
-    /** append() for records already encoded: `bytes[0, length)`, copied before it returns. */
-    appendBytes(bytes: Buffer, length: number, records: number, done: Done): void {
-      if (closed) return done(new Error('write-ahead log is closed'))
-      makeRoom(length)
+      if (pendingBytes + length > pending.length) {
+        const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, pendingBytes + length))
+        pending.copy(grown, 0, 0, pendingBytes)
+        pending = grown
+      }
       pendingBytes += bytes.copy(pending, pendingBytes, 0, length)
       pendingDones.push(done)
       pendingRecords += records
