@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { KINDS } from './kinds.ts'
-import { batchLines, createByteSink, encodeReading, linesToBatch, seriesPrefix, writeNumber, writeReading } from './line-protocol.ts'
+import { createByteSink } from './byte-sink.ts'
+import { batchLines, encodeReading, linesToBatch, seriesPrefix, writeNumber, writeReading } from './line-protocol.ts'
 
 const numberText = (value: number): string => {
   const buf = Buffer.alloc(40)

@@ -1,3 +1,4 @@
+import { createByteSink, reserve, type ByteSink } from './byte-sink.ts'
 import type { Kind } from './kinds.ts'
 import type { ValidReading } from './readings.ts'
 
@@ -16,38 +17,6 @@ export interface SeriesIdentity {
 /** The constant start of every line a device writes: measurement and the city and device tags. */
 export function seriesPrefix(id: SeriesIdentity): string {
   return `${escapeKey(id.type)},city=${escapeKey(id.city)},device=${escapeKey(id.deviceId)}`
-}
-
-/**
- * Bytes being filled: `bytes[0, length)` are written. The writers below grow `bytes` as they need,
- * so a caller can keep one sink and reuse it (set `length` to 0) for every message.
- */
-export interface ByteSink {
-  bytes: Buffer
-  length: number
-}
-
-export function createByteSink(capacity = 4096): ByteSink {
-  return { bytes: Buffer.allocUnsafe(capacity), length: 0 }
-}
-
-/** The sink's bytes, with room for `n` more after `sink.length`. */
-function reserve(sink: ByteSink, n: number): Buffer {
-  if (sink.bytes.length - sink.length < n) {
-    const grown = Buffer.allocUnsafe(Math.max(sink.bytes.length * 2, sink.length + n))
-    grown.set(sink.bytes.subarray(0, sink.length))
-    sink.bytes = grown
-  }
-  return sink.bytes
-}
-
-export function writeByte(sink: ByteSink, byte: number): void {
-  reserve(sink, 1)[sink.length++] = byte
-}
-
-export function writeText(sink: ByteSink, text: string): void {
-  // Room for the worst case (3 bytes per UTF-16 unit), so the write never truncates.
-  sink.length += reserve(sink, text.length * 3).write(text, sink.length)
 }
 
 /** The most bytes writeNumber writes: String() of a double is at most 24 characters ('-1.2345678901234567e-100'). */
@@ -145,29 +114,18 @@ export function writeNumber(buf: Uint8Array, at: number, value: number): number 
     const fraction = thousandths - whole * 1000
     if (value < 0) buf[at++] = MINUS
     at = writeDigits(buf, at, whole)
-    if (fraction !== 0) {
-      const tenths = Math.floor(fraction / 100)
-      const hundredths = Math.floor(fraction / 10) - tenths * 10
-      const rest = fraction % 10
-      buf[at++] = DOT
-      buf[at++] = ZERO + tenths
-      if (hundredths !== 0 || rest !== 0) buf[at++] = ZERO + hundredths
-      if (rest !== 0) buf[at++] = ZERO + rest
-    }
+    if (fraction === 0) return at
+    buf[at++] = DOT
+    at = writeDigitsIn(buf, at, fraction, 3)
+    while (buf[at - 1] === ZERO) at-- // trailing zeros, as String() leaves them out
     return at
   }
   if (Number.isSafeInteger(value) && value >= 1e9) {
     // Exact: below 2^53, value / 1e9 is never within half a unit of its last place of the next
     // integer, so it never rounds up to it.
     const high = Math.floor(value / 1e9)
-    let low = value - high * 1e9
     at = writeDigits(buf, at, high)
-    for (let i = at + 8; i >= at; i--) {
-      const next = Math.floor(low / 10)
-      buf[i] = ZERO + (low - next * 10)
-      low = next
-    }
-    return at + 9
+    return writeDigitsIn(buf, at, value - high * 1e9, 9)
   }
   const text = String(value)
   for (let i = 0; i < text.length; i++) buf[at++] = text.charCodeAt(i)
@@ -176,14 +134,19 @@ export function writeNumber(buf: Uint8Array, at: number, value: number): number 
 
 /** Writes the decimal digits of a whole number below 2^31. */
 function writeDigits(buf: Uint8Array, at: number, n: number): number {
-  let end = at + 1
-  for (let power = 10; power <= n; power *= 10) end++
-  for (let i = end - 1; i >= at; i--) {
+  let width = 1
+  for (let power = 10; power <= n; power *= 10) width++
+  return writeDigitsIn(buf, at, n, width)
+}
+
+/** Writes the last `width` decimal digits of a whole number, zeros first where it is shorter. */
+function writeDigitsIn(buf: Uint8Array, at: number, n: number, width: number): number {
+  for (let i = at + width - 1; i >= at; i--) {
     const next = Math.floor(n / 10)
     buf[i] = ZERO + (n - next * 10)
     n = next
   }
-  return end
+  return at + width
 }
 
 /**

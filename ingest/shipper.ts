@@ -1,9 +1,7 @@
 import type { Logger } from 'pino'
 import { StorageUnavailableError, type DeadLetter, type Storage } from './storage/contract.ts'
 import type { Wal } from './wal.ts'
-import { RECORD_DEAD_LETTER, RECORD_READING } from './records.ts'
-
-const NEWLINE = 10
+import { RECORD_DEAD_LETTER, RECORD_END, RECORD_READING } from './records.ts'
 
 /**
  * Moves durable records from the write-ahead log into storage, one batch in flight at a time
@@ -123,7 +121,7 @@ export function createShipper(options: ShipperOptions) {
     let readings = 0
     const letters: DeadLetter[] = []
     for (let start = 0; start < records.length; ) {
-      const newline = records.indexOf(NEWLINE, start)
+      const newline = records.indexOf(RECORD_END, start)
       const next = newline === -1 ? records.length : newline + 1
       const kind = records[start]
       if (kind === RECORD_READING) {
@@ -131,7 +129,7 @@ export function createShipper(options: ShipperOptions) {
         end += next - start - 1
         readings += 1
       } else if (kind === RECORD_DEAD_LETTER) letters.push(JSON.parse(records.toString('utf8', start + 1, next)) as DeadLetter)
-      else if (kind !== NEWLINE) logger.error({ record: records.toString('utf8', start, Math.min(next, start + 200)) }, 'write-ahead log holds a record of unknown kind; skipped')
+      else if (kind !== RECORD_END) logger.error({ record: records.toString('utf8', start, Math.min(next, start + 200)) }, 'write-ahead log holds a record of unknown kind; skipped')
       start = next
     }
     const lines = records.subarray(0, end)

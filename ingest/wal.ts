@@ -1,6 +1,8 @@
 import fs from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { createByteSink, writeBytes } from '../devices/byte-sink.ts'
+import { RECORD_END } from './records.ts'
 
 /**
  * The write-ahead log: what ingest has acknowledged lives here until storage confirms it.
@@ -50,7 +52,6 @@ type Done = (err?: Error) => void
 
 const SEGMENT_SUFFIX = '.wal'
 const segmentName = (n: number) => `${String(n).padStart(12, '0')}${SEGMENT_SUFFIX}`
-const NEWLINE = 10
 /** Reads of the log are sized to the records wanted, at this many bytes each (records average ~100-150)… */
 const CHUNK_BYTES_PER_RECORD = 256
 /** …and never smaller than this. */
@@ -98,8 +99,7 @@ export async function openWal(options: WalOptions) {
   // Appended records wait for the disk as bytes copied into this buffer at append: nothing of the
   // caller's outlives the call, where an object per message in flight would survive young-generation
   // collections, which under load made most of their cost.
-  let pending: Buffer = Buffer.allocUnsafe(PENDING_START_BYTES)
-  let pendingBytes = 0
+  const pending = createByteSink(PENDING_START_BYTES)
   /** The buffer of the last write, reused for the next appends. */
   let spare: Buffer | undefined
   let pendingDones: Done[] = []
@@ -138,13 +138,13 @@ export async function openWal(options: WalOptions) {
     if (writing || pendingDones.length === 0) return
     if (unconfirmedBytes >= budgetBytes) return // resumed by confirm()
     writing = true
-    const written = pending
-    const buffer = pending.subarray(0, pendingBytes)
+    const written = pending.bytes
+    const buffer = written.subarray(0, pending.length)
     const dones = pendingDones
     const records = pendingRecords
-    pending = spare ?? Buffer.allocUnsafe(PENDING_START_BYTES)
+    pending.bytes = spare ?? Buffer.allocUnsafe(PENDING_START_BYTES)
+    pending.length = 0
     spare = undefined
-    pendingBytes = 0
     pendingDones = []
     pendingRecords = 0
     if (sizes.get(current)! > 0 && sizes.get(current)! + buffer.length > segmentBytes) rotate()
@@ -217,12 +217,7 @@ export async function openWal(options: WalOptions) {
      */
     append(bytes: Buffer, length: number, records: number, done: Done): void {
       if (closed) return done(new Error('write-ahead log is closed'))
-      if (pendingBytes + length > pending.length) {
-        const grown = Buffer.allocUnsafe(Math.max(pending.length * 2, pendingBytes + length))
-        pending.copy(grown, 0, 0, pendingBytes)
-        pending = grown
-      }
-      pendingBytes += bytes.copy(pending, pendingBytes, 0, length)
+      writeBytes(pending, bytes, length)
       pendingDones.push(done)
       pendingRecords += records
       scheduleFlush()
@@ -255,7 +250,7 @@ export async function openWal(options: WalOptions) {
         let start = 0
         for (;;) {
           if (count >= max) break
-          const nl = chunk.indexOf(NEWLINE, start)
+          const nl = chunk.indexOf(RECORD_END, start)
           if (nl < 0 || nl >= got) break
           if (nl > start) count += 1
           start = nl + 1
@@ -341,7 +336,7 @@ export async function openWal(options: WalOptions) {
         await new Promise<void>((resolve) => drainWaiters.push(resolve))
       }
       for (const done of pendingDones.splice(0)) done(new Error('write-ahead log closed while over its disk budget'))
-      pendingBytes = 0
+      pending.length = 0
       durableListeners.clear()
       fs.closeSync(fd)
       if (readFd !== undefined) fs.closeSync(readFd)
@@ -376,8 +371,8 @@ function repairTail(file: string, logger?: Logger): number {
     const tailLength = Math.min(size, 1024 * 1024)
     const tail = Buffer.allocUnsafe(tailLength)
     fs.readSync(fd, tail, 0, tailLength, size - tailLength)
-    if (tail[tailLength - 1] === NEWLINE) return size
-    const lastNewline = tail.lastIndexOf(NEWLINE)
+    if (tail[tailLength - 1] === RECORD_END) return size
+    const lastNewline = tail.lastIndexOf(RECORD_END)
     const keep = lastNewline < 0 ? size - tailLength : size - tailLength + lastNewline + 1
     fs.ftruncateSync(fd, keep)
     logger?.warn({ file, dropped: size - keep }, 'write-ahead log: cut a torn record left by a crash (it was never acknowledged)')
