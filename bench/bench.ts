@@ -31,7 +31,12 @@ export interface BenchOptions {
   systems: SystemName[]
   /** Seconds of load per system and round. */
   seconds: number
-  /** Load rounds per system, fleet and size, alternating between the systems. */
+  /**
+   * Load rounds per system, fleet and size, alternating between the systems; figures are the
+   * median round. `npm run bench` runs five: single rounds here stray up to 40 % above the rest
+   * (the machine's slow spells, influxd's figure rising with them), and with three a spell in two
+   * of them decided a configuration's median in one full run of eight.
+   */
   rounds: number
   /** Seconds of unmeasured load before each fleet and size's rounds (JIT, first logins). */
   warmupSeconds: number
@@ -1210,6 +1215,9 @@ function fmt(value: number | undefined, digits = 0): string {
 const median = (values: number[]) => percentile(values, 50)
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 
+/** The lowest and highest of some values; none when there are none. */
+const range = (values: number[]): [number, number] | undefined => (values.length ? [Math.min(...values), Math.max(...values)] : undefined)
+
 /** Rates, CPU and drain: the median round. Counts: totals over the rounds. Latency: all probes pooled. */
 function summary(loads: RunFigure[]) {
   const some = loads.length > 0
@@ -1240,6 +1248,8 @@ function summary(loads: RunFigure[]) {
     ackP99: percentile(ackMs, 99),
     /** CPU seconds per reading stored (× 1,000 × 100 = % of a core at 1,000 readings/s). */
     cpuSystem: perReading((r) => r.cpuS.system),
+    /** The rounds' lowest and highest CPU per reading: how far one round strays from the median. */
+    cpuSystemRange: range(loads.flatMap((r) => (r.storedWhenDrained ? [r.cpuS.system / r.storedWhenDrained] : []))),
     cpuInfluxd: perReading((r) => r.cpuS.influxd),
     readsPerReading: perReading((r) => r.syscalls.reads),
     writesPerReading: perReading((r) => r.syscalls.writes),
@@ -1447,7 +1457,13 @@ export function formatReport(report: BenchReport): string {
     }
     const perSize = results.filter((x) => x.fleet === fleet && x.piazza.cpuSystem !== undefined)
     const reference = perSize[0]?.piazza.cpuSystem
-    const spread = perSize.map((x) => `${x.devices}: ${fmt(pctPer1000(x.piazza.cpuSystem), 1)} %`).join(', ')
+    const spread = perSize
+      .map((x) => {
+        const [lo, hi] = x.piazza.cpuSystemRange ?? []
+        const rounds = lo !== undefined && hi !== undefined && lo !== hi ? ` (rounds ${fmt(pctPer1000(lo), 2)}-${fmt(pctPer1000(hi), 2)})` : ''
+        return `${x.devices}: ${fmt(pctPer1000(x.piazza.cpuSystem), 1)} %${rounds}`
+      })
+      .join(', ')
     const within = reference === undefined || perSize.length < 2 ? undefined : perSize.every((x) => Math.abs(x.piazza.cpuSystem! / reference - 1) <= 0.2)
     const full = perSize.some((x) => x.devices === 50) && perSize.some((x) => x.devices === 10_000)
     targets.push([

@@ -89,4 +89,21 @@ describe('bench report', () => {
     expect(text).toMatch(/idle device connections ≤ 400 MB RSS\s+n\/a \(-43\.6 KB per connection over 100: too few to project\)\s+NOT MEASURED/)
     expect(text).toMatch(/^ {2}10,000 idle connections, MB \(projected\)\s+n\/a/m)
   })
+
+  it("decides flatness on each size's median round and shows the rounds' range beside it", () => {
+    // CPU per reading scaled: 0.5 % of a core per 1,000 readings/s times `factor`.
+    const round = (devices: number, factor: number) => {
+      const r = run('air-quality', devices, 50_000)
+      return { ...r, cpuS: { ...r.cpuS, system: r.cpuS.system * factor } }
+    }
+    const report = (at10k: number[]): BenchReport => ({
+      machine: 'test',
+      options: { systems: ['piazza'], seconds: 10, rounds: 5, warmupSeconds: 5, fleets: ['air-quality'], sizes: [50, 10_000], profile: false, window: 20, idle: 100, probes: 0, pacedRate: 0, overloadSeconds: 0, overloadRate: 0, overloadWindow: 500 },
+      systems: [{ name: 'piazza', loads: [...[1, 1, 1, 1, 1].map((f) => round(50, f)), ...at10k.map((f) => round(10_000, f))], stopped: 'cleanly', complaints: [], failures: [] }],
+    })
+    // Two slow rounds of five: the median is still 0.5 %.
+    expect(formatReport(report([1, 1.6, 1, 1.6, 1]))).toMatch(/within ±20 % from 50 to 10,000 devices, air-quality\s+50: 0\.5 %, 10000: 0\.5 % \(rounds 0\.50-0\.80\)\s+PASS/)
+    // Three: the median is 0.8 %, 60 % over.
+    expect(formatReport(report([1, 1.6, 1.6, 1.6, 1]))).toMatch(/10000: 0\.8 % \(rounds 0\.50-0\.80\)\s+FAIL/)
+  })
 })

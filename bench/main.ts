@@ -30,7 +30,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   fleet: { type: 'string', description: 'mixed (every device type, realistic proportions) or air-quality (every device a station); default both, one after the other' },
   devices: { type: 'string', description: `fleet sizes, comma-separated; each device is its own connection (default 50,1000, quick 50; up to ${MAX_DEVICES.toLocaleString('en-US')}, slow)` },
   seconds: { type: 'string', description: 'seconds of load per system, fleet, size and round (default 15, quick 5)' },
-  rounds: { type: 'string', description: 'load rounds per system, fleet and size, alternating between the systems; medians are reported (default 3, quick 1)' },
+  rounds: { type: 'string', description: 'load rounds per system, fleet and size, alternating between the systems; medians are reported (default 5, quick 1)' },
   warmup: { type: 'string', description: 'seconds of unmeasured load before each fleet and size (default 5, quick 2)' },
   window: { type: 'string', description: 'unacknowledged QoS 1 messages per connection (default 20)' },
   rate: { type: 'string', description: 'target offered readings/s instead of the closed-loop maximum' },
@@ -111,7 +111,7 @@ async function run(values: Values): Promise<number> {
   const options: BenchOptions = {
     systems: [...new Set(systems)],
     seconds: positive('seconds', values.seconds, quick ? 5 : 15, { integer: false }),
-    rounds: positive('rounds', values.rounds, quick ? 1 : 3),
+    rounds: positive('rounds', values.rounds, quick ? 1 : 5),
     warmupSeconds: positive('warmup', values.warmup, quick ? 2 : 5, { integer: false, zero: true }),
     fleets: fleets(values.fleet),
     sizes: sizes(values.devices, quick ? '50' : '50,1000'),
