@@ -74,6 +74,15 @@ export interface BrokerStats {
   redis?: { connected: boolean; dropped: number }
 }
 
+/** Where a connection comes from. */
+export interface ConnectionMeta {
+  remoteAddress?: string
+  /** The verified client certificate's name, for TLS connections that presented one. */
+  clientCertName?: string
+  /** The TCP or TLS socket under a WebSocket stream (a plain TCP connection is its own socket). */
+  socket?: Duplex
+}
+
 export interface Broker {
   aedes: Aedes
   readonly limits: Readonly<BrokerLimits>
@@ -88,8 +97,10 @@ export interface Broker {
    * Serves one connection: a TCP socket or a WebSocket stream. Without a slot it takes one
    * itself (and destroys the stream if it gets none); with one (taken by admit for the raw socket
    * under a WebSocket) it uses that, and the caller releases it when the raw socket closes.
+   * `meta.socket` is that raw socket: while the connection waits its turn to read, the intake
+   * stops reading it, so what the device sends meanwhile stays in the kernel.
    */
-  handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }, slot?: ConnectionSlot): void
+  handleConnection(stream: Duplex, meta: ConnectionMeta, slot?: ConnectionSlot): void
   connectedDevices(): number
   isConnected(deviceId: string): boolean
   disconnect(deviceId: string, reason: string): void
@@ -123,6 +134,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const streams = new Set<Duplex>()
   const addressOf = new WeakMap<object, string>() // connection stream → remote address
   const certNameOf = new WeakMap<object, string>() // connection stream → verified client certificate CN
+  const socketOf = new WeakMap<object, Duplex>() // WebSocket stream → the raw socket under it
   const cutOff = new WeakSet<object>() // connection streams closed for an oversized packet
   const counter = createConnectionCounter(limits)
   const slotOf = new WeakMap<object, ConnectionSlot>() // connection stream → its slot
@@ -201,7 +213,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // From here on the connection may send full-size packets and no longer counts as pending.
       slotOf.get(client.conn)?.loggedIn()
       // Logins never wait their turn (a CONNECT is small, and the connect timeout runs); readings do.
-      if (!client.closed) intake.hold(client.conn)
+      if (!client.closed) intake.hold(client.conn, socketOf.get(client.conn))
       if (principal.kind !== 'device' || client.closed) return
       devices.set(principal.device.id, client)
       deps.onConnectionChange?.(principal.device.id, true)
@@ -273,7 +285,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     return undefined
   }
 
-  function handleConnection(stream: Duplex, meta: { remoteAddress?: string; clientCertName?: string }, given?: ConnectionSlot) {
+  function handleConnection(stream: Duplex, meta: ConnectionMeta, given?: ConnectionSlot) {
     const address = meta.remoteAddress ?? 'unknown'
     // An 'error' without a listener would crash the process. aedes adds its own listener to the
     // streams it takes; this one covers streams refused before that and errors after aedes let go.
@@ -285,6 +297,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     addressOf.set(stream, address)
     slotOf.set(stream, slot)
     if (meta.clientCertName !== undefined) certNameOf.set(stream, meta.clientCertName)
+    if (meta.socket !== undefined) socketOf.set(stream, meta.socket)
     const client = aedes.handle(stream)
     stream.once('close', () => {
       streams.delete(stream)

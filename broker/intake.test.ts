@@ -354,3 +354,57 @@ describe('intake bound over TCP, many devices taking turns', () => {
     await Promise.all(clients.map((c) => c.endAsync()))
   }, 60_000) // a connection left unread never gets its acknowledgements: fail well before the default
 })
+
+describe('intake bound over WebSocket', () => {
+  let t: TestBroker
+  beforeAll(async () => {
+    t = await startBroker({ maxMessagesInFlight: 1 }, { quotas: false })
+  })
+  afterAll(() => t.stop())
+
+  /** Bytes the kernel holds unread for the broker's sockets on `port` (rx_queue in /proc/net/tcp). */
+  function unreadOnPort(port: number) {
+    const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+    return readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[1] === local && f[4] !== undefined)
+      .reduce((sum, f) => sum + parseInt(f[4]!.split(':')[1]!, 16), 0)
+  }
+
+  it('leaves what a waiting WebSocket device sends in the kernel, and records all of it once its turn comes', async () => {
+    const held: Telemetry[] = []
+    t.hooks.onTelemetry = (m) => held.push(m)
+    const [a, b] = await Promise.all([t.addDevice('aq-ws-intake-a'), t.addDevice('aq-ws-intake-b')])
+    const overTcp = await t.deviceConnect(a)
+    const overWs = await t.mqttConnect({ clientId: b.id, username: b.id, password: b.secret }, `ws://127.0.0.1:${t.listener.wsPort}/mqtt`)
+    const reading = (n: number, pad = 0) => JSON.stringify({ ts: Date.now(), pm25: n, ...(pad && { note: 'x'.repeat(pad) }) })
+
+    // a's message takes the bound; b's first one makes its connection wait.
+    const acked = [publish(overTcp, `devices/${a.id}/telemetry`, reading(0))]
+    await vi.waitFor(() => expect(held).toHaveLength(1))
+    acked.push(publish(overWs, `devices/${b.id}/telemetry`, reading(0)))
+    await vi.waitFor(() => expect(t.broker.stats().intake.waiting).toBe(1))
+
+    // b goes on sending, 60 KB while it waits: the kernel keeps it, not ws's buffers and the
+    // stream's (unheld, they take 16 KB each before the socket stops on its own).
+    for (let n = 1; n <= 60; n++) acked.push(publish(overWs, `devices/${b.id}/telemetry`, reading(n, 1000)))
+    await vi.waitFor(() => expect(unreadOnPort(t.listener.wsPort!)).toBeGreaterThanOrEqual(60_000), { timeout: 10_000 })
+    expect(t.broker.stats().intake).toMatchObject({ inFlight: 1, waiting: 1 })
+
+    // Storage catches up: b's turn comes, its socket reads again, and every message is recorded once.
+    let released = 0
+    while (released < 62) {
+      await vi.waitFor(() => expect(held.length).toBeGreaterThan(0))
+      for (const m of held.splice(0)) {
+        m.done()
+        released += 1
+      }
+    }
+    await Promise.all(acked)
+    const fromB = t.telemetry.filter((m) => m.device.id === b.id).map((m) => JSON.parse(m.payload).pm25)
+    expect(fromB.sort((x, y) => x - y)).toEqual(Array.from({ length: 61 }, (_, n) => n))
+    await vi.waitFor(() => expect(t.broker.stats().intake).toMatchObject({ inFlight: 0, waiting: 0 }))
+    await Promise.all([overTcp.endAsync(), overWs.endAsync()])
+  })
+})

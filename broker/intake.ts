@@ -20,7 +20,12 @@ import type { Duplex } from 'node:stream'
  * It relies on the stream contract aedes follows: it consumes a connection with 'readable' and
  * `read()`, and a `read()` that returns null means "wait for the next 'readable'"; and on how
  * net.Socket and tls.TLSSocket apply backpressure themselves: a handle with a `reading` flag,
- * `readStop()` and `readStart()`.
+ * `readStop()` and `readStart()`. A WebSocket connection's stream (ws's createWebSocketStream)
+ * has no handle: the TCP or TLS socket under it is stopped instead. That socket flows into ws
+ * ('data'), so Readable asks it for more after every chunk (`_read()`, which would start it
+ * again): while the connection waits those asks are held back too, and the socket started when
+ * its turn comes. What ws had already taken off it (a frame in its receiver, the stream's buffer)
+ * stays until then.
  */
 
 export interface IntakeStats {
@@ -33,8 +38,12 @@ export interface IntakeStats {
 }
 
 export interface Intake {
-  /** From a connection's login on, its reads wait their turn while the bound is reached. */
-  hold(stream: Duplex): void
+  /**
+   * From a connection's login on, its reads wait their turn while the bound is reached. `socket`
+   * is the TCP or TLS socket the stream's bytes come from, when that is not the stream itself (a
+   * WebSocket): it is the one stopped while the connection waits.
+   */
+  hold(stream: Duplex, socket?: Duplex): void
   /** A telemetry message starts being recorded. */
   begin(): void
   /** It is recorded, or refused. */
@@ -44,14 +53,18 @@ export interface Intake {
   close(): void
 }
 
-/** A held connection, whether it is in the queue, and whether its socket was stopped meanwhile. */
+/**
+ * A held connection, whether it is in the queue, and whether its socket was stopped meanwhile (or
+ * asked to read and held back) and must be started when its turn comes.
+ */
 interface Held {
   stream: Duplex
+  socket: Duplex
   queued: boolean
   stopped: boolean
 }
 
-/** What net.Socket and tls.TLSSocket read the kernel through; other streams (WebSocket) have none. */
+/** What net.Socket and tls.TLSSocket read the kernel through; a WebSocket stream has none (its raw socket has). */
 interface ReadHandle {
   reading: boolean
   readStop(): number
@@ -130,7 +143,7 @@ export function createIntake(options: { maxInFlight: number }): Intake {
       if (held.stream.destroyed) continue
       if (held.stopped) {
         held.stopped = false
-        startReading(held.stream)
+        startReading(held.socket)
       }
       // Its reader (aedes) asks for the next chunk; the packets in it are handled synchronously,
       // so inFlight already counts them when this returns.
@@ -144,9 +157,19 @@ export function createIntake(options: { maxInFlight: number }): Intake {
   }
 
   return {
-    hold(stream) {
+    hold(stream, socket = stream) {
       const read = stream.read
-      const held: Held = { stream, queued: false, stopped: false }
+      const held: Held = { stream, socket, queued: false, stopped: false }
+      if (socket !== stream) {
+        const ask = socket._read
+        socket._read = function heldAsk(this: Duplex, size: number) {
+          if (!closed && held.queued) {
+            held.stopped = true
+            return
+          }
+          ask.call(this, size)
+        }
+      }
       stream.read = function heldRead(this: Duplex, size?: number) {
         if (closed || this === releasing) return read.call(this, size)
         // While it waits nothing is read, not even into the stream's own buffer (read(0), which
@@ -164,7 +187,7 @@ export function createIntake(options: { maxInFlight: number }): Intake {
         enqueue(held)
         waiting += 1
         waits += 1
-        held.stopped = stopReading(this)
+        held.stopped = stopReading(socket) || held.stopped
         if (inFlight < max) schedule()
         return null
       }
@@ -191,7 +214,7 @@ export function createIntake(options: { maxInFlight: number }): Intake {
       for (let i = 0; i < used; i++) {
         const held = ring[(head + i) % ring.length]!
         // Its socket reads again, so nothing is left unread.
-        if (held.queued && held.stopped) startReading(held.stream)
+        if (held.queued && held.stopped) startReading(held.socket)
         held.queued = false
         held.stopped = false
       }

@@ -152,7 +152,7 @@ export async function listenBroker(
           },
           release: () => slot.release(),
         }
-        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress, clientCertName }, raised)
+        broker.handleConnection(createWebSocketStream(websocket), { remoteAddress: req.socket.remoteAddress, clientCertName, socket }, raised)
       })
     })
   }
