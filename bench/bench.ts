@@ -1010,7 +1010,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     // Every fleet and size, registered once: sizes of one fleet share their devices (a smaller
     // plan is the start of a larger one), the probe is a station in Firenze.
     const plans = new Map<string, PlannedDevice[]>()
-    for (const fleet of options.fleets) for (const size of options.sizes) plans.set(`${fleet}/${size}`, benchFleet(fleet, size))
+    /** A configuration's key: its plan, its warm-up, the failures that skip it. */
+    const configKey = (fleet: FleetName, size: number) => `${fleet}/${size}`
+    for (const fleet of options.fleets) for (const size of options.sizes) plans.set(configKey(fleet, size), benchFleet(fleet, size))
     const registered = new Map<string, PlannedDevice>()
     for (const plan of plans.values()) for (const d of plan) registered.set(d.id, d)
     // The memory phase: a first batch, then idle connections, all distinct registered devices.
@@ -1112,7 +1114,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     // (Backwards every other pass would put a configuration's rounds side by side at the ends.)
     const configs = options.sizes.flatMap((size) =>
       options.fleets.map((fleet) => {
-        const key = `${fleet}/${size}`
+        const key = configKey(fleet, size)
         const plan = plans.get(key)!
         return { size, fleet, key, plan, counted: countedFields(plan.map((d) => d.type)) }
       }),
@@ -1147,19 +1149,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       // A city's monitoring network when the bench has one, at its largest size (already warmed up).
       const fleet: FleetName = options.fleets.includes('air-quality') ? 'air-quality' : options.fleets[0]!
       const size = Math.max(...options.sizes)
-      const plan = plans.get(`${fleet}/${size}`)!
+      const key = configKey(fleet, size)
+      const plan = plans.get(key)!
       const counted = countedFields(plan.map((d) => d.type))
       for (const entry of entries) {
         await phase(entry, 'paced', async (sut, report) => {
           options.log(`${sut.name}: paced: ${fleet} fleet, ${size} devices, one message at a time each, ${options.pacedRate}/s in all, ${options.seconds} s`)
           const load = loadOptions(sut, plan, options.seconds, options.window, options.pacedRate)
           report.paced = { ...(await runLoad(sut, db, load, options.probes, options, { fleet, counted })), rate: options.pacedRate }
-        }, { load: true, config: `${fleet}/${size}` })
+        }, { load: true, config: key })
       }
     }
     if (options.overloadSeconds > 0) {
       const fleet = options.fleets[0]!
-      const plan = plans.get(`${fleet}/${options.sizes[0]!}`)!
+      const plan = plans.get(configKey(fleet, options.sizes[0]!))!
       const counted = countedFields(plan.map((d) => d.type))
       for (const entry of entries) {
         await phase(entry, 'overload', async (sut, report) => {
