@@ -36,6 +36,18 @@ function reader(intake: Intake, name: string, log: string[], stream: Duplex = ne
   return Object.assign(stream, { next })
 }
 
+/** Storage catching up: records the held messages as they come, `count` in all. */
+async function recordAsTheyCome(held: Telemetry[], count: number) {
+  let recorded = 0
+  while (recorded < count) {
+    await vi.waitFor(() => expect(held.length).toBeGreaterThan(0))
+    for (const m of held.splice(0)) {
+      m.done()
+      recorded += 1
+    }
+  }
+}
+
 /** A bound of one message, which reader a's first byte takes; readers b and c have read nothing yet. */
 async function boundTakenByA() {
   const intake = createIntake({ maxInFlight: 1 })
@@ -304,14 +316,7 @@ describe('intake bound over TCP', () => {
     expect(t.telemetry.length).toBeLessThanOrEqual(4 + 2)
 
     // Storage catches up: each recorded message lets a waiting device read.
-    let released = 0
-    while (released < 18) {
-      await vi.waitFor(() => expect(held.length).toBeGreaterThan(0))
-      for (const m of held.splice(0)) {
-        m.done()
-        released += 1
-      }
-    }
+    await recordAsTheyCome(held, 18)
     await Promise.all(acked)
     expect(t.telemetry).toHaveLength(18)
     expect(new Set(t.telemetry.map((m) => `${m.device.id} ${JSON.parse(m.payload).pm25}`)).size).toBe(18)
@@ -393,14 +398,7 @@ describe('intake bound over WebSocket', () => {
     expect(t.broker.stats().intake).toMatchObject({ inFlight: 1, waiting: 1 })
 
     // Storage catches up: b's turn comes, its socket reads again, and every message is recorded once.
-    let released = 0
-    while (released < 62) {
-      await vi.waitFor(() => expect(held.length).toBeGreaterThan(0))
-      for (const m of held.splice(0)) {
-        m.done()
-        released += 1
-      }
-    }
+    await recordAsTheyCome(held, 62)
     await Promise.all(acked)
     const fromB = t.telemetry.filter((m) => m.device.id === b.id).map((m) => JSON.parse(m.payload).pm25)
     expect(fromB.sort((x, y) => x - y)).toEqual(Array.from({ length: 61 }, (_, n) => n))
