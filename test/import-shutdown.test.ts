@@ -3,7 +3,8 @@ import fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
+import { ADMIN_PASSWORD } from '../testkit/stack.ts'
+import { adminToken, startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 
 /**
  * A CSV import of 1,000 devices interrupted by a stop, on a real `piazza start` (embedded
@@ -11,7 +12,6 @@ import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
  * same file again creates exactly the devices that were missing.
  */
 
-const ADMIN_PASSWORD = 'admin-password-for-import-tests'
 const ROWS = 1000
 const dirs: string[] = []
 const running: PiazzaProcess[] = []
@@ -27,8 +27,7 @@ const csv = ['id,type,city,name,interval', ...Array.from({ length: ROWS }, (_, i
 async function start(dataDir: string) {
   const piazza = await startPiazza({ DATA_DIR: dataDir, ADMIN_PASSWORD, LOG_LEVEL: 'warn' })
   running.push(piazza)
-  const login = await fetch(`${piazza.httpUrl}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) })
-  const { token } = (await login.json()) as { token: string }
+  const token = await adminToken(piazza.httpUrl, ADMIN_PASSWORD)
   const importCsv = () => fetch(`${piazza.httpUrl}/api/devices/import?dryRun=false`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: csv })
   return { piazza, importCsv }
 }

@@ -11,7 +11,7 @@ import { createDatabase } from '../testkit/postgres.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../testkit/receivers.ts'
 import { startRedis, type RedisServer } from '../testkit/redis.ts'
 import { ADMIN_PASSWORD } from '../testkit/stack.ts'
-import { startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
+import { adminToken, startPiazza, type PiazzaProcess } from './support/piazza-process.ts'
 import { startPublishers, type Credentials } from './support/publisher.ts'
 
 /**
@@ -135,13 +135,7 @@ describe('three nodes behind HAProxy on Redis and PostgreSQL', () => {
         throw new Error(`no answer through haproxy:\n${haproxy.output()}\n${logsOf()}`, { cause: err })
       })
     // An admin session, opened on node 1 (sessions are in PostgreSQL: it holds on every node).
-    const login = await fetch(`${nodeUrl(nodes[0]!)}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-    })
-    expect(login.status).toBe(200)
-    token = ((await login.json()) as { token: string }).token
+    token = await adminToken(nodeUrl(nodes[0]!), ADMIN_PASSWORD)
   }, 300_000) // ten processes to start on a busy machine
 
   afterAll(async () => {

@@ -56,3 +56,10 @@ export async function startPiazza(env: Record<string, string>, args: string[] = 
   const httpUrl = /Dashboard\s+(http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1] ?? ''
   return { child, mqttUrl, httpUrl, logs: () => stderr, output: () => stdout, exited }
 }
+
+/** An admin session on a running process, opened over HTTP: answers its bearer token (throws unless the login answers 200). */
+export async function adminToken(origin: string, password: string): Promise<string> {
+  const login = await fetch(`${origin}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) })
+  if (login.status !== 200) throw new Error(`admin login answered ${login.status}: ${await login.text()}`)
+  return ((await login.json()) as { token: string }).token
+}
