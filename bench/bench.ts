@@ -34,8 +34,8 @@ export interface BenchOptions {
   /**
    * Load rounds per system, fleet and size, alternating between the systems; figures are the
    * median round. `npm run bench` runs five: single rounds here stray up to 40 % above the rest
-   * (the machine's slow spells, influxd's figure rising with them), and with three a spell in two
-   * of them decided a configuration's median in one full run of eight.
+   * (the machine's slow spells, influxd's figure rising with them), and with three, slow spells
+   * in two of them decided a configuration's median in two full runs of nine.
    */
   rounds: number
   /** Seconds of unmeasured load before each fleet and size's rounds (JIT, first logins). */
