@@ -32,22 +32,33 @@ async function start(dataDir: string) {
   return { piazza, importCsv }
 }
 
-/** Devices in the registry's database, read beside the running server (SQLite allows readers while it writes). */
-function registered(dataDir: string): number {
+/** Counts the imported devices in the registry's database, read beside the running server (SQLite allows readers while it writes). */
+function importedCounter(dataDir: string) {
   const db = new Database(join(dataDir, 'registry.db'), { readonly: true })
+  const query = db.prepare(`SELECT count(*) AS n FROM devices WHERE name LIKE 'Import station %'`)
+  return { count: () => (query.get() as { n: number }).n, close: () => db.close() }
+}
+
+function registered(dataDir: string): number {
+  const counter = importedCounter(dataDir)
   try {
-    return (db.prepare(`SELECT count(*) AS n FROM devices WHERE name LIKE 'Import station %'`).get() as { n: number }).n
+    return counter.count()
   } finally {
-    db.close()
+    counter.close()
   }
 }
 
-/** Resolves with the count seen once the import has created some devices and not all of them. */
+/** Resolves with the count seen once the import has created some devices (callers check it is not all of them). */
 async function midImport(dataDir: string): Promise<number> {
-  for (;;) {
-    const n = fs.existsSync(join(dataDir, 'registry.db')) ? registered(dataDir) : 0
-    if (n > 0) return n
-    await new Promise((resolve) => setImmediate(resolve))
+  const counter = importedCounter(dataDir)
+  try {
+    for (;;) {
+      const n = counter.count()
+      if (n > 0) return n
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+  } finally {
+    counter.close()
   }
 }
 
